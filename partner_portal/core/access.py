@@ -1,0 +1,86 @@
+"""Who may open which page: the portal's roles and the decorators every view carries.
+
+Each view is wrapped by exactly one of `public`, `signed_in` or `require_roles`, which
+also records the rule on the view as `access_policy`, so a test can prove that no URL
+was left without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+
+
+class Role(StrEnum):
+    """The portal's groups, created by a data migration."""
+
+    ONBOARDING = "Onboarding staff"
+    ANALYST = "Analysts"
+    ADMIN = "Portal admins"
+
+
+def user_roles(user: Any) -> frozenset[Role]:
+    """The roles a user holds; a superuser and a portal admin hold every role."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cached: frozenset[Role] | None = getattr(user, "_portal_roles", None)
+    if cached is not None:
+        return cached
+    if user.is_superuser:
+        roles = frozenset(Role)
+    else:
+        names = set(user.groups.values_list("name", flat=True))
+        roles = frozenset(role for role in Role if role.value in names)
+        if Role.ADMIN in roles:
+            roles = frozenset(Role)
+    user._portal_roles = roles
+    return roles
+
+
+def has_role(user: Any, *roles: Role) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def public(view: ViewFunc) -> ViewFunc:
+    """Open to anyone, signed in or not (health check, the customer admin's pages)."""
+    view.access_policy = "public"  # type: ignore[attr-defined]
+    return view
+
+
+def signed_in(view: ViewFunc) -> ViewFunc:
+    """Any signed-in portal user, whatever their role."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    wrapper.access_policy = "signed-in"  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def require_roles(*roles: Role) -> Callable[[ViewFunc], ViewFunc]:
+    """Signed in and holding one of `roles`; anonymous users go to the sign-in page."""
+
+    def decorate(view: ViewFunc) -> ViewFunc:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *roles):
+                raise PermissionDenied("This page needs the role: " + " or ".join(roles))
+            return view(request, *args, **kwargs)
+
+        wrapper.access_policy = "roles:" + ",".join(sorted(r.value for r in roles))  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,74 @@
+"""Sign-in, the home page, health and error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from partner_portal.core.access import public, signed_in, user_roles
+from partner_portal.core.health import run_checks
+
+
+@signed_in
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html", {"roles": user_roles(request.user)})
+
+
+@public
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = run_checks()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@method_decorator(public, name="dispatch")
+class PortalLoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+PortalLoginView.access_policy = "public"  # type: ignore[attr-defined]
+
+
+@method_decorator(public, name="dispatch")
+class PortalLogoutView(auth_views.LogoutView):
+    """Signs out on POST only (a link cannot sign someone out behind their back)."""
+
+
+PortalLogoutView.access_policy = "public"  # type: ignore[attr-defined]
+
+
+def _error_page(request: HttpRequest, status: int, title: str, text: str) -> HttpResponse:
+    context: dict[str, Any] = {"status": status, "title": title, "text": text}
+    return render(request, "core/error.html", context, status=status)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(
+        request,
+        403,
+        "You don't have access to this page",
+        "Your account lacks the role this page needs. A portal admin can grant it.",
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(
+        request, 404, "Page not found", "The page does not exist, or you may not see it."
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error_page(
+        request,
+        500,
+        "Something went wrong",
+        "The error has been logged. Try again in a moment; if it persists, tell a portal admin.",
+    )

@@ -1,0 +1,22 @@
+"""The portal's URL map. Every view named here declares who may open it (core.access)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from partner_portal.core import views as core_views
+
+admin.site.site_header = "Partner Portal administration"
+admin.site.site_title = "Partner Portal"
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/login/", core_views.PortalLoginView.as_view(), name="login"),
+    path("accounts/logout/", core_views.PortalLogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("", include("tenants.urls")),
+]
+
+handler403 = "partner_portal.core.views.permission_denied"
+handler404 = "partner_portal.core.views.page_not_found"
+handler500 = "partner_portal.core.views.server_error"

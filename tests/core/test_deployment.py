@@ -1,0 +1,118 @@
+"""Production settings and the compose file: checked without a Docker engine."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_SOURCE = (ROOT / "partner_portal" / "settings.py").read_text()
+
+
+def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="partner_portal.settings",
+        SECRET_KEY="prod-" + "k3y-" * 16,
+        ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PORTAL_DATA_DIR=str(tmp_path),
+        DEBUG="false",
+    )
+    env.update(extra)
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_gives_no_warning_under_production_settings(tmp_path: Path) -> None:
+    result = _manage(_production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    env = _production_env(tmp_path)
+    env.pop("SECRET_KEY")
+    result = _manage(env, "check")
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_partner_app_without_a_credential_is_refused(tmp_path: Path) -> None:
+    env = _production_env(tmp_path, PARTNER_APP_CLIENT_ID="11111111-2222-3333-4444-555555555555")
+    result = _manage(env, "check")
+    assert result.returncode != 0
+    assert "PARTNER_APP_CLIENT_SECRET" in result.stderr
+
+
+def test_embedded_default_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
+    env = _production_env(tmp_path, DEBUG="true")
+    env.pop("SECRET_KEY")
+    assert _manage(env, "check").returncode == 0
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) >= 50
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+    assert _manage(env, "check").returncode == 0
+    assert (tmp_path / "secret_key").read_text() == key
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_defines_the_production_services_with_health_checks(compose: dict) -> None:
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    for name in ("postgres", "redis", "web", "worker"):
+        assert "healthcheck" in services[name], name
+
+
+def test_compose_commands_name_modules_that_exist(compose: dict) -> None:
+    services = compose["services"]
+    web = services["web"]["command"]
+    assert web[0] == "gunicorn"
+    module = web[1]
+    assert (ROOT / (module.replace(".", "/") + ".py")).exists()
+    for name in ("worker", "beat"):
+        command = services[name]["command"]
+        assert command[:3] == ["celery", "-A", "partner_portal"]
+        assert (ROOT / "partner_portal" / "celery.py").exists()
+    assert services["migrate"]["command"][:2] == ["python", "manage.py"]
+
+
+def test_compose_and_env_example_only_set_variables_the_settings_read(compose: dict) -> None:
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', SETTINGS_SOURCE))
+    set_by_compose = set(compose["x-portal"]["environment"])
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert set_by_compose <= read
+    assert example - {"POSTGRES_PASSWORD"} <= read
+
+
+def test_compose_points_the_portal_at_its_postgres_and_redis(compose: dict) -> None:
+    environment = compose["x-portal"]["environment"]
+    assert environment["DATABASE_URL"].startswith("postgres://portal:")
+    assert "@postgres:5432/portal" in environment["DATABASE_URL"]
+    assert environment["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
+    assert environment["REDIS_URL"].startswith("redis://redis:6379/")

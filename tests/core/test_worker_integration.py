@@ -1,0 +1,65 @@
+"""A real Celery worker process consumes a real task through Redis and writes to PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from partner_portal.celery import app as celery_app
+from partner_portal.core.models import WorkerHeartbeat
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def test_worker_consumes_a_task_from_redis_and_writes_to_postgres(tmp_path: Path) -> None:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    node = f"{queue}@localhost"
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="partner_portal.settings",
+        DATABASE_URL=_test_database_url(),
+        SECRET_KEY="worker-test-" + "x" * 40,
+        PORTAL_DATA_DIR=str(tmp_path),
+        DEBUG="false",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "partner_portal", "worker",
+         "--queues", queue, "--hostname", node, "--concurrency", "1",
+         "--pool", "solo", "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        celery_app.send_task("portal.core.record_heartbeat", queue=queue)
+        deadline = time.monotonic() + 60
+        beat = None
+        while time.monotonic() < deadline and beat is None:
+            assert worker.poll() is None, "the worker exited early"
+            beat = WorkerHeartbeat.objects.filter(worker=node).first()
+            time.sleep(0.25)
+        assert beat is not None, "the worker never wrote its heartbeat"
+        assert beat.beats == 1
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert "portal.core.record_heartbeat" in output
+    assert "succeeded" in output

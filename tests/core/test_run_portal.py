@@ -101,6 +101,6 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
     assert pids
     time.sleep(0.5)
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
-            f"/proc/{pid}/status"
-        ).read_text()
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )

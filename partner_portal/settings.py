@@ -153,6 +153,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.core.record_heartbeat",
         "schedule": env.float("HEARTBEAT_SECONDS", default=30.0),
     },
+    "reverify-customers-daily": {
+        "task": "tenants.reverify_all",
+        "schedule": env.float("REVERIFY_SECONDS", default=24 * 3600.0),
+    },
 }
 
 # --- The partner's Entra ID application ------------------------------------------------
@@ -170,6 +174,9 @@ MICROSOFT_LOGIN_URL = env("MICROSOFT_LOGIN_URL", default="")
 MICROSOFT_MDE_API_URL = env("MICROSOFT_MDE_API_URL", default="")
 MICROSOFT_XDR_API_URL = env("MICROSOFT_XDR_API_URL", default="")
 MICROSOFT_CA_FILE = env("MICROSOFT_CA_FILE", default="")
+# A consent link works for this many days; the state of one click on it for this long.
+CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)
+CONSENT_STATE_MAX_AGE = env.int("CONSENT_STATE_MAX_AGE", default=24 * 3600)
 SANDBOX_CONFIG_FILE = env("SANDBOX_CONFIG_FILE", default=str(DATA_DIR / "sandbox" / "sandbox.json"))
 
 if (

@@ -14,7 +14,7 @@ urlpatterns = [
     path("accounts/login/", core_views.PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", core_views.PortalLogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("", include("tenants.urls")),
+    path("", include("tenants.urls", namespace="tenants")),
 ]
 
 handler403 = "partner_portal.core.views.permission_denied"

@@ -1,5 +1,23 @@
 """Customer onboarding pages (staff) and the consent pages a customer's admin opens."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from tenants import views
+
+app_name = "tenants"
+
+urlpatterns = [
+    path("customers/", views.customer_list, name="customer_list"),
+    path("customers/new/", views.customer_register, name="customer_register"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("customers/<int:pk>/new-link/", views.customer_new_link, name="customer_new_link"),
+    path("customers/<int:pk>/email-link/", views.customer_email_link, name="customer_email_link"),
+    path("customers/<int:pk>/verify/", views.customer_verify, name="customer_verify"),
+    path("customers/<int:pk>/offboard/", views.customer_offboard, name="customer_offboard"),
+    path("customers/<int:pk>/delete/", views.customer_delete, name="customer_delete"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("consent/callback/", views.consent_callback, name="consent_callback"),
+    path("consent/<str:public_id>/", views.consent_landing, name="consent_landing"),
+    path("consent/<str:public_id>/start/", views.consent_start, name="consent_start"),
+]

@@ -21,6 +21,7 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="partner_portal.settings",
         SECRET_KEY="prod-" + "k3y-" * 16,
         ALLOWED_HOSTS="portal.example.com",
+        PUBLIC_BASE_URL="https://portal.example.com",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         PORTAL_DATA_DIR=str(tmp_path),
         DEBUG="false",
@@ -116,3 +117,12 @@ def test_compose_points_the_portal_at_its_postgres_and_redis(compose: dict) -> N
     assert "@postgres:5432/portal" in environment["DATABASE_URL"]
     assert environment["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
     assert environment["REDIS_URL"].startswith("redis://redis:6379/")
+
+
+def test_a_plain_http_public_address_is_refused_outside_loopback(tmp_path: Path) -> None:
+    env = _production_env(tmp_path, PUBLIC_BASE_URL="http://portal.example.com")
+    result = _manage(env, "check")
+    assert result.returncode != 0
+    assert "portal.E001" in result.stderr
+    ok = _manage(_production_env(tmp_path, PUBLIC_BASE_URL="https://portal.example.com"), "check")
+    assert ok.returncode == 0, ok.stderr

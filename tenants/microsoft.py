@@ -1,0 +1,208 @@
+"""The portal's one door to the Microsoft protocol core.
+
+Reads the partner app from settings (or, with none configured, from the sandbox's
+sandbox.json), and hands out per-process token providers, validators and API clients
+for a customer. Nothing else in the Django code builds these.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.urls import reverse
+
+from partner_portal.defender import (
+    AppCredentials,
+    Endpoints,
+    FileTokenCache,
+    MdeClient,
+    TokenCacheBackend,
+    TokenProvider,
+    TokenValidator,
+    XdrClient,
+    endpoints_for,
+    make_session,
+)
+
+if TYPE_CHECKING:
+    from tenants.models import Customer
+
+
+class PartnerAppNotConfigured(RuntimeError):
+    """Neither a partner app nor a running sandbox is configured."""
+
+
+@dataclass(frozen=True)
+class PartnerApp:
+    """The partner's multi-tenant Entra ID app and where Microsoft (or the sandbox) is."""
+
+    credentials: AppCredentials
+    login_url: str
+    mde_api_url: str
+    xdr_api_url: str
+    ca_file: str | None
+    uses_sandbox: bool
+
+    @property
+    def client_id(self) -> str:
+        return self.credentials.client_id
+
+
+_lock = threading.Lock()
+_sandbox_cache: dict[str, tuple[float, PartnerApp]] = {}
+_providers: dict[tuple[str, str, str], TokenProvider] = {}
+_validators: dict[tuple[str, str], TokenValidator] = {}
+
+
+def _from_settings() -> PartnerApp:
+    if settings.PARTNER_APP_CERTIFICATE_KEY_FILE:
+        credentials = AppCredentials(
+            client_id=settings.PARTNER_APP_CLIENT_ID,
+            private_key_pem=Path(settings.PARTNER_APP_CERTIFICATE_KEY_FILE).read_text(),
+            thumbprint=settings.PARTNER_APP_CERTIFICATE_THUMBPRINT,
+        )
+    else:
+        credentials = AppCredentials(
+            client_id=settings.PARTNER_APP_CLIENT_ID,
+            client_secret=settings.PARTNER_APP_CLIENT_SECRET,
+        )
+    return PartnerApp(
+        credentials=credentials,
+        login_url=settings.MICROSOFT_LOGIN_URL,
+        mde_api_url=settings.MICROSOFT_MDE_API_URL,
+        xdr_api_url=settings.MICROSOFT_XDR_API_URL,
+        ca_file=settings.MICROSOFT_CA_FILE or None,
+        uses_sandbox=False,
+    )
+
+
+def _from_sandbox(path: Path) -> PartnerApp:
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise PartnerAppNotConfigured(
+            "No partner app is configured (PARTNER_APP_CLIENT_ID) and no sandbox has "
+            f"described itself at {path}. Start the portal with `make run`, or configure "
+            "the partner app."
+        ) from None
+    cached = _sandbox_cache.get(str(path))
+    if cached and cached[0] == mtime:
+        return cached[1]
+    config = json.loads(path.read_text())
+    app = PartnerApp(
+        credentials=AppCredentials(
+            client_id=config["client_id"], client_secret=config["client_secret"]
+        ),
+        login_url=config["login_url"],
+        mde_api_url=config["api_url"],
+        xdr_api_url=config["xdr_api_url"],
+        ca_file=config["ca_file"],
+        uses_sandbox=True,
+    )
+    _sandbox_cache[str(path)] = (mtime, app)
+    return app
+
+
+def partner_app() -> PartnerApp:
+    """The configured partner app; raises `PartnerAppNotConfigured` with what to do."""
+    if settings.PARTNER_APP_CLIENT_ID:
+        return _from_settings()
+    return _from_sandbox(Path(settings.SANDBOX_CONFIG_FILE))
+
+
+def consent_redirect_uri() -> str:
+    """The redirect URI registered on the partner app (built from PUBLIC_BASE_URL)."""
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("tenants:consent_callback")
+
+
+def endpoints_for_customer(customer: Customer, app: PartnerApp | None = None) -> Endpoints:
+    app = app or partner_app()
+    return endpoints_for(
+        customer.cloud,
+        customer.api_region or None,
+        login_url=app.login_url or None,
+        mde_api_url=app.mde_api_url or None,
+        xdr_api_url=app.xdr_api_url or None,
+    )
+
+
+def token_cache_backend() -> TokenCacheBackend:
+    """Redis when configured (shared by all machines), else private files on this one.
+
+    Tokens never go to the database, so the embedded setup's database cache is not used.
+    """
+    if settings.REDIS_URL:
+        from partner_portal.core.redis_token_cache import RedisTokenCache
+
+        return RedisTokenCache.from_url(settings.REDIS_URL)
+    return FileTokenCache(Path(settings.DATA_DIR) / "token-cache")
+
+
+def token_provider(customer: Customer) -> TokenProvider:
+    """This process's token provider for the customer's cloud."""
+    app = partner_app()
+    endpoints = endpoints_for_customer(customer, app)
+    key = (app.client_id, endpoints.login_url, app.ca_file or "")
+    with _lock:
+        provider = _providers.get(key)
+        if provider is None or provider.credentials != app.credentials:
+            provider = TokenProvider(
+                app.credentials, endpoints, token_cache_backend(), ca_file=app.ca_file
+            )
+            _providers[key] = provider
+        return provider
+
+
+def token_validator(customer: Customer) -> TokenValidator:
+    app = partner_app()
+    endpoints = endpoints_for_customer(customer, app)
+    key = (endpoints.login_url, app.ca_file or "")
+    with _lock:
+        validator = _validators.get(key)
+        if validator is None:
+            validator = TokenValidator(endpoints, make_session(app.ca_file))
+            _validators[key] = validator
+        return validator
+
+
+def mde_client(customer: Customer) -> MdeClient:
+    """An alerts client for one customer, with tokens from the shared provider."""
+    if not customer.tenant_id:
+        raise ValueError("the customer has no verified tenant yet")
+    app = partner_app()
+    endpoints = endpoints_for_customer(customer, app)
+    provider = token_provider(customer)
+    tenant_id = customer.tenant_id
+
+    def get_token(force_refresh: bool = False) -> str:
+        return provider.get(tenant_id, endpoints.mde_resource, force_refresh=force_refresh).token
+
+    return MdeClient(endpoints.mde_api_url, tenant_id, get_token, session=make_session(app.ca_file))
+
+
+def xdr_client(customer: Customer) -> XdrClient:
+    """An incidents client for one customer."""
+    if not customer.tenant_id:
+        raise ValueError("the customer has no verified tenant yet")
+    app = partner_app()
+    endpoints = endpoints_for_customer(customer, app)
+    provider = token_provider(customer)
+    tenant_id = customer.tenant_id
+
+    def get_token(force_refresh: bool = False) -> str:
+        return provider.get(tenant_id, endpoints.xdr_resource, force_refresh=force_refresh).token
+
+    return XdrClient(endpoints.xdr_api_url, tenant_id, get_token, session=make_session(app.ca_file))
+
+
+def reset_for_tests() -> None:
+    """Forget every provider and validator (settings changed under the process)."""
+    with _lock:
+        _providers.clear()
+        _validators.clear()
+        _sandbox_cache.clear()

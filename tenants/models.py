@@ -1,0 +1,181 @@
+"""Customers, their consent requests, and the audit trail of everything done to them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class CustomerStatus(models.TextChoices):
+    PENDING_CONSENT = "pending_consent", "Pending consent"
+    VERIFYING = "verifying", "Verifying"
+    ACTIVE = "active", "Active"
+    MISSING_PERMISSIONS = "missing_permissions", "Missing permissions"
+    CONSENT_REVOKED = "consent_revoked", "Consent revoked"
+    ERROR = "error", "Error"
+    OFFBOARDED = "offboarded", "Offboarded"
+
+
+class CloudChoice(models.TextChoices):
+    COMMERCIAL = "commercial", "Commercial"
+    GCC = "gcc", "US Government (GCC)"
+    GCC_HIGH = "gcc_high", "US Government (GCC High)"
+    DOD = "dod", "US Government (DoD)"
+
+
+class RegionChoice(models.TextChoices):
+    GLOBAL = "", "Global (nearest)"
+    US = "us", "United States"
+    EU = "eu", "Europe"
+    UK = "uk", "United Kingdom"
+    AU = "au", "Australia"
+    SWA = "swa", "Switzerland"
+    INA = "ina", "India"
+
+
+class ConsentFlow(models.TextChoices):
+    V2 = "v2", "Admin consent (recommended)"
+    V1 = "v1", "Defender partner link"
+
+
+class Customer(models.Model):
+    """A customer organisation whose Defender data the partner collects."""
+
+    display_name = models.CharField(max_length=200)
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    tenant_id = models.CharField(
+        "tenant ID",
+        max_length=36,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="The customer's Entra ID tenant, learned from consent and then verified.",
+    )
+    expected_tenant = models.CharField(
+        "expected tenant ID or domain",
+        max_length=255,
+        blank=True,
+        help_text="Optional. Consent from any other tenant is refused.",
+    )
+    cloud = models.CharField(max_length=16, choices=CloudChoice, default=CloudChoice.COMMERCIAL)
+    api_region = models.CharField(max_length=8, choices=RegionChoice, blank=True, default="")
+    collect_alerts = models.BooleanField(default=True)
+    collect_incidents = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=24, choices=CustomerStatus, default=CustomerStatus.PENDING_CONSENT, db_index=True
+    )
+    granted_roles = models.JSONField(default=list, blank=True)
+    missing_roles = models.JSONField(default=list, blank=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_error_code = models.CharField(max_length=64, blank=True)
+    last_error_message = models.TextField(blank=True)
+    sync_interval_seconds = models.PositiveIntegerField(default=60)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    offboarded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        indexes = [models.Index(fields=["display_name"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_collecting(self) -> bool:
+        return self.status in (CustomerStatus.ACTIVE, CustomerStatus.MISSING_PERMISSIONS)
+
+    @property
+    def needs_reconsent(self) -> bool:
+        return self.status in (CustomerStatus.MISSING_PERMISSIONS, CustomerStatus.CONSENT_REVOKED)
+
+
+class ConsentOutcome(models.TextChoices):
+    PENDING = "pending", "Waiting for the customer"
+    GRANTED = "granted", "Consent granted"
+    DENIED = "denied", "Declined or failed at Microsoft"
+    SUPERSEDED = "superseded", "Replaced by a newer link"
+
+
+class ConsentRequest(models.Model):
+    """One consent link sent to a customer's admin.
+
+    `public_id` names the landing page. Each click on its button mints a fresh `state`
+    (signed, expiring), of which only a hash is kept; the callback consumes it, so a
+    state works once.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    public_id = models.CharField(max_length=64, unique=True)
+    flow = models.CharField(max_length=2, choices=ConsentFlow, default=ConsentFlow.V2)
+    state_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    state_issued_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=16, choices=ConsentOutcome, default=ConsentOutcome.PENDING
+    )
+    error_code = models.CharField(max_length=64, blank=True)
+    error_description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Consent link for {self.customer} ({self.get_outcome_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the landing page still offers the button to Microsoft."""
+        return (
+            self.outcome in (ConsentOutcome.PENDING, ConsentOutcome.DENIED)
+            and self.expires_at > timezone.now()
+        )
+
+
+class AuditEvent(models.Model):
+    """Who did what to which customer, and when. Never edited, never deleted with a customer."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(
+        max_length=150, help_text="The user name, 'customer admin', or 'system'."
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    customer_name = models.CharField(max_length=200, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

@@ -1,0 +1,61 @@
+"""Reads for the onboarding pages."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer
+
+
+def customer_list(*, search: str = "", status: str = "", cloud: str = "") -> QuerySet[Customer]:
+    """Customers for the staff list, filtered by free text, status and cloud."""
+    customers = Customer.objects.all().order_by("display_name")
+    if search:
+        customers = customers.filter(
+            Q(display_name__icontains=search)
+            | Q(contact_name__icontains=search)
+            | Q(contact_email__icontains=search)
+            | Q(tenant_id__icontains=search)
+            | Q(expected_tenant__icontains=search)
+        )
+    if status:
+        customers = customers.filter(status=status)
+    if cloud:
+        customers = customers.filter(cloud=cloud)
+    return customers
+
+
+def customer_timeline(*, customer: Customer, limit: int = 100) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(customer=customer).select_related("actor")[:limit]
+
+
+def current_consent(*, customer: Customer) -> ConsentRequest | None:
+    """The newest link that still works, if any."""
+    for consent in ConsentRequest.objects.filter(customer=customer).order_by("-created_at")[:5]:
+        if consent.is_open:
+            return consent
+    return None
+
+
+def consent_for_landing(*, public_id: str) -> ConsentRequest | None:
+    return (
+        ConsentRequest.objects.select_related("customer")
+        .filter(public_id=public_id)
+        .exclude(outcome=ConsentOutcome.SUPERSEDED)
+        .first()
+    )
+
+
+def audit_events(
+    *, customer_id: int | None = None, action: str = "", actor: str = "", search: str = ""
+) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.select_related("customer", "actor")
+    if customer_id:
+        events = events.filter(customer_id=customer_id)
+    if action:
+        events = events.filter(action__startswith=action)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    if search:
+        events = events.filter(Q(summary__icontains=search) | Q(customer_name__icontains=search))
+    return events

@@ -1,0 +1,703 @@
+"""Writes for customers and consent: every change to a customer goes through here.
+
+Each service is one transaction and writes its audit event in it; tasks are enqueued
+on commit, so a worker never sees a row that was rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from partner_portal.defender import (
+    ALERT_READ,
+    ALERT_READWRITE,
+    INCIDENT_READ,
+    INCIDENT_READWRITE,
+    CodeReceived,
+    ConsentDenied,
+    ConsentGranted,
+    ConsentInvalid,
+    ConsentMissing,
+    DefenderError,
+    IdentityThrottled,
+    InvalidToken,
+    ResourceNotInTenant,
+    TokenError,
+    TransientIdentityError,
+    admin_consent_url,
+    normalise_tenant_id,
+    parse_consent_callback,
+    partner_consent_url,
+)
+from tenants import microsoft
+from tenants.models import (
+    AuditEvent,
+    ConsentFlow,
+    ConsentOutcome,
+    ConsentRequest,
+    Customer,
+    CustomerStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+STATE_SALT = "tenants.consent-state"
+CUSTOMER_ADMIN = "customer admin"
+SYSTEM = "system"
+
+
+# --- audit ------------------------------------------------------------------------------
+def audit_record(
+    *,
+    action: str,
+    customer: Customer | None,
+    actor: Any = None,
+    actor_label: str = "",
+    ip_address: str | None = None,
+    summary: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write one audit event (inside the caller's transaction)."""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        label = actor.get_username()
+    else:
+        actor, label = None, actor_label or SYSTEM
+    return AuditEvent.objects.create(
+        actor=actor,
+        actor_label=label,
+        ip_address=ip_address,
+        action=action,
+        customer=customer,
+        customer_name=customer.display_name if customer else "",
+        summary=summary[:500],
+        details=details or {},
+    )
+
+
+# --- register and edit ---------------------------------------------------------------------
+@transaction.atomic
+def customer_register(
+    *,
+    display_name: str,
+    contact_name: str = "",
+    contact_email: str = "",
+    expected_tenant: str = "",
+    cloud: str = "commercial",
+    api_region: str = "",
+    collect_alerts: bool = True,
+    collect_incidents: bool = True,
+    sync_interval_seconds: int = 60,
+    flow: str = ConsentFlow.V2,
+    created_by: Any,
+) -> tuple[Customer, ConsentRequest]:
+    """Create a customer waiting for consent, and its first consent link."""
+    customer = Customer(
+        display_name=display_name.strip(),
+        contact_name=contact_name.strip(),
+        contact_email=contact_email.strip(),
+        expected_tenant=_normalise_expected(expected_tenant),
+        cloud=cloud,
+        api_region=api_region,
+        collect_alerts=collect_alerts,
+        collect_incidents=collect_incidents,
+        sync_interval_seconds=sync_interval_seconds,
+        created_by=created_by,
+    )
+    customer.full_clean()
+    customer.save()
+    audit_record(
+        action="customer.registered",
+        customer=customer,
+        actor=created_by,
+        summary=f"Registered {customer.display_name}",
+        details={"cloud": cloud, "api_region": api_region, "flow": flow},
+    )
+    consent = consent_link_create(customer=customer, flow=flow, created_by=created_by)
+    return customer, consent
+
+
+EDITABLE_FIELDS = (
+    "display_name",
+    "contact_name",
+    "contact_email",
+    "expected_tenant",
+    "cloud",
+    "api_region",
+    "collect_alerts",
+    "collect_incidents",
+    "sync_interval_seconds",
+)
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor: Any, **changes: Any) -> Customer:
+    """Change the editable fields of a customer; the audit event lists what changed."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    if "expected_tenant" in changes:
+        changes["expected_tenant"] = _normalise_expected(changes["expected_tenant"])
+    changed = {
+        name: {"from": getattr(customer, name), "to": value}
+        for name, value in changes.items()
+        if getattr(customer, name) != value
+    }
+    if not changed:
+        return customer
+    for name, change in changed.items():
+        setattr(customer, name, change["to"])
+    customer.full_clean()
+    customer.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        action="customer.updated",
+        customer=customer,
+        actor=actor,
+        summary="Changed " + ", ".join(sorted(changed)),
+        details={"changes": changed},
+    )
+    return customer
+
+
+def _normalise_expected(value: str) -> str:
+    value = (value or "").strip()
+    return normalise_tenant_id(value) or value.lower()
+
+
+# --- consent links -------------------------------------------------------------------------
+@transaction.atomic
+def consent_link_create(
+    *, customer: Customer, flow: str = ConsentFlow.V2, created_by: Any
+) -> ConsentRequest:
+    """A new consent link for the customer; every earlier open link stops working."""
+    superseded = ConsentRequest.objects.filter(
+        customer=customer, outcome__in=[ConsentOutcome.PENDING, ConsentOutcome.DENIED]
+    ).update(outcome=ConsentOutcome.SUPERSEDED, state_hash="")
+    consent = ConsentRequest.objects.create(
+        customer=customer,
+        public_id=secrets.token_urlsafe(24),
+        flow=flow,
+        created_by=created_by,
+        expires_at=timezone.now() + timedelta(days=settings.CONSENT_LINK_DAYS),
+    )
+    audit_record(
+        action="consent.link_created",
+        customer=customer,
+        actor=created_by,
+        summary=f"New consent link ({consent.get_flow_display()})"
+        + (f"; {superseded} older link(s) stopped working" if superseded else ""),
+        details={"consent_request": consent.pk, "flow": flow, "superseded": superseded},
+    )
+    return consent
+
+
+def consent_landing_url(consent: ConsentRequest) -> str:
+    """The link staff send to the customer's admin."""
+    path = reverse("tenants:consent_landing", args=[consent.public_id])
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+@transaction.atomic
+def consent_link_email(*, consent: ConsentRequest, to: str, actor: Any) -> None:
+    """E-mail the consent link to the customer's contact."""
+    customer = consent.customer
+    context = {
+        "customer": customer,
+        "partner_name": settings.PARTNER_NAME,
+        "link": consent_landing_url(consent),
+        "expires_at": consent.expires_at,
+    }
+    body = render_to_string("tenants/email/consent_link.txt", context)
+    subject = f"{settings.PARTNER_NAME}: please approve access to Microsoft Defender alerts"
+    # Sent after commit so that a rolled-back audit event never accompanies a sent mail.
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
+    )
+    audit_record(
+        action="consent.link_emailed",
+        customer=customer,
+        actor=actor,
+        summary=f"Consent link e-mailed to {to}",
+        details={"consent_request": consent.pk, "to": to},
+    )
+
+
+def _hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+class ConsentLinkClosed(Exception):
+    """The landing page's link is expired, replaced or already used."""
+
+
+@transaction.atomic
+def consent_start(*, public_id: str, ip_address: str | None) -> str:
+    """Mint a fresh state for the link and return the Microsoft URL to send the admin to."""
+    consent = (
+        ConsentRequest.objects.select_for_update()
+        .select_related("customer")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if consent is None or not consent.is_open:
+        raise ConsentLinkClosed
+    nonce = secrets.token_urlsafe(32)
+    state = signing.dumps({"c": consent.pk, "n": nonce}, salt=STATE_SALT, compress=False)
+    consent.state_hash = _hash(nonce)
+    consent.state_issued_at = timezone.now()
+    consent.save(update_fields=["state_hash", "state_issued_at"])
+    audit_record(
+        action="consent.started",
+        customer=consent.customer,
+        actor_label=CUSTOMER_ADMIN,
+        ip_address=ip_address,
+        summary="The customer's admin left for Microsoft to consent",
+        details={"consent_request": consent.pk, "flow": consent.flow},
+    )
+    app = microsoft.partner_app()
+    if consent.flow == ConsentFlow.V1:
+        return partner_consent_url(
+            login_url=microsoft.endpoints_for_customer(consent.customer, app).login_url,
+            client_id=app.client_id,
+            redirect_uri=microsoft.consent_redirect_uri(),
+            state=state,
+        )
+    endpoints = microsoft.endpoints_for_customer(consent.customer, app)
+    return admin_consent_url(
+        login_url=endpoints.login_url,
+        client_id=app.client_id,
+        redirect_uri=microsoft.consent_redirect_uri(),
+        state=state,
+        tenant=consent.customer.expected_tenant or None,
+        resources=(endpoints.mde_resource,),
+    )
+
+
+# --- the callback --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """What the callback page tells the customer's admin."""
+
+    kind: str  # granted | denied | invalid | conflict | wrong_tenant | failed
+    status_code: int
+    customer_name: str = ""
+    error: str = ""
+    aadsts_code: int | None = None
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class InvalidState(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _load_state(state: str, *, for_update: bool) -> ConsentRequest:
+    try:
+        payload = signing.loads(state, salt=STATE_SALT, max_age=settings.CONSENT_STATE_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidState("expired") from None
+    except signing.BadSignature:
+        raise InvalidState("bad signature") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
+        raise InvalidState("malformed")
+    queryset = ConsentRequest.objects.select_related("customer")
+    if for_update:
+        queryset = queryset.select_for_update()
+    request_id = payload.get("c")
+    if not isinstance(request_id, int):
+        raise InvalidState("malformed")
+    consent = queryset.filter(pk=request_id).first()
+    if consent is None:
+        raise InvalidState("unknown request")
+    expected = consent.state_hash
+    if not expected or not secrets.compare_digest(expected, _hash(payload["n"])):
+        raise InvalidState("not the current state of its request (used or replaced)")
+    if not consent.is_open:
+        raise InvalidState("link closed")
+    return consent
+
+
+def consent_callback_handle(*, query: dict[str, str], ip_address: str | None) -> CallbackOutcome:
+    """Handle Microsoft's redirect. Invalid input changes nothing in the database."""
+    result = parse_consent_callback(query)
+    if isinstance(result, ConsentInvalid):
+        logger.warning("Consent callback refused: %s", result.reason)
+        return CallbackOutcome("invalid", 400, error=result.reason)
+    try:
+        consent = _load_state(result.state, for_update=False)
+    except InvalidState as exc:
+        logger.warning("Consent callback with an invalid state: %s", exc.reason)
+        return CallbackOutcome("invalid", 400, error=exc.reason)
+
+    if isinstance(result, ConsentDenied):
+        return _record_denied(result, ip_address)
+
+    if isinstance(result, CodeReceived):
+        # The v1 link gives a code; Microsoft tells whose tenant it is when redeemed.
+        try:
+            tenant_id = microsoft.token_provider(consent.customer).redeem_authorization_code(
+                result.code, microsoft.consent_redirect_uri()
+            )
+        except DefenderError as exc:
+            logger.warning("Redeeming a consent code failed: %s", type(exc).__name__)
+            return CallbackOutcome(
+                "failed",
+                502,
+                customer_name=consent.customer.display_name,
+                error=type(exc).__name__,
+                aadsts_code=getattr(exc, "aadsts_code", None),
+                description=getattr(exc, "explanation", ""),
+            )
+        result = ConsentGranted(tenant_id=tenant_id, state=result.state, scope="")
+    return _record_granted(result, ip_address)
+
+
+@transaction.atomic
+def _record_denied(result: ConsentDenied, ip_address: str | None) -> CallbackOutcome:
+    try:
+        consent = _load_state(result.state, for_update=True)
+    except InvalidState as exc:
+        return CallbackOutcome("invalid", 400, error=exc.reason)
+    consent.state_hash = ""
+    consent.outcome = ConsentOutcome.DENIED
+    consent.error_code = (f"AADSTS{result.aadsts_code}" if result.aadsts_code else result.error)[
+        :64
+    ]
+    consent.error_description = result.description
+    consent.save(update_fields=["state_hash", "outcome", "error_code", "error_description"])
+    audit_record(
+        action="consent.denied",
+        customer=consent.customer,
+        actor_label=CUSTOMER_ADMIN,
+        ip_address=ip_address,
+        summary=f"Consent not granted: {result.error}"
+        + (f" (AADSTS{result.aadsts_code})" if result.aadsts_code else ""),
+        details={
+            "consent_request": consent.pk,
+            "error": result.error,
+            "aadsts_code": result.aadsts_code,
+            "description": result.description,
+        },
+    )
+    return CallbackOutcome(
+        "denied",
+        200,
+        customer_name=consent.customer.display_name,
+        error=result.error,
+        aadsts_code=result.aadsts_code,
+        description=result.description,
+    )
+
+
+def _tenant_matches_expected(customer: Customer, tenant_id: str) -> bool:
+    expected = customer.expected_tenant
+    # A domain cannot be compared before verification; only a GUID is checked here.
+    return not expected or not normalise_tenant_id(expected) or expected == tenant_id
+
+
+@transaction.atomic
+def _record_granted(result: ConsentGranted, ip_address: str | None) -> CallbackOutcome:
+    try:
+        consent = _load_state(result.state, for_update=True)
+    except InvalidState as exc:
+        return CallbackOutcome("invalid", 400, error=exc.reason)
+    customer = Customer.objects.select_for_update().get(pk=consent.customer_id)
+    tenant_id = result.tenant_id
+    holder = Customer.objects.filter(tenant_id=tenant_id).exclude(pk=customer.pk).first()
+    if holder is not None:
+        logger.warning("Consent for a tenant already bound to customer %s refused", holder.pk)
+        # Nothing is written: the tenant stays with the customer that holds it.
+        transaction.set_rollback(True)
+        return CallbackOutcome("conflict", 409, customer_name=customer.display_name)
+    if customer.tenant_id and customer.tenant_id != tenant_id:
+        transaction.set_rollback(True)
+        return CallbackOutcome(
+            "wrong_tenant",
+            409,
+            customer_name=customer.display_name,
+            details={"tenant_id": tenant_id},
+        )
+    if not _tenant_matches_expected(customer, tenant_id):
+        transaction.set_rollback(True)
+        return CallbackOutcome(
+            "wrong_tenant",
+            409,
+            customer_name=customer.display_name,
+            details={"tenant_id": tenant_id},
+        )
+
+    now = timezone.now()
+    consent.state_hash = ""
+    consent.outcome = ConsentOutcome.GRANTED
+    consent.used_at = now
+    consent.error_code = ""
+    consent.error_description = ""
+    consent.save(
+        update_fields=["state_hash", "outcome", "used_at", "error_code", "error_description"]
+    )
+    customer.tenant_id = tenant_id
+    customer.status = CustomerStatus.VERIFYING
+    customer.last_error_code = ""
+    customer.last_error_message = ""
+    customer.save(
+        update_fields=["tenant_id", "status", "last_error_code", "last_error_message", "updated_at"]
+    )
+    audit_record(
+        action="consent.granted",
+        customer=customer,
+        actor_label=CUSTOMER_ADMIN,
+        ip_address=ip_address,
+        summary=f"Admin consent reported for tenant {tenant_id}; verifying",
+        details={"consent_request": consent.pk, "tenant_id": tenant_id, "flow": consent.flow},
+    )
+    _enqueue_verification(customer.pk)
+    return CallbackOutcome("granted", 200, customer_name=customer.display_name)
+
+
+def _enqueue_verification(customer_id: int, countdown: int = 0) -> None:
+    from tenants.tasks import verify_customer
+
+    transaction.on_commit(
+        lambda: verify_customer.apply_async(args=(customer_id,), countdown=countdown)
+    )
+
+
+# --- verification ----------------------------------------------------------------------------
+class VerificationRetry(Exception):
+    """A passing condition (Microsoft still replicating the consent, or throttling)."""
+
+    def __init__(self, reason: str, *, countdown: float = 5.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.countdown = countdown
+
+
+def required_roles(customer: Customer) -> dict[str, tuple[str, ...]]:
+    """Roles the portal needs, as alternatives: any one role of each entry will do."""
+    needed: dict[str, tuple[str, ...]] = {}
+    if customer.collect_alerts:
+        needed[ALERT_READ] = (ALERT_READ, ALERT_READWRITE)
+    if customer.collect_incidents:
+        needed[INCIDENT_READ] = (INCIDENT_READ, INCIDENT_READWRITE)
+    return needed
+
+
+def _roles_for(customer: Customer, resource: str) -> list[str]:
+    provider = microsoft.token_provider(customer)
+    assert customer.tenant_id
+    token = provider.get(customer.tenant_id, resource, force_refresh=True)
+    validated = microsoft.token_validator(customer).validate(
+        token.token, tenant_id=customer.tenant_id, resource=resource
+    )
+    return sorted(validated.roles)
+
+
+def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer | None:
+    """Prove the consent: get a token for the tenant and check it; set the status.
+
+    A tenant's `tid` is trusted only once Microsoft issues a token for it that
+    validates. Raises `VerificationRetry` for passing conditions unless `last_attempt`.
+    """
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None or customer.status == CustomerStatus.OFFBOARDED:
+        return None
+    if not customer.tenant_id:
+        return customer
+    was_verified = customer.last_verified_at is not None or bool(customer.granted_roles)
+    endpoints = microsoft.endpoints_for_customer(customer)
+    roles: set[str] = set()
+    notes: list[str] = []
+    try:
+        roles.update(_roles_for(customer, endpoints.mde_resource))
+        if customer.collect_incidents:
+            try:
+                roles.update(_roles_for(customer, endpoints.xdr_resource))
+            except ResourceNotInTenant:
+                notes.append("Microsoft Defender XDR is not set up in this tenant.")
+    except ConsentMissing as exc:
+        if not was_verified and not last_attempt:
+            # Right after consent Microsoft may need a few seconds to replicate it.
+            raise VerificationRetry("consent not visible yet") from exc
+        status = CustomerStatus.CONSENT_REVOKED if was_verified else CustomerStatus.ERROR
+        return _verification_failed(customer, status, exc)
+    except (IdentityThrottled, TransientIdentityError) as exc:
+        if not last_attempt:
+            raise VerificationRetry(type(exc).__name__, countdown=30) from exc
+        return _verification_failed(customer, CustomerStatus.ERROR, exc)
+    except TokenError as exc:
+        return _verification_failed(customer, CustomerStatus.ERROR, exc)
+    except InvalidToken as exc:
+        return _verification_failed(customer, CustomerStatus.ERROR, exc)
+
+    missing = [
+        name
+        for name, alternatives in required_roles(customer).items()
+        if not roles.intersection(alternatives)
+    ]
+    return _verification_succeeded(customer, sorted(roles), missing, notes)
+
+
+@transaction.atomic
+def _verification_succeeded(
+    customer: Customer, roles: list[str], missing: list[str], notes: list[str]
+) -> Customer:
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.status == CustomerStatus.OFFBOARDED:
+        return customer
+    previous = customer.status
+    customer.status = CustomerStatus.MISSING_PERMISSIONS if missing else CustomerStatus.ACTIVE
+    customer.granted_roles = roles
+    customer.missing_roles = missing
+    customer.last_verified_at = timezone.now()
+    customer.last_error_code = ""
+    customer.last_error_message = " ".join(notes)
+    customer.save(
+        update_fields=[
+            "status",
+            "granted_roles",
+            "missing_roles",
+            "last_verified_at",
+            "last_error_code",
+            "last_error_message",
+            "updated_at",
+        ]
+    )
+    summary = (
+        f"Verified: missing permissions {', '.join(missing)}"
+        if missing
+        else "Verified: consent is in place"
+    )
+    audit_record(
+        action="customer.verified",
+        customer=customer,
+        summary=summary,
+        details={
+            "status": customer.status,
+            "previous": previous,
+            "roles": roles,
+            "missing": missing,
+        },
+    )
+    return customer
+
+
+def _explain(exc: Exception) -> tuple[str, str]:
+    code = getattr(exc, "aadsts_code", None)
+    if isinstance(exc, InvalidToken):
+        return "invalid_token", f"Microsoft's token failed the portal's checks: {exc.reason}."
+    text = getattr(exc, "explanation", "") or str(exc)
+    return (f"AADSTS{code}" if code else type(exc).__name__), text
+
+
+@transaction.atomic
+def _verification_failed(customer: Customer, status: str, exc: Exception) -> Customer:
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.status == CustomerStatus.OFFBOARDED:
+        return customer
+    previous = customer.status
+    code, message = _explain(exc)
+    customer.status = status
+    customer.last_error_code = code[:64]
+    customer.last_error_message = message
+    update = ["status", "last_error_code", "last_error_message", "updated_at"]
+    if status == CustomerStatus.CONSENT_REVOKED:
+        customer.granted_roles = []
+        update.append("granted_roles")
+    customer.save(update_fields=update)
+    audit_record(
+        action="customer.verification_failed",
+        customer=customer,
+        summary=f"Verification failed ({code}): {message}"[:500],
+        details={"status": status, "previous": previous, "code": code},
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_request_verification(*, customer: Customer, actor: Any) -> None:
+    """Staff's "verify now": check the consent again in the background."""
+    if not customer.tenant_id:
+        raise ValueError("This customer has not consented yet: there is no tenant to verify.")
+    audit_record(
+        action="customer.verify_requested",
+        customer=customer,
+        actor=actor,
+        summary="Verification requested",
+    )
+    _enqueue_verification(customer.pk)
+
+
+def customers_reverify_all() -> int:
+    """Queue a verification of every customer with a tenant (finds revoked consent)."""
+    ids = list(
+        Customer.objects.exclude(status=CustomerStatus.OFFBOARDED)
+        .exclude(tenant_id__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    from tenants.tasks import verify_customer
+
+    for index, pk in enumerate(ids):
+        # Spread the checks so that hundreds of tenants do not ask for tokens at once.
+        verify_customer.apply_async(args=(pk,), countdown=index % 300)
+    return len(ids)
+
+
+# --- offboarding ------------------------------------------------------------------------------
+@transaction.atomic
+def customer_offboard(*, customer: Customer, actor: Any) -> Customer:
+    """Stop collecting for the customer. Its data stays until deleted separately."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.status == CustomerStatus.OFFBOARDED:
+        return customer
+    previous = customer.status
+    customer.status = CustomerStatus.OFFBOARDED
+    customer.offboarded_at = timezone.now()
+    customer.save(update_fields=["status", "offboarded_at", "updated_at"])
+    ConsentRequest.objects.filter(
+        customer=customer, outcome__in=[ConsentOutcome.PENDING, ConsentOutcome.DENIED]
+    ).update(outcome=ConsentOutcome.SUPERSEDED, state_hash="")
+    audit_record(
+        action="customer.offboarded",
+        customer=customer,
+        actor=actor,
+        summary="Offboarded: collection stopped",
+        details={"previous": previous},
+    )
+    return customer
+
+
+class ConfirmationMismatch(ValueError):
+    """The typed confirmation does not match the customer's name."""
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer, actor: Any, confirmation: str) -> str:
+    """Delete an offboarded customer and all its collected data; the audit trail stays."""
+    if customer.status != CustomerStatus.OFFBOARDED:
+        raise ValueError("Offboard the customer before deleting its data.")
+    if confirmation.strip() != customer.display_name:
+        raise ConfirmationMismatch("Type the customer's name exactly to confirm.")
+    name = customer.display_name
+    audit_record(
+        action="customer.deleted",
+        customer=customer,
+        actor=actor,
+        summary=f"Deleted {name} and its collected data",
+        details={"tenant_id": customer.tenant_id},
+    )
+    customer.delete()
+    return name

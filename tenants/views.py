@@ -1,0 +1,235 @@
+"""Onboarding pages for staff, and the public pages a customer's admin sees."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from partner_portal.core.access import Role, public, require_roles
+from tenants import microsoft, selectors, services
+from tenants.forms import (
+    AuditFilterForm,
+    CustomerFilterForm,
+    CustomerForm,
+    DeleteForm,
+    EmailLinkForm,
+    NewLinkForm,
+    RegisterForm,
+)
+from tenants.models import Customer, CustomerStatus
+
+staff_only = require_roles(Role.ONBOARDING)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR is the proxy's when behind one; the proxy is trusted to set it right
+    # (gunicorn's forwarded-allow-ips), never a header a browser can forge.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+# --- staff -----------------------------------------------------------------------------------
+@staff_only
+@require_GET
+def customer_list(request: HttpRequest) -> HttpResponse:
+    form = CustomerFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    customers = selectors.customer_list(
+        search=filters.get("q", ""),
+        status=filters.get("status", ""),
+        cloud=filters.get("cloud", ""),
+    )
+    page = Paginator(customers, 50).get_page(request.GET.get("page"))
+    return render(request, "tenants/customer_list.html", {"form": form, "page": page})
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def customer_register(request: HttpRequest) -> HttpResponse:
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            customer, _ = services.customer_register(created_by=request.user, **data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request, f"{customer.display_name} is registered. Send its admin the link below."
+            )
+            return redirect("tenants:customer_detail", pk=customer.pk)
+    return render(request, "tenants/customer_form.html", {"form": form, "registering": True})
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    initial = {name: getattr(customer, name) for name in services.EDITABLE_FIELDS}
+    form = CustomerForm(request.POST or None, initial=initial, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(customer=customer, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("tenants:customer_detail", pk=customer.pk)
+    return render(request, "tenants/customer_form.html", {"form": form, "customer": customer})
+
+
+@staff_only
+@require_GET
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    consent = selectors.current_consent(customer=customer)
+    context = {
+        "customer": customer,
+        "consent": consent,
+        "consent_url": services.consent_landing_url(consent) if consent else "",
+        "timeline": selectors.customer_timeline(customer=customer),
+        "email_form": EmailLinkForm(initial={"to": customer.contact_email}),
+        "link_form": NewLinkForm(initial={"flow": consent.flow if consent else "v2"}),
+        "delete_form": DeleteForm(),
+        "required_roles": list(services.required_roles(customer)),
+        "statuses": CustomerStatus,
+    }
+    return render(request, "tenants/customer_detail.html", context)
+
+
+@staff_only
+@require_POST
+def customer_new_link(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    form = NewLinkForm(request.POST)
+    if customer.status == CustomerStatus.OFFBOARDED:
+        messages.error(request, "This customer is offboarded; no consent link can be made.")
+    elif form.is_valid():
+        services.consent_link_create(
+            customer=customer, flow=form.cleaned_data["flow"], created_by=request.user
+        )
+        messages.success(request, "New consent link created; earlier links no longer work.")
+    return redirect("tenants:customer_detail", pk=pk)
+
+
+@staff_only
+@require_POST
+def customer_email_link(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    consent = selectors.current_consent(customer=customer)
+    form = EmailLinkForm(request.POST)
+    if consent is None:
+        messages.error(request, "There is no open consent link. Create a new link first.")
+    elif not form.is_valid():
+        messages.error(request, "Enter a valid e-mail address to send the link to.")
+    else:
+        services.consent_link_email(consent=consent, to=form.cleaned_data["to"], actor=request.user)
+        messages.success(request, f"Consent link sent to {form.cleaned_data['to']}.")
+    return redirect("tenants:customer_detail", pk=pk)
+
+
+@staff_only
+@require_POST
+def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    try:
+        services.customer_request_verification(customer=customer, actor=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Verification started; the status updates in a few seconds.")
+    return redirect("tenants:customer_detail", pk=pk)
+
+
+@staff_only
+@require_POST
+def customer_offboard(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    services.customer_offboard(customer=customer, actor=request.user)
+    messages.success(
+        request,
+        f"{customer.display_name} is offboarded: collection stopped. Its data is kept until "
+        "you delete it.",
+    )
+    return redirect("tenants:customer_detail", pk=pk)
+
+
+@staff_only
+@require_POST
+def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    form = DeleteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Type the customer's name to confirm.")
+        return redirect("tenants:customer_detail", pk=pk)
+    try:
+        name = services.customer_delete(
+            customer=customer, actor=request.user, confirmation=form.cleaned_data["confirmation"]
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("tenants:customer_detail", pk=pk)
+    messages.success(request, f"{name} and its collected data were deleted.")
+    return redirect("tenants:customer_list")
+
+
+@require_roles(Role.ADMIN)
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_events(
+        customer_id=filters.get("customer"),
+        action=filters.get("action", ""),
+        actor=filters.get("actor", ""),
+        search=filters.get("q", ""),
+    )
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(request, "tenants/audit_log.html", {"form": form, "page": page})
+
+
+# --- the customer's admin ----------------------------------------------------------------
+@public
+@never_cache
+@require_GET
+def consent_landing(request: HttpRequest, public_id: str) -> HttpResponse:
+    consent = selectors.consent_for_landing(public_id=public_id)
+    if consent is None:
+        return render(request, "tenants/consent/link_closed.html", status=404)
+    context = {"consent": consent, "customer_name": consent.customer.display_name}
+    return render(request, "tenants/consent/landing.html", context)
+
+
+@public
+@never_cache
+@require_POST
+def consent_start(request: HttpRequest, public_id: str) -> HttpResponse:
+    try:
+        url = services.consent_start(public_id=public_id, ip_address=client_ip(request))
+    except services.ConsentLinkClosed:
+        return render(request, "tenants/consent/link_closed.html", status=404)
+    except microsoft.PartnerAppNotConfigured:
+        return render(request, "tenants/consent/unavailable.html", status=503)
+    # The target is built by the portal from its own configuration, never from the request.
+    return HttpResponseRedirect(url)
+
+
+@public
+@never_cache
+@require_GET
+def consent_callback(request: HttpRequest) -> HttpResponse:
+    query = {key: request.GET.get(key, "") for key in request.GET}
+    try:
+        outcome = services.consent_callback_handle(query=query, ip_address=client_ip(request))
+    except microsoft.PartnerAppNotConfigured:
+        return render(request, "tenants/consent/unavailable.html", status=503)
+    return render(
+        request,
+        f"tenants/consent/result_{outcome.kind}.html",
+        {"outcome": outcome},
+        status=outcome.status_code,
+    )

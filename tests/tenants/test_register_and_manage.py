@@ -1,0 +1,209 @@
+"""Staff register, edit, re-link, e-mail, offboard and delete customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from partner_portal.core.access import Role
+from tenants import services
+from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+VALID = {
+    "display_name": "Contoso",
+    "contact_name": "Dana Admin",
+    "contact_email": "dana@contoso.example",
+    "expected_tenant": "",
+    "cloud": "commercial",
+    "api_region": "",
+    "collect_alerts": "on",
+    "collect_incidents": "on",
+    "sync_interval_seconds": "60",
+    "flow": "v2",
+}
+
+
+@pytest.fixture
+def staff(staff_user: Any) -> Client:
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+def test_staff_registers_a_customer_and_gets_a_consent_link(
+    staff: Client, partner_app: Any
+) -> None:
+    response = staff.post("/customers/new/", VALID, follow=True)
+    assert response.status_code == 200
+    customer = Customer.objects.get()
+    assert customer.status == CustomerStatus.PENDING_CONSENT
+    consent = ConsentRequest.objects.get(customer=customer)
+    page = response.content.decode()
+    assert f"https://portal.example.test/consent/{consent.public_id}/" in page
+    assert 'data-copy-target="consent-link"' in page
+    assert AuditEvent.objects.filter(customer=customer, action="customer.registered").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"display_name": "  "}, "This field is required"),
+        ({"contact_email": "not-an-email"}, "Enter a valid email address"),
+        ({"expected_tenant": "0b4c4a0c-1111-2222-3333-44445555666"}, "not a valid tenant ID"),
+        ({"expected_tenant": "no spaces allowed"}, "Enter a tenant ID (GUID) or a domain"),
+        ({"collect_alerts": "", "collect_incidents": ""}, "at least one of alerts"),
+        ({"cloud": "gcc", "api_region": "eu"}, "commercial cloud only"),
+    ],
+)
+def test_register_refuses_bad_input_with_a_clear_message(
+    staff: Client, change: dict[str, str], message: str
+) -> None:
+    data = {**VALID, **change}
+    data = {k: v for k, v in data.items() if v != ""}
+    response = staff.post("/customers/new/", data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Customer.objects.exists()
+
+
+def test_register_refuses_a_tenant_already_bound_and_names_its_holder(staff: Client) -> None:
+    Customer.objects.create(
+        display_name="Fabrikam", tenant_id="0b4c4a0c-1111-2222-3333-444455556666"
+    )
+    data = {**VALID, "expected_tenant": "0B4C4A0C-1111-2222-3333-444455556666"}
+    response = staff.post("/customers/new/", data)
+    assert "already belongs to the customer “Fabrikam”" in response.content.decode()
+    assert Customer.objects.count() == 1
+
+
+def test_expected_tenant_accepts_a_guid_or_a_domain(staff: Client, partner_app: Any) -> None:
+    staff.post("/customers/new/", {**VALID, "expected_tenant": "Contoso.OnMicrosoft.com"})
+    staff.post(
+        "/customers/new/",
+        {**VALID, "display_name": "B", "expected_tenant": "{0B4C4A0C-1111-2222-3333-444455556666}"},
+    )
+    assert sorted(Customer.objects.values_list("expected_tenant", flat=True)) == [
+        "0b4c4a0c-1111-2222-3333-444455556666",
+        "contoso.onmicrosoft.com",
+    ]
+
+
+def test_analyst_cannot_register_a_customer(client: Client) -> None:
+    analyst = UserFactory(username="ana", roles=[Role.ANALYST])
+    client.force_login(analyst)
+    assert client.get("/customers/new/").status_code == 403
+    assert client.post("/customers/new/", VALID).status_code == 403
+    assert not Customer.objects.exists()
+
+
+def test_anonymous_user_is_sent_to_sign_in_from_staff_pages(client: Client) -> None:
+    for url in ("/customers/", "/customers/new/", "/audit/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+    assert client.post("/customers/new/", VALID).status_code == 302
+    assert not Customer.objects.exists()
+
+
+def test_staff_edit_records_what_changed(staff: Client, customer_with_link: Any) -> None:
+    customer, _ = customer_with_link
+    data = {**VALID, "contact_name": "Robin", "sync_interval_seconds": "120"}
+    data.pop("flow")
+    staff.post(f"/customers/{customer.pk}/edit/", data)
+    customer.refresh_from_db()
+    assert (customer.contact_name, customer.sync_interval_seconds) == ("Robin", 120)
+    event = AuditEvent.objects.get(action="customer.updated")
+    assert set(event.details["changes"]) == {"contact_name", "sync_interval_seconds"}
+
+
+def test_new_link_stops_the_old_one_working(
+    staff: Client, customer_with_link: Any, partner_app: Any
+) -> None:
+    customer, old = customer_with_link
+    staff.post(f"/customers/{customer.pk}/new-link/", {"flow": "v1"})
+    old.refresh_from_db()
+    assert old.outcome == ConsentOutcome.SUPERSEDED
+    assert Client().get(f"/consent/{old.public_id}/").status_code == 404
+    new = ConsentRequest.objects.exclude(pk=old.pk).get()
+    assert new.flow == "v1"
+    assert Client().get(f"/consent/{new.public_id}/").status_code == 200
+
+
+def test_send_by_email_mails_the_link_to_the_contact(
+    staff: Client, customer_with_link: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    customer, consent = customer_with_link
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(f"/customers/{customer.pk}/email-link/", {"to": "dana@contoso.example"})
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["dana@contoso.example"]
+    assert f"/consent/{consent.public_id}/" in mail.outbox[0].body
+    assert AuditEvent.objects.filter(action="consent.link_emailed").exists()
+
+
+def test_offboard_then_delete_needs_the_typed_name(staff: Client, customer_with_link: Any) -> None:
+    customer, consent = customer_with_link
+    staff.post(f"/customers/{customer.pk}/delete/", {"confirmation": "Contoso"})
+    assert Customer.objects.filter(pk=customer.pk).exists(), "deleted before offboarding"
+
+    staff.post(f"/customers/{customer.pk}/offboard/")
+    customer.refresh_from_db()
+    assert customer.status == CustomerStatus.OFFBOARDED
+    consent.refresh_from_db()
+    assert consent.outcome == ConsentOutcome.SUPERSEDED
+
+    staff.post(f"/customers/{customer.pk}/delete/", {"confirmation": "contoso"})
+    assert Customer.objects.filter(pk=customer.pk).exists(), "wrong confirmation accepted"
+    staff.post(f"/customers/{customer.pk}/delete/", {"confirmation": "Contoso"})
+    assert not Customer.objects.filter(pk=customer.pk).exists()
+    deleted = AuditEvent.objects.get(action="customer.deleted")
+    assert deleted.customer is None and deleted.customer_name == "Contoso"
+
+
+def test_verify_now_queues_a_verification_on_commit(
+    staff: Client, customer_with_link: Any, monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    customer, _ = customer_with_link
+    customer.tenant_id = "0b4c4a0c-1111-2222-3333-444455556666"
+    customer.save(update_fields=["tenant_id"])
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(
+        "tenants.tasks.verify_customer.apply_async",
+        lambda args, countdown=0: queued.append(args),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(f"/customers/{customer.pk}/verify/")
+    assert queued == [(customer.pk,)]
+
+
+def test_customer_list_searches_and_filters(staff: Client) -> None:
+    Customer.objects.create(display_name="Contoso", status=CustomerStatus.ACTIVE)
+    Customer.objects.create(display_name="Fabrikam", status=CustomerStatus.PENDING_CONSENT)
+    page = staff.get("/customers/", {"q": "fabri"}).content.decode()
+    assert "Fabrikam" in page and "Contoso" not in page
+    page = staff.get("/customers/", {"status": "active"}).content.decode()
+    assert "Contoso" in page and "Fabrikam" not in page
+
+
+def test_audit_log_is_for_portal_admins_only(staff: Client, customer_with_link: Any) -> None:
+    assert staff.get("/audit/").status_code == 403
+    admin = Client()
+    admin.force_login(UserFactory(username="boss", roles=[Role.ADMIN]))
+    page = admin.get("/audit/", {"action": "customer."}).content.decode()
+    assert "Registered Contoso" in page
+
+
+def test_register_service_writes_nothing_when_validation_fails(staff_user: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.customer_register(display_name="X", contact_email="bad", created_by=staff_user)
+    assert not Customer.objects.exists()
+    assert not AuditEvent.objects.exists()

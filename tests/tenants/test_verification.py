@@ -1,0 +1,220 @@
+"""Verification turns a reported tenant into active, missing permissions or an error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from partner_portal.defender import (
+    AccessToken,
+    ConsentMissing,
+    InvalidSecret,
+    ResourceNotInTenant,
+    TransientIdentityError,
+    WrongTenant,
+)
+from tenants import microsoft, services
+from tenants.models import AuditEvent, Customer, CustomerStatus
+
+pytestmark = pytest.mark.django_db
+
+TENANT = "9f3e6c1a-52b7-4a8d-9c1e-0d2f4b6a8e10"
+MDE = "https://api.securitycenter.microsoft.com"
+XDR = "https://api.security.microsoft.com"
+
+
+@dataclass
+class FakeValidated:
+    roles: tuple[str, ...]
+    claims: dict[str, Any] = field(default_factory=dict)
+    missing_roles: tuple[str, ...] = ()
+
+
+class FakeMicrosoft:
+    """Stands in for the token provider and validator: answers per resource."""
+
+    def __init__(self) -> None:
+        self.roles: dict[str, tuple[str, ...]] = {MDE: (), XDR: ()}
+        self.errors: dict[str, Exception] = {}
+        self.invalid: Exception | None = None
+        self.calls: list[tuple[str, str, bool]] = []
+
+    def get(self, tenant_id: str, resource: str, *, force_refresh: bool = False) -> AccessToken:
+        self.calls.append((tenant_id, resource, force_refresh))
+        if resource in self.errors:
+            raise self.errors[resource]
+        return AccessToken(
+            token=f"token-for-{resource}",
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+            source="identity_provider",
+            tenant_id=tenant_id,
+            resource=resource,
+        )
+
+    def validate(self, token: str, *, tenant_id: str, resource: str, **kwargs: Any) -> Any:
+        if self.invalid:
+            raise self.invalid
+        return FakeValidated(roles=self.roles[resource])
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, partner_app: Any) -> FakeMicrosoft:
+    fake = FakeMicrosoft()
+    monkeypatch.setattr(microsoft, "token_provider", lambda customer: fake)
+    monkeypatch.setattr(microsoft, "token_validator", lambda customer: fake)
+    return fake
+
+
+@pytest.fixture
+def verifying() -> Customer:
+    return Customer.objects.create(
+        display_name="Contoso", tenant_id=TENANT, status=CustomerStatus.VERIFYING
+    )
+
+
+def verify(customer: Customer, *, last_attempt: bool = True) -> Customer:
+    result = services.customer_verify(customer_id=customer.pk, last_attempt=last_attempt)
+    assert result is not None
+    return result
+
+
+def test_all_roles_granted_makes_the_customer_active(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles = {MDE: ("Alert.Read.All", "Alert.ReadWrite.All"), XDR: ("Incident.Read.All",)}
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ACTIVE
+    assert customer.granted_roles == ["Alert.Read.All", "Alert.ReadWrite.All", "Incident.Read.All"]
+    assert customer.missing_roles == [] and customer.last_verified_at is not None
+    assert {call[2] for call in fake.calls} == {True}, "verification must not trust a cached token"
+    assert AuditEvent.objects.filter(action="customer.verified", customer=customer).exists()
+
+
+def test_readwrite_alone_satisfies_alert_reading(fake: FakeMicrosoft, verifying: Customer) -> None:
+    fake.roles = {MDE: ("Alert.ReadWrite.All",), XDR: ("Incident.Read.All",)}
+    assert verify(verifying).status == CustomerStatus.ACTIVE
+
+
+def test_a_missing_role_is_named(fake: FakeMicrosoft, verifying: Customer) -> None:
+    fake.roles = {MDE: ("Alert.Read.All",), XDR: ()}
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.MISSING_PERMISSIONS
+    assert customer.missing_roles == ["Incident.Read.All"]
+
+
+def test_incidents_not_collected_need_no_incident_role(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    verifying.collect_incidents = False
+    verifying.save(update_fields=["collect_incidents"])
+    fake.roles = {MDE: ("Alert.Read.All",), XDR: ()}
+    assert verify(verifying).status == CustomerStatus.ACTIVE
+    assert all(call[1] == MDE for call in fake.calls)
+
+
+def test_defender_xdr_missing_in_the_tenant_is_noted(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles[MDE] = ("Alert.Read.All",)
+    fake.errors[XDR] = ResourceNotInTenant("AADSTS500011: not found", aadsts_code=500011)
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.MISSING_PERMISSIONS
+    assert "not set up" in customer.last_error_message
+
+
+def test_consent_not_yet_visible_is_retried_before_giving_up(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.errors[MDE] = ConsentMissing("AADSTS700016: app not found", aadsts_code=700016)
+    with pytest.raises(services.VerificationRetry):
+        verify(verifying, last_attempt=False)
+    verifying.refresh_from_db()
+    assert verifying.status == CustomerStatus.VERIFYING
+    customer = verify(verifying, last_attempt=True)
+    assert customer.status == CustomerStatus.ERROR
+    assert customer.last_error_code == "AADSTS700016"
+    assert customer.last_error_message
+
+
+def test_consent_removed_after_it_worked_is_consent_revoked(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles = {MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)}
+    verify(verifying)
+    fake.errors[MDE] = ConsentMissing("AADSTS700016: app not found", aadsts_code=700016)
+    customer = verify(verifying, last_attempt=False)
+    assert customer.status == CustomerStatus.CONSENT_REVOKED
+    assert customer.granted_roles == []
+
+
+def test_partner_side_errors_are_explained_in_words(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.errors[MDE] = InvalidSecret("AADSTS7000215: Invalid client secret", aadsts_code=7000215)
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ERROR
+    assert customer.last_error_code == "AADSTS7000215"
+    assert "secret" in customer.last_error_message.lower()
+
+
+def test_a_token_for_another_tenant_is_an_error(fake: FakeMicrosoft, verifying: Customer) -> None:
+    fake.invalid = WrongTenant("tid does not match")
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ERROR
+    assert customer.last_error_code == "invalid_token"
+
+
+def test_transient_failures_are_retried(fake: FakeMicrosoft, verifying: Customer) -> None:
+    fake.errors[MDE] = TransientIdentityError("503")
+    with pytest.raises(services.VerificationRetry):
+        verify(verifying, last_attempt=False)
+
+
+def test_offboarded_or_deleted_customers_are_skipped(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    verifying.status = CustomerStatus.OFFBOARDED
+    verifying.save(update_fields=["status"])
+    assert services.customer_verify(customer_id=verifying.pk) is None
+    assert services.customer_verify(customer_id=999_999) is None
+    assert fake.calls == []
+
+
+def test_reverify_all_queues_every_customer_with_a_tenant(
+    monkeypatch: pytest.MonkeyPatch, verifying: Customer
+) -> None:
+    Customer.objects.create(display_name="Pending")
+    Customer.objects.create(
+        display_name="Gone", tenant_id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        status=CustomerStatus.OFFBOARDED,
+    )  # fmt: skip
+    queued: list[Any] = []
+    monkeypatch.setattr(
+        "tenants.tasks.verify_customer.apply_async",
+        lambda args, countdown=0: queued.append(args),
+    )
+    assert services.customers_reverify_all() == 1
+    assert queued == [(verifying.pk,)]
+
+
+def test_verify_task_retries_then_records_the_error(
+    fake: FakeMicrosoft, verifying: Customer, settings: Any
+) -> None:
+    from tenants.tasks import verify_customer
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    fake.errors[MDE] = ConsentMissing("AADSTS700016: app not found", aadsts_code=700016)
+    from partner_portal.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = False
+    try:
+        result = verify_customer.apply(args=(verifying.pk,))
+    finally:
+        app.conf.task_always_eager = False
+    verifying.refresh_from_db()
+    # Eager retries run in-line; the last attempt records the error.
+    assert verifying.status == CustomerStatus.ERROR, result

@@ -1,0 +1,234 @@
+"""Microsoft clouds, Defender API regions, resources and permission names.
+
+A customer lives in one Microsoft cloud (commercial, GCC, GCC High or DoD); each cloud
+has its own sign-in host and API hosts. Commercial customers may also be served from a
+regional Defender for Endpoint host. Every URL can be overridden so that the portal can
+talk to the local sandbox instead of Microsoft.
+
+Sources: Microsoft's "Defender for Endpoint for US Government customers" and "Microsoft
+Defender XDR for US Government customers" pages (sign-in and API hosts), and the
+Microsoft Graph "national cloud deployments" page (Graph hosts). For the US Government
+clouds the token audience (resource) is the cloud's own API host, as those pages'
+samples use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+__all__ = [
+    "ALERT_READ",
+    "ALERT_READWRITE",
+    "GRAPH_RESOURCE",
+    "INCIDENT_READ",
+    "INCIDENT_READWRITE",
+    "MDE_APP_ID",
+    "MDE_RESOURCE",
+    "MICROSOFT_LOGIN_HOSTS",
+    "REGIONS",
+    "XDR_APP_ID",
+    "XDR_RESOURCE",
+    "Cloud",
+    "Endpoints",
+    "endpoints_for",
+    "is_microsoft_login_host",
+    "parse_cloud",
+    "scope_for",
+]
+
+#: Token audience of the Defender for Endpoint API ("WindowsDefenderATP").
+MDE_RESOURCE = "https://api.securitycenter.microsoft.com"
+#: Token audience of the Defender XDR (Microsoft 365 Defender) API.
+XDR_RESOURCE = "https://api.security.microsoft.com"
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+#: Application IDs of those resources: version 2.0 tokens carry these as ``aud``.
+MDE_APP_ID = "fc780465-2017-40d4-a0c5-307022471b92"
+XDR_APP_ID = "8ee8fdad-f234-4243-8f3b-15c294843740"
+
+ALERT_READ = "Alert.Read.All"
+ALERT_READWRITE = "Alert.ReadWrite.All"
+INCIDENT_READ = "Incident.Read.All"
+INCIDENT_READWRITE = "Incident.ReadWrite.All"
+
+#: Regional Defender for Endpoint hosts (commercial cloud only); Microsoft recommends the
+#: one nearest to the caller. ``aea`` is the newest one listed by Microsoft.
+REGIONS: tuple[str, ...] = ("us", "eu", "uk", "au", "swa", "ina", "aea")
+
+#: Sign-in hosts run by Microsoft; MSAL may use instance discovery only against these.
+MICROSOFT_LOGIN_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoft.com",
+        "login.windows.net",
+        "sts.windows.net",
+        "login.microsoftonline.us",
+        "login.usgovcloudapi.net",
+        "login.partner.microsoftonline.cn",
+        "login.chinacloudapi.cn",
+    }
+)
+
+
+class Cloud(StrEnum):
+    COMMERCIAL = "commercial"
+    GCC = "gcc"
+    GCC_HIGH = "gcc_high"
+    DOD = "dod"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where to sign in and which API hosts to call, plus the token audiences.
+
+    URLs carry no trailing slash. The resources are the token audiences and stay the
+    real Microsoft values even when the URLs point at the sandbox.
+    """
+
+    login_url: str
+    mde_api_url: str
+    xdr_api_url: str
+    graph_url: str
+    mde_resource: str = MDE_RESOURCE
+    xdr_resource: str = XDR_RESOURCE
+    graph_resource: str = GRAPH_RESOURCE
+
+    @property
+    def login_host(self) -> str:
+        return (urlsplit(self.login_url).hostname or "").lower()
+
+    @property
+    def is_microsoft_login(self) -> bool:
+        return is_microsoft_login_host(self.login_url)
+
+
+@dataclass(frozen=True)
+class _CloudHosts:
+    login: str
+    mde_api: str
+    xdr_api: str
+    graph: str
+    mde_resource: str
+    xdr_resource: str
+    graph_resource: str
+
+
+_CLOUDS: dict[Cloud, _CloudHosts] = {
+    Cloud.COMMERCIAL: _CloudHosts(
+        login="https://login.microsoftonline.com",
+        mde_api="https://api.securitycenter.microsoft.com",
+        xdr_api="https://api.security.microsoft.com",
+        graph="https://graph.microsoft.com",
+        mde_resource=MDE_RESOURCE,
+        xdr_resource=XDR_RESOURCE,
+        graph_resource=GRAPH_RESOURCE,
+    ),
+    # GCC signs in at the commercial host and uses commercial Graph, but has its own
+    # Defender API hosts.
+    Cloud.GCC: _CloudHosts(
+        login="https://login.microsoftonline.com",
+        mde_api="https://api-gcc.securitycenter.microsoft.us",
+        xdr_api="https://api-gcc.security.microsoft.us",
+        graph="https://graph.microsoft.com",
+        mde_resource="https://api-gcc.securitycenter.microsoft.us",
+        xdr_resource="https://api-gcc.security.microsoft.us",
+        graph_resource=GRAPH_RESOURCE,
+    ),
+    Cloud.GCC_HIGH: _CloudHosts(
+        login="https://login.microsoftonline.us",
+        mde_api="https://api-gov.securitycenter.microsoft.us",
+        xdr_api="https://api-gov.security.microsoft.us",
+        graph="https://graph.microsoft.us",
+        mde_resource="https://api-gov.securitycenter.microsoft.us",
+        xdr_resource="https://api-gov.security.microsoft.us",
+        graph_resource="https://graph.microsoft.us",
+    ),
+    Cloud.DOD: _CloudHosts(
+        login="https://login.microsoftonline.us",
+        mde_api="https://api-gov.securitycenter.microsoft.us",
+        xdr_api="https://api-gov.security.microsoft.us",
+        graph="https://dod-graph.microsoft.us",
+        mde_resource="https://api-gov.securitycenter.microsoft.us",
+        xdr_resource="https://api-gov.security.microsoft.us",
+        graph_resource="https://dod-graph.microsoft.us",
+    ),
+}
+
+_CLOUD_ALIASES = {
+    "commercial": Cloud.COMMERCIAL,
+    "public": Cloud.COMMERCIAL,
+    "global": Cloud.COMMERCIAL,
+    "gcc": Cloud.GCC,
+    "gcc_high": Cloud.GCC_HIGH,
+    "gcchigh": Cloud.GCC_HIGH,
+    "gcc-high": Cloud.GCC_HIGH,
+    "dod": Cloud.DOD,
+}
+
+
+def parse_cloud(value: str | Cloud) -> Cloud:
+    """Accept a :class:`Cloud` or its name in the usual spellings ("GCC High", "gcc-high")."""
+    if isinstance(value, Cloud):
+        return value
+    key = value.strip().lower().replace(" ", "_")
+    try:
+        return _CLOUD_ALIASES[key]
+    except KeyError:
+        raise ValueError(f"unknown Microsoft cloud: {value!r}") from None
+
+
+def _clean_url(url: str, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute http(s) URL, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} must not carry a query or fragment")
+    return url.rstrip("/")
+
+
+def endpoints_for(
+    cloud: Cloud | str = Cloud.COMMERCIAL,
+    region: str | None = None,
+    *,
+    login_url: str | None = None,
+    mde_api_url: str | None = None,
+    xdr_api_url: str | None = None,
+    graph_url: str | None = None,
+) -> Endpoints:
+    """Return the endpoints of ``cloud``; explicit URLs win over the cloud's defaults.
+
+    ``region`` selects a regional Defender for Endpoint host
+    (``https://{region}.api.security.microsoft.com``); regions exist in the commercial
+    cloud only.
+    """
+    chosen = parse_cloud(cloud)
+    hosts = _CLOUDS[chosen]
+    mde = hosts.mde_api
+    if region:
+        reg = region.strip().lower()
+        if reg not in REGIONS:
+            raise ValueError(f"unknown Defender API region {region!r}; expected one of {REGIONS}")
+        if chosen is not Cloud.COMMERCIAL:
+            raise ValueError("regional Defender API hosts exist in the commercial cloud only")
+        mde = f"https://{reg}.api.security.microsoft.com"
+    return Endpoints(
+        login_url=_clean_url(login_url or hosts.login, "login_url"),
+        mde_api_url=_clean_url(mde_api_url or mde, "mde_api_url"),
+        xdr_api_url=_clean_url(xdr_api_url or hosts.xdr_api, "xdr_api_url"),
+        graph_url=_clean_url(graph_url or hosts.graph, "graph_url"),
+        mde_resource=hosts.mde_resource,
+        xdr_resource=hosts.xdr_resource,
+        graph_resource=hosts.graph_resource,
+    )
+
+
+def is_microsoft_login_host(url: str) -> bool:
+    """True when ``url`` points at one of Microsoft's own sign-in hosts."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in MICROSOFT_LOGIN_HOSTS
+
+
+def scope_for(resource: str) -> str:
+    """The client-credentials scope of a resource: ``{resource}/.default``."""
+    return resource.rstrip("/") + "/.default"

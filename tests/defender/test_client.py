@@ -1,0 +1,585 @@
+"""The Defender API client: retries, throttling, limiting, typed errors and paging."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+
+from partner_portal.defender import errors as e
+from partner_portal.defender.client import (
+    MDE_ALERT_LIMITS,
+    NO_LIMIT,
+    MdeClient,
+    PageInfo,
+    RateLimiter,
+    RetryPolicy,
+    XdrClient,
+)
+from partner_portal.defender.http import make_session
+
+from .fakes import API, TENANT, FakeTime, alert_json, page
+
+ALERTS = f"{API}/api/alerts"
+
+
+class Tokens:
+    """A token source that records refreshes."""
+
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+
+    def __call__(self, force_refresh: bool) -> str:
+        self.calls.append(force_refresh)
+        return f"token-{sum(self.calls)}"
+
+
+def client(
+    fake: FakeTime | None = None,
+    *,
+    limiter: Any = NO_LIMIT,
+    retry: RetryPolicy | None = None,
+    tokens: Tokens | None = None,
+    cls: type[MdeClient] | type[XdrClient] = MdeClient,
+) -> Any:
+    fake = fake or FakeTime()
+    return cls(
+        API,
+        TENANT,
+        tokens or Tokens(),
+        session=make_session(),
+        limiter=limiter,
+        retry=retry,
+        clock=fake.clock,
+        sleep=fake.sleep,
+        jitter=lambda: 0.5,
+    )
+
+
+def query(call: Any) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "target": "43f4cb08-8fac-4b65"}}
+
+
+# ------------------------------------------------------------------------ transport
+
+
+@responses.activate
+def test_every_call_has_a_timeout_and_bearer() -> None:
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)]))
+    responses.add(responses.GET, f"{ALERTS}/x1", json=alert_json(1))
+    c = client()
+    list(c.iter_alerts())
+    c.get_alert("x1")
+    assert len(responses.calls) == 2
+    for call in responses.calls:
+        assert call.request.req_kwargs["timeout"] == c.timeout
+        assert call.request.headers["Authorization"] == "Bearer token-0"
+    assert c.stats.api_calls == 2
+
+
+@responses.activate
+def test_429_waits_for_retry_after() -> None:
+    responses.add(
+        responses.GET,
+        ALERTS,
+        status=429,
+        json=error_body("TooManyRequests", "API calls quota exceeded!"),
+        headers={"Retry-After": "7"},
+    )
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)]))
+    fake = FakeTime()
+    c = client(fake)
+    assert len(list(c.iter_alerts())) == 1
+    assert fake.sleeps == [7.0]
+    assert (c.stats.throttled_waits, c.stats.throttled_seconds) == (1, 7.0)
+    assert c.stats.retries == 0
+
+
+@responses.activate
+def test_429_seconds_from_message_only() -> None:
+    responses.add(
+        responses.GET,
+        ALERTS,
+        status=429,
+        json=error_body(
+            "TooManyRequests",
+            "API calls quota exceeded! Maximum admitted 100 per 1m. "
+            "You can send requests again in 8 seconds.",
+        ),
+    )
+    responses.add(responses.GET, ALERTS, json=page([]))
+    fake = FakeTime()
+    c = client(fake)
+    assert list(c.iter_alerts()) == []
+    assert fake.sleeps == [8.0]
+
+
+@responses.activate
+def test_429_without_hint_backs_off_exponentially() -> None:
+    for _ in range(3):
+        responses.add(responses.GET, ALERTS, status=429, body="")
+    responses.add(responses.GET, ALERTS, json=page([]))
+    fake = FakeTime()
+    c = client(fake, retry=RetryPolicy(backoff_base=2.0))
+    list(c.iter_alerts())
+    # jitter fixed at 0.5: 75 % of 2, 4, 8.
+    assert fake.sleeps == [1.5, 3.0, 6.0]
+    assert c.stats.throttled_waits == 3
+
+
+@responses.activate
+def test_429_http_date_retry_after() -> None:
+    when = datetime.now(UTC).replace(microsecond=0).timestamp() + 30
+    date = datetime.fromtimestamp(when, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    responses.add(responses.GET, ALERTS, status=429, headers={"Retry-After": date})
+    responses.add(responses.GET, ALERTS, json=page([]))
+    fake = FakeTime()
+    list(client(fake).iter_alerts())
+    assert 25 <= fake.sleeps[0] <= 31
+
+
+@responses.activate
+def test_429_beyond_budget_raises_throttled() -> None:
+    responses.add(
+        responses.GET,
+        ALERTS,
+        status=429,
+        json=error_body("TooManyRequests", "slow down"),
+        headers={"Retry-After": "5000"},
+    )
+    fake = FakeTime()
+    with pytest.raises(e.Throttled) as info:
+        list(client(fake, retry=RetryPolicy(max_total_wait=600)).iter_alerts())
+    assert info.value.retry_after == 5000
+    assert fake.sleeps == []
+
+
+@responses.activate
+def test_429_storm_bounded_by_count() -> None:
+    responses.add(responses.GET, ALERTS, status=429, headers={"Retry-After": "1"})
+    fake = FakeTime()
+    with pytest.raises(e.Throttled):
+        list(client(fake, retry=RetryPolicy(max_throttled=4)).iter_alerts())
+    assert fake.sleeps == [1.0] * 4
+    assert len(responses.calls) == 5
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@responses.activate
+def test_5xx_retried_then_succeeds(status: int) -> None:
+    responses.add(responses.GET, ALERTS, status=status, json=error_body("InternalServerError", "x"))
+    responses.add(responses.GET, ALERTS, status=status, body="<html>gateway</html>")
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)]))
+    fake = FakeTime()
+    c = client(fake)
+    assert len(list(c.iter_alerts())) == 1
+    assert fake.sleeps == [0.75, 1.5]
+    assert c.stats.retries == 2
+
+
+@responses.activate
+def test_5xx_bounded_then_server_error() -> None:
+    responses.add(responses.GET, ALERTS, status=500, json=error_body("InternalServerError", "x"))
+    fake = FakeTime()
+    with pytest.raises(e.ServerError) as info:
+        list(client(fake, retry=RetryPolicy(max_attempts=3)).iter_alerts())
+    assert info.value.status == 500
+    assert len(responses.calls) == 3
+    assert len(fake.sleeps) == 2
+
+
+@responses.activate
+def test_total_wait_bound() -> None:
+    responses.add(responses.GET, ALERTS, status=503)
+    fake = FakeTime()
+    policy = RetryPolicy(max_attempts=100, max_total_wait=10, backoff_base=1.0)
+    with pytest.raises(e.ServerError):
+        list(client(fake, retry=policy).iter_alerts())
+    assert sum(fake.sleeps) <= 10
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.ConnectionError("Connection reset by peer"),
+        requests.ReadTimeout("read timed out"),
+        requests.exceptions.ChunkedEncodingError("truncated"),
+    ],
+)
+@responses.activate
+def test_connection_failures_retried_then_transport_error(exc: Exception) -> None:
+    responses.add(responses.GET, ALERTS, body=exc)
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)]))
+    fake = FakeTime()
+    assert len(list(client(fake).iter_alerts())) == 1
+    assert len(fake.sleeps) == 1
+
+    responses.replace(responses.GET, ALERTS, body=exc)
+    with pytest.raises(e.TransportError) as info:
+        list(client(FakeTime(), retry=RetryPolicy(max_attempts=2)).iter_alerts())
+    assert info.value.status is None
+    assert info.value.retryable
+
+
+@responses.activate
+def test_401_refreshes_token_once_then_unauthorized() -> None:
+    responses.add(responses.GET, ALERTS, status=401, json=error_body("Unauthorized", "expired"))
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)]))
+    tokens = Tokens()
+    c = client(tokens=tokens)
+    assert len(list(c.iter_alerts())) == 1
+    assert tokens.calls == [False, True]
+    assert responses.calls[1].request.headers["Authorization"] == "Bearer token-1"
+    assert c.stats.token_refreshes == 1
+
+    responses.replace(responses.GET, ALERTS, status=401, json=error_body("Unauthorized", "no"))
+    tokens = Tokens()
+    with pytest.raises(e.Unauthorized):
+        list(client(tokens=tokens).iter_alerts())
+    assert tokens.calls == [False, True]
+
+
+@responses.activate
+def test_403_names_missing_permission() -> None:
+    responses.add(
+        responses.PATCH,
+        f"{ALERTS}/a1",
+        status=403,
+        json=error_body(
+            "Forbidden",
+            "The application does not have any of the required application permissions "
+            "(Alert.ReadWrite.All) to access the resource.",
+        ),
+    )
+    with pytest.raises(e.Forbidden) as info:
+        client().update_alert("a1", status="Resolved")
+    assert info.value.missing_permission == "Alert.ReadWrite.All"
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(400, e.InvalidRequest), (404, e.NotFound), (409, e.ApiError), (405, e.ApiError)],
+)
+@responses.activate
+def test_other_statuses(status: int, cls: type[e.ApiError]) -> None:
+    responses.add(responses.GET, f"{ALERTS}/a1", status=status, json=error_body("Code", "msg"))
+    with pytest.raises(cls) as info:
+        client().get_alert("a1")
+    assert type(info.value) is cls
+    assert (info.value.status, info.value.code, info.value.message) == (status, "Code", "msg")
+    assert len(responses.calls) == 1
+
+
+# -------------------------------------------------------------------------- limiting
+
+
+def test_limiter_holds_under_100_per_minute() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(MDE_ALERT_LIMITS, clock=fake.clock, sleep=fake.sleep)
+    stamps = []
+    for _ in range(350):
+        limiter.acquire("mde:t1")
+        stamps.append(fake.now)
+    for i, t in enumerate(stamps):
+        in_window = sum(1 for s in stamps[i:] if s < t + 60)
+        assert in_window <= 100
+    assert stamps[99] == stamps[0]  # the first hundred go at once
+    assert stamps[100] == pytest.approx(stamps[0] + 60)
+    assert stamps[-1] - stamps[0] == pytest.approx(180)
+    # Another tenant is not held up.
+    before = fake.now
+    limiter.acquire("mde:t2")
+    assert fake.now == before
+
+
+def test_limiter_hourly_window() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(MDE_ALERT_LIMITS, clock=fake.clock, sleep=fake.sleep)
+    stamps = []
+    for _ in range(1501):
+        limiter.acquire("k")
+        stamps.append(fake.now)
+    assert stamps[1500] - stamps[0] >= 3600
+
+
+def test_limiter_rejects_bad_limits() -> None:
+    with pytest.raises(ValueError):
+        RateLimiter([])
+    with pytest.raises(ValueError):
+        RateLimiter([(0, 60.0)])
+
+
+@responses.activate
+def test_client_uses_its_limiter_before_microsoft_must_say_so() -> None:
+    responses.add(responses.GET, f"{ALERTS}/a", json=alert_json(1))
+    fake = FakeTime()
+    c = client(fake, limiter=None)  # default: the documented MDE limits
+    for _ in range(150):
+        c.get_alert("a")
+    assert c.stats.limiter_waits == 1
+    assert c.stats.limiter_seconds == pytest.approx(60)
+    assert fake.now - 1000.0 == pytest.approx(60)
+
+
+# --------------------------------------------------------------------------- paging
+
+
+@responses.activate
+def test_malformed_json_raises_and_yields_nothing_of_that_page() -> None:
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)], f"{ALERTS}?$skiptoken=2"))
+    responses.add(responses.GET, ALERTS, body='{"value": [{"id": "a"}, ')
+    fake = FakeTime()
+    c = client(fake, retry=RetryPolicy(max_attempts=2))
+    seen: list[str] = []
+    with pytest.raises(e.MalformedResponse):
+        for alert in c.iter_alerts():
+            seen.append(alert.id)
+    assert seen == [alert_json(1)["id"]]
+    assert len(fake.sleeps) == 1  # retried once: a truncated body can be transient
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"value": "nope"},
+        {"items": []},
+        [alert_json(1)],
+        {"value": [alert_json(1), {"title": "no id"}]},
+        {"value": [alert_json(1)], "@odata.nextLink": 5},
+    ],
+)
+@responses.activate
+def test_not_an_envelope_or_bad_item_raises_whole_page(body: Any) -> None:
+    responses.add(responses.GET, ALERTS, json=body)
+    pages: list[Any] = []
+    fake = FakeTime()
+    c = client(fake, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(e.MalformedResponse):
+        for p in c.iter_alert_pages():
+            pages.append(p)
+    assert pages == []
+    assert len(responses.calls) == 3  # asked again in case it was a passing fault
+    assert c.stats.retries == 2
+
+
+@responses.activate
+def test_garbled_page_retried_then_good_page_used() -> None:
+    responses.add(responses.GET, ALERTS, json={"value": {"not": "a list"}})
+    responses.add(responses.GET, ALERTS, body="<html>proxy error</html>")
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1), alert_json(2)]))
+    pages = list(client().iter_alert_pages())
+    assert [len(p) for p in pages] == [2]
+
+
+@responses.activate
+def test_malformed_alert_from_get_and_no_retry_for_comment_patch() -> None:
+    responses.add(responses.GET, f"{ALERTS}/a1", json={"title": "no id"})
+    with pytest.raises(e.MalformedResponse):
+        client(retry=RetryPolicy(max_attempts=2)).get_alert("a1")
+    assert len(responses.calls) == 2
+    responses.add(responses.PATCH, f"{ALERTS}/a1", json={"title": "no id"})
+    with pytest.raises(e.MalformedResponse):
+        client().update_alert("a1", comment="x")
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_next_link_paging() -> None:
+    first = [alert_json(i) for i in range(1, 4)]
+    second = [alert_json(i) for i in range(4, 6)]
+    next_url = f"{ALERTS}?$filter=lastUpdateTime+ge+2024-01-01T00:00:00Z&$skiptoken=abc"
+    responses.add(responses.GET, ALERTS, json=page(first, next_url))
+    responses.add(responses.GET, ALERTS, json=page(second))
+    infos: list[PageInfo] = []
+    c = client()
+    pages = list(c.iter_alert_pages(since=datetime(2024, 1, 1, tzinfo=UTC), on_page=infos.append))
+    assert [[a.id for a in p] for p in pages] == [
+        [a["id"] for a in first],
+        [a["id"] for a in second],
+    ]
+    assert query(responses.calls[0]) == {"$filter": "lastUpdateTime ge 2024-01-01T00:00:00Z"}
+    assert responses.calls[1].request.url == next_url.replace(" ", "+")
+    assert [(i.number, i.items, i.has_next, i.skip) for i in infos] == [
+        (1, 3, True, None),
+        (2, 2, False, None),
+    ]
+    assert (c.stats.pages, c.stats.items) == (2, 5)
+
+
+@responses.activate
+def test_next_link_to_other_origin_refused() -> None:
+    responses.add(
+        responses.GET, ALERTS, json=page([alert_json(1)], "https://evil.test/api/alerts?x=1")
+    )
+    with pytest.raises(e.MalformedResponse, match="outside"):
+        list(client().iter_alerts())
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_next_link_repeating_itself_refused() -> None:
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)], f"{ALERTS}?$skiptoken=1"))
+    responses.add(responses.GET, ALERTS, json=page([alert_json(2)], f"{ALERTS}?$skiptoken=1"))
+    with pytest.raises(e.MalformedResponse, match="repeats"):
+        list(client().iter_alerts())
+
+
+@responses.activate
+def test_top_skip_paging_stops_on_short_page() -> None:
+    everything = [alert_json(i) for i in range(7)]
+
+    def handler(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        q = {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
+        top, skip = int(q["$top"]), int(q["$skip"])
+        return 200, {}, json.dumps(page(everything[skip : skip + top]))
+
+    responses.add_callback(responses.GET, ALERTS, callback=handler)
+    infos: list[PageInfo] = []
+    pages = list(client().iter_alert_pages(page_size=3, expand_evidence=True, on_page=infos.append))
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [query(c)["$skip"] for c in responses.calls] == ["0", "3", "6"]
+    assert all(
+        query(c)["$top"] == "3" and query(c)["$expand"] == "evidence" for c in responses.calls
+    )
+    assert [i.skip for i in infos] == [0, 3, 6]
+
+
+@responses.activate
+def test_top_skip_exact_multiple_ends_with_empty_page() -> None:
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1), alert_json(2)]))
+    responses.add(responses.GET, ALERTS, json=page([]))
+    pages = list(client().iter_alert_pages(page_size=2))
+    assert [len(p) for p in pages] == [2, 0]
+
+
+@responses.activate
+def test_duplicates_across_pages_are_dropped() -> None:
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1), alert_json(2)]))
+    responses.add(responses.GET, ALERTS, json=page([alert_json(2), alert_json(3)]))
+    responses.add(responses.GET, ALERTS, json=page([]))
+    ids = [a.id for a in client().iter_alerts(page_size=2)]
+    assert len(ids) == len(set(ids)) == 3
+
+
+@responses.activate
+def test_page_bound_raises() -> None:
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)], f"{ALERTS}?$skiptoken=1"))
+    responses.add(responses.GET, ALERTS, json=page([alert_json(2)], f"{ALERTS}?$skiptoken=2"))
+    responses.add(responses.GET, ALERTS, json=page([alert_json(3)], f"{ALERTS}?$skiptoken=3"))
+    with pytest.raises(e.PageLimitExceeded):
+        list(client().iter_alert_pages(max_pages=2))
+    assert len(responses.calls) == 2
+
+
+def test_page_size_and_since_checked() -> None:
+    c = client()
+    with pytest.raises(ValueError):
+        list(c.iter_alert_pages(page_size=10_001))
+    with pytest.raises(ValueError):
+        list(c.iter_alert_pages(page_size=0))
+    with pytest.raises(ValueError):
+        list(c.iter_alert_pages(since=datetime(2024, 1, 1)))
+
+
+# --------------------------------------------------------------------------- updates
+
+
+@responses.activate
+def test_update_alert_sends_case_sensitive_names() -> None:
+    updated = alert_json(1, status="Resolved", classification="FalsePositive")
+    responses.add(responses.PATCH, f"{ALERTS}/da637_1", json=updated)
+    record = client().update_alert(
+        "da637_1",
+        status="Resolved",
+        assigned_to="analyst@partner.example",
+        classification="FalsePositive",
+        determination="Other",
+        comment="Benign admin script",
+    )
+    assert record.status == "Resolved"
+    assert json.loads(responses.calls[0].request.body or b"") == {
+        "status": "Resolved",
+        "assignedTo": "analyst@partner.example",
+        "classification": "FalsePositive",
+        "determination": "Other",
+        "comment": "Benign admin script",
+    }
+
+
+def test_update_alert_validates() -> None:
+    c = client()
+    with pytest.raises(ValueError):
+        c.update_alert("a")
+    with pytest.raises(ValueError):
+        c.update_alert("a", status="Closed")
+    with pytest.raises(ValueError):
+        c.update_alert("a", classification="Maybe")
+
+
+@responses.activate
+def test_patch_with_comment_not_repeated_after_dropped_connection() -> None:
+    responses.add(responses.PATCH, f"{ALERTS}/a1", body=requests.ConnectionError("reset"))
+    with pytest.raises(e.TransportError):
+        client().update_alert("a1", comment="once only")
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_patch_404() -> None:
+    responses.add(responses.PATCH, f"{ALERTS}/gone", status=404, json=error_body("NotFound", "x"))
+    with pytest.raises(e.NotFound):
+        client().update_alert("gone", status="InProgress")
+
+
+# ----------------------------------------------------------------------------- XDR
+
+
+def incident(n: int) -> dict[str, Any]:
+    return {
+        "incidentId": n,
+        "incidentName": f"Incident {n}",
+        "createdTime": "2024-01-01T00:00:00Z",
+        "lastUpdateTime": "2024-01-01T00:00:00Z",
+        "status": "Active",
+        "severity": "High",
+        "tags": [],
+        "comments": [],
+        "alerts": [],
+    }
+
+
+@responses.activate
+def test_xdr_incidents_paging_and_limits() -> None:
+    url = f"{API}/api/incidents"
+    responses.add(responses.GET, url, json=page([incident(i) for i in range(100)]))
+    responses.add(responses.GET, url, json=page([incident(i) for i in range(100, 130)]))
+    c = client(cls=XdrClient)
+    ids = [i.incident_id for i in c.iter_incidents(since=datetime(2024, 1, 1, tzinfo=UTC))]
+    assert ids == list(range(130))
+    assert query(responses.calls[0])["$top"] == "100"
+    assert query(responses.calls[1])["$skip"] == "100"
+    with pytest.raises(ValueError):
+        list(c.iter_incident_pages(page_size=101))
+    assert c.limiter_key == f"xdr:{TENANT}"
+
+
+@responses.activate
+def test_xdr_get_incident() -> None:
+    responses.add(responses.GET, f"{API}/api/incidents/7", json=incident(7))
+    assert client(cls=XdrClient).get_incident(7).incident_name == "Incident 7"
+
+
+def test_base_url_checked() -> None:
+    with pytest.raises(ValueError):
+        MdeClient("api.test", TENANT, lambda _: "t", session=make_session())
+    assert "token" not in repr(client())

@@ -1,5 +1,5 @@
-"""Partner Portal: one place for an MSSP to watch the Defender alerts of all its customers."""
+"""Partner Portal: one place for an MSSP to watch the Defender alerts of all its customers.
 
-from partner_portal.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app is loaded by the core app's `ready()` (and by `celery -A partner_portal`),
+not here, so that the sandbox and the protocol core can be imported without Django.
+"""

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "partner_portal.core",
     "tenants",
+    "partner_portal.alerts",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.core.record_heartbeat",
         "schedule": env.float("HEARTBEAT_SECONDS", default=30.0),
     },
+    "dispatch-due-syncs": {
+        "task": "alerts.dispatch_due_syncs",
+        "schedule": env.float("SYNC_DISPATCH_SECONDS", default=5.0),
+    },
     "reverify-customers-daily": {
         "task": "tenants.reverify_all",
         "schedule": env.float("REVERIFY_SECONDS", default=24 * 3600.0),
@@ -174,6 +179,16 @@ MICROSOFT_LOGIN_URL = env("MICROSOFT_LOGIN_URL", default="")
 MICROSOFT_MDE_API_URL = env("MICROSOFT_MDE_API_URL", default="")
 MICROSOFT_XDR_API_URL = env("MICROSOFT_XDR_API_URL", default="")
 MICROSOFT_CA_FILE = env("MICROSOFT_CA_FILE", default="")
+# --- Sync ----------------------------------------------------------------------------
+SYNC_DEFAULT_INTERVAL_SECONDS = env.int("SYNC_DEFAULT_INTERVAL_SECONDS", default=60)
+SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=300)
+SYNC_BACKFILL_DAYS = env.int("SYNC_BACKFILL_DAYS", default=30)
+SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=10000)
+SYNC_EVIDENCE_SEVERITIES = env.list("SYNC_EVIDENCE_SEVERITIES", default=["High", "Medium"])
+SYNC_LOCK_SECONDS = env.int("SYNC_LOCK_SECONDS", default=120)
+SYNC_MAX_BACKOFF_SECONDS = env.int("SYNC_MAX_BACKOFF_SECONDS", default=900)
+SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=900)
+
 # A consent link works for this many days; the state of one click on it for this long.
 CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)
 CONSENT_STATE_MAX_AGE = env.int("CONSENT_STATE_MAX_AGE", default=24 * 3600)

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import redis
+import requests
 from django.conf import settings
 from django.urls import reverse
 
 from partner_portal.defender import (
+    MDE_ALERT_LIMITS,
+    XDR_INCIDENT_LIMITS,
     AppCredentials,
     Endpoints,
     FileTokenCache,
+    Limiter,
     MdeClient,
     TokenCacheBackend,
     TokenProvider,
@@ -57,6 +63,8 @@ _lock = threading.Lock()
 _sandbox_cache: dict[str, tuple[float, PartnerApp]] = {}
 _providers: dict[tuple[str, str, str], TokenProvider] = {}
 _validators: dict[tuple[str, str], TokenValidator] = {}
+_limiters: dict[tuple[str, tuple[tuple[int, float], ...]], Limiter] = {}
+_local = threading.local()
 
 
 def _from_settings() -> PartnerApp:
@@ -170,34 +178,74 @@ def token_validator(customer: Customer) -> TokenValidator:
         return validator
 
 
-def mde_client(customer: Customer) -> MdeClient:
-    """An alerts client for one customer, with tokens from the shared provider."""
+def _limiter(limits: tuple[tuple[int, float], ...]) -> Limiter | None:
+    """Redis when configured, so that every worker counts one tenant's calls together."""
+    if not settings.REDIS_URL:
+        return None  # the client's own per-process limiter
+    from partner_portal.core.redis_limiter import RedisRateLimiter
+
+    key = (settings.REDIS_URL, limits)
+    with _lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = RedisRateLimiter(redis.Redis.from_url(settings.REDIS_URL), limits)
+            _limiters[key] = limiter
+        return limiter
+
+
+def _token_source(
+    customer: Customer, resource: str, token_sources: list[str] | None
+) -> Callable[[bool], str]:
+    provider = token_provider(customer)
+    tenant_id = customer.tenant_id
+    assert tenant_id
+
+    def get_token(force_refresh: bool = False) -> str:
+        token = provider.get(tenant_id, resource, force_refresh=force_refresh)
+        if token_sources is not None:
+            token_sources.append(token.source)
+        return token.token
+
+    return get_token
+
+
+def mde_client(customer: Customer, *, token_sources: list[str] | None = None) -> MdeClient:
+    """An alerts client for one customer; `token_sources` collects where tokens came from."""
     if not customer.tenant_id:
         raise ValueError("the customer has no verified tenant yet")
     app = partner_app()
     endpoints = endpoints_for_customer(customer, app)
-    provider = token_provider(customer)
-    tenant_id = customer.tenant_id
+    return MdeClient(
+        endpoints.mde_api_url,
+        customer.tenant_id,
+        _token_source(customer, endpoints.mde_resource, token_sources),
+        session=_api_session(app),
+        limiter=_limiter(MDE_ALERT_LIMITS),
+    )
 
-    def get_token(force_refresh: bool = False) -> str:
-        return provider.get(tenant_id, endpoints.mde_resource, force_refresh=force_refresh).token
 
-    return MdeClient(endpoints.mde_api_url, tenant_id, get_token, session=make_session(app.ca_file))
-
-
-def xdr_client(customer: Customer) -> XdrClient:
+def xdr_client(customer: Customer, *, token_sources: list[str] | None = None) -> XdrClient:
     """An incidents client for one customer."""
     if not customer.tenant_id:
         raise ValueError("the customer has no verified tenant yet")
     app = partner_app()
     endpoints = endpoints_for_customer(customer, app)
-    provider = token_provider(customer)
-    tenant_id = customer.tenant_id
+    return XdrClient(
+        endpoints.xdr_api_url,
+        customer.tenant_id,
+        _token_source(customer, endpoints.xdr_resource, token_sources),
+        session=_api_session(app),
+        limiter=_limiter(XDR_INCIDENT_LIMITS),
+    )
 
-    def get_token(force_refresh: bool = False) -> str:
-        return provider.get(tenant_id, endpoints.xdr_resource, force_refresh=force_refresh).token
 
-    return XdrClient(endpoints.xdr_api_url, tenant_id, get_token, session=make_session(app.ca_file))
+def _api_session(app: PartnerApp) -> requests.Session:
+    """One keep-alive session per thread and CA file, reused across syncs."""
+    sessions: dict[str, requests.Session] = _local.__dict__.setdefault("sessions", {})
+    key = app.ca_file or ""
+    if key not in sessions:
+        sessions[key] = make_session(app.ca_file)
+    return sessions[key]
 
 
 def reset_for_tests() -> None:
@@ -205,4 +253,5 @@ def reset_for_tests() -> None:
     with _lock:
         _providers.clear()
         _validators.clear()
+        _limiters.clear()
         _sandbox_cache.clear()

@@ -179,3 +179,56 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class AnalystScope(models.Model):
+    """Which customers an analyst may see: granted to one user or to a group.
+
+    A row grants either one customer or, with `all_customers`, every customer (an
+    explicit grant; nobody sees everything by default except portal admins).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="customer_scopes",
+    )  # fmt: skip
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="customer_scopes",
+    )  # fmt: skip
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="scopes"
+    )
+    all_customers = models.BooleanField(default=False)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(user__isnull=False) & models.Q(group__isnull=True))
+                | (models.Q(user__isnull=True) & models.Q(group__isnull=False)),
+                name="scope_for_user_or_group",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(customer__isnull=False) & models.Q(all_customers=False))
+                | (models.Q(customer__isnull=True) & models.Q(all_customers=True)),
+                name="scope_one_customer_or_all",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "customer"], name="scope_unique_user_customer",
+                condition=models.Q(user__isnull=False, customer__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["group", "customer"], name="scope_unique_group_customer",
+                condition=models.Q(group__isnull=False, customer__isnull=False),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        who = self.user or self.group
+        what = "all customers" if self.all_customers else str(self.customer)
+        return f"{who} → {what}"

@@ -701,3 +701,48 @@ def customer_delete(*, customer: Customer, actor: Any, confirmation: str) -> str
     )
     customer.delete()
     return name
+
+
+@transaction.atomic
+def customer_record_access_problem(
+    *, customer_id: int, exc: Exception, missing_permission: str | None = None
+) -> Customer | None:
+    """A sync met revoked consent or a missing permission: mark the customer so.
+
+    Consent missing makes the customer "consent revoked", which stops its syncs; a
+    missing permission makes it "missing permissions", naming the permission.
+    """
+    customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+    if customer is None or customer.status == CustomerStatus.OFFBOARDED:
+        return customer
+    if missing_permission is None:
+        return _verification_failed(customer, CustomerStatus.CONSENT_REVOKED, exc)
+    previous = customer.status
+    already_known = missing_permission in customer.missing_roles
+    missing = sorted({*customer.missing_roles, missing_permission})
+    customer.status = CustomerStatus.MISSING_PERMISSIONS
+    customer.missing_roles = missing
+    customer.granted_roles = [r for r in customer.granted_roles if r != missing_permission]
+    customer.last_error_code = "Forbidden"
+    customer.last_error_message = (
+        f"Microsoft refused a request for lack of the permission {missing_permission}. "
+        "Ask the customer's admin to consent again with the new link."
+    )
+    customer.save(
+        update_fields=[
+            "status",
+            "missing_roles",
+            "granted_roles",
+            "last_error_code",
+            "last_error_message",
+            "updated_at",
+        ]
+    )
+    if previous != customer.status or not already_known:
+        audit_record(
+            action="customer.permission_missing",
+            customer=customer,
+            summary=f"Missing permission found during sync: {missing_permission}",
+            details={"previous": previous, "missing": missing},
+        )
+    return customer

@@ -19,7 +19,11 @@ import pytest
 
 pytest_plugins = [
     plugin
-    for plugin in ("tests.fixtures.sandbox", "tests.fixtures.portal")
+    for plugin in (
+        "tests.fixtures.sandbox",
+        "tests.fixtures.portal",
+        "tests.fixtures.portal_process",
+    )
     if importlib.util.find_spec(plugin)
 ]
 

@@ -7,4 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        # Make this project's Celery app the current one, so that shared tasks queued
+        # from web requests go to the configured broker.
+        from partner_portal.celery import app  # noqa: F401
         from partner_portal.core import checks  # noqa: F401  (registers the checks)

@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -261,6 +262,7 @@ class DefenderApiClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        prefetch: bool = True,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
@@ -277,6 +279,7 @@ class DefenderApiClient:
         self.timeout = timeout
         self._sleep = sleep
         self._jitter = jitter
+        self.prefetch = prefetch
         self.stats = ClientStats()
 
     def __repr__(self) -> str:
@@ -448,64 +451,101 @@ class DefenderApiClient:
         on_page: Callable[[PageInfo], None] | None,
     ) -> Iterator[list[T]]:
         """Yield parsed pages, by ``$top``/``$skip`` when ``page_size`` is set, else by
-        ``@odata.nextLink``. An item seen earlier in this listing is left out (a page
-        boundary can move while Microsoft's data changes)."""
+        ``@odata.nextLink``.
+
+        Each page is parsed completely before any of it is handed out. With
+        ``prefetch`` on, the next page is requested while this one is parsed and
+        consumed, so the network wait overlaps the work. An item seen earlier in this
+        listing is left out (a page boundary can move while Microsoft's data changes).
+        """
         bound = self.default_max_pages if max_pages is None else max_pages
         seen: set[object] = set()
         number = 0
         skip = 0
         url: str = path
         query: dict[str, str | int] | None = dict(params)
-        while True:
-            if number >= bound:
-                raise PageLimitExceeded(None, None, f"more than {bound} pages")
-            if page_size is not None:
-                query = {**params, "$top": page_size, "$skip": skip}
+        if page_size is not None:
+            query = {**params, "$top": page_size, "$skip": 0}
 
-            def read_page(body: Any) -> tuple[list[T], str | None, int]:
-                # The whole page is parsed before any of it is handed out.
-                raw_items, link = self._envelope(body)
-                return [parse(item) for item in raw_items], link, len(raw_items)
+        def fetch(
+            fetch_url: str, fetch_query: dict[str, str | int] | None
+        ) -> tuple[list[Any], str | None]:
+            envelope: tuple[list[Any], str | None] = self._request(
+                "GET", fetch_url, params=fetch_query, parse=self._envelope
+            )
+            return envelope
 
-            records, next_link, raw_count = self._request("GET", url, params=query, parse=read_page)
-            fresh = []
-            for record in records:
-                ident = key(record)
-                if ident not in seen:
-                    seen.add(ident)
-                    fresh.append(record)
-            number += 1
-            if page_size is not None:
-                has_next = raw_count >= page_size
-            else:
-                has_next = next_link is not None
-                if next_link is not None:
-                    if not self._same_origin(next_link):
-                        raise MalformedResponse(
-                            200, None, "@odata.nextLink points outside the API host"
+        def read_page(body: Any) -> list[T]:
+            raw_items, _ = self._envelope(body)
+            return [parse(item) for item in raw_items]
+
+        executor = ThreadPoolExecutor(max_workers=1) if self.prefetch else None
+        pending: Future[tuple[list[Any], str | None]] | None = None
+        try:
+            while True:
+                if number >= bound:
+                    raise PageLimitExceeded(None, None, f"more than {bound} pages")
+                if pending is not None:
+                    raw_items, next_link = pending.result()
+                    pending = None
+                else:
+                    raw_items, next_link = fetch(url, query)
+                number += 1
+
+                next_url: str = url
+                next_query: dict[str, str | int] | None = None
+                if page_size is not None:
+                    has_next = len(raw_items) >= page_size
+                    next_query = {**params, "$top": page_size, "$skip": skip + page_size}
+                else:
+                    has_next = next_link is not None
+                    if next_link is not None:
+                        if not self._same_origin(next_link):
+                            raise MalformedResponse(
+                                200, None, "@odata.nextLink points outside the API host"
+                            )
+                        if next_link == url:
+                            raise MalformedResponse(200, None, "@odata.nextLink repeats the page")
+                        next_url = next_link
+                if has_next and executor is not None and number < bound:
+                    pending = executor.submit(fetch, next_url, next_query)
+
+                try:
+                    records = [parse(item) for item in raw_items]
+                except MalformedResponse:
+                    # A garbled item may be a passing fault: ask for the page again,
+                    # with the usual retry bounds.
+                    records = self._request("GET", url, params=query, parse=read_page)
+
+                fresh = []
+                for record in records:
+                    ident = key(record)
+                    if ident not in seen:
+                        seen.add(ident)
+                        fresh.append(record)
+                self.stats.pages += 1
+                self.stats.items += len(fresh)
+                if on_page is not None:
+                    on_page(
+                        PageInfo(
+                            number=number,
+                            items=len(records),
+                            new_items=len(fresh),
+                            skip=skip if page_size is not None else None,
+                            has_next=has_next,
                         )
-                    if next_link == url:
-                        raise MalformedResponse(200, None, "@odata.nextLink repeats the page")
-            self.stats.pages += 1
-            self.stats.items += len(fresh)
-            if on_page is not None:
-                on_page(
-                    PageInfo(
-                        number=number,
-                        items=len(records),
-                        new_items=len(fresh),
-                        skip=skip if page_size is not None else None,
-                        has_next=has_next,
                     )
-                )
-            yield fresh
-            if not has_next:
-                return
-            if page_size is not None:
-                skip += page_size
-            else:
-                assert next_link is not None
-                url, query = next_link, None
+                yield fresh
+                if not has_next:
+                    return
+                if page_size is not None:
+                    skip += page_size
+                url, query = next_url, next_query
+        finally:
+            if pending is not None:
+                pending.cancel()
+            if executor is not None:
+                executor.shutdown(wait=False)
 
 
 def _since_filter(since: datetime | None, field_name: str = "lastUpdateTime") -> dict[str, str]:
@@ -568,6 +608,34 @@ class MdeClient(DefenderApiClient):
             on_page=on_page,
         ):
             yield from page
+
+    def iter_alerts_by_id(
+        self, alert_ids: Sequence[str], *, expand_evidence: bool = True, batch_size: int = 20
+    ) -> Iterator[AlertRecord]:
+        """The named alerts, fetched ``batch_size`` at a time with one ``$filter`` each
+        (``id eq 'a' or id eq 'b' ...``), so that evidence for many new alerts costs a
+        few calls rather than one per alert."""
+        if not 1 <= batch_size <= 50:
+            raise ValueError("batch_size must be between 1 and 50")
+        unique = list(dict.fromkeys(alert_ids))
+        for start in range(0, len(unique), batch_size):
+            chunk = unique[start : start + batch_size]
+            quoted = " or ".join(
+                "id eq '" + alert_id.replace("'", "''") + "'" for alert_id in chunk
+            )
+            params: dict[str, str | int] = {"$filter": quoted}
+            if expand_evidence:
+                params["$expand"] = "evidence"
+            for page in self._pages(
+                "/api/alerts",
+                params,
+                parse_alert,
+                lambda alert: alert.id,
+                page_size=None,
+                max_pages=2,
+                on_page=None,
+            ):
+                yield from page
 
     def get_alert(self, alert_id: str) -> AlertRecord:
         path = f"/api/alerts/{quote(alert_id, safe='')}"

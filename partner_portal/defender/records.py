@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -308,22 +308,35 @@ def parse_alert(data: object) -> AlertRecord:
                 created_time=cr.time_opt("createdTime"),
             )
         )
-    return AlertRecord(
-        severity=r.enum("severity", ALERT_SEVERITIES, default="UnSpecified") or "UnSpecified",
-        status=r.enum("status", ALERT_STATUSES, default="Unknown") or "Unknown",
-        incident_id=r.int_opt("incidentId"),
-        investigation_id=r.int_opt("investigationId"),
-        classification=r.enum("classification", ALERT_CLASSIFICATIONS, default=None),
-        determination=r.enum("determination", ALERT_DETERMINATIONS, default=None),
-        mitre_techniques=r.str_list("mitreTechniques"),
-        related_user=related_user,
-        comments=tuple(comments),
-        evidence=r.objects("evidence"),
-        # Keyword arguments are evaluated in order, so every enum was read by now.
-        unknown_values=tuple(r.unknown),
-        raw=data,
-        **values,
-    )
+    values["severity"] = r.enum("severity", ALERT_SEVERITIES, default="UnSpecified")
+    values["status"] = r.enum("status", ALERT_STATUSES, default="Unknown")
+    values["incident_id"] = r.int_opt("incidentId")
+    values["investigation_id"] = r.int_opt("investigationId")
+    values["classification"] = r.enum("classification", ALERT_CLASSIFICATIONS, default=None)
+    values["determination"] = r.enum("determination", ALERT_DETERMINATIONS, default=None)
+    values["mitre_techniques"] = r.str_list("mitreTechniques")
+    values["related_user"] = related_user
+    values["comments"] = tuple(comments)
+    values["evidence"] = r.objects("evidence")
+    values["unknown_values"] = tuple(r.unknown)
+    values["raw"] = data
+    return _build(AlertRecord, values)
+
+
+#: Every field ``_build`` must be given (a test holds ``parse_alert`` to it).
+ALERT_FIELDS = frozenset(f.name for f in fields(AlertRecord))
+
+
+def _build(cls: type[AlertRecord], values: dict[str, Any]) -> AlertRecord:
+    """Create a frozen record from complete, already checked values.
+
+    A frozen dataclass's ``__init__`` sets each of its thirty fields through
+    ``object.__setattr__``, which costs more than parsing the alert; filling the
+    instance dictionary at once gives the same object, still immutable afterwards.
+    """
+    record = object.__new__(cls)
+    record.__dict__.update(values)
+    return record
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
     env.pop("SECRET_KEY", None)
     supervisor = subprocess.Popen(
         [sys.executable, "manage.py", "run_portal", "--port", str(port), "--no-sandbox",
-         "--web-workers", "1", "--worker-concurrency", "1"],
+         "--no-demo", "--web-workers", "1", "--worker-concurrency", "1"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []

@@ -80,6 +80,18 @@ def test_parse_alert_fields() -> None:
     assert alert.raw["loggedOnUsers"][0]["accountName"] == "temp123"
 
 
+def test_fast_built_record_is_complete_and_frozen() -> None:
+    from dataclasses import FrozenInstanceError, fields
+
+    from partner_portal.defender.records import ALERT_FIELDS, AlertRecord
+
+    alert = parse_alert(alert_json(5))
+    assert set(vars(alert)) == ALERT_FIELDS
+    assert alert == AlertRecord(**{f.name: getattr(alert, f.name) for f in fields(AlertRecord)})
+    with pytest.raises(FrozenInstanceError):
+        alert.status = "Resolved"  # type: ignore[misc]
+
+
 def test_unknown_enum_kept_and_flagged() -> None:
     alert = parse_alert(
         alert_json(severity="Critical", classification="BenignPositive", status="Resolved")

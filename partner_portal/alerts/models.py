@@ -1,0 +1,173 @@
+"""Defender alerts and incidents as the portal mirrors them, and the record of each sync."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Customer
+
+SEVERITY_RANK = {"UnSpecified": 0, "Informational": 1, "Low": 2, "Medium": 3, "High": 4}
+
+
+class Source(models.TextChoices):
+    ALERTS = "alerts", "Alerts"
+    INCIDENTS = "incidents", "Incidents"
+
+
+class Alert(models.Model):
+    """One Defender for Endpoint alert of one customer; `raw` is exactly what the API sent."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="alerts")
+    alert_id = models.CharField(max_length=128)
+    incident_id = models.BigIntegerField(null=True, blank=True)
+    investigation_id = models.BigIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    severity = models.CharField(max_length=16)
+    severity_rank = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=16)
+    classification = models.CharField(max_length=48, blank=True)
+    determination = models.CharField(max_length=64, blank=True)
+    investigation_state = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    detection_source = models.CharField(max_length=64, blank=True)
+    threat_family_name = models.CharField(max_length=200, blank=True)
+    assigned_to = models.CharField(max_length=255, blank=True)
+    machine_id = models.CharField(max_length=64, blank=True)
+    computer_dns_name = models.CharField(max_length=255, blank=True)
+    related_user = models.CharField(max_length=255, blank=True)
+    mitre_techniques = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    first_event_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_updated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    has_evidence = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "alert_id"], name="alert_unique_per_customer"
+            )
+        ]
+        indexes = [
+            # Newest first, overall and per customer; the id breaks ties for keyset paging.
+            models.Index(fields=["-created_at", "-id"], name="alert_newest"),
+            models.Index(fields=["customer", "-created_at", "-id"], name="alert_customer_newest"),
+            models.Index(fields=["severity", "-created_at", "-id"], name="alert_severity_newest"),
+            models.Index(fields=["status", "-created_at", "-id"], name="alert_status_newest"),
+            models.Index(fields=["customer", "incident_id"], name="alert_incident"),
+            models.Index(fields=["customer", "machine_id"], name="alert_machine"),
+            models.Index(fields=["customer", "-last_updated_at"], name="alert_customer_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.title}"
+
+
+class Incident(models.Model):
+    """One Defender XDR incident of one customer; its alerts are linked by `incident_id`."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="incidents")
+    incident_id = models.BigIntegerField()
+    name = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16)
+    severity = models.CharField(max_length=16)
+    severity_rank = models.PositiveSmallIntegerField(default=0)
+    classification = models.CharField(max_length=48, blank=True)
+    determination = models.CharField(max_length=64, blank=True)
+    assigned_to = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    alert_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    last_updated_at = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(default=dict)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "incident_id"], name="incident_unique_per_customer"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="incident_newest"),
+            models.Index(fields=["customer", "-created_at"], name="incident_customer_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.name}"
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class SyncRun(models.Model):
+    """One pass of one customer's source: what it fetched, wrote and met on the way."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_runs")
+    source = models.CharField(max_length=16, choices=Source)
+    backfill = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=SyncStatus, default=SyncStatus.RUNNING)
+    since = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    throttled_waits = models.PositiveIntegerField(default=0)
+    throttled_seconds = models.FloatField(default=0)
+    token_source = models.CharField(max_length=32, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["customer", "source", "-started_at"], name="syncrun_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.source} {self.status} @ {self.started_at:%H:%M:%S}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.finished_at:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class SyncState(models.Model):
+    """Where one customer's source stands: the watermark, and when it is next due."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_states")
+    source = models.CharField(max_length=16, choices=Source)
+    watermark = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Every change before this instant (less the overlap) is committed.",
+    )
+    next_due_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "source"], name="syncstate_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.source} @ {self.watermark}"

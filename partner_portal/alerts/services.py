@@ -1,0 +1,447 @@
+"""The sync: pull one customer's alerts or incidents from Defender into the database.
+
+A pass reads every change since the watermark (less an overlap, for Microsoft's
+ingestion delay and clock skew) and upserts page by page, each page in one
+transaction. The watermark moves only when the whole pass has been committed, to the
+instant the pass started, so a pass that dies half way is simply repeated: the upsert
+is idempotent, nothing is lost and nothing is doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from partner_portal.alerts.models import (
+    SEVERITY_RANK,
+    Alert,
+    Incident,
+    Source,
+    SyncRun,
+    SyncState,
+    SyncStatus,
+)
+from partner_portal.core.locks import CacheLock, try_lock
+from partner_portal.defender import (
+    ALERT_READ,
+    INCIDENT_READ,
+    AlertRecord,
+    ApiError,
+    ConsentMissing,
+    DefenderError,
+    Forbidden,
+    IncidentRecord,
+    TokenError,
+    Unauthorized,
+)
+from tenants import microsoft
+from tenants import services as tenant_services
+from tenants.models import Customer, CustomerStatus
+
+logger = logging.getLogger(__name__)
+
+COLLECTING = (CustomerStatus.ACTIVE, CustomerStatus.MISSING_PERMISSIONS)
+
+ALERT_FIELDS = [
+    "incident_id", "investigation_id", "title", "description", "severity", "severity_rank",
+    "status", "classification", "determination", "investigation_state", "category",
+    "detection_source", "threat_family_name", "assigned_to", "machine_id",
+    "computer_dns_name", "related_user", "mitre_techniques", "created_at", "first_event_at",
+    "last_event_at", "last_updated_at", "resolved_at", "has_evidence", "raw", "synced_at",
+]  # fmt: skip
+INCIDENT_FIELDS = [
+    "name", "status", "severity", "severity_rank", "classification", "determination",
+    "assigned_to", "tags", "alert_ids", "created_at", "last_updated_at", "raw", "synced_at",
+]  # fmt: skip
+
+
+class LockLost(Exception):
+    """Another worker took over this customer's sync (our lock expired)."""
+
+
+# --- rows -----------------------------------------------------------------------------------
+def _user(record: AlertRecord) -> str:
+    user = record.related_user
+    if user is None or not user.user_name:
+        return ""
+    return f"{user.domain_name}\\{user.user_name}" if user.domain_name else user.user_name
+
+
+def alert_from_record(customer_id: int, record: AlertRecord, now: datetime) -> Alert:
+    return Alert(
+        customer_id=customer_id,
+        alert_id=record.id,
+        incident_id=record.incident_id,
+        investigation_id=record.investigation_id,
+        title=(record.title or "")[:500],
+        description=record.description or "",
+        severity=record.severity,
+        severity_rank=SEVERITY_RANK.get(record.severity, 0),
+        status=record.status,
+        classification=record.classification or "",
+        determination=record.determination or "",
+        investigation_state=(record.investigation_state or "")[:64],
+        category=(record.category or "")[:64],
+        detection_source=(record.detection_source or "")[:64],
+        threat_family_name=(record.threat_family_name or "")[:200],
+        assigned_to=(record.assigned_to or "")[:255],
+        machine_id=(record.machine_id or "")[:64],
+        computer_dns_name=(record.computer_dns_name or "")[:255],
+        related_user=_user(record)[:255],
+        mitre_techniques=list(record.mitre_techniques),
+        created_at=record.alert_creation_time,
+        first_event_at=record.first_event_time,
+        last_event_at=record.last_event_time,
+        last_updated_at=record.last_update_time,
+        resolved_at=record.resolved_time,
+        has_evidence=bool(record.evidence),
+        raw=dict(record.raw),
+        synced_at=now,
+    )
+
+
+def incident_from_record(customer_id: int, record: IncidentRecord, now: datetime) -> Incident:
+    return Incident(
+        customer_id=customer_id,
+        incident_id=record.incident_id,
+        name=(record.incident_name or "")[:500],
+        status=record.status or "",
+        severity=record.severity or "",
+        severity_rank=SEVERITY_RANK.get(record.severity or "", 0),
+        classification=record.classification or "",
+        determination=record.determination or "",
+        assigned_to=(record.assigned_to or "")[:255],
+        tags=list(record.tags),
+        alert_ids=[alert.alert_id for alert in record.alerts],
+        created_at=record.created_time,
+        last_updated_at=record.last_update_time,
+        raw=dict(record.raw),
+        synced_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: int
+    updated: int
+    new_ids: tuple[str, ...] = ()
+
+
+@transaction.atomic
+def alerts_upsert(*, customer_id: int, records: Iterable[AlertRecord]) -> UpsertResult:
+    """Insert new alerts and update changed ones, in one transaction; unchanged rows
+    are left alone."""
+    latest: dict[str, AlertRecord] = {}
+    for record in records:
+        seen = latest.get(record.id)
+        if seen is None or (record.last_update_time or timezone.now()) >= (
+            seen.last_update_time or timezone.now()
+        ):
+            latest[record.id] = record
+    if not latest:
+        return UpsertResult(0, 0)
+    existing = {
+        alert_id: (updated_at, has_evidence)
+        for alert_id, updated_at, has_evidence in Alert.objects.filter(
+            customer_id=customer_id, alert_id__in=list(latest)
+        ).values_list("alert_id", "last_updated_at", "has_evidence")
+    }
+    now = timezone.now()
+    rows = []
+    new_ids = []
+    updated = 0
+    for alert_id, record in latest.items():
+        known = existing.get(alert_id)
+        if known is None:
+            new_ids.append(alert_id)
+        elif known[0] == record.last_update_time and (known[1] or not record.evidence):
+            continue
+        else:
+            updated += 1
+        rows.append(alert_from_record(customer_id, record, now))
+    if rows:
+        Alert.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["customer", "alert_id"],
+            update_fields=ALERT_FIELDS,
+        )
+    return UpsertResult(len(new_ids), updated, tuple(new_ids))
+
+
+@transaction.atomic
+def incidents_upsert(*, customer_id: int, records: Iterable[IncidentRecord]) -> UpsertResult:
+    latest = {record.incident_id: record for record in records}
+    if not latest:
+        return UpsertResult(0, 0)
+    existing = dict(
+        Incident.objects.filter(customer_id=customer_id, incident_id__in=list(latest)).values_list(
+            "incident_id", "last_updated_at"
+        )
+    )
+    now = timezone.now()
+    rows, created, updated = [], 0, 0
+    for incident_id, record in latest.items():
+        if incident_id not in existing:
+            created += 1
+        elif existing[incident_id] == record.last_update_time:
+            continue
+        else:
+            updated += 1
+        rows.append(incident_from_record(customer_id, record, now))
+    if rows:
+        Incident.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["customer", "incident_id"],
+            update_fields=INCIDENT_FIELDS,
+        )
+    return UpsertResult(created, updated)
+
+
+# --- one pass ----------------------------------------------------------------------------------
+def source_enabled(customer: Customer, source: str) -> bool:
+    """Whether `source` is collected for `customer` right now."""
+    if customer.status not in COLLECTING or not customer.tenant_id:
+        return False
+    if source == Source.ALERTS:
+        return customer.collect_alerts and ALERT_READ not in customer.missing_roles
+    if source == Source.INCIDENTS:
+        return customer.collect_incidents and INCIDENT_READ not in customer.missing_roles
+    return False
+
+
+def lock_name(customer_id: int, source: str) -> str:
+    return f"sync:{customer_id}:{source}"
+
+
+ProgressCallback = Callable[[SyncRun], None]
+
+
+def sync_source(
+    *, customer_id: int, source: str, progress: ProgressCallback | None = None
+) -> SyncRun | None:
+    """Run one pass for one customer and source; None if not due to run (gone, paused,
+    or another worker holds its lock)."""
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None or not source_enabled(customer, source):
+        return None
+    lock = try_lock(lock_name(customer_id, source), ttl=settings.SYNC_LOCK_SECONDS)
+    if lock is None:
+        logger.info("Sync of customer %s %s already running elsewhere", customer_id, source)
+        return None
+    try:
+        return _run_pass(customer, source, lock, progress)
+    finally:
+        lock.release()
+
+
+def _run_pass(
+    customer: Customer, source: str, lock: CacheLock, progress: ProgressCallback | None
+) -> SyncRun:
+    state, _ = SyncState.objects.get_or_create(customer=customer, source=source)
+    started = timezone.now()
+    backfill = state.watermark is None
+    if state.watermark is None:
+        since = started - timedelta(days=settings.SYNC_BACKFILL_DAYS)
+    else:
+        since = state.watermark - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
+    run = SyncRun.objects.create(
+        customer=customer, source=source, backfill=backfill, since=since, started_at=started
+    )
+    token_sources: list[str] = []
+    client: Any = None
+    try:
+        if source == Source.ALERTS:
+            client = microsoft.mde_client(customer, token_sources=token_sources)
+            pages: Iterable[list[Any]] = client.iter_alert_pages(
+                since=since, page_size=settings.SYNC_PAGE_SIZE
+            )
+        else:
+            client = microsoft.xdr_client(customer, token_sources=token_sources)
+            pages = client.iter_incident_pages(since=since)
+        for page in pages:
+            if source == Source.ALERTS:
+                result = alerts_upsert(customer_id=customer.pk, records=page)
+                _fetch_evidence(client, customer, page, result)
+            else:
+                result = incidents_upsert(customer_id=customer.pk, records=page)
+            run.pages += 1
+            run.fetched += len(page)
+            run.created += result.created
+            run.updated += result.updated
+            _copy_stats(run, client, token_sources)
+            run.save(
+                update_fields=[
+                    "pages", "fetched", "created", "updated", "api_calls", "retries",
+                    "throttled_waits", "throttled_seconds", "token_source",
+                ]
+            )  # fmt: skip
+            if progress:
+                progress(run)
+            if not lock.extend():
+                raise LockLost
+    except (DefenderError, LockLost, microsoft.PartnerAppNotConfigured) as exc:
+        _copy_stats(run, client, token_sources)
+        return _finish_failed(run, state, customer, source, exc)
+    _copy_stats(run, client, token_sources)
+    return _finish_succeeded(run, state, started)
+
+
+def _fetch_evidence(
+    client: Any, customer: Customer, page: list[AlertRecord], result: UpsertResult
+) -> None:
+    """Evidence for new alerts of the chosen severities, in as few calls as possible."""
+    wanted = set(settings.SYNC_EVIDENCE_SEVERITIES)
+    if not wanted or not result.new_ids:
+        return
+    new = set(result.new_ids)
+    ids = [r.id for r in page if r.id in new and r.severity in wanted and not r.evidence]
+    fetch = getattr(client, "iter_alerts_by_id", None)
+    if not ids or fetch is None:
+        return
+    records = list(fetch(ids, expand_evidence=True))
+    if records:
+        alerts_upsert(customer_id=customer.pk, records=records)
+
+
+def _copy_stats(run: SyncRun, client: Any, token_sources: list[str]) -> None:
+    if client is not None:
+        stats = client.stats
+        run.api_calls = stats.api_calls
+        run.retries = stats.retries
+        run.throttled_waits = stats.throttled_waits
+        run.throttled_seconds = round(stats.throttled_seconds, 3)
+    if token_sources:
+        # "identity_provider" if any token of the pass was freshly requested.
+        run.token_source = (
+            "identity_provider" if "identity_provider" in token_sources else token_sources[-1]
+        )
+
+
+@transaction.atomic
+def _finish_succeeded(run: SyncRun, state: SyncState, started: datetime) -> SyncRun:
+    now = timezone.now()
+    run.status = SyncStatus.SUCCEEDED
+    run.finished_at = now
+    run.save(
+        update_fields=[
+            "status", "finished_at", "api_calls", "retries", "throttled_waits",
+            "throttled_seconds", "token_source",
+        ]
+    )  # fmt: skip
+    SyncState.objects.filter(pk=state.pk).update(
+        watermark=started, last_success_at=now, last_run=run, consecutive_failures=0
+    )
+    return run
+
+
+def _describe(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, LockLost):
+        return "lock_lost", "Another worker took over this sync; it carries on from there."
+    if isinstance(exc, microsoft.PartnerAppNotConfigured):
+        return "not_configured", str(exc)
+    if isinstance(exc, TokenError):
+        code = f"AADSTS{exc.aadsts_code}" if exc.aadsts_code else type(exc).__name__
+        return code, exc.explanation
+    if isinstance(exc, ApiError):
+        code = type(exc).__name__ + (f" {exc.status}" if exc.status else "")
+        return code, exc.explanation
+    return type(exc).__name__, str(exc)
+
+
+def _finish_failed(
+    run: SyncRun, state: SyncState, customer: Customer, source: str, exc: Exception
+) -> SyncRun:
+    code, message = _describe(exc)
+    logger.warning("Sync of customer %s %s failed: %s", customer.pk, source, code)
+    with transaction.atomic():
+        run.status = SyncStatus.FAILED
+        run.finished_at = timezone.now()
+        run.error_code = code[:64]
+        run.error_message = message
+        run.save(
+            update_fields=[
+                "status", "finished_at", "error_code", "error_message", "api_calls",
+                "retries", "throttled_waits", "throttled_seconds", "token_source",
+            ]
+        )  # fmt: skip
+        failures = state.consecutive_failures + 1
+        backoff = min(
+            settings.SYNC_MAX_BACKOFF_SECONDS, customer.sync_interval_seconds * 2 ** (failures - 1)
+        )
+        SyncState.objects.filter(pk=state.pk).update(
+            last_run=run,
+            consecutive_failures=F("consecutive_failures") + 1,
+            next_due_at=timezone.now() + timedelta(seconds=backoff),
+        )
+    if isinstance(exc, ConsentMissing | Unauthorized):
+        tenant_services.customer_record_access_problem(customer_id=customer.pk, exc=exc)
+    elif isinstance(exc, Forbidden):
+        needed = ALERT_READ if source == Source.ALERTS else INCIDENT_READ
+        tenant_services.customer_record_access_problem(
+            customer_id=customer.pk, exc=exc, missing_permission=needed
+        )
+    return run
+
+
+# --- scheduling -------------------------------------------------------------------------------
+def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
+    """Queue one sync for every collecting customer and source that is due.
+
+    Moving `next_due_at` forward here means a customer is queued once per interval even
+    if its task is slow or lost; the per-customer lock stops two passes overlapping.
+    """
+    now = now or timezone.now()
+    customers = list(
+        Customer.objects.filter(status__in=COLLECTING, tenant_id__isnull=False).only(
+            "id", "status", "tenant_id", "collect_alerts", "collect_incidents", "missing_roles",
+            "sync_interval_seconds",
+        )
+    )  # fmt: skip
+    wanted: dict[tuple[int, str], Customer] = {
+        (c.pk, str(source)): c
+        for c in customers
+        for source in (Source.ALERTS, Source.INCIDENTS)
+        if source_enabled(c, source)
+    }
+    known = set(SyncState.objects.values_list("customer_id", "source"))
+    SyncState.objects.bulk_create(
+        [
+            SyncState(customer_id=cid, source=source, next_due_at=now)
+            for (cid, source) in wanted
+            if (cid, source) not in known
+        ],
+        ignore_conflicts=True,
+    )
+    due = SyncState.objects.filter(
+        next_due_at__lte=now, customer_id__in={cid for cid, _ in wanted}
+    ).values_list("pk", "customer_id", "source")
+    queued: list[tuple[int, str]] = []
+    for pk, customer_id, source in due:
+        customer = wanted.get((customer_id, source))
+        if customer is None:
+            continue
+        interval = customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
+        # Claim it: only the dispatcher that moves next_due_at queues the task.
+        claimed = SyncState.objects.filter(pk=pk, next_due_at__lte=now).update(
+            next_due_at=now + timedelta(seconds=interval)
+        )
+        if claimed:
+            queued.append((customer_id, source))
+    if queued:
+        from partner_portal.alerts.tasks import sync_customer_source
+
+        for customer_id, source in queued:
+            sync_customer_source.apply_async(args=(customer_id, source))
+    return queued

@@ -1,0 +1,222 @@
+"""The subset of OData ``$filter`` the Defender APIs document, compiled to a predicate.
+
+Grammar: comparisons ``property op literal`` with eq, ne, gt, ge, lt, le, combined with
+``and``, ``or``, ``not`` and parentheses. Literals are single-quoted strings (``''``
+escapes a quote), integers, ``null``, ``true``/``false`` and date-times, unquoted
+(``2024-01-01T00:00:00Z``) or quoted. Anything else is an error, as it is at Microsoft.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .model import parse_datetime
+
+Predicate = Callable[[Any], bool]
+
+
+class ODataError(ValueError):
+    """The query cannot be understood; the API answers 400 ODataError."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """A filterable property: its type, how to read it, and allowed enum values."""
+
+    kind: str  # "datetime", "int", "string" or "enum"
+    get: Callable[[Any], Any]
+    values: frozenset[str] = frozenset()
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<lparen>\()
+      | (?P<rparen>\))
+      | (?P<string>'(?:[^']|'')*')
+      | (?P<datetime>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)
+      | (?P<number>-?\d+)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.VERBOSE,
+)
+_COMPARISONS = {"eq", "ne", "gt", "ge", "lt", "le"}
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise ODataError(f"Syntax error at position {pos} in '{text}'.")
+        kind = match.lastgroup
+        assert kind is not None
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+    return tokens
+
+
+def _compare(op: str, value: Any, literal: Any) -> bool:
+    if op == "eq":
+        return bool(value == literal)
+    if op == "ne":
+        return bool(value != literal)
+    if value is None or literal is None:
+        return False
+    if op == "gt":
+        return bool(value > literal)
+    if op == "ge":
+        return bool(value >= literal)
+    if op == "lt":
+        return bool(value < literal)
+    return bool(value <= literal)
+
+
+class _Parser:
+    def __init__(self, text: str, fields: dict[str, Field]) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.pos = 0
+        self.fields = fields
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise ODataError(f"Unexpected end of the filter expression '{self.text}'.")
+        self.pos += 1
+        return token
+
+    def keyword(self, *words: str) -> str | None:
+        token = self.peek()
+        if token and token[0] == "word" and token[1].lower() in words:
+            self.pos += 1
+            return token[1].lower()
+        return None
+
+    def parse(self) -> Predicate:
+        predicate = self.parse_or()
+        if self.peek() is not None:
+            raise ODataError(f"Syntax error: unexpected '{self.take()[1]}' in '{self.text}'.")
+        return predicate
+
+    def parse_or(self) -> Predicate:
+        parts = [self.parse_and()]
+        while self.keyword("or"):
+            parts.append(self.parse_and())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda item: any(p(item) for p in parts)
+
+    def parse_and(self) -> Predicate:
+        parts = [self.parse_unary()]
+        while self.keyword("and"):
+            parts.append(self.parse_unary())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda item: all(p(item) for p in parts)
+
+    def parse_unary(self) -> Predicate:
+        if self.keyword("not"):
+            inner = self.parse_unary()
+            return lambda item: not inner(item)
+        token = self.peek()
+        if token and token[0] == "lparen":
+            self.take()
+            inner = self.parse_or()
+            if self.take()[0] != "rparen":
+                raise ODataError(f"Syntax error: ')' expected in '{self.text}'.")
+            return inner
+        return self.parse_comparison()
+
+    def parse_comparison(self) -> Predicate:
+        kind, name = self.take()
+        if kind != "word":
+            raise ODataError(f"Syntax error: a property name was expected, not '{name}'.")
+        field = self.fields.get(name)
+        if field is None:
+            raise ODataError(f"Could not find a property named '{name}' on this entity type.")
+        op = self.keyword(*_COMPARISONS)
+        if op is None:
+            found = self.peek()
+            raise ODataError(
+                f"Syntax error: a comparison operator was expected after '{name}', "
+                f"not '{found[1] if found else 'the end'}'."
+            )
+        literal = self.literal(name, field)
+        get = field.get
+        return lambda item: _compare(op, get(item), literal)
+
+    def literal(self, name: str, field: Field) -> Any:
+        kind, text = self.take()
+        if kind == "word" and text.lower() == "null":
+            return None
+        if field.kind == "datetime":
+            raw = text[1:-1].replace("''", "'") if kind == "string" else text
+            if kind not in {"string", "datetime"}:
+                raise ODataError(f"The value '{text}' is not a valid DateTimeOffset for '{name}'.")
+            try:
+                return parse_datetime(raw)
+            except ValueError:
+                raise ODataError(
+                    f"The value '{raw}' is not a valid DateTimeOffset for '{name}'."
+                ) from None
+        if field.kind == "int":
+            if kind != "number":
+                raise ODataError(f"The value '{text}' is not a valid Int64 for '{name}'.")
+            return int(text)
+        if kind != "string":
+            raise ODataError(f"A string literal in single quotes was expected for '{name}'.")
+        value = text[1:-1].replace("''", "'")
+        if field.kind == "enum" and value not in field.values:
+            raise ODataError(f"The string '{value}' is not a valid enumeration value for '{name}'.")
+        return value
+
+
+def compile_filter(text: str, fields: dict[str, Field]) -> Predicate:
+    """Compile ``$filter`` text; raises ODataError when it is not understood."""
+    if not text.strip():
+        raise ODataError("The $filter query option is empty.")
+    return _Parser(text, fields).parse()
+
+
+def parse_int_option(name: str, raw: str | None, maximum: int | None = None) -> int | None:
+    """Parse ``$top``/``$skip``: a non-negative integer, optionally capped."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdigit():
+        raise ODataError(f"Invalid value '{raw}' for the {name} query option.")
+    value = int(raw)
+    if maximum is not None and value > maximum:
+        raise ODataError(
+            f"The limit of '{maximum}' for {name} query has been exceeded. "
+            f"The value from the incoming request is '{value}'."
+        )
+    return value
+
+
+def select_page(
+    items: Sequence[Any], predicate: Predicate | None, skip: int, limit: int
+) -> tuple[list[Any], bool]:
+    """Items ``skip`` .. ``skip + limit`` of those matching; and whether more follow."""
+    if predicate is None:
+        page = list(items[skip : skip + limit])
+        return page, skip + limit < len(items)
+    page = []
+    matched = 0
+    for item in items:
+        if not predicate(item):
+            continue
+        if matched >= skip:
+            if len(page) == limit:
+                return page, True
+            page.append(item)
+        matched += 1
+    return page, False

@@ -1,0 +1,97 @@
+"""Onboard sandbox tenants as demo customers, through the real consent flow over HTTP."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from partner_portal.core.access import Role
+from tenants.demo import DemoFlowError, PortalDriver
+from tenants.models import Customer
+
+DEMO_STAFF = "onboarding"
+
+
+def _demo_staff_credentials() -> tuple[str, str]:
+    """The demo onboarding account (created once; password kept in the data folder)."""
+    path = Path(settings.DATA_DIR) / "demo-onboarding.txt"
+    user_model = get_user_model()
+    if path.exists() and user_model.objects.filter(username=DEMO_STAFF).exists():
+        username, password = path.read_text().split()[:2]
+        return username, password
+    password = secrets.token_urlsafe(12)
+    user, _ = user_model.objects.get_or_create(username=DEMO_STAFF)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    user.groups.add(Group.objects.get(name=Role.ONBOARDING.value))
+    path.write_text(f"{DEMO_STAFF}\n{password}\n")
+    path.chmod(0o600)
+    return DEMO_STAFF, password
+
+
+class Command(BaseCommand):
+    help = (
+        "Register sandbox tenants as customers and consent for them through the portal's "
+        "own pages (the portal must be running)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--customers", type=int, default=3, help="customers to activate")
+        parser.add_argument("--pending", type=int, default=1, help="customers left pending")
+        parser.add_argument("--portal-url", default=settings.PUBLIC_BASE_URL)
+        parser.add_argument("--timeout", type=float, default=90)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        config_file = Path(settings.SANDBOX_CONFIG_FILE)
+        if settings.PARTNER_APP_CLIENT_ID or not config_file.exists():
+            raise CommandError("seed_demo needs the sandbox (no partner app configured).")
+        config = json.loads(config_file.read_text())
+        bound = set(Customer.objects.exclude(tenant_id=None).values_list("tenant_id", flat=True))
+        named = set(Customer.objects.values_list("display_name", flat=True))
+        tenants = [
+            t for t in config["tenants"]
+            if t["tenant_id"] not in bound and t["name"] not in named
+        ]  # fmt: skip
+        wanted = options["customers"] + options["pending"]
+        if len(tenants) < wanted:
+            raise CommandError(
+                f"The sandbox has {len(tenants)} tenants not yet onboarded; {wanted} are needed."
+            )
+        driver = PortalDriver(options["portal_url"])
+        try:
+            driver.sign_in(*_demo_staff_credentials())
+            activated = []
+            for index, tenant in enumerate(tenants[:wanted]):
+                customer_id, link = driver.register(
+                    tenant["name"],
+                    contact_name="Global administrator",
+                    contact_email=tenant["admin_user"],
+                    expected_tenant=tenant["tenant_id"],
+                )
+                if index >= options["customers"]:
+                    self.stdout.write(f"Registered {tenant['name']}, left pending consent.")
+                    continue
+                result = driver.consent(link, admin_user=tenant["admin_user"],
+                                        ca_file=config["ca_file"])  # fmt: skip
+                if result.status_code != 200:
+                    raise CommandError(
+                        f"Consent for {tenant['name']} failed ({result.status_code})."
+                    )
+                activated.append((customer_id, tenant["name"]))
+            for customer_id, name in activated:
+                status = driver.wait_for_status(
+                    customer_id, ("active", "missing_permissions", "error"),
+                    timeout=options["timeout"],
+                )  # fmt: skip
+                self.stdout.write(f"{name}: {status}")
+                if status == "error":
+                    raise CommandError(f"Verification of {name} failed; see its customer page.")
+        except DemoFlowError as exc:
+            raise CommandError(f"The demo flow stopped: {exc}") from exc

@@ -1,0 +1,101 @@
+"""The sync against the sandbox: backfill, increments, idempotence, failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from partner_portal.alerts import services
+from partner_portal.alerts.models import Alert, Incident, SyncRun, SyncState, SyncStatus
+from tenants.models import CustomerStatus
+from tests.alerts.conftest import differences, ground_truth
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+
+
+def test_backfill_mirrors_every_alert_and_incident(
+    sandbox_factory: Any, bind_customers: Any
+) -> None:
+    sandbox = sandbox_factory(tenants=2, consented=2, alerts_per_tenant=300, seed=3)
+    customers = bind_customers(sandbox)
+    for customer in customers:
+        run = services.sync_source(customer_id=customer.pk, source="alerts")
+        assert run is not None and run.status == SyncStatus.SUCCEEDED, run and run.error_message
+        assert run.backfill and run.created == 300 and run.updated == 0
+        assert differences(customer, ground_truth(sandbox, customer.tenant_id)) == []
+        incidents = services.sync_source(customer_id=customer.pk, source="incidents")
+        assert incidents is not None and incidents.status == SyncStatus.SUCCEEDED
+        assert Incident.objects.filter(customer=customer).count() == incidents.created > 0
+
+
+def test_second_pass_picks_up_new_and_changed_alerts_only(
+    sandbox_factory: Any, bind_customers: Any, settings: Any
+) -> None:
+    settings.SYNC_EVIDENCE_SEVERITIES = []
+    sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=100, seed=4)
+    (customer,) = bind_customers(sandbox)
+    services.sync_source(customer_id=customer.pk, source="alerts")
+    tenant = customer.tenant_id
+    sandbox.control(
+        "POST", f"/_sandbox/tenants/{tenant}/alerts", json={"count": 5}
+    ).raise_for_status()
+    sandbox.control(
+        "PATCH", f"/_sandbox/tenants/{tenant}/alerts", json={"count": 3}
+    ).raise_for_status()
+    run = services.sync_source(customer_id=customer.pk, source="alerts")
+    assert run is not None and not run.backfill
+    assert (run.created, run.updated) == (5, 3)
+    assert run.api_calls == 1
+    assert Alert.objects.filter(customer=customer).count() == 105
+    assert differences(customer, ground_truth(sandbox, tenant)) == []
+    again = services.sync_source(customer_id=customer.pk, source="alerts")
+    assert again is not None and (again.created, again.updated, again.api_calls) == (0, 0, 1)
+    assert again.token_source == "cache"
+
+
+def test_revoked_consent_marks_the_customer_and_stops_its_syncs(
+    sandbox_factory: Any, bind_customers: Any
+) -> None:
+    sandbox = sandbox_factory(tenants=2, consented=2, alerts_per_tenant=20, seed=5)
+    revoked, other = bind_customers(sandbox)
+    sandbox.control("DELETE", f"/_sandbox/tenants/{revoked.tenant_id}/consent").raise_for_status()
+    run = services.sync_source(customer_id=revoked.pk, source="alerts")
+    assert run is not None and run.status == SyncStatus.FAILED
+    assert run.error_code == "AADSTS700016"
+    revoked.refresh_from_db()
+    assert revoked.status == CustomerStatus.CONSENT_REVOKED
+    assert services.sync_source(customer_id=revoked.pk, source="alerts") is None
+    ok = services.sync_source(customer_id=other.pk, source="alerts")
+    assert ok is not None and ok.status == SyncStatus.SUCCEEDED
+
+
+def test_failed_pass_keeps_the_watermark(sandbox_factory: Any, bind_customers: Any) -> None:
+    sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=20, seed=6)
+    (customer,) = bind_customers(sandbox)
+    services.sync_source(customer_id=customer.pk, source="alerts")
+    watermark = SyncState.objects.get(customer=customer, source="alerts").watermark
+    sandbox.control("PUT", "/_sandbox/faults", json={"rate_503": 1.0}).raise_for_status()
+    run = services.sync_source(customer_id=customer.pk, source="alerts")
+    assert run is not None and run.status == SyncStatus.FAILED
+    state = SyncState.objects.get(customer=customer, source="alerts")
+    assert state.watermark == watermark and state.consecutive_failures == 1
+    assert SyncRun.objects.filter(customer=customer).count() == 2
+
+
+def test_evidence_is_fetched_for_new_alerts_of_chosen_severities(
+    sandbox_factory: Any, bind_customers: Any, settings: Any
+) -> None:
+    settings.SYNC_EVIDENCE_SEVERITIES = ["High"]
+    sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=120, seed=8)
+    (customer,) = bind_customers(sandbox)
+    run = services.sync_source(customer_id=customer.pk, source="alerts")
+    assert run is not None and run.status == SyncStatus.SUCCEEDED
+    truth = ground_truth(sandbox, customer.tenant_id)
+    high = {i for i, a in truth.items() if a["severity"] == "High" and a.get("evidence")}
+    assert high, "the generated data should hold High alerts with evidence"
+    rows = Alert.objects.filter(customer=customer)
+    assert {a.alert_id for a in rows if a.has_evidence} == high
+    for alert in rows.filter(has_evidence=True):
+        assert alert.raw["evidence"] == truth[alert.alert_id]["evidence"]
+    assert run.api_calls == 1 + -(-len(high) // 20)

@@ -1,0 +1,157 @@
+"""The sandbox as a program: options, sandbox.json, persistence across restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from partner_portal.sandbox.testing import SandboxProcess
+
+from .helpers import secret_form, token_request
+
+pytestmark = pytest.mark.sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_non_loopback_host_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "partner_portal.sandbox",
+            "--host",
+            "0.0.0.0",  # noqa: S104 - the refusal is what is tested
+            "--state-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "not a loopback address" in result.stderr
+    assert not (tmp_path / "sandbox.json").exists()
+
+
+def test_sandbox_json_has_exactly_the_documented_keys(sandbox: SandboxProcess) -> None:
+    config = json.loads((sandbox.state_dir / "sandbox.json").read_text())
+    assert set(config) == {
+        "login_url", "api_url", "xdr_api_url", "ca_file", "client_id", "client_secret",
+        "certificate", "redirect_uris", "tenants",
+    }  # fmt: skip
+    assert config["login_url"] == config["api_url"] == config["xdr_api_url"] == sandbox.url
+    assert sandbox.url.startswith("https://127.0.0.1:") and not sandbox.url.endswith(":0")
+    assert set(config["certificate"]) == {"private_key_file", "certificate_file", "thumbprint"}
+    assert len(config["certificate"]["thumbprint"]) == 40
+    assert Path(config["ca_file"]).exists()
+    assert "http://127.0.0.1:8000/consent/callback/" in config["redirect_uris"]
+    assert "http://localhost:8000/consent/callback/" in config["redirect_uris"]
+    assert len(config["tenants"]) == 3
+    for tenant in config["tenants"]:
+        assert set(tenant) == {"tenant_id", "name", "domain", "admin_user", "consented", "roles"}
+        assert tenant["admin_user"].endswith("@" + tenant["domain"])
+    assert [t["consented"] for t in config["tenants"]] == [True, True, False]
+    health = sandbox.control("GET", "/_sandbox/health").json()
+    assert health["status"] == "ok"
+
+
+def test_restart_keeps_state_and_seeded_data(sandbox_factory, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    sb = sandbox_factory(state_dir=state, tenants=2, consented=1, alerts_per_tenant=20,
+                         redirect_uri=["http://127.0.0.1:9999/cb"])  # fmt: skip
+    config = sb.config
+    assert "http://127.0.0.1:9999/cb" in config["redirect_uris"]
+    second = sb.tenants[1]["tenant_id"]
+    sb.control("POST", f"/_sandbox/tenants/{second}/consent")
+    added = sb.control("POST", "/_sandbox/tenants", json={"name": "Example Co", "alerts": 4})
+    assert added.status_code == 201
+    new_ids = sb.control("POST", f"/_sandbox/tenants/{second}/alerts", json={"count": 2}).json()[
+        "ids"
+    ]
+    truth = sb.control("GET", f"/_sandbox/ground-truth?tenant={second}").json()["value"]
+    ca = Path(config["ca_file"]).read_bytes()
+    sb.stop()
+
+    again = sandbox_factory(state_dir=state, tenants=2, alerts_per_tenant=20)
+    assert again.config["client_id"] == config["client_id"]
+    assert again.config["client_secret"] == config["client_secret"]
+    assert again.config["certificate"]["thumbprint"] == config["certificate"]["thumbprint"]
+    assert Path(again.config["ca_file"]).read_bytes() == ca
+    names = [t["name"] for t in again.tenants]
+    assert len(names) == 3 and names[2] == "Example Co"
+    assert again.tenants[1]["consented"] is True
+    assert token_request(again, second, secret_form(again)).status_code == 200
+    truth_again = again.control("GET", f"/_sandbox/ground-truth?tenant={second}").json()["value"]
+    assert truth_again == truth
+    assert [a["id"] for a in truth_again[-2:]] == new_ids
+
+
+def test_state_dir_from_environment(tmp_path: Path) -> None:
+    env = {**os.environ, "SANDBOX_STATE_DIR": str(tmp_path / "from-env")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "partner_portal.sandbox",
+            "--port",
+            "0",
+            "--tenants",
+            "1",
+            "--alerts-per-tenant",
+            "1",
+            "--arrival-rate",
+            "0",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("sandbox ready https://127.0.0.1:")
+        assert (tmp_path / "from-env" / "sandbox.json").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_control_api_errors(sandbox: SandboxProcess) -> None:
+    assert sandbox.control("GET", "/_sandbox/nothing").status_code == 404
+    assert sandbox.control("GET", "/_sandbox/ground-truth").status_code == 400
+    assert sandbox.control("GET", "/_sandbox/ground-truth?tenant=nope").status_code == 404
+    bad_roles = sandbox.control(
+        "POST",
+        f"/_sandbox/tenants/{sandbox.tenants[2]['tenant_id']}/consent",
+        json={"roles": ["Nope"]},
+    )
+    assert bad_roles.status_code == 400
+    listed = sandbox.control("GET", "/_sandbox/tenants").json()["value"]
+    assert [t["tenant_id"] for t in listed] == [t["tenant_id"] for t in sandbox.tenants]
+    assert all(t["alert_count"] == 50 for t in listed)
+
+
+def test_alerts_keep_arriving(sandbox_factory) -> None:
+    sb = sandbox_factory(tenants=1, alerts_per_tenant=5, arrival_rate=1200)  # 20 per second
+    tenant = sb.tenants[0]["tenant_id"]
+    deadline = time.monotonic() + 10
+    count = 5
+    while time.monotonic() < deadline and count <= 10:
+        time.sleep(0.3)
+        count = sb.control("GET", f"/_sandbox/tenants/{tenant}").json()["alert_count"]
+    assert count > 10
+    statuses = {
+        a["status"]
+        for a in sb.control("GET", f"/_sandbox/ground-truth?tenant={tenant}").json()["value"]
+    }
+    assert "New" in statuses

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", core_views.PortalLogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("tenants.urls", namespace="tenants")),
+    path("", include("partner_portal.alerts.urls", namespace="alerts")),
 ]
 
 handler403 = "partner_portal.core.views.permission_denied"

@@ -1,0 +1,1 @@
+"""The analysts' console: list, detail, incidents, health (one module per page family)."""

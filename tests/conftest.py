@@ -23,6 +23,7 @@ pytest_plugins = [
         "tests.fixtures.sandbox",
         "tests.fixtures.portal",
         "tests.fixtures.portal_process",
+        "tests.fixtures.browser",
     )
     if importlib.util.find_spec(plugin)
 ]

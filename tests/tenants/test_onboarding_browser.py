@@ -1,0 +1,116 @@
+"""Onboarding in Chromium: staff register Contoso and copy the link; the customer's admin
+consents at the sandbox; the portal's real worker verifies and the customer turns active.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.browser]
+
+
+def _sign_in(page: Any, portal: Any) -> None:
+    page.goto(portal.url + "/accounts/login/")
+    page.fill("#id_username", portal.admin_username)
+    page.fill("#id_password", portal.admin_password)
+    page.click("#sign-in")
+    page.wait_for_url(portal.url + "/")
+
+
+def _register(page: Any, portal: Any, name: str, *, flow: str = "v2") -> str:
+    """Register through the form, press Copy, return the copied consent link."""
+    page.goto(portal.url + "/customers/new/")
+    page.fill("#id_display_name", name)
+    page.fill("#id_contact_name", "Dana Admin")
+    page.fill("#id_contact_email", "dana@example.test")
+    page.check(f"input[name=flow][value={flow}]")
+    page.click("#save-customer")
+    page.wait_for_selector("#consent-link")
+    page.click("[data-copy-target=consent-link]")
+    page.wait_for_function("document.querySelector('[data-copy-target]').textContent !== 'Copy'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.input_value("#consent-link")
+    return str(copied)
+
+
+def _consent_as_admin(browser: Any, link: str, admin_user: str, *, accept: bool) -> Any:
+    """A separate browser context: the customer's admin has no portal session."""
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(link)
+    assert "What" in page.inner_text("main") and "will not be able to do" in page.inner_text("main")
+    page.click("#consent-button")
+    page.wait_for_selector("#username")  # the sandbox's sign-in page
+    page.fill("#username", admin_user)
+    page.click("#signin")
+    page.wait_for_selector("#consent-form")
+    assert "Alert.Read.All" in page.inner_text("#permissions")
+    page.click("#accept" if accept else "#cancel")
+    page.wait_for_url("**/consent/callback/**")
+    return page
+
+
+def _wait_for_status(page: Any, wanted: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page.reload()
+        if page.get_attribute("[data-status]", "data-status") == wanted:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"status stayed {page.get_attribute('[data-status]', 'data-status')}")
+
+
+@pytest.mark.parametrize(
+    ("flow", "tenant_index", "name"), [("v2", 3, "Contoso"), ("v1", 4, "Tailspin")]
+)
+def test_staff_registers_admin_consents_and_customer_turns_active(
+    chromium: Any, portal_with_sandbox: Any, artifacts_dir: Path, flow: str, tenant_index: int,
+    name: str,
+) -> None:  # fmt: skip
+    portal = portal_with_sandbox
+    tenant = portal.sandbox.tenants[tenant_index]
+    staff_context = chromium.new_context(permissions=["clipboard-read", "clipboard-write"])
+    staff = staff_context.new_page()
+    _sign_in(staff, portal)
+    link = _register(staff, portal, name, flow=flow)
+    customer_url = staff.url
+
+    admin = _consent_as_admin(chromium, link, tenant["admin_user"], accept=True)
+    assert "access approved" in admin.inner_text("main")
+    admin.screenshot(path=str(artifacts_dir / f"onboarding-{flow}-approved.png"))
+
+    staff.goto(customer_url)
+    started = time.monotonic()
+    _wait_for_status(staff, "active")
+    assert time.monotonic() - started < 30, "verification should take seconds"
+    assert staff.inner_text("#tenant-id") == tenant["tenant_id"]
+    roles = staff.inner_text("#granted-roles")
+    assert "Alert.Read.All" in roles and "Incident.Read.All" in roles
+    staff.screenshot(path=str(artifacts_dir / f"onboarding-{flow}-customer.png"), full_page=True)
+    staff_context.close()
+
+
+def test_cancelled_consent_shows_the_decline_page_and_customer_stays_pending(
+    chromium: Any, portal_with_sandbox: Any, artifacts_dir: Path
+) -> None:
+    portal = portal_with_sandbox
+    tenant = portal.sandbox.tenants[5]
+    staff_context = chromium.new_context(permissions=["clipboard-read", "clipboard-write"])
+    staff = staff_context.new_page()
+    _sign_in(staff, portal)
+    link = _register(staff, portal, "Wingtip")
+    customer_url = staff.url
+
+    admin = _consent_as_admin(chromium, link, tenant["admin_user"], accept=False)
+    text = admin.inner_text("main")
+    assert "Access was not approved" in text and "open the link you were sent again" in text
+    admin.screenshot(path=str(artifacts_dir / "onboarding-declined.png"))
+
+    staff.goto(customer_url)
+    assert staff.get_attribute("[data-status]", "data-status") == "pending_consent"
+    assert "AADSTS65004" in staff.inner_text("main")
+    staff_context.close()

@@ -126,3 +126,10 @@ def test_a_plain_http_public_address_is_refused_outside_loopback(tmp_path: Path)
     assert "portal.E001" in result.stderr
     ok = _manage(_production_env(tmp_path, PUBLIC_BASE_URL="https://portal.example.com"), "check")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_every_setting_read_from_the_environment_is_documented_in_the_readme() -> None:
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', SETTINGS_SOURCE))
+    readme = (ROOT / "README.md").read_text()
+    undocumented = sorted(name for name in read if f"`{name}`" not in readme)
+    assert undocumented == []

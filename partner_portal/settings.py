@@ -135,7 +135,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # With acks_late a task whose worker died is handed out again after this many
     # seconds; it must exceed the longest task's hard time limit.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

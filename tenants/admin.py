@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tenants.models import AuditEvent, ConsentRequest, Customer
+from tenants.models import AnalystScope, AuditEvent, ConsentRequest, Customer
 
 
 @admin.register(Customer)
@@ -35,3 +35,20 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AnalystScope)
+class AnalystScopeAdmin(admin.ModelAdmin):
+    """Grants of customers to analysts; the portal's Scopes page does the same, audited."""
+
+    list_display = ("__str__", "user", "group", "customer", "all_customers", "granted_at")
+    list_filter = ("all_customers", "group")
+    search_fields = ("user__username", "group__name", "customer__display_name")
+    autocomplete_fields = ("customer",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("granted_by", "granted_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.granted_by = request.user
+        super().save_model(request, obj, form, change)

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from partner_portal.alerts.selectors_sync import customer_sync_overview
 from partner_portal.core.access import Role, public, require_roles
 from tenants import microsoft, selectors, services
 from tenants.forms import (
@@ -97,6 +98,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "delete_form": DeleteForm(),
         "required_roles": list(services.required_roles(customer)),
         "statuses": CustomerStatus,
+        "sync": customer_sync_overview(customer=customer),
     }
     return render(request, "tenants/customer_detail.html", context)
 

@@ -59,6 +59,8 @@ class Alert(models.Model):
             models.Index(fields=["customer", "-created_at", "-id"], name="alert_customer_newest"),
             models.Index(fields=["severity", "-created_at", "-id"], name="alert_severity_newest"),
             models.Index(fields=["status", "-created_at", "-id"], name="alert_status_newest"),
+            # The console's "severity, then newest" order, walked with a keyset cursor.
+            models.Index(fields=["-severity_rank", "-created_at", "-id"], name="alert_rank_newest"),
             models.Index(fields=["customer", "incident_id"], name="alert_incident"),
             models.Index(fields=["customer", "machine_id"], name="alert_machine"),
             models.Index(fields=["customer", "-last_updated_at"], name="alert_customer_updated"),

@@ -9,4 +9,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("partner_portal.alerts.urls_list")),
     # One alert, write-back, incidents, tenant health and analyst scopes.
     path("", include("partner_portal.alerts.urls_detail")),
+    path("", include("partner_portal.alerts.urls_sync")),
 ]

@@ -53,6 +53,7 @@ from .records import (
     IncidentRecord,
     format_timestamp,
     parse_alert,
+    parse_alert_page,
     parse_incident,
 )
 
@@ -443,7 +444,7 @@ class DefenderApiClient:
         self,
         path: str,
         params: dict[str, str | int],
-        parse: Callable[[Any], T],
+        parse_page: Callable[[list[Any]], list[T]],
         key: Callable[[T], object],
         *,
         page_size: int | None,
@@ -477,7 +478,7 @@ class DefenderApiClient:
 
         def read_page(body: Any) -> list[T]:
             raw_items, _ = self._envelope(body)
-            return [parse(item) for item in raw_items]
+            return parse_page(raw_items)
 
         executor = ThreadPoolExecutor(max_workers=1) if self.prefetch else None
         pending: Future[tuple[list[Any], str | None]] | None = None
@@ -511,18 +512,24 @@ class DefenderApiClient:
                     pending = executor.submit(fetch, next_url, next_query)
 
                 try:
-                    records = [parse(item) for item in raw_items]
+                    records = parse_page(raw_items)
                 except MalformedResponse:
                     # A garbled item may be a passing fault: ask for the page again,
                     # with the usual retry bounds.
                     records = self._request("GET", url, params=query, parse=read_page)
 
-                fresh = []
-                for record in records:
-                    ident = key(record)
-                    if ident not in seen:
-                        seen.add(ident)
-                        fresh.append(record)
+                idents = list(map(key, records))
+                unique = set(idents)
+                if len(unique) == len(idents) and seen.isdisjoint(unique):
+                    # The usual page: nothing on it was seen before.
+                    seen |= unique
+                    fresh = records
+                else:
+                    fresh = []
+                    for ident, record in zip(idents, records, strict=True):
+                        if ident not in seen:
+                            seen.add(ident)
+                            fresh.append(record)
                 self.stats.pages += 1
                 self.stats.items += len(fresh)
                 if on_page is not None:
@@ -546,6 +553,18 @@ class DefenderApiClient:
                 pending.cancel()
             if executor is not None:
                 executor.shutdown(wait=False)
+
+
+def _alert_id(alert: AlertRecord) -> object:
+    return alert.id
+
+
+def _incident_id(incident: IncidentRecord) -> object:
+    return incident.incident_id
+
+
+def _parse_incident_page(items: list[Any]) -> list[IncidentRecord]:
+    return [parse_incident(item) for item in items]
 
 
 def _since_filter(since: datetime | None, field_name: str = "lastUpdateTime") -> dict[str, str]:
@@ -583,8 +602,8 @@ class MdeClient(DefenderApiClient):
         return self._pages(
             "/api/alerts",
             params,
-            parse_alert,
-            lambda alert: alert.id,
+            parse_alert_page,
+            _alert_id,
             page_size=page_size,
             max_pages=max_pages,
             on_page=on_page,
@@ -629,8 +648,8 @@ class MdeClient(DefenderApiClient):
             for page in self._pages(
                 "/api/alerts",
                 params,
-                parse_alert,
-                lambda alert: alert.id,
+                parse_alert_page,
+                _alert_id,
                 page_size=None,
                 max_pages=2,
                 on_page=None,
@@ -704,8 +723,8 @@ class XdrClient(DefenderApiClient):
         return self._pages(
             "/api/incidents",
             dict(_since_filter(since)),
-            parse_incident,
-            lambda incident: incident.incident_id,
+            _parse_incident_page,
+            _incident_id,
             page_size=page_size,
             max_pages=max_pages,
             on_page=on_page,

@@ -42,6 +42,7 @@ ROLES_OF_AUDIENCE = {MDE_AUDIENCE: set(MDE_ROLES), XDR_AUDIENCE: set(XDR_ROLES)}
 RESERVED_SCOPES = {"openid", "profile", "offline_access", "email"}
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME = 3600
+BACKDATE = 300  # seconds by which iat and nbf precede the moment of issue
 CODE_LIFETIME = 600
 MULTI_TENANT_SEGMENTS = {"common", "organizations"}
 
@@ -312,8 +313,8 @@ class Identity:
         claims: dict[str, Any] = {
             "aud": audience,
             "iss": issuer,
-            "iat": now - 300,  # Entra ID back-dates iat/nbf by five minutes for clock skew
-            "nbf": now - 300,
+            "iat": now - BACKDATE,  # Entra ID back-dates iat/nbf by five minutes (clock skew)
+            "nbf": now - BACKDATE,
             "exp": now + lifetime,
             "aio": base64.b64encode(secrets.token_bytes(48)).decode(),
             "appid": self.sandbox.client_id,
@@ -675,8 +676,8 @@ class Identity:
             {
                 "aud": audience,
                 "iss": issuer,
-                "iat": now - 300,
-                "nbf": now - 300,
+                "iat": now - BACKDATE,
+                "nbf": now - BACKDATE,
                 "exp": now + TOKEN_LIFETIME,
                 "amr": ["pwd"],
                 "appid": client_id,
@@ -770,9 +771,13 @@ class Identity:
                 401, f"The access token audience '{claims.get('aud')}' is not valid for this API."
             )
         tenant_id = str(claims.get("tid"))
-        if (
-            claims.get("iss") != f"https://sts.windows.net/{tenant_id}/"
-            or self.sandbox.resolve(tenant_id) is None
-        ):
+        tenant = self.sandbox.resolve(tenant_id)
+        if claims.get("iss") != f"https://sts.windows.net/{tenant_id}/" or tenant is None:
             raise ApiAuthError(401, "The access token was not issued for a known tenant.")
+        # Once the customer removes the app, the API stops honouring the tokens it was
+        # given before; the client's next token request then meets AADSTS700016.
+        if int(claims.get("iat", 0)) + BACKDATE < int(tenant.revoked_at):
+            raise ApiAuthError(
+                401, "The application is no longer authorized in this tenant (consent removed)."
+            )
         return claims

@@ -78,6 +78,8 @@ class Tenant:
     consented: bool = False
     roles: list[str] = field(default_factory=list)
     consent_roles: list[str] = field(default_factory=lambda: list(APP_PERMISSIONS))
+    # When consent was last removed (epoch seconds); tokens issued before it are refused.
+    revoked_at: float = 0.0
     data: TenantData = field(default_factory=lambda: TenantData(devices=[], accounts=[]))
     next_incident: int = 1
     changed: set[str] = field(default_factory=set)
@@ -450,6 +452,7 @@ class Sandbox:
         with self.lock:
             tenant.consented = False
             tenant.roles = []
+            tenant.revoked_at = time.time()
         self.save_now()
 
     def set_secret_expired(self, expired: bool) -> None:

@@ -97,3 +97,31 @@ def differences(customer: Customer, truth: dict[str, dict[str, Any]]) -> list[st
         if row.mitre_techniques != api.get("mitreTechniques", []):
             problems.append(f"{alert_id}.mitre_techniques differs")
     return problems
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[Any]:
+    """A redis-server of the test's own (broker, locks, token cache, limiter)."""
+    from tests.alerts.worker_support import PrivateRedis
+
+    server = PrivateRedis(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster_for(private_redis: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """`cluster_for(sandbox)`: Celery workers and beat against the test database, the
+    private Redis and that sandbox; every process is stopped at the end."""
+    from tests.alerts.worker_support import Cluster
+
+    made: list[Cluster] = []
+
+    def make(sandbox: SandboxProcess) -> Cluster:
+        cluster = Cluster(private_redis, sandbox, tmp_path)
+        made.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.stop()

@@ -474,6 +474,25 @@ def test_duplicates_across_pages_are_dropped() -> None:
 
 
 @responses.activate
+def test_duplicates_within_a_page_are_dropped_and_counted() -> None:
+    responses.add(
+        responses.GET,
+        ALERTS,
+        json=page([alert_json(1), alert_json(2), alert_json(1, title="changed"), alert_json(3)]),
+    )
+    responses.add(responses.GET, ALERTS, json=page([alert_json(3), alert_json(4)]))
+    infos: list[PageInfo] = []
+    pages = list(client().iter_alert_pages(page_size=4, on_page=infos.append))
+    assert [[a.id for a in p] for p in pages] == [
+        [alert_json(1)["id"], alert_json(2)["id"], alert_json(3)["id"]],
+        [alert_json(4)["id"]],
+    ]
+    # The first copy of an alert is the one kept.
+    assert pages[0][0].title == alert_json(1)["title"]
+    assert [(i.items, i.new_items) for i in infos] == [(4, 3), (2, 1)]
+
+
+@responses.activate
 def test_page_bound_raises() -> None:
     responses.add(responses.GET, ALERTS, json=page([alert_json(1)], f"{ALERTS}?$skiptoken=1"))
     responses.add(responses.GET, ALERTS, json=page([alert_json(2)], f"{ALERTS}?$skiptoken=2"))

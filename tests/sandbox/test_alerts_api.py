@@ -339,3 +339,21 @@ def test_ground_truth_equals_api_output(sandbox: SandboxProcess, mde: tuple[str,
     after = sandbox.control("GET", f"/_sandbox/stats?tenant={tenant}").json()
     assert after["apis"]["alerts"]["calls_total"] == before["apis"]["alerts"]["calls_total"]
     assert _alerts(sandbox, token, **{"$expand": "evidence"}) == truth
+
+
+def test_tokens_issued_before_consent_was_removed_are_refused(sandbox_factory) -> None:
+    import time
+
+    sb = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=3)
+    tenant = sb.tenants[0]["tenant_id"]
+    old_token = sb.token(tenant)
+    assert api_get(sb, old_token, "/api/alerts").status_code == 200
+    time.sleep(1.1)  # "iat" counts whole seconds
+    sb.control("DELETE", f"/_sandbox/tenants/{tenant}/consent").raise_for_status()
+    refused = api_get(sb, old_token, "/api/alerts")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "Unauthorized"
+    sb.control("POST", f"/_sandbox/tenants/{tenant}/consent").raise_for_status()
+    time.sleep(1.1)
+    assert api_get(sb, old_token, "/api/alerts").status_code == 401
+    assert api_get(sb, sb.token(tenant), "/api/alerts").status_code == 200

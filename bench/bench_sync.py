@@ -1,0 +1,362 @@
+"""Benchmarks of the alert sync into PostgreSQL, against the sandbox.
+
+1. Backfill throughput end to end (`sync_source` for every customer, one process) as a
+   ratio to the sum of two baselines measured in the same run: a bare `requests` loop
+   fetching the same pages, and a COPY of the same rows into a table shaped like the
+   alerts table (same columns, indexes and unique constraint). Target <= 1.5.
+2. A steady-state cycle over many customers with 1 % changing: wall time, API calls
+   and token requests per customer.
+3. Freshness: seconds from an alert's creation in the sandbox to its row being
+   committed, with real Celery workers and beat, p50/p95/max. Target p95 <= 30 s.
+
+Needs PostgreSQL (DATABASE_URL's server; a scratch database `bench_sync` is created and
+dropped) and `redis-server` on the PATH (a private one on a free port).
+
+    .venv/bin/python bench/bench_sync.py            # full run
+    .venv/bin/python bench/bench_sync.py --quick    # smaller, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "bench_sync"
+
+
+def prepare_environment(data_dir: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="partner_portal.settings",
+        DATABASE_URL=f"{SERVER}/{DB_NAME}",
+        SECRET_KEY="bench-only-" + "x" * 40,
+        PORTAL_DATA_DIR=data_dir,
+        CELERY_BROKER_URL="memory://",
+        CACHE_URL="locmemcache://",
+        DEBUG="false",
+    )
+    for name in ("REDIS_URL", "PARTNER_APP_CLIENT_ID"):
+        os.environ.pop(name, None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def drop_database() -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def point_at(sandbox: Any) -> None:
+    from django.conf import settings
+
+    from tenants import microsoft
+
+    settings.SANDBOX_CONFIG_FILE = str(Path(sandbox.state_dir) / "sandbox.json")
+    microsoft.reset_for_tests()
+
+
+def make_customers(sandbox: Any, **fields: Any) -> list[Any]:
+    from tenants.models import Customer, CustomerStatus
+
+    return [
+        Customer.objects.create(
+            display_name=t["name"][:200],
+            tenant_id=t["tenant_id"],
+            status=CustomerStatus.ACTIVE,
+            granted_roles=sorted(t["roles"]),
+            **fields,
+        )
+        for t in sandbox.tenants
+        if t["consented"]
+    ]
+
+
+# --- 1. backfill throughput ----------------------------------------------------------------
+def bench_backfill(tenants: int, per_tenant: int) -> dict[str, Any]:
+    import requests
+    from django.conf import settings
+    from django.db import connection
+
+    from partner_portal.alerts import services
+    from partner_portal.alerts.models import Alert
+    from partner_portal.defender import parse_alert
+    from partner_portal.sandbox.testing import SandboxProcess
+
+    settings.SYNC_EVIDENCE_SEVERITIES = []  # the baselines fetch no evidence either
+    with SandboxProcess(
+        tenants=tenants, consented=tenants, alerts_per_tenant=per_tenant, arrival_rate=0,
+        no_rate_limit=True, seed=31, timeout=120,
+    ) as sandbox:  # fmt: skip
+        point_at(sandbox)
+        customers = make_customers(sandbox, collect_incidents=False)
+        config = sandbox.config
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = config["ca_file"]
+        tokens = {}
+        for c in customers:
+            answer = session.post(
+                f"{config['login_url']}/{c.tenant_id}/oauth2/v2.0/token",
+                data={
+                    "client_id": config["client_id"], "client_secret": config["client_secret"],
+                    "scope": "https://api.securitycenter.microsoft.com/.default",
+                    "grant_type": "client_credentials",
+                },
+            )  # fmt: skip
+            tokens[c.tenant_id] = answer.json()["access_token"]
+        since = "2000-01-01T00:00:00Z"
+        page = settings.SYNC_PAGE_SIZE
+
+        def bare_fetch() -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = []
+            for c in customers:
+                skip = 0
+                while True:
+                    r = session.get(
+                        f"{config['api_url']}/api/alerts",
+                        params={"$filter": f"lastUpdateTime ge {since}", "$top": page,
+                                "$skip": skip},
+                        headers={"Authorization": f"Bearer {tokens[c.tenant_id]}"},
+                    )  # fmt: skip
+                    value = r.json()["value"]
+                    items.extend(value)
+                    if len(value) < page:
+                        break
+                    skip += page
+            return items
+
+        bare_fetch()  # warm the sandbox's serialisation cache for everyone alike
+        began = time.perf_counter()
+        items = bare_fetch()
+        t_http = time.perf_counter() - began
+
+        # The same rows, built beforehand, COPYed into a table shaped like alerts_alert.
+        now = __import__("django.utils.timezone", fromlist=["now"]).now()
+        names = ["customer_id", "alert_id", *services.ALERT_FIELDS]
+        by_tenant = {c.tenant_id: c.pk for c in customers}
+        rows = []
+        for item in items:
+            values = services._alert_values(by_tenant[item["aadTenantId"]], parse_alert(item), now)
+            rows.append(
+                [json.dumps(values[n], separators=(",", ":"))
+                 if n in ("raw", "mitre_techniques") else values[n] for n in names]
+            )  # fmt: skip
+        columns = ", ".join(services._alert_columns())
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_copy")
+            cursor.execute("CREATE TABLE bench_copy (LIKE alerts_alert INCLUDING ALL)")
+        began = time.perf_counter()
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY bench_copy ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        t_copy = time.perf_counter() - began
+
+        began = time.perf_counter()
+        runs = [services.sync_source(customer_id=c.pk, source="alerts") for c in customers]
+        t_sync = time.perf_counter() - began
+        assert all(r is not None and r.status == "succeeded" for r in runs)
+        stored = Alert.objects.count()
+        assert stored == len(items) == tenants * per_tenant, (stored, len(items))
+    return {
+        "alerts": stored,
+        "t_http": t_http,
+        "t_copy": t_copy,
+        "t_sync": t_sync,
+        "ratio": t_sync / (t_http + t_copy),
+        "per_second": stored / t_sync,
+    }
+
+
+# --- 2. steady-state cycle -------------------------------------------------------------------
+def bench_steady(customers_n: int, per_tenant: int, threads: int) -> dict[str, Any]:
+    from django.db import connections
+
+    from partner_portal.alerts import services
+    from partner_portal.alerts.models import SyncRun
+    from partner_portal.sandbox.testing import SandboxProcess
+
+    with SandboxProcess(
+        tenants=customers_n, consented=customers_n, alerts_per_tenant=per_tenant,
+        arrival_rate=0, seed=32, timeout=120,
+    ) as sandbox:  # fmt: skip
+        point_at(sandbox)
+        customers = make_customers(sandbox, collect_incidents=False)
+
+        def one(customer_id: int) -> Any:
+            try:
+                return services.sync_source(customer_id=customer_id, source="alerts")
+            finally:
+                connections.close_all()
+
+        def cycle() -> tuple[float, list[Any]]:
+            began = time.perf_counter()
+            with ThreadPoolExecutor(threads) as pool:
+                runs = list(pool.map(one, [c.pk for c in customers]))
+            return time.perf_counter() - began, runs
+
+        t_backfill, _ = cycle()
+        changing = random.Random(5).sample(customers, max(1, customers_n // 100))
+        for c in changing:
+            path = f"/_sandbox/tenants/{c.tenant_id}/alerts"
+            sandbox.control("POST", path, json={"count": 3}).raise_for_status()
+            sandbox.control("PATCH", path, json={"count": 2}).raise_for_status()
+        sandbox.control("POST", "/_sandbox/stats/reset").raise_for_status()
+        wall, runs = cycle()
+        stats = sandbox.control("GET", "/_sandbox/stats").json()
+        ok = [r for r in runs if r is not None and r.status == "succeeded"]
+        changed_rows = sum(r.created + r.updated for r in ok)
+        calls = sum(r.api_calls for r in ok)
+        assert len(ok) == customers_n
+        assert SyncRun.objects.filter(status="failed").count() == 0
+    return {
+        "customers": customers_n,
+        "changing": len(changing),
+        "threads": threads,
+        "backfill_seconds": t_backfill,
+        "cycle_seconds": wall,
+        "api_calls_per_customer": calls / customers_n,
+        "sandbox_calls": stats["apis"]["alerts"]["calls_total"],
+        "token_requests": stats["token_requests"],
+        "rows_written": changed_rows,
+    }
+
+
+# --- 3. freshness ---------------------------------------------------------------------------
+def bench_freshness(
+    customers_n: int, interval: int, duration: float, concurrency: int
+) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from partner_portal.alerts.models import Alert, SyncState
+    from partner_portal.defender import parse_timestamp
+    from partner_portal.sandbox.testing import SandboxProcess
+    from tests.alerts.worker_support import Cluster, PrivateRedis
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-fresh-"))
+    server = PrivateRedis(tmp).start()
+    with SandboxProcess(
+        tenants=customers_n, consented=customers_n, alerts_per_tenant=20, arrival_rate=0,
+        seed=33, timeout=120,
+    ) as sandbox:  # fmt: skip
+        point_at(sandbox)
+        customers = make_customers(sandbox, collect_incidents=False, sync_interval_seconds=interval)
+        cluster = Cluster(server, sandbox, tmp)
+        try:
+            cluster.start_worker(concurrency=concurrency, SYNC_EVIDENCE_SEVERITIES="")
+            cluster.start_beat(SYNC_DISPATCH_SECONDS="5")
+            deadline = time.monotonic() + 300
+            while SyncState.objects.filter(watermark__isnull=False).count() < customers_n:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("backfill did not finish\n" + cluster.logs())
+                time.sleep(1)
+            rng = random.Random(9)
+            created: list[tuple[str, str]] = []
+            began = time.monotonic()
+            while time.monotonic() - began < duration:
+                c = rng.choice(customers)
+                answer = sandbox.control(
+                    "POST", f"/_sandbox/tenants/{c.tenant_id}/alerts", json={"count": 1}
+                ).json()
+                created += [(c.tenant_id, i) for i in answer["ids"]]
+                time.sleep(0.5)
+            time.sleep(interval + 15)
+            truth: dict[str, dict[str, Any]] = {}
+            for tenant in {t for t, _ in created}:
+                gt = sandbox.control("GET", f"/_sandbox/ground-truth?tenant={tenant}").json()
+                truth.update({a["id"]: a for a in gt["value"]})
+            rows = {a.alert_id: a.synced_at for a in Alert.objects.filter(
+                alert_id__in=[i for _, i in created])}  # fmt: skip
+            lags = []
+            missing = 0
+            for _, alert_id in created:
+                born = parse_timestamp(truth[alert_id]["alertCreationTime"])
+                if alert_id not in rows or born is None:
+                    missing += 1
+                    continue
+                lags.append((rows[alert_id] - born).total_seconds())
+            calls_now = timezone.now()
+        finally:
+            cluster.stop()
+            server.stop()
+    lags.sort()
+    return {
+        "customers": customers_n,
+        "interval": interval,
+        "alerts": len(created),
+        "missing": missing,
+        "p50": statistics.median(lags),
+        "p95": lags[int(0.95 * (len(lags) - 1))],
+        "max": lags[-1],
+        "measured_at": calls_now.isoformat(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["backfill", "steady", "freshness"])
+    args = parser.parse_args()
+    quick = args.quick
+    prepare_environment(tempfile.mkdtemp(prefix="bench-sync-"))
+    try:
+        if args.only in (None, "backfill"):
+            r = bench_backfill(tenants=4 if quick else 10, per_tenant=5000 if quick else 10000)
+            print(
+                f"backfill: {r['alerts']} alerts; sync {r['t_sync']:.2f} s "
+                f"({r['per_second']:,.0f}/s); bare HTTP {r['t_http']:.2f} s; "
+                f"COPY {r['t_copy']:.2f} s; ratio sync/(HTTP+COPY) = {r['ratio']:.2f}"
+            )
+        if args.only in (None, "steady"):
+            r = bench_steady(customers_n=100 if quick else 500, per_tenant=20, threads=8)
+            print(
+                f"steady: {r['customers']} customers, {r['changing']} changing, "
+                f"{r['threads']} threads: cycle {r['cycle_seconds']:.2f} s "
+                f"(backfill {r['backfill_seconds']:.1f} s); "
+                f"{r['api_calls_per_customer']:.2f} API calls per customer "
+                f"(sandbox count {r['sandbox_calls']}); token requests {r['token_requests']}; "
+                f"rows written {r['rows_written']}"
+            )
+        if args.only in (None, "freshness"):
+            r = bench_freshness(
+                customers_n=50 if quick else 200, interval=20,
+                duration=30 if quick else 90, concurrency=4,
+            )  # fmt: skip
+            print(
+                f"freshness: {r['customers']} customers, interval {r['interval']} s, "
+                f"{r['alerts']} alerts ({r['missing']} missing): p50 {r['p50']:.1f} s, "
+                f"p95 {r['p95']:.1f} s, max {r['max']:.1f} s"
+            )
+    finally:
+        drop_database()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""The alert list's filters: parsed and validated from the query string.
+
+The whole filter lives in the URL so that a view of the console can be bookmarked or
+shared; this form turns it into a `selectors.AlertQuery`. The same form serves the list,
+its counts, live updates, exports and charts, so they always agree on what "the current
+filter" means.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from partner_portal.alerts import selectors
+
+# Values Defender is known to send; offered as suggestions, any other value is accepted.
+KNOWN_CATEGORIES = (
+    "Collection", "CommandAndControl", "CredentialAccess", "DefenseEvasion", "Discovery",
+    "Execution", "Exfiltration", "Exploit", "Impact", "InitialAccess", "LateralMovement",
+    "Malware", "Persistence", "PrivilegeEscalation", "Ransomware", "SuspiciousActivity",
+    "UnwantedSoftware",
+)  # fmt: skip
+KNOWN_DETECTION_SOURCES = (
+    "AutomatedInvestigation", "CustomDetection", "CustomerTI", "WindowsDefenderAtp",
+    "WindowsDefenderAv", "WindowsDefenderSmartScreen",
+)  # fmt: skip
+
+PERIODS = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+# Query-string keys that are not part of the filter itself (paging, live mark).
+NAVIGATION_KEYS = ("after", "before", "since_id", "window")
+
+
+class ScopedCustomerField(forms.TypedMultipleChoiceField):
+    """Customer pks, limited to the customers in the user's scope.
+
+    A pk outside the scope (or not a number) is dropped rather than refused: a shared
+    link may name a customer this analyst cannot see, and the page must neither widen
+    the result nor confirm that the customer exists.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(coerce=int, empty_value=None, required=False, **kwargs)
+        self.ignored = 0
+        self.visible: list[tuple[int, str]] = []
+
+    def limit_to(self, customers: list[tuple[int, str]]) -> None:
+        """Offer (and accept) only these (pk, name) pairs."""
+        self.visible = customers
+        self.choices = customers
+
+    def clean(self, value: Any) -> list[int] | None:
+        if not value:
+            return None
+        allowed = {str(pk) for pk, _ in self.visible}
+        kept: list[int] = []
+        self.ignored = 0
+        for item in value if isinstance(value, list | tuple) else [value]:
+            text = str(item).strip()
+            if text in allowed:
+                if int(text) not in kept:
+                    kept.append(int(text))
+            else:
+                self.ignored += 1
+        return kept
+
+
+class AlertFilterForm(forms.Form):
+    """Customer, severity, status, classification, category, detection source, assignee,
+    time and text, plus the sort order and the page cursor."""
+
+    customer = ScopedCustomerField(
+        label="Customers",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="Hold Ctrl (⌘ on a Mac) to pick several.",
+    )
+    severity = forms.MultipleChoiceField(
+        choices=[(s, s) for s in selectors.SEVERITIES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    status = forms.MultipleChoiceField(
+        choices=[("New", "New"), ("InProgress", "In progress"), ("Resolved", "Resolved")],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    classification = forms.ChoiceField(
+        choices=[
+            ("", "Any"),
+            ("TruePositive", "True positive"),
+            ("InformationalExpectedActivity", "Informational, expected activity"),
+            ("FalsePositive", "False positive"),
+            (selectors.UNCLASSIFIED, "Not classified"),
+        ],
+        required=False,
+    )
+    category = forms.CharField(
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "known-categories", "autocomplete": "off"}),
+    )
+    detection_source = forms.CharField(
+        label="Detection source",
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "known-detection-sources", "autocomplete": "off"}),
+    )
+    assigned_to = forms.CharField(label="Assigned to", max_length=255, required=False)
+    q = forms.CharField(
+        label="Search",
+        max_length=200,
+        required=False,
+        help_text="Title, description, computer, user or alert ID.",
+        widget=forms.TextInput(attrs={"type": "search", "aria-describedby": "q-help"}),
+    )
+    period = forms.ChoiceField(
+        label="Time",
+        choices=[
+            ("", "Any time"),
+            ("24h", "Last 24 hours"),
+            ("7d", "Last 7 days"),
+            ("30d", "Last 30 days"),
+            ("custom", "Custom range"),
+        ],
+        required=False,
+    )
+    since = forms.DateTimeField(
+        label="From (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    until = forms.DateTimeField(
+        label="Until (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    sort = forms.ChoiceField(
+        label="Sort by",
+        choices=[(key, spec.label) for key, spec in selectors.SORTS.items()],
+        required=False,
+    )
+    after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    before = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
+    def __init__(self, data: QueryDict, *, user: Any, now: datetime | None = None) -> None:
+        super().__init__(data)
+        self.now = now or datetime.now(UTC)
+        customer_field = self.fields["customer"]
+        assert isinstance(customer_field, ScopedCustomerField)
+        customer_field.limit_to(
+            list(selectors.visible_customers(user=user).values_list("pk", "display_name"))
+        )
+        self.user = user
+
+    @property
+    def ignored_customers(self) -> int:
+        field = self.fields["customer"]
+        return field.ignored if isinstance(field, ScopedCustomerField) else 0
+
+    def clean_since(self) -> datetime | None:
+        return _as_utc(self.cleaned_data.get("since"))
+
+    def clean_until(self) -> datetime | None:
+        return _as_utc(self.cleaned_data.get("until"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        sort = data.get("sort") or "newest"
+        data["sort"] = sort
+        if data.get("period") == "custom":
+            since, until = data.get("since"), data.get("until")
+            if since and until and since >= until:
+                self.add_error("until", "The end of the range must come after its start.")
+        if data.get("after") and data.get("before"):
+            self.add_error(None, "A page link carries either “after” or “before”, not both.")
+        for key in ("after", "before"):
+            if data.get(key):
+                try:
+                    selectors.decode_cursor(data[key], sort)
+                except selectors.InvalidCursor:
+                    # The cursor is a hidden field: report it where the analyst sees it.
+                    self.add_error(None, "This page link is not valid; start from the first page.")
+                    data.pop(key, None)
+                    break
+        return data
+
+    def to_query(self) -> selectors.AlertQuery:
+        """The validated filter; call only after is_valid()."""
+        data = self.cleaned_data
+        since = until = None
+        period = data.get("period") or ""
+        if period in PERIODS:
+            since = self.now - PERIODS[period]
+        elif period == "custom":
+            since, until = data.get("since"), data.get("until")
+        customers = data.get("customer")
+        return selectors.AlertQuery(
+            customers=tuple(customers) if customers is not None else None,
+            severities=tuple(data.get("severity") or ()),
+            statuses=tuple(data.get("status") or ()),
+            classification=data.get("classification") or "",
+            category=(data.get("category") or "").strip(),
+            detection_source=(data.get("detection_source") or "").strip(),
+            assigned_to=(data.get("assigned_to") or "").strip(),
+            text=(data.get("q") or "").strip(),
+            since=since,
+            until=until,
+            sort=data.get("sort") or "newest",
+        )
+
+    def filter_querystring(self) -> str:
+        """The filter alone as a query string (no page cursor), for exports, charts,
+        counts and live updates."""
+        params = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
+        for key in NAVIGATION_KEYS:
+            params.pop(key, None)
+        return params.urlencode()
+
+
+class LiveForm(forms.Form):
+    """The live-update poll: the pk mark the page already holds."""
+
+    since_id = forms.IntegerField(min_value=0)
+
+
+class ChartWindowForm(forms.Form):
+    window = forms.ChoiceField(
+        choices=[("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days")],
+        required=False,
+    )
+
+    def clean_window(self) -> str:
+        return self.cleaned_data.get("window") or "7d"
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # The inputs say "(UTC)": a time without a zone is read as UTC, whatever the server's.
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

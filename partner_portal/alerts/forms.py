@@ -1,0 +1,189 @@
+"""Forms of the console's detail, write-back, incident and scope pages; they validate,
+services write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from partner_portal.alerts.actions import BULK_LIMIT, AlertChanges
+from partner_portal.core.access import Role
+from tenants.models import Customer
+
+KEEP = ("", "— keep as it is —")
+STATUS_CHOICES = [("New", "New"), ("InProgress", "In progress"), ("Resolved", "Resolved")]
+CLASSIFICATION_CHOICES = [
+    ("TruePositive", "True positive"),
+    ("InformationalExpectedActivity", "Informational, expected activity"),
+    ("FalsePositive", "False positive"),
+]
+# The determinations Defender accepts on PATCH /api/alerts/{id}.
+DETERMINATION_CHOICES = [
+    ("NotAvailable", "Not available"),
+    ("Apt", "APT"),
+    ("Malware", "Malware"),
+    ("SecurityPersonnel", "Security personnel"),
+    ("SecurityTesting", "Security testing"),
+    ("UnwantedSoftware", "Unwanted software"),
+    ("MultiStagedAttack", "Multi-staged attack"),
+    ("MaliciousUserActivity", "Malicious user activity"),
+    ("CompromisedAccount", "Compromised account"),
+    ("Phishing", "Phishing"),
+    ("LineOfBusinessApplication", "Line-of-business application"),
+    ("ConfirmedActivity", "Confirmed activity"),
+    ("NotMalicious", "Not malicious"),
+    ("InsufficientData", "Insufficient data"),
+    ("Other", "Other"),
+]
+
+
+class AlertIdsField(forms.Field):
+    """Alert primary keys chosen by checkboxes; which of them the user may touch is the
+    selector's business, not the form's."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        if not all(str(v).strip().isdigit() for v in values):
+            raise forms.ValidationError("The selection is not valid; reload the list.")
+        return list(dict.fromkeys(int(v) for v in values))
+
+
+class AlertUpdateForm(forms.Form):
+    """One alert's status, assignee, classification, determination and a comment."""
+
+    status = forms.ChoiceField(choices=[KEEP, *STATUS_CHOICES], required=False)
+    assigned_to = forms.CharField(
+        label="Assigned to",
+        max_length=255,
+        required=False,
+        help_text="The analyst's e-mail address as Defender knows it.",
+    )
+    classification = forms.ChoiceField(choices=[KEEP, *CLASSIFICATION_CHOICES], required=False)
+    determination = forms.ChoiceField(choices=[KEEP, *DETERMINATION_CHOICES], required=False)
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        required=False,
+        help_text="Added to the alert's comments in Defender.",
+    )
+    # The alert's lastUpdateTime the page was rendered from: the conflict check.
+    seen_last_update = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean_seen_last_update(self) -> datetime | None:
+        value = self.cleaned_data["seen_last_update"].strip()
+        if not value:
+            return None
+        try:
+            seen = datetime.fromisoformat(value)
+        except ValueError:
+            raise forms.ValidationError("The page is out of date; reload it.") from None
+        if seen.tzinfo is None:
+            raise forms.ValidationError("The page is out of date; reload it.")
+        return seen
+
+    def clean_comment(self) -> str:
+        return self.cleaned_data["comment"].strip()
+
+    def clean_assigned_to(self) -> str:
+        return self.cleaned_data["assigned_to"].strip()
+
+    def changes(self) -> AlertChanges:
+        data = self.cleaned_data
+        return AlertChanges(
+            status=data["status"] or None,
+            assigned_to=data["assigned_to"] or None,
+            classification=data["classification"] or None,
+            determination=data["determination"] or None,
+            comment=data["comment"] or None,
+        )
+
+
+class BulkUpdateForm(forms.Form):
+    """Status and/or assignee for a selection of alerts (posted by the list page)."""
+
+    alert = AlertIdsField(error_messages={"required": "Select at least one alert."})
+    status = forms.ChoiceField(choices=[KEEP, *STATUS_CHOICES], required=False)
+    assigned_to = forms.CharField(max_length=255, required=False)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_alert(self) -> list[int]:
+        chosen: list[int] = self.cleaned_data["alert"]
+        if len(chosen) > BULK_LIMIT:
+            raise forms.ValidationError(
+                f"Select at most {BULK_LIMIT} alerts at a time "
+                "(Microsoft allows 100 calls a minute per customer)."
+            )
+        return chosen
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["assigned_to"] = (data.get("assigned_to") or "").strip()
+        if not data.get("status") and not data["assigned_to"]:
+            raise forms.ValidationError("Choose a status or an assignee to apply.")
+        return data
+
+
+class IncidentFilterForm(forms.Form):
+    customer = forms.ModelMultipleChoiceField(queryset=Customer.objects.none(), required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Any"), ("Active", "Active"), ("InProgress", "In progress"),
+                 ("Resolved", "Resolved"), ("Redirected", "Redirected")],
+        required=False,
+    )  # fmt: skip
+    severity = forms.ChoiceField(
+        choices=[("", "Any"), ("High", "High"), ("Medium", "Medium"), ("Low", "Low"),
+                 ("Informational", "Informational")],
+        required=False,
+    )  # fmt: skip
+    q = forms.CharField(label="Search", max_length=200, required=False)
+
+    def __init__(self, *args: Any, customers: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if customers is not None:
+            # Only customers the user may see are offered (and accepted).
+            self.fields["customer"].queryset = customers  # type: ignore[attr-defined]
+
+
+class ScopeGrantForm(forms.Form):
+    """Grant one user or one group either one customer or every customer."""
+
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+    group = forms.ModelChoiceField(queryset=Group.objects.none(), required=False)
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.none(), required=False, empty_label="— choose —"
+    )
+    all_customers = forms.BooleanField(
+        label="All customers (an explicit grant of everything)", required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user_field: Any = self.fields["user"]
+        user_field.queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, groups__name=Role.ANALYST.value)
+            .distinct()
+            .order_by("username")
+        )
+        user_field.empty_label = "— or pick a group —"
+        group_field: Any = self.fields["group"]
+        group_field.queryset = Group.objects.order_by("name")
+        group_field.empty_label = "— or pick a user —"
+        customer_field: Any = self.fields["customer"]
+        customer_field.queryset = Customer.objects.order_by("display_name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("user")) == bool(data.get("group")):
+            raise forms.ValidationError("Choose either a user or a group.")
+        if bool(data.get("customer")) == bool(data.get("all_customers")):
+            raise forms.ValidationError("Choose either one customer or “All customers”.")
+        return data

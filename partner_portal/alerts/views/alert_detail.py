@@ -1,0 +1,131 @@
+"""One alert, its write-back form, and bulk changes posted from the alert list."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from partner_portal.alerts import actions, detail_selectors
+from partner_portal.alerts.forms import AlertUpdateForm, BulkUpdateForm
+from partner_portal.alerts.models import Alert
+from partner_portal.core.access import Role, require_roles
+from tenants.views import client_ip
+
+analysts = require_roles(Role.ANALYST)
+
+# A conflict is the one refusal that is about the request itself; Defender refusing
+# (permission, missing alert, outage) is reported on an ordinary page.
+STATUS_CODES = {actions.Outcome.CONFLICT: 409}
+
+
+def _initial(alert: Alert) -> dict[str, str]:
+    return {
+        "status": alert.status if alert.status in ("New", "InProgress", "Resolved") else "",
+        "assigned_to": alert.assigned_to,
+        "classification": alert.classification if alert.classification != "Unknown" else "",
+        "determination": alert.determination,
+        "seen_last_update": alert.last_updated_at.isoformat() if alert.last_updated_at else "",
+    }
+
+
+def _render_detail(
+    request: HttpRequest,
+    detail: detail_selectors.AlertDetail,
+    form: AlertUpdateForm | None = None,
+    result: actions.WriteResult | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "d": detail,
+        "alert": detail.alert,
+        "form": form or AlertUpdateForm(initial=_initial(detail.alert)),
+        "result": result,
+    }
+    return render(request, "alerts/detail.html", context, status=status)
+
+
+@analysts
+@require_GET
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    detail = detail_selectors.alert_detail(user=request.user, pk=pk)
+    if detail is None:
+        raise Http404("No such alert.")
+    return _render_detail(request, detail)
+
+
+@analysts
+@require_POST
+def alert_update(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = detail_selectors.alert_get(user=request.user, pk=pk)
+    if alert is None:
+        raise Http404("No such alert.")
+    form = AlertUpdateForm(request.POST)
+    if not form.is_valid():
+        detail = detail_selectors.alert_detail(user=request.user, pk=pk)
+        assert detail is not None
+        return _render_detail(request, detail, form=form, status=400)
+    result = actions.alert_update(
+        alert=alert,
+        actor=request.user,
+        changes=form.changes(),
+        seen_last_update=form.cleaned_data["seen_last_update"],
+        ip_address=client_ip(request),
+    )
+    if result.ok:
+        messages.success(request, result.message)
+        return redirect("alerts:detail", pk=pk)
+    detail = detail_selectors.alert_detail(user=request.user, pk=pk)
+    if detail is None:
+        raise Http404("No such alert.")
+    if result.outcome == actions.Outcome.CONFLICT:
+        # A fresh form from Defender's version; the analyst's own entries stay visible.
+        comment = form.data.get("comment", "")
+        form = AlertUpdateForm(initial={**_initial(detail.alert), "comment": comment})
+    return _render_detail(
+        request, detail, form=form, result=result, status=STATUS_CODES.get(result.outcome, 200)
+    )
+
+
+def _back_to(request: HttpRequest, wanted: str) -> str:
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    try:
+        return reverse("alerts:list")
+    except NoReverseMatch:
+        return reverse("home")
+
+
+@analysts
+@require_POST
+def alert_bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkUpdateForm(request.POST)
+    back = _back_to(request, request.POST.get("next", "") or request.headers.get("Referer", ""))
+    if not form.is_valid():
+        for error in [*form.errors.get("alert", []), *form.non_field_errors()]:
+            messages.error(request, str(error))
+        if form.errors.get("status") or form.errors.get("assigned_to"):
+            messages.error(request, "Choose a valid status or assignee.")
+        return redirect(back)
+    alerts = detail_selectors.alerts_for_action(user=request.user, pks=form.cleaned_data["alert"])
+    if not alerts:
+        raise Http404("None of the chosen alerts exists.")
+    results = actions.alerts_bulk_update(
+        alerts=alerts,
+        actor=request.user,
+        status=form.cleaned_data["status"] or None,
+        assigned_to=form.cleaned_data["assigned_to"] or None,
+        ip_address=client_ip(request),
+    )
+    context = {
+        "results": results,
+        "back": back,
+        "succeeded": sum(1 for r in results if r.ok),
+        "failed": sum(1 for r in results if not r.ok),
+    }
+    return render(request, "alerts/detail_bulk_result.html", context)

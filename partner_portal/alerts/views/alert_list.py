@@ -1,0 +1,227 @@
+"""The consolidated alert list: the page, its counts, live updates, exports and charts.
+
+Each view validates the query string with `AlertFilterForm`, calls one selector (which
+applies the analyst's scope) and renders; nothing here queries the database directly.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from partner_portal.alerts import selectors
+from partner_portal.alerts.filters import (
+    KNOWN_CATEGORIES,
+    KNOWN_DETECTION_SOURCES,
+    AlertFilterForm,
+    ChartWindowForm,
+    LiveForm,
+)
+from partner_portal.core.access import Role, require_roles
+
+analysts_only = require_roles(Role.ANALYST)
+
+POLL_SECONDS = 5
+
+
+def _filter_form(request: HttpRequest) -> AlertFilterForm:
+    return AlertFilterForm(request.GET, user=request.user)
+
+
+def _bad_filter(form: AlertFilterForm) -> JsonResponse:
+    return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+
+
+@analysts_only
+@require_GET
+def alert_list(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request)
+    page = None
+    status = 200
+    if form.is_valid():
+        try:
+            page = selectors.alert_page(
+                user=request.user,
+                query=form.to_query(),
+                after=form.cleaned_data.get("after") or "",
+                before=form.cleaned_data.get("before") or "",
+            )
+        except selectors.InvalidCursor:
+            form.add_error(None, "This page link is not valid; start from the first page.")
+    if page is None:
+        status = 400
+    context = {
+        "form": form,
+        "page": page,
+        "filter_qs": form.filter_querystring(),
+        "poll_seconds": POLL_SECONDS,
+        # Reversed once here rather than once per row in the template.
+        "list_url": reverse("alerts:list"),
+        "known_categories": KNOWN_CATEGORIES,
+        "known_detection_sources": KNOWN_DETECTION_SOURCES,
+    }
+    return render(request, "alerts/list.html", context, status=status)
+
+
+@analysts_only
+@require_GET
+@never_cache
+def alert_counts(request: HttpRequest) -> HttpResponse:
+    """Counts for the current filter, as a fragment the list page loads after itself
+    (counting a large filter costs more than reading one page of it)."""
+    form = _filter_form(request)
+    if not form.is_valid():
+        return _bad_filter(form)
+    counts = selectors.alert_counts(user=request.user, query=form.to_query())
+    return render(request, "alerts/list_counts.html", {"counts": counts, "form": form})
+
+
+@analysts_only
+@require_GET
+@never_cache
+def alert_live(request: HttpRequest) -> HttpResponse:
+    """Alerts stored since the page's mark that match its filter, for the poller."""
+    form = _filter_form(request)
+    live = LiveForm(request.GET)
+    if not form.is_valid():
+        return _bad_filter(form)
+    if not live.is_valid():
+        return JsonResponse({"errors": live.errors.get_json_data()}, status=400)
+    update = selectors.alerts_since(
+        user=request.user, query=form.to_query(), since_id=live.cleaned_data["since_id"]
+    )
+    rows = render_to_string(
+        "alerts/list_rows.html",
+        {"alerts": update.alerts, "fresh": True, "list_url": reverse("alerts:list")},
+        request=request,
+    )
+    return JsonResponse(
+        {
+            "count": update.count,
+            "since_id": update.since_id,
+            "shown": len(update.alerts),
+            "rows_html": rows,
+        }
+    )
+
+
+# --- exports ---------------------------------------------------------------------------------
+class _Echo:
+    """A file-like object whose write() hands the line back, for csv.writer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+# A spreadsheet would run a cell that starts with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, list):
+        return ";".join(str(item) for item in value)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+# Rows per piece handed to the server: one write per row would cost a system call each.
+ROWS_PER_PIECE = 500
+
+
+def _csv_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    piece = [writer.writerow([name for name, _ in selectors.EXPORT_COLUMNS])]
+    for row in rows:
+        piece.append(writer.writerow([_csv_cell(value) for value in row]))
+        if len(piece) >= ROWS_PER_PIECE:
+            yield "".join(piece)
+            piece = []
+    yield "".join(piece)
+
+
+def _json_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
+    names = [name for name, _ in selectors.EXPORT_COLUMNS]
+    encoder = DjangoJSONEncoder()
+    piece = ["["]
+    separator = "\n"
+    for row in rows:
+        piece.append(separator + encoder.encode(dict(zip(names, row, strict=True))))
+        separator = ",\n"
+        if len(piece) >= ROWS_PER_PIECE:
+            yield "".join(piece)
+            piece = []
+    piece.append("\n]\n")
+    yield "".join(piece)
+
+
+def _export(request: HttpRequest, kind: str) -> HttpResponse:
+    form = _filter_form(request)
+    if not form.is_valid():
+        return _bad_filter(form)
+    rows = selectors.alert_export_rows(user=request.user, query=form.to_query())
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    if kind == "csv":
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(_json_chunks(rows), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="alerts-{stamp}.{kind}"'
+    response["Cache-Control"] = "no-store"
+    # The access decorators are typed for HttpResponse; Django serves a streamed response
+    # through the same path.
+    return cast(HttpResponse, response)
+
+
+@analysts_only
+@require_GET
+def alert_export_csv(request: HttpRequest) -> HttpResponse:
+    return _export(request, "csv")
+
+
+@analysts_only
+@require_GET
+def alert_export_json(request: HttpRequest) -> HttpResponse:
+    return _export(request, "json")
+
+
+# --- charts ----------------------------------------------------------------------------------
+@analysts_only
+@require_GET
+def alert_charts(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request)
+    window = ChartWindowForm(request.GET)
+    context = {
+        "form": form,
+        "window_form": window,
+        "window": window.cleaned_data["window"] if window.is_valid() else "7d",
+        "filter_qs": form.filter_querystring(),
+    }
+    return render(request, "alerts/charts.html", context)
+
+
+@analysts_only
+@require_GET
+@never_cache
+def alert_chart_data(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request)
+    window = ChartWindowForm(request.GET)
+    if not form.is_valid():
+        return _bad_filter(form)
+    if not window.is_valid():
+        return JsonResponse({"errors": window.errors.get_json_data()}, status=400)
+    data = selectors.alert_chart_data(
+        user=request.user, query=form.to_query(), window=window.cleaned_data["window"]
+    )
+    return JsonResponse(data)

@@ -1,0 +1,42 @@
+"""Incidents: the list of a user's visible incidents, and one incident with its alerts."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from partner_portal.alerts import detail_selectors
+from partner_portal.alerts.forms import IncidentFilterForm
+from partner_portal.core.access import Role, require_roles
+
+PAGE_SIZE = 50
+
+
+@require_roles(Role.ANALYST)
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    customers = detail_selectors.visible_customers(user=request.user)
+    form = IncidentFilterForm(request.GET or None, customers=customers)
+    filters = form.cleaned_data if form.is_valid() else {}
+    incidents = detail_selectors.incident_list(
+        user=request.user,
+        customer_ids=[c.pk for c in filters.get("customer") or []],
+        status=filters.get("status", ""),
+        severity=filters.get("severity", ""),
+        search=filters.get("q", ""),
+    )
+    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "alerts/incidents.html", {"form": form, "page": page})
+
+
+@require_roles(Role.ANALYST)
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    detail = detail_selectors.incident_detail(user=request.user, pk=pk)
+    if detail is None:
+        raise Http404("No such incident.")
+    return render(
+        request, "alerts/incident_detail.html", {"d": detail, "incident": detail.incident}
+    )

@@ -1,0 +1,122 @@
+// The alert list's behaviour in the browser: counts loaded after the page, live updates
+// by polling, "select all", and the custom time range shown only when chosen.
+// The page works without it; this only adds what needs a script.
+(function () {
+  "use strict";
+
+  const table = document.getElementById("alert-table");
+  const banner = document.getElementById("new-alerts");
+
+  // --- counts: a separate request, so a large filter never slows the list itself ---------
+  function loadCounts() {
+    const holder = document.getElementById("alert-counts");
+    if (!holder || !holder.dataset.countsUrl) return;
+    fetch(holder.dataset.countsUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        const template = document.createElement("template");
+        template.innerHTML = html.trim();
+        const fresh = template.content.firstElementChild;
+        if (fresh) holder.replaceWith(fresh);
+      })
+      .catch(() => {
+        holder.removeAttribute("aria-busy");
+        holder.querySelectorAll("p.muted").forEach((p) => { p.textContent = "Counts are not available right now."; });
+      });
+  }
+
+  // --- live updates ------------------------------------------------------------------------
+  let pending = 0;
+  let polling = false;
+
+  function liveUrl() {
+    const url = new URL(table.dataset.liveUrl, window.location.href);
+    url.searchParams.set("since_id", table.dataset.sinceId || "0");
+    return url;
+  }
+
+  function poll() {
+    if (polling || document.hidden) return;
+    polling = true;
+    fetch(liveUrl(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+      .then((data) => {
+        pending = data.count;
+        if (pending > 0) {
+          banner.querySelector("[data-new-text]").textContent =
+            pending === 1 ? "1 new alert matches this filter —" : pending + " new alerts match this filter —";
+          banner.hidden = false;
+        }
+      })
+      .catch(() => {})
+      .finally(() => { polling = false; });
+  }
+
+  function showNew() {
+    const onFirstPage = table.dataset.firstPage === "true";
+    fetch(liveUrl(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+      .then((data) => {
+        if (!onFirstPage || data.count > data.shown) {
+          // Too many to insert, or the analyst is further down the list: the newest
+          // alerts belong on the first page, so go there.
+          window.location.assign(table.dataset.firstPageUrl);
+          return;
+        }
+        const body = table.tBodies[0];
+        const before = body.getBoundingClientRect().bottom;
+        const template = document.createElement("template");
+        template.innerHTML = data.rows_html.trim();
+        body.querySelectorAll("tr.empty").forEach((row) => row.remove());
+        const known = new Set(Array.from(body.rows, (row) => row.dataset.alertId));
+        const rows = Array.from(template.content.querySelectorAll("tr")).filter(
+          (row) => !known.has(row.dataset.alertId)
+        );
+        body.prepend(...rows);
+        // Keep what was on screen where it was when the list sits above the viewport.
+        if (body.getBoundingClientRect().top < 0) {
+          window.scrollBy(0, body.getBoundingClientRect().bottom - before);
+        }
+        table.dataset.sinceId = String(data.since_id);
+        pending = 0;
+        banner.hidden = true;
+        if (rows.length) {
+          const link = rows[0].querySelector("a.alert-link");
+          if (link) link.focus({ preventScroll: true });
+        }
+      })
+      .catch(() => {});
+  }
+
+  function startPolling() {
+    if (!table || !banner || !table.dataset.liveUrl) return;
+    const seconds = Math.max(parseFloat(table.dataset.pollSeconds) || 5, 0.2);
+    banner.querySelector("[data-show-new]").addEventListener("click", showNew);
+    window.setInterval(poll, seconds * 1000);
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
+  }
+
+  // --- select all ----------------------------------------------------------------------------
+  function wireSelectAll() {
+    const all = document.getElementById("select-all");
+    if (!all || !table) return;
+    all.addEventListener("change", () => {
+      table.querySelectorAll('input[name="alert"]').forEach((box) => { box.checked = all.checked; });
+    });
+  }
+
+  // --- custom time range ---------------------------------------------------------------------
+  function wirePeriod() {
+    const period = document.getElementById("id_period");
+    const range = document.querySelector("[data-custom-range]");
+    if (!period || !range) return;
+    const sync = () => { range.hidden = period.value !== "custom"; };
+    period.addEventListener("change", sync);
+    sync();
+  }
+
+  loadCounts();
+  startPolling();
+  wireSelectAll();
+  wirePeriod();
+})();

@@ -1,0 +1,78 @@
+// Keeps the customer page's "Sync" card current while a first backfill runs: polls the
+// JSON endpoint named on the card and rewrites the few fields that change. Stops polling
+// once every backfill is done, so an idle page costs the server nothing.
+(function () {
+  "use strict";
+  var card = document.getElementById("customer-sync");
+  if (!card) { return; }
+  var url = card.getAttribute("data-progress-url");
+  var delay = 2000;
+
+  function text(root, field, value) {
+    var el = root.querySelector('[data-field="' + field + '"]');
+    if (el) { el.textContent = value; }
+  }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  function describeRun(run) {
+    if (!run) { return "none yet"; }
+    if (run.status === "running") { return "running"; }
+    var parts = [run.fetched + " read", run.created + " new", run.updated + " changed",
+                 plural(run.api_calls, "API call")];
+    if (run.throttled_waits) { parts.push(plural(run.throttled_waits, "throttled wait")); }
+    return run.status + ": " + parts.join(", ");
+  }
+
+  function render(data) {
+    data.sources.forEach(function (s) {
+      var root = card.querySelector('[data-source="' + s.source + '"]');
+      if (!root) { return; }
+      var box = root.querySelector('[data-part="backfill"]');
+      var b = s.backfill;
+      if (box) {
+        box.hidden = b.phase === "done" || !s.enabled;
+        text(root, "backfill-text", b.phase === "running"
+          ? "First backfill running: " + b.fetched + " read in " + plural(b.pages, "page")
+            + (b.per_second ? " (" + Math.round(b.per_second) + "/s)" : "")
+          : "First backfill waiting to start");
+        text(root, "stored", String(s.stored));
+      }
+      text(root, "stored-total", String(s.stored));
+      text(root, "last-success", s.last_success_at
+        ? new Date(s.last_success_at).toLocaleString() : "never");
+      text(root, "last-run", describeRun(s.last_run));
+      var health = root.querySelector('[data-field="health"]');
+      if (health) {
+        health.textContent = "";
+        var badge = document.createElement("span");
+        badge.className = "badge " + (s.healthy ? "status-ok" : "status-bad");
+        badge.textContent = s.healthy ? "OK" : "Failing";
+        health.appendChild(badge);
+        if (!s.healthy && s.last_run) {
+          health.appendChild(document.createTextNode(
+            " " + s.last_run.error_message + " (" + s.last_run.error_code + ")"));
+        }
+      }
+    });
+    card.setAttribute("data-live", data.live ? "true" : "false");
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        render(data);
+        if (data.live) { window.setTimeout(poll, delay); }
+      })
+      .catch(function () {
+        // A passing network or server hiccup: try again, more slowly.
+        window.setTimeout(poll, delay * 3);
+      });
+  }
+
+  if (card.getAttribute("data-live") === "true") { window.setTimeout(poll, delay); }
+})();

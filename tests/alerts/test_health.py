@@ -1,0 +1,127 @@
+"""Tenant health: status, last success, lag, last error in words, API calls against the
+hourly limit, missing permissions and who is sent where to fix them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from partner_portal.alerts.detail_selectors import tenant_health
+from partner_portal.alerts.models import Source, SyncRun, SyncState, SyncStatus
+from tenants.models import AnalystScope, AuditEvent, CustomerStatus
+from tests.alerts.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(analyst: object) -> dict[str, object]:
+    now = timezone.now()
+    healthy = CustomerFactory(display_name="Contoso")
+    broken = CustomerFactory(
+        display_name="Fabrikam",
+        status=CustomerStatus.MISSING_PERMISSIONS,
+        missing_roles=["Incident.Read.All"],
+        last_error_code="Forbidden",
+        last_error_message="Microsoft refused a request for lack of Incident.Read.All.",
+    )
+    for source in (Source.ALERTS, Source.INCIDENTS):
+        run = SyncRun.objects.create(
+            customer=healthy, source=source, status=SyncStatus.SUCCEEDED, api_calls=40,
+            started_at=now - timedelta(minutes=10), finished_at=now - timedelta(minutes=9),
+        )  # fmt: skip
+        SyncState.objects.create(
+            customer=healthy, source=source, last_run=run,
+            last_success_at=now - timedelta(minutes=9),
+        )  # fmt: skip
+    # An old run does not count against this hour's budget.
+    SyncRun.objects.create(
+        customer=healthy, source=Source.ALERTS, status=SyncStatus.SUCCEEDED, api_calls=900,
+        started_at=now - timedelta(hours=3), finished_at=now - timedelta(hours=3),
+    )  # fmt: skip
+    AuditEvent.objects.create(
+        actor_label="sam", action="alert.updated", customer=healthy, details={"api_calls": 2}
+    )
+    failed = SyncRun.objects.create(
+        customer=broken, source=Source.ALERTS, status=SyncStatus.FAILED, api_calls=3,
+        started_at=now - timedelta(minutes=5), finished_at=now - timedelta(minutes=5),
+        error_code="ServerError 503",
+        error_message="The Defender API kept answering with server errors; try again later.",
+    )  # fmt: skip
+    SyncState.objects.create(
+        customer=broken, source=Source.ALERTS, last_run=failed, consecutive_failures=2
+    )
+    AnalystScope.objects.create(user=analyst, customer=healthy)
+    return {"healthy": healthy, "broken": broken}
+
+
+def _row(page: str, customer: object) -> str:
+    start = page.index(f'data-customer-id="{customer.pk}"')  # type: ignore[attr-defined]
+    return page[start : page.index("</tr>", start)]
+
+
+def test_staff_see_every_customer_with_errors_in_words_and_a_reconsent_link(
+    staff_client: Client, world: dict
+) -> None:
+    page = staff_client.get("/health/").content.decode()
+    healthy = _row(page, world["healthy"])
+    broken = _row(page, world["broken"])
+    assert "42 / 1500" in healthy  # 40 sync calls + 2 write-back calls this hour
+    assert "none" in healthy
+    assert "kept answering with server errors" in broken
+    assert "Incident.Read.All" in broken
+    assert f'href="/customers/{world["broken"].pk}/"' in broken
+    assert 'data-status="missing_permissions"' in broken
+    assert "never" in broken  # no successful sync yet
+
+
+def test_analysts_see_only_their_scope_and_are_told_to_ask_staff(
+    analyst_client: Client, world: dict
+) -> None:
+    page = analyst_client.get("/health/").content.decode()
+    assert "Contoso" in page
+    assert "Fabrikam" not in page
+
+
+def test_analysts_cannot_reach_the_staff_page_but_are_pointed_to_staff(
+    analyst: object, world: dict
+) -> None:
+    AnalystScope.objects.create(user=analyst, customer=world["broken"])
+    client = Client()
+    client.force_login(analyst)  # type: ignore[arg-type]
+    broken = _row(client.get("/health/").content.decode(), world["broken"])
+    assert "/customers/" not in broken
+    assert "ask onboarding staff" in broken.lower()
+
+
+def test_lag_is_the_time_since_the_stalest_source_last_succeeded(
+    onboarding_staff: object, world: dict
+) -> None:
+    state = SyncState.objects.get(customer=world["healthy"], source=Source.INCIDENTS)
+    state.last_success_at = timezone.now() - timedelta(hours=2)
+    state.save(update_fields=["last_success_at"])
+    rows = tenant_health(user=onboarding_staff)
+    row = next(r for r in rows if r.customer == world["healthy"])
+    assert row.lag_seconds is not None and 7100 < row.lag_seconds < 7300
+
+
+def test_a_failure_cleared_by_a_later_success_is_no_longer_shown(
+    staff_client: Client, world: dict
+) -> None:
+    state = SyncState.objects.get(customer=world["broken"], source=Source.ALERTS)
+    state.consecutive_failures = 0
+    state.last_success_at = timezone.now()
+    state.save(update_fields=["consecutive_failures", "last_success_at"])
+    broken = _row(staff_client.get("/health/").content.decode(), world["broken"])
+    assert "server errors" not in broken
+    # The customer's own access problem is still there until consent is fixed.
+    assert "lack of Incident.Read.All" in broken
+
+
+def test_a_user_without_role_may_not_see_health(no_role_user: object) -> None:
+    client = Client()
+    client.force_login(no_role_user)  # type: ignore[arg-type]
+    assert client.get("/health/").status_code == 403

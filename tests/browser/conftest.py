@@ -1,0 +1,106 @@
+"""The running portal (gunicorn, a real Celery worker and beat) beside a sandbox, with two
+customers onboarded through the portal's own pages and their alerts already synced."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from partner_portal.sandbox.testing import SandboxProcess
+from tenants.demo import PortalDriver
+from tests.fixtures.portal_process import PortalProcess, start_portal, stop_portal
+
+ALERTS_PER_TENANT = 20
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@dataclass
+class Console:
+    portal: PortalProcess
+    sandbox: SandboxProcess
+    driver: PortalDriver
+    # Customer name -> (portal customer pk, sandbox tenant ID).
+    customers: dict[str, tuple[int, str]]
+
+    @property
+    def url(self) -> str:
+        return self.portal.url
+
+
+def _wait_for_alerts(driver: PortalDriver, expected: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        response = driver.session.get(f"{driver.portal_url}/alerts/export.json", timeout=30)
+        if response.status_code == 200:
+            count = len(response.json() if isinstance(response.json(), list) else [])
+            if count >= expected:
+                return
+        time.sleep(1)
+    raise AssertionError(f"only {count} of {expected} alerts arrived in {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    sandbox = SandboxProcess(
+        tmp_path_factory.mktemp("console-sandbox"),
+        tenants=2, consented=0, alerts_per_tenant=ALERTS_PER_TENANT, arrival_rate=0, seed=23,
+    )  # fmt: skip
+    with sandbox:
+        portal = start_portal(sandbox, tmp_path_factory.mktemp("console-portal"))
+        try:
+            driver = PortalDriver(portal.url)
+            driver.sign_in(portal.admin_username, portal.admin_password)
+            customers: dict[str, tuple[int, str]] = {}
+            names = ("Contoso Retail", "Fabrikam Health")
+            for tenant, name in zip(sandbox.tenants, names, strict=True):
+                # 30 seconds is the shortest interval the registration form allows.
+                pk, link = driver.register(name, sync_interval_seconds="30")
+                result = driver.consent(
+                    link, admin_user=tenant["admin_user"], ca_file=sandbox.ca_file
+                )
+                assert result.status_code == 200, result.page[-500:]
+                customers[name] = (pk, tenant["tenant_id"])
+            for pk, _ in customers.values():
+                driver.wait_for_status(pk, timeout=60)
+            _wait_for_alerts(driver, expected=ALERTS_PER_TENANT * len(customers))
+            yield Console(portal, sandbox, driver, customers)
+        finally:
+            stop_portal(portal)
+
+
+@pytest.fixture(scope="module")
+def console_browser() -> Iterator[Any]:
+    """Chromium for this module only: Playwright's sync API is stopped when the module
+    ends, so other modules may start their own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(console_browser: Any, console: Console) -> Iterator[Any]:
+    """A fresh browser context signed in as the portal's admin (who holds every role)."""
+    context = console_browser.new_context(
+        accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{console.url}/accounts/login/")
+    page.fill("#id_username", console.portal.admin_username)
+    page.fill("#id_password", console.portal.admin_password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Sign out")
+    yield page
+    context.close()

@@ -1,0 +1,416 @@
+"""Role-by-URL matrix over every URL the project serves.
+
+Five roles (anonymous, an analyst scoped to customer A, an analyst with the explicit
+"all customers" grant, onboarding staff, a portal admin) open every URL pattern of the
+URL conf, with path arguments filled from customer A's and customer B's real objects.
+Each answer must carry the expected status, and nothing of customer B (its name, its
+tenant, its alerts' titles and IDs, its incident, all seeded with a unique token) may
+reach A's analyst: not in pages, exports, counts, charts data or live updates.
+
+URLs are found by walking the resolver, so a page added later is covered without
+editing this file, provided its path arguments are named in ARGUMENTS. A URL missing
+from EXPECTED gets the status its declared access policy implies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from partner_portal.alerts.models import Incident, Source, SyncRun, SyncState, SyncStatus
+from partner_portal.core.access import Role
+from tenants.models import AnalystScope, AuditEvent, ConsentRequest
+from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Something of customer B that can appear nowhere by chance.
+MARK = "Qz7Bravo"
+B_TENANT = "bbbbbbbb-7777-4bbb-8bbb-bbbbbbbbbbbb"
+
+ANON, ANALYST_A, ANALYST_ALL = "anonymous", "analyst A", "analyst all"
+STAFF, ADMIN = "staff", "admin"
+ROLES = (ANON, ANALYST_A, ANALYST_ALL, STAFF, ADMIN)
+
+
+# --- the world ------------------------------------------------------------------------------
+@dataclass
+class World:
+    customers: dict[str, Any]
+    objects: dict[str, dict[str, Any]]
+    clients: dict[str, Client]
+
+
+def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[str, Any]:
+    now = timezone.now()
+    customer = CustomerFactory(
+        display_name=name,
+        tenant_id=tenant,
+        contact_name=f"{name} contact",
+        contact_email=f"soc@{label.lower()}.example",
+    )
+    alerts = [
+        AlertFactory(
+            customer=customer,
+            alert_id=f"da6384{label}{n:04d}_{name}",
+            title=f"{name} lateral activity {n}",
+            severity=severity,
+            status="New",
+            incident_id=500,
+            machine_id=("a" if label == "A" else "b") * 40,
+            computer_dns_name=f"host{n}.{name}.example",
+            created_at=now - timedelta(minutes=n + 1),
+            last_updated_at=now - timedelta(minutes=n + 1),
+            mitre_techniques=[f"T1{label}0{n}"],
+        )
+        for n, severity in enumerate(["High", "Medium", "Low"])
+    ]
+    incident = Incident.objects.create(
+        customer=customer, incident_id=500, name=f"{name} incident", status="Active",
+        severity="High", alert_ids=[a.alert_id for a in alerts], created_at=now,
+    )  # fmt: skip
+    run = SyncRun.objects.create(
+        customer=customer, source=Source.ALERTS, status=SyncStatus.FAILED, api_calls=7,
+        error_code="ServerError 500", error_message=f"{name} sync failed",
+        finished_at=now,
+    )  # fmt: skip
+    SyncState.objects.create(
+        customer=customer, source=Source.ALERTS, last_run=run, consecutive_failures=1
+    )
+    consent = ConsentRequest.objects.create(
+        customer=customer, public_id=f"pub-{label}-{name}", expires_at=now + timedelta(days=7)
+    )
+    scope = AnalystScope.objects.create(user=scope_user, customer=customer)
+    AuditEvent.objects.create(
+        actor_label="system", action="customer.registered", customer=customer,
+        customer_name=name, summary=f"Registered {name}",
+    )  # fmt: skip
+    return {
+        "customer": customer,
+        "alert": alerts[0],
+        "incident": incident,
+        "consent": consent,
+        "scope": scope,
+    }
+
+
+def _client(user: Any | None) -> Client:
+    # A crash is reported as the 500 it is, with the URL, rather than raised mid-matrix.
+    client = Client(raise_request_exception=False)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def world() -> World:
+    analyst_a = UserFactory(username="analyst-a", roles=[Role.ANALYST])
+    analyst_all = UserFactory(username="analyst-all", roles=[Role.ANALYST])
+    AnalystScope.objects.create(user=analyst_all, all_customers=True)
+    analyst_b = UserFactory(username="analyst-b", roles=[Role.ANALYST])
+    staff = UserFactory(username="staff", roles=[Role.ONBOARDING])
+    admin = UserFactory(username="admin", roles=[Role.ADMIN])
+    # A group's "all customers" grant must not reach A's analyst, who is not a member.
+    other_team = Group.objects.create(name="B team")
+    AnalystScope.objects.create(group=other_team, customer=None, all_customers=True)
+    objects = {
+        "A": _seed_customer("A", "Alpha", "aaaaaaaa-1111-4aaa-8aaa-aaaaaaaaaaaa", analyst_a),
+        "B": _seed_customer("B", MARK, B_TENANT, analyst_b),
+    }
+    clients = {
+        ANON: _client(None),
+        ANALYST_A: _client(analyst_a),
+        ANALYST_ALL: _client(analyst_all),
+        STAFF: _client(staff),
+        ADMIN: _client(admin),
+    }
+    return World({k: v["customer"] for k, v in objects.items()}, objects, clients)
+
+
+# --- URL discovery ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    name: str  # "namespace:name"
+    arguments: tuple[str, ...]
+    view: Callable[..., Any]
+
+
+def _walk(patterns: list[Any], namespace: str = "") -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue  # Django's admin applies its own staff check.
+            inner = entry.namespace or namespace
+            yield from _walk(entry.url_patterns, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield Route(name, tuple(entry.pattern.regex.groupindex), entry.callback)
+
+
+def all_routes() -> list[Route]:
+    return list({route.name: route for route in _walk(get_resolver().url_patterns)}.values())
+
+
+# Which object fills a path argument, per URL (or per argument name for any URL).
+ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
+    ("alerts:detail", "pk"): lambda o: o["alert"].pk,
+    ("alerts:update", "pk"): lambda o: o["alert"].pk,
+    ("alerts:incident", "pk"): lambda o: o["incident"].pk,
+    ("alerts:scope_revoke", "pk"): lambda o: o["scope"].pk,
+    ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
+    ("*", "public_id"): lambda o: o["consent"].public_id,
+}
+for _name in ("detail", "edit", "new_link", "email_link", "verify", "offboard", "delete"):
+    ARGUMENTS[(f"tenants:customer_{_name}", "pk")] = lambda o: o["customer"].pk
+
+
+def url_for(route: Route, owner: dict[str, Any]) -> str:
+    kwargs = {}
+    for argument in route.arguments:
+        fill = ARGUMENTS.get((route.name, argument)) or ARGUMENTS.get(("*", argument))
+        if fill is None:
+            pytest.fail(
+                f"{route.name} takes <{argument}>: say in ARGUMENTS which object fills it, "
+                "so that the matrix covers it"
+            )
+        kwargs[argument] = fill(owner)
+    return reverse(route.name, kwargs=kwargs)
+
+
+# Query strings a URL needs to answer at all (the live poll needs its mark).
+QUERY = {"alerts:live": "since_id=0"}
+
+
+# --- expected status ---------------------------------------------------------------------------
+LOGIN = 302
+
+
+def _row(anon: int, a: int, all_: int, staff: int, admin: int) -> dict[str, int]:
+    return {ANON: anon, ANALYST_A: a, ANALYST_ALL: all_, STAFF: staff, ADMIN: admin}
+
+
+ANALYST_PAGE = _row(LOGIN, 200, 200, 403, 200)
+ANALYST_POST = _row(LOGIN, 405, 405, 403, 405)
+STAFF_PAGE = _row(LOGIN, 403, 403, 200, 200)
+STAFF_POST = _row(LOGIN, 403, 403, 405, 405)
+ADMIN_PAGE = _row(LOGIN, 403, 403, 403, 200)
+ADMIN_POST = _row(LOGIN, 403, 403, 403, 405)
+SIGNED_IN = _row(LOGIN, 200, 200, 200, 200)
+
+# For A's objects; with B's objects A's analyst gets 404 on every analyst page (below).
+EXPECTED: dict[str, dict[str, int] | None] = {
+    "home": SIGNED_IN,
+    "healthz": None,  # public; 503 while a service is down, which is its job
+    "login": _row(200, LOGIN, LOGIN, LOGIN, LOGIN),  # signed-in users are sent on
+    "logout": _row(405, 405, 405, 405, 405),
+    "alerts:list": ANALYST_PAGE,
+    "alerts:counts": ANALYST_PAGE,
+    "alerts:live": ANALYST_PAGE,
+    "alerts:export_csv": ANALYST_PAGE,
+    "alerts:export_json": ANALYST_PAGE,
+    "alerts:charts": ANALYST_PAGE,
+    "alerts:chart_data": ANALYST_PAGE,
+    "alerts:detail": ANALYST_PAGE,
+    "alerts:update": ANALYST_POST,
+    "alerts:bulk": ANALYST_POST,
+    "alerts:incidents": ANALYST_PAGE,
+    "alerts:incident": ANALYST_PAGE,
+    "alerts:health": _row(LOGIN, 200, 200, 200, 200),
+    "alerts:scopes": ADMIN_PAGE,
+    "alerts:scope_revoke": ADMIN_POST,
+    "tenants:customer_list": STAFF_PAGE,
+    "tenants:customer_register": STAFF_PAGE,
+    "tenants:customer_detail": STAFF_PAGE,
+    "tenants:customer_edit": STAFF_PAGE,
+    "tenants:customer_new_link": STAFF_POST,
+    "tenants:customer_email_link": STAFF_POST,
+    "tenants:customer_verify": STAFF_POST,
+    "tenants:customer_offboard": STAFF_POST,
+    "tenants:customer_delete": STAFF_POST,
+    "tenants:audit_log": ADMIN_PAGE,
+    "alerts:sync_progress": STAFF_PAGE,
+    "tenants:consent_callback": None,  # public; answers the missing parameters itself
+    "tenants:consent_landing": _row(200, 200, 200, 200, 200),
+    "tenants:consent_start": _row(405, 405, 405, 405, 405),
+}
+# Analyst pages naming one object: B's object is "not found" for A's analyst.
+OBJECT_PAGES = {"alerts:detail", "alerts:incident"}
+
+
+def expected_status(route: Route, role: str, owner: str) -> set[int]:
+    if route.name in EXPECTED:
+        row = EXPECTED[route.name]
+        if row is None:
+            return set(range(200, 500)) - {LOGIN, 403} | {503}
+        status = row[role]
+        if owner == "B" and role == ANALYST_A and route.name in OBJECT_PAGES:
+            status = 404
+        return {status}
+    return _from_policy(route, role, owner)
+
+
+def _policy(route: Route) -> str:
+    return str(
+        getattr(route.view, "access_policy", "")
+        or getattr(getattr(route.view, "view_class", None), "access_policy", "")
+    )
+
+
+def _from_policy(route: Route, role: str, owner: str) -> set[int]:
+    """For a URL added after this table: what its declared access rule implies."""
+    policy = _policy(route)
+    answered = {200, 400, 405} | ({404} if route.arguments else set())
+    if policy == "public":
+        return set(range(200, 500)) - {403}
+    if role == ANON:
+        return {LOGIN}
+    if policy == "signed-in":
+        return answered
+    held = {
+        ANALYST_A: {Role.ANALYST},
+        ANALYST_ALL: {Role.ANALYST},
+        STAFF: {Role.ONBOARDING},
+        ADMIN: set(Role),
+    }[role]
+    allowed = {Role(name) for name in policy.removeprefix("roles:").split(",") if name}
+    return answered if held & allowed else {403}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def body_of(response: HttpResponse) -> str:
+    if getattr(response, "streaming", False):
+        content = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    else:
+        content = response.content
+    return content.decode("utf-8", errors="replace")
+
+
+def b_markers(world: World) -> list[str]:
+    b = world.objects["B"]
+    return [
+        MARK,
+        B_TENANT,
+        b["alert"].alert_id,
+        b["consent"].public_id,
+        "soc@b.example",
+    ]
+
+
+def leaks(body: str, world: World) -> list[str]:
+    return [marker for marker in b_markers(world) if marker in body]
+
+
+# --- the matrix -----------------------------------------------------------------------------------
+def test_every_url_answers_each_role_as_expected(world: World) -> None:
+    wrong = []
+    for route in all_routes():
+        for owner in ("A", "B") if route.arguments else ("A",):
+            url = url_for(route, world.objects[owner])
+            query = QUERY.get(route.name, "")
+            for role in ROLES:
+                response = world.clients[role].get(url + (f"?{query}" if query else ""))
+                allowed = expected_status(route, role, owner)
+                if response.status_code not in allowed:
+                    wrong.append(
+                        f"{role:12} GET {url} ({route.name}, {owner}'s): "
+                        f"{response.status_code}, expected {sorted(allowed)[:6]}"
+                    )
+                elif response.status_code == LOGIN and role == ANON:
+                    assert response["Location"].startswith("/accounts/login/"), url
+    assert wrong == [], "\n".join(wrong)
+
+
+def _a_analyst_urls(world: World) -> Iterator[str]:
+    """Every URL, with A's and B's objects, and list-style URLs with filters naming B."""
+    b = world.customers["B"].pk
+    a = world.customers["A"].pk
+    variants = [
+        "",
+        f"customer={b}",
+        f"customer={a}&customer={b}",
+        "q=lateral",
+        f"q=lateral&customer={b}&severity=High&severity=Medium&severity=Low",
+        "status=New&period=30d",
+        "window=30d",
+        "window=24h",
+        "format=csv",
+    ]
+    for route in all_routes():
+        if route.arguments:
+            # A public page named by a secret of B's (its consent link) is B's to share;
+            # holding that link is not something A's analyst can get from the portal.
+            owners = ("A",) if _policy(route) == "public" else ("A", "B")
+            for owner in owners:
+                yield url_for(route, world.objects[owner])
+            continue
+        base = url_for(route, {})
+        for variant in variants:
+            parts = [p for p in (QUERY.get(route.name, ""), variant) if p]
+            yield base + ("?" + "&".join(parts) if parts else "")
+
+
+def test_nothing_of_customer_b_reaches_customer_as_analyst(world: World) -> None:
+    client = world.clients[ANALYST_A]
+    leaked = []
+    for url in _a_analyst_urls(world):
+        response = client.get(url)
+        if response.status_code >= 500:
+            leaked.append(f"{url}: answered {response.status_code}")
+        found = leaks(body_of(response), world)
+        if found:
+            leaked.append(f"{url}: {found}")
+    assert leaked == [], "\n".join(leaked)
+
+
+def test_the_b_markers_are_visible_to_those_who_may_see_b(world: World) -> None:
+    """Guards the test above: the markers really appear where B is visible."""
+    b = world.objects["B"]
+    for role in (ANALYST_ALL, ADMIN):
+        client = world.clients[role]
+        detail = body_of(client.get(reverse("alerts:detail", args=[b["alert"].pk])))
+        assert MARK in detail and b["alert"].alert_id in detail and B_TENANT in detail
+        incident = body_of(client.get(reverse("alerts:incident", args=[b["incident"].pk])))
+        assert MARK in incident
+        assert MARK in body_of(client.get(reverse("alerts:health")))
+        for name, query in (
+            ("alerts:list", ""),
+            ("alerts:export_csv", ""),
+            ("alerts:export_json", ""),
+            ("alerts:live", "since_id=0"),
+        ):
+            url = reverse(name) + (f"?{query}" if query else "")
+            body = body_of(client.get(url))
+            assert MARK in body or b["alert"].alert_id in body, (role, name)
+    assert MARK in body_of(world.clients[STAFF].get(reverse("alerts:health")))
+
+
+def test_a_as_analyst_cannot_write_to_b_alerts(world: World) -> None:
+    client = world.clients[ANALYST_A]
+    b_alert = world.objects["B"]["alert"]
+    update = client.post(
+        reverse("alerts:update", args=[b_alert.pk]),
+        {"status": "Resolved", "seen_last_update": b_alert.last_updated_at.isoformat()},
+    )
+    assert update.status_code == 404
+    bulk = client.post(reverse("alerts:bulk"), {"alert": [b_alert.pk], "status": "Resolved"})
+    assert bulk.status_code == 404
+    assert not AuditEvent.objects.filter(action__startswith="alert.").exists()
+    b_alert.refresh_from_db()
+    assert b_alert.status == "New"
+
+
+def test_every_url_is_in_the_table_or_follows_its_declared_policy() -> None:
+    """Lists URLs that only the policy fallback covers, so that they get an explicit row."""
+    for route in all_routes():
+        if route.name not in EXPECTED:
+            assert _policy(route), f"{route.name} declares no access policy"

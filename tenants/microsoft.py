@@ -188,7 +188,11 @@ def _limiter(limits: tuple[tuple[int, float], ...]) -> Limiter | None:
     with _lock:
         limiter = _limiters.get(key)
         if limiter is None:
-            limiter = RedisRateLimiter(redis.Redis.from_url(settings.REDIS_URL), limits)
+            # Timeouts: a Redis that hangs must fail the pass, not stall it.
+            client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=5
+            )
+            limiter = RedisRateLimiter(client, limits)
             _limiters[key] = limiter
         return limiter
 
@@ -197,8 +201,7 @@ def _token_source(
     customer: Customer, resource: str, token_sources: list[str] | None
 ) -> Callable[[bool], str]:
     provider = token_provider(customer)
-    tenant_id = customer.tenant_id
-    assert tenant_id
+    tenant_id = _tenant_id(customer)
 
     def get_token(force_refresh: bool = False) -> str:
         token = provider.get(tenant_id, resource, force_refresh=force_refresh)
@@ -211,13 +214,10 @@ def _token_source(
 
 def mde_client(customer: Customer, *, token_sources: list[str] | None = None) -> MdeClient:
     """An alerts client for one customer; `token_sources` collects where tokens came from."""
-    if not customer.tenant_id:
-        raise ValueError("the customer has no verified tenant yet")
-    app = partner_app()
-    endpoints = endpoints_for_customer(customer, app)
+    app, endpoints = _client_setup(customer)
     return MdeClient(
         endpoints.mde_api_url,
-        customer.tenant_id,
+        _tenant_id(customer),
         _token_source(customer, endpoints.mde_resource, token_sources),
         session=_api_session(app),
         limiter=_limiter(MDE_ALERT_LIMITS),
@@ -226,17 +226,26 @@ def mde_client(customer: Customer, *, token_sources: list[str] | None = None) ->
 
 def xdr_client(customer: Customer, *, token_sources: list[str] | None = None) -> XdrClient:
     """An incidents client for one customer."""
-    if not customer.tenant_id:
-        raise ValueError("the customer has no verified tenant yet")
-    app = partner_app()
-    endpoints = endpoints_for_customer(customer, app)
+    app, endpoints = _client_setup(customer)
     return XdrClient(
         endpoints.xdr_api_url,
-        customer.tenant_id,
+        _tenant_id(customer),
         _token_source(customer, endpoints.xdr_resource, token_sources),
         session=_api_session(app),
         limiter=_limiter(XDR_INCIDENT_LIMITS),
     )
+
+
+def _tenant_id(customer: Customer) -> str:
+    if not customer.tenant_id:
+        raise ValueError("the customer has no verified tenant yet")
+    return customer.tenant_id
+
+
+def _client_setup(customer: Customer) -> tuple[PartnerApp, Endpoints]:
+    _tenant_id(customer)
+    app = partner_app()
+    return app, endpoints_for_customer(customer, app)
 
 
 def _api_session(app: PartnerApp) -> requests.Session:

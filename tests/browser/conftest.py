@@ -15,11 +15,6 @@ from tenants.demo import PortalDriver
 from tests.fixtures.portal_process import PortalProcess, start_portal, stop_portal
 
 ALERTS_PER_TENANT = 20
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @dataclass
@@ -78,15 +73,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 
 @pytest.fixture(scope="module")
-def console_browser() -> Iterator[Any]:
-    """Chromium for this module only: Playwright's sync API is stopped when the module
-    ends, so other modules may start their own."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def console_browser(chromium: Any) -> Any:
+    """Chromium for this module (tests/fixtures/browser.py)."""
+    return chromium
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -15,18 +13,6 @@ import pytest
 from partner_portal.sandbox.testing import SandboxProcess
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.browser]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class _Callback(BaseHTTPRequestHandler):
@@ -64,17 +50,9 @@ def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("/usr/bin/chromium is missing; CI=true requires it")
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+def browser(chromium: Any) -> Any:
+    """Chromium for this module (tests/fixtures/browser.py)."""
+    return chromium
 
 
 def _consent(

@@ -11,10 +11,13 @@ customers and alerts with set-based SQL, then measures through the real Django v
 3. the streamed CSV export's memory for 100,000 rows against 10,000 rows;
 4. the counts request for the same combinations (loaded apart from the list).
 
-It drops its database at the end, also after an error or Ctrl-C.
+It drops its database at the end, also after an error or Ctrl-C, unless asked to keep it.
 
     .venv/bin/python bench/bench_console.py            # 1,000,000 alerts, 500 customers
     .venv/bin/python bench/bench_console.py --quick    # 100,000 alerts, 100 customers
+    .venv/bin/python bench/bench_console.py --reuse    # keep the loaded database between
+                                                       # runs (loads it if missing); drop it
+                                                       # afterwards with --drop
 
 PostgreSQL is taken from BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/),
 whose user must be allowed to create databases.
@@ -49,6 +52,14 @@ def admin_sql(server: str, statement: str) -> None:
 
     with psycopg.connect(server + "postgres", autocommit=True) as conn:
         conn.execute(statement)
+
+
+def database_exists(server: str, name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(server + "postgres", autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    return found is not None
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -163,6 +174,31 @@ def load(customers: int, alerts: int) -> dict[str, Any]:
     return {"seconds": loaded, "size": size, "admin": admin, "analyst": analyst}
 
 
+def reuse_loaded(alerts: int) -> dict[str, Any] | None:
+    """The users and size of a database a previous `--reuse` run loaded, or None."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM alerts_alert")
+        stored = cursor.fetchone()[0]
+        if stored == 0:
+            return None
+        if stored != alerts:
+            raise SystemExit(f"{stored:,} alerts stored, {alerts:,} expected: run with --drop")
+        # Migrations applied since the load (new indexes) need fresh statistics.
+        cursor.execute("ANALYZE alerts_alert")
+        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('alerts_alert'))")
+        size = cursor.fetchone()[0]
+    users = get_user_model().objects.in_bulk(
+        ["bench-admin", "bench-analyst"], field_name="username"
+    )
+    if len(users) != 2:
+        return None
+    return {"seconds": 0.0, "size": size, "admin": users["bench-admin"],
+            "analyst": users["bench-analyst"]}  # fmt: skip
+
+
 # --- measuring --------------------------------------------------------------------------------
 def client_for(user: Any) -> Any:
     from django.test import Client
@@ -247,9 +283,14 @@ def run(args: argparse.Namespace) -> list[str]:
         out.append(line)
 
     call_command("migrate", verbosity=0)
-    info = load(args.customers, args.alerts)
-    say(f"Loaded {args.alerts:,} alerts for {args.customers} customers in "
-        f"{info['seconds']:.1f} s (table with indexes: {info['size']}).")  # fmt: skip
+    info = reuse_loaded(args.alerts) if args.reuse else None
+    if info is None:
+        info = load(args.customers, args.alerts)
+        say(f"Loaded {args.alerts:,} alerts for {args.customers} customers in "
+            f"{info['seconds']:.1f} s (table with indexes: {info['size']}).")  # fmt: skip
+    else:
+        say(f"Reused the loaded database: {args.alerts:,} alerts "
+            f"(table with indexes: {info['size']}).")  # fmt: skip
 
     from tenants.models import AnalystScope, Customer
 
@@ -376,14 +417,25 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--database", default="bench_console")
     parser.add_argument("--keep", action="store_true", help="leave the database behind")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on the database a previous --reuse run loaded (load it if missing) "
+        "and leave it behind for the next run",
+    )
+    parser.add_argument("--drop", action="store_true", help="only drop the database")
     args = parser.parse_args()
     args.alerts, args.customers = (100_000, 100) if args.quick else (1_000_000, 500)
     server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
     if not server.endswith("/"):
         server += "/"
 
-    admin_sql(server, f'DROP DATABASE IF EXISTS "{args.database}"')
-    admin_sql(server, f'CREATE DATABASE "{args.database}"')
+    if args.drop:
+        admin_sql(server, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        return 0
+    if not (args.reuse and database_exists(server, args.database)):
+        admin_sql(server, f'DROP DATABASE IF EXISTS "{args.database}"')
+        admin_sql(server, f'CREATE DATABASE "{args.database}"')
     os.environ["DATABASE_URL"] = server + args.database
     os.environ["DJANGO_SETTINGS_MODULE"] = "partner_portal.settings_test"
     os.environ.setdefault("CELERY_BROKER_URL", "memory://")
@@ -393,7 +445,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             admin_sql(server, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     return 0
 

@@ -64,6 +64,16 @@ class Alert(models.Model):
             models.Index(fields=["customer", "incident_id"], name="alert_incident"),
             models.Index(fields=["customer", "machine_id"], name="alert_machine"),
             models.Index(fields=["customer", "-last_updated_at"], name="alert_customer_updated"),
+            # The live-update mark: the newest alert id of each customer in a scope, one
+            # seek per customer.
+            models.Index(fields=["customer", "-id"], name="alert_customer_top_id"),
+            # The list's counts by severity and status: on PostgreSQL an index-only scan
+            # for the common filters (severity, status, time, customer, category).
+            models.Index(
+                fields=["severity", "status", "created_at"],
+                include=["customer", "category"],
+                name="alert_counts",
+            ),
         ]
 
     def __str__(self) -> str:

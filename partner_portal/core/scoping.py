@@ -24,9 +24,14 @@ def sees_all_customers(user: Any) -> bool:
         return True
     if Role.ANALYST not in roles:
         return False
-    return AnalystScope.objects.filter(
-        Q(user=user) | Q(group__in=user.groups.all()), all_customers=True
-    ).exists()
+    # Asked several times per page; the user object lives for one request.
+    cached: bool | None = getattr(user, "_portal_sees_all", None)
+    if cached is None:
+        cached = AnalystScope.objects.filter(
+            Q(user=user) | Q(group__in=user.groups.all()), all_customers=True
+        ).exists()
+        user._portal_sees_all = cached
+    return cached
 
 
 def visible_customer_ids(user: Any) -> QuerySet[Any] | None:

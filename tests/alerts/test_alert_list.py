@@ -346,3 +346,34 @@ def test_a_customer_sort_cursor_naming_a_foreign_customer_is_refused(
     response = scoped_client.get("/alerts/", {"sort": "customer", "after": cursor})
     assert response.status_code == 400
     assert row_ids(response) == []
+
+
+@pytest.mark.parametrize("scoped", [False, True])
+def test_the_list_runs_a_fixed_number_of_queries_whatever_the_page_holds(
+    analyst: Any, portal_admin: Any, scoped: bool
+) -> None:
+    customers = CustomerFactory.create_batch(3)
+    user = analyst if scoped else portal_admin
+    if scoped:
+        AnalystScope.objects.bulk_create(
+            [AnalystScope(user=analyst, customer=customer) for customer in customers[:2]]
+        )
+    client = Client()
+    client.force_login(user)
+
+    def list_queries() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/alerts/")
+        assert response.status_code == 200
+        return [q["sql"] for q in queries]
+
+    AlertFactory(customer=customers[0])
+    few = list_queries()
+    for customer in customers:
+        AlertFactory.create_batch(PAGE_SIZE, customer=customer)
+    full = list_queries()
+    assert len(row_ids(client.get("/alerts/"))) == PAGE_SIZE
+    assert len(full) == len(few) <= (11 if scoped else 6)
+    # The list reads its columns, never the stored API record.
+    page = [sql for sql in full if "alerts_alert" in sql and "LIMIT" in sql]
+    assert page and not any('"raw"' in sql for sql in page)

@@ -113,3 +113,53 @@ def test_live_poll_is_configurable_on_the_table(admin_client_portal: Client) -> 
     assert re.search(r'<table id="alert-table"[^>]*data-poll-seconds="\d+"', html, re.S)
     assert 'data-live-url="/alerts/live/?status=New"' in html
     assert 'data-first-page="true"' in html
+
+
+def _without_csrf(html: str) -> str:
+    # The CSRF token is masked afresh on every response; everything else must match.
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+
+
+def test_other_customers_alerts_leave_a_scoped_analysts_page_and_poll_unchanged(
+    scoped: tuple[Client, Any, Any],
+) -> None:
+    client, mine, theirs = scoped
+    AlertFactory(customer=theirs)
+    own = AlertFactory.create_batch(2, customer=mine)
+    AlertFactory(customer=theirs)  # the table's highest pk belongs to another customer
+    page_before = _without_csrf(client.get("/alerts/").content.decode())
+    mark = since_id_on_page(client)
+    assert mark == own[-1].pk
+    live_before = client.get(f"/alerts/live/?since_id={mark}").json()
+    stale_before = client.get(f"/alerts/live/?since_id={own[0].pk}").json()
+    counts_before = client.get("/alerts/counts/").content
+
+    AlertFactory.create_batch(7, customer=theirs)
+
+    assert _without_csrf(client.get("/alerts/").content.decode()) == page_before
+    assert client.get(f"/alerts/live/?since_id={mark}").json() == live_before
+    assert (live_before["count"], live_before["since_id"]) == (0, mark)
+    assert live_before["rows_html"].strip() == ""
+    assert client.get(f"/alerts/live/?since_id={own[0].pk}").json() == stale_before
+    assert stale_before["since_id"] == mark and stale_before["count"] == 1
+    assert client.get("/alerts/counts/").content == counts_before
+
+    # An alert of the analyst's own customer still moves the mark and shows up.
+    fresh = AlertFactory(customer=mine)
+    data = client.get(f"/alerts/live/?since_id={mark}").json()
+    assert data["count"] == 1 and data["since_id"] == fresh.pk
+    assert since_id_on_page(client) == fresh.pk
+
+
+def test_an_analyst_with_an_empty_scope_gets_a_zero_mark(analyst: Any) -> None:
+    AlertFactory.create_batch(3)
+    client = Client()
+    client.force_login(analyst)
+    assert since_id_on_page(client) == 0
+    data = client.get("/alerts/live/?since_id=0").json()
+    assert (data["count"], data["since_id"], data["rows_html"].strip()) == (0, 0, "")
+
+
+def test_an_admin_mark_is_the_newest_alert_of_any_customer(admin_client_portal: Client) -> None:
+    alerts = AlertFactory.create_batch(3)
+    assert since_id_on_page(admin_client_portal) == alerts[-1].pk

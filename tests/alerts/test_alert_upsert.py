@@ -142,3 +142,28 @@ def test_postgres_falls_back_to_merging_when_a_row_appears_under_the_direct_copy
     assert (result.created, result.updated, result.new_ids) == (1, 1, ("a2",))
     assert Alert.objects.get(alert_id="a1").status == "Resolved"
     assert Alert.objects.count() == 2
+
+
+def test_one_known_alert_at_the_end_of_a_large_page_is_merged_not_copied(
+    customer: Customer,
+) -> None:
+    services.alerts_upsert(
+        customer_id=customer.pk, records=[alert("z1999", updated="2026-01-09T00:00:00Z")]
+    )
+    page = [alert(f"z{n}") for n in range(2000)]  # "z1999" here is older than the stored one
+    result = services.alerts_upsert(customer_id=customer.pk, records=page)
+    assert (result.created, result.updated) == (1999, 0)
+    assert "z1999" not in result.new_ids
+    assert Alert.objects.filter(customer=customer).count() == 2000
+    kept = Alert.objects.get(customer=customer, alert_id="z1999")
+    assert kept.last_updated_at is not None and kept.last_updated_at.day == 9
+
+
+def test_text_that_copy_must_escape_is_stored_unchanged(customer: Customer) -> None:
+    title = 'tab\there, line\nbreak, back\\slash, quote " and ünïcødé ✓'
+    record = alert("esc", title=title, description="\\N is not null")
+    services.alerts_upsert(customer_id=customer.pk, records=[record])
+    row = Alert.objects.get(alert_id="esc")
+    assert (row.title, row.description) == (title, "\\N is not null")
+    assert row.raw["title"] == title
+    assert row.mitre_techniques == ["T1059", "T1105"]

@@ -619,3 +619,191 @@ def test_alerts_by_id_are_fetched_in_batches_with_evidence() -> None:
     assert second["$filter"] == f"id eq '{ids[2]}' or id eq 'o''brien'"
     with pytest.raises(ValueError):
         list(client().iter_alerts_by_id(ids, batch_size=0))
+
+
+# ---------------------------------------------------------------------- JSON decoding
+
+
+def _reference(body: bytes, content_type: str) -> tuple[str, str]:
+    """What ``requests``' own ``response.json()`` (the standard decoder) makes of a body."""
+    response = requests.Response()
+    response.status_code = 200
+    response._content = body
+    response.headers["Content-Type"] = content_type
+    response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+    try:
+        return "ok", repr(response.json())
+    except ValueError:
+        return "error", ""
+    except RecursionError:
+        return "too deep", ""
+
+
+BIG = 123456789012345678901234567890
+JSON_BODIES = [
+    b'{"value": [1, 2.5, "caf\xc3\xa9", null, true]}',
+    b"   ",
+    b'{"value": [',
+    b"<html>proxy error</html>",
+    b'\xef\xbb\xbf{"value": []}',
+    b'{"big": ' + str(BIG).encode() + b"}",
+    b'{"small": -' + str(BIG).encode() + b"}",
+    b'{"u64": 18446744073709551615, "i64": -9223372036854775808}',
+    b"[\n  1,\n  -" + str(BIG).encode() + b"\n]",
+    str(BIG).encode(),
+    b"\t" + str(-BIG).encode(),
+    b'{"f": ' + str(BIG).encode() + b".5e3}",
+    b'{"id": "a-1234567890123456789012345"}',
+    b'{"x": NaN, "y": Infinity, "z": 1e400}',
+    b'{"s": "\\ud800"}',
+    b'{"s": "caf\xe9"}',
+    b'{"s": "\xff\xfe"}',
+    '{"s": "café"}'.encode("utf-16"),
+    '{"s": "café"}'.encode("utf-16-le"),
+    '{"s": "café"}'.encode("latin-1"),
+    b'{"a": 1, "a": 2}',
+    b"[" * 500 + b"]" * 500,
+    b"[" * 2000 + b"]" * 2000,
+]
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8",
+    "application/json; charset=UTF8",
+    "application/json; charset=iso-8859-1",
+    "text/plain",
+    "application/octet-stream",
+]
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.parametrize("body", JSON_BODIES)
+@responses.activate
+def test_decoding_matches_requests_json(body: bytes, content_type: str) -> None:
+    """Whatever the body and its declared charset, the client decodes a 200 answer to
+    the same value as ``response.json()`` with the standard decoder (huge integers
+    exact, NaN accepted, a byte order mark only without a declared UTF-8 charset, the
+    declared charset honoured), and refuses it as malformed where that fails."""
+    responses.add(responses.GET, f"{ALERTS}/a1", body=body, content_type=content_type)
+    c = client(retry=RetryPolicy(max_attempts=1))
+    try:
+        outcome = "ok", repr(c._request("GET", "/api/alerts/a1"))
+    except e.MalformedResponse:
+        outcome = "error", ""
+    except RecursionError:
+        outcome = "too deep", ""
+    assert outcome == _reference(body, content_type)
+
+
+@pytest.mark.parametrize("big", [BIG, -BIG, 2**64, -(2**63) - 1])
+@responses.activate
+def test_integers_beyond_64_bits_are_kept_exact(big: int) -> None:
+    extra = dict(alert_json(1), someCounter=big)
+    responses.add(responses.GET, ALERTS, json=page([extra]))
+    responses.add(responses.GET, f"{ALERTS}/x", json=extra)
+    c = client()
+    (listed,) = c.iter_alerts()
+    fetched = c.get_alert("x")
+    for record in (listed, fetched):
+        assert record.raw["someCounter"] == big
+        assert type(record.raw["someCounter"]) is int
+
+
+@responses.activate
+def test_nan_and_infinity_still_accepted_as_before() -> None:
+    body = json.dumps(page([dict(alert_json(1), score=float("nan"), cap=float("inf"))]))
+    responses.add(responses.GET, ALERTS, body=body, content_type="application/json")
+    (alert,) = client().iter_alerts()
+    assert alert.raw["score"] != alert.raw["score"]
+    assert alert.raw["cap"] == float("inf")
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"value": [', b"<html>proxy error</html>", b"\xff\xfe\x00", b"\xef\xbb\xbf{}"]
+)
+@responses.activate
+def test_invalid_json_raises_malformed_after_retries(body: bytes) -> None:
+    """Not JSON, or (with ``charset=utf-8`` declared, as Microsoft does) a body behind a
+    byte order mark: refused as before, after the usual retries."""
+    responses.add(
+        responses.GET,
+        f"{ALERTS}/a1",
+        body=body,
+        content_type="application/json; charset=utf-8",
+    )
+    fake = FakeTime()
+    with pytest.raises(e.MalformedResponse) as info:
+        client(fake, retry=RetryPolicy(max_attempts=3)).get_alert("a1")
+    assert info.value.message == "answer is not valid JSON"
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_bom_accepted_where_no_charset_is_declared() -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(alert_json(1)).encode()
+    responses.add(responses.GET, f"{ALERTS}/a1", body=body, content_type="application/octet-stream")
+    assert client().get_alert("a1").id == alert_json(1)["id"]
+
+
+@responses.activate
+def test_empty_success_body_is_none() -> None:
+    responses.add(responses.DELETE, f"{ALERTS}/a1", body=b"", status=200)
+    responses.add(responses.DELETE, f"{ALERTS}/a2", status=204)
+    c = client()
+    assert c._request("DELETE", "/api/alerts/a1") is None
+    assert c._request("DELETE", "/api/alerts/a2") is None
+
+
+@responses.activate
+def test_non_utf8_bodies_decoded_as_before() -> None:
+    latin = json.dumps(alert_json(1, title="Caf\u00e9 tool"), ensure_ascii=False)
+    responses.add(
+        responses.GET,
+        f"{ALERTS}/a1",
+        body=latin.encode("latin-1"),
+        content_type="application/json; charset=iso-8859-1",
+    )
+    garbled = json.dumps(alert_json(2, title="tool X"), ensure_ascii=False).encode()
+    responses.add(
+        responses.GET,
+        f"{ALERTS}/a2",
+        body=garbled.replace(b"tool X", b"tool \xff"),
+        content_type="application/json; charset=utf-8",
+    )
+    c = client()
+    assert c.get_alert("a1").title == "Caf\u00e9 tool"
+    assert c.get_alert("a2").title == "tool \ufffd"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code", "message"),
+    [
+        (
+            json.dumps(error_body("InvalidRequest", "Caf\u00e9 is 18446744073709551616")),
+            "application/json",
+            "InvalidRequest",
+            "Caf\u00e9 is 18446744073709551616",
+        ),
+        (
+            '{"error": {"code": "BadRequest", "message": "caf\u00e9"}}'.encode("latin-1"),
+            "application/json; charset=iso-8859-1",
+            "BadRequest",
+            "caf\u00e9",
+        ),
+        (
+            b'{"error": {"code": "BadRequest", "message": "bad \xff"}}',
+            "application/json; charset=utf-8",
+            "BadRequest",
+            "bad \ufffd",
+        ),
+        (b"<html>Bad gateway</html>", "text/html", None, "<html>Bad gateway</html>"),
+        (b"", "application/json", None, ""),
+    ],
+)
+@responses.activate
+def test_error_bodies_parsed_as_before(
+    body: str | bytes, content_type: str, code: str | None, message: str
+) -> None:
+    responses.add(responses.GET, f"{ALERTS}/a1", status=400, body=body, content_type=content_type)
+    with pytest.raises(e.InvalidRequest) as info:
+        client().get_alert("a1")
+    assert (info.value.code, info.value.message) == (code, message)

@@ -26,7 +26,13 @@ def customer_list(*, search: str = "", status: str = "", cloud: str = "") -> Que
 
 
 def customer_timeline(*, customer: Customer, limit: int = 100) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(customer=customer).select_related("actor")[:limit]
+    """The customer's onboarding history for staff. Analysts' actions on alerts are left
+    out: they name alert content, which only analysts in scope may read (audit log)."""
+    return (
+        AuditEvent.objects.filter(customer=customer)
+        .exclude(action__startswith="alert.")
+        .select_related("actor")[:limit]
+    )
 
 
 def current_consent(*, customer: Customer) -> ConsentRequest | None:

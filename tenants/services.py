@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -453,9 +453,17 @@ def _record_granted(result: ConsentGranted, ip_address: str | None) -> CallbackO
     customer.status = CustomerStatus.VERIFYING
     customer.last_error_code = ""
     customer.last_error_message = ""
-    customer.save(
-        update_fields=["tenant_id", "status", "last_error_code", "last_error_message", "updated_at"]
-    )
+    try:
+        # A savepoint: another callback may bind the same tenant at this very moment.
+        with transaction.atomic():
+            customer.save(
+                update_fields=[
+                    "tenant_id", "status", "last_error_code", "last_error_message", "updated_at"
+                ]
+            )  # fmt: skip
+    except IntegrityError:
+        transaction.set_rollback(True)
+        return CallbackOutcome("conflict", 409, customer_name=customer.display_name)
     audit_record(
         action="consent.granted",
         customer=customer,

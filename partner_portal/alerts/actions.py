@@ -34,7 +34,7 @@ from partner_portal.defender import (
 )
 from tenants import microsoft
 from tenants import services as tenant_services
-from tenants.models import Customer
+from tenants.models import Customer, CustomerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +195,13 @@ def alerts_bulk_update(
 def _client_for(customer: Customer) -> tuple[MdeClient | None, str]:
     if not customer.tenant_id:
         return None, "This customer has no verified tenant yet, so Defender cannot be reached."
+    if customer.status == CustomerStatus.OFFBOARDED:
+        return None, "This customer is offboarded: the portal no longer changes its alerts."
+    if customer.status == CustomerStatus.CONSENT_REVOKED:
+        return None, (
+            "This customer removed the portal's access in Microsoft Entra ID; ask onboarding "
+            "staff for a new consent link before changing its alerts."
+        )
     try:
         client = microsoft.mde_client(customer)
     except microsoft.PartnerAppNotConfigured as exc:

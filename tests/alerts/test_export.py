@@ -45,6 +45,12 @@ def test_csv_export_defuses_spreadsheet_formulas(admin_client_portal: Client) ->
     assert rows[0]["assigned_to"] == "'+cmd"
 
 
+def test_csv_export_defuses_formulas_in_list_cells(admin_client_portal: Client) -> None:
+    AlertFactory(mitre_techniques=['=HYPERLINK("http://evil.example")', "T1059"])
+    rows = list(csv.DictReader(io.StringIO(body(admin_client_portal.get("/alerts/export.csv")))))
+    assert rows[0]["mitre_techniques"] == '\'=HYPERLINK("http://evil.example");T1059'
+
+
 def test_json_export_is_one_valid_array(admin_client_portal: Client) -> None:
     alerts = AlertFactory.create_batch(3, status="InProgress")
     AlertFactory(status="Resolved")

@@ -273,3 +273,19 @@ def test_a_page_with_a_garbled_timestamp_is_refused(
     )
     assert response.status_code == 400
     assert _defender(wb_sandbox, alert)["status"] == alert.status
+
+
+@pytest.mark.parametrize("status", [CustomerStatus.OFFBOARDED, CustomerStatus.CONSENT_REVOKED])
+def test_no_write_back_for_an_offboarded_or_revoked_customer(
+    scoped: Client, customers: list[Customer], wb_sandbox: SandboxProcess, status: str
+) -> None:
+    customer = customers[0]
+    customer.status = status
+    customer.save(update_fields=["status"])
+    alert = _open_alert(customer)
+    before = _defender(wb_sandbox, alert)
+    response = scoped.post(f"/alerts/{alert.pk}/update/", _form(alert, status="Resolved"))
+    assert "no longer changes its alerts" in response.content.decode() or "removed the portal" in (
+        response.content.decode()
+    )
+    assert _defender(wb_sandbox, alert) == before

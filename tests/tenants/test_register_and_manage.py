@@ -207,3 +207,35 @@ def test_register_service_writes_nothing_when_validation_fails(staff_user: Any) 
         services.customer_register(display_name="X", contact_email="bad", created_by=staff_user)
     assert not Customer.objects.exists()
     assert not AuditEvent.objects.exists()
+
+
+def test_the_staff_timeline_leaves_out_analysts_actions_on_alerts(
+    staff: Client, customer_with_link: Any
+) -> None:
+    customer, _ = customer_with_link
+    services.audit_record(
+        action="alert.updated", customer=customer, summary="Changed alert SECRET-TITLE-42"
+    )
+    page = staff.get(f"/customers/{customer.pk}/").content.decode()
+    assert "Registered Contoso" in page
+    assert "SECRET-TITLE-42" not in page
+
+
+def test_the_django_admin_shows_onboarding_records_read_only(customer_with_link: Any) -> None:
+    customer, consent = customer_with_link
+    admin = Client()
+    admin.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    assert admin.get(f"/admin/tenants/customer/{customer.pk}/change/").status_code == 200
+    admin.post(
+        f"/admin/tenants/customer/{customer.pk}/change/",
+        {"display_name": "Renamed", "status": "active"},
+    )
+    customer.refresh_from_db()
+    assert (customer.display_name, customer.status) == ("Contoso", CustomerStatus.PENDING_CONSENT)
+    assert (
+        admin.post(
+            f"/admin/tenants/consentrequest/{consent.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert ConsentRequest.objects.filter(pk=consent.pk).exists()

@@ -131,7 +131,7 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, list):
-        return ";".join(str(item) for item in value)
+        value = ";".join(str(item) for item in value)
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return "" if value is None else value

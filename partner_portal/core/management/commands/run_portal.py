@@ -26,6 +26,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 STOP_GRACE_SECONDS = 15
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)s'
 
 
 @dataclass
@@ -102,6 +103,9 @@ class Command(BaseCommand):
                 str(options["web_workers"]),
                 "--threads",
                 "4",
+                # Path only: query strings (consent codes and states) stay out of the log.
+                "--access-logformat",
+                ACCESS_LOG_FORMAT,
                 "--access-logfile",
                 "-",
                 "--graceful-timeout",

@@ -38,9 +38,13 @@
   function poll() {
     if (polling || document.hidden) return;
     polling = true;
+    const askedSince = table.dataset.sinceId;
     fetch(liveUrl(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
       .then((data) => {
+        // The analyst showed the new alerts while this answer was on its way: it counts
+        // alerts that are on the page now, so it must not bring the banner back.
+        if (table.dataset.sinceId !== askedSince) return;
         pending = data.count;
         if (pending > 0) {
           banner.querySelector("[data-new-text]").textContent =

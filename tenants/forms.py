@@ -28,7 +28,10 @@ class CustomerForm(forms.Form):
         label="Expected tenant ID or domain",
         max_length=255,
         required=False,
-        help_text="Optional. If known, consent from any other tenant is refused.",
+        help_text=(
+            "Optional. With a tenant ID, consent from any other tenant is refused; a domain "
+            "sends the admin straight to that organisation's sign-in."
+        ),
     )
     cloud = forms.ChoiceField(choices=CloudChoice.choices, initial=CloudChoice.COMMERCIAL)
     api_region = forms.ChoiceField(

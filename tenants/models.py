@@ -57,7 +57,7 @@ class Customer(models.Model):
         "expected tenant ID or domain",
         max_length=255,
         blank=True,
-        help_text="Optional. Consent from any other tenant is refused.",
+        help_text="Optional. A tenant ID is enforced at consent; a domain guides the sign-in.",
     )
     cloud = models.CharField(max_length=16, choices=CloudChoice, default=CloudChoice.COMMERCIAL)
     api_region = models.CharField(max_length=8, choices=RegionChoice, blank=True, default="")

@@ -423,15 +423,8 @@ def _record_granted(result: ConsentGranted, ip_address: str | None) -> CallbackO
         # Nothing is written: the tenant stays with the customer that holds it.
         transaction.set_rollback(True)
         return CallbackOutcome("conflict", 409, customer_name=customer.display_name)
-    if customer.tenant_id and customer.tenant_id != tenant_id:
-        transaction.set_rollback(True)
-        return CallbackOutcome(
-            "wrong_tenant",
-            409,
-            customer_name=customer.display_name,
-            details={"tenant_id": tenant_id},
-        )
-    if not _tenant_matches_expected(customer, tenant_id):
+    already_bound_elsewhere = bool(customer.tenant_id) and customer.tenant_id != tenant_id
+    if already_bound_elsewhere or not _tenant_matches_expected(customer, tenant_id):
         transaction.set_rollback(True)
         return CallbackOutcome(
             "wrong_tenant",

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,9 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 
+from tests.fixtures.portal_process import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, str]:
@@ -34,7 +29,7 @@ def _get(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, str]:
 
 
 def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()

@@ -8,9 +8,11 @@ filter" means.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from html import escape
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import QueryDict
@@ -35,6 +37,16 @@ PERIODS = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
+
+
+def _datalist_options(values: Iterable[str]) -> SafeString:
+    return mark_safe("".join(f'<option value="{escape(value)}">' for value in values))  # noqa: S308
+
+
+# The suggestions never change: written once, not on every page.
+KNOWN_CATEGORY_OPTIONS = _datalist_options(KNOWN_CATEGORIES)
+KNOWN_DETECTION_SOURCE_OPTIONS = _datalist_options(KNOWN_DETECTION_SOURCES)
+
 # Query-string keys that are not part of the filter itself (paging, live mark).
 NAVIGATION_KEYS = ("after", "before", "since_id", "window")
 
@@ -177,6 +189,102 @@ class AlertFilterForm(forms.Form):
                 for pk, name in field.visible
             )
         )
+
+    @cached_property
+    def controls(self) -> dict[str, SafeString]:
+        """Each filter's input (with its error list) as HTML, by field name.
+
+        The list page prints these instead of letting Django render each widget through
+        its templates, which cost about 1.5 ms a page. The markup matches what the
+        widgets would write: the same names, ids and attributes, the submitted value
+        kept, `aria-invalid` and the error list's id on a field with errors.
+        """
+        html: dict[str, SafeString] = {}
+        for name in ("q", "category", "detection_source", "assigned_to", "since", "until"):
+            html[name] = self._text_input(name)
+        for name in ("classification", "period", "sort"):
+            html[name] = self._select(name)
+        for name in ("severity", "status"):
+            html[name] = self._checkboxes(name)
+        return html
+
+    # The input type and fixed attributes of each text-like filter.
+    _TEXT_INPUTS = {
+        "q": ('type="search"', ' maxlength="200"'),
+        "category": (
+            'type="text"',
+            ' list="known-categories" autocomplete="off" maxlength="64"',
+        ),
+        "detection_source": (
+            'type="text"',
+            ' list="known-detection-sources" autocomplete="off" maxlength="64"',
+        ),
+        "assigned_to": ('type="text"', ' maxlength="255"'),
+        "since": ('type="datetime-local"', ""),
+        "until": ('type="datetime-local"', ""),
+    }
+    # Inputs that point at a help text of their own.
+    _HELP_IDS = {"q": "q-help"}
+
+    def _described(self, name: str) -> tuple[str, str]:
+        """(the aria attributes, the error list) of field `name`."""
+        errors = self.errors.get(name)
+        help_id = self._HELP_IDS.get(name, "")
+        if not errors:
+            return (f' aria-describedby="{help_id}"' if help_id else ""), ""
+        error_id = f"id_{name}_error"
+        items = "".join(f"<li>{escape(str(message))}</li>" for message in errors)
+        described = f"{help_id} {error_id}".strip()
+        return (
+            f' aria-invalid="true" aria-describedby="{described}"',
+            f'<ul class="errorlist" id="{error_id}">{items}</ul>',
+        )
+
+    def _raw(self, name: str) -> str:
+        value = self.data.get(name) if hasattr(self.data, "get") else None
+        return value if isinstance(value, str) else ""
+
+    def _text_input(self, name: str) -> SafeString:
+        kind, fixed = self._TEXT_INPUTS[name]
+        value = self._raw(name)
+        shown = f' value="{escape(value)}"' if value else ""
+        aria, errors = self._described(name)
+        return mark_safe(  # noqa: S308 - the only variable parts are escaped
+            f'<input {kind} name="{name}"{shown}{fixed}{aria} id="id_{name}">{errors}'
+        )
+
+    def _choices(self, name: str) -> list[tuple[Any, Any]]:
+        # Django keeps a field's choices normalised to a list of (value, label) pairs.
+        return cast(list[tuple[Any, Any]], self.fields[name].choices)  # type: ignore[attr-defined]
+
+    def _select(self, name: str) -> SafeString:
+        chosen = self._raw(name)
+        options = "".join(
+            f'<option value="{escape(str(value))}"'
+            f"{' selected' if str(value) == chosen else ''}>{escape(str(label))}</option>"
+            for value, label in self._choices(name)
+        )
+        aria, errors = self._described(name)
+        return mark_safe(  # noqa: S308 - every choice and message is escaped
+            f'<select name="{name}"{aria} id="id_{name}">{options}</select>{errors}'
+        )
+
+    def _checkboxes(self, name: str) -> SafeString:
+        getlist = getattr(self.data, "getlist", None)
+        chosen = set(getlist(name)) if getlist else set()
+        invalid = ' aria-invalid="true"' if self.errors.get(name) else ""
+        boxes = []
+        for index, (value, label) in enumerate(self._choices(name)):
+            text = escape(str(label))
+            if name == "severity":
+                text = f'<span class="badge sev-{escape(str(value))}">{text}</span>'
+            boxes.append(
+                f'<label class="check" for="id_{name}_{index}"><input type="checkbox"'
+                f' name="{name}" value="{escape(str(value))}" id="id_{name}_{index}"{invalid}'
+                f"{' checked' if str(value) in chosen else ''}> {text}</label>"
+            )
+        _, errors = self._described(name)
+        return mark_safe("".join(boxes) + errors)  # noqa: S308 - labels and values escaped
 
     @property
     def ignored_customers(self) -> int:

@@ -14,19 +14,19 @@ from typing import Any, cast
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from partner_portal.alerts import selectors
 from partner_portal.alerts.filters import (
-    KNOWN_CATEGORIES,
-    KNOWN_DETECTION_SOURCES,
+    KNOWN_CATEGORY_OPTIONS,
+    KNOWN_DETECTION_SOURCE_OPTIONS,
     AlertFilterForm,
     ChartWindowForm,
     LiveForm,
 )
+from partner_portal.alerts.list_html import alert_rows_html
 from partner_portal.core.access import Role, require_roles
 
 analysts_only = require_roles(Role.ANALYST)
@@ -60,15 +60,17 @@ def alert_list(request: HttpRequest) -> HttpResponse:
             form.add_error(None, "This page link is not valid; start from the first page.")
     if page is None:
         status = 400
+    # Reversed once: the page links to itself a dozen times.
+    list_url = reverse("alerts:list")
     context = {
         "form": form,
         "page": page,
+        "list_url": list_url,
+        "rows_html": alert_rows_html(page.alerts, list_url=list_url) if page else "",
         "filter_qs": form.filter_querystring(),
         "poll_seconds": POLL_SECONDS,
-        # Reversed once here rather than once per row in the template.
-        "list_url": reverse("alerts:list"),
-        "known_categories": KNOWN_CATEGORIES,
-        "known_detection_sources": KNOWN_DETECTION_SOURCES,
+        "known_category_options": KNOWN_CATEGORY_OPTIONS,
+        "known_detection_source_options": KNOWN_DETECTION_SOURCE_OPTIONS,
     }
     return render(request, "alerts/list.html", context, status=status)
 
@@ -100,11 +102,7 @@ def alert_live(request: HttpRequest) -> HttpResponse:
     update = selectors.alerts_since(
         user=request.user, query=form.to_query(), since_id=live.cleaned_data["since_id"]
     )
-    rows = render_to_string(
-        "alerts/list_rows.html",
-        {"alerts": update.alerts, "fresh": True, "list_url": reverse("alerts:list")},
-        request=request,
-    )
+    rows = alert_rows_html(update.alerts, list_url=reverse("alerts:list"), fresh=True)
     return JsonResponse(
         {
             "count": update.count,

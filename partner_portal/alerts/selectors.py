@@ -389,6 +389,12 @@ def alert_page(
     if cursor_text:
         values = _cursor_values(decode_cursor(cursor_text, query.sort), query.sort, user)
         alerts = alerts.filter(_beyond(spec, values, forward))
+        if query.sort == "customer":
+            # Implied by the cursor, but stated on its own so that PostgreSQL starts its
+            # walk of the customers (by name) at the cursor's customer instead of reading
+            # every alert of the customers before it: page 1,000 stays as cheap as page 1.
+            bound = "customer__display_name__gte" if forward else "customer__display_name__lte"
+            alerts = alerts.filter(**{bound: values[0]})
     rows = list_rows(alerts.order_by(*_ordering(spec, forward))[: size + 1])
     more = len(rows) > size
     rows = rows[:size]

@@ -313,6 +313,35 @@ def test_keyset_pages_cover_every_alert_once_in_order(
     assert [pk for page in reversed(backwards) for pk in page] == seen
 
 
+def test_customer_sort_pages_through_customers_that_share_a_name(
+    admin_client_portal: Client,
+) -> None:
+    # The page query bounds the customers by name alone; equal names must not lose rows.
+    twins = [CustomerFactory(display_name="Same Name"), CustomerFactory(display_name="Same Name")]
+    customers = [
+        CustomerFactory(display_name="Another"),
+        *twins,
+        CustomerFactory(display_name="Zed"),
+    ]
+    start = datetime(2026, 11, 5, tzinfo=UTC)
+    for i in range(160):
+        AlertFactory(customer=customers[i % 4], created_at=start + timedelta(minutes=i // 3))
+    pages = walk(admin_client_portal, "/alerts/?sort=customer", "next")
+    seen = [pk for page in pages for pk in page]
+    expected = sorted(
+        Alert.objects.select_related("customer"),
+        key=lambda a: (a.customer.display_name, a.customer_id, -a.created_at.timestamp(), -a.pk),
+    )
+    assert seen == [a.pk for a in expected]
+    last_url = "/alerts/?sort=customer"
+    for _ in pages[1:]:
+        next_url = link_after(admin_client_portal.get(last_url), "next")
+        assert next_url is not None
+        last_url = next_url
+    backwards = walk(admin_client_portal, last_url, "prev")
+    assert [pk for page in reversed(backwards) for pk in page] == seen
+
+
 def test_paging_uses_no_offset(admin_client_portal: Client) -> None:
     AlertFactory.create_batch(PAGE_SIZE + 5)
     first = admin_client_portal.get("/alerts/")

@@ -25,7 +25,8 @@ API_CALLS_PER_HOUR = 1500
 # Other alerts of the same device shown on a detail page; more are a search away.
 SAME_DEVICE_LIMIT = 20
 
-# Defender portal host per cloud; the US Government clouds have their own portals.
+# Defender portal host per cloud, as Microsoft lists them for US Government customers
+# ("Microsoft Defender XDR for US Government", Portal URLs): GCC keeps the commercial one.
 DEFENDER_PORTAL = {
     "commercial": "https://security.microsoft.com",
     "gcc": "https://security.microsoft.com",

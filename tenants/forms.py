@@ -29,8 +29,9 @@ class CustomerForm(forms.Form):
         max_length=255,
         required=False,
         help_text=(
-            "Optional. With a tenant ID, consent from any other tenant is refused; a domain "
-            "sends the admin straight to that organisation's sign-in."
+            "Optional. A tenant ID, or a domain such as contoso.onmicrosoft.com that the "
+            "portal looks up at Microsoft when you save. Consent from any other tenant is "
+            "then refused."
         ),
     )
     cloud = forms.ChoiceField(choices=CloudChoice.choices, initial=CloudChoice.COMMERCIAL)

@@ -2,7 +2,8 @@
 
 Reads the partner app from settings (or, with none configured, from the sandbox's
 sandbox.json), and hands out per-process token providers, validators and API clients
-for a customer. Nothing else in the Django code builds these.
+for a customer, and looks up the tenant behind a domain. Nothing else in the Django code
+builds these or talks to Microsoft.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from partner_portal.defender import (
     XdrClient,
     endpoints_for,
     make_session,
+    normalise_tenant_id,
+    resolve_tenant_id,
 )
 
 if TYPE_CHECKING:
@@ -137,6 +140,21 @@ def endpoints_for_customer(customer: Customer, app: PartnerApp | None = None) ->
         mde_api_url=app.mde_api_url or None,
         xdr_api_url=app.xdr_api_url or None,
     )
+
+
+def tenant_id_for(expected_tenant: str, *, cloud: str) -> str:
+    """The tenant ID an expected tenant stands for: a GUID as given, a domain looked up.
+
+    The look-up asks the sign-in host of the customer's cloud (or the sandbox) for the
+    domain's discovery document. Raises `PartnerAppNotConfigured`, `ValueError` for a
+    value that is neither, or the protocol core's `TenantLookupError` kinds.
+    """
+    guid = normalise_tenant_id(expected_tenant)
+    if guid:
+        return guid
+    app = partner_app()
+    login_url = endpoints_for(cloud, login_url=app.login_url or None).login_url
+    return resolve_tenant_id(expected_tenant, login_url=login_url, session=_api_session(app))
 
 
 def token_cache_backend() -> TokenCacheBackend:

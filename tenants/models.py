@@ -57,7 +57,20 @@ class Customer(models.Model):
         "expected tenant ID or domain",
         max_length=255,
         blank=True,
-        help_text="Optional. A tenant ID is enforced at consent; a domain guides the sign-in.",
+        help_text=(
+            "Optional. A tenant ID, or a domain the portal looks up at Microsoft when staff "
+            "save it; consent from any other tenant is refused."
+        ),
+    )
+    expected_tenant_id = models.CharField(
+        "expected tenant's ID",
+        max_length=36,
+        blank=True,
+        help_text=(
+            "The tenant ID the expected tenant stands for (a domain's as Microsoft gave it); "
+            "the consent callback enforces it. Empty when no tenant is expected, or for a "
+            "domain saved before domains were looked up."
+        ),
     )
     cloud = models.CharField(max_length=16, choices=CloudChoice, default=CloudChoice.COMMERCIAL)
     api_region = models.CharField(max_length=8, choices=RegionChoice, blank=True, default="")
@@ -93,6 +106,11 @@ class Customer(models.Model):
     @property
     def is_collecting(self) -> bool:
         return self.status in (CustomerStatus.ACTIVE, CustomerStatus.MISSING_PERMISSIONS)
+
+    @property
+    def expected_tenant_unchecked(self) -> bool:
+        """A domain that was never looked up: consent from any tenant is still accepted."""
+        return bool(self.expected_tenant) and not self.expected_tenant_id
 
     @property
     def needs_reconsent(self) -> bool:

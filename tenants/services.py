@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -35,8 +36,12 @@ from partner_portal.defender import (
     IdentityThrottled,
     InvalidToken,
     ResourceNotInTenant,
+    TenantLookupError,
+    TenantLookupUnavailable,
     TokenError,
     TransientIdentityError,
+    UnknownTenantName,
+    UnreadableDiscovery,
     admin_consent_url,
     normalise_tenant_id,
     parse_consent_callback,
@@ -45,6 +50,7 @@ from partner_portal.defender import (
 from tenants import microsoft
 from tenants.models import (
     AuditEvent,
+    CloudChoice,
     ConsentFlow,
     ConsentOutcome,
     ConsentRequest,
@@ -88,7 +94,6 @@ def audit_record(
 
 
 # --- register and edit ---------------------------------------------------------------------
-@transaction.atomic
 def customer_register(
     *,
     display_name: str,
@@ -103,30 +108,45 @@ def customer_register(
     flow: str = ConsentFlow.V2,
     created_by: Any,
 ) -> tuple[Customer, ConsentRequest]:
-    """Create a customer waiting for consent, and its first consent link."""
-    customer = Customer(
-        display_name=display_name.strip(),
-        contact_name=contact_name.strip(),
-        contact_email=contact_email.strip(),
-        expected_tenant=_normalise_expected(expected_tenant),
-        cloud=cloud,
-        api_region=api_region,
-        collect_alerts=collect_alerts,
-        collect_incidents=collect_incidents,
-        sync_interval_seconds=sync_interval_seconds,
-        created_by=created_by,
-    )
-    customer.full_clean()
-    customer.save()
-    audit_record(
-        action="customer.registered",
-        customer=customer,
-        actor=created_by,
-        summary=f"Registered {customer.display_name}",
-        details={"cloud": cloud, "api_region": api_region, "flow": flow},
-    )
-    consent = consent_link_create(customer=customer, flow=flow, created_by=created_by)
-    return customer, consent
+    """Create a customer waiting for consent, and its first consent link.
+
+    An expected domain is looked up at Microsoft first; when that fails, a
+    `ValidationError` on `expected_tenant` says why and nothing is written.
+    """
+    expected = _normalise_expected(expected_tenant)
+    # Before the transaction opens: a slow answer from Microsoft must hold no lock.
+    expected_id = _expected_tenant_id(expected, cloud=cloud)
+    with transaction.atomic():
+        customer = Customer(
+            display_name=display_name.strip(),
+            contact_name=contact_name.strip(),
+            contact_email=contact_email.strip(),
+            expected_tenant=expected,
+            expected_tenant_id=expected_id,
+            cloud=cloud,
+            api_region=api_region,
+            collect_alerts=collect_alerts,
+            collect_incidents=collect_incidents,
+            sync_interval_seconds=sync_interval_seconds,
+            created_by=created_by,
+        )
+        customer.full_clean()
+        customer.save()
+        audit_record(
+            action="customer.registered",
+            customer=customer,
+            actor=created_by,
+            summary=f"Registered {customer.display_name}",
+            details={
+                "cloud": cloud,
+                "api_region": api_region,
+                "flow": flow,
+                "expected_tenant": expected,
+                "expected_tenant_id": expected_id,
+            },
+        )
+        consent = consent_link_create(customer=customer, flow=flow, created_by=created_by)
+        return customer, consent
 
 
 EDITABLE_FIELDS = (
@@ -142,38 +162,111 @@ EDITABLE_FIELDS = (
 )
 
 
-@transaction.atomic
 def customer_update(*, customer: Customer, actor: Any, **changes: Any) -> Customer:
-    """Change the editable fields of a customer; the audit event lists what changed."""
+    """Change the editable fields of a customer; the audit event lists what changed.
+
+    A new expected domain is looked up at Microsoft (as is one stored before domains
+    were looked up); an unchanged, already looked-up one is not asked about again.
+    """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     if "expected_tenant" in changes:
-        changes["expected_tenant"] = _normalise_expected(changes["expected_tenant"])
-    changed = {
-        name: {"from": getattr(customer, name), "to": value}
-        for name, value in changes.items()
-        if getattr(customer, name) != value
-    }
-    if not changed:
+        expected = _normalise_expected(changes["expected_tenant"])
+        changes["expected_tenant"] = expected
+        if expected != customer.expected_tenant or customer.expected_tenant_unchecked:
+            changes["expected_tenant_id"] = _expected_tenant_id(
+                expected, cloud=changes.get("cloud", customer.cloud), customer=customer
+            )
+    with transaction.atomic():
+        changed = {
+            name: {"from": getattr(customer, name), "to": value}
+            for name, value in changes.items()
+            if getattr(customer, name) != value
+        }
+        if not changed:
+            return customer
+        for name, change in changed.items():
+            setattr(customer, name, change["to"])
+        customer.full_clean()
+        customer.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action="customer.updated",
+            customer=customer,
+            actor=actor,
+            summary="Changed " + ", ".join(sorted(changed)),
+            details={"changes": changed},
+        )
         return customer
-    for name, change in changed.items():
-        setattr(customer, name, change["to"])
-    customer.full_clean()
-    customer.save(update_fields=[*changed, "updated_at"])
-    audit_record(
-        action="customer.updated",
-        customer=customer,
-        actor=actor,
-        summary="Changed " + ", ".join(sorted(changed)),
-        details={"changes": changed},
-    )
-    return customer
 
 
 def _normalise_expected(value: str) -> str:
     value = (value or "").strip()
     return normalise_tenant_id(value) or value.lower()
+
+
+def _expected_tenant_id(expected: str, *, cloud: str, customer: Customer | None = None) -> str:
+    """The tenant ID the consent callback will enforce for `expected` ("" for none).
+
+    A GUID stands for itself; a domain is looked up at Microsoft through the one door.
+    Every failure becomes a `ValidationError` on `expected_tenant`, worded for staff.
+    """
+    if not expected:
+        return ""
+    cloud_name = CloudChoice(cloud).label if cloud in CloudChoice.values else cloud
+    instead = "enter the customer's tenant ID instead, or leave the field empty"
+    try:
+        tenant_id = microsoft.tenant_id_for(expected, cloud=cloud)
+    except UnknownTenantName:
+        message = (
+            f"No Microsoft Entra tenant uses this domain ({expected}) in the {cloud_name} "
+            "cloud. Check the spelling and the cloud, or enter the customer's tenant ID "
+            "instead."
+        )
+        raise ValidationError({"expected_tenant": message}) from None
+    except TenantLookupUnavailable as exc:
+        logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
+        message = (
+            "Microsoft could not be reached to check this domain (it did not answer in "
+            f"time or refused the connection). Try again in a moment, or {instead}."
+        )
+        raise ValidationError({"expected_tenant": message}) from None
+    except UnreadableDiscovery as exc:
+        logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
+        message = (
+            "Microsoft's answer did not say which tenant uses this domain, so it could not "
+            f"be checked. Try again in a moment, or {instead}."
+        )
+        raise ValidationError({"expected_tenant": message}) from None
+    except TenantLookupError as exc:
+        logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
+        message = f"Microsoft refused to look up this domain ({exc.reason}); {instead}."
+        raise ValidationError({"expected_tenant": message}) from None
+    except microsoft.PartnerAppNotConfigured:
+        message = (
+            "The portal is not connected to Microsoft (no partner app is configured), so "
+            f"this domain cannot be checked; {instead}."
+        )
+        raise ValidationError({"expected_tenant": message}) from None
+    except ValueError:
+        message = "Enter a tenant ID (GUID) or a domain such as contoso.onmicrosoft.com."
+        raise ValidationError({"expected_tenant": message}) from None
+    holders = Customer.objects.filter(tenant_id=tenant_id)
+    if customer is not None and customer.pk is not None:
+        holders = holders.exclude(pk=customer.pk)
+    holder = holders.first()
+    if holder is not None:
+        subject = f"Tenant {tenant_id}"
+        if expected != tenant_id:
+            subject = f"This domain belongs to tenant {tenant_id}, which"
+        raise ValidationError(
+            {
+                "expected_tenant": (
+                    f"{subject} already belongs to the customer “{holder.display_name}”."
+                )
+            }
+        )
+    return tenant_id
 
 
 # --- consent links -------------------------------------------------------------------------
@@ -404,9 +497,11 @@ def _record_denied(result: ConsentDenied, ip_address: str | None) -> CallbackOut
 
 
 def _tenant_matches_expected(customer: Customer, tenant_id: str) -> bool:
-    expected = customer.expected_tenant
-    # A domain cannot be compared before verification; only a GUID is checked here.
-    return not expected or not normalise_tenant_id(expected) or expected == tenant_id
+    # The ID staff's entry stood for when saved (a domain's as Microsoft gave it). A
+    # domain stored before domains were looked up has none and is not enforced; the
+    # customer's page says so.
+    expected = customer.expected_tenant_id or normalise_tenant_id(customer.expected_tenant)
+    return not expected or expected == tenant_id
 
 
 @transaction.atomic

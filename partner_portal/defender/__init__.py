@@ -1,9 +1,10 @@
 """Microsoft protocol core of the Partner Portal, free of any web framework.
 
-Clouds and regions, admin-consent links and callback parsing, app-only tokens per
-customer tenant (MSAL, with a cache shared across processes), token validation, and
-clients for the Defender for Endpoint and Defender XDR APIs. The Django side injects
-settings, the token cache backend and the rate limiter; nothing here imports Django.
+Clouds and regions, admin-consent links and callback parsing, looking up the tenant
+behind a domain, app-only tokens per customer tenant (MSAL, with a cache shared across
+processes), token validation, and clients for the Defender for Endpoint and Defender XDR
+APIs. The Django side injects settings, the token cache backend and the rate limiter;
+nothing here imports Django.
 """
 
 from .client import (
@@ -64,6 +65,8 @@ from .errors import (
     ResourceNotInTenant,
     SecretExpired,
     ServerError,
+    TenantLookupError,
+    TenantLookupUnavailable,
     TenantNotFound,
     Throttled,
     TokenError,
@@ -73,6 +76,8 @@ from .errors import (
     TransportError,
     Unauthorized,
     UnknownSigningKey,
+    UnknownTenantName,
+    UnreadableDiscovery,
     WrongAudience,
     WrongIssuer,
     WrongTenant,
@@ -90,6 +95,7 @@ from .records import (
     parse_incident,
     parse_timestamp,
 )
+from .tenant_lookup import LOOKUP_TIMEOUT, resolve_tenant_id
 from .tokens import (
     AccessToken,
     AppCredentials,
@@ -108,6 +114,7 @@ __all__ = [
     "GRAPH_RESOURCE",
     "INCIDENT_READ",
     "INCIDENT_READWRITE",
+    "LOOKUP_TIMEOUT",
     "MDE_ALERT_LIMITS",
     "MDE_RESOURCE",
     "NO_LIMIT",
@@ -155,6 +162,8 @@ __all__ = [
     "RetryPolicy",
     "SecretExpired",
     "ServerError",
+    "TenantLookupError",
+    "TenantLookupUnavailable",
     "TenantNotFound",
     "Throttled",
     "TokenCacheBackend",
@@ -167,6 +176,8 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "UnknownSigningKey",
+    "UnknownTenantName",
+    "UnreadableDiscovery",
     "ValidatedToken",
     "WrongAudience",
     "WrongIssuer",
@@ -184,6 +195,7 @@ __all__ = [
     "parse_incident",
     "parse_timestamp",
     "partner_consent_url",
+    "resolve_tenant_id",
     "scope_for",
     "token_error_from_result",
 ]

@@ -35,6 +35,8 @@ __all__ = [
     "ResourceNotInTenant",
     "SecretExpired",
     "ServerError",
+    "TenantLookupError",
+    "TenantLookupUnavailable",
     "TenantNotFound",
     "Throttled",
     "TokenError",
@@ -44,6 +46,8 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "UnknownSigningKey",
+    "UnknownTenantName",
+    "UnreadableDiscovery",
     "WrongAudience",
     "WrongIssuer",
     "WrongTenant",
@@ -262,6 +266,59 @@ def token_error_from_result(
     if (http_status is not None and http_status >= 500) or error == "temporarily_unavailable":
         return TransientIdentityError(text, **common)
     return TokenError(text, **common)
+
+
+# ------------------------------------------------------------------------ tenant look-up
+
+
+class TenantLookupError(DefenderError):
+    """Finding the tenant behind a domain (or tenant ID) failed.
+
+    ``name`` is what was looked up, ``reason`` a short technical detail (kept out of
+    what customers see), ``http_status`` and ``aadsts_code`` what Microsoft answered.
+    """
+
+    explanation = "Microsoft did not say which tenant this domain belongs to."
+
+    def __init__(
+        self,
+        name: str,
+        reason: str = "",
+        *,
+        http_status: int | None = None,
+        aadsts_code: int | None = None,
+    ) -> None:
+        self.name = _clip(name, 300)
+        self.reason = _clip(reason, 300)
+        self.http_status = http_status
+        self.aadsts_code = aadsts_code
+        head = f"{type(self).__name__} for {self.name!r}"
+        super().__init__(f"{head}: {self.reason}" if self.reason else head)
+
+
+class UnknownTenantName(TenantLookupError):
+    """Microsoft knows no tenant by this name in this cloud (AADSTS90002)."""
+
+    explanation = (
+        "No Microsoft Entra tenant uses this name in this cloud: the domain is misspelt, "
+        "not verified by any organisation, or belongs to personal Microsoft accounts."
+    )
+
+
+class TenantLookupUnavailable(TenantLookupError):
+    """Microsoft could not be asked: timeout, refused connection, throttling, 5xx."""
+
+    retryable = True
+    explanation = (
+        "Microsoft could not be reached (or did not answer in time) to look up the tenant."
+    )
+
+
+class UnreadableDiscovery(TenantLookupError):
+    """Microsoft answered, but not with a discovery document naming one tenant."""
+
+    retryable = True
+    explanation = "Microsoft's answer did not say which tenant this is."
 
 
 # -------------------------------------------------------------------------------- API

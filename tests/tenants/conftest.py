@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from partner_portal.defender import AppCredentials
+from partner_portal.defender import AppCredentials, UnknownTenantName
 from tenants import microsoft, services
 from tenants.models import AuditEvent, ConsentRequest, Customer
 from tests.factories import UserFactory
@@ -30,6 +30,36 @@ def partner_app(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[micr
     monkeypatch.setattr(microsoft, "partner_app", lambda: app)
     settings.PUBLIC_BASE_URL = "https://portal.example.test"
     yield app
+
+
+class FakeTenantLookup:
+    """Stands in for Microsoft's discovery documents behind the door's domain look-up.
+
+    `tenants` maps a domain to its tenant ID, or to the error the look-up raises; any
+    other domain is unknown (AADSTS90002). `calls` records (domain, login URL).
+    """
+
+    def __init__(self) -> None:
+        self.tenants: dict[str, str | Exception] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, name: str, *, login_url: str, session: Any, **kwargs: Any) -> str:
+        self.calls.append((name, login_url))
+        answer = self.tenants.get(name.lower())
+        if answer is None:
+            raise UnknownTenantName(name, "HTTP 400, AADSTS90002", http_status=400,
+                                    aadsts_code=90002)  # fmt: skip
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def tenant_lookup(monkeypatch: pytest.MonkeyPatch, partner_app: Any) -> FakeTenantLookup:
+    """The door's look-up, answered without Microsoft (the door's own logic stays real)."""
+    fake = FakeTenantLookup()
+    monkeypatch.setattr(microsoft, "resolve_tenant_id", fake)
+    return fake
 
 
 @pytest.fixture

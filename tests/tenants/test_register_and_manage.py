@@ -82,16 +82,19 @@ def test_register_refuses_a_tenant_already_bound_and_names_its_holder(staff: Cli
     assert Customer.objects.count() == 1
 
 
-def test_expected_tenant_accepts_a_guid_or_a_domain(staff: Client, partner_app: Any) -> None:
+def test_expected_tenant_accepts_a_guid_or_a_domain(staff: Client, tenant_lookup: Any) -> None:
+    tenant_lookup.tenants["contoso.onmicrosoft.com"] = "5d7e8f90-1111-2222-3333-444455556666"
     staff.post("/customers/new/", {**VALID, "expected_tenant": "Contoso.OnMicrosoft.com"})
     staff.post(
         "/customers/new/",
         {**VALID, "display_name": "B", "expected_tenant": "{0B4C4A0C-1111-2222-3333-444455556666}"},
     )
-    assert sorted(Customer.objects.values_list("expected_tenant", flat=True)) == [
-        "0b4c4a0c-1111-2222-3333-444455556666",
-        "contoso.onmicrosoft.com",
+    assert sorted(Customer.objects.values_list("expected_tenant", "expected_tenant_id")) == [
+        ("0b4c4a0c-1111-2222-3333-444455556666", "0b4c4a0c-1111-2222-3333-444455556666"),
+        ("contoso.onmicrosoft.com", "5d7e8f90-1111-2222-3333-444455556666"),
     ]
+    # Only the domain needed Microsoft.
+    assert [name for name, _ in tenant_lookup.calls] == ["contoso.onmicrosoft.com"]
 
 
 def test_analyst_cannot_register_a_customer(client: Client) -> None:

@@ -38,11 +38,13 @@ def test_second_pass_picks_up_new_and_changed_alerts_only(
     (customer,) = bind_customers(sandbox)
     services.sync_source(customer_id=customer.pk, source="alerts")
     tenant = customer.tenant_id
-    sandbox.control(
-        "POST", f"/_sandbox/tenants/{tenant}/alerts", json={"count": 5}
-    ).raise_for_status()
+    # Changed first, then created: the sandbox picks the alerts to change among all of the
+    # tenant's, so the other order could change a new one and count it once, as created.
     sandbox.control(
         "PATCH", f"/_sandbox/tenants/{tenant}/alerts", json={"count": 3}
+    ).raise_for_status()
+    sandbox.control(
+        "POST", f"/_sandbox/tenants/{tenant}/alerts", json={"count": 5}
     ).raise_for_status()
     run = services.sync_source(customer_id=customer.pk, source="alerts")
     assert run is not None and not run.backfill

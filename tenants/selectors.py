@@ -17,6 +17,7 @@ def customer_list(*, search: str = "", status: str = "", cloud: str = "") -> Que
             | Q(contact_email__icontains=search)
             | Q(tenant_id__icontains=search)
             | Q(expected_tenant__icontains=search)
+            | Q(expected_tenant_id__icontains=search)
         )
     if status:
         customers = customers.filter(status=status)

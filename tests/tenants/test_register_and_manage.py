@@ -195,6 +195,18 @@ def test_customer_list_searches_and_filters(staff: Client) -> None:
     assert "Contoso" in page and "Fabrikam" not in page
 
 
+def test_customer_list_finds_a_customer_by_the_tenant_its_domain_stands_for(
+    staff: Client,
+) -> None:
+    tenant = "7f3b2c1d-0000-4000-8000-00000000abcd"
+    Customer.objects.create(
+        display_name="Northwind", expected_tenant="northwind.example", expected_tenant_id=tenant
+    )
+    Customer.objects.create(display_name="Tailspin", expected_tenant="tailspin.example")
+    page = staff.get("/customers/", {"q": "00000000abcd"}).content.decode()
+    assert "Northwind" in page and "Tailspin" not in page
+
+
 def test_audit_log_is_for_portal_admins_only(staff: Client, customer_with_link: Any) -> None:
     assert staff.get("/audit/").status_code == 403
     admin = Client()

@@ -166,6 +166,7 @@ class AlertFilterForm(forms.Form):
 
     def __init__(self, data: QueryDict, *, user: Any, now: datetime | None = None) -> None:
         super().__init__(data)
+        self.query = data
         self.now = now or datetime.now(UTC)
         customer_field = self.fields["customer"]
         assert isinstance(customer_field, ScopedCustomerField)
@@ -208,49 +209,37 @@ class AlertFilterForm(forms.Form):
             html[name] = self._checkboxes(name)
         return html
 
-    # The input type and fixed attributes of each text-like filter.
-    _TEXT_INPUTS = {
-        "q": ('type="search"', ' maxlength="200"'),
-        "category": (
-            'type="text"',
-            ' list="known-categories" autocomplete="off" maxlength="64"',
-        ),
-        "detection_source": (
-            'type="text"',
-            ' list="known-detection-sources" autocomplete="off" maxlength="64"',
-        ),
-        "assigned_to": ('type="text"', ' maxlength="255"'),
-        "since": ('type="datetime-local"', ""),
-        "until": ('type="datetime-local"', ""),
-    }
-    # Inputs that point at a help text of their own.
-    _HELP_IDS = {"q": "q-help"}
-
-    def _described(self, name: str) -> tuple[str, str]:
+    def _described(self, name: str, help_id: str = "") -> tuple[str, str]:
         """(the aria attributes, the error list) of field `name`."""
         errors = self.errors.get(name)
-        help_id = self._HELP_IDS.get(name, "")
         if not errors:
-            return (f' aria-describedby="{help_id}"' if help_id else ""), ""
+            return (f' aria-describedby="{escape(help_id)}"' if help_id else ""), ""
         error_id = f"id_{name}_error"
         items = "".join(f"<li>{escape(str(message))}</li>" for message in errors)
         described = f"{help_id} {error_id}".strip()
         return (
-            f' aria-invalid="true" aria-describedby="{described}"',
+            f' aria-invalid="true" aria-describedby="{escape(described)}"',
             f'<ul class="errorlist" id="{error_id}">{items}</ul>',
         )
 
     def _raw(self, name: str) -> str:
-        value = self.data.get(name) if hasattr(self.data, "get") else None
+        value = self.query.get(name)
         return value if isinstance(value, str) else ""
 
     def _text_input(self, name: str) -> SafeString:
-        kind, fixed = self._TEXT_INPUTS[name]
+        # Type and attributes come from the field's widget (which also carries the
+        # field's maxlength), so the declarations above stay the one source.
+        widget = self.fields[name].widget
+        attrs = dict(widget.attrs)
+        kind = attrs.pop("type", getattr(widget, "input_type", "text"))
+        help_id = attrs.pop("aria-describedby", "")
+        fixed = "".join(f' {key}="{escape(str(value))}"' for key, value in attrs.items())
         value = self._raw(name)
         shown = f' value="{escape(value)}"' if value else ""
-        aria, errors = self._described(name)
+        aria, errors = self._described(name, help_id)
         return mark_safe(  # noqa: S308 - the only variable parts are escaped
-            f'<input {kind} name="{name}"{shown}{fixed}{aria} id="id_{name}">{errors}'
+            f'<input type="{escape(kind)}" name="{name}"{shown}{fixed}{aria} id="id_{name}">'
+            + errors
         )
 
     def _choices(self, name: str) -> list[tuple[Any, Any]]:
@@ -270,8 +259,7 @@ class AlertFilterForm(forms.Form):
         )
 
     def _checkboxes(self, name: str) -> SafeString:
-        getlist = getattr(self.data, "getlist", None)
-        chosen = set(getlist(name)) if getlist else set()
+        chosen = set(self.query.getlist(name))
         invalid = ' aria-invalid="true"' if self.errors.get(name) else ""
         boxes = []
         for index, (value, label) in enumerate(self._choices(name)):

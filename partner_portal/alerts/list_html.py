@@ -46,7 +46,7 @@ def alert_row_html(row: AlertRow, *, list_url: str, fresh: bool = False) -> str:
 
 
 def alert_rows_html(rows: Iterable[AlertRow], *, list_url: str, fresh: bool = False) -> SafeString:
-    """The `<tr>` elements of `rows` (`selectors.list_rows`), newest-first as given."""
+    """The `<tr>` elements of `rows` (`selectors.list_rows`), in the order given."""
     return mark_safe(  # noqa: S308 - every stored value is escaped in alert_row_html
         "".join(alert_row_html(row, list_url=list_url, fresh=fresh) for row in rows)
     )

@@ -242,6 +242,28 @@ def _beyond(spec: SortSpec, values: list[Any], forward: bool) -> Q | RowCompare:
     return condition
 
 
+def _beyond_customer(values: list[Any], forward: bool) -> Q:
+    """Rows after (or before) the cursor in "customer, then newest" order.
+
+    Spelled as "name at or beyond the cursor's, and then either another name, a later
+    customer of that name, or later in the cursor's own customer" rather than as the
+    general nested ORs: PostgreSQL can then start its walk of the customers by name at the
+    cursor's customer and seek within it, instead of reading every alert of the customers
+    it passes (or, with the name bound stated twice, misjudging how many rows remain and
+    sorting them all).
+    """
+    name, customer_id, created_at, pk = values
+    name_bound, other_customer, within = ("gte", "gt", "<") if forward else ("lte", "lt", ">")
+    rest_of_customer = Q(customer_id=customer_id) & Q(
+        RowCompare([F("created_at"), F("pk")], [_value(created_at), _value(pk)], within)
+    )
+    return Q(**{f"customer__display_name__{name_bound}": name}) & (
+        ~Q(customer__display_name=name)
+        | Q(**{f"customer_id__{other_customer}": customer_id})
+        | rest_of_customer
+    )
+
+
 def _ordering(spec: SortSpec, forward: bool) -> list[Any]:
     order = []
     for column, descending in zip(spec.columns, spec.descending, strict=True):
@@ -311,9 +333,8 @@ LIST_COLUMNS = (
 STATUS_LABELS = {"InProgress": "In progress"}
 NO_VALUE = "\u2014"  # an em dash, for an empty cell
 
-# One row of the list, as `list_rows.html` prints it: the stored values plus the display
-# values worked out once here ("label", "created_iso", ...), so the template only looks
-# keys up. A dict because the template engine resolves dict keys fastest.
+# One row of the list, as `list_html.alert_rows_html` prints it: the stored values plus the
+# display values worked out once here ("label", "created_iso", ...).
 AlertRow = dict[str, Any]
 
 
@@ -331,7 +352,7 @@ def _list_row(values: tuple[Any, ...]) -> AlertRow:
 
 
 def list_rows(alerts: QuerySet[Alert]) -> list[AlertRow]:
-    """The rows of an ordered, sliced alert queryset, ready for `list_rows.html`."""
+    """The rows of an ordered, sliced alert queryset, ready for `list_html`."""
     return [_list_row(values) for values in alerts.values_list(*LIST_COLUMNS)]
 
 
@@ -388,13 +409,10 @@ def alert_page(
     cursor_text = after or before
     if cursor_text:
         values = _cursor_values(decode_cursor(cursor_text, query.sort), query.sort, user)
-        alerts = alerts.filter(_beyond(spec, values, forward))
         if query.sort == "customer":
-            # Implied by the cursor, but stated on its own so that PostgreSQL starts its
-            # walk of the customers (by name) at the cursor's customer instead of reading
-            # every alert of the customers before it: page 1,000 stays as cheap as page 1.
-            bound = "customer__display_name__gte" if forward else "customer__display_name__lte"
-            alerts = alerts.filter(**{bound: values[0]})
+            alerts = alerts.filter(_beyond_customer(values, forward))
+        else:
+            alerts = alerts.filter(_beyond(spec, values, forward))
     rows = list_rows(alerts.order_by(*_ordering(spec, forward))[: size + 1])
     more = len(rows) > size
     rows = rows[:size]

@@ -59,6 +59,30 @@ def test_row_links_to_the_detail_and_selects_by_pk() -> None:
     assert "da6383_1 · Execution" in html
 
 
+def test_row_markup_is_what_the_page_and_its_script_expect() -> None:
+    # The whole row as the list's former template wrote it (whitespace aside): the
+    # script and the browser tests find rows, links and boxes by this markup.
+    expected = """
+    <tr data-alert-id="42">
+      <td class="pick"><input type="checkbox" name="alert" value="42" form="bulk-form"
+        aria-label="Select “Suspicious process”"></td>
+      <td class="when"><time datetime="2026-11-20T09:30:00Z">2026-11-20 09:30</time></td>
+      <td><span class="badge sev-High">High</span></td>
+      <td class="title"><a class="alert-link" href="/alerts/42/">Suspicious process</a>
+        <span class="sub">da6383_1 · Execution</span></td>
+      <td>Alpha Ltd</td>
+      <td><span class="status status-InProgress">In progress</span><span
+        class="sub">TruePositive</span></td>
+      <td class="where">ws-01.alpha.example<span class="sub">alice</span></td>
+      <td>—</td>
+    </tr>
+    """
+    html = alert_rows_html(
+        [row(classification="TruePositive", related_user="alice")], list_url="/alerts/"
+    )
+    assert parse_html(html) == parse_html(expected)
+
+
 def test_row_escapes_every_stored_value() -> None:
     hostile = '<img src=x onerror="alert(1)">'
     html = alert_rows_html(

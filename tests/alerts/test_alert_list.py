@@ -342,6 +342,30 @@ def test_customer_sort_pages_through_customers_that_share_a_name(
     assert [pk for page in reversed(backwards) for pk in page] == seen
 
 
+def test_a_scoped_analyst_pages_by_customer_without_a_foreign_namesake(
+    analyst: Any, analyst_client: Client
+) -> None:
+    # Another customer with the same name sits between the analyst's rows in name order;
+    # its alerts must stay out of every page, both ways.
+    mine = CustomerFactory(display_name="Shared Name")
+    namesake = CustomerFactory(display_name="Shared Name")
+    AnalystScope.objects.create(user=analyst, customer=mine)
+    start = datetime(2026, 11, 5, tzinfo=UTC)
+    for i in range(120):
+        AlertFactory(customer=(mine, namesake)[i % 2], created_at=start + timedelta(minutes=i))
+    pages = walk(analyst_client, "/alerts/?sort=customer", "next")
+    seen = [pk for page in pages for pk in page]
+    expected = Alert.objects.filter(customer=mine).order_by("-created_at", "-pk")
+    assert seen == [a.pk for a in expected]
+    last_url = "/alerts/?sort=customer"
+    for _ in pages[1:]:
+        next_url = link_after(analyst_client.get(last_url), "next")
+        assert next_url is not None
+        last_url = next_url
+    backwards = walk(analyst_client, last_url, "prev")
+    assert [pk for page in reversed(backwards) for pk in page] == seen
+
+
 def test_paging_uses_no_offset(admin_client_portal: Client) -> None:
     AlertFactory.create_batch(PAGE_SIZE + 5)
     first = admin_client_portal.get("/alerts/")

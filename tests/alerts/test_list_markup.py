@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.http import QueryDict
+from django.test import Client
 from django.test.html import parse_html
 
 from partner_portal.alerts.filters import AlertFilterForm
@@ -184,6 +185,13 @@ def test_a_field_with_errors_is_marked_invalid_and_shows_its_message(analyst: An
     assert '<ul class="errorlist" id="id_until_error"><li>The end of the range' in until
     assert 'id="id_sort_error"' in form.controls["sort"]
     assert "aria-invalid" not in form.controls["since"]
+
+
+def test_a_check_group_with_errors_points_at_its_message(analyst_client: Client) -> None:
+    html = analyst_client.get("/alerts/", {"severity": "Bogus"}).content.decode()
+    assert 'aria-describedby="id_severity_error"' in html
+    assert '<ul class="errorlist" id="id_severity_error">' in html
+    assert 'aria-describedby="id_status_error"' not in html
 
 
 def test_search_errors_keep_the_help_text_described(analyst: Any) -> None:

@@ -148,6 +148,7 @@ class Sandbox:
         self.state_dir = options.state_dir
         self.origin = f"https://{options.host}:{options.port}"
         self.lock = threading.RLock()
+        self._save_lock = threading.Lock()
         self.tenants: dict[str, Tenant] = {}
         self.client_id = ""
         self.client_secret = ""
@@ -320,22 +321,27 @@ class Sandbox:
 
     def save_now(self) -> None:
         """Write ``state.json`` and ``sandbox.json`` at once."""
-        with self.lock:
-            tenants = list(self.tenants.values())
-            state = {
-                "version": STATE_VERSION,
-                "seed": self.seed,
-                "anchor": self.anchor,
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-                "secret_expired": self.secret_expired,
-                "form_key": self.form_key.hex(),
-                "tenants": [self._tenant_record(t) for t in tenants],
-            }
-            config = self.public_config()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.state_dir / STATE_FILE, json.dumps(state))
-        _atomic_write(self.state_dir / CONFIG_FILE, json.dumps(config, indent=2))
+        # One save at a time, snapshot and files together: the background saver and a
+        # control request may save at the same moment, and two writers sharing the
+        # temporary file (or an older snapshot landing last) would fail the request or
+        # leave stale state behind.
+        with self._save_lock:
+            with self.lock:
+                tenants = list(self.tenants.values())
+                state = {
+                    "version": STATE_VERSION,
+                    "seed": self.seed,
+                    "anchor": self.anchor,
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                    "secret_expired": self.secret_expired,
+                    "form_key": self.form_key.hex(),
+                    "tenants": [self._tenant_record(t) for t in tenants],
+                }
+                config = self.public_config()
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.state_dir / STATE_FILE, json.dumps(state))
+            _atomic_write(self.state_dir / CONFIG_FILE, json.dumps(config, indent=2))
 
     def changed(self) -> None:
         """Note that alerts changed; the saver writes it shortly (debounced).

@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +157,25 @@ def test_alerts_keep_arriving(sandbox_factory) -> None:
         for a in sb.control("GET", f"/_sandbox/ground-truth?tenant={tenant}").json()["value"]
     }
     assert "New" in statuses
+
+
+def test_consent_changes_at_the_same_moment_are_all_saved(sandbox_factory: Any) -> None:
+    # Control requests and the background saver write the state files at once; none of
+    # them may fail, and the file must end with the last change of each tenant.
+    sb = sandbox_factory(tenants=4, consented=4, alerts_per_tenant=5, arrival_rate=600)
+    tenants = [t["tenant_id"] for t in sb.tenants]
+
+    def flip(round_number: int) -> list[int]:
+        codes = []
+        for tenant in tenants:
+            method = "DELETE" if round_number % 2 else "POST"
+            codes.append(sb.control(method, f"/_sandbox/tenants/{tenant}/consent").status_code)
+        return codes
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = [code for batch in pool.map(flip, range(40)) for code in batch]
+    assert codes and set(codes) == {200}
+    for tenant in tenants:
+        sb.control("POST", f"/_sandbox/tenants/{tenant}/consent").raise_for_status()
+    saved = json.loads((sb.state_dir / "state.json").read_text())
+    assert all(record["consented"] for record in saved["tenants"])

@@ -214,42 +214,10 @@ def _expected_tenant_id(expected: str, *, cloud: str, customer: Customer | None 
     if not expected:
         return ""
     cloud_name = CloudChoice(cloud).label if cloud in CloudChoice.values else cloud
-    instead = "enter the customer's tenant ID instead, or leave the field empty"
     try:
         tenant_id = microsoft.tenant_id_for(expected, cloud=cloud)
-    except UnknownTenantName:
-        message = (
-            f"No Microsoft Entra tenant uses this domain ({expected}) in the {cloud_name} "
-            "cloud. Check the spelling and the cloud, or enter the customer's tenant ID "
-            "instead."
-        )
-        raise ValidationError({"expected_tenant": message}) from None
-    except TenantLookupUnavailable as exc:
-        logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
-        message = (
-            "Microsoft could not be reached to check this domain (it did not answer in "
-            f"time or refused the connection). Try again in a moment, or {instead}."
-        )
-        raise ValidationError({"expected_tenant": message}) from None
-    except UnreadableDiscovery as exc:
-        logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
-        message = (
-            "Microsoft's answer did not say which tenant uses this domain, so it could not "
-            f"be checked. Try again in a moment, or {instead}."
-        )
-        raise ValidationError({"expected_tenant": message}) from None
-    except TenantLookupError as exc:
-        logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
-        message = f"Microsoft refused to look up this domain ({exc.reason}); {instead}."
-        raise ValidationError({"expected_tenant": message}) from None
-    except microsoft.PartnerAppNotConfigured:
-        message = (
-            "The portal is not connected to Microsoft (no partner app is configured), so "
-            f"this domain cannot be checked; {instead}."
-        )
-        raise ValidationError({"expected_tenant": message}) from None
-    except ValueError:
-        message = "Enter a tenant ID (GUID) or a domain such as contoso.onmicrosoft.com."
+    except (TenantLookupError, microsoft.PartnerAppNotConfigured, ValueError) as exc:
+        message = _lookup_failure(exc, expected=expected, cloud_name=cloud_name)
         raise ValidationError({"expected_tenant": message}) from None
     holders = Customer.objects.filter(tenant_id=tenant_id)
     if customer is not None and customer.pk is not None:
@@ -267,6 +235,36 @@ def _expected_tenant_id(expected: str, *, cloud: str, customer: Customer | None 
             }
         )
     return tenant_id
+
+
+def _lookup_failure(exc: Exception, *, expected: str, cloud_name: str) -> str:
+    """What staff read when the expected domain could not be looked up."""
+    instead = "enter the customer's tenant ID instead, or leave the field empty"
+    if isinstance(exc, UnknownTenantName):
+        return (
+            f"No Microsoft Entra tenant uses this domain ({expected}) in the {cloud_name} "
+            "cloud. Check the spelling and the cloud, or enter the customer's tenant ID "
+            "instead."
+        )
+    if isinstance(exc, microsoft.PartnerAppNotConfigured):
+        return (
+            "The portal is not connected to Microsoft (no partner app is configured), so "
+            f"this domain cannot be checked; {instead}."
+        )
+    if not isinstance(exc, TenantLookupError):  # a name that is neither GUID nor domain
+        return "Enter a tenant ID (GUID) or a domain such as contoso.onmicrosoft.com."
+    logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
+    if isinstance(exc, TenantLookupUnavailable):
+        return (
+            "Microsoft could not be reached to check this domain (it did not answer in "
+            f"time or refused the connection). Try again in a moment, or {instead}."
+        )
+    if isinstance(exc, UnreadableDiscovery):
+        return (
+            "Microsoft's answer did not say which tenant uses this domain, so it could not "
+            f"be checked. Try again in a moment, or {instead}."
+        )
+    return f"Microsoft refused to look up this domain ({exc.reason}); {instead}."
 
 
 # --- consent links -------------------------------------------------------------------------

@@ -146,8 +146,8 @@ def tenant_id_for(expected_tenant: str, *, cloud: str) -> str:
     """The tenant ID an expected tenant stands for: a GUID as given, a domain looked up.
 
     The look-up asks the sign-in host of the customer's cloud (or the sandbox) for the
-    domain's discovery document. Raises `PartnerAppNotConfigured`, `ValueError` for a
-    value that is neither, or the protocol core's `TenantLookupError` kinds.
+    domain's discovery document. Raises `PartnerAppNotConfigured`, `InvalidTenantName` for
+    a value that is neither, or the protocol core's `TenantLookupError` kinds.
     """
     guid = normalise_tenant_id(expected_tenant)
     if guid:

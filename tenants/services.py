@@ -6,6 +6,7 @@ on commit, so a worker never sees a row that was rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -25,6 +26,7 @@ from django.utils import timezone
 from partner_portal.defender import (
     ALERT_READ,
     ALERT_READWRITE,
+    CONSUMER_TENANT_ID,
     INCIDENT_READ,
     INCIDENT_READWRITE,
     CodeReceived,
@@ -34,6 +36,7 @@ from partner_portal.defender import (
     ConsentMissing,
     DefenderError,
     IdentityThrottled,
+    InvalidTenantName,
     InvalidToken,
     ResourceNotInTenant,
     TenantLookupError,
@@ -165,19 +168,30 @@ EDITABLE_FIELDS = (
 def customer_update(*, customer: Customer, actor: Any, **changes: Any) -> Customer:
     """Change the editable fields of a customer; the audit event lists what changed.
 
-    A new expected domain is looked up at Microsoft (as is one stored before domains
-    were looked up); an unchanged, already looked-up one is not asked about again.
+    A new expected domain, or a new cloud, is looked up at Microsoft; one stored before
+    domains were looked up is checked if Microsoft answers; an unchanged, already
+    looked-up one is not asked about again.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    if "expected_tenant" in changes:
-        expected = _normalise_expected(changes["expected_tenant"])
-        changes["expected_tenant"] = expected
-        if expected != customer.expected_tenant or customer.expected_tenant_unchecked:
+    if "expected_tenant" in changes or "cloud" in changes:
+        expected = _normalise_expected(changes.get("expected_tenant", customer.expected_tenant))
+        cloud = changes.get("cloud", customer.cloud)
+        if "expected_tenant" in changes:
+            changes["expected_tenant"] = expected
+        if expected != customer.expected_tenant or cloud != customer.cloud:
+            # A domain belongs to a tenant of one cloud: a new cloud asks again.
             changes["expected_tenant_id"] = _expected_tenant_id(
-                expected, cloud=changes.get("cloud", customer.cloud), customer=customer
+                expected, cloud=cloud, customer=customer
             )
+        elif customer.expected_tenant_unchecked and not customer.tenant_id:
+            # Saved before domains were looked up: checked now if Microsoft answers, but
+            # a failed look-up must not block an unrelated edit (it stays "not checked").
+            with contextlib.suppress(ValidationError):
+                changes["expected_tenant_id"] = _expected_tenant_id(
+                    expected, cloud=cloud, customer=customer
+                )
     with transaction.atomic():
         changed = {
             name: {"from": getattr(customer, name), "to": value}
@@ -216,9 +230,24 @@ def _expected_tenant_id(expected: str, *, cloud: str, customer: Customer | None 
     cloud_name = CloudChoice(cloud).label if cloud in CloudChoice.values else cloud
     try:
         tenant_id = microsoft.tenant_id_for(expected, cloud=cloud)
-    except (TenantLookupError, microsoft.PartnerAppNotConfigured, ValueError) as exc:
+    except (TenantLookupError, microsoft.PartnerAppNotConfigured, InvalidTenantName) as exc:
         message = _lookup_failure(exc, expected=expected, cloud_name=cloud_name)
         raise ValidationError({"expected_tenant": message}) from None
+    if tenant_id == CONSUMER_TENANT_ID:
+        message = (
+            "This is the tenant of personal Microsoft accounts, not an organisation's; "
+            "enter the customer's own tenant ID or domain."
+        )
+        raise ValidationError({"expected_tenant": message})
+    if customer is not None and customer.tenant_id and customer.tenant_id != tenant_id:
+        # Its next consent (say, for a new permission) would then be refused as the
+        # wrong tenant while it still syncs the tenant it has.
+        message = (
+            f"This customer is connected to tenant {customer.tenant_id}; {expected} is "
+            f"tenant {tenant_id}. Leave the expected tenant as that tenant or empty; to "
+            "watch another tenant, register it as its own customer."
+        )
+        raise ValidationError({"expected_tenant": message})
     holders = Customer.objects.filter(tenant_id=tenant_id)
     if customer is not None and customer.pk is not None:
         holders = holders.exclude(pk=customer.pk)
@@ -237,7 +266,12 @@ def _expected_tenant_id(expected: str, *, cloud: str, customer: Customer | None 
     return tenant_id
 
 
-def _lookup_failure(exc: Exception, *, expected: str, cloud_name: str) -> str:
+def _lookup_failure(
+    exc: TenantLookupError | microsoft.PartnerAppNotConfigured | InvalidTenantName,
+    *,
+    expected: str,
+    cloud_name: str,
+) -> str:
     """What staff read when the expected domain could not be looked up."""
     instead = "enter the customer's tenant ID instead, or leave the field empty"
     if isinstance(exc, UnknownTenantName):
@@ -251,7 +285,7 @@ def _lookup_failure(exc: Exception, *, expected: str, cloud_name: str) -> str:
             "The portal is not connected to Microsoft (no partner app is configured), so "
             f"this domain cannot be checked; {instead}."
         )
-    if not isinstance(exc, TenantLookupError):  # a name that is neither GUID nor domain
+    if isinstance(exc, InvalidTenantName):
         return "Enter a tenant ID (GUID) or a domain such as contoso.onmicrosoft.com."
     logger.warning("Looking up the tenant of %s failed: %s", expected, exc)
     if isinstance(exc, TenantLookupUnavailable):
@@ -371,7 +405,8 @@ def consent_start(*, public_id: str, ip_address: str | None) -> str:
         client_id=app.client_id,
         redirect_uri=microsoft.consent_redirect_uri(),
         state=state,
-        tenant=consent.customer.expected_tenant or None,
+        # The looked-up ID where there is one, so the link and the check name one tenant.
+        tenant=consent.customer.expected_tenant_id or consent.customer.expected_tenant or None,
         resources=(endpoints.mde_resource,),
     )
 

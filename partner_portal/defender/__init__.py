@@ -95,7 +95,12 @@ from .records import (
     parse_incident,
     parse_timestamp,
 )
-from .tenant_lookup import LOOKUP_TIMEOUT, resolve_tenant_id
+from .tenant_lookup import (
+    CONSUMER_TENANT_ID,
+    LOOKUP_TIMEOUT,
+    InvalidTenantName,
+    resolve_tenant_id,
+)
 from .tokens import (
     AccessToken,
     AppCredentials,
@@ -110,6 +115,7 @@ from .validation import TokenValidator, ValidatedToken
 __all__ = [
     "ALERT_READ",
     "ALERT_READWRITE",
+    "CONSUMER_TENANT_ID",
     "DEFAULT_TIMEOUT",
     "GRAPH_RESOURCE",
     "INCIDENT_READ",
@@ -148,6 +154,7 @@ __all__ = [
     "InvalidAssertion",
     "InvalidRequest",
     "InvalidSecret",
+    "InvalidTenantName",
     "InvalidToken",
     "Limiter",
     "MalformedResponse",

@@ -32,6 +32,7 @@ from .http import Timeout
 __all__ = [
     "CONSUMER_TENANT_ID",
     "LOOKUP_TIMEOUT",
+    "InvalidTenantName",
     "TenantLookupError",
     "TenantLookupUnavailable",
     "UnknownTenantName",
@@ -51,6 +52,10 @@ CONSUMER_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 # AADSTS90002: tenant not found; AADSTS900023: the name is not a valid tenant identifier.
 _NOT_A_TENANT_CODES = frozenset({90002, 900023})
 _MULTI_TENANT_NAMES = frozenset({"common", "organizations", "consumers"})
+
+
+class InvalidTenantName(ValueError):
+    """A name that is neither a tenant ID nor a domain (or names no single tenant)."""
 
 
 def _check_name(name: str) -> str:
@@ -74,7 +79,7 @@ def _check_name(name: str) -> str:
         and labels[-1].isalpha()
     )
     if not valid or value in _MULTI_TENANT_NAMES:
-        raise ValueError(f"not a tenant ID or a domain name: {name!r}")
+        raise InvalidTenantName(f"not a tenant ID or a domain name: {name!r}")
     return value
 
 
@@ -128,8 +133,8 @@ def resolve_tenant_id(
     ``login_url`` is the cloud's sign-in host (or the sandbox); ``session`` carries the CA
     to trust (see :func:`partner_portal.defender.http.make_session`).
 
-    Raises ``ValueError`` for a name that is neither a domain nor a GUID (nothing is
-    sent), :class:`UnknownTenantName` when no tenant uses it,
+    Raises :class:`InvalidTenantName` (a ``ValueError``) for a name that is neither a
+    domain nor a GUID (nothing is sent), :class:`UnknownTenantName` when no tenant uses it,
     :class:`TenantLookupUnavailable` when Microsoft cannot be asked (timeout, connection,
     throttling, server error), :class:`UnreadableDiscovery` for an answer that names no
     single tenant, and :class:`TenantLookupError` for any other refusal.

@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from partner_portal.defender import TenantLookupUnavailable, UnreadableDiscovery
+from partner_portal.defender import (
+    CONSUMER_TENANT_ID,
+    TenantLookupUnavailable,
+    UnreadableDiscovery,
+)
 from tenants import microsoft, services
 from tenants.models import AuditEvent, ConsentOutcome, Customer, CustomerStatus
 from tests.tenants.conftest import FAKE_LOGIN, FakeTenantLookup, snapshot
@@ -249,6 +253,51 @@ def test_a_failed_look_up_on_edit_changes_nothing(
     assert f'value="{OTHER_DOMAIN}"' in page and 'value="Robin"' in page
 
 
+def test_a_new_cloud_asks_about_the_domain_again(
+    staff: Client, registered: Customer, lookup: FakeTenantLookup
+) -> None:
+    # The domain is no tenant of the cloud chosen now: the edit is refused as it stands.
+    del lookup.tenants[DOMAIN]
+    response = staff.post(
+        f"/customers/{registered.pk}/edit/", edit_form(registered, cloud="gcc_high")
+    )
+    assert response.status_code == 200
+    assert "in the US Government" in field_errors(response)[0]
+    assert lookup.calls == [(DOMAIN, FAKE_LOGIN)]
+    registered.refresh_from_db()
+    assert registered.cloud == "commercial" and registered.expected_tenant_id == TENANT
+
+
+def test_a_connected_customer_cannot_expect_another_tenant(
+    staff: Client, registered: Customer, lookup: FakeTenantLookup
+) -> None:
+    Customer.objects.filter(pk=registered.pk).update(tenant_id=TENANT)
+    registered.refresh_from_db()
+    before = snapshot()
+    response = staff.post(
+        f"/customers/{registered.pk}/edit/", edit_form(registered, expected_tenant=OTHER_DOMAIN)
+    )
+    assert response.status_code == 200
+    assert f"connected to tenant {TENANT}" in field_errors(response)[0]
+    assert snapshot() == before
+    # Its own tenant, by domain or by ID, is still fine.
+    response = staff.post(
+        f"/customers/{registered.pk}/edit/", edit_form(registered, expected_tenant=TENANT)
+    )
+    assert response.status_code == 302
+
+
+def test_the_personal_accounts_tenant_is_refused_as_expected_tenant(
+    staff: Client, lookup: FakeTenantLookup
+) -> None:
+    lookup.tenants["outlook.com"] = CONSUMER_TENANT_ID
+    for typed in (CONSUMER_TENANT_ID, "outlook.com"):
+        response = staff.post("/customers/new/", {**FORM, "expected_tenant": typed})
+        assert response.status_code == 200
+        assert "personal Microsoft accounts" in field_errors(response)[0]
+    assert not Customer.objects.exists()
+
+
 # --- the callback enforces the looked-up tenant ---------------------------------------------------
 @pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -324,6 +373,26 @@ def test_saving_an_unchecked_domain_looks_it_up(
     assert AuditEvent.objects.get(action="customer.updated").summary == (
         "Changed expected_tenant_id"
     )
+
+
+def test_an_unrelated_edit_of_an_unchecked_domain_survives_a_failed_look_up(
+    legacy: Customer, staff: Client, lookup: FakeTenantLookup
+) -> None:
+    lookup.tenants[DOMAIN] = TenantLookupUnavailable(DOMAIN, "could not connect")
+    response = staff.post(f"/customers/{legacy.pk}/edit/", edit_form(legacy, contact_name="Robin"))
+    assert response.status_code == 302
+    legacy.refresh_from_db()
+    assert legacy.contact_name == "Robin" and legacy.expected_tenant_unchecked
+
+
+def test_a_connected_customers_unchecked_domain_is_not_asked_about(
+    legacy: Customer, staff: Client, lookup: FakeTenantLookup
+) -> None:
+    Customer.objects.filter(pk=legacy.pk).update(tenant_id=OTHER_TENANT)
+    legacy.refresh_from_db()
+    response = staff.post(f"/customers/{legacy.pk}/edit/", edit_form(legacy, contact_name="Robin"))
+    assert response.status_code == 302
+    assert lookup.calls == []
 
 
 def test_a_guid_stored_before_still_counts_without_its_copy(

@@ -102,7 +102,8 @@ def test_a_domain_binds_only_its_own_tenant(
     # "organizations" and consents: the callback refuses it and writes nothing.
     admin = Client()
     at_microsoft = urlsplit(press_consent_button(admin, customer))
-    assert at_microsoft.path == f"/{ours['domain'].lower()}/v2.0/adminconsent"
+    # The link names the looked-up tenant, the one the callback will insist on.
+    assert at_microsoft.path == f"/{ours['tenant_id']}/v2.0/adminconsent"
     swapped = urlunsplit(at_microsoft._replace(path="/organizations/v2.0/adminconsent"))
     query = consent_at_sandbox(sandbox, swapped, theirs["admin_user"])
     assert f"tenant={theirs['tenant_id']}" in query

@@ -326,6 +326,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.quiet:
             log.info("%s %s", self.address_string(), format % args)
 
+    def log_error(self, format: str, *args: Any) -> None:
+        # A client's idle keep-alive connection reaching `timeout` is routine: the demo's
+        # log would otherwise show "Request timed out" every couple of minutes.
+        if format.startswith("Request timed out"):
+            log.debug("%s closed an idle connection", self.address_string())
+            return
+        super().log_error(format, *args)
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:

@@ -390,6 +390,8 @@ def test_a_connected_customers_unchecked_domain_is_not_asked_about(
 ) -> None:
     Customer.objects.filter(pk=legacy.pk).update(tenant_id=OTHER_TENANT)
     legacy.refresh_from_db()
+    page = staff.get(f"/customers/{legacy.pk}/edit/").content.decode()
+    assert "saving looks it up" not in page
     response = staff.post(f"/customers/{legacy.pk}/edit/", edit_form(legacy, contact_name="Robin"))
     assert response.status_code == 302
     assert lookup.calls == []

@@ -30,10 +30,19 @@ def _register(page: Any, portal: Any, name: str, *, flow: str = "v2") -> str:
     page.check(f"input[name=flow][value={flow}]")
     page.click("#save-customer")
     page.wait_for_selector("#consent-link")
+    # The copy button works once its deferred script has run: the element alone can be
+    # there before that, and a click then does nothing.
+    page.wait_for_load_state("load")
     page.click("[data-copy-target=consent-link]")
-    page.wait_for_function("document.querySelector('[data-copy-target]').textContent !== 'Copy'")
+    # Wait on the clipboard itself: the button says "Copied" for only 2.5 s, which a
+    # busy machine can miss.
+    link = page.input_value("#consent-link")
+    deadline = time.monotonic() + 30
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied == page.input_value("#consent-link")
+    while copied != link and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == link
     return str(copied)
 
 

@@ -15,6 +15,7 @@ from tenants.models import (
     CustomerStatus,
     RegionChoice,
 )
+from tenants.selectors import tenant_holder
 
 GUID_SHAPE = re.compile(r"^[0-9a-fA-F-]{30,40}$|^\{.*\}$")
 DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -61,10 +62,7 @@ class CustomerForm(forms.Form):
         # Admin centres sometimes show the ID in braces; accept it as pasted.
         guid = normalise_tenant_id(value.strip("{}"))
         if guid:
-            holder = Customer.objects.filter(tenant_id=guid)
-            if self.instance is not None:
-                holder = holder.exclude(pk=self.instance.pk)
-            other = holder.first()
+            other = tenant_holder(tenant_id=guid, excluding=self.instance)
             if other is not None:
                 raise forms.ValidationError(
                     f"Tenant {guid} already belongs to the customer “{other.display_name}”."

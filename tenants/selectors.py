@@ -26,6 +26,14 @@ def customer_list(*, search: str = "", status: str = "", cloud: str = "") -> Que
     return customers
 
 
+def tenant_holder(*, tenant_id: str, excluding: Customer | None = None) -> Customer | None:
+    """The customer bound to `tenant_id`, other than `excluding` (one tenant, one customer)."""
+    holders = Customer.objects.filter(tenant_id=tenant_id)
+    if excluding is not None and excluding.pk is not None:
+        holders = holders.exclude(pk=excluding.pk)
+    return holders.first()
+
+
 def customer_timeline(*, customer: Customer, limit: int = 100) -> QuerySet[AuditEvent]:
     """The customer's onboarding history for staff. Analysts' actions on alerts are left
     out: they name alert content, which only analysts in scope may read (audit log)."""

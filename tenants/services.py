@@ -50,7 +50,7 @@ from partner_portal.defender import (
     parse_consent_callback,
     partner_consent_url,
 )
-from tenants import microsoft
+from tenants import microsoft, selectors
 from tenants.models import (
     AuditEvent,
     CloudChoice,
@@ -248,10 +248,7 @@ def _expected_tenant_id(expected: str, *, cloud: str, customer: Customer | None 
             "watch another tenant, register it as its own customer."
         )
         raise ValidationError({"expected_tenant": message})
-    holders = Customer.objects.filter(tenant_id=tenant_id)
-    if customer is not None and customer.pk is not None:
-        holders = holders.exclude(pk=customer.pk)
-    holder = holders.first()
+    holder = selectors.tenant_holder(tenant_id=tenant_id, excluding=customer)
     if holder is not None:
         subject = f"Tenant {tenant_id}"
         if expected != tenant_id:
@@ -545,7 +542,7 @@ def _record_granted(result: ConsentGranted, ip_address: str | None) -> CallbackO
         return CallbackOutcome("invalid", 400, error=exc.reason)
     customer = Customer.objects.select_for_update().get(pk=consent.customer_id)
     tenant_id = result.tenant_id
-    holder = Customer.objects.filter(tenant_id=tenant_id).exclude(pk=customer.pk).first()
+    holder = selectors.tenant_holder(tenant_id=tenant_id, excluding=customer)
     if holder is not None:
         logger.warning("Consent for a tenant already bound to customer %s refused", holder.pk)
         # Nothing is written: the tenant stays with the customer that holds it.

@@ -2,7 +2,8 @@
 
 Used by `manage.py seed_demo` and by the tests: it signs in to the portal, registers a
 customer, follows the consent link to the sandbox, signs in there as the tenant's admin,
-accepts, and lands back on the portal's callback. Nothing is written to the database
+accepts, lands back on the portal's callback, and signs in once more when the portal asks
+the same browser for proof of the tenant. Nothing is written to the database
 directly; every step is a request to a page.
 """
 
@@ -108,9 +109,17 @@ class PortalDriver:
 
     # --- the customer's admin ----------------------------------------------------------------
     def consent(
-        self, link: str, *, admin_user: str, ca_file: str, accept: bool = True
+        self,
+        link: str,
+        *,
+        admin_user: str,
+        ca_file: str,
+        accept: bool = True,
+        sign_in_user: str | None = None,
     ) -> ConsentResult:
-        """Open the landing page, go to Microsoft (the sandbox), sign in, decide, come back."""
+        """Open the landing page, go to Microsoft (the sandbox), sign in, decide, come back,
+        and sign in once more when the portal asks for proof (as ``sign_in_user``, by
+        default the admin who consented)."""
         admin = requests.Session()
         admin.trust_env = False
         landing_path = urlsplit(link).path
@@ -153,7 +162,40 @@ class PortalDriver:
         back = decision.headers.get("Location", "")
         if decision.status_code != 302 or "/consent/callback/" not in back:
             raise DemoFlowError(f"the sandbox did not redirect back ({decision.status_code})")
+        landed, query = self._back_at_portal(admin, back)
+        if landed.status_code == 302 and landed.headers.get("Location", "").startswith("https://"):
+            # After a v2 consent the portal asks the same browser to sign in (its proof).
+            back = self._sign_in(
+                at_microsoft, landed.headers["Location"], sign_in_user or admin_user
+            )
+            landed, _ = self._back_at_portal(admin, back)
+        return ConsentResult(landed.status_code, landed.text, query)
+
+    def _back_at_portal(
+        self, browser: requests.Session, location: str
+    ) -> tuple[requests.Response, str]:
         # The redirect names the portal's public address; follow it on this portal.
-        parts = urlsplit(back)
-        landed = admin.get(f"{self.portal_url}{parts.path}?{parts.query}", timeout=self.timeout)
-        return ConsentResult(landed.status_code, landed.text, parts.query)
+        parts = urlsplit(location)
+        landed = browser.get(
+            f"{self.portal_url}{parts.path}?{parts.query}",
+            allow_redirects=False,
+            timeout=self.timeout,
+        )
+        return landed, parts.query
+
+    def _sign_in(self, at_microsoft: requests.Session, sign_in_url: str, user: str) -> str:
+        """Sign in at the sandbox's authorize page as ``user``; return where it sends back."""
+        page = at_microsoft.get(sign_in_url, timeout=self.timeout)
+        ctx = CTX_INPUT.search(page.text)
+        if page.status_code != 200 or not ctx:
+            raise DemoFlowError(f"the sign-in page answered {page.status_code}")
+        answer = at_microsoft.post(
+            urljoin(sign_in_url, "/common/login"),
+            data={"ctx": html.unescape(ctx.group(1)), "login": user},
+            allow_redirects=False,
+            timeout=self.timeout,
+        )
+        back = answer.headers.get("Location", "")
+        if answer.status_code != 302 or "/consent/callback/" not in back:
+            raise DemoFlowError(f"signing in as {user} did not lead back ({answer.status_code})")
+        return back

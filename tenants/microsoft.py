@@ -2,8 +2,8 @@
 
 Reads the partner app from settings (or, with none configured, from the sandbox's
 sandbox.json), and hands out per-process token providers, validators and API clients
-for a customer, and looks up the tenant behind a domain. Nothing else in the Django code
-builds these or talks to Microsoft.
+for a customer, the customer admin's sign-in, and looks up the tenant behind a domain.
+Nothing else in the Django code builds these or talks to Microsoft.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.urls import reverse
 from partner_portal.defender import (
     MDE_ALERT_LIMITS,
     XDR_INCIDENT_LIMITS,
+    AdminSignIn,
     AppCredentials,
     Endpoints,
     FileTokenCache,
@@ -194,6 +195,13 @@ def token_validator(customer: Customer) -> TokenValidator:
             validator = TokenValidator(endpoints, make_session(app.ca_file))
             _validators[key] = validator
         return validator
+
+
+def admin_sign_in(customer: Customer) -> AdminSignIn:
+    """The sign-in that proves which tenant a customer's admin belongs to (consent)."""
+    app = partner_app()
+    endpoints = endpoints_for_customer(customer, app)
+    return AdminSignIn(app.credentials, endpoints, token_validator(customer), _api_session(app))
 
 
 def _limiter(limits: tuple[tuple[int, float], ...]) -> Limiter | None:

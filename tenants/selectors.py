@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer
+from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
 
 
 def customer_list(*, search: str = "", status: str = "", cloud: str = "") -> QuerySet[Customer]:
@@ -32,6 +32,19 @@ def tenant_holder(*, tenant_id: str, excluding: Customer | None = None) -> Custo
     if excluding is not None and excluding.pk is not None:
         holders = holders.exclude(pk=excluding.pk)
     return holders.first()
+
+
+def tenant_expected_by(*, tenant_id: str, excluding: Customer | None = None) -> Customer | None:
+    """A customer (other than `excluding`, not offboarded) registered to expect `tenant_id`.
+
+    Staff registered that customer for the tenant, so no other customer's link may bind it.
+    """
+    expecting = Customer.objects.filter(expected_tenant_id=tenant_id).exclude(
+        status=CustomerStatus.OFFBOARDED
+    )
+    if excluding is not None and excluding.pk is not None:
+        expecting = expecting.exclude(pk=excluding.pk)
+    return expecting.first()
 
 
 def customer_timeline(*, customer: Customer, limit: int = 100) -> QuerySet[AuditEvent]:

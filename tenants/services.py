@@ -1,4 +1,6 @@
-"""Writes for customers and consent: every change to a customer goes through here.
+"""Writes for customers: registration, edits, consent links, verification, offboarding.
+
+The consent callback itself lives in `tenants.consent`.
 
 Each service is one transaction and writes its audit event in it; tasks are enqueued
 on commit, so a worker never sees a row that was rolled back.
@@ -7,20 +9,11 @@ on commit, so a worker never sees a row that was rolled back.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import secrets
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
+from django.db import transaction
 from django.utils import timezone
 
 from partner_portal.defender import (
@@ -29,30 +22,24 @@ from partner_portal.defender import (
     CONSUMER_TENANT_ID,
     INCIDENT_READ,
     INCIDENT_READWRITE,
-    CodeReceived,
-    ConsentDenied,
-    ConsentGranted,
-    ConsentInvalid,
     ConsentMissing,
-    DefenderError,
     IdentityThrottled,
     InvalidTenantName,
     InvalidToken,
     ResourceNotInTenant,
     TenantLookupError,
     TenantLookupUnavailable,
+    TenantNotFound,
     TokenError,
     TransientIdentityError,
     UnknownTenantName,
     UnreadableDiscovery,
-    admin_consent_url,
     normalise_tenant_id,
-    parse_consent_callback,
-    partner_consent_url,
 )
 from tenants import microsoft, selectors
+from tenants.audit import audit_record
+from tenants.consent_links import consent_link_create
 from tenants.models import (
-    AuditEvent,
     CloudChoice,
     ConsentFlow,
     ConsentOutcome,
@@ -62,38 +49,6 @@ from tenants.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-STATE_SALT = "tenants.consent-state"
-CUSTOMER_ADMIN = "customer admin"
-SYSTEM = "system"
-
-
-# --- audit ------------------------------------------------------------------------------
-def audit_record(
-    *,
-    action: str,
-    customer: Customer | None,
-    actor: Any = None,
-    actor_label: str = "",
-    ip_address: str | None = None,
-    summary: str = "",
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Write one audit event (inside the caller's transaction)."""
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        label = actor.get_username()
-    else:
-        actor, label = None, actor_label or SYSTEM
-    return AuditEvent.objects.create(
-        actor=actor,
-        actor_label=label,
-        ip_address=ip_address,
-        action=action,
-        customer=customer,
-        customer_name=customer.display_name if customer else "",
-        summary=summary[:500],
-        details=details or {},
-    )
 
 
 # --- register and edit ---------------------------------------------------------------------
@@ -248,8 +203,11 @@ def _expected_tenant_id(expected: str, *, cloud: str, customer: Customer | None 
             "watch another tenant, register it as its own customer."
         )
         raise ValidationError({"expected_tenant": message})
-    holder = selectors.tenant_holder(tenant_id=tenant_id, excluding=customer)
+    holder = selectors.tenant_holder(
+        tenant_id=tenant_id, excluding=customer
+    ) or selectors.tenant_expected_by(tenant_id=tenant_id, excluding=customer)
     if holder is not None:
+        # One tenant, one customer: a second customer expecting it could never consent.
         subject = f"Tenant {tenant_id}"
         if expected != tenant_id:
             subject = f"This domain belongs to tenant {tenant_id}, which"
@@ -298,303 +256,7 @@ def _lookup_failure(
     return f"Microsoft refused to look up this domain ({exc.reason}); {instead}."
 
 
-# --- consent links -------------------------------------------------------------------------
-@transaction.atomic
-def consent_link_create(
-    *, customer: Customer, flow: str = ConsentFlow.V2, created_by: Any
-) -> ConsentRequest:
-    """A new consent link for the customer; every earlier open link stops working."""
-    superseded = ConsentRequest.objects.filter(
-        customer=customer, outcome__in=[ConsentOutcome.PENDING, ConsentOutcome.DENIED]
-    ).update(outcome=ConsentOutcome.SUPERSEDED, state_hash="")
-    consent = ConsentRequest.objects.create(
-        customer=customer,
-        public_id=secrets.token_urlsafe(24),
-        flow=flow,
-        created_by=created_by,
-        expires_at=timezone.now() + timedelta(days=settings.CONSENT_LINK_DAYS),
-    )
-    audit_record(
-        action="consent.link_created",
-        customer=customer,
-        actor=created_by,
-        summary=f"New consent link ({consent.get_flow_display()})"
-        + (f"; {superseded} older link(s) stopped working" if superseded else ""),
-        details={"consent_request": consent.pk, "flow": flow, "superseded": superseded},
-    )
-    return consent
-
-
-def consent_landing_url(consent: ConsentRequest) -> str:
-    """The link staff send to the customer's admin."""
-    path = reverse("tenants:consent_landing", args=[consent.public_id])
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
-
-
-@transaction.atomic
-def consent_link_email(*, consent: ConsentRequest, to: str, actor: Any) -> None:
-    """E-mail the consent link to the customer's contact."""
-    customer = consent.customer
-    context = {
-        "customer": customer,
-        "partner_name": settings.PARTNER_NAME,
-        "link": consent_landing_url(consent),
-        "expires_at": consent.expires_at,
-    }
-    body = render_to_string("tenants/email/consent_link.txt", context)
-    subject = f"{settings.PARTNER_NAME}: please approve access to Microsoft Defender alerts"
-    # Sent after commit so that a rolled-back audit event never accompanies a sent mail.
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
-    )
-    audit_record(
-        action="consent.link_emailed",
-        customer=customer,
-        actor=actor,
-        summary=f"Consent link e-mailed to {to}",
-        details={"consent_request": consent.pk, "to": to},
-    )
-
-
-def _hash(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
-
-
-class ConsentLinkClosed(Exception):
-    """The landing page's link is expired, replaced or already used."""
-
-
-@transaction.atomic
-def consent_start(*, public_id: str, ip_address: str | None) -> str:
-    """Mint a fresh state for the link and return the Microsoft URL to send the admin to."""
-    consent = (
-        ConsentRequest.objects.select_for_update()
-        .select_related("customer")
-        .filter(public_id=public_id)
-        .first()
-    )
-    if consent is None or not consent.is_open:
-        raise ConsentLinkClosed
-    nonce = secrets.token_urlsafe(32)
-    state = signing.dumps({"c": consent.pk, "n": nonce}, salt=STATE_SALT, compress=False)
-    consent.state_hash = _hash(nonce)
-    consent.state_issued_at = timezone.now()
-    consent.save(update_fields=["state_hash", "state_issued_at"])
-    audit_record(
-        action="consent.started",
-        customer=consent.customer,
-        actor_label=CUSTOMER_ADMIN,
-        ip_address=ip_address,
-        summary="The customer's admin left for Microsoft to consent",
-        details={"consent_request": consent.pk, "flow": consent.flow},
-    )
-    app = microsoft.partner_app()
-    if consent.flow == ConsentFlow.V1:
-        return partner_consent_url(
-            login_url=microsoft.endpoints_for_customer(consent.customer, app).login_url,
-            client_id=app.client_id,
-            redirect_uri=microsoft.consent_redirect_uri(),
-            state=state,
-        )
-    endpoints = microsoft.endpoints_for_customer(consent.customer, app)
-    return admin_consent_url(
-        login_url=endpoints.login_url,
-        client_id=app.client_id,
-        redirect_uri=microsoft.consent_redirect_uri(),
-        state=state,
-        # The looked-up ID where there is one, so the link and the check name one tenant.
-        tenant=consent.customer.expected_tenant_id or consent.customer.expected_tenant or None,
-        resources=(endpoints.mde_resource,),
-    )
-
-
-# --- the callback --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CallbackOutcome:
-    """What the callback page tells the customer's admin."""
-
-    kind: str  # granted | denied | invalid | conflict | wrong_tenant | failed
-    status_code: int
-    customer_name: str = ""
-    error: str = ""
-    aadsts_code: int | None = None
-    description: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-class InvalidState(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _load_state(state: str, *, for_update: bool) -> ConsentRequest:
-    try:
-        payload = signing.loads(state, salt=STATE_SALT, max_age=settings.CONSENT_STATE_MAX_AGE)
-    except signing.SignatureExpired:
-        raise InvalidState("expired") from None
-    except signing.BadSignature:
-        raise InvalidState("bad signature") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
-        raise InvalidState("malformed")
-    queryset = ConsentRequest.objects.select_related("customer")
-    if for_update:
-        queryset = queryset.select_for_update()
-    request_id = payload.get("c")
-    if not isinstance(request_id, int):
-        raise InvalidState("malformed")
-    consent = queryset.filter(pk=request_id).first()
-    if consent is None:
-        raise InvalidState("unknown request")
-    expected = consent.state_hash
-    if not expected or not secrets.compare_digest(expected, _hash(payload["n"])):
-        raise InvalidState("not the current state of its request (used or replaced)")
-    if not consent.is_open:
-        raise InvalidState("link closed")
-    return consent
-
-
-def consent_callback_handle(*, query: dict[str, str], ip_address: str | None) -> CallbackOutcome:
-    """Handle Microsoft's redirect. Invalid input changes nothing in the database."""
-    result = parse_consent_callback(query)
-    if isinstance(result, ConsentInvalid):
-        logger.warning("Consent callback refused: %s", result.reason)
-        return CallbackOutcome("invalid", 400, error=result.reason)
-    try:
-        consent = _load_state(result.state, for_update=False)
-    except InvalidState as exc:
-        logger.warning("Consent callback with an invalid state: %s", exc.reason)
-        return CallbackOutcome("invalid", 400, error=exc.reason)
-
-    if isinstance(result, ConsentDenied):
-        return _record_denied(result, ip_address)
-
-    if isinstance(result, CodeReceived):
-        # The v1 link gives a code; Microsoft tells whose tenant it is when redeemed.
-        try:
-            tenant_id = microsoft.token_provider(consent.customer).redeem_authorization_code(
-                result.code, microsoft.consent_redirect_uri()
-            )
-        except DefenderError as exc:
-            logger.warning("Redeeming a consent code failed: %s", type(exc).__name__)
-            return CallbackOutcome(
-                "failed",
-                502,
-                customer_name=consent.customer.display_name,
-                error=type(exc).__name__,
-                aadsts_code=getattr(exc, "aadsts_code", None),
-                description=getattr(exc, "explanation", ""),
-            )
-        result = ConsentGranted(tenant_id=tenant_id, state=result.state, scope="")
-    return _record_granted(result, ip_address)
-
-
-@transaction.atomic
-def _record_denied(result: ConsentDenied, ip_address: str | None) -> CallbackOutcome:
-    try:
-        consent = _load_state(result.state, for_update=True)
-    except InvalidState as exc:
-        return CallbackOutcome("invalid", 400, error=exc.reason)
-    consent.state_hash = ""
-    consent.outcome = ConsentOutcome.DENIED
-    consent.error_code = (f"AADSTS{result.aadsts_code}" if result.aadsts_code else result.error)[
-        :64
-    ]
-    consent.error_description = result.description
-    consent.save(update_fields=["state_hash", "outcome", "error_code", "error_description"])
-    audit_record(
-        action="consent.denied",
-        customer=consent.customer,
-        actor_label=CUSTOMER_ADMIN,
-        ip_address=ip_address,
-        summary=f"Consent not granted: {result.error}"
-        + (f" (AADSTS{result.aadsts_code})" if result.aadsts_code else ""),
-        details={
-            "consent_request": consent.pk,
-            "error": result.error,
-            "aadsts_code": result.aadsts_code,
-            "description": result.description,
-        },
-    )
-    return CallbackOutcome(
-        "denied",
-        200,
-        customer_name=consent.customer.display_name,
-        error=result.error,
-        aadsts_code=result.aadsts_code,
-        description=result.description,
-    )
-
-
-def _tenant_matches_expected(customer: Customer, tenant_id: str) -> bool:
-    # The ID staff's entry stood for when saved (a domain's as Microsoft gave it). A
-    # domain stored before domains were looked up has none and is not enforced; the
-    # customer's page says so.
-    expected = customer.expected_tenant_id or normalise_tenant_id(customer.expected_tenant)
-    return not expected or expected == tenant_id
-
-
-@transaction.atomic
-def _record_granted(result: ConsentGranted, ip_address: str | None) -> CallbackOutcome:
-    try:
-        consent = _load_state(result.state, for_update=True)
-    except InvalidState as exc:
-        return CallbackOutcome("invalid", 400, error=exc.reason)
-    customer = Customer.objects.select_for_update().get(pk=consent.customer_id)
-    tenant_id = result.tenant_id
-    holder = selectors.tenant_holder(tenant_id=tenant_id, excluding=customer)
-    if holder is not None:
-        logger.warning("Consent for a tenant already bound to customer %s refused", holder.pk)
-        # Nothing is written: the tenant stays with the customer that holds it.
-        transaction.set_rollback(True)
-        return CallbackOutcome("conflict", 409, customer_name=customer.display_name)
-    already_bound_elsewhere = bool(customer.tenant_id) and customer.tenant_id != tenant_id
-    if already_bound_elsewhere or not _tenant_matches_expected(customer, tenant_id):
-        transaction.set_rollback(True)
-        return CallbackOutcome(
-            "wrong_tenant",
-            409,
-            customer_name=customer.display_name,
-            details={"tenant_id": tenant_id},
-        )
-
-    now = timezone.now()
-    consent.state_hash = ""
-    consent.outcome = ConsentOutcome.GRANTED
-    consent.used_at = now
-    consent.error_code = ""
-    consent.error_description = ""
-    consent.save(
-        update_fields=["state_hash", "outcome", "used_at", "error_code", "error_description"]
-    )
-    customer.tenant_id = tenant_id
-    customer.status = CustomerStatus.VERIFYING
-    customer.last_error_code = ""
-    customer.last_error_message = ""
-    try:
-        # A savepoint: another callback may bind the same tenant at this very moment.
-        with transaction.atomic():
-            customer.save(
-                update_fields=[
-                    "tenant_id", "status", "last_error_code", "last_error_message", "updated_at"
-                ]
-            )  # fmt: skip
-    except IntegrityError:
-        transaction.set_rollback(True)
-        return CallbackOutcome("conflict", 409, customer_name=customer.display_name)
-    audit_record(
-        action="consent.granted",
-        customer=customer,
-        actor_label=CUSTOMER_ADMIN,
-        ip_address=ip_address,
-        summary=f"Admin consent reported for tenant {tenant_id}; verifying",
-        details={"consent_request": consent.pk, "tenant_id": tenant_id, "flow": consent.flow},
-    )
-    _enqueue_verification(customer.pk)
-    return CallbackOutcome("granted", 200, customer_name=customer.display_name)
-
-
-def _enqueue_verification(customer_id: int, countdown: int = 0) -> None:
+def enqueue_verification(customer_id: int, countdown: int = 0) -> None:
     from tenants.tasks import verify_customer
 
     transaction.on_commit(
@@ -658,15 +320,19 @@ def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer 
         if not was_verified and not last_attempt:
             # Right after consent Microsoft may need a few seconds to replicate it.
             raise VerificationRetry("consent not visible yet") from exc
-        status = CustomerStatus.CONSENT_REVOKED if was_verified else CustomerStatus.ERROR
-        return _verification_failed(customer, status, exc)
+        if not was_verified:
+            return _release_unproven(customer, exc)
+        return _verification_failed(customer, CustomerStatus.CONSENT_REVOKED, exc)
     except (IdentityThrottled, TransientIdentityError) as exc:
         if not last_attempt:
             raise VerificationRetry(type(exc).__name__, countdown=30) from exc
         return _verification_failed(customer, CustomerStatus.ERROR, exc)
-    except TokenError as exc:
+    except (TenantNotFound, InvalidToken) as exc:
+        # Microsoft does not know the tenant, or its token is not the tenant's.
+        if not was_verified:
+            return _release_unproven(customer, exc)
         return _verification_failed(customer, CustomerStatus.ERROR, exc)
-    except InvalidToken as exc:
+    except TokenError as exc:
         return _verification_failed(customer, CustomerStatus.ERROR, exc)
 
     missing = [
@@ -754,6 +420,41 @@ def _verification_failed(customer: Customer, status: str, exc: Exception) -> Cus
 
 
 @transaction.atomic
+def _release_unproven(customer: Customer, exc: Exception) -> Customer:
+    """A tenant whose first verification failed for good holds no claim: let it go.
+
+    The consent callback bound it on the admin's signed sign-in, but Microsoft will not
+    issue the portal a token there (no consent, or the tenant refuses the app). Keeping
+    it would block a proven consent for the same tenant through another link, so the
+    customer returns to waiting for consent, saying what happened.
+    """
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.status == CustomerStatus.OFFBOARDED or not customer.tenant_id:
+        return customer
+    released, previous = customer.tenant_id, customer.status
+    code, message = _explain(exc)
+    customer.tenant_id = None
+    customer.status = CustomerStatus.PENDING_CONSENT
+    customer.last_error_code = code[:64]
+    customer.last_error_message = (
+        f"Consent for tenant {released} could not be confirmed, so the tenant was released: "
+        f"{message} Send the customer's admin a new consent link."
+    )
+    customer.save(
+        update_fields=[
+            "tenant_id", "status", "last_error_code", "last_error_message", "updated_at"
+        ]
+    )  # fmt: skip
+    audit_record(
+        action="consent.released",
+        customer=customer,
+        summary=f"Tenant {released} released: its first verification failed ({code})"[:500],
+        details={"tenant_id": released, "previous": previous, "code": code},
+    )
+    return customer
+
+
+@transaction.atomic
 def customer_request_verification(*, customer: Customer, actor: Any) -> None:
     """Staff's "verify now": check the consent again in the background."""
     if not customer.tenant_id:
@@ -764,7 +465,7 @@ def customer_request_verification(*, customer: Customer, actor: Any) -> None:
         actor=actor,
         summary="Verification requested",
     )
-    _enqueue_verification(customer.pk)
+    enqueue_verification(customer.pk)
 
 
 def customers_reverify_all() -> int:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from partner_portal.alerts.selectors_sync import customer_sync_overview
 from partner_portal.core.access import Role, public, require_roles
-from tenants import microsoft, selectors, services
+from tenants import consent as consent_flow
+from tenants import consent_links, microsoft, selectors, services
+from tenants.consent_answers import SIGN_IN_SECONDS
 from tenants.forms import (
     AuditFilterForm,
     CustomerFilterForm,
@@ -91,7 +95,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "customer": customer,
         "consent": consent,
-        "consent_url": services.consent_landing_url(consent) if consent else "",
+        "consent_url": consent_links.consent_landing_url(consent) if consent else "",
         "timeline": selectors.customer_timeline(customer=customer),
         "email_form": EmailLinkForm(initial={"to": customer.contact_email}),
         "link_form": NewLinkForm(initial={"flow": consent.flow if consent else "v2"}),
@@ -111,7 +115,7 @@ def customer_new_link(request: HttpRequest, pk: int) -> HttpResponse:
     if customer.status == CustomerStatus.OFFBOARDED:
         messages.error(request, "This customer is offboarded; no consent link can be made.")
     elif form.is_valid():
-        services.consent_link_create(
+        consent_links.consent_link_create(
             customer=customer, flow=form.cleaned_data["flow"], created_by=request.user
         )
         messages.success(request, "New consent link created; earlier links no longer work.")
@@ -129,7 +133,9 @@ def customer_email_link(request: HttpRequest, pk: int) -> HttpResponse:
     elif not form.is_valid():
         messages.error(request, "Enter a valid e-mail address to send the link to.")
     else:
-        services.consent_link_email(consent=consent, to=form.cleaned_data["to"], actor=request.user)
+        consent_links.consent_link_email(
+            consent=consent, to=form.cleaned_data["to"], actor=request.user
+        )
         messages.success(request, f"Consent link sent to {form.cleaned_data['to']}.")
     return redirect("tenants:customer_detail", pk=pk)
 
@@ -211,8 +217,8 @@ def consent_landing(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 def consent_start(request: HttpRequest, public_id: str) -> HttpResponse:
     try:
-        url = services.consent_start(public_id=public_id, ip_address=client_ip(request))
-    except services.ConsentLinkClosed:
+        url = consent_links.consent_start(public_id=public_id, ip_address=client_ip(request))
+    except consent_links.ConsentLinkClosed:
         return render(request, "tenants/consent/link_closed.html", status=404)
     except microsoft.PartnerAppNotConfigured:
         return render(request, "tenants/consent/unavailable.html", status=503)
@@ -225,13 +231,36 @@ def consent_start(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_GET
 def consent_callback(request: HttpRequest) -> HttpResponse:
     query = {key: request.GET.get(key, "") for key in request.GET}
+    cookie_path = reverse("tenants:consent_callback")
     try:
-        outcome = services.consent_callback_handle(query=query, ip_address=client_ip(request))
+        outcome = consent_flow.consent_callback_handle(
+            query=query,
+            ip_address=client_ip(request),
+            sign_in_cookie=request.COOKIES.get(consent_flow.SIGN_IN_COOKIE),
+        )
     except microsoft.PartnerAppNotConfigured:
         return render(request, "tenants/consent/unavailable.html", status=503)
-    return render(
+    if outcome.redirect_to:
+        # On to the sign-in at Microsoft: built by the portal from its configuration and
+        # a tenant ID it checked, never taken from the request. The flow's secrets stay
+        # with this browser, for the callback only.
+        response: HttpResponse = HttpResponseRedirect(outcome.redirect_to)
+        response.set_cookie(
+            consent_flow.SIGN_IN_COOKIE,
+            outcome.cookie,
+            max_age=SIGN_IN_SECONDS,
+            path=cookie_path,
+            secure=settings.SESSION_COOKIE_SECURE or request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+    response = render(
         request,
         f"tenants/consent/result_{outcome.kind}.html",
-        {"outcome": outcome},
+        {"outcome": outcome, "refusal": outcome.refusal},
         status=outcome.status_code,
     )
+    if consent_flow.SIGN_IN_COOKIE in request.COOKIES:
+        response.delete_cookie(consent_flow.SIGN_IN_COOKIE, path=cookie_path, samesite="Lax")
+    return response

@@ -34,6 +34,7 @@ from partner_portal.defender import (
 )
 from tenants import microsoft
 from tenants import services as tenant_services
+from tenants.audit import audit_record
 from tenants.models import Customer, CustomerStatus
 
 logger = logging.getLogger(__name__)
@@ -364,7 +365,7 @@ def _audit(result: WriteResult, actor: Any, ip_address: str | None, calls: int, 
         f"{name}={value!r}" if name != "comment" else "a comment"
         for name, value in result.changes.items()
     )
-    tenant_services.audit_record(
+    audit_record(
         action=f"alert.{result.outcome}",
         customer=alert.customer,
         actor=actor,

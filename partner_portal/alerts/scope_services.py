@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from tenants.audit import audit_record
 from tenants.models import AnalystScope, Customer
-from tenants.services import audit_record
 
 
 class ScopeExists(ValueError):

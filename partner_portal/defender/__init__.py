@@ -2,7 +2,8 @@
 
 Clouds and regions, admin-consent links and callback parsing, looking up the tenant
 behind a domain, app-only tokens per customer tenant (MSAL, with a cache shared across
-processes), token validation, and clients for the Defender for Endpoint and Defender XDR
+processes), token validation, the customer admin's sign-in that proves who consented,
+and clients for the Defender for Endpoint and Defender XDR
 APIs. The Django side injects settings, the token cache backend and the rate limiter;
 nothing here imports Django.
 """
@@ -80,6 +81,7 @@ from .errors import (
     UnreadableDiscovery,
     WrongAudience,
     WrongIssuer,
+    WrongNonce,
     WrongTenant,
     token_error_from_result,
 )
@@ -94,6 +96,13 @@ from .records import (
     parse_alert,
     parse_incident,
     parse_timestamp,
+)
+from .signin import (
+    CONSENT_ADMIN_ROLES,
+    AdminSignIn,
+    SignedInUser,
+    SignInMismatch,
+    SignInRequest,
 )
 from .tenant_lookup import (
     CONSUMER_TENANT_ID,
@@ -115,6 +124,7 @@ from .validation import TokenValidator, ValidatedToken
 __all__ = [
     "ALERT_READ",
     "ALERT_READWRITE",
+    "CONSENT_ADMIN_ROLES",
     "CONSUMER_TENANT_ID",
     "DEFAULT_TIMEOUT",
     "GRAPH_RESOURCE",
@@ -128,6 +138,7 @@ __all__ = [
     "XDR_INCIDENT_LIMITS",
     "XDR_RESOURCE",
     "AccessToken",
+    "AdminSignIn",
     "AlertComment",
     "AlertRecord",
     "ApiError",
@@ -169,6 +180,9 @@ __all__ = [
     "RetryPolicy",
     "SecretExpired",
     "ServerError",
+    "SignInMismatch",
+    "SignInRequest",
+    "SignedInUser",
     "TenantLookupError",
     "TenantLookupUnavailable",
     "TenantNotFound",
@@ -188,6 +202,7 @@ __all__ = [
     "ValidatedToken",
     "WrongAudience",
     "WrongIssuer",
+    "WrongNonce",
     "WrongTenant",
     "XdrClient",
     "admin_consent_url",

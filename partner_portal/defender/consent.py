@@ -6,12 +6,13 @@ Two link forms are supported:
   tenant ID (the default);
 * the v1 "partner" link from the Defender documentation, which sends back an
   authorization code; the tenant is then learned by redeeming the code
-  (:meth:`partner_portal.defender.tokens.TokenProvider.redeem_authorization_code`).
+  (:meth:`partner_portal.defender.signin.AdminSignIn.redeem_partner_code`).
 
 :func:`parse_consent_callback` turns the redirect's query string into exactly one of
 four outcomes. It checks shapes only; the caller still has to check that ``state`` is
-the one it issued, and Microsoft warns that ``tenant`` can be forged, so a tenant is
-trusted only once a token issued for it validates.
+the one it issued, and Microsoft warns that ``tenant`` can be forged: a tenant is
+learned only from a token Microsoft signed for the admin's own sign-in
+(:mod:`partner_portal.defender.signin`); the query's ``tenant`` is checked against it.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ __all__ = [
     "UnreadableDiscovery",
     "WrongAudience",
     "WrongIssuer",
+    "WrongNonce",
     "WrongTenant",
     "parse_aadsts_code",
     "parse_missing_permissions",
@@ -501,3 +502,8 @@ class WrongTenant(InvalidToken):
 class WrongAudience(InvalidToken):
     reason_code = "wrong_audience"
     explanation = "The token is meant for another API than the one the portal calls."
+
+
+class WrongNonce(InvalidToken):
+    reason_code = "wrong_nonce"
+    explanation = "The ID token was issued for another sign-in than the one this browser started."

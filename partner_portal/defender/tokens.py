@@ -40,7 +40,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from .clouds import Endpoints, scope_for
 from .consent import normalise_tenant_id
 from .errors import (
-    MalformedResponse,
     TenantNotFound,
     TokenError,
     TransientIdentityError,
@@ -547,69 +546,3 @@ class TokenProvider:
             except (TypeError, ValueError):
                 continue
         return max(60, longest + 60)
-
-    # -- v1 partner link ------------------------------------------------------------
-
-    def redeem_authorization_code(
-        self, code: str, redirect_uri: str, *, resource: str | None = None
-    ) -> str:
-        """Redeem the v1 partner link's code and return the tenant ID it belongs to.
-
-        The ``tid`` claim is read from the id_token without checking its signature:
-        the token came straight from Microsoft's token endpoint over TLS in answer to
-        this request, which is the trust OpenID Connect allows for that case. Microsoft
-        still has to issue a client-credentials token for the tenant before the portal
-        trusts it (see :mod:`partner_portal.defender.validation`).
-        """
-        if not code:
-            raise ValueError("code is required")
-        token_endpoint = f"{self.endpoints.login_url}/common/oauth2/token"
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "resource": (resource or self.endpoints.mde_resource),
-            **self.credentials.client_auth_fields(token_endpoint),
-        }
-        try:
-            response = self.session.post(token_endpoint, data=form)
-        except requests.RequestException as exc:
-            raise TransientIdentityError(f"Code redemption failed: {type(exc).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            if response.status_code >= 500:
-                raise TransientIdentityError(
-                    "Token endpoint answered with a server error.",
-                    http_status=response.status_code,
-                )
-            raise MalformedResponse(response.status_code, None, "token answer is not JSON")
-        if response.status_code != 200 or "error" in body:
-            raise token_error_from_result(
-                body,
-                http_status=response.status_code,
-                retry_after=_float_or_none(response.headers.get("Retry-After")),
-            )
-        for name in ("id_token", "access_token"):
-            raw = body.get(name)
-            if not isinstance(raw, str):
-                continue
-            try:
-                claims = jwt.decode(raw, options={"verify_signature": False})
-            except jwt.PyJWTError:
-                continue
-            tid = normalise_tenant_id(str(claims.get("tid", "")))
-            if tid:
-                return tid
-        raise MalformedResponse(response.status_code, None, "token answer names no tenant")
-
-
-def _float_or_none(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

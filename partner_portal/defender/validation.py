@@ -38,6 +38,7 @@ from .errors import (
     UnknownSigningKey,
     WrongAudience,
     WrongIssuer,
+    WrongNonce,
     WrongTenant,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "ValidatedToken",
     "WrongAudience",
     "WrongIssuer",
+    "WrongNonce",
     "WrongTenant",
 ]
 
@@ -180,18 +182,12 @@ class TokenValidator:
 
     # -- validation ---------------------------------------------------------------
 
-    def validate(
-        self,
-        token: str,
-        *,
-        tenant_id: str,
-        resource: str,
-        required_roles: Iterable[str] = (),
-    ) -> ValidatedToken:
-        """Check ``token`` for ``tenant_id`` and ``resource``; raise ``InvalidToken`` if bad."""
-        tid = normalise_tenant_id(tenant_id)
-        if tid is None:
-            raise ValueError("tenant_id must be a GUID")
+    def _verified_claims(self, token: str, tid: str) -> dict[str, Any]:
+        """Claims of a token signed by a key ``tid`` publishes, current, issued by ``tid``.
+
+        The checks every Entra ID token of the tenant must pass, whatever it is for:
+        RS256 with a published key, validity window, ``tid`` and the tenant's issuer.
+        """
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -242,6 +238,21 @@ class TokenValidator:
         # v1: "https://sts.windows.net/{tid}/"; v2: "{login}/{tid}/v2.0"; as published.
         if claims.get("iss") != discovery.issuer:
             raise WrongIssuer(f"issuer {claims.get('iss')!r} is not the tenant's")
+        return claims
+
+    def validate(
+        self,
+        token: str,
+        *,
+        tenant_id: str,
+        resource: str,
+        required_roles: Iterable[str] = (),
+    ) -> ValidatedToken:
+        """Check ``token`` for ``tenant_id`` and ``resource``; raise ``InvalidToken`` if bad."""
+        tid = normalise_tenant_id(tenant_id)
+        if tid is None:
+            raise ValueError("tenant_id must be a GUID")
+        claims = self._verified_claims(token, tid)
 
         wanted = resource.rstrip("/")
         accepted_audiences = {wanted, wanted + "/"}
@@ -256,3 +267,23 @@ class TokenValidator:
         roles = frozenset(r for r in raw_roles if isinstance(r, str))
         missing = tuple(r for r in dict.fromkeys(required_roles) if r not in roles)
         return ValidatedToken(claims=claims, roles=roles, missing_roles=missing)
+
+    def validate_id_token(
+        self, token: str, *, tenant_id: str, client_id: str, nonce: str
+    ) -> Mapping[str, Any]:
+        """Check an OpenID Connect ID token issued to ``client_id`` for a sign-in at
+        ``tenant_id`` that sent ``nonce``; return its claims or raise ``InvalidToken``."""
+        tid = normalise_tenant_id(tenant_id)
+        if tid is None:
+            raise ValueError("tenant_id must be a GUID")
+        if not nonce:
+            raise ValueError("nonce is required")
+        claims = self._verified_claims(token, tid)
+        aud = claims.get("aud")
+        if aud != client_id and not (isinstance(aud, list) and client_id in aud):
+            raise WrongAudience(f"audience {aud!r} is not this application")
+        # The nonce ties the token to the sign-in this browser started: a token from
+        # another sign-in (replayed or injected) carries another one.
+        if claims.get("nonce") != nonce:
+            raise WrongNonce("the ID token was not issued for this sign-in")
+        return claims

@@ -18,6 +18,7 @@ import hmac
 import html
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -30,6 +31,8 @@ DEFAULT_SCOPE = (
     "https://api.securitycenter.microsoft.com/.default https://api.security.microsoft.com/.default"
 )
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1"}
+# Ends a sign-in at /common/login for a flow that is not consent: (ctx, tenant, user).
+Finisher = Callable[[dict[str, Any], Tenant, User], Response]
 
 
 def redirect_uri_matches(requested: str, registered: str) -> bool:
@@ -67,6 +70,8 @@ class ConsentFlow:
     def __init__(self, sandbox: Sandbox, identity: Identity) -> None:
         self.sandbox = sandbox
         self.identity = identity
+        # Flows whose sign-in skips the permissions page, by ctx["flow"] (see signin.py).
+        self.finishers: dict[str, Finisher] = {}
 
     # ---- signed context -----------------------------------------------------------
 
@@ -100,16 +105,23 @@ class ConsentFlow:
         )
         return html_response(400, f"AADSTS{code}", body)
 
-    def _candidates(self) -> list[tuple[Tenant, User]]:
-        # Every account is offered, also on a tenant-specific path, so that signing in
-        # with the wrong directory's account (AADSTS50020) can be tried too.
+    def _candidates(self, ctx: dict[str, Any]) -> list[tuple[Tenant, User]]:
+        # Consent offers every account, also on a tenant-specific path, so that signing in
+        # with the wrong directory's account (AADSTS50020) can be tried too. The OpenID
+        # Connect sign-in on a tenant path offers that tenant's accounts (the wrong
+        # directory's account can still be typed).
         tenants = list(self.sandbox.tenants.values())
+        path = str(ctx.get("tenant_path"))
+        if ctx.get("flow") == "signin" and path not in MULTI_TENANT_SEGMENTS:
+            tenants = [t for t in tenants if t.tenant_id == path]
         return [(t, u) for t in tenants for u in t.users]
 
-    def _sign_in_page(self, ctx: dict[str, Any], error: str | None = None) -> Response:
+    def sign_in_page(self, ctx: dict[str, Any], error: str | None = None) -> Response:
+        """The account picker; ``ctx`` travels signed in every form of it."""
         packed = html.escape(self._pack(ctx))
+        hint = html.escape(str(ctx.get("login_hint") or ""))
         picks = []
-        for n, (tenant, user) in enumerate(self._candidates()):
+        for n, (tenant, user) in enumerate(self._candidates(ctx)):
             role = "Global administrator" if user.admin else "User"
             picks.append(
                 '<li><form method="post" action="/common/login">'
@@ -126,7 +138,8 @@ class ConsentFlow:
             '<form method="post" action="/common/login" id="signin-form">'
             f'<input type="hidden" name="ctx" value="{packed}">'
             '<label for="username">Email or username</label>'
-            '<input type="text" id="username" name="login" autocomplete="username">'
+            f'<input type="text" id="username" name="login" value="{hint}" '
+            'autocomplete="username">'
             '<button type="submit" id="signin">Next</button></form>'
             '<h2>Pick an account</h2><ul id="accounts">' + "".join(picks) + "</ul>"
             '<p class="muted">This is the Partner Portal sandbox: no password is asked.</p>'
@@ -198,7 +211,9 @@ class ConsentFlow:
 
     # ---- entry points -------------------------------------------------------------
 
-    def _start(self, request: Request, segment: str, flow: str) -> Response:
+    def check_request(self, request: Request, segment: str, flow: str) -> dict[str, Any] | Response:
+        """The start of the sign-in context, or the error page Microsoft shows for an
+        unknown tenant (90002), app (700016) or reply URL (50011)."""
         tenant_path = segment.lower()
         if tenant_path not in MULTI_TENANT_SEGMENTS:
             tenant = self.sandbox.resolve(segment)
@@ -236,13 +251,18 @@ class ConsentFlow:
                 "Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more "
                 "about how to fix this.",
             )
-        ctx: dict[str, Any] = {
+        return {
             "flow": flow,
             "tenant_path": tenant_path,
             "client_id": client_id,
             "redirect_uri": redirect_uri,
             "state": request.arg("state"),
         }
+
+    def _start(self, request: Request, segment: str, flow: str) -> Response:
+        ctx = self.check_request(request, segment, flow)
+        if isinstance(ctx, Response):
+            return ctx
         if flow == "v2":
             scope = request.arg("scope") or DEFAULT_SCOPE
             ctx["scope"] = scope
@@ -267,7 +287,7 @@ class ConsentFlow:
                     "unsupported_response_type",
                     "AADSTS70005: response_type 'code' is required by this sandbox's consent link.",
                 )
-        return self._sign_in_page(ctx)
+        return self.sign_in_page(ctx)
 
     def admin_consent_v2(self, request: Request, segment: str) -> Response:
         """``GET /{tenant|organizations}/v2.0/adminconsent``."""
@@ -287,14 +307,14 @@ class ConsentFlow:
             )
         upn = (form.get("login") or "").strip()
         if not upn:
-            return self._sign_in_page(ctx)
+            return self.sign_in_page(ctx)
         found: tuple[Tenant, User] | None = None
         for tenant in list(self.sandbox.tenants.values()):
             for user in tenant.users:
                 if user.upn.lower() == upn.lower():
                     found = (tenant, user)
         if found is None:
-            return self._sign_in_page(
+            return self.sign_in_page(
                 ctx,
                 f"AADSTS50034: The user account {upn} does not exist in this directory. To sign "
                 "into this application, the account must be added to the directory.",
@@ -312,6 +332,9 @@ class ConsentFlow:
                 "to be added as an external user in the tenant first. Sign out and sign in again "
                 "with a different Azure Active Directory user account.",
             )
+        finish = self.finishers.get(str(ctx["flow"]))
+        if finish is not None:
+            return finish(ctx, tenant, user)
         ctx = {**ctx, "user": user.upn, "tenant": tenant.tenant_id}
         if not user.admin:
             return self._need_admin_page(ctx, user)

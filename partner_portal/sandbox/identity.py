@@ -1,16 +1,20 @@
 """The Entra ID side: discovery documents, signing keys, the token endpoints (client
 credentials with a secret or a certificate assertion, and authorization codes from the
-v1 consent link) and validation of the access tokens the Defender APIs receive.
+v1 consent link or the OpenID Connect sign-in of ``signin.py``, PKCE included) and
+validation of the access tokens the Defender APIs receive.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -45,6 +49,9 @@ TOKEN_LIFETIME = 3600
 BACKDATE = 300  # seconds by which iat and nbf precede the moment of issue
 CODE_LIFETIME = 600
 MULTI_TENANT_SEGMENTS = {"common", "organizations"}
+# Directory role template IDs as the ``wids`` claim lists them.
+USER_ROLE_TEMPLATE = "b79fbf4d-3ef9-4689-8143-76b194e85509"  # every member user
+GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
 
 
 class AadError(Exception):
@@ -125,9 +132,15 @@ def resolve_resource(value: str) -> str | None:
     return None
 
 
+def directory_roles(user: User) -> list[str]:
+    """The user's ``wids``: Global Administrator for an admin, "User" for every member."""
+    return [GLOBAL_ADMIN_TEMPLATE, USER_ROLE_TEMPLATE] if user.admin else [USER_ROLE_TEMPLATE]
+
+
 @dataclass
 class CodeGrant:
-    """An authorization code handed out by the v1 consent flow."""
+    """An authorization code: from the v1 consent link (``flow="v1"``) or from the OpenID
+    Connect sign-in (``flow="signin"``, with its scope, nonce and PKCE challenge)."""
 
     client_id: str
     redirect_uri: str
@@ -135,6 +148,34 @@ class CodeGrant:
     user: User
     expires: float
     redeemed: bool = False
+    flow: str = "v1"
+    scope: str = ""
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+def check_code_verifier(grant: CodeGrant, verifier: str | None) -> None:
+    """PKCE (RFC 7636): a code asked for with a challenge needs the matching verifier."""
+    if grant.code_challenge is None:
+        return
+    if verifier is not None:
+        derived = verifier
+        if grant.code_challenge_method == "S256":
+            digest = hashlib.sha256(verifier.encode()).digest()
+            derived = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        if hmac.compare_digest(derived.encode(), grant.code_challenge.encode()):
+            return
+    raise AadError(
+        501481,
+        "The Code_Verifier does not match the code_challenge supplied in the authorization "
+        "request.",
+        error="invalid_grant",
+    )
+
+
+# Answers the token endpoint for a redeemed code of a flow: (grant, form, appidacr) → body.
+CodeAnswer = Callable[[CodeGrant, dict[str, str], str], dict[str, Any]]
 
 
 class Identity:
@@ -154,6 +195,8 @@ class Identity:
         self._app_x5t256 = b64url_thumbprint(app_cert, hashes.SHA256())
         self._codes: dict[str, CodeGrant] = {}
         self._codes_lock = threading.Lock()
+        # Token answers for codes of flows other than the v1 consent link (signin.py).
+        self.code_answers: dict[str, CodeAnswer] = {}
 
     @property
     def origin(self) -> str:
@@ -596,18 +639,53 @@ class Identity:
             "access_token": token,
         }
 
-    # ---- authorization codes (consent link) ------------------------------------------
+    # ---- authorization codes (consent link, OpenID Connect sign-in) -------------------
 
-    def issue_code(self, *, client_id: str, redirect_uri: str, tenant: Tenant, user: User) -> str:
+    def issue_code(
+        self, *, client_id: str, redirect_uri: str, tenant: Tenant, user: User, **extra: Any
+    ) -> str:
+        """A new code; ``extra`` sets the optional fields of CodeGrant (flow, nonce, …)."""
         code = "0.A" + secrets.token_urlsafe(96)
         with self._codes_lock:
             now = time.time()
             for key in [k for k, g in self._codes.items() if g.expires < now - 3600]:
                 del self._codes[key]
             self._codes[code] = CodeGrant(
-                client_id, redirect_uri, tenant, user, now + CODE_LIFETIME
+                client_id, redirect_uri, tenant, user, now + CODE_LIFETIME, **extra
             )
         return code
+
+    def delegated_token(
+        self, tenant: Tenant, user: User, audience: str, *, appidacr: str, scp: str
+    ) -> str:
+        """A v1 access token on behalf of ``user``, with the user's directory roles."""
+        now = int(time.time())
+        issuer = f"https://sts.windows.net/{tenant.tenant_id}/"
+        given, _, family = user.display_name.partition(" ")
+        return self.sign(
+            {
+                "aud": audience,
+                "iss": issuer,
+                "iat": now - BACKDATE,
+                "nbf": now - BACKDATE,
+                "exp": now + TOKEN_LIFETIME,
+                "amr": ["pwd"],
+                "appid": self.sandbox.client_id,
+                "appidacr": appidacr,
+                "family_name": family,
+                "given_name": given,
+                "idp": issuer,
+                "name": user.display_name,
+                "oid": user.object_id,
+                "scp": scp,
+                "sub": user.object_id,
+                "tid": tenant.tenant_id,
+                "unique_name": user.upn,
+                "upn": user.upn,
+                "ver": "1.0",
+                "wids": directory_roles(user),
+            }
+        )
 
     def _authorization_code(
         self,
@@ -661,7 +739,18 @@ class Identity:
                     "The provided value for the 'code' parameter is not valid for this tenant.",
                     error="invalid_grant",
                 )
+            answer = self.code_answers.get(grant.flow)
+            if answer is not None and not v2:
+                raise AadError(
+                    70000,
+                    "The provided value for the 'code' parameter is not valid: it was issued "
+                    "by the v2.0 authorize endpoint; redeem it at /oauth2/v2.0/token.",
+                    error="invalid_grant",
+                )
+            check_code_verifier(grant, form.get("code_verifier"))
             grant.redeemed = True
+        if answer is not None:
+            return json_response(200, answer(grant, form, appidacr))
         tenant, user = grant.tenant, grant.user
         now = int(time.time())
         if v2:
@@ -672,28 +761,8 @@ class Identity:
             audience = resolve_resource(form.get("resource", "")) or AAD_GRAPH_APP_ID
         issuer = f"https://sts.windows.net/{tenant.tenant_id}/"
         given, _, family = user.display_name.partition(" ")
-        access_token = self.sign(
-            {
-                "aud": audience,
-                "iss": issuer,
-                "iat": now - BACKDATE,
-                "nbf": now - BACKDATE,
-                "exp": now + TOKEN_LIFETIME,
-                "amr": ["pwd"],
-                "appid": client_id,
-                "appidacr": appidacr,
-                "family_name": family,
-                "given_name": given,
-                "idp": issuer,
-                "name": user.display_name,
-                "oid": user.object_id,
-                "scp": "user_impersonation",
-                "sub": user.object_id,
-                "tid": tenant.tenant_id,
-                "unique_name": user.upn,
-                "upn": user.upn,
-                "ver": "1.0",
-            }
+        access_token = self.delegated_token(
+            tenant, user, audience, appidacr=appidacr, scp="user_impersonation"
         )
         id_claims: dict[str, Any] = {
             "aud": client_id,

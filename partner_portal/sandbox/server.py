@@ -24,6 +24,7 @@ from .consent import ConsentFlow
 from .faults import FaultConfig, Faults, profile
 from .identity import Identity
 from .limits import RateLimiter, Stats
+from .signin import SignInFlow
 from .state import KNOWN_ROLES, Sandbox, Tenant
 from .web import Request, Response, json_response
 
@@ -40,6 +41,7 @@ IDENTITY_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(rf"^/{_T}/oauth2/token$"), "token_v1"),
     ("GET", re.compile(rf"^/{_T}/v2\.0/adminconsent$"), "adminconsent"),
     ("GET", re.compile(rf"^/{_T}/oauth2/authorize$"), "authorize"),
+    ("GET", re.compile(rf"^/{_T}/oauth2/v2\.0/authorize$"), "authorize_v2"),
     ("POST", re.compile(r"^/common/login$"), "login"),
     ("POST", re.compile(r"^/common/consent$"), "consent"),
 ]
@@ -55,6 +57,7 @@ class SandboxApp:
         self.limiter = RateLimiter(enabled=sandbox.options.rate_limit)
         self.identity = Identity(sandbox, self.faults, self.stats)
         self.consent = ConsentFlow(sandbox, self.identity)
+        self.signin = SignInFlow(sandbox, self.identity, self.consent)
         self.api = DefenderApi(sandbox, self.identity, self.faults, self.limiter, self.stats)
         self.started = time.time()
 
@@ -91,6 +94,8 @@ class SandboxApp:
             return self.consent.admin_consent_v2(request, segment)
         if name == "authorize":
             return self.consent.authorize_v1(request, segment)
+        if name == "authorize_v2":
+            return self.signin.authorize(request, segment)
         if name == "login":
             return self.consent.login(request)
         return self.consent.decide(request)

@@ -14,9 +14,10 @@ from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
-from tenants import services
+from partner_portal.defender import CONSUMER_TENANT_ID, SignedInUser, TransientIdentityError
+from tenants import consent_links, services
 from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
-from tests.tenants.conftest import FAKE_LOGIN, snapshot
+from tests.tenants.conftest import FAKE_LOGIN, FakeSignIn, signed_in, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -106,17 +107,57 @@ def test_the_redirect_target_ignores_anything_in_the_request(
 
 
 # --- success ---------------------------------------------------------------------------------
-def test_granted_consent_records_the_tenant_and_queues_verification(
-    customer_with_link: Any, partner_app: Any, queued: list[Any],
+def come_back(client: Client, state: str, tenant: str = TENANT) -> Any:
+    """Microsoft's v2 answer; the portal then sends the browser to sign in."""
+    return callback(client, admin_consent="True", tenant=tenant, state=state)
+
+
+def signed_in_back(client: Client, reported: Any, code: str = "admin-code") -> Any:
+    """The sign-in comes back to the portal with a code and the sign-in's state."""
+    assert reported.status_code == 302, reported.content.decode()[:300]
+    sign_in_state = parse_qs(urlsplit(reported["Location"]).query)["state"][0]
+    return callback(client, code=code, state=sign_in_state, session_state="s")
+
+
+def refusals() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action="consent.refused").order_by("id"))
+
+
+def test_consent_sends_the_browser_to_sign_in_at_the_claimed_tenant_and_binds_nothing_yet(
+    customer_with_link: Any, sign_in: FakeSignIn
+) -> None:
+    customer, consent = customer_with_link
+    client = Client()
+    response = come_back(client, start(client, consent), TENANT.upper())
+    assert response.status_code == 302
+    target = urlsplit(response["Location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == (
+        f"{FAKE_LOGIN}/{TENANT}/oauth2/v2.0/authorize"
+    )
+    assert sign_in.begun == [
+        {"tenant_id": TENANT, "redirect_uri": "https://portal.example.test/consent/callback/"}
+    ]
+    cookie = response.cookies["consent_sign_in"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/consent/callback/"
+    customer.refresh_from_db()
+    assert customer.tenant_id is None and customer.status == CustomerStatus.PENDING_CONSENT
+    assert AuditEvent.objects.filter(action="consent.reported", customer=customer).exists()
+
+
+def test_granted_consent_binds_the_tenant_from_the_sign_in_and_queues_verification(
+    customer_with_link: Any, sign_in: FakeSignIn, queued: list[Any],
     django_capture_on_commit_callbacks: Any,
 ) -> None:  # fmt: skip
     customer, consent = customer_with_link
+    sign_in.codes["admin-code"] = signed_in(TENANT)
     client = Client()
-    state = start(client, consent)
+    reported = come_back(client, start(client, consent))
     with django_capture_on_commit_callbacks(execute=True):
-        response = callback(client, admin_consent="True", tenant=TENANT.upper(), state=state)
+        response = signed_in_back(client, reported)
     assert response.status_code == 200
     assert "access approved" in response.content.decode()
+    assert response.cookies["consent_sign_in"].value == ""  # the flow's secrets are dropped
     customer.refresh_from_db()
     assert (customer.tenant_id, customer.status) == (TENANT, CustomerStatus.VERIFYING)
     consent.refresh_from_db()
@@ -124,29 +165,59 @@ def test_granted_consent_records_the_tenant_and_queues_verification(
     assert queued == [(customer.pk,)]
     event = AuditEvent.objects.get(action="consent.granted")
     assert event.actor_label == "customer admin" and event.ip_address == "127.0.0.1"
+    assert event.details["signed_in_as"] == f"admin@{TENANT[:8]}.example"
+    assert event.details["roles"] == ["Global Administrator"]
+    assert refusals() == []
 
 
-# --- refused callbacks change nothing ----------------------------------------------------------
+def test_v1_partner_link_binds_the_tenant_of_the_redeemed_token(
+    staff_user: Any, sign_in: FakeSignIn, queued: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    customer, consent = services.customer_register(
+        display_name="Old", flow="v1", created_by=staff_user
+    )
+    sign_in.codes["v1-code"] = signed_in(TENANT)
+    client = Client()
+    state = start(client, consent)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = callback(client, code="v1-code", state=state, admin_consent="True")
+    assert response.status_code == 200
+    customer.refresh_from_db()
+    assert customer.tenant_id == TENANT
+    assert queued == [(customer.pk,)]
+
+
+# --- refused callbacks change nothing but the audit log ----------------------------------------
 @pytest.fixture
-def started(customer_with_link: Any, partner_app: Any) -> tuple[Client, ConsentRequest, str]:
+def started(
+    customer_with_link: Any, partner_app: Any, sign_in: FakeSignIn
+) -> tuple[Client, ConsentRequest, str]:
     _, consent = customer_with_link
     client = Client()
     return client, consent, start(client, consent)
 
 
-def _assert_refused_without_change(client: Client, params: dict[str, str], status: int) -> Any:
-    before = snapshot()
+def _assert_refused_without_change(
+    client: Client, params: dict[str, str], status: int, *, recorded: bool = True
+) -> Any:
+    """The answer is refused with ``status``; only a refusal event is written (if the
+    state was the portal's), naming the link's customer and why."""
+    before, refused_before = snapshot(), len(refusals())
     response = callback(client, **params)
     assert response.status_code == status
     assert snapshot() == before
+    assert len(refusals()) == refused_before + (1 if recorded else 0)
     return response
 
 
 def test_forged_state_changes_nothing(started: Any, queued: list[Any]) -> None:
     client, _, _ = started
-    forged = signing.dumps({"c": 1, "n": "guess"}, key="not-the-secret", salt=services.STATE_SALT)
+    forged = signing.dumps(
+        {"c": 1, "n": "guess"}, key="not-the-secret", salt=consent_links.STATE_SALT
+    )
     _assert_refused_without_change(
-        client, {"admin_consent": "True", "tenant": TENANT, "state": forged}, 400
+        client, {"admin_consent": "True", "tenant": TENANT, "state": forged}, 400, recorded=False
     )
     assert queued == []
 
@@ -155,28 +226,34 @@ def test_tampered_signature_changes_nothing(started: Any) -> None:
     client, _, state = started
     tampered = state[:-2] + ("AA" if not state.endswith("AA") else "BB")
     _assert_refused_without_change(
-        client, {"admin_consent": "True", "tenant": TENANT, "state": tampered}, 400
+        client, {"admin_consent": "True", "tenant": TENANT, "state": tampered}, 400, recorded=False
     )
 
 
-def test_expired_state_changes_nothing(started: Any, settings: Any) -> None:
-    client, _, state = started
-    settings.CONSENT_STATE_MAX_AGE = 0
-    import time
-
-    time.sleep(1.1)
+def test_expired_state_changes_nothing_and_is_recorded_on_its_customer(
+    started: Any, settings: Any
+) -> None:
+    client, link, state = started
+    settings.CONSENT_STATE_MAX_AGE = -1  # any age is too old, without waiting for one
     response = _assert_refused_without_change(
         client, {"admin_consent": "True", "tenant": TENANT, "state": state}, 400
     )
     assert "ask" in response.content.decode().lower()
+    event = refusals()[-1]
+    assert event.customer_id == link.customer_id and event.details["reason"] == "state_unusable"
 
 
-def test_replayed_state_changes_nothing(started: Any, queued: list[Any]) -> None:
+def test_replayed_callback_changes_nothing(started: Any, sign_in: FakeSignIn) -> None:
     client, _, state = started
-    assert callback(client, admin_consent="True", tenant=TENANT, state=state).status_code == 200
-    _assert_refused_without_change(
-        client, {"admin_consent": "True", "tenant": TENANT, "state": state}, 400
-    )
+    sign_in.codes["admin-code"] = signed_in(TENANT)
+    reported = come_back(client, state)
+    sign_in_state = parse_qs(urlsplit(reported["Location"]).query)["state"][0]
+    assert signed_in_back(client, reported).status_code == 200
+    for params in (
+        {"admin_consent": "True", "tenant": TENANT, "state": state},
+        {"code": "admin-code", "state": sign_in_state},
+    ):
+        _assert_refused_without_change(client, params, 400)
 
 
 def test_a_superseded_click_state_changes_nothing(started: Any) -> None:
@@ -191,19 +268,40 @@ def test_another_requests_state_changes_nothing(started: Any, staff_user: Any) -
     client, _, state = started
     _, other = services.customer_register(display_name="Other", created_by=staff_user)
     start(client, other)
-    payload = signing.loads(state, salt=services.STATE_SALT)
-    crossed = signing.dumps({"c": other.pk, "n": payload["n"]}, salt=services.STATE_SALT)
+    payload = signing.loads(state, salt=consent_links.STATE_SALT)
+    crossed = signing.dumps({"c": other.pk, "n": payload["n"]}, salt=consent_links.STATE_SALT)
     _assert_refused_without_change(
         client, {"admin_consent": "True", "tenant": TENANT, "state": crossed}, 400
     )
 
 
-def test_non_guid_tenant_changes_nothing(started: Any) -> None:
+def test_malformed_and_oversized_values_change_nothing(started: Any) -> None:
     client, _, state = started
-    for bad in ("contoso.onmicrosoft.com", "'; DROP TABLE x;--", TENANT + "0"):
+    for bad in ("contoso.onmicrosoft.com", "'; DROP TABLE x;--", TENANT + "0", "x" * 5000,
+                TENANT + "\x00"):  # fmt: skip
         _assert_refused_without_change(
             client, {"admin_consent": "True", "tenant": bad, "state": state}, 400
         )
+    for params in (
+        {"admin_consent": "True", "tenant": TENANT, "state": "s" * 3000},
+        {"code": "c" * 9000, "state": state},
+        {"code": "c", "tenant": TENANT, "state": state},
+        {"admin_consent": "no", "tenant": TENANT, "state": state},
+    ):
+        _assert_refused_without_change(client, params, 400, recorded=params["state"] != "s" * 3000)
+    assert all(len(event.details["claimed_tenant"]) <= 64 for event in refusals())
+
+
+def test_personal_accounts_tenant_is_refused_before_any_sign_in(
+    started: Any, sign_in: FakeSignIn
+) -> None:
+    client, _, state = started
+    response = _assert_refused_without_change(
+        client, {"admin_consent": "True", "tenant": CONSUMER_TENANT_ID, "state": state}, 400
+    )
+    assert "personal Microsoft account" in response.content.decode()
+    assert sign_in.begun == []
+    assert refusals()[-1].details["reason"] == "personal_tenant"
 
 
 def test_tenant_already_bound_changes_nothing(started: Any) -> None:
@@ -214,17 +312,117 @@ def test_tenant_already_bound_changes_nothing(started: Any) -> None:
     )
     assert "already registered" in response.content.decode()
     assert "Fabrikam" not in response.content.decode()
+    assert "Fabrikam" not in str(refusals()[-1].details)
 
 
-def test_unexpected_tenant_changes_nothing(staff_user: Any, partner_app: Any) -> None:
-    _, consent = services.customer_register(
+def test_tenant_another_customer_expects_is_refused(started: Any, sign_in: FakeSignIn) -> None:
+    client, _, state = started
+    Customer.objects.create(display_name="Fabrikam", expected_tenant=TENANT,
+                            expected_tenant_id=TENANT)  # fmt: skip
+    sign_in.codes["admin-code"] = signed_in(TENANT)
+    response = _assert_refused_without_change(
+        client, {"admin_consent": "True", "tenant": TENANT, "state": state}, 409
+    )
+    assert "Fabrikam" not in response.content.decode()
+    assert refusals()[-1].details["reason"] == "expected_by_other"
+
+
+def test_unexpected_tenant_changes_nothing(
+    staff_user: Any, partner_app: Any, sign_in: FakeSignIn
+) -> None:
+    _, link = services.customer_register(
         display_name="Known", expected_tenant=OTHER_TENANT, created_by=staff_user
     )
     client = Client()
-    state = start(client, consent)
+    state = start(client, link)
     _assert_refused_without_change(
         client, {"admin_consent": "True", "tenant": TENANT, "state": state}, 409
     )
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "reason", "words"),
+    [
+        (signed_in(TENANT, admin=False), 403, "not_admin", "An administrator must sign in"),
+        (signed_in(TENANT, roles=None), 403, "not_admin", ""),
+        (signed_in(OTHER_TENANT), 400, "tenant_mismatch", "another organisation"),
+        (SignedInUser(TENANT, "o", "u@x", None), 403, "no_roles", "which roles you hold"),
+    ],
+    ids=["not-admin", "no-admin-role", "other-tenant", "no-roles-claim"],
+)
+def test_a_sign_in_that_does_not_prove_an_admin_of_the_tenant_binds_nothing(
+    started: Any, sign_in: FakeSignIn, who: SignedInUser, status: int, reason: str, words: str
+) -> None:
+    client, link, state = started
+    if who.directory_roles is not None and who.tenant_id == TENANT and reason == "not_admin":
+        who = SignedInUser(TENANT, "o", "u@x", frozenset({"fe930be7-5e62-47db-91af-98c3a49a38b1"}))
+    sign_in.codes["admin-code"] = who
+    reported = come_back(client, state)
+    before, count = snapshot(), len(refusals())
+    response = signed_in_back(client, reported)
+    assert response.status_code == status
+    assert snapshot() == before and len(refusals()) == count + 1
+    assert words in response.content.decode()
+    event = refusals()[-1]
+    assert event.customer_id == link.customer_id and event.details["reason"] == reason
+    assert event.details["claimed_tenant"] == TENANT
+
+
+def test_a_sign_in_from_another_browser_binds_nothing(started: Any, sign_in: FakeSignIn) -> None:
+    client, _, state = started
+    sign_in.codes["admin-code"] = signed_in(TENANT)
+    reported = come_back(client, state)
+    sign_in_state = parse_qs(urlsplit(reported["Location"]).query)["state"][0]
+    response = _assert_refused_without_change(
+        Client(), {"code": "admin-code", "state": sign_in_state}, 400
+    )
+    assert "same browser" in response.content.decode()
+
+
+def test_an_altered_sign_in_cookie_binds_nothing(started: Any, sign_in: FakeSignIn) -> None:
+    client, _, state = started
+    sign_in.codes["admin-code"] = signed_in(TENANT)
+    reported = come_back(client, state)
+    sign_in_state = parse_qs(urlsplit(reported["Location"]).query)["state"][0]
+    kept = client.cookies["consent_sign_in"].value
+    client.cookies["consent_sign_in"] = kept[:-3] + ("abc" if not kept.endswith("abc") else "xyz")
+    _assert_refused_without_change(client, {"code": "admin-code", "state": sign_in_state}, 400)
+
+
+def test_an_injected_code_or_state_binds_nothing(started: Any, sign_in: FakeSignIn) -> None:
+    client, _, state = started
+    sign_in.codes["admin-code"] = signed_in(TENANT)
+    reported = come_back(client, state)
+    # The consent step's state with a code: not a sign-in answer.
+    _assert_refused_without_change(client, {"code": "admin-code", "state": state}, 400)
+    # A code Microsoft never issued for this sign-in.
+    sign_in_state = parse_qs(urlsplit(reported["Location"]).query)["state"][0]
+    _assert_refused_without_change(client, {"code": "bogus", "state": sign_in_state}, 400)
+
+
+def test_a_bogus_v1_code_is_a_4xx_and_binds_nothing(staff_user: Any, sign_in: FakeSignIn) -> None:
+    _, link = services.customer_register(display_name="Old", flow="v1", created_by=staff_user)
+    client = Client()
+    state = start(client, link)
+    response = _assert_refused_without_change(
+        client, {"code": "not-a-real-code", "state": state, "admin_consent": "True"}, 400
+    )
+    assert "did not confirm" in response.content.decode()
+    # A v2-shaped answer to a v1 link is refused too.
+    _assert_refused_without_change(client, {"admin_consent": "True", "tenant": TENANT,
+                                            "state": state}, 400)  # fmt: skip
+
+
+def test_microsoft_unreachable_during_sign_in_is_a_clear_503(
+    started: Any, sign_in: FakeSignIn
+) -> None:
+    client, _, state = started
+    sign_in.codes["admin-code"] = TransientIdentityError("connection reset")
+    reported = come_back(client, state)
+    before = snapshot()
+    response = signed_in_back(client, reported)
+    assert response.status_code == 503 and "could not reach Microsoft" in response.content.decode()
+    assert snapshot() == before
 
 
 def test_xss_in_error_description_is_shown_as_text_and_changes_nothing(started: Any) -> None:
@@ -234,6 +432,7 @@ def test_xss_in_error_description_is_shown_as_text_and_changes_nothing(started: 
         client,
         {"error": "access_denied", "error_description": payload, "state": "forged"},
         400,
+        recorded=False,
     )
     assert payload not in response.content.decode()
 
@@ -253,9 +452,20 @@ def test_xss_in_a_real_denial_is_escaped_on_every_page(started: Any, staff_user:
     assert "<script>alert(1)</script>" not in page
 
 
+def test_refusals_appear_on_the_customers_timeline_for_staff(started: Any, staff_user: Any) -> None:
+    client, link, state = started
+    callback(client, admin_consent="True", tenant=CONSUMER_TENANT_ID, state=state)
+    staff = Client()
+    staff.force_login(staff_user)
+    page = staff.get(f"/customers/{link.customer_id}/").content.decode()
+    assert "Consent answer refused for tenant " + CONSUMER_TENANT_ID in page
+
+
 def test_missing_state_changes_nothing(started: Any) -> None:
     client, _, _ = started
-    _assert_refused_without_change(client, {"admin_consent": "True", "tenant": TENANT}, 400)
+    _assert_refused_without_change(
+        client, {"admin_consent": "True", "tenant": TENANT}, 400, recorded=False
+    )
 
 
 # --- denial ------------------------------------------------------------------------------------

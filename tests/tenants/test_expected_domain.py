@@ -18,8 +18,8 @@ from partner_portal.defender import (
 )
 from tenants import microsoft, services
 from tenants.models import AuditEvent, ConsentOutcome, Customer, CustomerStatus
-from tests.tenants.conftest import FAKE_LOGIN, FakeTenantLookup, snapshot
-from tests.tenants.test_consent_flow import callback, start
+from tests.tenants.conftest import FAKE_LOGIN, FakeSignIn, FakeTenantLookup, signed_in, snapshot
+from tests.tenants.test_consent_flow import callback, come_back, signed_in_back, start
 
 pytestmark = pytest.mark.django_db
 
@@ -310,8 +310,9 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 def test_consent_from_another_tenant_than_the_domains_is_refused(
-    registered: Customer, queued: list[Any], django_capture_on_commit_callbacks: Any
-) -> None:
+    registered: Customer, queued: list[Any], django_capture_on_commit_callbacks: Any,
+    sign_in: FakeSignIn,
+) -> None:  # fmt: skip
     consent = registered.consents.get()
     client = Client()
     state = start(client, consent)
@@ -322,8 +323,9 @@ def test_consent_from_another_tenant_than_the_domains_is_refused(
     assert "different tenant than expected" in response.content.decode()
     assert snapshot() == before and queued == []
 
+    sign_in.codes["admin-code"] = signed_in(TENANT)
     with django_capture_on_commit_callbacks(execute=True):
-        response = callback(client, admin_consent="True", tenant=TENANT, state=state)
+        response = signed_in_back(client, come_back(client, state, TENANT))
     assert response.status_code == 200
     registered.refresh_from_db()
     assert (registered.tenant_id, registered.status) == (TENANT, CustomerStatus.VERIFYING)
@@ -341,7 +343,7 @@ def legacy(staff_user: Any) -> Customer:
 
 
 def test_an_unchecked_domain_is_not_enforced_and_the_page_says_so(
-    legacy: Customer, staff: Client, partner_app: Any, queued: list[Any]
+    legacy: Customer, staff: Client, partner_app: Any, queued: list[Any], sign_in: FakeSignIn
 ) -> None:
     assert legacy.expected_tenant_unchecked
     page = staff.get(f"/customers/{legacy.pk}/").content.decode()
@@ -352,7 +354,8 @@ def test_an_unchecked_domain_is_not_enforced_and_the_page_says_so(
 
     client = Client()
     state = start(client, legacy.consents.get())
-    response = callback(client, admin_consent="True", tenant=OTHER_TENANT, state=state)
+    sign_in.codes["admin-code"] = signed_in(OTHER_TENANT)
+    response = signed_in_back(client, come_back(client, state, OTHER_TENANT))
     assert response.status_code == 200
     legacy.refresh_from_db()
     assert legacy.tenant_id == OTHER_TENANT

@@ -46,12 +46,15 @@ def _register(page: Any, portal: Any, name: str, *, flow: str = "v2") -> str:
     return str(copied)
 
 
-def _consent_as_admin(browser: Any, link: str, admin_user: str, *, accept: bool) -> Any:
+def _consent_as_admin(
+    browser: Any, link: str, admin_user: str, *, accept: bool, flow: str = "v2"
+) -> Any:
     """A separate browser context: the customer's admin has no portal session."""
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
     page.goto(link)
     assert "What" in page.inner_text("main") and "will not be able to do" in page.inner_text("main")
+    assert "Sign in once more" in page.inner_text("#consent-steps")
     page.click("#consent-button")
     page.wait_for_selector("#username")  # the sandbox's sign-in page
     page.fill("#username", admin_user)
@@ -59,6 +62,13 @@ def _consent_as_admin(browser: Any, link: str, admin_user: str, *, accept: bool)
     page.wait_for_selector("#consent-form")
     assert "Alert.Read.All" in page.inner_text("#permissions")
     page.click("#accept" if accept else "#cancel")
+    if accept and flow == "v2":
+        # Back at the portal, which sends the same browser to sign in at the tenant that
+        # Microsoft reported: the ID token of that sign-in is what binds the tenant.
+        page.wait_for_selector("#username")
+        assert "/oauth2/v2.0/authorize" in page.url
+        page.fill("#username", admin_user)
+        page.click("#signin")
     page.wait_for_url("**/consent/callback/**")
     return page
 
@@ -88,7 +98,7 @@ def test_staff_registers_admin_consents_and_customer_turns_active(
     link = _register(staff, portal, name, flow=flow)
     customer_url = staff.url
 
-    admin = _consent_as_admin(chromium, link, tenant["admin_user"], accept=True)
+    admin = _consent_as_admin(chromium, link, tenant["admin_user"], accept=True, flow=flow)
     assert "access approved" in admin.inner_text("main")
     admin.screenshot(path=str(artifacts_dir / f"onboarding-{flow}-approved.png"))
 
@@ -99,6 +109,10 @@ def test_staff_registers_admin_consents_and_customer_turns_active(
     assert staff.inner_text("#tenant-id") == tenant["tenant_id"]
     roles = staff.inner_text("#granted-roles")
     assert "Alert.Read.All" in roles and "Incident.Read.All" in roles
+    # The tenant came from the admin's signed token, and the timeline says whose.
+    assert f"Admin consent proven for tenant {tenant['tenant_id']} by {tenant['admin_user']}" in (
+        staff.inner_text("main")
+    )
     staff.screenshot(path=str(artifacts_dir / f"onboarding-{flow}-customer.png"), full_page=True)
     staff_context.close()
 

@@ -9,7 +9,7 @@ from django.core import mail
 from django.test import Client
 
 from partner_portal.core.access import Role
-from tenants import services
+from tenants import audit, services
 from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
 from tests.factories import UserFactory
 
@@ -228,7 +228,7 @@ def test_the_staff_timeline_leaves_out_analysts_actions_on_alerts(
     staff: Client, customer_with_link: Any
 ) -> None:
     customer, _ = customer_with_link
-    services.audit_record(
+    audit.audit_record(
         action="alert.updated", customer=customer, summary="Changed alert SECRET-TITLE-42"
     )
     page = staff.get(f"/customers/{customer.pk}/").content.decode()

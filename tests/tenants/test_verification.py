@@ -133,10 +133,15 @@ def test_consent_not_yet_visible_is_retried_before_giving_up(
         verify(verifying, last_attempt=False)
     verifying.refresh_from_db()
     assert verifying.status == CustomerStatus.VERIFYING
+    tenant = verifying.tenant_id
     customer = verify(verifying, last_attempt=True)
-    assert customer.status == CustomerStatus.ERROR
+    # Never verified: the tenant is released, so a proven consent elsewhere can take it.
+    assert (customer.status, customer.tenant_id) == (CustomerStatus.PENDING_CONSENT, None)
     assert customer.last_error_code == "AADSTS700016"
-    assert customer.last_error_message
+    assert f"Consent for tenant {tenant} could not be confirmed" in customer.last_error_message
+    event = AuditEvent.objects.get(action="consent.released", customer=customer)
+    assert event.details["tenant_id"] == tenant
+    assert Customer.objects.filter(tenant_id=tenant).count() == 0
 
 
 def test_consent_removed_after_it_worked_is_consent_revoked(
@@ -160,11 +165,32 @@ def test_partner_side_errors_are_explained_in_words(
     assert "secret" in customer.last_error_message.lower()
 
 
-def test_a_token_for_another_tenant_is_an_error(fake: FakeMicrosoft, verifying: Customer) -> None:
+def test_a_token_for_another_tenant_releases_a_tenant_that_never_verified(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
     fake.invalid = WrongTenant("tid does not match")
     customer = verify(verifying)
-    assert customer.status == CustomerStatus.ERROR
+    assert (customer.status, customer.tenant_id) == (CustomerStatus.PENDING_CONSENT, None)
     assert customer.last_error_code == "invalid_token"
+
+
+def test_a_token_for_another_tenant_is_an_error_for_a_verified_customer(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles = {MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)}
+    verify(verifying)
+    fake.invalid = WrongTenant("tid does not match")
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ERROR and customer.tenant_id
+    assert customer.last_error_code == "invalid_token"
+
+
+def test_a_partner_app_problem_never_releases_the_tenant(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.errors[MDE] = InvalidSecret("AADSTS7000215: invalid secret", aadsts_code=7000215)
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ERROR and customer.tenant_id == verifying.tenant_id
 
 
 def test_transient_failures_are_retried(fake: FakeMicrosoft, verifying: Customer) -> None:
@@ -216,5 +242,5 @@ def test_verify_task_retries_then_records_the_error(
     finally:
         app.conf.task_always_eager = False
     verifying.refresh_from_db()
-    # Eager retries run in-line; the last attempt records the error.
-    assert verifying.status == CustomerStatus.ERROR, result
+    # Eager retries run in-line; the last attempt gives the unproven tenant up.
+    assert verifying.status == CustomerStatus.PENDING_CONSENT, result

@@ -1,0 +1,182 @@
+"""Consent links: what staff send, what the admin's click mints, and how an answer's
+state is tied back to its link.
+
+A link (``ConsentRequest``) is public, expires, and stops working when a newer one is
+made. Each click on its landing page mints a ``state`` signed with the portal's key and
+carrying a fresh nonce; only the nonce's hash is stored, so one click's state works
+once, for that link, until it expires (``CONSENT_STATE_MAX_AGE``). ``load_state`` is
+the one place that decides whether an answer's state is still good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from partner_portal.defender import admin_consent_url, partner_consent_url
+from tenants import microsoft
+from tenants.audit import CUSTOMER_ADMIN, audit_record
+from tenants.models import ConsentFlow, ConsentOutcome, ConsentRequest, Customer
+
+STATE_SALT = "tenants.consent-state"
+
+
+@transaction.atomic
+def consent_link_create(
+    *, customer: Customer, flow: str = ConsentFlow.V2, created_by: Any
+) -> ConsentRequest:
+    """A new consent link for the customer; every earlier open link stops working."""
+    superseded = ConsentRequest.objects.filter(
+        customer=customer, outcome__in=[ConsentOutcome.PENDING, ConsentOutcome.DENIED]
+    ).update(outcome=ConsentOutcome.SUPERSEDED, state_hash="")
+    consent = ConsentRequest.objects.create(
+        customer=customer,
+        public_id=secrets.token_urlsafe(24),
+        flow=flow,
+        created_by=created_by,
+        expires_at=timezone.now() + timedelta(days=settings.CONSENT_LINK_DAYS),
+    )
+    audit_record(
+        action="consent.link_created",
+        customer=customer,
+        actor=created_by,
+        summary=f"New consent link ({consent.get_flow_display()})"
+        + (f"; {superseded} older link(s) stopped working" if superseded else ""),
+        details={"consent_request": consent.pk, "flow": flow, "superseded": superseded},
+    )
+    return consent
+
+
+def consent_landing_url(consent: ConsentRequest) -> str:
+    """The link staff send to the customer's admin."""
+    path = reverse("tenants:consent_landing", args=[consent.public_id])
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+@transaction.atomic
+def consent_link_email(*, consent: ConsentRequest, to: str, actor: Any) -> None:
+    """E-mail the consent link to the customer's contact."""
+    customer = consent.customer
+    context = {
+        "customer": customer,
+        "partner_name": settings.PARTNER_NAME,
+        "link": consent_landing_url(consent),
+        "expires_at": consent.expires_at,
+    }
+    body = render_to_string("tenants/email/consent_link.txt", context)
+    subject = f"{settings.PARTNER_NAME}: please approve access to Microsoft Defender alerts"
+    # Sent after commit so that a rolled-back audit event never accompanies a sent mail.
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
+    )
+    audit_record(
+        action="consent.link_emailed",
+        customer=customer,
+        actor=actor,
+        summary=f"Consent link e-mailed to {to}",
+        details={"consent_request": consent.pk, "to": to},
+    )
+
+
+def _hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+# --- the landing page's button -------------------------------------------------------------
+class ConsentLinkClosed(Exception):
+    """The landing page's link is expired, replaced or already used."""
+
+
+@transaction.atomic
+def consent_start(*, public_id: str, ip_address: str | None) -> str:
+    """Mint a fresh state for the link and return the Microsoft URL to send the admin to."""
+    consent = (
+        ConsentRequest.objects.select_for_update()
+        .select_related("customer")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if consent is None or not consent.is_open:
+        raise ConsentLinkClosed
+    nonce = secrets.token_urlsafe(32)
+    state = signing.dumps({"c": consent.pk, "n": nonce}, salt=STATE_SALT, compress=False)
+    consent.state_hash = _hash(nonce)
+    consent.state_issued_at = timezone.now()
+    consent.save(update_fields=["state_hash", "state_issued_at"])
+    audit_record(
+        action="consent.started",
+        customer=consent.customer,
+        actor_label=CUSTOMER_ADMIN,
+        ip_address=ip_address,
+        summary="The customer's admin left for Microsoft to consent",
+        details={"consent_request": consent.pk, "flow": consent.flow},
+    )
+    app = microsoft.partner_app()
+    endpoints = microsoft.endpoints_for_customer(consent.customer, app)
+    if consent.flow == ConsentFlow.V1:
+        return partner_consent_url(
+            login_url=endpoints.login_url,
+            client_id=app.client_id,
+            redirect_uri=microsoft.consent_redirect_uri(),
+            state=state,
+        )
+    return admin_consent_url(
+        login_url=endpoints.login_url,
+        client_id=app.client_id,
+        redirect_uri=microsoft.consent_redirect_uri(),
+        state=state,
+        # The looked-up ID where there is one, so the link and the check name one tenant.
+        tenant=consent.customer.expected_tenant_id or consent.customer.expected_tenant or None,
+        resources=(endpoints.mde_resource,),
+    )
+
+
+class InvalidState(Exception):
+    """The answer's state is not usable; ``consent`` is set when the portal signed it."""
+
+    def __init__(self, reason: str, consent: ConsentRequest | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.consent = consent
+
+
+def load_state(state: str, *, for_update: bool) -> tuple[ConsentRequest, dict[str, Any]]:
+    """The link a state belongs to and the state's payload, if the state is current."""
+    expired = False
+    try:
+        payload = signing.loads(state, salt=STATE_SALT, max_age=settings.CONSENT_STATE_MAX_AGE)
+    except signing.SignatureExpired:
+        # Ours, but too old: read it only to say on which link it was tried.
+        payload, expired = signing.loads(state, salt=STATE_SALT), True
+    except signing.BadSignature:
+        raise InvalidState("bad signature") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
+        raise InvalidState("malformed")
+    request_id = payload.get("c")
+    if not isinstance(request_id, int):
+        raise InvalidState("malformed")
+    queryset = ConsentRequest.objects.select_related("customer")
+    if for_update:
+        queryset = queryset.select_for_update()
+    consent = queryset.filter(pk=request_id).first()
+    if consent is None:
+        raise InvalidState("unknown request")
+    if expired:
+        raise InvalidState("expired", consent)
+    if not consent.state_hash or not secrets.compare_digest(
+        consent.state_hash, _hash(payload["n"])
+    ):
+        raise InvalidState("not the current state of its request (used or replaced)", consent)
+    if not consent.is_open:
+        raise InvalidState("link closed", consent)
+    return consent, payload

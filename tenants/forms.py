@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from partner_portal.core.bounds import IdField
 from partner_portal.defender import normalise_tenant_id
 from tenants.models import (
     CloudChoice,
@@ -122,4 +123,4 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(required=False, max_length=64)
     actor = forms.CharField(required=False, max_length=150)
     q = forms.CharField(label="Search", required=False, max_length=200)
-    customer = forms.IntegerField(required=False, min_value=1)
+    customer = IdField(required=False)

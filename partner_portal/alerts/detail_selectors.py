@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert, Incident, Source, SyncRun, SyncState
 from partner_portal.core.access import Role, has_role
+from partner_portal.core.bounds import parse_whole_number
 from partner_portal.core.scoping import restrict
 from tenants.models import AnalystScope, AuditEvent, Customer, CustomerStatus
 
@@ -186,8 +187,9 @@ def incident_list(
         incidents = incidents.filter(severity=severity)
     if search:
         query = Q(name__icontains=search) | Q(assigned_to__icontains=search)
-        if search.isdigit():
-            query |= Q(incident_id=int(search))
+        number = parse_whole_number(search)
+        if number is not None:
+            query |= Q(incident_id=number)
         incidents = incidents.filter(query)
     return incidents.order_by("-created_at", "-id")
 

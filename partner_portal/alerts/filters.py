@@ -19,6 +19,7 @@ from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
 
 from partner_portal.alerts import selectors
+from partner_portal.core.bounds import IdField
 
 # Values Defender is known to send; offered as suggestions, any other value is accepted.
 KNOWN_CATEGORIES = (
@@ -49,6 +50,7 @@ KNOWN_DETECTION_SOURCE_OPTIONS = _datalist_options(KNOWN_DETECTION_SOURCES)
 
 # Query-string keys that are not part of the filter itself (paging, live mark).
 NAVIGATION_KEYS = ("after", "before", "since_id", "window")
+BAD_PAGE_LINK = "This page link is not valid; start from the first page."
 
 
 class ScopedCustomerField(forms.TypedMultipleChoiceField):
@@ -296,12 +298,15 @@ class AlertFilterForm(forms.Form):
         if data.get("after") and data.get("before"):
             self.add_error(None, "A page link carries either “after” or “before”, not both.")
         for key in ("after", "before"):
+            # The cursor is a hidden field: report it where the analyst sees it.
+            if self.has_error(key):
+                self.add_error(None, BAD_PAGE_LINK)
+                break
             if data.get(key):
                 try:
                     selectors.decode_cursor(data[key], sort)
                 except selectors.InvalidCursor:
-                    # The cursor is a hidden field: report it where the analyst sees it.
-                    self.add_error(None, "This page link is not valid; start from the first page.")
+                    self.add_error(None, BAD_PAGE_LINK)
                     data.pop(key, None)
                     break
         return data
@@ -342,7 +347,7 @@ class AlertFilterForm(forms.Form):
 class LiveForm(forms.Form):
     """The live-update poll: the pk mark the page already holds."""
 
-    since_id = forms.IntegerField(min_value=0)
+    since_id = IdField(min_value=0)
 
 
 class ChartWindowForm(forms.Form):
@@ -361,4 +366,8 @@ def _as_utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # E.g. 0001-01-01T00:00+05:00: in UTC it falls before the year 1.
+        raise forms.ValidationError("Enter a time between the years 1 and 9999.") from None

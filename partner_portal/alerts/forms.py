@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 
 from partner_portal.alerts.actions import BULK_LIMIT, AlertChanges
 from partner_portal.core.access import Role
+from partner_portal.core.bounds import IdsChoiceField, parse_whole_number
 from tenants.models import Customer
 
 KEEP = ("", "— keep as it is —")
@@ -51,9 +52,10 @@ class AlertIdsField(forms.Field):
         if not value:
             return []
         values = value if isinstance(value, list | tuple) else [value]
-        if not all(str(v).strip().isdigit() for v in values):
+        pks = [parse_whole_number(v) for v in values]
+        if None in pks:
             raise forms.ValidationError("The selection is not valid; reload the list.")
-        return list(dict.fromkeys(int(v) for v in values))
+        return list(dict.fromkeys(pk for pk in pks if pk is not None))
 
 
 class AlertUpdateForm(forms.Form):
@@ -132,7 +134,7 @@ class BulkUpdateForm(forms.Form):
 
 
 class IncidentFilterForm(forms.Form):
-    customer = forms.ModelMultipleChoiceField(queryset=Customer.objects.none(), required=False)
+    customer = IdsChoiceField(queryset=Customer.objects.none(), required=False)
     status = forms.ChoiceField(
         choices=[("", "Any"), ("Active", "Active"), ("InProgress", "In progress"),
                  ("Resolved", "Resolved"), ("Redirected", "Redirected")],

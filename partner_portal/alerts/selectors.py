@@ -35,6 +35,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils.timezone import localtime
 
 from partner_portal.alerts.models import Alert
+from partner_portal.core.bounds import parse_whole_number
 from partner_portal.core.scoping import restrict, sees_all_customers
 from tenants.models import Customer
 
@@ -153,11 +154,15 @@ def decode_cursor(text: str, sort: str) -> tuple[Any, ...]:
                 raise InvalidCursor("bad time") from exc
             if moment.tzinfo is None:
                 raise InvalidCursor("time without zone")
-            values.append(moment.astimezone(UTC))
+            try:
+                values.append(moment.astimezone(UTC))
+            except OverflowError as exc:
+                raise InvalidCursor("time out of range") from exc
         else:
-            if not piece.isdigit() or len(piece) > 19:
+            number = parse_whole_number(piece, low=0)
+            if number is None:
                 raise InvalidCursor("bad number")
-            values.append(int(piece))
+            values.append(number)
     return tuple(values)
 
 

@@ -199,6 +199,9 @@ def alert_export_json(request: HttpRequest) -> HttpResponse:
 @require_GET
 def alert_charts(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
+    # Validated here only to tell the analyst what is wrong with the filter (and which
+    # customers were left out); the figures themselves come from `alert_chart_data`.
+    form.is_valid()
     window = ChartWindowForm(request.GET)
     context = {
         "form": form,

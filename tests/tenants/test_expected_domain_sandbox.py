@@ -63,6 +63,23 @@ def consent_at_sandbox(sandbox: SandboxProcess, microsoft_url: str, admin_user: 
     return back.query
 
 
+def sign_in_at_sandbox(sandbox: SandboxProcess, sign_in_url: str, user: str) -> str:
+    """The portal's proof step: sign in at the sandbox as `user`; the callback's query."""
+    with sandbox.session() as browser:
+        page = browser.get(sign_in_url, timeout=30)
+        ctx = CTX_INPUT.search(page.text)
+        assert page.status_code == 200 and ctx, page.text[-300:]
+        answer = browser.post(
+            urljoin(sign_in_url, "/common/login"),
+            data={"ctx": html.unescape(ctx.group(1)), "login": user},
+            allow_redirects=False,
+            timeout=30,
+        )
+    back = urlsplit(answer.headers.get("Location", ""))
+    assert answer.status_code == 302 and back.path == "/consent/callback/"
+    return back.query
+
+
 def press_consent_button(admin: Client, customer: Customer) -> str:
     consent = customer.consents.get(outcome=ConsentOutcome.PENDING)
     response = admin.post(f"/consent/{consent.public_id}/start/")
@@ -116,7 +133,11 @@ def test_a_domain_binds_only_its_own_tenant(
     # The customer's own admin, on the link as sent: bound, on to verification.
     microsoft_url = press_consent_button(admin, customer)
     query = consent_at_sandbox(sandbox, microsoft_url, ours["admin_user"])
+    asked = admin.get(f"/consent/callback/?{query}")
+    assert asked.status_code == 302  # on to the admin's sign-in, the proof of the tenant
+    assert f"/{ours['tenant_id']}/oauth2/v2.0/authorize" in asked["Location"]
+    query = sign_in_at_sandbox(sandbox, asked["Location"], ours["admin_user"])
     response = admin.get(f"/consent/callback/?{query}")
-    assert response.status_code == 200
+    assert response.status_code == 200, response.content.decode()[-500:]
     customer.refresh_from_db()
     assert (customer.tenant_id, customer.status) == (ours["tenant_id"], CustomerStatus.VERIFYING)

@@ -25,7 +25,7 @@ A refusal of an answer that carries a state the portal signed is an audit event 
 customer's timeline (which link, which tenant was claimed, who signed in, why) and
 changes nothing else; an answer the portal never signed is only logged. What each
 refusal means, for the admin and for staff, is worded once in ``REFUSALS``. A binding
-that never verifies is released again (``tenants.services.customer_verify``).
+that never verifies is released again (``tenants.verification.customer_verify``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from tenants.audit import CUSTOMER_ADMIN, audit_record
 from tenants.consent_answers import REFUSALS, SIGN_IN_SECONDS, CallbackOutcome
 from tenants.consent_links import STATE_SALT, InvalidState, load_state
 from tenants.models import ConsentFlow, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
-from tenants.services import enqueue_verification
+from tenants.verification import enqueue_verification
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 
 from celery import Task, shared_task
 
-from tenants import services
+from tenants import verification
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ def verify_customer(self: Task, customer_id: int) -> str | None:
     """Verify one customer's consent; a deleted or offboarded customer is skipped."""
     last_attempt = self.request.retries >= VERIFY_ATTEMPTS - 1
     try:
-        customer = services.customer_verify(customer_id=customer_id, last_attempt=last_attempt)
-    except services.VerificationRetry as exc:
+        customer = verification.customer_verify(customer_id=customer_id, last_attempt=last_attempt)
+    except verification.VerificationRetry as exc:
         countdown = min(60.0, exc.countdown * (2**self.request.retries))
         logger.info("Verification of customer %s retried: %s", customer_id, exc.reason)
         raise self.retry(countdown=countdown) from None
@@ -35,4 +35,4 @@ def verify_customer(self: Task, customer_id: int) -> str | None:
 @shared_task(name="tenants.reverify_all", time_limit=300, soft_time_limit=280)
 def reverify_all() -> int:
     """Daily: check every customer's consent again, so that revoked consent is noticed."""
-    return services.customers_reverify_all()
+    return verification.customers_reverify_all()

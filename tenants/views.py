@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from partner_portal.alerts.selectors_sync import customer_sync_overview
 from partner_portal.core.access import Role, public, require_roles
+from partner_portal.core.http import client_ip
 from tenants import consent as consent_flow
-from tenants import consent_links, microsoft, selectors, services
+from tenants import consent_links, microsoft, offboarding, registration, selectors, verification
 from tenants.consent_answers import SIGN_IN_SECONDS
 from tenants.forms import (
     AuditFilterForm,
@@ -29,12 +30,6 @@ from tenants.forms import (
 from tenants.models import Customer, CustomerStatus
 
 staff_only = require_roles(Role.ONBOARDING)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR is the proxy's when behind one; the proxy is trusted to set it right
-    # (gunicorn's forwarded-allow-ips), never a header a browser can forge.
-    return request.META.get("REMOTE_ADDR") or None
 
 
 # --- staff -----------------------------------------------------------------------------------
@@ -59,7 +54,7 @@ def customer_register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:
-            customer, _ = services.customer_register(created_by=request.user, **data)
+            customer, _ = registration.customer_register(created_by=request.user, **data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -74,11 +69,11 @@ def customer_register(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
-    initial = {name: getattr(customer, name) for name in services.EDITABLE_FIELDS}
+    initial = {name: getattr(customer, name) for name in registration.EDITABLE_FIELDS}
     form = CustomerForm(request.POST or None, initial=initial, instance=customer)
     if request.method == "POST" and form.is_valid():
         try:
-            services.customer_update(customer=customer, actor=request.user, **form.cleaned_data)
+            registration.customer_update(customer=customer, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -100,7 +95,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "email_form": EmailLinkForm(initial={"to": customer.contact_email}),
         "link_form": NewLinkForm(initial={"flow": consent.flow if consent else "v2"}),
         "delete_form": DeleteForm(),
-        "required_roles": list(services.required_roles(customer)),
+        "required_roles": list(verification.required_roles(customer)),
         "statuses": CustomerStatus,
         "sync": customer_sync_overview(customer=customer),
     }
@@ -145,7 +140,7 @@ def customer_email_link(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     try:
-        services.customer_request_verification(customer=customer, actor=request.user)
+        verification.customer_request_verification(customer=customer, actor=request.user)
     except ValueError as exc:
         messages.error(request, str(exc))
     else:
@@ -157,7 +152,7 @@ def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def customer_offboard(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
-    services.customer_offboard(customer=customer, actor=request.user)
+    offboarding.customer_offboard(customer=customer, actor=request.user)
     messages.success(
         request,
         f"{customer.display_name} is offboarded: collection stopped. Its data is kept until "
@@ -175,7 +170,7 @@ def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Type the customer's name to confirm.")
         return redirect("tenants:customer_detail", pk=pk)
     try:
-        name = services.customer_delete(
+        name = offboarding.customer_delete(
             customer=customer, actor=request.user, confirmation=form.cleaned_data["confirmation"]
         )
     except ValueError as exc:

@@ -32,8 +32,7 @@ from partner_portal.defender import (
     RetryPolicy,
     parse_alert,
 )
-from tenants import microsoft
-from tenants import services as tenant_services
+from tenants import microsoft, verification
 from tenants.audit import audit_record
 from tenants.models import Customer, CustomerStatus
 
@@ -320,7 +319,7 @@ def _failure_result(
     wanted = changes.wanted()
     if isinstance(exc, Forbidden):
         # Recorded on the customer so that the health page offers the re-consent link.
-        tenant_services.customer_record_access_problem(
+        verification.customer_record_access_problem(
             customer_id=alert.customer_id, exc=exc, missing_permission=ALERT_READWRITE
         )
         return _record(

@@ -44,8 +44,7 @@ from partner_portal.defender import (
     TokenError,
     Unauthorized,
 )
-from tenants import microsoft
-from tenants import services as tenant_services
+from tenants import microsoft, verification
 from tenants.models import Customer, CustomerStatus
 
 logger = logging.getLogger(__name__)
@@ -571,10 +570,10 @@ def _finish_failed(
             next_due_at=timezone.now() + timedelta(seconds=backoff),
         )
     if isinstance(exc, ConsentMissing | Unauthorized):
-        tenant_services.customer_record_access_problem(customer_id=customer.pk, exc=exc)
+        verification.customer_record_access_problem(customer_id=customer.pk, exc=exc)
     elif isinstance(exc, Forbidden):
         needed = ALERT_READ if source == Source.ALERTS else INCIDENT_READ
-        tenant_services.customer_record_access_problem(
+        verification.customer_record_access_problem(
             customer_id=customer.pk, exc=exc, missing_permission=needed
         )
     return run

@@ -17,7 +17,7 @@ from partner_portal.defender import (
     UnknownTenantName,
     WrongTenant,
 )
-from tenants import microsoft, services
+from tenants import microsoft, registration
 from tenants.models import AuditEvent, ConsentRequest, Customer
 from tests.factories import UserFactory
 
@@ -80,7 +80,7 @@ def staff_user(db: None) -> Any:
 
 @pytest.fixture
 def customer_with_link(staff_user: Any) -> tuple[Customer, ConsentRequest]:
-    return services.customer_register(
+    return registration.customer_register(
         display_name="Contoso", contact_name="Dana", contact_email="dana@contoso.example",
         created_by=staff_user,
     )  # fmt: skip

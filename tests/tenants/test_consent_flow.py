@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from partner_portal.defender import CONSUMER_TENANT_ID, SignedInUser, TransientIdentityError
-from tenants import consent_links, services
+from tenants import consent_links, registration
 from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
 from tests.tenants.conftest import FAKE_LOGIN, FakeSignIn, signed_in, snapshot
 
@@ -78,7 +78,9 @@ def test_landing_button_goes_to_the_v2_admin_consent_endpoint(
 
 
 def test_v1_link_uses_the_defender_partner_form(staff_user: Any, partner_app: Any) -> None:
-    _, consent = services.customer_register(display_name="Old", flow="v1", created_by=staff_user)
+    _, consent = registration.customer_register(
+        display_name="Old", flow="v1", created_by=staff_user
+    )
     target = urlsplit(Client().post(f"/consent/{consent.public_id}/start/")["Location"])
     query = parse_qs(target.query)
     assert target.path == "/common/oauth2/authorize"
@@ -87,7 +89,7 @@ def test_v1_link_uses_the_defender_partner_form(staff_user: Any, partner_app: An
 
 
 def test_expected_tenant_goes_into_the_consent_url(staff_user: Any, partner_app: Any) -> None:
-    _, consent = services.customer_register(
+    _, consent = registration.customer_register(
         display_name="Known", expected_tenant=TENANT, created_by=staff_user
     )
     target = urlsplit(Client().post(f"/consent/{consent.public_id}/start/")["Location"])
@@ -174,7 +176,7 @@ def test_v1_partner_link_binds_the_tenant_of_the_redeemed_token(
     staff_user: Any, sign_in: FakeSignIn, queued: list[Any],
     django_capture_on_commit_callbacks: Any,
 ) -> None:  # fmt: skip
-    customer, consent = services.customer_register(
+    customer, consent = registration.customer_register(
         display_name="Old", flow="v1", created_by=staff_user
     )
     sign_in.codes["v1-code"] = signed_in(TENANT)
@@ -266,7 +268,7 @@ def test_a_superseded_click_state_changes_nothing(started: Any) -> None:
 
 def test_another_requests_state_changes_nothing(started: Any, staff_user: Any) -> None:
     client, _, state = started
-    _, other = services.customer_register(display_name="Other", created_by=staff_user)
+    _, other = registration.customer_register(display_name="Other", created_by=staff_user)
     start(client, other)
     payload = signing.loads(state, salt=consent_links.STATE_SALT)
     crossed = signing.dumps({"c": other.pk, "n": payload["n"]}, salt=consent_links.STATE_SALT)
@@ -330,7 +332,7 @@ def test_tenant_another_customer_expects_is_refused(started: Any, sign_in: FakeS
 def test_unexpected_tenant_changes_nothing(
     staff_user: Any, partner_app: Any, sign_in: FakeSignIn
 ) -> None:
-    _, link = services.customer_register(
+    _, link = registration.customer_register(
         display_name="Known", expected_tenant=OTHER_TENANT, created_by=staff_user
     )
     client = Client()
@@ -401,7 +403,7 @@ def test_an_injected_code_or_state_binds_nothing(started: Any, sign_in: FakeSign
 
 
 def test_a_bogus_v1_code_is_a_4xx_and_binds_nothing(staff_user: Any, sign_in: FakeSignIn) -> None:
-    _, link = services.customer_register(display_name="Old", flow="v1", created_by=staff_user)
+    _, link = registration.customer_register(display_name="Old", flow="v1", created_by=staff_user)
     client = Client()
     state = start(client, link)
     response = _assert_refused_without_change(

@@ -16,7 +16,7 @@ from partner_portal.defender import (
     TenantLookupUnavailable,
     UnreadableDiscovery,
 )
-from tenants import microsoft, services
+from tenants import microsoft, registration
 from tenants.models import AuditEvent, ConsentOutcome, Customer, CustomerStatus
 from tests.tenants.conftest import FAKE_LOGIN, FakeSignIn, FakeTenantLookup, signed_in, snapshot
 from tests.tenants.test_consent_flow import callback, come_back, signed_in_back, start
@@ -57,7 +57,7 @@ def staff(staff_user: Any) -> Client:
 
 def edit_form(customer: Customer, **changes: str) -> dict[str, str]:
     """The edit form as the page fills it in for `customer`, with `changes` typed over it."""
-    current = {name: getattr(customer, name) for name in services.EDITABLE_FIELDS}
+    current = {name: getattr(customer, name) for name in registration.EDITABLE_FIELDS}
     data = {name: value for name, value in current.items() if not isinstance(value, bool)}
     data.update({name: "on" for name, value in current.items() if value is True})
     return {**data, **changes}
@@ -102,10 +102,10 @@ def test_the_customers_cloud_decides_which_sign_in_host_is_asked(
         ca_file=None, uses_sandbox=False,
     )  # fmt: skip
     monkeypatch.setattr(microsoft, "partner_app", lambda: app)
-    services.customer_register(
+    registration.customer_register(
         display_name="Gov", expected_tenant=DOMAIN, cloud="gcc_high", created_by=staff_user
     )
-    services.customer_register(
+    registration.customer_register(
         display_name="Com", expected_tenant=OTHER_DOMAIN, cloud="commercial", created_by=staff_user
     )
     assert lookup.calls == [
@@ -182,7 +182,7 @@ def test_a_domain_of_a_tenant_another_customer_holds_is_refused(
 # --- editing ------------------------------------------------------------------------------------
 @pytest.fixture
 def registered(lookup: FakeTenantLookup, staff_user: Any) -> Customer:
-    customer, _ = services.customer_register(
+    customer, _ = registration.customer_register(
         display_name="Contoso", expected_tenant=DOMAIN, created_by=staff_user
     )
     lookup.calls.clear()
@@ -335,7 +335,7 @@ def test_consent_from_another_tenant_than_the_domains_is_refused(
 # --- rows saved before domains were looked up -----------------------------------------------------
 @pytest.fixture
 def legacy(staff_user: Any) -> Customer:
-    customer, _ = services.customer_register(display_name="Legacy", created_by=staff_user)
+    customer, _ = registration.customer_register(display_name="Legacy", created_by=staff_user)
     # As stored before: a domain, and no tenant ID for it.
     Customer.objects.filter(pk=customer.pk).update(expected_tenant=DOMAIN)
     customer.refresh_from_db()
@@ -403,7 +403,7 @@ def test_a_connected_customers_unchecked_domain_is_not_asked_about(
 def test_a_guid_stored_before_still_counts_without_its_copy(
     staff_user: Any, partner_app: Any
 ) -> None:
-    customer, consent = services.customer_register(display_name="Old", created_by=staff_user)
+    customer, consent = registration.customer_register(display_name="Old", created_by=staff_user)
     Customer.objects.filter(pk=customer.pk).update(expected_tenant=TENANT, expected_tenant_id="")
     client = Client()
     state = start(client, consent)

@@ -9,7 +9,7 @@ from django.core import mail
 from django.test import Client
 
 from partner_portal.core.access import Role
-from tenants import audit, services
+from tenants import audit, registration
 from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
 from tests.factories import UserFactory
 
@@ -219,7 +219,7 @@ def test_register_service_writes_nothing_when_validation_fails(staff_user: Any) 
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        services.customer_register(display_name="X", contact_email="bad", created_by=staff_user)
+        registration.customer_register(display_name="X", contact_email="bad", created_by=staff_user)
     assert not Customer.objects.exists()
     assert not AuditEvent.objects.exists()
 

@@ -16,7 +16,7 @@ from partner_portal.defender import (
     TransientIdentityError,
     WrongTenant,
 )
-from tenants import microsoft, services
+from tenants import microsoft, verification
 from tenants.models import AuditEvent, Customer, CustomerStatus
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def verifying() -> Customer:
 
 
 def verify(customer: Customer, *, last_attempt: bool = True) -> Customer:
-    result = services.customer_verify(customer_id=customer.pk, last_attempt=last_attempt)
+    result = verification.customer_verify(customer_id=customer.pk, last_attempt=last_attempt)
     assert result is not None
     return result
 
@@ -129,7 +129,7 @@ def test_consent_not_yet_visible_is_retried_before_giving_up(
     fake: FakeMicrosoft, verifying: Customer
 ) -> None:
     fake.errors[MDE] = ConsentMissing("AADSTS700016: app not found", aadsts_code=700016)
-    with pytest.raises(services.VerificationRetry):
+    with pytest.raises(verification.VerificationRetry):
         verify(verifying, last_attempt=False)
     verifying.refresh_from_db()
     assert verifying.status == CustomerStatus.VERIFYING
@@ -195,7 +195,7 @@ def test_a_partner_app_problem_never_releases_the_tenant(
 
 def test_transient_failures_are_retried(fake: FakeMicrosoft, verifying: Customer) -> None:
     fake.errors[MDE] = TransientIdentityError("503")
-    with pytest.raises(services.VerificationRetry):
+    with pytest.raises(verification.VerificationRetry):
         verify(verifying, last_attempt=False)
 
 
@@ -204,8 +204,8 @@ def test_offboarded_or_deleted_customers_are_skipped(
 ) -> None:
     verifying.status = CustomerStatus.OFFBOARDED
     verifying.save(update_fields=["status"])
-    assert services.customer_verify(customer_id=verifying.pk) is None
-    assert services.customer_verify(customer_id=999_999) is None
+    assert verification.customer_verify(customer_id=verifying.pk) is None
+    assert verification.customer_verify(customer_id=999_999) is None
     assert fake.calls == []
 
 
@@ -222,7 +222,7 @@ def test_reverify_all_queues_every_customer_with_a_tenant(
         "tenants.tasks.verify_customer.apply_async",
         lambda args, countdown=0: queued.append(args),
     )
-    assert services.customers_reverify_all() == 1
+    assert verification.customers_reverify_all() == 1
     assert queued == [(verifying.pk,)]
 
 

@@ -13,7 +13,7 @@ from partner_portal.alerts import actions, detail_selectors
 from partner_portal.alerts.forms import AlertUpdateForm, BulkUpdateForm
 from partner_portal.alerts.models import Alert
 from partner_portal.core.access import Role, require_roles
-from tenants.views import client_ip
+from partner_portal.core.http import client_ip
 
 analysts = require_roles(Role.ANALYST)
 

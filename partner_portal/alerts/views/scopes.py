@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from partner_portal.alerts import detail_selectors, scope_services
 from partner_portal.alerts.forms import ScopeGrantForm
 from partner_portal.core.access import Role, require_roles
+from partner_portal.core.http import client_ip
 from tenants.models import AnalystScope
-from tenants.views import client_ip
 
 
 @require_roles(Role.ADMIN)

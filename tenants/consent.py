@@ -4,13 +4,15 @@
    the link and sends the admin to Microsoft's admin consent (v2) or to the Defender
    partner link (v1).
 2. ``consent_callback_handle``: Microsoft sends the browser back. What the query says is
-   not proof: the v2 answer's ``tenant`` can be typed by anyone.
+   not proof: the v2 answer's ``tenant`` can be typed by anyone. An answer counts only in
+   the browser that pressed Continue (its cookie), so a Microsoft URL with the link's state
+   sent to another organisation's admin binds nothing.
 
    * v2: the state is checked, a tenant that can never be this customer's is refused,
      and the same browser is sent to sign in at that tenant (OpenID Connect with PKCE and
-     a nonce, ``AdminSignIn.begin``). The flow's secrets stay with this browser in a
-     signed cookie (``SIGN_IN_COOKIE``), bound to the link; the sign-in's own state is the
-     link's state marked as the second step.
+     a nonce, ``AdminSignIn.begin``). The flow's secrets stay with this browser in its
+     signed cookie (``consent_links.BROWSER_COOKIE``), bound to the link's current click;
+     the sign-in's own state is the link's state marked as the second step.
    * The sign-in comes back with a code: redeemed with the kept flow, its ID token is
      checked against the tenant's keys and names the tenant and the person's roles.
    * v1: the answer carries a code; redeeming it gives a signed token for the person
@@ -31,8 +33,10 @@ that never verifies is released again (``tenants.verification.customer_verify``)
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -55,7 +59,7 @@ from partner_portal.defender import (
     normalise_tenant_id,
     parse_consent_callback,
 )
-from tenants import microsoft, selectors
+from tenants import consent_links, microsoft, selectors
 from tenants.audit import CUSTOMER_ADMIN, audit_record
 from tenants.consent_answers import REFUSALS, SIGN_IN_SECONDS, CallbackOutcome
 from tenants.consent_links import STATE_SALT, InvalidState, load_state
@@ -64,14 +68,12 @@ from tenants.verification import enqueue_verification
 
 logger = logging.getLogger(__name__)
 
-SIGN_IN_SALT = "tenants.consent-sign-in"
-SIGN_IN_COOKIE = "consent_sign_in"
 _SIGN_IN_STEP = "signin"
 
 
 # --- the callback --------------------------------------------------------------------------
 def consent_callback_handle(
-    *, query: dict[str, str], ip_address: str | None, sign_in_cookie: str | None = None
+    *, query: dict[str, str], ip_address: str | None, browser_cookie: str | None = None
 ) -> CallbackOutcome:
     """Handle Microsoft's redirect (consent, or the sign-in after it); see the module."""
     result = parse_consent_callback(query)
@@ -92,10 +94,16 @@ def consent_callback_handle(
         return _refuse(consent, "malformed_answer", ip_address, claimed=claimed)
     if isinstance(result, ConsentDenied):
         return _record_denied(result, ip_address)
+    kept = consent_links.read_browser_cookie(
+        browser_cookie, consent, max_age=settings.CONSENT_STATE_MAX_AGE
+    )
+    if kept is None:
+        # Not the browser that pressed Continue on this link (or it took too long).
+        return _refuse(consent, "other_browser", ip_address, claimed=claimed)
     if payload.get("k") == _SIGN_IN_STEP:
         if not isinstance(result, CodeReceived):
             return _refuse(consent, "wrong_step", ip_address, claimed=claimed)
-        return _finish_sign_in(consent, payload, query, sign_in_cookie, ip_address)
+        return _finish_sign_in(consent, payload, query, kept, ip_address)
     if consent.flow == ConsentFlow.V1:
         if not isinstance(result, CodeReceived):
             return _refuse(consent, "wrong_step", ip_address, claimed=claimed)
@@ -152,34 +160,29 @@ def _begin_sign_in(
         "to sign in to prove it",
         details={"consent_request": consent.pk, "claimed_tenant": tenant_id},
     )
-    cookie = signing.dumps({"c": consent.pk, "f": dict(request.flow)}, salt=SIGN_IN_SALT)
+    # The flow's secrets (PKCE verifier, nonce) stay with this browser, with the time.
+    cookie = consent_links.browser_cookie(consent, f=dict(request.flow), t=time.time())
     return CallbackOutcome("sign_in", 302, redirect_to=request.url, cookie=cookie)
 
 
-def _kept_flow(cookie: str | None, consent: ConsentRequest) -> dict[str, Any] | None:
-    if not cookie:
+def _kept_flow(kept: dict[str, Any]) -> dict[str, Any] | None:
+    flow, began = kept.get("f"), kept.get("t")
+    if not isinstance(flow, dict) or not isinstance(began, int | float):
         return None
-    try:
-        kept = signing.loads(cookie, salt=SIGN_IN_SALT, max_age=SIGN_IN_SECONDS)
-    except signing.BadSignature:
-        return None
-    if not isinstance(kept, dict) or kept.get("c") != consent.pk:
-        return None
-    flow = kept.get("f")
-    return flow if isinstance(flow, dict) else None
+    return flow if time.time() - began <= SIGN_IN_SECONDS else None
 
 
 def _finish_sign_in(
     consent: ConsentRequest,
     payload: dict[str, Any],
     query: dict[str, str],
-    cookie: str | None,
+    kept: dict[str, Any],
     ip_address: str | None,
 ) -> CallbackOutcome:
     claimed = str(payload.get("t") or "")
-    flow = _kept_flow(cookie, consent)
+    flow = _kept_flow(kept)
     if flow is None or normalise_tenant_id(claimed) is None:
-        return _refuse(consent, "no_sign_in", ip_address, claimed=claimed)
+        return _refuse(consent, "other_browser", ip_address, claimed=claimed)
     try:
         user = microsoft.admin_sign_in(consent.customer).finish(
             tenant_id=claimed, flow=flow, response=query

@@ -54,11 +54,12 @@ REFUSALS: dict[str, Refusal] = {
         "The answer named a tenant that Microsoft has no record of.",
         "Microsoft does not know the claimed tenant",
     ),
-    "no_sign_in": Refusal(
-        "refused", 400, "Please sign in from the same browser",
-        "The sign-in came back to a browser that did not start it, or it took longer than "
+    "other_browser": Refusal(
+        "refused", 400, "Please finish in the browser where you started",
+        "Microsoft's answer came back to a browser that did not open the link and press "
+        "Continue, or the sign-in took longer than "
         f"{SIGN_IN_SECONDS // 60} minutes, or this browser blocks cookies.",
-        "the sign-in came back without the browser's sign-in cookie",
+        "the answer came back to a browser that did not start this link's consent",
     ),
     "sign_in_mismatch": Refusal(
         "refused", 400, "This sign-in does not belong to your approval",

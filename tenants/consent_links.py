@@ -5,13 +5,17 @@ A link (``ConsentRequest``) is public, expires, and stops working when a newer o
 made. Each click on its landing page mints a ``state`` signed with the portal's key and
 carrying a fresh nonce; only the nonce's hash is stored, so one click's state works
 once, for that link, until it expires (``CONSENT_STATE_MAX_AGE``). ``load_state`` is
-the one place that decides whether an answer's state is still good.
+the one place that decides whether an answer's state is still good. The click also
+leaves a signed cookie in the admin's browser (``BROWSER_COOKIE``): Microsoft's answer
+counts only in that browser, so a Microsoft URL carrying the state, sent to somebody
+else, proves nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +33,9 @@ from tenants.audit import CUSTOMER_ADMIN, audit_record
 from tenants.models import ConsentFlow, ConsentOutcome, ConsentRequest, Customer
 
 STATE_SALT = "tenants.consent-state"
+BROWSER_SALT = "tenants.consent-browser"
+#: Ties Microsoft's answer to the browser that pressed Continue; sent to the callback only.
+BROWSER_COOKIE = "consent_browser"
 
 
 @transaction.atomic
@@ -97,9 +104,48 @@ class ConsentLinkClosed(Exception):
     """The landing page's link is expired, replaced or already used."""
 
 
+@dataclass(frozen=True)
+class ConsentStart:
+    """Where to send the admin, and the cookie that ties the answer to this browser."""
+
+    url: str
+    cookie: str
+
+
+def browser_cookie(consent: ConsentRequest, **kept: Any) -> str:
+    """The value of ``BROWSER_COOKIE``: this link's current click, plus what ``kept``
+    holds (the sign-in's flow), signed so the browser can carry but not alter it."""
+    return signing.dumps({"c": consent.pk, "h": consent.state_hash, **kept}, salt=BROWSER_SALT)
+
+
+def read_browser_cookie(
+    cookie: str | None, consent: ConsentRequest, *, max_age: int
+) -> dict[str, Any] | None:
+    """What the browser kept for ``consent``'s current click, or None if it is not the
+    browser that pressed Continue (no cookie, another link or click, too old, altered)."""
+    if not cookie:
+        return None
+    try:
+        kept = signing.loads(cookie, salt=BROWSER_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    if not isinstance(kept, dict) or kept.get("c") != consent.pk:
+        return None
+    if not consent.state_hash or not secrets.compare_digest(
+        str(kept.get("h", "")), consent.state_hash
+    ):
+        return None
+    return kept
+
+
 @transaction.atomic
-def consent_start(*, public_id: str, ip_address: str | None) -> str:
-    """Mint a fresh state for the link and return the Microsoft URL to send the admin to."""
+def consent_start(*, public_id: str, ip_address: str | None) -> ConsentStart:
+    """Mint a fresh state for the link; where to send the admin, and the browser's cookie.
+
+    Microsoft's answer is accepted only in the browser that pressed Continue (it carries
+    the cookie): a Microsoft URL with this state, sent to somebody else's browser, binds
+    nothing.
+    """
     consent = (
         ConsentRequest.objects.select_for_update()
         .select_related("customer")
@@ -121,6 +167,10 @@ def consent_start(*, public_id: str, ip_address: str | None) -> str:
         summary="The customer's admin left for Microsoft to consent",
         details={"consent_request": consent.pk, "flow": consent.flow},
     )
+    return ConsentStart(url=_microsoft_url(consent, state), cookie=browser_cookie(consent))
+
+
+def _microsoft_url(consent: ConsentRequest, state: str) -> str:
     app = microsoft.partner_app()
     endpoints = microsoft.endpoints_for_customer(consent.customer, app)
     if consent.flow == ConsentFlow.V1:

@@ -212,13 +212,30 @@ def consent_landing(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 def consent_start(request: HttpRequest, public_id: str) -> HttpResponse:
     try:
-        url = consent_links.consent_start(public_id=public_id, ip_address=client_ip(request))
+        started = consent_links.consent_start(public_id=public_id, ip_address=client_ip(request))
     except consent_links.ConsentLinkClosed:
         return render(request, "tenants/consent/link_closed.html", status=404)
     except microsoft.PartnerAppNotConfigured:
         return render(request, "tenants/consent/unavailable.html", status=503)
     # The target is built by the portal from its own configuration, never from the request.
-    return HttpResponseRedirect(url)
+    response = HttpResponseRedirect(started.url)
+    _keep_in_browser(request, response, started.cookie, settings.CONSENT_STATE_MAX_AGE)
+    return response
+
+
+def _keep_in_browser(
+    request: HttpRequest, response: HttpResponse, value: str, max_age: int
+) -> None:
+    """The consent's browser cookie: sent back to the callback only, never to scripts."""
+    response.set_cookie(
+        consent_links.BROWSER_COOKIE,
+        value,
+        max_age=max_age,
+        path=reverse("tenants:consent_callback"),
+        secure=settings.SESSION_COOKIE_SECURE or request.is_secure(),
+        httponly=True,
+        samesite="Lax",  # sent with the top-level redirect back from Microsoft
+    )
 
 
 @public
@@ -226,29 +243,19 @@ def consent_start(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_GET
 def consent_callback(request: HttpRequest) -> HttpResponse:
     query = {key: request.GET.get(key, "") for key in request.GET}
-    cookie_path = reverse("tenants:consent_callback")
     try:
         outcome = consent_flow.consent_callback_handle(
             query=query,
             ip_address=client_ip(request),
-            sign_in_cookie=request.COOKIES.get(consent_flow.SIGN_IN_COOKIE),
+            browser_cookie=request.COOKIES.get(consent_links.BROWSER_COOKIE),
         )
     except microsoft.PartnerAppNotConfigured:
         return render(request, "tenants/consent/unavailable.html", status=503)
     if outcome.redirect_to:
         # On to the sign-in at Microsoft: built by the portal from its configuration and
-        # a tenant ID it checked, never taken from the request. The flow's secrets stay
-        # with this browser, for the callback only.
+        # a tenant ID it checked, never taken from the request.
         response: HttpResponse = HttpResponseRedirect(outcome.redirect_to)
-        response.set_cookie(
-            consent_flow.SIGN_IN_COOKIE,
-            outcome.cookie,
-            max_age=SIGN_IN_SECONDS,
-            path=cookie_path,
-            secure=settings.SESSION_COOKIE_SECURE or request.is_secure(),
-            httponly=True,
-            samesite="Lax",
-        )
+        _keep_in_browser(request, response, outcome.cookie, SIGN_IN_SECONDS)
         return response
     response = render(
         request,
@@ -256,6 +263,12 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
         {"outcome": outcome, "refusal": outcome.refusal},
         status=outcome.status_code,
     )
-    if consent_flow.SIGN_IN_COOKIE in request.COOKIES:
-        response.delete_cookie(consent_flow.SIGN_IN_COOKIE, path=cookie_path, samesite="Lax")
+    if consent_links.BROWSER_COOKIE in request.COOKIES and outcome.kind in ("granted", "denied"):
+        # This click's state is used up: its secrets go. (After a refusal the same click
+        # may still be answered correctly, e.g. signing in with the right account.)
+        response.delete_cookie(
+            consent_links.BROWSER_COOKIE,
+            path=reverse("tenants:consent_callback"),
+            samesite="Lax",
+        )
     return response

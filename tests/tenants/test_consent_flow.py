@@ -139,7 +139,7 @@ def test_consent_sends_the_browser_to_sign_in_at_the_claimed_tenant_and_binds_no
     assert sign_in.begun == [
         {"tenant_id": TENANT, "redirect_uri": "https://portal.example.test/consent/callback/"}
     ]
-    cookie = response.cookies["consent_sign_in"]
+    cookie = response.cookies["consent_browser"]
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     assert cookie["path"] == "/consent/callback/"
     customer.refresh_from_db()
@@ -159,7 +159,7 @@ def test_granted_consent_binds_the_tenant_from_the_sign_in_and_queues_verificati
         response = signed_in_back(client, reported)
     assert response.status_code == 200
     assert "access approved" in response.content.decode()
-    assert response.cookies["consent_sign_in"].value == ""  # the flow's secrets are dropped
+    assert response.cookies["consent_browser"].value == ""  # the flow's secrets are dropped
     customer.refresh_from_db()
     assert (customer.tenant_id, customer.status) == (TENANT, CustomerStatus.VERIFYING)
     consent.refresh_from_db()
@@ -378,7 +378,29 @@ def test_a_sign_in_from_another_browser_binds_nothing(started: Any, sign_in: Fak
     response = _assert_refused_without_change(
         Client(), {"code": "admin-code", "state": sign_in_state}, 400
     )
-    assert "same browser" in response.content.decode()
+    assert "browser where you started" in response.content.decode()
+
+
+def test_an_answer_in_a_browser_that_never_pressed_continue_binds_nothing(
+    started: Any, sign_in: FakeSignIn, staff_user: Any
+) -> None:
+    """Someone holding the link sends Microsoft's URL (with its state) to another
+    organisation's admin, who consents and signs in: their browser never pressed Continue
+    on this link, so nothing is bound and nobody is asked to sign in."""
+    _, _, state = started
+    victim = Client()
+    sign_in.codes["admin-code"] = signed_in(OTHER_TENANT)
+    response = _assert_refused_without_change(
+        victim, {"admin_consent": "True", "tenant": OTHER_TENANT, "state": state}, 400
+    )
+    assert "browser where you started" in response.content.decode()
+    assert sign_in.begun == [] and refusals()[-1].details["reason"] == "other_browser"
+    _, v1_link = registration.customer_register(
+        display_name="Old", flow="v1", created_by=staff_user
+    )
+    sign_in.codes["v1-code"] = signed_in(OTHER_TENANT)
+    v1_state = start(Client(), v1_link)
+    _assert_refused_without_change(victim, {"code": "v1-code", "state": v1_state}, 400)
 
 
 def test_an_altered_sign_in_cookie_binds_nothing(started: Any, sign_in: FakeSignIn) -> None:
@@ -386,8 +408,9 @@ def test_an_altered_sign_in_cookie_binds_nothing(started: Any, sign_in: FakeSign
     sign_in.codes["admin-code"] = signed_in(TENANT)
     reported = come_back(client, state)
     sign_in_state = parse_qs(urlsplit(reported["Location"]).query)["state"][0]
-    kept = client.cookies["consent_sign_in"].value
-    client.cookies["consent_sign_in"] = kept[:-3] + ("abc" if not kept.endswith("abc") else "xyz")
+    kept = client.cookies["consent_browser"].value
+    client.cookies["consent_browser"] = kept[:-3] + ("abc" if not kept.endswith("abc") else "xyz")
+    # Altered, the cookie proves nothing: not even that this browser pressed Continue.
     _assert_refused_without_change(client, {"code": "admin-code", "state": sign_in_state}, 400)
 
 

@@ -12,6 +12,11 @@ the cache API, which is good enough on one machine.
 When the lock store cannot be reached, taking a lock raises `LockUnavailable`; extending
 answers False (the holder can no longer prove it holds the lock, so it must stop);
 releasing gives up quietly (the expiry cleans up).
+
+A holder whose single step can take longer than the lifetime (a slow page on a busy
+machine) keeps the lock alive from a background thread (`CacheLock.keep_alive`): the
+lock then outlives any step while its holder lives, and still expires one lifetime after
+the holder dies, since a dead process extends nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +99,36 @@ class CacheLock:
         except Exception:  # any failure of the store means "not provably ours"
             logger.warning("Could not extend lock %s; treating it as lost", self.name)
             return False
+
+    @contextmanager
+    def keep_alive(self, every: float | None = None) -> Iterator[threading.Event]:
+        """Extend the lock every `every` seconds (a third of its lifetime) while the block
+        runs; the yielded event is set once the lock is lost, and the holder must stop.
+
+        Only a Redis lock is kept alive this way: the cache fallback serves one machine
+        (the embedded setup, whose database the thread would contend for), and its holder
+        extends between steps instead.
+        """
+        lost = threading.Event()
+        if self._client is None:
+            yield lost
+            return
+        stop = threading.Event()
+        interval = every if every is not None else max(self.ttl / 3, 0.05)
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                if not self.extend():
+                    lost.set()
+                    return
+
+        thread = threading.Thread(target=beat, name=f"lock-keeper:{self.name}", daemon=True)
+        thread.start()
+        try:
+            yield lost
+        finally:
+            stop.set()
+            thread.join(timeout=max(interval, 1.0) + 5)
 
     def release(self) -> None:
         """Give the lock up if it is still ours; an unreachable store is left to expire."""

@@ -90,6 +90,31 @@ def test_extending_pushes_the_expiry_out(redis_cache: str, client: redis.Redis) 
     lock.release()
 
 
+def test_a_kept_alive_lock_outlives_its_lifetime_while_its_holder_works(
+    redis_cache: str, client: redis.Redis
+) -> None:
+    lock = locks.try_lock("sync:6:alerts", ttl=1)
+    assert lock is not None
+    with lock.keep_alive(every=0.2) as lost:
+        # A step three lifetimes long: nobody else may take the lock meanwhile.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert locks.try_lock("sync:6:alerts", ttl=1) is None
+            time.sleep(0.1)
+        assert not lost.is_set()
+    lock.release()
+    assert not locks.is_locked("sync:6:alerts")
+
+
+def test_a_kept_alive_lock_that_is_lost_says_so(redis_cache: str, client: redis.Redis) -> None:
+    lock = locks.try_lock("sync:7:alerts", ttl=30)
+    assert lock is not None
+    with lock.keep_alive(every=0.05) as lost:
+        client.delete(lock.key)  # expired and gone, as after a long pause of this process
+        assert lost.wait(timeout=10)
+    lock.release()
+
+
 def test_only_one_of_many_concurrent_takers_gets_the_lock(redis_cache: str) -> None:
     got: list[Any] = []
     barrier = threading.Barrier(8)

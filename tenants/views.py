@@ -12,11 +12,18 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from partner_portal.alerts.selectors_sync import customer_sync_overview
 from partner_portal.core.access import Role, public, require_roles
 from partner_portal.core.http import client_ip
 from tenants import consent as consent_flow
-from tenants import consent_links, microsoft, offboarding, registration, selectors, verification
+from tenants import (
+    consent_links,
+    microsoft,
+    offboarding,
+    panels,
+    registration,
+    selectors,
+    verification,
+)
 from tenants.consent_answers import SIGN_IN_SECONDS
 from tenants.forms import (
     AuditFilterForm,
@@ -97,7 +104,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "delete_form": DeleteForm(),
         "required_roles": list(verification.required_roles(customer)),
         "statuses": CustomerStatus,
-        "sync": customer_sync_overview(customer=customer),
+        # Cards other apps add (the alerts app's sync card), in their order.
+        "panels": panels.render_customer_panels(customer=customer, request=request),
     }
     return render(request, "tenants/customer_detail.html", context)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
@@ -28,12 +28,15 @@ from tenants import microsoft
 from tenants.audit import CUSTOMER_ADMIN, audit_record
 from tenants.models import ConsentFlow, ConsentOutcome, ConsentRequest, Customer
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 STATE_SALT = "tenants.consent-state"
 
 
 @transaction.atomic
 def consent_link_create(
-    *, customer: Customer, flow: str = ConsentFlow.V2, created_by: Any
+    *, customer: Customer, flow: str = ConsentFlow.V2, created_by: User
 ) -> ConsentRequest:
     """A new consent link for the customer; every earlier open link stops working."""
     superseded = ConsentRequest.objects.filter(
@@ -64,7 +67,7 @@ def consent_landing_url(consent: ConsentRequest) -> str:
 
 
 @transaction.atomic
-def consent_link_email(*, consent: ConsentRequest, to: str, actor: Any) -> None:
+def consent_link_email(*, consent: ConsentRequest, to: str, actor: User) -> None:
     """E-mail the consent link to the customer's contact."""
     customer = consent.customer
     context = {

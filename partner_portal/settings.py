@@ -173,8 +173,31 @@ PARTNER_APP_CLIENT_ID = env("PARTNER_APP_CLIENT_ID", default="")
 PARTNER_APP_CLIENT_SECRET = env("PARTNER_APP_CLIENT_SECRET", default="")
 PARTNER_APP_CERTIFICATE_KEY_FILE = env("PARTNER_APP_CERTIFICATE_KEY_FILE", default="")
 PARTNER_APP_CERTIFICATE_THUMBPRINT = env("PARTNER_APP_CERTIFICATE_THUMBPRINT", default="")
-PARTNER_CLOUD = env("PARTNER_CLOUD", default="commercial")
-PARTNER_API_REGION = env("PARTNER_API_REGION", default="")
+# What the registration form preselects for a new customer: the Microsoft cloud and the
+# Defender for Endpoint API region ("" is the global host) most of the partner's
+# customers use. The values are those of tenants.models.CloudChoice and RegionChoice,
+# which cannot be imported before the apps are loaded (a test keeps the lists equal).
+_clouds = ("commercial", "gcc", "gcc_high", "dod")
+_api_regions = ("", "us", "eu", "uk", "au", "swa", "ina")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    value = value.strip().lower()
+    if value not in allowed:
+        names = ", ".join(repr(choice) for choice in allowed)
+        raise ImproperlyConfigured(f"{name}={value!r} is not known; use one of {names}.")
+    return value
+
+
+PARTNER_CLOUD = _one_of("PARTNER_CLOUD", env.str("PARTNER_CLOUD", default="commercial"), _clouds)
+PARTNER_API_REGION = _one_of(
+    "PARTNER_API_REGION", env.str("PARTNER_API_REGION", default=""), _api_regions
+)
+if PARTNER_API_REGION and PARTNER_CLOUD != "commercial":
+    raise ImproperlyConfigured(
+        "PARTNER_API_REGION names a regional host of the commercial cloud; leave it empty "
+        f"when PARTNER_CLOUD is {PARTNER_CLOUD!r}."
+    )
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Endpoint overrides: point the portal at the sandbox, or at a proxy.
 MICROSOFT_LOGIN_URL = env("MICROSOFT_LOGIN_URL", default="")

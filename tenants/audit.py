@@ -7,9 +7,12 @@ they are named by a label instead.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenants.models import AuditEvent, Customer
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 CUSTOMER_ADMIN = "customer admin"
 SYSTEM = "system"
@@ -19,17 +22,18 @@ def audit_record(
     *,
     action: str,
     customer: Customer | None,
-    actor: Any = None,
+    actor: User | None = None,
     actor_label: str = "",
     ip_address: str | None = None,
     summary: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Write one audit event (inside the caller's transaction)."""
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        label = actor.get_username()
-    else:
-        actor, label = None, actor_label or SYSTEM
+    """Write one audit event (inside the caller's transaction).
+
+    `actor` is the signed-in person who acted; without one, `actor_label` names who did
+    (the customer's admin, or the portal itself when empty).
+    """
+    label = actor.get_username() if actor is not None else actor_label or SYSTEM
     return AuditEvent.objects.create(
         actor=actor,
         actor_label=label,

@@ -17,7 +17,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
@@ -32,6 +32,9 @@ from tenants import microsoft
 from tenants.audit import CUSTOMER_ADMIN, audit_record
 from tenants.models import ConsentFlow, ConsentOutcome, ConsentRequest, Customer
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 STATE_SALT = "tenants.consent-state"
 BROWSER_SALT = "tenants.consent-browser"
 #: Ties Microsoft's answer to the browser that pressed Continue; sent to the callback only.
@@ -40,7 +43,7 @@ BROWSER_COOKIE = "consent_browser"
 
 @transaction.atomic
 def consent_link_create(
-    *, customer: Customer, flow: str = ConsentFlow.V2, created_by: Any
+    *, customer: Customer, flow: str = ConsentFlow.V2, created_by: User
 ) -> ConsentRequest:
     """A new consent link for the customer; every earlier open link stops working."""
     superseded = ConsentRequest.objects.filter(
@@ -71,7 +74,7 @@ def consent_landing_url(consent: ConsentRequest) -> str:
 
 
 @transaction.atomic
-def consent_link_email(*, consent: ConsentRequest, to: str, actor: Any) -> None:
+def consent_link_email(*, consent: ConsentRequest, to: str, actor: User) -> None:
     """E-mail the consent link to the customer's contact."""
     customer = consent.customer
     context = {

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from partner_portal.core.bounds import IdField
 from partner_portal.defender import normalise_tenant_id
@@ -97,6 +98,13 @@ class RegisterForm(CustomerForm):
         widget=forms.RadioSelect,
         help_text="Admin consent tells the portal the tenant ID directly.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A new customer starts in the cloud and region most of the partner's customers
+        # use (PARTNER_CLOUD, PARTNER_API_REGION); staff change them for the exceptions.
+        self.fields["cloud"].initial = settings.PARTNER_CLOUD
+        self.fields["api_region"].initial = settings.PARTNER_API_REGION
 
 
 class NewLinkForm(forms.Form):

@@ -104,10 +104,6 @@ class Customer(models.Model):
         return self.display_name
 
     @property
-    def is_collecting(self) -> bool:
-        return self.status in (CustomerStatus.ACTIVE, CustomerStatus.MISSING_PERMISSIONS)
-
-    @property
     def expected_tenant_unchecked(self) -> bool:
         """A domain that was never looked up: consent from any tenant is still accepted."""
         return bool(self.expected_tenant) and not self.expected_tenant_id

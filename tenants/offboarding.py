@@ -5,7 +5,7 @@ it with everything collected for it, once staff type its name to confirm.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,11 +18,14 @@ from tenants.models import (
     CustomerStatus,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def customer_offboard(*, customer: Customer, actor: Any) -> Customer:
+def customer_offboard(*, customer: Customer, actor: User) -> Customer:
     """Stop collecting for the customer. Its data stays until deleted separately."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == CustomerStatus.OFFBOARDED:
@@ -49,7 +52,7 @@ class ConfirmationMismatch(ValueError):
 
 
 @transaction.atomic
-def customer_delete(*, customer: Customer, actor: Any, confirmation: str) -> str:
+def customer_delete(*, customer: Customer, actor: User, confirmation: str) -> str:
     """Delete an offboarded customer and all its collected data; the audit trail stays."""
     if customer.status != CustomerStatus.OFFBOARDED:
         raise ValueError("Offboard the customer before deleting its data.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -34,6 +34,9 @@ from tenants.models import (
     Customer,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 logger = logging.getLogger(__name__)
 
 
@@ -49,7 +52,7 @@ def customer_register(
     collect_incidents: bool = True,
     sync_interval_seconds: int = 60,
     flow: str = ConsentFlow.V2,
-    created_by: Any,
+    created_by: User,
 ) -> tuple[Customer, ConsentRequest]:
     """Create a customer waiting for consent, and its first consent link.
 
@@ -105,7 +108,7 @@ EDITABLE_FIELDS = (
 )
 
 
-def customer_update(*, customer: Customer, actor: Any, **changes: Any) -> Customer:
+def customer_update(*, customer: Customer, actor: User, **changes: Any) -> Customer:
     """Change the editable fields of a customer; the audit event lists what changed.
 
     A new expected domain, or a new cloud, is looked up at Microsoft; one stored before

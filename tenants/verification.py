@@ -12,7 +12,7 @@ or a missing permission reports it here too (``customer_record_access_problem``)
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -36,6 +36,9 @@ from tenants.models import (
     Customer,
     CustomerStatus,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +241,7 @@ def _release_unproven(customer: Customer, exc: Exception) -> Customer:
 
 
 @transaction.atomic
-def customer_request_verification(*, customer: Customer, actor: Any) -> None:
+def customer_request_verification(*, customer: Customer, actor: User) -> None:
     """Staff's "verify now": check the consent again in the background."""
     if not customer.tenant_id:
         raise ValueError("This customer has not consented yet: there is no tenant to verify.")

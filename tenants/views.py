@@ -12,11 +12,18 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from partner_portal.alerts.selectors_sync import customer_sync_overview
-from partner_portal.core.access import Role, public, require_roles
+from partner_portal.core.access import AuthenticatedHttpRequest, Role, public, require_roles
 from partner_portal.core.http import client_ip
 from tenants import consent as consent_flow
-from tenants import consent_links, microsoft, offboarding, registration, selectors, verification
+from tenants import (
+    consent_links,
+    microsoft,
+    offboarding,
+    panels,
+    registration,
+    selectors,
+    verification,
+)
 from tenants.consent_answers import SIGN_IN_SECONDS
 from tenants.forms import (
     AuditFilterForm,
@@ -35,7 +42,7 @@ staff_only = require_roles(Role.ONBOARDING)
 # --- staff -----------------------------------------------------------------------------------
 @staff_only
 @require_GET
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     customers = selectors.customer_list(
@@ -49,7 +56,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @staff_only
 @require_http_methods(["GET", "POST"])
-def customer_register(request: HttpRequest) -> HttpResponse:
+def customer_register(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -67,7 +74,7 @@ def customer_register(request: HttpRequest) -> HttpResponse:
 
 @staff_only
 @require_http_methods(["GET", "POST"])
-def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     initial = {name: getattr(customer, name) for name in registration.EDITABLE_FIELDS}
     form = CustomerForm(request.POST or None, initial=initial, instance=customer)
@@ -84,7 +91,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_only
 @require_GET
-def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     consent = selectors.current_consent(customer=customer)
     context = {
@@ -97,14 +104,15 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "delete_form": DeleteForm(),
         "required_roles": list(verification.required_roles(customer)),
         "statuses": CustomerStatus,
-        "sync": customer_sync_overview(customer=customer),
+        # Cards other apps add (the alerts app's sync card), in their order.
+        "panels": panels.render_customer_panels(customer=customer, request=request),
     }
     return render(request, "tenants/customer_detail.html", context)
 
 
 @staff_only
 @require_POST
-def customer_new_link(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_new_link(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     form = NewLinkForm(request.POST)
     if customer.status == CustomerStatus.OFFBOARDED:
@@ -119,7 +127,7 @@ def customer_new_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def customer_email_link(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_email_link(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     consent = selectors.current_consent(customer=customer)
     form = EmailLinkForm(request.POST)
@@ -137,7 +145,7 @@ def customer_email_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_verify(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     try:
         verification.customer_request_verification(customer=customer, actor=request.user)
@@ -150,7 +158,7 @@ def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def customer_offboard(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_offboard(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     offboarding.customer_offboard(customer=customer, actor=request.user)
     messages.success(
@@ -163,7 +171,7 @@ def customer_offboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     form = DeleteForm(request.POST)
     if not form.is_valid():
@@ -182,7 +190,7 @@ def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_roles(Role.ADMIN)
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     events = selectors.audit_events(

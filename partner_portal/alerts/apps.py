@@ -5,3 +5,10 @@ class AlertsConfig(AppConfig):
     name = "partner_portal.alerts"
     label = "alerts"
     verbose_name = "Alerts and incidents"
+
+    def ready(self) -> None:
+        from partner_portal.alerts.customer_panels import SYNC_PANEL, sync_panel
+        from tenants.panels import register_customer_panel
+
+        # The customer page (tenants) shows each customer's sync without importing us.
+        register_customer_panel(SYNC_PANEL, sync_panel)

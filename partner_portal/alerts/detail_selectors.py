@@ -1,7 +1,8 @@
-"""Reads behind the alert detail, incident, tenant health and scope pages.
+"""Reads behind the alert detail, incident and tenant health pages.
 
-Every query of customer data starts from `scoping.restrict`, so an analyst never gets
-a row of a customer outside their scope; a row they may not see is simply "not found".
+Every query of customer data starts from `visibility` (alerts, incidents) or from
+`tenants.scoping` (customers), so an analyst never gets a row of a customer outside their
+scope; a row they may not see is simply "not found".
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert, Incident, Source, SyncRun, SyncState
+from partner_portal.alerts.visibility import visible_alerts, visible_incidents
 from partner_portal.core.access import Role, has_role
 from partner_portal.core.bounds import parse_whole_number
-from partner_portal.core.scoping import restrict
-from tenants.models import AnalystScope, AuditEvent, Customer, CustomerStatus
+from tenants.models import AuditEvent, Customer, CustomerStatus
+from tenants.scoping import visible_customers
 
 # Microsoft's documented ceiling per app and tenant, for alerts and incidents alike.
 API_CALLS_PER_HOUR = 1500
@@ -51,14 +53,9 @@ def defender_incident_url(incident: Incident) -> str:
 
 
 # --- alerts ---------------------------------------------------------------------------------
-def visible_alerts(*, user: Any) -> QuerySet[Alert]:
-    """Every alert `user` may see, with its customer."""
-    return restrict(Alert.objects.select_related("customer"), user)
-
-
 def alert_get(*, user: Any, pk: int) -> Alert | None:
     """One alert if `user` may see it, else None (the view answers 404)."""
-    return visible_alerts(user=user).filter(pk=pk).first()
+    return visible_alerts(user=user).select_related("customer").filter(pk=pk).first()
 
 
 @dataclass
@@ -165,7 +162,8 @@ def alert_detail(*, user: Any, pk: int) -> AlertDetail | None:
 
 def alerts_for_action(*, user: Any, pks: list[int]) -> list[Alert]:
     """The chosen alerts `user` may see (others are silently dropped, never acted on)."""
-    return list(visible_alerts(user=user).filter(pk__in=pks).order_by("customer_id", "id"))
+    chosen = visible_alerts(user=user).select_related("customer").filter(pk__in=pks)
+    return list(chosen.order_by("customer_id", "id"))
 
 
 # --- incidents ------------------------------------------------------------------------------
@@ -178,7 +176,7 @@ def incident_list(
     search: str = "",
 ) -> QuerySet[Incident]:
     """Incidents `user` may see, newest first, filtered as the incident page asks."""
-    incidents = restrict(Incident.objects.select_related("customer"), user)
+    incidents = visible_incidents(user=user).select_related("customer")
     if customer_ids:
         incidents = incidents.filter(customer_id__in=customer_ids)
     if status:
@@ -203,7 +201,7 @@ class IncidentDetail:
 
 
 def incident_detail(*, user: Any, pk: int) -> IncidentDetail | None:
-    incident = restrict(Incident.objects.select_related("customer"), user).filter(pk=pk).first()
+    incident = visible_incidents(user=user).select_related("customer").filter(pk=pk).first()
     if incident is None:
         return None
     # An alert belongs to the incident when Defender says so on either side.
@@ -220,11 +218,6 @@ def incident_detail(*, user: Any, pk: int) -> IncidentDetail | None:
         missing_alert_ids=missing,
         defender_url=defender_incident_url(incident),
     )
-
-
-def visible_customers(*, user: Any) -> QuerySet[Customer]:
-    """Customers `user` may pick in a filter."""
-    return restrict(Customer.objects.all(), user, customer_field="pk").order_by("display_name")
 
 
 # --- tenant health --------------------------------------------------------------------------
@@ -264,10 +257,11 @@ class CustomerHealth:
 def health_customers(*, user: Any) -> QuerySet[Customer]:
     """Whose health `user` sees: onboarding staff see every customer (they mend consent);
     analysts see their scope."""
-    customers = Customer.objects.exclude(status=CustomerStatus.OFFBOARDED)
     if has_role(user, Role.ONBOARDING):
-        return customers.order_by("display_name")
-    return restrict(customers, user, customer_field="pk").order_by("display_name")
+        customers = Customer.objects.order_by("display_name")
+    else:
+        customers = visible_customers(user=user)
+    return customers.exclude(status=CustomerStatus.OFFBOARDED)
 
 
 def tenant_health(*, user: Any, now: datetime | None = None) -> list[CustomerHealth]:
@@ -356,11 +350,3 @@ def _last_error(customer: Customer, states: list[SyncState]) -> tuple[str, str, 
             customer.updated_at,
         )
     return "", "", None
-
-
-# --- analyst scopes -------------------------------------------------------------------------
-def scope_list() -> QuerySet[AnalystScope]:
-    """Every grant, for the portal admins' scope page."""
-    return AnalystScope.objects.select_related("user", "group", "customer", "granted_by").order_by(
-        "user__username", "group__name", "-all_customers", "customer__display_name"
-    )

@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from partner_portal.alerts import selectors
 from partner_portal.core.bounds import IdField
+from tenants.scoping import visible_customers
 
 # Values Defender is known to send; offered as suggestions, any other value is accepted.
 KNOWN_CATEGORIES = (
@@ -173,7 +174,7 @@ class AlertFilterForm(forms.Form):
         customer_field = self.fields["customer"]
         assert isinstance(customer_field, ScopedCustomerField)
         customer_field.limit_to(
-            list(selectors.visible_customers(user=user).values_list("pk", "display_name"))
+            list(visible_customers(user=user).values_list("pk", "display_name"))
         )
         self.user = user
 

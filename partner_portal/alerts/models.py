@@ -118,7 +118,6 @@ class SyncStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
 
 
 class SyncRun(models.Model):

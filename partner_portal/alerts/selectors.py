@@ -1,8 +1,8 @@
 """Reads of the analysts' console: the consolidated alert list and everything derived from it.
 
-Every function here starts from `scoped_alerts(user=...)`, which passes the alert table
-through `partner_portal.core.scoping.restrict`; the list, its counts, live updates, exports
-and charts therefore see exactly the customers the user's scope allows, and nothing else.
+Every function here starts from `visibility.visible_alerts(user=...)`, the alerts a user
+may see under tenants' scoping rule; the list, its counts, live updates, exports and
+charts therefore see exactly the customers the user's scope allows, and nothing else.
 
 Pages are cut with keyset pagination (a cursor made of the last row's sort values), never
 with OFFSET, so page 1,000 costs what page 1 costs.
@@ -35,15 +35,14 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils.timezone import localtime
 
 from partner_portal.alerts.models import Alert
+from partner_portal.alerts.visibility import visible_alerts
 from partner_portal.core.bounds import parse_whole_number
-from partner_portal.core.scoping import restrict, sees_all_customers
-from tenants.models import Customer
+from tenants.scoping import sees_all_customers, visible_customers
 
 PAGE_SIZE = 50
 LIVE_LIMIT = 50
 SEVERITIES = ("High", "Medium", "Low", "Informational")
 STATUSES = ("New", "InProgress", "Resolved")
-CLASSIFICATIONS = ("TruePositive", "InformationalExpectedActivity", "FalsePositive")
 UNCLASSIFIED = "none"
 OPEN_STATUSES = ("New", "InProgress")
 
@@ -277,24 +276,12 @@ def _ordering(spec: SortSpec, forward: bool) -> list[Any]:
     return order
 
 
-# --- the one door ----------------------------------------------------------------------------
-def scoped_alerts(*, user: Any) -> QuerySet[Alert]:
-    """Every alert `user` may see. All other reads of this module start here."""
-    return restrict(Alert.objects.all(), user)
-
-
-def visible_customers(*, user: Any) -> QuerySet[Customer]:
-    """Customers `user` may see, by name (the customer filter's choices)."""
-    return restrict(Customer.objects.all(), user, customer_field="pk").order_by(
-        "display_name", "pk"
-    )
-
-
+# --- the filtered alerts ---------------------------------------------------------------------
 def filtered_alerts(*, user: Any, query: AlertQuery) -> QuerySet[Alert]:
     """The alerts in scope that match `query`, unordered."""
     # An alert without a creation time cannot be placed in a time-ordered list or a
     # time window; Defender always sends one, so such a row would be a broken record.
-    alerts = scoped_alerts(user=user).filter(created_at__isnull=False)
+    alerts = visible_alerts(user=user).filter(created_at__isnull=False)
     if query.customers is not None:
         alerts = alerts.filter(customer_id__in=query.customers)
     if query.severities:
@@ -384,7 +371,7 @@ def live_watermark(*, user: Any) -> int:
     (customer, id) index; a plain `MAX(id)` over the scope could walk far back through
     the table when the scope's customers have had no recent alerts.
     """
-    scoped = scoped_alerts(user=user)
+    scoped = visible_alerts(user=user)
     if sees_all_customers(user):
         top = scoped.aggregate(top=Max("pk"))["top"]
     else:

@@ -133,3 +133,37 @@ def test_every_setting_read_from_the_environment_is_documented_in_the_readme() -
     readme = (ROOT / "README.md").read_text()
     undocumented = sorted(name for name in read if f"`{name}`" not in readme)
     assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"PARTNER_CLOUD": "azure-china"}, "PARTNER_CLOUD='azure-china' is not known"),
+        ({"PARTNER_API_REGION": "mars"}, "PARTNER_API_REGION='mars' is not known"),
+        ({"PARTNER_CLOUD": "gcc", "PARTNER_API_REGION": "eu"}, "leave it empty"),
+    ],
+)
+def test_an_unknown_default_cloud_or_region_is_refused(
+    tmp_path: Path, values: dict[str, str], message: str
+) -> None:
+    result = _manage(_production_env(tmp_path, **values), "check")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_the_default_cloud_and_region_are_read_as_written(tmp_path: Path) -> None:
+    env = _production_env(tmp_path, PARTNER_CLOUD=" GCC_High ", PARTNER_API_REGION="")
+    code = (
+        "from django.conf import settings as s; print(s.PARTNER_CLOUD, repr(s.PARTNER_API_REGION))"
+    )
+    result = _manage(env, "shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "gcc_high ''"
+
+
+def test_the_settings_know_the_same_clouds_and_regions_as_the_customer_model() -> None:
+    import partner_portal.settings as project_settings
+    from tenants.models import CloudChoice, RegionChoice
+
+    assert project_settings._clouds == tuple(CloudChoice.values)
+    assert project_settings._api_regions == tuple(RegionChoice.values)

@@ -254,3 +254,36 @@ def test_the_django_admin_shows_onboarding_records_read_only(customer_with_link:
         == 403
     )
     assert ConsentRequest.objects.filter(pk=consent.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("cloud", "region", "shown"),
+    [
+        ("commercial", "", ('<option value="commercial" selected>', '<option value="" selected>')),
+        ("gcc_high", "", ('<option value="gcc_high" selected>', '<option value="" selected>')),
+        (
+            "commercial",
+            "eu",
+            ('<option value="commercial" selected>', '<option value="eu" selected>'),
+        ),
+    ],
+)
+def test_a_new_customer_starts_in_the_partners_cloud_and_region(
+    staff: Client, settings: Any, cloud: str, region: str, shown: tuple[str, str]
+) -> None:
+    settings.PARTNER_CLOUD, settings.PARTNER_API_REGION = cloud, region
+    page = staff.get("/customers/new/").content.decode()
+    for option in shown:
+        assert option in page
+    assert page.count(" selected>") == 2
+
+
+def test_editing_shows_the_customers_own_cloud_not_the_partners(
+    staff: Client, settings: Any, partner_app: Any
+) -> None:
+    staff.post("/customers/new/", VALID)
+    settings.PARTNER_CLOUD = "dod"
+    customer = Customer.objects.get()
+    page = staff.get(f"/customers/{customer.pk}/edit/").content.decode()
+    assert '<option value="commercial" selected>' in page
+    assert '<option value="dod" selected>' not in page

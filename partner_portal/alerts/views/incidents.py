@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from partner_portal.alerts import detail_selectors
 from partner_portal.alerts.forms import IncidentFilterForm
 from partner_portal.core.access import Role, require_roles
+from tenants.scoping import visible_customers
 
 PAGE_SIZE = 50
 
@@ -17,7 +18,7 @@ PAGE_SIZE = 50
 @require_roles(Role.ANALYST)
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
-    customers = detail_selectors.visible_customers(user=request.user)
+    customers = visible_customers(user=request.user)
     form = IncidentFilterForm(request.GET or None, customers=customers)
     filters = form.cleaned_data if form.is_valid() else {}
     incidents = detail_selectors.incident_list(

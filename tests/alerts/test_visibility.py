@@ -1,0 +1,149 @@
+"""Every alerts selector that answers a person reads its rows through one door.
+
+The doors are `visibility.visible_alerts` and `visibility.visible_incidents` (alerts and
+incidents a user may see) and `tenants.scoping.visible_customers`. Here they are shut:
+each is replaced, wherever the alerts app bound it, by one that returns no rows. A
+selector that still returns something read its rows some other way. The same calls with
+the doors open must return rows, so an empty answer is the doors' doing.
+
+Each public selector taking `user` must have a call below: one added later fails
+`test_every_selector_taking_a_user_is_checked` until it is listed here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+from django.db.models import Model
+
+from partner_portal.alerts import detail_selectors, selectors, visibility
+from partner_portal.alerts.detail_selectors import AlertDetail, IncidentDetail
+from partner_portal.alerts.models import Alert, Incident
+from partner_portal.alerts.selectors import AlertCounts, AlertPage, AlertQuery, LiveUpdate
+from tenants import scoping
+from tenants.models import AnalystScope, Customer
+from tests.alerts.factories import BASE_TIME, AlertFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+MODULES = (selectors, detail_selectors)
+QUERY = AlertQuery()
+
+Call = Callable[[Any, dict[str, int]], Any]
+CALLS: dict[str, Call] = {
+    "selectors.filtered_alerts": lambda u, ids: selectors.filtered_alerts(user=u, query=QUERY),
+    "selectors.live_watermark": lambda u, ids: selectors.live_watermark(user=u),
+    "selectors.alert_page": lambda u, ids: selectors.alert_page(user=u, query=QUERY),
+    "selectors.alert_counts": lambda u, ids: selectors.alert_counts(user=u, query=QUERY),
+    "selectors.alerts_since": lambda u, ids: selectors.alerts_since(
+        user=u, query=QUERY, since_id=0
+    ),
+    "selectors.alert_export_rows": lambda u, ids: list(
+        selectors.alert_export_rows(user=u, query=QUERY)
+    ),
+    "selectors.alert_chart_data": lambda u, ids: selectors.alert_chart_data(
+        user=u, query=QUERY, window="24h", now=BASE_TIME + timedelta(hours=1)
+    ),
+    "detail_selectors.alert_get": lambda u, ids: detail_selectors.alert_get(
+        user=u, pk=ids["alert"]
+    ),
+    "detail_selectors.alert_detail": lambda u, ids: detail_selectors.alert_detail(
+        user=u, pk=ids["alert"]
+    ),
+    "detail_selectors.alerts_for_action": lambda u, ids: detail_selectors.alerts_for_action(
+        user=u, pks=[ids["alert"]]
+    ),
+    "detail_selectors.incident_list": lambda u, ids: detail_selectors.incident_list(user=u),
+    "detail_selectors.incident_detail": lambda u, ids: detail_selectors.incident_detail(
+        user=u, pk=ids["incident"]
+    ),
+    "detail_selectors.health_customers": lambda u, ids: detail_selectors.health_customers(user=u),
+    "detail_selectors.tenant_health": lambda u, ids: detail_selectors.tenant_health(user=u),
+}
+
+
+def _selectors_taking_a_user(module: ModuleType) -> set[str]:
+    short = module.__name__.rsplit(".", 1)[-1]
+    return {
+        f"{short}.{name}"
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__
+        and not name.startswith("_")
+        and "user" in inspect.signature(function).parameters
+    }
+
+
+def _is_empty(answer: Any) -> bool:
+    if answer is None:  # one row, not found
+        return True
+    if isinstance(answer, int):  # the live mark
+        return answer == 0
+    if isinstance(answer, Model | AlertDetail | IncidentDetail):
+        return False
+    if isinstance(answer, AlertPage):
+        return answer.alerts == []
+    if isinstance(answer, AlertCounts):
+        return answer.total == 0
+    if isinstance(answer, LiveUpdate):
+        return answer.count == 0 and answer.alerts == []
+    if isinstance(answer, dict):  # chart data
+        series = answer["over_time"]["series"].values()
+        return not any(any(counts) for counts in series) and not answer["top_categories"]
+    return not list(answer)
+
+
+@pytest.fixture
+def world(analyst: Any) -> tuple[Any, dict[str, int]]:
+    # An analyst who may see every customer: portal admins and onboarding staff see every
+    # customer's health without asking the scope, by design.
+    AnalystScope.objects.create(user=analyst, all_customers=True)
+    customer = CustomerFactory(display_name="Contoso")
+    alert = AlertFactory(
+        customer=customer, severity="High", incident_id=7, machine_id="m" * 40,
+        created_at=BASE_TIME, last_updated_at=BASE_TIME,
+    )  # fmt: skip
+    incident = Incident.objects.create(
+        customer=customer, incident_id=7, name="Staging", status="Active", severity="High",
+        alert_ids=[alert.alert_id], created_at=BASE_TIME,
+    )  # fmt: skip
+    return analyst, {"alert": alert.pk, "incident": incident.pk}
+
+
+def _shut_the_doors(monkeypatch: pytest.MonkeyPatch) -> None:
+    shut: list[tuple[Any, Any]] = [
+        (visibility.visible_alerts, lambda *, user: Alert.objects.none()),
+        (visibility.visible_incidents, lambda *, user: Incident.objects.none()),
+        (scoping.visible_customers, lambda *, user: Customer.objects.none()),
+    ]
+    patched = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("partner_portal.alerts"):
+            continue
+        for attribute, value in list(vars(module).items()):
+            for door, closed in shut:
+                if value is door:
+                    monkeypatch.setattr(module, attribute, closed)
+                    patched += 1
+    assert patched >= 3
+
+
+def test_every_selector_taking_a_user_is_checked() -> None:
+    found = set().union(*(_selectors_taking_a_user(module) for module in MODULES))
+    assert found == set(CALLS)
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_the_selector_reads_through_the_door(
+    name: str, world: tuple[Any, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, ids = world
+    call = CALLS[name]
+    assert not _is_empty(call(user, ids)), "the call must find rows while the doors are open"
+    _shut_the_doors(monkeypatch)
+    assert _is_empty(call(user, ids))

@@ -12,12 +12,13 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from .catalog import XDR_DETECTION_SOURCE
+from .directory import Tenant
 from .faults import Faults
 from .identity import MDE_AUDIENCE, XDR_AUDIENCE, ApiAuthError, Identity
 from .limits import RateLimiter, Stats, Throttle
 from .model import Alert, Incident, dumps, format_ticks
 from .odata import Field, ODataError, compile_filter, parse_int_option, select_page
-from .state import Sandbox, Tenant
+from .state import Sandbox
 from .web import Request, Response, json_response
 
 MAX_ALERTS_TOP = 10_000

@@ -23,8 +23,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from .catalog import PERMISSION_TEXT
+from .directory import APP_DISPLAY_NAME, Tenant, User
 from .identity import MULTI_TENANT_SEGMENTS, Identity
-from .state import APP_DISPLAY_NAME, Sandbox, Tenant, User
+from .state import Sandbox
 from .web import Request, Response, html_response, redirect
 
 DEFAULT_SCOPE = (

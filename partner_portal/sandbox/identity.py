@@ -23,10 +23,11 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 
 from .catalog import MDE_ROLES, XDR_ROLES
+from .directory import Tenant, User
 from .faults import Faults
 from .limits import Stats
 from .pki import b64url_thumbprint
-from .state import Sandbox, Tenant, User
+from .state import Sandbox
 from .web import Request, Response, json_response
 
 MDE_AUDIENCE = "https://api.securitycenter.microsoft.com"

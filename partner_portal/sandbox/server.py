@@ -21,11 +21,12 @@ from urllib.parse import parse_qs, urlsplit
 from .api import DefenderApi, api_error
 from .catalog import XDR_ROLES
 from .consent import ConsentFlow
+from .directory import KNOWN_ROLES, Tenant
 from .faults import FaultConfig, Faults, profile
 from .identity import Identity
 from .limits import RateLimiter, Stats
 from .signin import SignInFlow
-from .state import KNOWN_ROLES, Sandbox, Tenant
+from .state import Sandbox
 from .web import Request, Response, json_response
 
 log = logging.getLogger("partner_portal.sandbox")

@@ -39,8 +39,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .consent import ConsentFlow
+from .directory import Tenant, User
 from .identity import TOKEN_LIFETIME, CodeGrant, Identity, directory_roles
-from .state import Sandbox, Tenant, User
+from .state import Sandbox
 from .web import Request, Response, html_response, redirect
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"

@@ -15,6 +15,8 @@ It drops its database at the end, also after an error or Ctrl-C, unless asked to
 
     .venv/bin/python bench/bench_console.py            # 1,000,000 alerts, 500 customers
     .venv/bin/python bench/bench_console.py --quick    # 100,000 alerts, 100 customers
+    .venv/bin/python bench/bench_console.py --smoke    # 3,000 alerts, 40 customers, 1 run:
+                                                       # proves that it runs, measures nothing
     .venv/bin/python bench/bench_console.py --reuse    # keep the loaded database between
                                                        # runs (loads it if missing); drop it
                                                        # afterwards with --drop
@@ -134,21 +136,21 @@ def load(customers: int, alerts: int) -> dict[str, Any]:
     from django.db import connection
 
     from partner_portal.core.access import Role
-    from tenants.models import AnalystScope
+    from tenants.models import AnalystScope, Customer, CustomerStatus
 
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO tenants_customer (display_name, contact_name, contact_email, tenant_id,"
-            " expected_tenant, cloud, api_region, collect_alerts, collect_incidents, status,"
-            " granted_roles, missing_roles, last_error_code, last_error_message,"
-            " sync_interval_seconds, created_at, updated_at)"
-            " SELECT 'Customer ' || lpad(i::text, 4, '0'), '', '', "
-            " '00000000-0000-4000-8000-' || lpad(i::text, 12, '0'), '', 'commercial', '',"
-            " true, true, 'active', '[]', '[]', '', '', 60, now(), now()"
-            " FROM generate_series(1, %s) AS i",
-            [customers],
+    # Customers through the model, so that every column gets the model's default (a raw
+    # INSERT broke when tenants.0004 added the NOT NULL expected_tenant_id); the alerts,
+    # a million rows, stay set-based SQL.
+    Customer.objects.bulk_create(
+        Customer(
+            display_name=f"Customer {i:04d}",
+            tenant_id=f"00000000-0000-4000-8000-{i:012d}",
+            status=CustomerStatus.ACTIVE,
         )
+        for i in range(1, customers + 1)
+    )
+    with connection.cursor() as cursor:
         cursor.execute(LOAD_SQL, {"alerts": alerts, "customers": customers})
         cursor.execute("VACUUM (ANALYZE) alerts_alert")
         cursor.execute("ANALYZE tenants_customer")
@@ -163,8 +165,6 @@ def load(customers: int, alerts: int) -> dict[str, Any]:
     admin.groups.add(Group.objects.get(name=Role.ADMIN.value))
     analyst = user_model.objects.create_user("bench-analyst", password="x")
     analyst.groups.add(Group.objects.get(name=Role.ANALYST.value))
-    from tenants.models import Customer
-
     scope_ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True)[::20][:25])
     AnalystScope.objects.bulk_create(
         [AnalystScope(user=analyst, customer_id=pk) for pk in scope_ids]
@@ -370,7 +370,7 @@ def run(args: argparse.Namespace) -> list[str]:
             args.runs,
         )
         counts_url = "/alerts/counts/?" + urlencode(params, doseq=True)
-        counts = time_calls(lambda c=client, u=counts_url: c.get(u), max(5, args.runs // 4))
+        counts = time_calls(lambda c=client, u=counts_url: c.get(u), args.counts_runs)
         p95 = percentile(view, 0.95)
         worst_view = max(worst_view, p95)
         say(f"| {label} | {p95:.1f} | {statistics.median(view):.1f} | "
@@ -400,14 +400,16 @@ def run(args: argparse.Namespace) -> list[str]:
     say()
 
     # 2. page 1,000 vs page 1 ------------------------------------------------------------------
+    from partner_portal.alerts import selectors
+
+    page_1000 = args.deep_pages * selectors.PAGE_SIZE - 1  # the row that ends page 999
+    deep_page = f"page {args.deep_pages + 1:,}"
     say()
-    say("Deep pages against page 1 (keyset cursor of the 49,950th row unless said), p95 in ms:")
+    say(f"Deep pages against page 1 (keyset cursor of the {page_1000 + 1:,}th row unless said), "
+        "p95 in ms:")  # fmt: skip
     say()
     say("| Sort / filter | page 1 | deep page | ratio |")
     say("|---|---|---|---|")
-    from partner_portal.alerts import selectors
-
-    page_1000 = 999 * selectors.PAGE_SIZE - 1  # the row that ends page 999
     # (label, filter, the anchor row's position, or a fraction of the matching rows,
     # and which way the page goes from it)
     deep_cases: list[tuple[str, dict[str, Any], int | float, str]] = [
@@ -417,7 +419,7 @@ def run(args: argparse.Namespace) -> list[str]:
         ("customer, then newest, no filter", {"sort": "customer"}, page_1000, "after"),
         ("customer order, 96 % of the way, next page", {"sort": "customer"}, 0.96, "after"),
         ("customer order, 96 % of the way, previous page", {"sort": "customer"}, 0.96, "before"),
-        ("customer order, page 1,000, previous page", {"sort": "customer"}, page_1000, "before"),
+        (f"customer order, {deep_page}, previous page", {"sort": "customer"}, page_1000, "before"),
     ]
     for label, params, position, direction in deep_cases:
         query = selectors.AlertQuery(
@@ -447,7 +449,7 @@ def run(args: argparse.Namespace) -> list[str]:
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + plan_sql)
                 plan = [row[0] for row in cur.fetchall()]
     say()
-    say("Plan of the page-1,000 query (newest first):")
+    say(f"Plan of the {deep_page} query (newest first):")
     say()
     say("```")
     for line in plan:
@@ -462,7 +464,8 @@ def run(args: argparse.Namespace) -> list[str]:
     say("|---|---|---|---|---|---|")
     peaks = {}
     per_customer = max(1, args.alerts // args.customers)
-    for rows_wanted in (10_000, 100_000):
+    small_export, large_export = args.export_rows
+    for rows_wanted in args.export_rows:
         needed = min(len(customer_ids), max(1, round(rows_wanted / per_customer)))
         url = "/alerts/export.csv?" + urlencode({"customer": customer_ids[:needed]}, doseq=True)
         client = clients["admin"]
@@ -487,7 +490,8 @@ def run(args: argparse.Namespace) -> list[str]:
             f"{peak / 1024 / 1024:.1f} MiB | {rss_growth / 1024:.1f} MiB | "
             f"{size / 1024 / 1024:.1f} MiB |")  # fmt: skip
     say()
-    say(f"Peak memory ratio 100,000 / 10,000 rows: {peaks[100_000] / peaks[10_000]:.2f} "
+    say(f"Peak memory ratio {large_export:,} / {small_export:,} rows: "
+        f"{peaks[large_export] / peaks[small_export]:.2f} "
         "(flat means close to 1; linear growth would be about 10).")  # fmt: skip
     return out
 
@@ -495,7 +499,12 @@ def run(args: argparse.Namespace) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 alerts, 100 customers")
-    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="3,000 alerts, 40 customers, 1 run: every measure once, no meaningful figures",
+    )
+    parser.add_argument("--runs", type=int, default=None, help="timed runs per measure (40)")
     parser.add_argument("--database", default="bench_console")
     parser.add_argument("--keep", action="store_true", help="leave the database behind")
     parser.add_argument(
@@ -507,6 +516,13 @@ def main() -> int:
     parser.add_argument("--drop", action="store_true", help="only drop the database")
     args = parser.parse_args()
     args.alerts, args.customers = (100_000, 100) if args.quick else (1_000_000, 500)
+    # Page 1,000 and exports of 10,000 and 100,000 rows; a smoke load holds fewer rows.
+    args.deep_pages, args.export_rows = 999, (10_000, 100_000)
+    if args.smoke:
+        args.alerts, args.customers = 3_000, 40
+        args.deep_pages, args.export_rows = 20, (300, 1_500)
+    args.runs = args.runs or (1 if args.smoke else 40)
+    args.counts_runs = args.runs if args.smoke else max(5, args.runs // 4)
     server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
     if not server.endswith("/"):
         server += "/"

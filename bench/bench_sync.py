@@ -9,11 +9,14 @@
 3. Freshness: seconds from an alert's creation in the sandbox to its row being
    committed, with real Celery workers and beat, p50/p95/max. Target p95 <= 30 s.
 
-Needs PostgreSQL (DATABASE_URL's server; a scratch database `bench_sync` is created and
+Needs PostgreSQL (the server at BENCH_PG, default postgres://postgres@127.0.0.1:5432,
+where a scratch database, `bench_sync` unless `--database` names another, is created and
 dropped) and `redis-server` on the PATH (a private one on a free port).
 
     .venv/bin/python bench/bench_sync.py            # full run
-    .venv/bin/python bench/bench_sync.py --quick    # smaller, for a smoke test
+    .venv/bin/python bench/bench_sync.py --quick    # smaller sizes
+    .venv/bin/python bench/bench_sync.py --smoke    # tiny sizes, pages of 100, one round:
+                                                    # proves that it runs, measures nothing
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DB_NAME = "bench_sync"
 
 
@@ -41,8 +44,8 @@ def prepare_environment(data_dir: str) -> None:
     import psycopg
 
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
     os.environ.update(
         DJANGO_SETTINGS_MODULE="partner_portal.settings",
         DATABASE_URL=f"{SERVER}/{DB_NAME}",
@@ -68,7 +71,7 @@ def drop_database() -> None:
 
     connections.close_all()
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 def point_at(sandbox: Any) -> None:
@@ -301,7 +304,13 @@ def bench_steady(customers_n: int, per_tenant: int, threads: int) -> dict[str, A
 
 # --- 3. freshness ---------------------------------------------------------------------------
 def bench_freshness(
-    customers_n: int, interval: int, duration: float, concurrency: int
+    customers_n: int,
+    interval: int,
+    duration: float,
+    concurrency: int,
+    *,
+    dispatch_seconds: int = 5,
+    wait_for_all: bool = False,
 ) -> dict[str, Any]:
     from django.utils import timezone
 
@@ -321,7 +330,7 @@ def bench_freshness(
         cluster = Cluster(server, sandbox, tmp)
         try:
             cluster.start_worker(concurrency=concurrency, SYNC_EVIDENCE_SEVERITIES="")
-            cluster.start_beat(SYNC_DISPATCH_SECONDS="5")
+            cluster.start_beat(SYNC_DISPATCH_SECONDS=str(dispatch_seconds))
             deadline = time.monotonic() + 300
             while SyncState.objects.filter(watermark__isnull=False).count() < customers_n:
                 if time.monotonic() > deadline:
@@ -337,7 +346,13 @@ def bench_freshness(
                 ).json()
                 created += [(c.tenant_id, i) for i in answer["ids"]]
                 time.sleep(0.5)
-            time.sleep(interval + 15)
+            settle = time.monotonic() + interval + 15
+            ids = [i for _, i in created]
+            while time.monotonic() < settle:
+                # A smoke run stops waiting once every alert has arrived.
+                if wait_for_all and Alert.objects.filter(alert_id__in=ids).count() == len(ids):
+                    break
+                time.sleep(0.5)
             truth: dict[str, dict[str, Any]] = {}
             for tenant in {t for t, _ in created}:
                 gt = sandbox.control("GET", f"/_sandbox/ground-truth?tenant={tenant}").json()
@@ -370,18 +385,34 @@ def bench_freshness(
 
 
 def main() -> None:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, pages of 100, one round: proves that it runs, measures nothing",
+    )
     parser.add_argument("--only", choices=["backfill", "steady", "freshness"])
-    parser.add_argument("--rounds", type=int, default=3, help="backfill rounds (median)")
+    parser.add_argument("--rounds", type=int, default=None, help="backfill rounds (median; 3)")
+    parser.add_argument("--database", default=DB_NAME, help="scratch database (created, dropped)")
     args = parser.parse_args()
-    quick = args.quick
+    quick, smoke = args.quick, args.smoke
+    DB_NAME = args.database
+    if smoke:
+        # Several pages per tenant, so that the paging code runs as it does at full size.
+        os.environ["SYNC_PAGE_SIZE"] = "100"
     prepare_environment(tempfile.mkdtemp(prefix="bench-sync-"))
     try:
         if args.only in (None, "backfill"):
-            r = bench_backfill(
-                tenants=4 if quick else 10, per_tenant=5000 if quick else 10000, rounds=args.rounds
-            )
+            if smoke:
+                r = bench_backfill(tenants=2, per_tenant=300, rounds=args.rounds or 1)
+            else:
+                r = bench_backfill(
+                    tenants=4 if quick else 10,
+                    per_tenant=5000 if quick else 10000,
+                    rounds=args.rounds or 3,
+                )
             print(
                 f"backfill: {r['alerts']} alerts, median of {r['rounds']} rounds; "
                 f"sync {r['t_sync']:.2f} s ({r['per_second']:,.0f}/s); "
@@ -390,7 +421,10 @@ def main() -> None:
                 f"(rounds: {', '.join(f'{x:.2f}' for x in r['round_ratios'])})"
             )
         if args.only in (None, "steady"):
-            r = bench_steady(customers_n=100 if quick else 500, per_tenant=20, threads=8)
+            if smoke:
+                r = bench_steady(customers_n=3, per_tenant=20, threads=2)
+            else:
+                r = bench_steady(customers_n=100 if quick else 500, per_tenant=20, threads=8)
             print(
                 f"steady: {r['customers']} customers, {r['changing']} changing, "
                 f"{r['threads']} threads: cycle {r['cycle_seconds']:.2f} s "
@@ -400,10 +434,16 @@ def main() -> None:
                 f"rows written {r['rows_written']}"
             )
         if args.only in (None, "freshness"):
-            r = bench_freshness(
-                customers_n=50 if quick else 200, interval=20,
-                duration=30 if quick else 90, concurrency=4,
-            )  # fmt: skip
+            if smoke:
+                r = bench_freshness(
+                    customers_n=2, interval=2, duration=2, concurrency=1,
+                    dispatch_seconds=1, wait_for_all=True,
+                )  # fmt: skip
+            else:
+                r = bench_freshness(
+                    customers_n=50 if quick else 200, interval=20,
+                    duration=30 if quick else 90, concurrency=4,
+                )  # fmt: skip
             print(
                 f"freshness: {r['customers']} customers, interval {r['interval']} s, "
                 f"{r['alerts']} alerts ({r['missing']} missing): p50 {r['p50']:.1f} s, "

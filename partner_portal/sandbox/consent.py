@@ -19,13 +19,18 @@ import html
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from .catalog import PERMISSION_TEXT
-from .identity import MULTI_TENANT_SEGMENTS, Identity
-from .state import APP_DISPLAY_NAME, Sandbox, Tenant, User
+from .codes import AuthorizationCodes
+from .directory import APP_DISPLAY_NAME, Tenant, User
+from .identity import MULTI_TENANT_SEGMENTS, TENANT_PATH
+from .state import Sandbox
 from .web import Request, Response, html_response, redirect
+
+if TYPE_CHECKING:
+    from .routing import Router
 
 DEFAULT_SCOPE = (
     "https://api.securitycenter.microsoft.com/.default https://api.security.microsoft.com/.default"
@@ -67,11 +72,17 @@ def _trace() -> str:
 class ConsentFlow:
     """The pages and redirects of both consent flows."""
 
-    def __init__(self, sandbox: Sandbox, identity: Identity) -> None:
+    def __init__(self, sandbox: Sandbox, codes: AuthorizationCodes) -> None:
         self.sandbox = sandbox
-        self.identity = identity
+        self.codes = codes
         # Flows whose sign-in skips the permissions page, by ctx["flow"] (see signin.py).
         self.finishers: dict[str, Finisher] = {}
+
+    def register(self, router: Router) -> None:
+        router.route("GET", rf"/{TENANT_PATH}/v2\.0/adminconsent", self.admin_consent_v2)
+        router.route("GET", rf"/{TENANT_PATH}/oauth2/authorize", self.authorize_v1)
+        router.route("POST", r"/common/login", self.login)
+        router.route("POST", r"/common/consent", self.decide)
 
     # ---- signed context -----------------------------------------------------------
 
@@ -367,7 +378,7 @@ class ConsentFlow:
             if state is not None:
                 params.append(("state", str(state)))
             return self._redirect(ctx, params)
-        code = self.identity.issue_code(
+        code = self.codes.issue_code(
             client_id=str(ctx["client_id"]),
             redirect_uri=str(ctx["redirect_uri"]),
             tenant=tenant,

@@ -1,39 +1,40 @@
-"""The Entra ID side: discovery documents, signing keys, the token endpoints (client
-credentials with a secret or a certificate assertion, and authorization codes from the
-v1 consent link or the OpenID Connect sign-in of ``signin.py``, PKCE included) and
-validation of the access tokens the Defender APIs receive.
+"""Who the sandbox is to Entra ID's clients: its discovery documents, its signing key
+(published at the keys endpoints) and the tokens it signs with that key.
+
+The identity platform is four modules, one per capability:
+
+- ``identity.py`` (here): discovery, keys, signing and minting the access tokens, and
+  Entra ID's error body, which every endpoint of the platform answers with;
+- ``client_tokens.py``: the token endpoints, client authentication (secret or
+  certificate assertion) and the client credentials grant;
+- ``codes.py``: authorization codes (the v1 consent link, the OpenID Connect sign-in)
+  and their redemption at the token endpoint, PKCE included;
+- ``token_check.py``: validating the bearer tokens the APIs receive.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import hmac
 import secrets
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any
 
 import jwt
-from cryptography.hazmat.primitives import hashes
 
 from .catalog import MDE_ROLES, XDR_ROLES
-from .faults import Faults
-from .limits import Stats
-from .pki import b64url_thumbprint
-from .state import Sandbox, Tenant, User
+from .directory import Tenant, User
+from .state import Sandbox
 from .web import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from .routing import Router
 
 MDE_AUDIENCE = "https://api.securitycenter.microsoft.com"
 XDR_AUDIENCE = "https://api.security.microsoft.com"
 MDE_APP_ID = "fc780465-2017-40d4-a0c5-307022471b92"
 XDR_APP_ID = "8ee8fdad-f234-4243-8f3b-15c294843740"
-AAD_GRAPH_APP_ID = "00000002-0000-0000-c000-000000000000"
 # Resource identifiers a client may ask for, and the audience its token then carries.
 RESOURCES = {
     MDE_AUDIENCE: MDE_AUDIENCE,
@@ -43,15 +44,13 @@ RESOURCES = {
     XDR_APP_ID: XDR_AUDIENCE,
 }
 ROLES_OF_AUDIENCE = {MDE_AUDIENCE: set(MDE_ROLES), XDR_AUDIENCE: set(XDR_ROLES)}
-RESERVED_SCOPES = {"openid", "profile", "offline_access", "email"}
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME = 3600
 BACKDATE = 300  # seconds by which iat and nbf precede the moment of issue
-CODE_LIFETIME = 600
 MULTI_TENANT_SEGMENTS = {"common", "organizations"}
 # Directory role template IDs as the ``wids`` claim lists them.
 USER_ROLE_TEMPLATE = "b79fbf4d-3ef9-4689-8143-76b194e85509"  # every member user
 GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+TENANT_PATH = r"(?P<segment>[^/]+)"  # a tenant GUID, a domain, common or organizations
 
 
 class AadError(Exception):
@@ -72,15 +71,6 @@ class AadError(Exception):
         self.error = error
         self.status = status
         self.headers = headers or []
-
-
-class ApiAuthError(Exception):
-    """An access token the APIs refuse: 401 (invalid) or 403 (missing role)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _timestamp() -> str:
@@ -137,70 +127,37 @@ def directory_roles(user: User) -> list[str]:
     return [GLOBAL_ADMIN_TEMPLATE, USER_ROLE_TEMPLATE] if user.admin else [USER_ROLE_TEMPLATE]
 
 
-@dataclass
-class CodeGrant:
-    """An authorization code: from the v1 consent link (``flow="v1"``) or from the OpenID
-    Connect sign-in (``flow="signin"``, with its scope, nonce and PKCE challenge)."""
-
-    client_id: str
-    redirect_uri: str
-    tenant: Tenant
-    user: User
-    expires: float
-    redeemed: bool = False
-    flow: str = "v1"
-    scope: str = ""
-    nonce: str | None = None
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-
-
-def check_code_verifier(grant: CodeGrant, verifier: str | None) -> None:
-    """PKCE (RFC 7636): a code asked for with a challenge needs the matching verifier."""
-    if grant.code_challenge is None:
-        return
-    if verifier is not None:
-        derived = verifier
-        if grant.code_challenge_method == "S256":
-            digest = hashlib.sha256(verifier.encode()).digest()
-            derived = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-        if hmac.compare_digest(derived.encode(), grant.code_challenge.encode()):
-            return
-    raise AadError(
-        501481,
-        "The Code_Verifier does not match the code_challenge supplied in the authorization "
-        "request.",
-        error="invalid_grant",
-    )
-
-
-# Answers the token endpoint for a redeemed code of a flow: (grant, form, appidacr) → body.
-CodeAnswer = Callable[[CodeGrant, dict[str, str], str], dict[str, Any]]
-
-
 class Identity:
-    """Discovery, keys and tokens for every tenant of the sandbox."""
+    """Discovery documents, signing keys and signed tokens for every tenant."""
 
-    def __init__(self, sandbox: Sandbox, faults: Faults, stats: Stats) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.faults = faults
-        self.stats = stats
         signing = sandbox.pki.signing
         self._private_key = signing.private_key
-        self._public_key = signing.private_key.public_key()
         self._headers = {"kid": signing.kid, "x5t": signing.x5t}
-        app_cert = sandbox.pki.app.certificate
-        self._app_public_key = app_cert.public_key()
-        self._app_x5t = b64url_thumbprint(app_cert, hashes.SHA1())  # noqa: S303 - x5t is SHA-1 by definition
-        self._app_x5t256 = b64url_thumbprint(app_cert, hashes.SHA256())
-        self._codes: dict[str, CodeGrant] = {}
-        self._codes_lock = threading.Lock()
-        # Token answers for codes of flows other than the v1 consent link (signin.py).
-        self.code_answers: dict[str, CodeAnswer] = {}
 
     @property
     def origin(self) -> str:
         return self.sandbox.origin
+
+    def register(self, router: Router) -> None:
+        t = TENANT_PATH
+        router.route("GET", rf"/{t}/v2\.0/\.well-known/openid-configuration", self.discovery_v2)
+        router.route("GET", rf"/{t}/\.well-known/openid-configuration", self.discovery_v1)
+        router.route("GET", rf"/{t}/discovery/v2\.0/keys", self.keys_v2)
+        router.route("GET", rf"/{t}/discovery/keys", self.keys_v1)
+
+    def discovery_v2(self, request: Request, segment: str) -> Response:
+        return self.discovery(segment, v2=True)
+
+    def discovery_v1(self, request: Request, segment: str) -> Response:
+        return self.discovery(segment, v2=False)
+
+    def keys_v2(self, request: Request, segment: str) -> Response:
+        return self.keys(segment, v2=True)
+
+    def keys_v1(self, request: Request, segment: str) -> Response:
+        return self.keys(segment, v2=False)
 
     # ---- discovery ------------------------------------------------------------------
 
@@ -331,7 +288,7 @@ class Identity:
             err.status, aad_error_body(self.origin, err.code, err.message, err.error), err.headers
         )
 
-    # ---- tokens ---------------------------------------------------------------------
+    # ---- signed tokens ----------------------------------------------------------------
 
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._private_key, algorithm="RS256", headers=self._headers)
@@ -374,287 +331,6 @@ class Identity:
             claims["roles"] = roles
         return self.sign(claims), now, now + lifetime
 
-    def token(self, request: Request, segment: str, *, v2: bool) -> Response:
-        """``POST /{tenant}/oauth2/v2.0/token`` and ``/{tenant}/oauth2/token``."""
-        try:
-            return self._token(request, segment, v2=v2)
-        except AadError as err:
-            return self.error_response(err)
-
-    def _credentials(self, request: Request, form: dict[str, str]) -> dict[str, str]:
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(auth[6:].strip()).decode()
-                user, _, password = decoded.partition(":")
-            except ValueError:
-                raise AadError(
-                    900144,
-                    "The HTTP Authorization header is malformed.",
-                    error="invalid_client",
-                    status=401,
-                ) from None
-            form = {**form, "client_id": unquote(user), "client_secret": unquote(password)}
-        return form
-
-    def _token(self, request: Request, segment: str, *, v2: bool) -> Response:
-        form = self._credentials(request, request.form())
-        grant_type = form.get("grant_type")
-        if not grant_type:
-            raise AadError(
-                900144, "The request body must contain the following parameter: 'grant_type'."
-            )
-        tenant: Tenant | None = None
-        if segment.lower() not in MULTI_TENANT_SEGMENTS:
-            tenant = self.sandbox.resolve(segment)
-            if tenant is None:
-                raise tenant_not_found(segment)
-        if tenant is not None:
-            self.stats.token(tenant.tenant_id)
-            self._token_fault(tenant)
-        client_id = form.get("client_id")
-        if not client_id:
-            raise AadError(
-                900144, "The request body must contain the following parameter: 'client_id'."
-            )
-        if grant_type == "client_credentials":
-            if tenant is None:
-                raise AadError(
-                    50059,
-                    "No tenant-identifying information found in either the request or implied "
-                    "by any provided credentials.",
-                )
-            return self._client_credentials(form, tenant, segment, request, v2=v2)
-        if grant_type == "authorization_code":
-            return self._authorization_code(form, tenant, segment, request, v2=v2)
-        raise AadError(
-            70003,
-            f"The app requested an unsupported grant type '{grant_type}'.",
-            error="unsupported_grant_type",
-        )
-
-    def _token_fault(self, tenant: Tenant) -> None:
-        kind, config = self.faults.draw_token(tenant.tenant_id)
-        if kind == "rate_token_503":
-            raise AadError(
-                90055,
-                "The service is temporarily unavailable. Please try again later.",
-                error="temporarily_unavailable",
-                status=503,
-            )
-        if kind == "rate_token_throttle":
-            raise AadError(
-                90055,
-                "TenantThrottlingThreshold exceeded: the request was throttled because the "
-                "tenant is sending too many requests.",
-                error="temporarily_unavailable",
-                status=429,
-                headers=[("Retry-After", str(config.retry_after_seconds))],
-            )
-
-    def _authenticate_client(
-        self, form: dict[str, str], tenant: Tenant | None, segment: str, request: Request
-    ) -> str:
-        """Check the secret or the assertion; return appidacr ("1" secret, "2" certificate)."""
-        client_id = form["client_id"]
-        assertion = form.get("client_assertion")
-        secret = form.get("client_secret")
-        if assertion:
-            if form.get("client_assertion_type") != ASSERTION_TYPE:
-                raise AadError(
-                    700027,
-                    f"Client assertion type must be '{ASSERTION_TYPE}'.",
-                    error="invalid_client",
-                    status=401,
-                )
-            self._check_assertion(assertion, client_id, tenant, segment, request)
-            return "2"
-        if secret is None:
-            raise AadError(
-                7000216,
-                "'client_assertion', 'client_secret' or 'request' is required for the "
-                "'client_credentials' grant type.",
-                error="invalid_client",
-                status=401,
-            )
-        if not secrets.compare_digest(secret.encode(), self.sandbox.client_secret.encode()):
-            raise AadError(
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is "
-                "the client secret value, not the client secret ID, for a secret added to app "
-                f"'{client_id}'.",
-                error="invalid_client",
-                status=401,
-            )
-        if self.sandbox.secret_expired:
-            raise AadError(
-                7000222,
-                f"The provided client secret keys for app '{client_id}' are expired. Visit the "
-                "Azure portal to create new keys for your app: "
-                "https://aka.ms/NewClientSecret, or consider using certificate credentials for "
-                "added security: https://aka.ms/certCreds.",
-                error="invalid_client",
-                status=401,
-            )
-        return "1"
-
-    def _assertion_audiences(
-        self, tenant: Tenant | None, segment: str, request: Request
-    ) -> set[str]:
-        origins = {self.origin.lower()}
-        host = request.headers.get("host")
-        if host:
-            origins.add(f"https://{host}".lower())
-        segments = {segment.lower()}
-        if tenant is not None:
-            segments |= {tenant.tenant_id.lower(), tenant.domain.lower()}
-        return {
-            f"{origin}/{seg}/oauth2/{path}"
-            for origin in origins
-            for seg in segments
-            for path in ("v2.0/token", "token")
-        }
-
-    def _check_assertion(
-        self,
-        assertion: str,
-        client_id: str,
-        tenant: Tenant | None,
-        segment: str,
-        request: Request,
-    ) -> None:
-        def bad(message: str, code: int = 700027) -> AadError:
-            return AadError(code, message, error="invalid_client", status=401)
-
-        try:
-            header = jwt.get_unverified_header(assertion)
-        except jwt.PyJWTError:
-            raise bad("Client assertion is not a valid JWT.") from None
-        alg = header.get("alg")
-        # Clients differ on base64 padding of the thumbprint (MSAL keeps it).
-        x5t = str(header.get("x5t") or "").rstrip("=")
-        x5t256 = str(header.get("x5t#S256") or "").rstrip("=")
-        registered = (alg == "RS256" and x5t == self._app_x5t) or (
-            alg == "PS256" and x5t256 == self._app_x5t256
-        )
-        if registered:
-            pass
-        elif alg not in {"RS256", "PS256"}:
-            raise bad(f"Client assertion uses an unsupported algorithm '{alg}'.")
-        else:
-            raise bad(
-                "The certificate with identifier used to sign the client assertion is not "
-                f"registered on application. [Reason - The key was not found., Thumbprint of key "
-                f"used by client: '{header.get('x5t') or header.get('x5t#S256')}']"
-            )
-        try:
-            claims = jwt.decode(
-                assertion,
-                self._app_public_key,  # type: ignore[arg-type]
-                algorithms=[str(alg)],
-                options={"verify_aud": False, "require": ["exp", "aud", "iss", "sub"]},
-            )
-        except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError):
-            raise bad("Client assertion is not within its valid time range.", 700024) from None
-        except jwt.InvalidSignatureError:
-            raise bad("Client assertion failed signature validation.") from None
-        except jwt.PyJWTError as exc:
-            raise bad(f"Client assertion is invalid: {exc}.") from None
-        if claims.get("iss") != client_id or claims.get("sub") != client_id:
-            raise bad("Client assertion issuer and subject must both be the client ID.")
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        allowed = self._assertion_audiences(tenant, segment, request)
-        if not any(str(a).lower() in allowed for a in audiences):
-            raise bad(
-                f"Client assertion audience claim does not match Realm issuer. Audience: "
-                f"'{audiences[0]}'; expected the token endpoint."
-            )
-
-    def _audience_from_request(self, form: dict[str, str], tenant: Tenant, *, v2: bool) -> str:
-        if v2:
-            scope = form.get("scope")
-            if not scope:
-                raise AadError(
-                    900144, "The request body must contain the following parameter: 'scope'."
-                )
-            requested = [s for s in scope.split() if s.lower() not in RESERVED_SCOPES]
-            if len(requested) != 1 or not requested[0].endswith("/.default"):
-                raise AadError(
-                    70011,
-                    f"The provided request must include a 'scope' input parameter. The provided "
-                    f"value for the input parameter 'scope' is not valid. The scope {scope} is "
-                    "not valid.",
-                    error="invalid_scope",
-                )
-            resource = requested[0][: -len("/.default")]
-        else:
-            resource = form.get("resource", "")
-            if not resource:
-                raise AadError(
-                    900144, "The request body must contain the following parameter: 'resource'."
-                )
-        audience = resolve_resource(resource)
-        if audience is None:
-            raise AadError(
-                500011,
-                f"The resource principal named {resource} was not found in the tenant named "
-                f"{tenant.name}. This can happen if the application has not been installed by "
-                "the administrator of the tenant or consented to by any user in the tenant. You "
-                "might have sent your authentication request to the wrong tenant.",
-                error="invalid_resource",
-            )
-        return audience
-
-    def _client_credentials(
-        self, form: dict[str, str], tenant: Tenant, segment: str, request: Request, *, v2: bool
-    ) -> Response:
-        client_id = form["client_id"]
-        if client_id != self.sandbox.client_id or not tenant.consented:
-            raise app_not_found(client_id, tenant.name)
-        appidacr = self._authenticate_client(form, tenant, segment, request)
-        audience = self._audience_from_request(form, tenant, v2=v2)
-        token, issued, expires = self.app_token(tenant, audience, appidacr=appidacr)
-        return json_response(200, self._token_body(token, issued, expires, audience, v2=v2))
-
-    @staticmethod
-    def _token_body(
-        token: str, issued: int, expires: int, audience: str, *, v2: bool
-    ) -> dict[str, Any]:
-        expires_in = expires - int(time.time()) - 1
-        if v2:
-            return {
-                "token_type": "Bearer",
-                "expires_in": expires_in,
-                "ext_expires_in": expires_in,
-                "access_token": token,
-            }
-        # The v1 endpoint sends its numbers as strings.
-        return {
-            "token_type": "Bearer",
-            "expires_in": str(expires_in),
-            "ext_expires_in": str(expires_in),
-            "expires_on": str(expires),
-            "not_before": str(issued),
-            "resource": audience,
-            "access_token": token,
-        }
-
-    # ---- authorization codes (consent link, OpenID Connect sign-in) -------------------
-
-    def issue_code(
-        self, *, client_id: str, redirect_uri: str, tenant: Tenant, user: User, **extra: Any
-    ) -> str:
-        """A new code; ``extra`` sets the optional fields of CodeGrant (flow, nonce, …)."""
-        code = "0.A" + secrets.token_urlsafe(96)
-        with self._codes_lock:
-            now = time.time()
-            for key in [k for k, g in self._codes.items() if g.expires < now - 3600]:
-                del self._codes[key]
-            self._codes[code] = CodeGrant(
-                client_id, redirect_uri, tenant, user, now + CODE_LIFETIME, **extra
-            )
-        return code
-
     def delegated_token(
         self, tenant: Tenant, user: User, audience: str, *, appidacr: str, scp: str
     ) -> str:
@@ -686,167 +362,3 @@ class Identity:
                 "wids": directory_roles(user),
             }
         )
-
-    def _authorization_code(
-        self,
-        form: dict[str, str],
-        path_tenant: Tenant | None,
-        segment: str,
-        request: Request,
-        *,
-        v2: bool,
-    ) -> Response:
-        code = form.get("code")
-        if not code:
-            raise AadError(900144, "The request body must contain the following parameter: 'code'.")
-        client_id = form["client_id"]
-        if client_id != self.sandbox.client_id:
-            raise app_not_found(client_id, path_tenant.name if path_tenant else segment)
-        appidacr = self._authenticate_client(form, path_tenant, segment, request)
-        with self._codes_lock:
-            grant = self._codes.get(code)
-            if grant is None or grant.client_id != client_id:
-                raise AadError(
-                    70000,
-                    "The provided value for the 'code' parameter is not valid.",
-                    error="invalid_grant",
-                )
-            if grant.redeemed:
-                raise AadError(
-                    54005,
-                    "OAuth2 Authorization code was already redeemed, please retry with a "
-                    "new valid code or use an existing refresh token.",
-                    error="invalid_grant",
-                )
-            if grant.expires < time.time():
-                raise AadError(
-                    70008,
-                    "The provided authorization code or refresh token has expired due to "
-                    "inactivity. Send a new interactive authorization request for this user and "
-                    "resource.",
-                    error="invalid_grant",
-                )
-            if form.get("redirect_uri") != grant.redirect_uri:
-                raise AadError(
-                    50011,
-                    "The redirect URI specified in the request does not match the "
-                    "redirect URI the authorization code was issued for.",
-                    error="invalid_grant",
-                )
-            if path_tenant is not None and path_tenant is not grant.tenant:
-                raise AadError(
-                    70000,
-                    "The provided value for the 'code' parameter is not valid for this tenant.",
-                    error="invalid_grant",
-                )
-            answer = self.code_answers.get(grant.flow)
-            if answer is not None and not v2:
-                raise AadError(
-                    70000,
-                    "The provided value for the 'code' parameter is not valid: it was issued "
-                    "by the v2.0 authorize endpoint; redeem it at /oauth2/v2.0/token.",
-                    error="invalid_grant",
-                )
-            check_code_verifier(grant, form.get("code_verifier"))
-            grant.redeemed = True
-        if answer is not None:
-            return json_response(200, answer(grant, form, appidacr))
-        tenant, user = grant.tenant, grant.user
-        now = int(time.time())
-        if v2:
-            scope = form.get("scope", "")
-            resources = [s[: -len("/.default")] for s in scope.split() if s.endswith("/.default")]
-            audience = (resolve_resource(resources[0]) if resources else None) or AAD_GRAPH_APP_ID
-        else:
-            audience = resolve_resource(form.get("resource", "")) or AAD_GRAPH_APP_ID
-        issuer = f"https://sts.windows.net/{tenant.tenant_id}/"
-        given, _, family = user.display_name.partition(" ")
-        access_token = self.delegated_token(
-            tenant, user, audience, appidacr=appidacr, scp="user_impersonation"
-        )
-        id_claims: dict[str, Any] = {
-            "aud": client_id,
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_LIFETIME,
-            "name": user.display_name,
-            "oid": user.object_id,
-            "sub": user.object_id,
-            "tid": tenant.tenant_id,
-        }
-        if v2:
-            id_claims.update(
-                iss=f"{self.origin}/{tenant.tenant_id}/v2.0",
-                preferred_username=user.upn,
-                ver="2.0",
-            )
-            id_token = self.sign(id_claims)
-            body: dict[str, Any] = {
-                "token_type": "Bearer",
-                "scope": form.get("scope", ""),
-                "expires_in": TOKEN_LIFETIME - 1,
-                "ext_expires_in": TOKEN_LIFETIME - 1,
-                "access_token": access_token,
-                "id_token": id_token,
-            }
-        else:
-            id_claims.update(
-                iss=issuer,
-                amr=["pwd"],
-                family_name=family,
-                given_name=given,
-                unique_name=user.upn,
-                upn=user.upn,
-                ver="1.0",
-            )
-            # The v1 endpoint returns its id_token unsigned: it came straight over TLS.
-            id_token = jwt.encode(id_claims, "", algorithm="none")
-            body = {
-                "token_type": "Bearer",
-                "scope": "user_impersonation",
-                "expires_in": str(TOKEN_LIFETIME - 1),
-                "ext_expires_in": str(TOKEN_LIFETIME - 1),
-                "expires_on": str(now + TOKEN_LIFETIME),
-                "not_before": str(now - 300),
-                "resource": audience,
-                "access_token": access_token,
-                "refresh_token": "0.A" + secrets.token_urlsafe(120),
-                "id_token": id_token,
-            }
-        return json_response(200, body)
-
-    # ---- validation for the APIs ------------------------------------------------------
-
-    def validate(self, request: Request, audiences: set[str]) -> dict[str, Any]:
-        """Claims of the request's bearer token, or ApiAuthError(401)."""
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiAuthError(401, "Authorization header is missing or is not a Bearer token.")
-        token = token.strip()
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._public_key,
-                algorithms=["RS256"],
-                options={"verify_aud": False, "require": ["exp", "nbf", "aud", "iss", "tid"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise ApiAuthError(401, "The access token has expired.") from None
-        except jwt.PyJWTError:
-            raise ApiAuthError(401, "The access token is invalid.") from None
-        if claims.get("aud") not in audiences:
-            raise ApiAuthError(
-                401, f"The access token audience '{claims.get('aud')}' is not valid for this API."
-            )
-        tenant_id = str(claims.get("tid"))
-        tenant = self.sandbox.resolve(tenant_id)
-        if claims.get("iss") != f"https://sts.windows.net/{tenant_id}/" or tenant is None:
-            raise ApiAuthError(401, "The access token was not issued for a known tenant.")
-        # Once the customer removes the app, the API stops honouring the tokens it was
-        # given before; the client's next token request then meets AADSTS700016.
-        if int(claims.get("iat", 0)) + BACKDATE < int(tenant.revoked_at):
-            raise ApiAuthError(
-                401, "The application is no longer authorized in this tenant (consent removed)."
-            )
-        return claims

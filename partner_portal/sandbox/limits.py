@@ -1,7 +1,10 @@
-"""Defender's documented call limits (sliding windows per app and tenant) and call counts.
+"""Documented call limits (sliding windows per app, tenant and API) and call counts.
 
-The counts are what tests and benchmarks read back through ``/_sandbox/stats`` to prove
-that a client stayed under the limits rather than merely survived them.
+Each API declares its limits with its family (``api.ApiFamily``: alerts 100 per minute
+and 1,500 per hour, incidents 50 and 1,500); the gate defines them here when the API's
+routes are registered. The counts are what tests and benchmarks read back through
+``/_sandbox/stats`` to prove that a client stayed under the limits rather than merely
+survived them.
 """
 
 from __future__ import annotations
@@ -13,11 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-# api -> ((window seconds, maximum calls, unit name), ...)
-LIMITS: dict[str, tuple[tuple[int, int, str], ...]] = {
-    "alerts": ((60, 100, "Minute"), (3600, 1500, "Hour")),
-    "incidents": ((60, 50, "Minute"), (3600, 1500, "Hour")),
-}
+# One window of a limit: (seconds, maximum calls, unit name as the 429 message says it).
+Window = tuple[int, int, str]
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,18 @@ class RateLimiter:
         self.enabled = enabled
         self._lock = threading.Lock()
         self._calls: dict[tuple[str, str, str], deque[float]] = {}
+        self._windows: dict[str, tuple[Window, ...]] = {}
+
+    def define(self, api: str, windows: tuple[Window, ...]) -> None:
+        """The limits of ``api``, shortest window first."""
+        self._windows[api] = windows
 
     def admit(self, app: str, tenant: str, api: str) -> Throttle | None:
         """Admit and record the call, or say how long to wait."""
         if not self.enabled:
             return None
         now = time.monotonic()
-        windows = LIMITS[api]
+        windows = self._windows[api]
         longest = max(w[0] for w in windows)
         with self._lock:
             calls = self._calls.setdefault((app, tenant, api), deque())
@@ -100,6 +105,12 @@ class Stats:
         self._api: dict[tuple[str, str], _Counter] = {}
         self._tokens: dict[str, int] = {}
         self._since = time.time()
+        self._apis: list[str] = []
+
+    def track(self, api: str) -> None:
+        """List ``api`` in every snapshot, also before its first call."""
+        if api not in self._apis:
+            self._apis.append(api)
 
     def reset(self) -> None:
         with self._lock:
@@ -130,7 +141,7 @@ class Stats:
         key = tenant or "*"
         now = time.monotonic()
         with self._lock:
-            apis = {api: self._counter(key, api).as_json(now) for api in LIMITS}
+            apis = {api: self._counter(key, api).as_json(now) for api in self._apis}
             return {
                 "tenant": tenant,
                 "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._since)),

@@ -1,6 +1,8 @@
-"""The subset of OData ``$filter`` the Defender APIs document, compiled to a predicate.
+"""OData as the Defender APIs speak it: query options, ``$filter`` compiled to a
+predicate, pages and their ``@odata.nextLink``, and the ``{"@odata.context", "value"}``
+envelope written from pre-serialised items.
 
-Grammar: comparisons ``property op literal`` with eq, ne, gt, ge, lt, le, combined with
+``$filter`` grammar: comparisons ``property op literal`` with eq, ne, gt, ge, lt, le, combined with
 ``and``, ``or``, ``not`` and parentheses. Literals are single-quoted strings (``''``
 escapes a quote), integers, ``null``, ``true``/``false`` and date-times, unquoted
 (``2024-01-01T00:00:00Z``) or quoted. Anything else is an error, as it is at Microsoft.
@@ -12,8 +14,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
 
-from .model import parse_datetime
+from .model import dumps, parse_datetime
+from .web import Request
 
 Predicate = Callable[[Any], bool]
 
@@ -220,3 +224,39 @@ def select_page(
             page.append(item)
         matched += 1
     return page, False
+
+
+# ---- query options and paging ---------------------------------------------------------
+
+
+def query_options(request: Request, allowed: set[str]) -> dict[str, str]:
+    """The request's ``$`` options by lower-case name; another ``$`` option is an error."""
+    options: dict[str, str] = {}
+    for name, values in request.query.items():
+        if not name.startswith("$"):
+            continue
+        if name.lower() not in allowed:
+            raise ODataError(f"The query parameter '{name}' is not supported.")
+        options[name.lower()] = values[0]
+    return options
+
+
+def next_link(origin: str, request: Request, skip: int) -> str:
+    """The absolute link to the next page: the same query with ``$skip`` moved on."""
+    pairs = [(k, v) for k, v in parse_qsl(request.raw_query, keep_blank_values=True)]
+    pairs = [(k, v) for k, v in pairs if k.lower() != "$skip"]
+    pairs.append(("$skip", str(skip)))
+    query = urlencode(pairs, quote_via=quote, safe="$'(),:")
+    return f"{origin}{request.path}?{query}"
+
+
+def envelope(context: str, chunks: list[bytes], link: str | None) -> tuple[bytes, bytes]:
+    """The page body around serialised items, and the shorter but valid body a
+    truncated answer sends (half the items, same link)."""
+
+    def build(items: list[bytes]) -> bytes:
+        head = b'{"@odata.context":' + dumps(context)
+        tail = b',"@odata.nextLink":' + dumps(link) if link else b""
+        return head + b',"value":[' + b",".join(items) + b"]" + tail + b"}"
+
+    return build(chunks), build(chunks[: len(chunks) // 2])

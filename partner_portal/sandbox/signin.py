@@ -17,7 +17,7 @@ learn from a signed ID token which tenant the admin belongs to (the consent redi
    :meth:`SignInFlow.finish`. There is no permissions page, and admins and plain users
    alike get a code: the portal must see a non-admin to refuse them. The redirect
    carries ``code``, ``client_info`` (when asked), ``state`` and ``session_state``.
-3. ``POST /{tenant|organizations|common}/oauth2/v2.0/token`` (identity.py) checks the
+3. ``POST /{tenant|organizations|common}/oauth2/v2.0/token`` (codes.py) checks the
    code as it checks every code, plus the PKCE verifier, and asks
    :meth:`SignInFlow.token_answer` for the body. The body holds a Graph delegated access
    token, an ID token signed like every sandbox token (``aud`` the client, ``iss`` the
@@ -35,13 +35,18 @@ import json
 import secrets
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from .codes import AuthorizationCodes, CodeGrant
 from .consent import ConsentFlow
-from .identity import TOKEN_LIFETIME, CodeGrant, Identity, directory_roles
-from .state import Sandbox, Tenant, User
+from .directory import Tenant, User
+from .identity import TENANT_PATH, TOKEN_LIFETIME, Identity, directory_roles
+from .state import Sandbox
 from .web import Request, Response, html_response, redirect
+
+if TYPE_CHECKING:
+    from .routing import Router
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_PREFIX = "https://graph.microsoft.com/"
@@ -81,12 +86,22 @@ def granted_scopes(asked: str) -> list[str]:
 class SignInFlow:
     """The authorize endpoint of the sign-in, and the answers for its codes."""
 
-    def __init__(self, sandbox: Sandbox, identity: Identity, consent: ConsentFlow) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        identity: Identity,
+        codes: AuthorizationCodes,
+        consent: ConsentFlow,
+    ) -> None:
         self.sandbox = sandbox
         self.identity = identity
+        self.codes = codes
         self.consent = consent
         consent.finishers["signin"] = self.finish
-        identity.code_answers["signin"] = self.token_answer
+        codes.answers["signin"] = self.token_answer
+
+    def register(self, router: Router) -> None:
+        router.route("GET", rf"/{TENANT_PATH}/oauth2/v2\.0/authorize", self.authorize)
 
     # ---- authorize ------------------------------------------------------------------
 
@@ -185,7 +200,7 @@ class SignInFlow:
 
     def finish(self, ctx: dict[str, Any], tenant: Tenant, user: User) -> Response:
         """The account is known and belongs here: a code, straight back to the app."""
-        code = self.identity.issue_code(
+        code = self.codes.issue_code(
             client_id=str(ctx["client_id"]),
             redirect_uri=str(ctx["redirect_uri"]),
             tenant=tenant,

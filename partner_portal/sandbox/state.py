@@ -1,142 +1,30 @@
-"""The sandbox's world: the partner app registration, the customer tenants with their
-consent and Defender data, and saving what changed to the state folder.
+"""The sandbox's world and every change to it: the partner app registration, the
+customer tenants (``directory.py``) with their consent and Defender data, and the
+background threads that keep alerts arriving and save what changed (``persistence.py``).
 
-The seeded base data is regenerated on every start; only changes (consent, alert
-updates, new alerts, added tenants) are written, debounced, to ``state.json``. The
-public description clients read is written to ``sandbox.json``.
+Handlers never change a tenant directly; they call :class:`Sandbox`, which takes the
+locks, notes what must be saved, and writes it: at once for tenants, consent and the
+secret switch (clients read those back from ``sandbox.json``), debounced for alerts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import secrets
-import string
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .catalog import APP_PERMISSIONS, MDE_ROLES, XDR_ROLES
+from .catalog import APP_PERMISSIONS
+from .directory import Tenant, User, new_client_secret
 from .generator import arrival, generate_tenant, random_update, tenant_identity
-from .model import Alert, Incident, TenantData, format_ticks, now_ticks, seeded
+from .model import Alert, format_ticks, now_ticks, seeded
 from .options import Options
+from .persistence import read_state, restore_tenant, tenant_record, write_state
 from .pki import Pki
 
 log = logging.getLogger("partner_portal.sandbox")
-
-STATE_FILE = "state.json"
-CONFIG_FILE = "sandbox.json"
-STATE_VERSION = 1
-APP_DISPLAY_NAME = "Partner Portal"
-KNOWN_ROLES = frozenset(MDE_ROLES + XDR_ROLES)
-# Fields of a generated alert that can change later and so are saved when they do.
-MUTABLE_FIELDS = (
-    "assignedTo",
-    "status",
-    "classification",
-    "determination",
-    "investigationState",
-    "lastUpdateTime",
-    "resolvedTime",
-    "comments",
-)
-
-
-@dataclass
-class User:
-    """A person who can sign in at the sandbox's consent pages."""
-
-    upn: str
-    display_name: str
-    admin: bool
-    object_id: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "upn": self.upn,
-            "display_name": self.display_name,
-            "admin": self.admin,
-            "object_id": self.object_id,
-        }
-
-
-@dataclass
-class Tenant:
-    """A customer's Entra ID tenant and its Defender data."""
-
-    tenant_id: str
-    name: str
-    domain: str
-    index: int
-    alert_count: int
-    users: list[User]
-    anchor: int = 0  # the base alerts cover the 30 days before this time
-    consented: bool = False
-    roles: list[str] = field(default_factory=list)
-    consent_roles: list[str] = field(default_factory=lambda: list(APP_PERMISSIONS))
-    # When consent was last removed (epoch seconds); tokens issued before it are refused.
-    revoked_at: float = 0.0
-    data: TenantData = field(default_factory=lambda: TenantData(devices=[], accounts=[]))
-    next_incident: int = 1
-    changed: set[str] = field(default_factory=set)
-    added: list[str] = field(default_factory=list)
-    rng: random.Random = field(default_factory=random.Random)
-
-    @property
-    def admin(self) -> User:
-        return next(u for u in self.users if u.admin)
-
-    @property
-    def plain_user(self) -> User:
-        return next(u for u in self.users if not u.admin)
-
-    def public(self) -> dict[str, Any]:
-        """The tenant as ``sandbox.json`` describes it."""
-        return {
-            "tenant_id": self.tenant_id,
-            "name": self.name,
-            "domain": self.domain,
-            "admin_user": self.admin.upn,
-            "consented": self.consented,
-            "roles": list(self.roles),
-        }
-
-    def detail(self) -> dict[str, Any]:
-        """The tenant as the control API describes it: more than ``sandbox.json``."""
-        with self.data.lock:
-            counts = {
-                "alert_count": len(self.data.alerts),
-                "incident_count": len(self.data.incidents),
-            }
-        return {
-            **self.public(),
-            "plain_user": self.plain_user.upn,
-            "users": [u.as_json() for u in self.users],
-            "consent_roles": list(self.consent_roles),
-            **counts,
-        }
-
-
-def _new_secret() -> str:
-    # Shaped like Entra ID client secrets: 40 characters with "Q~" after the first four.
-    alphabet = string.ascii_letters + string.digits + "._-~"
-    head = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(3))
-    return (
-        head
-        + secrets.choice(string.digits)
-        + "Q~"
-        + "".join(secrets.choice(alphabet) for _ in range(34))
-    )
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 class Sandbox:
@@ -165,15 +53,10 @@ class Sandbox:
 
     def load(self) -> None:
         """Load ``state.json`` or create a new world, then make sure enough tenants exist."""
-        path = self.state_dir / STATE_FILE
-        saved: dict[str, Any] | None = None
-        if path.exists():
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("version") != STATE_VERSION:
-                raise SystemExit(f"{path} was written by another sandbox version; remove it")
+        saved = read_state(self.state_dir)
         if saved is None:
             self.client_id = str(uuid.uuid4())
-            self.client_secret = _new_secret()
+            self.client_secret = new_client_secret()
             self.form_key = secrets.token_bytes(32)
             self.anchor = now_ticks()
             saved_tenants: list[dict[str, Any]] = []
@@ -190,61 +73,14 @@ class Sandbox:
             self.anchor = saved["anchor"]
             saved_tenants = saved["tenants"]
         for record in saved_tenants:
-            self._restore_tenant(record)
+            tenant = restore_tenant(record, self._generate)
+            self.tenants[tenant.tenant_id] = tenant
         # Tenants of the first start share one anchor; any added later start from now.
         anchor = self.anchor if saved is None else now_ticks()
         while len(self.tenants) < self.options.tenants:
             index = len(self.tenants)
             self.add_tenant(consented=index < self.options.consented, anchor=anchor, save=False)
         self.save_now()
-
-    def _restore_tenant(self, record: dict[str, Any]) -> None:
-        tenant = Tenant(
-            tenant_id=record["tenant_id"],
-            name=record["name"],
-            domain=record["domain"],
-            index=record["index"],
-            alert_count=record["alert_count"],
-            users=[User(**u) for u in record["users"]],
-            consented=record["consented"],
-            roles=list(record["roles"]),
-            consent_roles=list(record["consent_roles"]),
-            anchor=record["anchor"],
-        )
-        self._generate(tenant)
-        data = tenant.data
-        tenant.next_incident = max(tenant.next_incident, record.get("next_incident", 0))
-        for alert_id, fields_ in record.get("changed", {}).items():
-            alert = data.by_id.get(alert_id)
-            if alert is None:
-                continue
-            alert.data.update({k: fields_[k] for k in MUTABLE_FIELDS if k in fields_})
-            alert.touch(int(fields_["_updated"]))
-            tenant.changed.add(alert_id)
-        for inc in record.get("new_incidents", []):
-            data.incidents.setdefault(
-                inc["incident_id"],
-                Incident(
-                    incident_id=inc["incident_id"],
-                    name=inc["name"],
-                    created=inc["created"],
-                    tags=list(inc["tags"]),
-                ),
-            )
-        devices = {d.machine_id: d for d in data.devices}
-        for rec in record.get("added", []):
-            alert = Alert(
-                data=rec["data"],
-                evidence=rec["evidence"],
-                created=rec["created"],
-                updated=rec["updated"],
-                last_event=rec["last_event"],
-                device=devices.get(rec["data"]["machineId"]),
-            )
-            incident = data.incidents[alert.data["incidentId"]]
-            data.add(alert, incident)
-            tenant.added.append(alert.id)
-        self.tenants[tenant.tenant_id] = tenant
 
     def _generate(self, tenant: Tenant) -> None:
         data, next_incident = generate_tenant(
@@ -257,48 +93,6 @@ class Sandbox:
         tenant.data = data
         tenant.next_incident = next_incident
         tenant.rng = seeded(f"{self.seed}:changes:{tenant.tenant_id}:{time.time_ns()}")
-
-    def _tenant_record(self, tenant: Tenant) -> dict[str, Any]:
-        data = tenant.data
-        with data.lock:
-            changed = {}
-            for alert_id in sorted(tenant.changed):
-                alert = data.by_id[alert_id]
-                changed[alert_id] = {k: alert.data[k] for k in MUTABLE_FIELDS}
-                changed[alert_id]["_updated"] = alert.updated
-            added = [
-                {
-                    "data": data.by_id[a].data,
-                    "evidence": data.by_id[a].evidence,
-                    "created": data.by_id[a].created,
-                    "updated": data.by_id[a].updated,
-                    "last_event": data.by_id[a].last_event,
-                }
-                for a in tenant.added
-            ]
-            added_ids = set(tenant.added)
-            base_incidents = {a.data["incidentId"] for a in data.alerts if a.id not in added_ids}
-            new_incidents = [
-                {"incident_id": i.incident_id, "name": i.name, "created": i.created, "tags": i.tags}
-                for i in data.incidents.values()
-                if i.incident_id not in base_incidents
-            ]
-            return {
-                "tenant_id": tenant.tenant_id,
-                "name": tenant.name,
-                "domain": tenant.domain,
-                "index": tenant.index,
-                "alert_count": tenant.alert_count,
-                "anchor": tenant.anchor,
-                "users": [u.as_json() for u in tenant.users],
-                "consented": tenant.consented,
-                "roles": tenant.roles,
-                "consent_roles": tenant.consent_roles,
-                "next_incident": tenant.next_incident,
-                "changed": changed,
-                "added": added,
-                "new_incidents": new_incidents,
-            }
 
     def public_config(self) -> dict[str, Any]:
         """The content of ``sandbox.json``: what a client needs to use the sandbox."""
@@ -329,19 +123,16 @@ class Sandbox:
             with self.lock:
                 tenants = list(self.tenants.values())
                 state = {
-                    "version": STATE_VERSION,
                     "seed": self.seed,
                     "anchor": self.anchor,
                     "client_id": self.client_id,
                     "client_secret": self.client_secret,
                     "secret_expired": self.secret_expired,
                     "form_key": self.form_key.hex(),
-                    "tenants": [self._tenant_record(t) for t in tenants],
+                    "tenants": [tenant_record(t) for t in tenants],
                 }
                 config = self.public_config()
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.state_dir / STATE_FILE, json.dumps(state))
-            _atomic_write(self.state_dir / CONFIG_FILE, json.dumps(config, indent=2))
+            write_state(self.state_dir, state, config)
 
     def changed(self) -> None:
         """Note that alerts changed; the saver writes it shortly (debounced).

@@ -1,0 +1,152 @@
+"""What the sandbox keeps in its state folder, and how a start gets it back.
+
+The seeded base data is not saved: the same seed regenerates the same alerts on every
+start. ``state.json`` holds only what cannot be regenerated: the app's credentials, the
+seed and the anchor time, and per tenant its identity, consent, the fields of base alerts
+that changed since (:data:`MUTABLE_FIELDS`), alerts and incidents created since, whole.
+``sandbox.json`` is the public description clients read. Both are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .directory import Tenant, User
+from .model import Alert, Incident
+
+STATE_FILE = "state.json"
+CONFIG_FILE = "sandbox.json"
+STATE_VERSION = 1
+# Fields of a generated alert that can change later and so are saved when they do.
+MUTABLE_FIELDS = (
+    "assignedTo",
+    "status",
+    "classification",
+    "determination",
+    "investigationState",
+    "lastUpdateTime",
+    "resolvedTime",
+    "comments",
+)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The saved ``state.json``, or None on a first start; exits on another version's."""
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        return None
+    saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if saved.get("version") != STATE_VERSION:
+        raise SystemExit(f"{path} was written by another sandbox version; remove it")
+    return saved
+
+
+def write_state(state_dir: Path, state: dict[str, Any], config: dict[str, Any]) -> None:
+    """Write ``state.json`` and ``sandbox.json`` (the caller serialises writers)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(state_dir / STATE_FILE, json.dumps({"version": STATE_VERSION, **state}))
+    atomic_write(state_dir / CONFIG_FILE, json.dumps(config, indent=2))
+
+
+def tenant_record(tenant: Tenant) -> dict[str, Any]:
+    """What ``state.json`` keeps of a tenant: identity, consent and changes since seeding."""
+    data = tenant.data
+    with data.lock:
+        changed = {}
+        for alert_id in sorted(tenant.changed):
+            alert = data.by_id[alert_id]
+            changed[alert_id] = {k: alert.data[k] for k in MUTABLE_FIELDS}
+            changed[alert_id]["_updated"] = alert.updated
+        added = [
+            {
+                "data": data.by_id[a].data,
+                "evidence": data.by_id[a].evidence,
+                "created": data.by_id[a].created,
+                "updated": data.by_id[a].updated,
+                "last_event": data.by_id[a].last_event,
+            }
+            for a in tenant.added
+        ]
+        added_ids = set(tenant.added)
+        base_incidents = {a.data["incidentId"] for a in data.alerts if a.id not in added_ids}
+        new_incidents = [
+            {"incident_id": i.incident_id, "name": i.name, "created": i.created, "tags": i.tags}
+            for i in data.incidents.values()
+            if i.incident_id not in base_incidents
+        ]
+        return {
+            "tenant_id": tenant.tenant_id,
+            "name": tenant.name,
+            "domain": tenant.domain,
+            "index": tenant.index,
+            "alert_count": tenant.alert_count,
+            "anchor": tenant.anchor,
+            "users": [u.as_json() for u in tenant.users],
+            "consented": tenant.consented,
+            "roles": tenant.roles,
+            "consent_roles": tenant.consent_roles,
+            "next_incident": tenant.next_incident,
+            "changed": changed,
+            "added": added,
+            "new_incidents": new_incidents,
+        }
+
+
+def restore_tenant(record: dict[str, Any], generate: Callable[[Tenant], None]) -> Tenant:
+    """The tenant of a ``state.json`` record: ``generate`` regrows its base data, then the
+    saved changes and additions are laid over it."""
+    tenant = Tenant(
+        tenant_id=record["tenant_id"],
+        name=record["name"],
+        domain=record["domain"],
+        index=record["index"],
+        alert_count=record["alert_count"],
+        users=[User(**u) for u in record["users"]],
+        consented=record["consented"],
+        roles=list(record["roles"]),
+        consent_roles=list(record["consent_roles"]),
+        anchor=record["anchor"],
+    )
+    generate(tenant)
+    data = tenant.data
+    tenant.next_incident = max(tenant.next_incident, record.get("next_incident", 0))
+    for alert_id, fields_ in record.get("changed", {}).items():
+        alert = data.by_id.get(alert_id)
+        if alert is None:
+            continue
+        alert.data.update({k: fields_[k] for k in MUTABLE_FIELDS if k in fields_})
+        alert.touch(int(fields_["_updated"]))
+        tenant.changed.add(alert_id)
+    for inc in record.get("new_incidents", []):
+        data.incidents.setdefault(
+            inc["incident_id"],
+            Incident(
+                incident_id=inc["incident_id"],
+                name=inc["name"],
+                created=inc["created"],
+                tags=list(inc["tags"]),
+            ),
+        )
+    devices = {d.machine_id: d for d in data.devices}
+    for rec in record.get("added", []):
+        alert = Alert(
+            data=rec["data"],
+            evidence=rec["evidence"],
+            created=rec["created"],
+            updated=rec["updated"],
+            last_event=rec["last_event"],
+            device=devices.get(rec["data"]["machineId"]),
+        )
+        incident = data.incidents[alert.data["incidentId"]]
+        data.add(alert, incident)
+        tenant.added.append(alert.id)
+    return tenant

@@ -1,0 +1,207 @@
+"""Every benchmark in bench/ still runs: a schema or API change that breaks one fails here.
+
+Each script runs as a subprocess in its smallest mode (``--smoke``: tiny data, one round,
+the same code paths), must exit 0, must print its result lines, and must leave
+``bench/RESULTS.md`` alone. The figures of a smoke run mean nothing and are not judged.
+
+The benchmarks that need PostgreSQL get the server of this run's ``DATABASE_URL`` and a
+database of their own named after the configured one (``<name>_bench_console``), which
+they create and drop, and which is dropped here again afterwards: never a database the
+tests use. They are skipped without PostgreSQL, except under CI=true (tests/conftest.py).
+``bench_sync.py`` runs real Celery workers against a private ``redis-server`` of its own
+on a free port, so it is marked and skipped like the worker tests; no benchmark gets the
+run's Redis, broker or cache URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from tests.conftest import IN_CI, postgres_url
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "RESULTS.md"
+TIMEOUT = 180  # seconds per benchmark; a smoke run takes 5 to 20 on this machine
+# Services of the test run that no benchmark may touch (each makes or is given its own).
+WITHHELD = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL", "SANDBOX_STATE_DIR")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    script: str
+    # Regular expressions, each of which must match a whole line of the output.
+    result_lines: tuple[str, ...]
+    # Given its own PostgreSQL database: (environment variable for the server, whether the
+    # server URL ends with a slash).
+    postgres: tuple[str, bool] | None = None
+    args: tuple[str, ...] = field(default=())
+
+    @property
+    def purpose(self) -> str:
+        return self.script.removesuffix(".py")
+
+
+BENCHMARKS = {
+    "bench_sandbox.py": Benchmark(
+        "bench_sandbox.py",
+        (
+            r"\| alerts/s, 2x300, pages of 100, plain, pass 1 \(serialises\) \| .* \|",
+            r"\| alerts/s, 2x300, pages of 100, with \$expand=evidence, pass 1 .* \|",
+            r"\| start-up, 2x100 alerts, first start \(creates keys\) \| \d+\.\d+ s \| .* \|",
+            r"\| start-up, 2x100 alerts, restart \(median of 1, .*\) \| \d+\.\d+ s \| .* \|",
+        ),
+    ),
+    "bench_defender.py": Benchmark(
+        "bench_defender.py",
+        (
+            r"## Protocol core \(smoke run\)",
+            r"\| Token requests per tenant, 80 `get\(\)` calls .* \| 1, 1 \| 1 \|",
+            r"\| Alerts/s, `MdeClient` fetch \+ parse, median of 1 \| .* \|",
+            r"\| Ratio client / bare, 100 ms per page \| \d+\.\d+ \| - \|",
+            r"\| Alerts per pass \(bare / client\) \| 500 / 500 \| equal \|",
+        ),
+    ),
+    "bench_console.py": Benchmark(
+        "bench_console.py",
+        (
+            r"Loaded 3,000 alerts for 40 customers in .*",
+            r"\| 1 default view \(newest first, every customer\) \| .* \|",
+            r"\| 10 analyst: assigned to one person, open \| .* \|",
+            r"Slowest list-view p95: \d+\.\d ms .*",
+            r"\| customer order, page 21, previous page \| .* \|",
+            r"Peak memory ratio 1,500 / 300 rows: \d+\.\d\d .*",
+        ),
+        postgres=("BENCH_DATABASE_URL", True),
+    ),
+    "bench_sync.py": Benchmark(
+        "bench_sync.py",
+        (
+            r"backfill: 600 alerts, median of 1 rounds; sync .* ratio sync/\(HTTP\+COPY\) = .*",
+            r"steady: 3 customers, 1 changing, 2 threads: cycle .* API calls per customer .*",
+            r"freshness: 2 customers, interval 2 s, \d+ alerts \(\d+ missing\): p50 .*",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
+}
+MARKS = {
+    "bench_sandbox.py": [pytest.mark.sandbox],
+    "bench_defender.py": [pytest.mark.sandbox],
+    "bench_console.py": [pytest.mark.postgres],
+    # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
+    "bench_sync.py": [
+        pytest.mark.sandbox,
+        pytest.mark.postgres,
+        pytest.mark.redis,
+        pytest.mark.worker,
+    ],
+}
+
+
+def scratch_database(purpose: str) -> tuple[str, str]:
+    """(server URL without a database, database name) for a benchmark's own database,
+    on the server of this run's DATABASE_URL and named after its database."""
+    url = urlsplit(postgres_url())
+    configured = url.path.lstrip("/") or "postgres"
+    server = urlunsplit(("postgresql", url.netloc, "", "", ""))
+    return server, f"{configured}_{purpose}"[:63]
+
+
+def drop_database(server: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Prepared:
+    bench: Benchmark
+    args: list[str]
+    env: dict[str, str]
+
+
+@pytest.fixture
+def prepared(request: pytest.FixtureRequest) -> Iterator[Prepared]:
+    """The benchmark with its arguments and environment; its database dropped after."""
+    bench: Benchmark = request.param
+    env = {k: v for k, v in os.environ.items() if k not in WITHHELD}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    args = ["--smoke", *bench.args]
+    if bench.postgres is None:
+        yield Prepared(bench, args, env)
+        return
+    if bench.script == "bench_sync.py" and shutil.which("redis-server") is None:
+        why = "redis-server is not on the PATH (bench_sync.py starts a private one)"
+        if IN_CI:
+            pytest.fail(f"{why}; CI=true requires it", pytrace=False)
+        pytest.skip(why)
+    variable, trailing_slash = bench.postgres
+    server, name = scratch_database(bench.purpose)
+    env[variable] = server + ("/" if trailing_slash else "")
+    try:
+        yield Prepared(bench, [*args, "--database", name], env)
+    finally:
+        drop_database(server, name)
+
+
+def run_benchmark(script: str, args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    # Its own process group, so that a benchmark over its time is stopped with its children.
+    process = subprocess.Popen(
+        [sys.executable, str(BENCH / script), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"{script} --smoke ran over {TIMEOUT} s:\n{output[-4000:]}", pytrace=False)
+    return process.returncode, output
+
+
+@pytest.mark.parametrize(
+    "prepared",
+    [pytest.param(b, id=b.purpose, marks=MARKS[name]) for name, b in BENCHMARKS.items()],
+    indirect=True,
+)
+def test_benchmark_runs_in_smoke_mode(prepared: Prepared) -> None:
+    bench = prepared.bench
+    before = digest(RESULTS)
+    started = time.monotonic()
+    code, output = run_benchmark(bench.script, prepared.args, prepared.env)
+    took = time.monotonic() - started
+    assert code == 0, f"{bench.script} --smoke exited {code} after {took:.0f} s:\n{output[-4000:]}"
+    lines = output.splitlines()
+    missing = [p for p in bench.result_lines if not any(re.fullmatch(p, line) for line in lines)]
+    assert missing == [], f"{bench.script} --smoke did not print its results:\n{output[-4000:]}"
+    assert digest(RESULTS) == before, f"{bench.script} --smoke changed bench/RESULTS.md"
+
+
+def test_every_benchmark_script_is_smoke_tested() -> None:
+    scripts = {p.name for p in BENCH.glob("*.py") if p.name.startswith("bench")}
+    assert scripts == set(BENCHMARKS)
+    for name in scripts:
+        assert "--smoke" in (BENCH / name).read_text(), f"{name} has no --smoke mode"

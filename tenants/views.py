@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from partner_portal.alerts.selectors_sync import customer_sync_overview
+from partner_portal.alerts.sync.progress import customer_sync_overview
 from partner_portal.core.access import Role, public, require_roles
 from partner_portal.core.http import client_ip
 from tenants import consent as consent_flow

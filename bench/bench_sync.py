@@ -110,8 +110,8 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
     from django.db import connection
     from django.utils import timezone
 
-    from partner_portal.alerts import services
     from partner_portal.alerts.models import Alert, SyncRun, SyncState
+    from partner_portal.alerts.sync import passes, upsert
     from partner_portal.defender import parse_alert
     from partner_portal.sandbox.testing import SandboxProcess
 
@@ -163,10 +163,10 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
         now = timezone.now()
         by_tenant = {c.tenant_id: c.pk for c in customers}
         rows = [
-            services._alert_row(by_tenant[i["aadTenantId"]], parse_alert(i), now, as_json)
+            upsert._alert_row(by_tenant[i["aadTenantId"]], parse_alert(i), now, as_json)
             for i in items
         ]
-        columns = ", ".join(services._alert_columns())
+        columns = ", ".join(upsert._alert_columns())
         pks = [c.pk for c in customers]
 
         def sql(*statements: str) -> None:
@@ -204,7 +204,7 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
 
         def sync(chosen: list[Any]) -> float:
             began = time.perf_counter()
-            runs = [services.sync_source(customer_id=c.pk, source="alerts") for c in chosen]
+            runs = [passes.sync_source(customer_id=c.pk, source="alerts") for c in chosen]
             elapsed = time.perf_counter() - began
             assert all(r is not None and r.status == "succeeded" for r in runs)
             return elapsed
@@ -252,8 +252,8 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
 def bench_steady(customers_n: int, per_tenant: int, threads: int) -> dict[str, Any]:
     from django.db import connections
 
-    from partner_portal.alerts import services
     from partner_portal.alerts.models import SyncRun
+    from partner_portal.alerts.sync import passes
     from partner_portal.sandbox.testing import SandboxProcess
 
     with SandboxProcess(
@@ -265,7 +265,7 @@ def bench_steady(customers_n: int, per_tenant: int, threads: int) -> dict[str, A
 
         def one(customer_id: int) -> Any:
             try:
-                return services.sync_source(customer_id=customer_id, source="alerts")
+                return passes.sync_source(customer_id=customer_id, source="alerts")
             finally:
                 connections.close_all()
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 
 from partner_portal.alerts.models import Alert
-from partner_portal.alerts.services import alerts_upsert
+from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.defender import (
     ALERT_READWRITE,
     AlertRecord,

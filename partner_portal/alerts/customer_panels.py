@@ -8,7 +8,7 @@ fresh from the sync progress endpoint.
 
 from __future__ import annotations
 
-from partner_portal.alerts.selectors_sync import customer_sync_overview
+from partner_portal.alerts.sync.progress import customer_sync_overview
 from tenants.models import Customer
 from tenants.panels import Panel
 

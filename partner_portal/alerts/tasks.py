@@ -5,13 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from partner_portal.alerts import services
+from partner_portal.alerts.sync import dispatch, passes
 
 
 @shared_task(name="alerts.dispatch_due_syncs", time_limit=60, soft_time_limit=50)
 def dispatch_due_syncs() -> int:
     """Beat runs this every few seconds; it queues the syncs that are due."""
-    return len(services.dispatch_due_syncs())
+    return len(dispatch.dispatch_due_syncs())
 
 
 @shared_task(
@@ -24,5 +24,5 @@ def dispatch_due_syncs() -> int:
 def sync_customer_source(customer_id: int, source: str) -> str | None:
     """One pass for one customer and source. A redelivered task repeats the pass from
     the committed watermark, which makes neither duplicates nor gaps."""
-    run = services.sync_source(customer_id=customer_id, source=source)
+    run = passes.sync_source(customer_id=customer_id, source=source)
     return run.status if run else None

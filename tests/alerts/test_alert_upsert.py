@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from partner_portal.alerts import services
 from partner_portal.alerts.models import Alert
+from partner_portal.alerts.sync import upsert
 from partner_portal.defender import AlertRecord, parse_alert
 from tenants.models import Customer, CustomerStatus
 
@@ -44,7 +44,7 @@ def customer() -> Customer:
 
 
 def test_new_alerts_are_created_with_every_column_filled(customer: Customer) -> None:
-    result = services.alerts_upsert(customer_id=customer.pk, records=[alert("a1"), alert("a2")])
+    result = upsert.alerts_upsert(customer_id=customer.pk, records=[alert("a1"), alert("a2")])
     assert (result.created, result.updated, sorted(result.new_ids)) == (2, 0, ["a1", "a2"])
     row = Alert.objects.get(customer=customer, alert_id="a1")
     assert row.severity == "High" and row.severity_rank == 4
@@ -56,39 +56,39 @@ def test_new_alerts_are_created_with_every_column_filled(customer: Customer) -> 
 
 def test_repeating_a_page_changes_nothing(customer: Customer) -> None:
     page = [alert("a1"), alert("a2")]
-    services.alerts_upsert(customer_id=customer.pk, records=page)
+    upsert.alerts_upsert(customer_id=customer.pk, records=page)
     before = {a.alert_id: a.synced_at for a in Alert.objects.all()}
-    again = services.alerts_upsert(customer_id=customer.pk, records=page)
+    again = upsert.alerts_upsert(customer_id=customer.pk, records=page)
     assert (again.created, again.updated, again.new_ids) == (0, 0, ())
     assert {a.alert_id: a.synced_at for a in Alert.objects.all()} == before
     assert Alert.objects.count() == 2
 
 
 def test_a_newer_copy_updates_and_an_older_one_is_ignored(customer: Customer) -> None:
-    services.alerts_upsert(customer_id=customer.pk, records=[alert("a1")])
+    upsert.alerts_upsert(customer_id=customer.pk, records=[alert("a1")])
     newer = alert("a1", updated="2026-01-03T10:00:00Z", status="Resolved", assignedTo="bob")
-    result = services.alerts_upsert(customer_id=customer.pk, records=[newer])
+    result = upsert.alerts_upsert(customer_id=customer.pk, records=[newer])
     assert (result.created, result.updated) == (0, 1)
     stale = alert("a1", updated="2026-01-02T11:00:00Z", status="InProgress")
-    assert services.alerts_upsert(customer_id=customer.pk, records=[stale]).updated == 0
+    assert upsert.alerts_upsert(customer_id=customer.pk, records=[stale]).updated == 0
     row = Alert.objects.get(alert_id="a1")
     assert (row.status, row.assigned_to) == ("Resolved", "bob")
 
 
 def test_the_latest_copy_wins_when_a_page_repeats_an_alert(customer: Customer) -> None:
     page = [alert("a1", updated="2026-01-03T00:00:00Z", status="Resolved"), alert("a1")]
-    result = services.alerts_upsert(customer_id=customer.pk, records=page)
+    result = upsert.alerts_upsert(customer_id=customer.pk, records=page)
     assert result.created == 1
     assert Alert.objects.get(alert_id="a1").status == "Resolved"
 
 
 def test_evidence_arriving_later_is_stored_and_kept_through_updates(customer: Customer) -> None:
-    services.alerts_upsert(customer_id=customer.pk, records=[alert("a1")])
+    upsert.alerts_upsert(customer_id=customer.pk, records=[alert("a1")])
     evidence = [{"entityType": "File", "sha1": "abc"}]
     with_evidence = alert("a1", evidence=evidence)
-    assert services.alerts_upsert(customer_id=customer.pk, records=[with_evidence]).updated == 1
+    assert upsert.alerts_upsert(customer_id=customer.pk, records=[with_evidence]).updated == 1
     later = alert("a1", updated="2026-01-04T00:00:00Z", status="InProgress")
-    assert services.alerts_upsert(customer_id=customer.pk, records=[later]).updated == 1
+    assert upsert.alerts_upsert(customer_id=customer.pk, records=[later]).updated == 1
     row = Alert.objects.get(alert_id="a1")
     assert row.status == "InProgress"
     assert row.has_evidence is True and row.raw["evidence"] == evidence
@@ -99,8 +99,8 @@ def test_customers_do_not_share_alert_ids(customer: Customer) -> None:
         display_name="Fabrikam", tenant_id="22222222-2222-2222-2222-222222222222",
         status=CustomerStatus.ACTIVE,
     )  # fmt: skip
-    services.alerts_upsert(customer_id=customer.pk, records=[alert("same")])
-    result = services.alerts_upsert(customer_id=other.pk, records=[alert("same")])
+    upsert.alerts_upsert(customer_id=customer.pk, records=[alert("same")])
+    result = upsert.alerts_upsert(customer_id=other.pk, records=[alert("same")])
     assert result.created == 1
     assert Alert.objects.filter(alert_id="same").count() == 2
 
@@ -108,7 +108,7 @@ def test_customers_do_not_share_alert_ids(customer: Customer) -> None:
 def test_many_upserts_in_one_transaction_work(customer: Customer) -> None:
     # The PostgreSQL path reuses its staging table inside an enclosing transaction.
     for n in range(3):
-        services.alerts_upsert(customer_id=customer.pk, records=[alert(f"b{n}"), alert("a1")])
+        upsert.alerts_upsert(customer_id=customer.pk, records=[alert(f"b{n}"), alert("a1")])
     assert Alert.objects.filter(customer=customer).count() == 4
 
 
@@ -120,8 +120,8 @@ def test_postgres_takes_the_copy_path_and_matches_the_portable_one(customer: Cus
         status=CustomerStatus.ACTIVE,
     )  # fmt: skip
     page = [alert(f"x{n}", severity="Low", threatFamilyName=None) for n in range(50)]
-    fast = services._alerts_upsert_postgres(customer.pk, {r.id: r for r in page})
-    portable = services._alerts_upsert_portable(other.pk, {r.id: r for r in page})
+    fast = upsert._alerts_upsert_postgres(customer.pk, {r.id: r for r in page})
+    portable = upsert._alerts_upsert_portable(other.pk, {r.id: r for r in page})
     assert (fast.created, fast.updated) == (portable.created, portable.updated) == (50, 0)
     skip = {"id", "customer", "synced_at"}
     names = [f.name for f in Alert._meta.concrete_fields if f.name not in skip]
@@ -134,11 +134,11 @@ def test_postgres_takes_the_copy_path_and_matches_the_portable_one(customer: Cus
 def test_postgres_falls_back_to_merging_when_a_row_appears_under_the_direct_copy(
     customer: Customer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services.alerts_upsert(customer_id=customer.pk, records=[alert("a1")])
+    upsert.alerts_upsert(customer_id=customer.pk, records=[alert("a1")])
     # As if another pass wrote "a1" between the check and the COPY.
     monkeypatch.setattr("django.db.models.query.QuerySet.exists", lambda self: False)
     newer = alert("a1", updated="2026-01-05T00:00:00Z", status="Resolved")
-    result = services.alerts_upsert(customer_id=customer.pk, records=[newer, alert("a2")])
+    result = upsert.alerts_upsert(customer_id=customer.pk, records=[newer, alert("a2")])
     assert (result.created, result.updated, result.new_ids) == (1, 1, ("a2",))
     assert Alert.objects.get(alert_id="a1").status == "Resolved"
     assert Alert.objects.count() == 2
@@ -147,11 +147,11 @@ def test_postgres_falls_back_to_merging_when_a_row_appears_under_the_direct_copy
 def test_one_known_alert_at_the_end_of_a_large_page_is_merged_not_copied(
     customer: Customer,
 ) -> None:
-    services.alerts_upsert(
+    upsert.alerts_upsert(
         customer_id=customer.pk, records=[alert("z1999", updated="2026-01-09T00:00:00Z")]
     )
     page = [alert(f"z{n}") for n in range(2000)]  # "z1999" here is older than the stored one
-    result = services.alerts_upsert(customer_id=customer.pk, records=page)
+    result = upsert.alerts_upsert(customer_id=customer.pk, records=page)
     assert (result.created, result.updated) == (1999, 0)
     assert "z1999" not in result.new_ids
     assert Alert.objects.filter(customer=customer).count() == 2000
@@ -162,7 +162,7 @@ def test_one_known_alert_at_the_end_of_a_large_page_is_merged_not_copied(
 def test_text_that_copy_must_escape_is_stored_unchanged(customer: Customer) -> None:
     title = 'tab\there, line\nbreak, back\\slash, quote " and ünïcødé ✓'
     record = alert("esc", title=title, description="\\N is not null")
-    services.alerts_upsert(customer_id=customer.pk, records=[record])
+    upsert.alerts_upsert(customer_id=customer.pk, records=[record])
     row = Alert.objects.get(alert_id="esc")
     assert (row.title, row.description) == (title, "\\N is not null")
     assert row.raw["title"] == title

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from partner_portal.alerts import services
 from partner_portal.alerts.models import Alert, SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.sync import passes
 from partner_portal.core.locks import try_lock
 from tenants.models import Customer, CustomerStatus
 from tests.alerts.conftest import differences, ground_truth
@@ -55,7 +55,7 @@ def test_sync_now_without_a_customer_syncs_every_collecting_customer(
 @pytest.mark.sandbox
 def test_sync_now_respects_a_running_pass(sandbox: Any, bind_customers: Any) -> None:
     customer, _ = bind_customers(sandbox)
-    held = try_lock(services.lock_name(customer.pk, "alerts"), ttl=30)
+    held = try_lock(passes.lock_name(customer.pk, "alerts"), ttl=30)
     assert held is not None
     try:
         output = _run("--customer", str(customer.pk), "--source", "alerts")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from partner_portal.alerts import services
 from partner_portal.alerts.models import Alert, Incident, SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.sync import passes
 from tenants.models import CustomerStatus
 from tests.alerts.conftest import differences, ground_truth
 
@@ -21,11 +21,11 @@ def test_backfill_mirrors_every_alert_and_incident(
     sandbox = sandbox_factory(tenants=2, consented=2, alerts_per_tenant=300, seed=3)
     customers = bind_customers(sandbox)
     for customer in customers:
-        run = services.sync_source(customer_id=customer.pk, source="alerts")
+        run = passes.sync_source(customer_id=customer.pk, source="alerts")
         assert run is not None and run.status == SyncStatus.SUCCEEDED, run and run.error_message
         assert run.backfill and run.created == 300 and run.updated == 0
         assert differences(customer, ground_truth(sandbox, customer.tenant_id)) == []
-        incidents = services.sync_source(customer_id=customer.pk, source="incidents")
+        incidents = passes.sync_source(customer_id=customer.pk, source="incidents")
         assert incidents is not None and incidents.status == SyncStatus.SUCCEEDED
         assert Incident.objects.filter(customer=customer).count() == incidents.created > 0
 
@@ -36,7 +36,7 @@ def test_second_pass_picks_up_new_and_changed_alerts_only(
     settings.SYNC_EVIDENCE_SEVERITIES = []
     sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=100, seed=4)
     (customer,) = bind_customers(sandbox)
-    services.sync_source(customer_id=customer.pk, source="alerts")
+    passes.sync_source(customer_id=customer.pk, source="alerts")
     tenant = customer.tenant_id
     # Changed first, then created: the sandbox picks the alerts to change among all of the
     # tenant's, so the other order could change a new one and count it once, as created.
@@ -46,13 +46,13 @@ def test_second_pass_picks_up_new_and_changed_alerts_only(
     sandbox.control(
         "POST", f"/_sandbox/tenants/{tenant}/alerts", json={"count": 5}
     ).raise_for_status()
-    run = services.sync_source(customer_id=customer.pk, source="alerts")
+    run = passes.sync_source(customer_id=customer.pk, source="alerts")
     assert run is not None and not run.backfill
     assert (run.created, run.updated) == (5, 3)
     assert run.api_calls == 1
     assert Alert.objects.filter(customer=customer).count() == 105
     assert differences(customer, ground_truth(sandbox, tenant)) == []
-    again = services.sync_source(customer_id=customer.pk, source="alerts")
+    again = passes.sync_source(customer_id=customer.pk, source="alerts")
     assert again is not None and (again.created, again.updated, again.api_calls) == (0, 0, 1)
     assert again.token_source == "cache"
 
@@ -62,27 +62,27 @@ def test_revoked_consent_marks_the_customer_and_stops_its_syncs(
 ) -> None:
     sandbox = sandbox_factory(tenants=2, consented=2, alerts_per_tenant=20, seed=5)
     revoked, other = bind_customers(sandbox)
-    first = services.sync_source(customer_id=revoked.pk, source="alerts")
+    first = passes.sync_source(customer_id=revoked.pk, source="alerts")
     assert first is not None and first.status == SyncStatus.SUCCEEDED
     time.sleep(1.1)  # the cached token was issued in an earlier second than the revocation
     sandbox.control("DELETE", f"/_sandbox/tenants/{revoked.tenant_id}/consent").raise_for_status()
-    run = services.sync_source(customer_id=revoked.pk, source="alerts")
+    run = passes.sync_source(customer_id=revoked.pk, source="alerts")
     assert run is not None and run.status == SyncStatus.FAILED
     assert run.error_code == "AADSTS700016"
     revoked.refresh_from_db()
     assert revoked.status == CustomerStatus.CONSENT_REVOKED
-    assert services.sync_source(customer_id=revoked.pk, source="alerts") is None
-    ok = services.sync_source(customer_id=other.pk, source="alerts")
+    assert passes.sync_source(customer_id=revoked.pk, source="alerts") is None
+    ok = passes.sync_source(customer_id=other.pk, source="alerts")
     assert ok is not None and ok.status == SyncStatus.SUCCEEDED
 
 
 def test_failed_pass_keeps_the_watermark(sandbox_factory: Any, bind_customers: Any) -> None:
     sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=20, seed=6)
     (customer,) = bind_customers(sandbox)
-    services.sync_source(customer_id=customer.pk, source="alerts")
+    passes.sync_source(customer_id=customer.pk, source="alerts")
     watermark = SyncState.objects.get(customer=customer, source="alerts").watermark
     sandbox.control("PUT", "/_sandbox/faults", json={"rate_503": 1.0}).raise_for_status()
-    run = services.sync_source(customer_id=customer.pk, source="alerts")
+    run = passes.sync_source(customer_id=customer.pk, source="alerts")
     assert run is not None and run.status == SyncStatus.FAILED
     state = SyncState.objects.get(customer=customer, source="alerts")
     assert state.watermark == watermark and state.consecutive_failures == 1
@@ -95,7 +95,7 @@ def test_evidence_is_fetched_for_new_alerts_of_chosen_severities(
     settings.SYNC_EVIDENCE_SEVERITIES = ["High"]
     sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=120, seed=8)
     (customer,) = bind_customers(sandbox)
-    run = services.sync_source(customer_id=customer.pk, source="alerts")
+    run = passes.sync_source(customer_id=customer.pk, source="alerts")
     assert run is not None and run.status == SyncStatus.SUCCEEDED
     truth = ground_truth(sandbox, customer.tenant_id)
     high = {i for i, a in truth.items() if a["severity"] == "High" and a.get("evidence")}

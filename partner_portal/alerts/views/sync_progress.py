@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from partner_portal.alerts.selectors_sync import customer_sync_overview
+from partner_portal.alerts.sync.progress import customer_sync_overview
 from partner_portal.core.access import Role, require_roles
 from tenants.models import Customer
 

@@ -14,8 +14,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q, QuerySet
 
-from partner_portal.alerts import services
-from partner_portal.alerts.models import Source, SyncRun, SyncStatus
+from partner_portal.alerts.models import SyncRun, SyncStatus
+from partner_portal.alerts.sync import progress, sources
+from partner_portal.alerts.sync.passes import ProgressCallback, sync_source
 from tenants.models import Customer
 
 
@@ -30,23 +31,24 @@ class Command(BaseCommand):
             "--customer", help="customer ID, display name or tenant ID (default: all)"
         )
         parser.add_argument(
-            "--source", choices=[s.value for s in Source], help="only this source (default: both)"
+            "--source", choices=sources.names(), help="only this source (default: every one)"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         customers = self._customers(options.get("customer"))
-        sources = [options["source"]] if options.get("source") else [s.value for s in Source]
+        chosen = [options["source"]] if options.get("source") else sources.names()
         tty = sys.stdout.isatty() and self.stdout._out is sys.stdout
         failures = 0
         done = 0
         for customer in customers:
-            for source in sources:
-                if not services.source_enabled(customer, source):
+            for source in chosen:
+                kind = sources.find(source)
+                if kind is None or not kind.enabled_for(customer):
                     self.stdout.write(
                         f"{customer} / {source}: not collected (status {customer.status})"
                     )
                     continue
-                run = services.sync_source(
+                run = sync_source(
                     customer_id=customer.pk,
                     source=source,
                     progress=self._progress_printer(customer, source, tty),
@@ -71,7 +73,7 @@ class Command(BaseCommand):
 
     def _customers(self, wanted: str | None) -> QuerySet[Customer]:
         if not wanted:
-            return Customer.objects.filter(status__in=services.COLLECTING).order_by("pk")
+            return Customer.objects.filter(status__in=sources.COLLECTING).order_by("pk")
         match = Q(display_name__iexact=wanted) | Q(tenant_id__iexact=wanted)
         if wanted.isdigit():
             match |= Q(pk=int(wanted))
@@ -82,19 +84,14 @@ class Command(BaseCommand):
             raise CommandError(f"{wanted!r} names several customers; use the customer ID.")
         return found
 
-    def _progress_printer(
-        self, customer: Customer, source: str, tty: bool
-    ) -> services.ProgressCallback:
+    def _progress_printer(self, customer: Customer, source: str, tty: bool) -> ProgressCallback:
         started = time.monotonic()
         spinner = "|/-\\"
 
         def show(run: SyncRun) -> None:
             elapsed = time.monotonic() - started
-            rate = run.fetched / elapsed if elapsed > 0 else 0.0
-            line = (
-                f"{spinner[run.pages % len(spinner)]} {customer} / {source}: "
-                f"{run.pages} page(s), {run.fetched} read ({run.created} new, "
-                f"{run.updated} changed), {run.api_calls} API call(s), {rate:,.0f}/s"
+            line = f"{spinner[run.pages % len(spinner)]} {customer} / {source}: " + (
+                progress.pass_progress_text(run, elapsed_seconds=elapsed)
             )
             if tty:
                 self.stdout.write("\r\033[K" + line, ending="")
@@ -105,15 +102,7 @@ class Command(BaseCommand):
         return show
 
     def _summary(self, customer: Customer, source: str, run: SyncRun) -> str:
-        seconds = run.duration_seconds or 0.0
-        kind = "backfill" if run.backfill else "increment"
-        text = (
-            f"{customer} / {source} {kind} {run.status} in {seconds:.1f} s: "
-            f"{run.pages} page(s), {run.fetched} read, {run.created} new, {run.updated} changed, "
-            f"{run.api_calls} API call(s)"
-        )
-        if run.throttled_waits:
-            text += f", {run.throttled_waits} throttled wait(s) ({run.throttled_seconds:.1f} s)"
+        text = f"{customer} / {source} {progress.pass_summary_text(run)}"
         if run.status == SyncStatus.FAILED:
-            return self.style.ERROR(f"{text}. {run.error_code}: {run.error_message}")
+            return self.style.ERROR(text)
         return self.style.SUCCESS(text)

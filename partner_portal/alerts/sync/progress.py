@@ -1,8 +1,13 @@
-"""Reads about one customer's sync: health per source and a first backfill's progress.
+"""Reads about where a customer's sync stands, for the people who watch it.
 
-The customer page renders it and its live JSON endpoint serves it, so both say the same.
-Nothing here reveals tokens or the partner app's secrets: only counts, times, and the
-error code and explanation recorded on the run.
+For each registered source: whether it is collected, the watermark, when it is next due,
+how many failures in a row, how many items are stored, the latest run, and how far the
+first backfill has come (with its rate while it runs). The customer page renders this and
+its live JSON endpoint (polled while a backfill runs) serves the same dictionary, so the
+two never disagree; `sync_now` prints its own progress from the run it is given.
+
+Only counts, times and the error code and explanation recorded on a run leave here:
+never a token or anything of the partner app's.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from partner_portal.alerts.models import Alert, Incident, Source, SyncRun, SyncState, SyncStatus
-from partner_portal.alerts.services import source_enabled
+from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.sync import sources
 from tenants.models import Customer
 
 
@@ -69,30 +74,27 @@ def _backfill(state: SyncState | None, first: SyncRun | None, stored: int) -> di
 def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
     """Health and backfill progress of each source of `customer`, JSON-ready."""
     states = {s.source: s for s in SyncState.objects.filter(customer=customer)}
-    stored = {
-        Source.ALERTS.value: Alert.objects.filter(customer=customer).count(),
-        Source.INCIDENTS.value: Incident.objects.filter(customer=customer).count(),
-    }
-    sources: list[dict[str, Any]] = []
-    for source in Source:
-        state = states.get(source.value)
-        runs = SyncRun.objects.filter(customer=customer, source=source.value)
+    overview: list[dict[str, Any]] = []
+    for source in sources.all_sources():
+        state = states.get(source.name)
+        stored = source.stored_count(customer)
+        runs = SyncRun.objects.filter(customer=customer, source=source.name)
         last = runs.order_by("-started_at", "-id").first()
         first = runs.filter(backfill=True).order_by("-started_at", "-id").first()
         healthy = last is None or last.status != SyncStatus.FAILED
-        sources.append(
+        overview.append(
             {
-                "source": source.value,
+                "source": source.name,
                 "label": source.label,
-                "enabled": source_enabled(customer, source.value),
+                "enabled": source.enabled_for(customer),
                 "healthy": healthy,
                 "watermark": _iso(state.watermark) if state else None,
                 "last_success_at": _iso(state.last_success_at) if state else None,
                 "next_due_at": _iso(state.next_due_at) if state else None,
                 "consecutive_failures": state.consecutive_failures if state else 0,
-                "stored": stored[source.value],
+                "stored": stored,
                 "last_run": _run_summary(last),
-                "backfill": _backfill(state, first, stored[source.value]),
+                "backfill": _backfill(state, first, stored),
             }
         )
     return {
@@ -100,6 +102,32 @@ def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
         "status": customer.status,
         "status_label": customer.get_status_display(),
         "interval_seconds": customer.sync_interval_seconds,
-        "live": any(s["enabled"] and s["backfill"]["phase"] != "done" for s in sources),
-        "sources": sources,
+        "live": any(s["enabled"] and s["backfill"]["phase"] != "done" for s in overview),
+        "sources": overview,
     }
+
+
+# --- one pass, as it goes --------------------------------------------------------------------
+def pass_progress_text(run: SyncRun, *, elapsed_seconds: float) -> str:
+    """How far a running pass has come, in one line (`sync_now` prints it after each page)."""
+    rate = run.fetched / elapsed_seconds if elapsed_seconds > 0 else 0.0
+    return (
+        f"{run.pages} page(s), {run.fetched} read ({run.created} new, "
+        f"{run.updated} changed), {run.api_calls} API call(s), {rate:,.0f}/s"
+    )
+
+
+def pass_summary_text(run: SyncRun) -> str:
+    """What a finished pass did, in one line: its kind, outcome, time and counts."""
+    seconds = run.duration_seconds or 0.0
+    kind = "backfill" if run.backfill else "increment"
+    text = (
+        f"{kind} {run.status} in {seconds:.1f} s: "
+        f"{run.pages} page(s), {run.fetched} read, {run.created} new, {run.updated} changed, "
+        f"{run.api_calls} API call(s)"
+    )
+    if run.throttled_waits:
+        text += f", {run.throttled_waits} throttled wait(s) ({run.throttled_seconds:.1f} s)"
+    if run.status == SyncStatus.FAILED:
+        text += f". {run.error_code}: {run.error_message}"
+    return text

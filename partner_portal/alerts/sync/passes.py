@@ -1,0 +1,217 @@
+"""One sync pass: a customer's changes in one source, read from Microsoft and stored.
+
+A pass holds the lock of its (customer, source) pair, so two workers never run it side
+by side, and renews it after every page. It reads what changed since the watermark less
+an overlap (Microsoft's ingestion delay, clock skew) or, on the first pass, since the
+backfill horizon. Each page is stored in its own transaction. Only once every page is
+in does the watermark move, to the moment the pass began: a pass that dies half way is
+repeated from the old watermark, and the idempotent upsert makes the repeat harmless.
+
+Every pass that runs leaves a `SyncRun` row with its counts and, when it fails, an error
+code and an explanation fit to show. A failure also backs the source off (doubling the
+customer's interval per failure, up to SYNC_MAX_BACKOFF_SECONDS) and, when Microsoft
+says consent or a permission is missing, marks the customer. `sync_source` never raises
+for the pass's own failures, so one customer never stops another's.
+
+The pass knows sources only through `sources.Source`: which client, which pages, how a
+page is stored and what is fetched after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.sync import sources
+from partner_portal.alerts.sync.sources import AnySource, SyncClient
+from partner_portal.core.locks import CacheLock, LockUnavailable, try_lock
+from partner_portal.defender import (
+    ApiError,
+    ConsentMissing,
+    DefenderError,
+    Forbidden,
+    TokenError,
+    Unauthorized,
+)
+from tenants import microsoft, verification
+from tenants.models import Customer
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[SyncRun], None]
+
+# Counters copied from the client to the run as the pass goes.
+_STATS_FIELDS = ["api_calls", "retries", "throttled_waits", "throttled_seconds", "token_source"]
+
+
+class LockLost(Exception):
+    """Another worker took over this customer's sync (our lock expired)."""
+
+
+def lock_name(customer_id: int, source: str) -> str:
+    return f"sync:{customer_id}:{source}"
+
+
+def sync_source(
+    *, customer_id: int, source: str, progress: ProgressCallback | None = None
+) -> SyncRun | None:
+    """Run one pass for one customer and source (by its stored name); None if there is
+    nothing to run (customer gone or paused, source unknown or not collected, or another
+    worker holds its lock). `progress` is called with the run after every page.
+
+    Never raises for a failure of the pass itself: every failure is recorded on the
+    run, on the source's backoff and, for access problems, on the customer.
+    """
+    customer = Customer.objects.filter(pk=customer_id).first()
+    kind = sources.find(source)
+    if customer is None or kind is None or not kind.enabled_for(customer):
+        return None
+    try:
+        lock = try_lock(lock_name(customer_id, kind.name), ttl=settings.SYNC_LOCK_SECONDS)
+    except LockUnavailable as exc:
+        # Without the lock store nobody can prove a pass is alone: record and back off.
+        state, _ = SyncState.objects.get_or_create(customer=customer, source=kind.name)
+        run = SyncRun.objects.create(customer=customer, source=kind.name, since=state.watermark)
+        return _finish_failed(run, state, customer, kind, exc)
+    if lock is None:
+        logger.info("Sync of customer %s %s already running elsewhere", customer_id, source)
+        return None
+    try:
+        return _run_pass(customer, kind, lock, progress)
+    finally:
+        lock.release()
+
+
+def _close_abandoned_runs(customer: Customer, source: AnySource) -> None:
+    """Runs left "running" by a worker that died; we hold the lock, so none is alive."""
+    SyncRun.objects.filter(customer=customer, source=source.name, status=SyncStatus.RUNNING).update(
+        status=SyncStatus.FAILED,
+        finished_at=timezone.now(),
+        error_code="worker_lost",
+        error_message="The worker stopped during this pass; a later pass repeated it.",
+    )
+
+
+def _run_pass(
+    customer: Customer, source: AnySource, lock: CacheLock, progress: ProgressCallback | None
+) -> SyncRun:
+    _close_abandoned_runs(customer, source)
+    state, _ = SyncState.objects.get_or_create(customer=customer, source=source.name)
+    started = timezone.now()
+    backfill = state.watermark is None
+    if state.watermark is None:
+        since = started - timedelta(days=settings.SYNC_BACKFILL_DAYS)
+    else:
+        since = state.watermark - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
+    run = SyncRun.objects.create(
+        customer=customer, source=source.name, backfill=backfill, since=since, started_at=started
+    )
+    token_sources: list[str] = []
+    client: SyncClient | None = None
+    try:
+        # Kept alive while this worker lives, so a slow page on a busy machine does not
+        # hand the pass to another worker; checked after every page all the same.
+        with lock.keep_alive() as lost:
+            client = source.client(customer, token_sources=token_sources)
+            for page in source.pages(client, since=since):
+                result = source.store(customer_id=customer.pk, page=page)
+                source.enrich(client, customer_id=customer.pk, page=page, result=result)
+                run.pages += 1
+                run.fetched += len(page)
+                run.created += result.created
+                run.updated += result.updated
+                _copy_stats(run, client, token_sources)
+                run.save(update_fields=["pages", "fetched", "created", "updated", *_STATS_FIELDS])
+                if progress:
+                    progress(run)
+                if lost.is_set() or not lock.extend():
+                    raise LockLost
+    except Exception as exc:  # every failure must land on the run
+        if not isinstance(exc, DefenderError | LockLost | microsoft.PartnerAppNotConfigured):
+            logger.exception("Sync of customer %s %s failed unexpectedly", customer.pk, source.name)
+        _copy_stats(run, client, token_sources)
+        return _finish_failed(run, state, customer, source, exc)
+    _copy_stats(run, client, token_sources)
+    return _finish_succeeded(run, state, started)
+
+
+def _copy_stats(run: SyncRun, client: SyncClient | None, token_sources: list[str]) -> None:
+    if client is not None:
+        stats = client.stats
+        run.api_calls = stats.api_calls
+        run.retries = stats.retries
+        run.throttled_waits = stats.throttled_waits
+        run.throttled_seconds = round(stats.throttled_seconds, 3)
+    if token_sources:
+        # "identity_provider" if any token of the pass was freshly requested.
+        run.token_source = (
+            "identity_provider" if "identity_provider" in token_sources else token_sources[-1]
+        )
+
+
+@transaction.atomic
+def _finish_succeeded(run: SyncRun, state: SyncState, started: datetime) -> SyncRun:
+    now = timezone.now()
+    run.status = SyncStatus.SUCCEEDED
+    run.finished_at = now
+    run.save(update_fields=["status", "finished_at", *_STATS_FIELDS])
+    SyncState.objects.filter(pk=state.pk).update(
+        watermark=started, last_success_at=now, last_run=run, consecutive_failures=0
+    )
+    return run
+
+
+def _describe(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, LockLost):
+        return "lock_lost", "Another worker took over this sync; it carries on from there."
+    if isinstance(exc, LockUnavailable):
+        return "lock_unavailable", "The shared lock store (Redis) did not answer; retried later."
+    if isinstance(exc, microsoft.PartnerAppNotConfigured):
+        return "not_configured", str(exc)
+    if isinstance(exc, TokenError):
+        code = f"AADSTS{exc.aadsts_code}" if exc.aadsts_code else type(exc).__name__
+        return code, exc.explanation
+    if isinstance(exc, ApiError):
+        code = type(exc).__name__ + (f" {exc.status}" if exc.status else "")
+        return code, exc.explanation
+    # Not the protocol core's: a database or Redis problem, or a time limit. The message
+    # may hold connection details, so only the kind of failure is shown.
+    return type(exc).__name__, "The pass stopped on an internal error; it is retried later."
+
+
+def _finish_failed(
+    run: SyncRun, state: SyncState, customer: Customer, source: AnySource, exc: Exception
+) -> SyncRun:
+    code, message = _describe(exc)
+    logger.warning("Sync of customer %s %s failed: %s", customer.pk, source.name, code)
+    with transaction.atomic():
+        run.status = SyncStatus.FAILED
+        run.finished_at = timezone.now()
+        run.error_code = code[:64]
+        run.error_message = message
+        run.save(
+            update_fields=["status", "finished_at", "error_code", "error_message", *_STATS_FIELDS]
+        )
+        failures = state.consecutive_failures + 1
+        backoff = min(
+            settings.SYNC_MAX_BACKOFF_SECONDS, customer.sync_interval_seconds * 2 ** (failures - 1)
+        )
+        SyncState.objects.filter(pk=state.pk).update(
+            last_run=run,
+            consecutive_failures=F("consecutive_failures") + 1,
+            next_due_at=timezone.now() + timedelta(seconds=backoff),
+        )
+    if isinstance(exc, ConsentMissing | Unauthorized):
+        verification.customer_record_access_problem(customer_id=customer.pk, exc=exc)
+    elif isinstance(exc, Forbidden):
+        verification.customer_record_access_problem(
+            customer_id=customer.pk, exc=exc, missing_permission=source.permission
+        )
+    return run

@@ -1,0 +1,364 @@
+"""Storing what a sync read: alerts and incidents upserted idempotently, a page at a time.
+
+Each call takes one page of parsed records and writes it in one transaction. A stored row
+is rewritten only when Microsoft's copy is newer, so running a page twice, or a stale
+page from a pass that lost its lock, changes nothing. Alerts also keep the evidence that
+was fetched for them once, when later updates arrive without it.
+
+Alerts have two writers with one outcome. On PostgreSQL the page is streamed with COPY:
+straight into the table when none of its alerts is stored yet (a backfill), otherwise
+into a temporary table and merged with one INSERT ... ON CONFLICT that writes only what
+changed and reports which alerts were new. Any other database reads what is stored and
+writes with one bulk INSERT ... ON CONFLICT. Incidents are few and small, so they take the
+portable path everywhere. The write-back (`actions.py`) stores Defender's answers here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Field
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from partner_portal.alerts.models import SEVERITY_RANK, Alert, Incident
+from partner_portal.defender import AlertRecord, IncidentRecord
+
+ALERT_FIELDS = [
+    "incident_id", "investigation_id", "title", "description", "severity", "severity_rank",
+    "status", "classification", "determination", "investigation_state", "category",
+    "detection_source", "threat_family_name", "assigned_to", "machine_id",
+    "computer_dns_name", "related_user", "mitre_techniques", "created_at", "first_event_at",
+    "last_event_at", "last_updated_at", "resolved_at", "has_evidence", "raw", "synced_at",
+]  # fmt: skip
+INCIDENT_FIELDS = [
+    "name", "status", "severity", "severity_rank", "classification", "determination",
+    "assigned_to", "tags", "alert_ids", "created_at", "last_updated_at", "raw", "synced_at",
+]  # fmt: skip
+
+
+# --- rows -----------------------------------------------------------------------------------
+def _user(record: AlertRecord) -> str:
+    user = record.related_user
+    if user is None or not user.user_name:
+        return ""
+    return f"{user.domain_name}\\{user.user_name}" if user.domain_name else user.user_name
+
+
+ROW_NAMES = ["customer_id", "alert_id", *ALERT_FIELDS]
+
+# One encoder for every COPY row: `json.dumps` with options builds a new encoder per call,
+# which costs as much as encoding a small alert. The API's JSON cannot hold cycles.
+_json_text = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _alert_row(
+    customer_id: int,
+    record: AlertRecord,
+    now: datetime,
+    json_value: Callable[[Any], Any] = _as_is,
+) -> tuple[Any, ...]:
+    """The columns of one alert row, in `ROW_NAMES` order. `json_value` turns the two JSON
+    columns (MITRE techniques, raw) into what the writer takes: text for COPY."""
+    raw = record.raw
+    return (
+        customer_id,
+        record.id,
+        record.incident_id,
+        record.investigation_id,
+        (record.title or "")[:500],
+        record.description or "",
+        record.severity,
+        SEVERITY_RANK.get(record.severity, 0),
+        record.status,
+        record.classification or "",
+        record.determination or "",
+        (record.investigation_state or "")[:64],
+        (record.category or "")[:64],
+        (record.detection_source or "")[:64],
+        (record.threat_family_name or "")[:200],
+        (record.assigned_to or "")[:255],
+        (record.machine_id or "")[:64],
+        (record.computer_dns_name or "")[:255],
+        _user(record)[:255],
+        json_value(list(record.mitre_techniques)),
+        record.alert_creation_time,
+        record.first_event_time,
+        record.last_event_time,
+        record.last_update_time,
+        record.resolved_time,
+        bool(record.evidence),
+        json_value(raw if type(raw) is dict else dict(raw)),
+        now,
+    )
+
+
+def _alert_values(customer_id: int, record: AlertRecord, now: datetime) -> dict[str, Any]:
+    """The columns of one alert row, by model field name."""
+    values = dict(zip(ROW_NAMES, _alert_row(customer_id, record, now), strict=True))
+    values["raw"] = dict(record.raw)  # a copy: the model may be changed, the record not
+    return values
+
+
+def alert_from_record(customer_id: int, record: AlertRecord, now: datetime) -> Alert:
+    return Alert(**_alert_values(customer_id, record, now))
+
+
+def incident_from_record(customer_id: int, record: IncidentRecord, now: datetime) -> Incident:
+    return Incident(
+        customer_id=customer_id,
+        incident_id=record.incident_id,
+        name=(record.incident_name or "")[:500],
+        status=record.status or "",
+        severity=record.severity or "",
+        severity_rank=SEVERITY_RANK.get(record.severity or "", 0),
+        classification=record.classification or "",
+        determination=record.determination or "",
+        assigned_to=(record.assigned_to or "")[:255],
+        tags=list(record.tags),
+        alert_ids=[alert.alert_id for alert in record.alerts],
+        created_at=record.created_time,
+        last_updated_at=record.last_update_time,
+        raw=dict(record.raw),
+        synced_at=now,
+    )
+
+
+# --- alerts ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UpsertResult:
+    """What one upsert wrote: rows created and updated, and the IDs of the new alerts
+    (a source may fetch more for those, e.g. evidence)."""
+
+    created: int
+    updated: int
+    new_ids: tuple[str, ...] = ()
+
+
+def _latest_per_id(records: Iterable[AlertRecord]) -> dict[str, AlertRecord]:
+    """One record per alert ID, the most recently updated (a page may repeat one)."""
+    latest: dict[str, AlertRecord] = {}
+    for record in records:
+        seen = latest.get(record.id)
+        if seen is None or _newer_or_same(record.last_update_time, seen.last_update_time):
+            latest[record.id] = record
+    return latest
+
+
+def _newer_or_same(candidate: datetime | None, known: datetime | None) -> bool:
+    return candidate is None or known is None or candidate >= known
+
+
+@transaction.atomic
+def alerts_upsert(*, customer_id: int, records: Iterable[AlertRecord]) -> UpsertResult:
+    """Insert new alerts and update changed ones, in one transaction.
+
+    A row is rewritten only when the API's copy is newer (`lastUpdateTime`) or brings
+    evidence the row lacks, so a repeated page changes nothing and an older copy (from
+    a pass that lost its lock) never overwrites a newer one. Evidence, fetched once for
+    a new alert, is kept when later updates arrive without it.
+    """
+    latest = _latest_per_id(records)
+    if not latest:
+        return UpsertResult(0, 0)
+    if connection.vendor == "postgresql":
+        return _alerts_upsert_postgres(customer_id, latest)
+    return _alerts_upsert_portable(customer_id, latest)
+
+
+def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) -> UpsertResult:
+    """Any database: read what is there, then one bulk INSERT ... ON CONFLICT."""
+    existing = {
+        alert_id: (updated_at, has_evidence)
+        for alert_id, updated_at, has_evidence in Alert.objects.filter(
+            customer_id=customer_id, alert_id__in=list(latest)
+        ).values_list("alert_id", "last_updated_at", "has_evidence")
+    }
+    now = timezone.now()
+    rows: list[Alert] = []
+    new_ids: list[str] = []
+    keep_evidence: list[str] = []
+    for alert_id, record in latest.items():
+        known = existing.get(alert_id)
+        if known is None:
+            new_ids.append(alert_id)
+        else:
+            known_updated, known_evidence = known
+            newer = (
+                known_updated is None
+                or record.last_update_time is None
+                or record.last_update_time > known_updated
+            )
+            gains_evidence = bool(record.evidence) and not known_evidence
+            if not newer and not (record.last_update_time == known_updated and gains_evidence):
+                continue
+            if known_evidence and not record.evidence:
+                keep_evidence.append(alert_id)
+        rows.append(alert_from_record(customer_id, record, now))
+    if keep_evidence:
+        evidence = dict(
+            Alert.objects.filter(customer_id=customer_id, alert_id__in=keep_evidence).values_list(
+                "alert_id", "raw__evidence"
+            )
+        )
+        for row in rows:
+            if evidence.get(row.alert_id):
+                row.raw = {**row.raw, "evidence": evidence[row.alert_id]}
+                row.has_evidence = True
+    if rows:
+        Alert.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["customer", "alert_id"],
+            update_fields=ALERT_FIELDS,
+        )
+    return UpsertResult(len(new_ids), len(rows) - len(new_ids), tuple(new_ids))
+
+
+def _alert_columns() -> list[str]:
+    columns = []
+    for name in ["customer", "alert_id", *ALERT_FIELDS]:
+        field = Alert._meta.get_field(name)
+        assert isinstance(field, Field) and field.column
+        columns.append(field.column)
+    return columns
+
+
+def _alerts_upsert_postgres(customer_id: int, latest: dict[str, AlertRecord]) -> UpsertResult:
+    """PostgreSQL: COPY the page into a temporary table, then one INSERT ... ON CONFLICT
+    that writes only rows that changed and reports which were new.
+
+    This is several times faster than `bulk_create` for pages of thousands of alerts: no
+    read-before-write, one statement, and COPY instead of a huge parameter list.
+    """
+    table = Alert._meta.db_table
+    columns = _alert_columns()
+    names = ROW_NAMES
+    column_list = ", ".join(columns)
+    keys = {"customer_id", "alert_id"}
+    assignments = []
+    for name, column in zip(names, columns, strict=True):
+        if column in keys:
+            continue
+        if name == "has_evidence":
+            assignments.append(f"{column} = a.{column} OR EXCLUDED.{column}")
+        elif name == "raw":
+            # Keep the evidence fetched earlier when an update arrives without it.
+            assignments.append(
+                f"{column} = CASE WHEN a.has_evidence AND NOT EXCLUDED.has_evidence "
+                f"AND a.{column} -> 'evidence' IS NOT NULL "
+                f"THEN jsonb_set(EXCLUDED.{column}, '{{evidence}}', a.{column} -> 'evidence') "
+                f"ELSE EXCLUDED.{column} END"
+            )
+        else:
+            assignments.append(f"{column} = EXCLUDED.{column}")
+    now = timezone.now()
+    import psycopg
+
+    ids = list(latest)
+    # One array parameter instead of an IN list of up to 10,000: building and quoting
+    # that list took longer than the look-up itself.
+    any_known = (
+        Alert.objects.filter(customer_id=customer_id)
+        .alias(known=RawSQL("alert_id = ANY(%s)", (ids,), output_field=BooleanField()))
+        .filter(known=True)
+    )
+    if not any_known.exists():
+        # A backfill page: nothing to merge, so COPY straight into the table. Should a
+        # concurrent pass have written one of these alerts meanwhile, the unique
+        # constraint stops the COPY and the merging path below takes over.
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                _copy_rows(cursor.cursor, table, column_list, customer_id, latest, now)
+            return UpsertResult(len(ids), 0, tuple(ids))
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            # psycopg's own error: the COPY runs on the driver's cursor, unwrapped.
+            pass
+    # The statements below interpolate only table and column names from the model.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS alert_upsert_stage ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {column_list} FROM {table} WITH NO DATA"
+        )
+        # Within an enclosing transaction the table survives between calls.
+        cursor.execute("TRUNCATE alert_upsert_stage")
+        _copy_rows(cursor.cursor, "alert_upsert_stage", column_list, customer_id, latest, now)
+        cursor.execute(
+            f"INSERT INTO {table} AS a ({column_list}) "  # noqa: S608
+            f"SELECT {column_list} FROM alert_upsert_stage "
+            f"ON CONFLICT (customer_id, alert_id) DO UPDATE SET {', '.join(assignments)} "
+            "WHERE a.last_updated_at IS NULL OR EXCLUDED.last_updated_at IS NULL "
+            "OR EXCLUDED.last_updated_at > a.last_updated_at "
+            "OR (EXCLUDED.last_updated_at = a.last_updated_at "
+            "AND EXCLUDED.has_evidence AND NOT a.has_evidence) "
+            "RETURNING a.alert_id, (a.xmax = 0)"
+        )
+        written: Sequence[tuple[str, bool]] = cursor.fetchall()
+    new_ids = tuple(alert_id for alert_id, inserted in written if inserted)
+    return UpsertResult(len(new_ids), len(written) - len(new_ids), new_ids)
+
+
+def _copy_rows(
+    raw_cursor: Any,
+    table: str,
+    column_list: str,
+    customer_id: int,
+    latest: dict[str, AlertRecord],
+    now: datetime,
+) -> None:
+    """COPY the alerts of `latest` into `table` (psycopg's COPY, text format).
+
+    Rows are built while they are sent, so the server parses and indexes the first rows
+    while later ones are still being encoded.
+    """
+    with raw_cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+        write_row = copy.write_row
+        for record in latest.values():
+            write_row(_alert_row(customer_id, record, now, _json_text))
+
+
+# --- incidents ------------------------------------------------------------------------------
+def _newer(candidate: datetime | None, known: datetime | None) -> bool:
+    return candidate is None or known is None or candidate > known
+
+
+@transaction.atomic
+def incidents_upsert(*, customer_id: int, records: Iterable[IncidentRecord]) -> UpsertResult:
+    """Insert new incidents and update those whose copy is newer, in one transaction."""
+    latest = {record.incident_id: record for record in records}
+    if not latest:
+        return UpsertResult(0, 0)
+    existing = dict(
+        Incident.objects.filter(customer_id=customer_id, incident_id__in=list(latest)).values_list(
+            "incident_id", "last_updated_at"
+        )
+    )
+    now = timezone.now()
+    rows, created, updated = [], 0, 0
+    for incident_id, record in latest.items():
+        if incident_id not in existing:
+            created += 1
+        elif not _newer(record.last_update_time, existing[incident_id]):
+            continue
+        else:
+            updated += 1
+        rows.append(incident_from_record(customer_id, record, now))
+    if rows:
+        Incident.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["customer", "incident_id"],
+            update_fields=INCIDENT_FIELDS,
+        )
+    return UpsertResult(created, updated)

@@ -41,6 +41,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from partner_portal.core.failures import describe_failure
 from partner_portal.defender import (
     CONSUMER_TENANT_ID,
     CodeReceived,
@@ -224,7 +225,7 @@ def _unavailable(consent: ConsentRequest, exc: DefenderError) -> CallbackOutcome
         customer_name=consent.customer.display_name,
         error=type(exc).__name__,
         aadsts_code=getattr(exc, "aadsts_code", None),
-        description=exc.explanation,
+        description=describe_failure(exc).words,
     )
 
 

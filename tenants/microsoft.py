@@ -46,6 +46,12 @@ if TYPE_CHECKING:
 class PartnerAppNotConfigured(RuntimeError):
     """Neither a partner app nor a running sandbox is configured."""
 
+    failure_code = "not_configured"
+
+    @property
+    def explanation(self) -> str:
+        return str(self)  # says which settings to set; no secret is in it
+
 
 @dataclass(frozen=True)
 class PartnerApp:

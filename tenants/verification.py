@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from partner_portal.core.failures import describe_failure
 from partner_portal.defender import (
     ALERT_READ,
     ALERT_READWRITE,
@@ -173,21 +174,14 @@ def _verification_succeeded(
     return customer
 
 
-def _explain(exc: Exception) -> tuple[str, str]:
-    code = getattr(exc, "aadsts_code", None)
-    if isinstance(exc, InvalidToken):
-        return "invalid_token", f"Microsoft's token failed the portal's checks: {exc.reason}."
-    text = getattr(exc, "explanation", "") or str(exc)
-    return (f"AADSTS{code}" if code else type(exc).__name__), text
-
-
 @transaction.atomic
 def _verification_failed(customer: Customer, status: str, exc: Exception) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == CustomerStatus.OFFBOARDED:
         return customer
     previous = customer.status
-    code, message = _explain(exc)
+    failure = describe_failure(exc)
+    code, message = failure.code, failure.words
     customer.status = status
     customer.last_error_code = code[:64]
     customer.last_error_message = message
@@ -218,7 +212,8 @@ def _release_unproven(customer: Customer, exc: Exception) -> Customer:
     if customer.status == CustomerStatus.OFFBOARDED or not customer.tenant_id:
         return customer
     released, previous = customer.tenant_id, customer.status
-    code, message = _explain(exc)
+    failure = describe_failure(exc)
+    code, message = failure.code, failure.words
     customer.tenant_id = None
     customer.status = CustomerStatus.PENDING_CONSENT
     customer.last_error_code = code[:64]

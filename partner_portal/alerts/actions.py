@@ -22,6 +22,7 @@ from django.db import transaction
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
+from partner_portal.core.failures import describe_failure
 from partner_portal.defender import (
     ALERT_READWRITE,
     AlertRecord,
@@ -329,7 +330,7 @@ def _failure_result(
         message = "Defender no longer knows this alert (it may have been deleted)."
         return _record(alert, actor, Outcome.NOT_FOUND, message, wanted, ip_address, calls, bulk)
     logger.warning("Write-back to alert %s failed: %s", alert.pk, type(exc).__name__)
-    message = f"Defender did not take the change: {exc.explanation}"
+    message = f"Defender did not take the change: {describe_failure(exc).words}"
     return _record(alert, actor, Outcome.FAILED, message, wanted, ip_address, calls, bulk)
 
 

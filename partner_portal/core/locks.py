@@ -53,6 +53,9 @@ return 0
 class LockUnavailable(RuntimeError):
     """The lock store (Redis or the cache) did not answer."""
 
+    failure_code = "lock_unavailable"
+    explanation = "The shared lock store (Redis) did not answer; retried later."
+
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()

@@ -31,13 +31,12 @@ from django.utils import timezone
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
 from partner_portal.alerts.sync import sources
 from partner_portal.alerts.sync.sources import AnySource, SyncClient
+from partner_portal.core.failures import describe_failure
 from partner_portal.core.locks import CacheLock, LockUnavailable, try_lock
 from partner_portal.defender import (
-    ApiError,
     ConsentMissing,
     DefenderError,
     Forbidden,
-    TokenError,
     Unauthorized,
 )
 from tenants import microsoft, verification
@@ -53,6 +52,9 @@ _STATS_FIELDS = ["api_calls", "retries", "throttled_waits", "throttled_seconds",
 
 class LockLost(Exception):
     """Another worker took over this customer's sync (our lock expired)."""
+
+    failure_code = "lock_lost"
+    explanation = "Another worker took over this sync; it carries on from there."
 
 
 def lock_name(customer_id: int, source: str) -> str:
@@ -168,28 +170,11 @@ def _finish_succeeded(run: SyncRun, state: SyncState, started: datetime) -> Sync
     return run
 
 
-def _describe(exc: Exception) -> tuple[str, str]:
-    if isinstance(exc, LockLost):
-        return "lock_lost", "Another worker took over this sync; it carries on from there."
-    if isinstance(exc, LockUnavailable):
-        return "lock_unavailable", "The shared lock store (Redis) did not answer; retried later."
-    if isinstance(exc, microsoft.PartnerAppNotConfigured):
-        return "not_configured", str(exc)
-    if isinstance(exc, TokenError):
-        code = f"AADSTS{exc.aadsts_code}" if exc.aadsts_code else type(exc).__name__
-        return code, exc.explanation
-    if isinstance(exc, ApiError):
-        code = type(exc).__name__ + (f" {exc.status}" if exc.status else "")
-        return code, exc.explanation
-    # Not the protocol core's: a database or Redis problem, or a time limit. The message
-    # may hold connection details, so only the kind of failure is shown.
-    return type(exc).__name__, "The pass stopped on an internal error; it is retried later."
-
-
 def _finish_failed(
     run: SyncRun, state: SyncState, customer: Customer, source: AnySource, exc: Exception
 ) -> SyncRun:
-    code, message = _describe(exc)
+    failure = describe_failure(exc)
+    code, message = failure.code, failure.words
     logger.warning("Sync of customer %s %s failed: %s", customer.pk, source.name, code)
     with transaction.atomic():
         run.status = SyncStatus.FAILED

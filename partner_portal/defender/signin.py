@@ -35,9 +35,8 @@ import requests
 
 from .clouds import Endpoints
 from .consent import normalise_tenant_id
-from .errors import (
-    DefenderError,
-    MalformedResponse,
+from .errors import DefenderError, MalformedResponse
+from .identity_errors import (
     MalformedToken,
     TenantNotFound,
     TransientIdentityError,

@@ -39,13 +39,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from .clouds import Endpoints, scope_for
 from .consent import normalise_tenant_id
-from .errors import (
+from .http import DEFAULT_TIMEOUT, Timeout, make_session
+from .identity_errors import (
     TenantNotFound,
     TokenError,
     TransientIdentityError,
     token_error_from_result,
 )
-from .http import DEFAULT_TIMEOUT, Timeout, make_session
 
 __all__ = [
     "AccessToken",

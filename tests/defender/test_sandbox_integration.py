@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from partner_portal.defender import errors as e
+from partner_portal.defender import identity_errors as e
 from partner_portal.defender.client import NO_LIMIT, MdeClient, RetryPolicy
 from partner_portal.defender.clouds import (
     ALERT_READ,

@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from partner_portal.defender import errors as e
+from partner_portal.defender import identity_errors as e
 from partner_portal.defender.clouds import endpoints_for
 from partner_portal.defender.tokens import (
     AppCredentials,

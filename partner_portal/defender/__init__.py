@@ -47,6 +47,7 @@ from .consent import (
     parse_consent_callback,
     partner_consent_url,
 )
+from .credentials import AppCredentials, certificate_thumbprint
 from .errors import (
     ApiError,
     DefenderError,
@@ -112,15 +113,8 @@ from .tenant_lookup import (
     InvalidTenantName,
     resolve_tenant_id,
 )
-from .tokens import (
-    AccessToken,
-    AppCredentials,
-    FileTokenCache,
-    InMemoryTokenCache,
-    TokenCacheBackend,
-    TokenProvider,
-    certificate_thumbprint,
-)
+from .token_cache import FileTokenCache, InMemoryTokenCache, TokenCacheBackend
+from .tokens import AccessToken, TokenProvider
 from .validation import TokenValidator, ValidatedToken
 
 __all__ = [

@@ -35,6 +35,7 @@ import requests
 
 from .clouds import Endpoints
 from .consent import normalise_tenant_id
+from .credentials import AppCredentials
 from .errors import DefenderError, MalformedResponse
 from .identity_errors import (
     MalformedToken,
@@ -43,7 +44,6 @@ from .identity_errors import (
     WrongTenant,
     token_error_from_result,
 )
-from .tokens import AppCredentials
 from .validation import TokenValidator
 
 __all__ = [

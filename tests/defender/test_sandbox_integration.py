@@ -25,13 +25,10 @@ from partner_portal.defender.clouds import (
     endpoints_for,
 )
 from partner_portal.defender.consent import admin_consent_url, partner_consent_url
+from partner_portal.defender.credentials import AppCredentials
 from partner_portal.defender.http import make_session
-from partner_portal.defender.tokens import (
-    AppCredentials,
-    FileTokenCache,
-    InMemoryTokenCache,
-    TokenProvider,
-)
+from partner_portal.defender.token_cache import FileTokenCache, InMemoryTokenCache
+from partner_portal.defender.tokens import TokenProvider
 from partner_portal.defender.validation import TokenValidator
 from partner_portal.sandbox.testing import SandboxProcess
 

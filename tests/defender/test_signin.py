@@ -13,10 +13,10 @@ import responses
 
 from partner_portal.defender import identity_errors as e
 from partner_portal.defender.clouds import endpoints_for
+from partner_portal.defender.credentials import AppCredentials
 from partner_portal.defender.errors import MalformedResponse
 from partner_portal.defender.http import make_session
 from partner_portal.defender.signin import AdminSignIn, SignInMismatch
-from partner_portal.defender.tokens import AppCredentials
 from partner_portal.defender.validation import TokenValidator
 
 from .fakes import (

@@ -311,7 +311,7 @@ def _outcome(parse: Any, data: object) -> tuple[object, ...]:
 
 
 def _assert_same(data: object) -> None:
-    from partner_portal.defender.records import _parse_alert_checked, parse_alert_page
+    from partner_portal.defender.records.alerts import _parse_alert_checked, parse_alert_page
 
     expected = _outcome(_parse_alert_checked, data)
     for parse in (parse_alert, lambda d: parse_alert_page([d])[0]):
@@ -423,7 +423,7 @@ def test_parse_alert_page_records_are_independent_values() -> None:
 
 
 def test_usual_alerts_take_the_quick_path() -> None:
-    from partner_portal.defender.records import _alert_fast
+    from partner_portal.defender.records.alerts import _alert_fast
 
     assert _alert_fast(alert_json(), {}) is not None
     assert _alert_fast(alert_json(severity="Critical", resolvedTime=None), {}) is not None

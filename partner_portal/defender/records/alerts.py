@@ -1,9 +1,9 @@
-"""Typed, immutable views of Defender alerts and incidents.
+"""Defender for Endpoint alerts (``GET /api/alerts``) as typed, immutable records.
 
-:func:`parse_alert` and :func:`parse_incident` check each documented field's type and
-convert timestamps to aware UTC datetimes. The original JSON object is kept in ``raw``
-so that fields Microsoft adds later are not lost. :func:`parse_alert_page` does the same
-for a whole page, all or nothing.
+:func:`parse_alert` checks each documented field's type and converts timestamps to aware
+UTC datetimes. The original JSON object is kept in ``raw`` so that fields Microsoft
+adds later are not lost. :func:`parse_alert_page` does the same for a whole page, all or
+nothing.
 
 Speed: a sync parses tens of thousands of alerts, so alerts of the shape Microsoft sends
 take a quick path that reads every field in one pass; anything unusual (a wrong type, a
@@ -20,189 +20,30 @@ raises :class:`~partner_portal.defender.errors.MalformedResponse`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from .errors import MalformedResponse
+from ..errors import MalformedResponse
+from .reading import FieldReader
+from .timestamps import utc_of_usual_shape
+from .vocabularies import (
+    ALERT_CLASSIFICATIONS,
+    ALERT_DETERMINATIONS,
+    ALERT_SEVERITIES,
+    ALERT_STATUSES,
+)
 
 __all__ = [
-    "ALERT_CLASSIFICATIONS",
-    "ALERT_DETERMINATIONS",
-    "ALERT_SEVERITIES",
-    "ALERT_STATUSES",
-    "INCIDENT_CLASSIFICATIONS",
-    "INCIDENT_STATUSES",
+    "ALERT_FIELDS",
     "AlertComment",
     "AlertRecord",
-    "IncidentAlert",
-    "IncidentRecord",
     "RelatedUser",
-    "format_timestamp",
     "parse_alert",
     "parse_alert_page",
-    "parse_incident",
-    "parse_timestamp",
 ]
-
-ALERT_SEVERITIES = frozenset({"UnSpecified", "Informational", "Low", "Medium", "High"})
-ALERT_STATUSES = frozenset({"Unknown", "New", "InProgress", "Resolved"})
-ALERT_CLASSIFICATIONS = frozenset(
-    {"Unknown", "TruePositive", "InformationalExpectedActivity", "FalsePositive"}
-)
-# The original documented set plus the values Microsoft added when it aligned
-# classification and determination with the Defender XDR portal.
-ALERT_DETERMINATIONS = frozenset(
-    {
-        "NotAvailable",
-        "Apt",
-        "Malware",
-        "SecurityPersonnel",
-        "SecurityTesting",
-        "UnwantedSoftware",
-        "Other",
-        "MultiStagedAttack",
-        "CompromisedAccount",
-        "CompromisedUser",
-        "Phishing",
-        "MaliciousUserActivity",
-        "NotMalicious",
-        "Clean",
-        "NotEnoughDataToValidate",
-        "InsufficientData",
-        "ConfirmedActivity",
-        "ConfirmedUserActivity",
-        "LineOfBusinessApplication",
-    }
-)
-INCIDENT_STATUSES = frozenset({"Active", "Resolved", "Redirected", "InProgress"})
-INCIDENT_CLASSIFICATIONS = ALERT_CLASSIFICATIONS
-
-# Up to 7 fraction digits (.NET ticks); "Z" or an offset; no zone is read as UTC
-# because Microsoft's APIs only ever speak UTC.
-_TS_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(Z|z|[+-]\d{2}:?\d{2})?$"
-)
-
-
-def parse_timestamp(value: object, *, field_name: str = "timestamp") -> datetime | None:
-    """Parse Microsoft's ISO 8601 timestamps into aware UTC datetimes; None stays None."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise MalformedResponse(None, "MalformedTimestamp", f"{field_name} is not a string")
-    # Fast path for the shape Microsoft always sends ("...T...Z", up to 7 fraction
-    # digits), which Python 3.11's fromisoformat reads directly; a sync parses several
-    # per alert, so this matters. Anything else goes through the strict pattern.
-    if len(value) >= 20 and value[10] == "T" and value[-1] == "Z" and value[4] == "-":
-        try:
-            return datetime.fromisoformat(value).astimezone(UTC)
-        except ValueError:
-            pass
-    match = _TS_RE.match(value.strip())
-    if not match:
-        raise MalformedResponse(None, "MalformedTimestamp", f"{field_name} is not ISO 8601")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    tz: timezone = UTC
-    if zone and zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    try:
-        parsed = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
-        )
-    except ValueError:
-        raise MalformedResponse(
-            None, "MalformedTimestamp", f"{field_name} is not a valid date"
-        ) from None
-    return parsed.astimezone(UTC)
-
-
-def format_timestamp(value: datetime) -> str:
-    """Format an aware datetime the way OData filters expect (UTC, ``Z``)."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("aware datetime required")
-    utc = value.astimezone(UTC)
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class _Reader:
-    """Reads typed fields from one JSON object and collects problems."""
-
-    def __init__(self, data: Mapping[str, Any], kind: str) -> None:
-        self.data = data
-        self.kind = kind
-        self.unknown: list[str] = []
-
-    def fail(self, name: str, what: str) -> MalformedResponse:
-        return MalformedResponse(None, "MalformedItem", f"{self.kind} field {name!r} {what}")
-
-    def str_opt(self, name: str) -> str | None:
-        value = self.data.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        raise self.fail(name, "is not a string")
-
-    def str_req(self, name: str) -> str:
-        value = self.data.get(name)
-        if not isinstance(value, str) or not value:
-            raise self.fail(name, "is missing or not a non-empty string")
-        return value
-
-    def int_opt(self, name: str) -> int | None:
-        value = self.data.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise self.fail(name, "is not an integer")
-        if isinstance(value, int):
-            return value
-        # Some IDs arrive as strings of digits depending on the API version.
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        raise self.fail(name, "is not an integer")
-
-    def time_opt(self, name: str) -> datetime | None:
-        try:
-            return parse_timestamp(self.data.get(name), field_name=f"{self.kind}.{name}")
-        except MalformedResponse as exc:
-            raise self.fail(name, exc.message.split(" ", 1)[-1]) from None
-
-    def enum(self, name: str, allowed: frozenset[str], *, default: str | None) -> str | None:
-        value = self.str_opt(name)
-        if value is None:
-            return default
-        if value not in allowed:
-            self.unknown.append(name)
-        return value
-
-    def list_of(self, name: str) -> list[Any]:
-        value = self.data.get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(name, "is not a list")
-        return value
-
-    def str_list(self, name: str) -> tuple[str, ...]:
-        items = self.list_of(name)
-        if not all(isinstance(item, str) for item in items):
-            raise self.fail(name, "holds a non-string")
-        return tuple(items)
-
-    def objects(self, name: str) -> tuple[Mapping[str, Any], ...]:
-        items = self.list_of(name)
-        if not all(isinstance(item, dict) for item in items):
-            raise self.fail(name, "holds a non-object")
-        return tuple(items)
 
 
 @dataclass(frozen=True)
@@ -315,7 +156,7 @@ def _parse_alert_checked(data: object) -> AlertRecord:
     """
     if not isinstance(data, dict):
         raise MalformedResponse(None, "MalformedItem", "alert is not a JSON object")
-    r = _Reader(data, "alert")
+    r = FieldReader(data, "alert")
     values: dict[str, Any] = {"id": r.str_req("id")}
     get = data.get
     for json_name, name in _ALERT_STRINGS:
@@ -330,11 +171,11 @@ def _parse_alert_checked(data: object) -> AlertRecord:
     if user_raw is not None:
         if not isinstance(user_raw, dict):
             raise r.fail("relatedUser", "is not an object")
-        ur = _Reader(user_raw, "alert.relatedUser")
+        ur = FieldReader(user_raw, "alert.relatedUser")
         related_user = RelatedUser(ur.str_opt("userName"), ur.str_opt("domainName"))
     comments = []
     for item in r.objects("comments"):
-        cr = _Reader(item, "alert.comments[]")
+        cr = FieldReader(item, "alert.comments[]")
         comments.append(
             AlertComment(
                 comment=cr.str_opt("comment"),
@@ -398,20 +239,6 @@ _NO_STRINGS: tuple[str, ...] = ()
 _NO_COMMENTS: tuple[AlertComment, ...] = ()
 _NO_OBJECTS: tuple[Mapping[str, Any], ...] = ()
 _from_iso = datetime.fromisoformat
-
-
-def _utc_fast(value: object) -> datetime | None:
-    """A timestamp of the shape Microsoft sends (``...T...Z``), converted exactly as
-    :func:`parse_timestamp` converts it; None if it needs the full treatment there."""
-    if type(value) is not str or len(value) < 20:
-        return None
-    if value[10] != "T" or value[-1] != "Z" or value[4] != "-":
-        return None
-    try:
-        parsed = _from_iso(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 def _new_user(names: tuple[Any, Any]) -> RelatedUser:
@@ -569,7 +396,7 @@ def _alert_fast(
                 stamp = item.get("createdTime")
                 created_time = None
                 if stamp is not None:
-                    created_time = _utc_fast(stamp)
+                    created_time = utc_of_usual_shape(stamp)
                     if created_time is None:
                         return None
                 made.append(AlertComment(text, author, created_time))
@@ -616,96 +443,3 @@ def _alert_fast(
         raw=data,
     )
     return record
-
-
-@dataclass(frozen=True)
-class IncidentAlert:
-    """An alert as embedded in a Defender XDR incident."""
-
-    alert_id: str
-    incident_id: int | None
-    service_source: str | None
-    detection_source: str | None
-    title: str | None
-    category: str | None
-    status: str | None
-    severity: str | None
-    creation_time: datetime | None
-    last_updated_time: datetime | None
-    devices: tuple[Mapping[str, Any], ...]
-    entities: tuple[Mapping[str, Any], ...]
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class IncidentRecord:
-    """One Defender XDR incident (``GET /api/incidents``)."""
-
-    incident_id: int
-    incident_name: str | None
-    redirect_incident_id: int | None
-    created_time: datetime | None
-    last_update_time: datetime | None
-    assigned_to: str | None
-    classification: str | None
-    determination: str | None
-    status: str
-    severity: str
-    tags: tuple[str, ...]
-    comments: tuple[AlertComment, ...]
-    alerts: tuple[IncidentAlert, ...]
-    unknown_values: tuple[str, ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-def parse_incident(data: object) -> IncidentRecord:
-    """Check and convert one incident object; raise ``MalformedResponse`` if unusable."""
-    if not isinstance(data, dict):
-        raise MalformedResponse(None, "MalformedItem", "incident is not a JSON object")
-    r = _Reader(data, "incident")
-    incident_id = r.int_opt("incidentId")
-    if incident_id is None:
-        raise r.fail("incidentId", "is missing")
-    comments = []
-    for item in r.objects("comments"):
-        cr = _Reader(item, "incident.comments[]")
-        comments.append(
-            AlertComment(cr.str_opt("comment"), cr.str_opt("createdBy"), cr.time_opt("createdTime"))
-        )
-    alerts = []
-    for item in r.objects("alerts"):
-        ar = _Reader(item, "incident.alerts[]")
-        alerts.append(
-            IncidentAlert(
-                alert_id=ar.str_req("alertId"),
-                incident_id=ar.int_opt("incidentId"),
-                service_source=ar.str_opt("serviceSource"),
-                detection_source=ar.str_opt("detectionSource"),
-                title=ar.str_opt("title"),
-                category=ar.str_opt("category"),
-                status=ar.str_opt("status"),
-                severity=ar.str_opt("severity"),
-                creation_time=ar.time_opt("creationTime"),
-                last_updated_time=ar.time_opt("lastUpdatedTime"),
-                devices=ar.objects("devices"),
-                entities=ar.objects("entities"),
-                raw=item,
-            )
-        )
-    return IncidentRecord(
-        incident_id=incident_id,
-        incident_name=r.str_opt("incidentName"),
-        redirect_incident_id=r.int_opt("redirectIncidentId"),
-        created_time=r.time_opt("createdTime"),
-        last_update_time=r.time_opt("lastUpdateTime"),
-        assigned_to=r.str_opt("assignedTo"),
-        classification=r.enum("classification", INCIDENT_CLASSIFICATIONS, default=None),
-        determination=r.enum("determination", ALERT_DETERMINATIONS, default=None),
-        status=r.enum("status", INCIDENT_STATUSES, default="Active") or "Active",
-        severity=r.enum("severity", ALERT_SEVERITIES, default="UnSpecified") or "UnSpecified",
-        tags=r.str_list("tags"),
-        comments=tuple(comments),
-        alerts=tuple(alerts),
-        unknown_values=tuple(r.unknown),
-        raw=data,
-    )

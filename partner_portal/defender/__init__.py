@@ -8,19 +8,7 @@ APIs. The Django side injects settings, the token cache backend and the rate lim
 nothing here imports Django.
 """
 
-from .client import (
-    MDE_ALERT_LIMITS,
-    NO_LIMIT,
-    XDR_INCIDENT_LIMITS,
-    ClientStats,
-    DefenderApiClient,
-    Limiter,
-    MdeClient,
-    PageInfo,
-    RateLimiter,
-    RetryPolicy,
-    XdrClient,
-)
+from .client import ClientStats, DefenderApiClient
 from .clouds import (
     ALERT_READ,
     ALERT_READWRITE,
@@ -89,6 +77,9 @@ from .identity_errors import (
     WrongTenant,
     token_error_from_result,
 )
+from .mde import MDE_ALERT_LIMITS, MdeClient
+from .paging import PageInfo
+from .rate_limit import NO_LIMIT, Limiter, RateLimiter
 from .records import (
     ALERT_CLASSIFICATIONS,
     ALERT_DETERMINATIONS,
@@ -114,6 +105,7 @@ from .records import (
     parse_incident,
     parse_timestamp,
 )
+from .retry import RetryPolicy
 from .signin import (
     CONSENT_ADMIN_ROLES,
     AdminSignIn,
@@ -130,6 +122,7 @@ from .tenant_lookup import (
 from .token_cache import FileTokenCache, InMemoryTokenCache, TokenCacheBackend
 from .tokens import AccessToken, TokenProvider
 from .validation import TokenValidator, ValidatedToken
+from .xdr import XDR_INCIDENT_LIMITS, XdrClient
 
 __all__ = [
     "ALERT_CLASSIFICATIONS",

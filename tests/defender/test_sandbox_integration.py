@@ -15,7 +15,6 @@ import jwt
 import pytest
 
 from partner_portal.defender import identity_errors as e
-from partner_portal.defender.client import NO_LIMIT, MdeClient, RetryPolicy
 from partner_portal.defender.clouds import (
     ALERT_READ,
     ALERT_READWRITE,
@@ -27,6 +26,9 @@ from partner_portal.defender.clouds import (
 from partner_portal.defender.consent import admin_consent_url, partner_consent_url
 from partner_portal.defender.credentials import AppCredentials
 from partner_portal.defender.http import make_session
+from partner_portal.defender.mde import MdeClient
+from partner_portal.defender.rate_limit import NO_LIMIT
+from partner_portal.defender.retry import RetryPolicy
 from partner_portal.defender.token_cache import FileTokenCache, InMemoryTokenCache
 from partner_portal.defender.tokens import TokenProvider
 from partner_portal.defender.validation import TokenValidator

@@ -1,11 +1,25 @@
 """Microsoft protocol core of the Partner Portal, free of any web framework.
 
-Clouds and regions, admin-consent links and callback parsing, looking up the tenant
-behind a domain, app-only tokens per customer tenant (MSAL, with a cache shared across
-processes), token validation, the customer admin's sign-in that proves who consented,
-and clients for the Defender for Endpoint and Defender XDR
-APIs. The Django side injects settings, the token cache backend and the rate limiter;
-nothing here imports Django.
+The Django side injects settings, the token cache backend and the rate limiter; nothing
+here imports Django. Callers import the public names from this package; the modules,
+by capability:
+
+* where to talk to: ``clouds`` (clouds, regions, endpoints, resources, Defender portal
+  hosts) and ``http`` (sessions with a default timeout that ignore the environment);
+* onboarding a customer: ``consent`` (admin-consent links and callbacks),
+  ``tenant_lookup`` (the tenant behind a domain) and ``signin`` (the customer admin's
+  sign-in that proves who consented);
+* tokens: ``credentials`` (the partner app's secret or certificate), ``token_cache``
+  (cache backends shared across processes), ``tokens`` (app-only tokens per tenant)
+  and ``validation`` (checking a token is what was asked for);
+* calling the APIs: ``client`` (the base client, the one door every call goes
+  through), ``retry``, ``rate_limit`` and ``paging`` (what it is made of), and one
+  module per API: ``mde`` (Defender for Endpoint alerts), ``xdr`` (Defender XDR
+  incidents);
+* what the APIs send: ``records`` (typed alerts and incidents, and the vocabularies of
+  their enum fields with the portal's labels);
+* what goes wrong: ``errors`` (the base and API errors) and ``identity_errors`` (Entra
+  ID's: refused tokens, tenant look-ups, token validation).
 """
 
 from .client import ClientStats, DefenderApiClient

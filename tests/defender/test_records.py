@@ -493,3 +493,5 @@ def test_custom_fields_need_both_readings() -> None:
     thing = {"id": "a", "extra": 3}
     assert vars(reader(thing, {})) == {"id": "a", "extra": 3, "unknown_values": (), "raw": thing}
     assert reader({"id": "", "extra": 3}, {}) is None
+    with pytest.raises(ValueError, match="cannot name"):
+        quick_reader((Field("x", "x; import os", Kind.TEXT),), Thing, "read_thing")

@@ -92,6 +92,7 @@ def fields_of(kind: Kind, *pairs: tuple[str, str]) -> tuple[Field, ...]:
 
 
 def _careful_text(r: FieldReader, f: Field) -> str | None:
+    # Exactly a str: the alert reading has always refused subclasses for its texts.
     value = r.data.get(f.json_name)
     if value is not None and type(value) is not str:
         raise r.fail(f.json_name, "is not a string")
@@ -173,6 +174,9 @@ _QUICK_CUSTOM = """\
 
 def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[str, Any]]:
     """The source of the quick reading of ``table`` and the names it needs."""
+    for identifier in (name, *(f.name for f in table)):
+        if not identifier.isidentifier():
+            raise ValueError(f"{identifier!r} cannot name a function or an attribute")
     names: dict[str, Any] = {
         "_get": itemgetter(*(f.json_name for f in table)),
         "_keys": tuple(f.json_name for f in table),
@@ -239,7 +243,8 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
 
 
 def quick_reader(table: Sequence[Field], record: type, name: str) -> QuickReader:
-    """Compile the quick reading of ``table`` into records of class ``record``.
+    """Compile the quick reading of ``table`` into records of class ``record``, which
+    has an attribute per field plus ``unknown_values`` and ``raw`` (the object read).
 
     The record is made without its ``__init__``: a frozen dataclass's sets each field
     through ``object.__setattr__``, which costs more than reading the object; filling

@@ -36,14 +36,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from partner_portal.defender.client import NO_LIMIT, MdeClient  # noqa: E402
 from partner_portal.defender.clouds import ALERT_READ, MDE_RESOURCE, endpoints_for  # noqa: E402
+from partner_portal.defender.credentials import AppCredentials  # noqa: E402
 from partner_portal.defender.http import make_session  # noqa: E402
-from partner_portal.defender.tokens import (  # noqa: E402
-    AppCredentials,
-    FileTokenCache,
-    TokenProvider,
-)
+from partner_portal.defender.mde import MdeClient  # noqa: E402
+from partner_portal.defender.rate_limit import NO_LIMIT  # noqa: E402
+from partner_portal.defender.token_cache import FileTokenCache  # noqa: E402
+from partner_portal.defender.tokens import TokenProvider  # noqa: E402
 
 
 def _json(answer: Any) -> Any:

@@ -20,6 +20,7 @@ from partner_portal.alerts.models import Alert, Incident, Source, SyncRun, SyncS
 from partner_portal.alerts.visibility import visible_alerts, visible_incidents
 from partner_portal.core.access import Role, has_role
 from partner_portal.core.bounds import parse_whole_number
+from partner_portal.defender import Cloud
 from tenants.models import AuditEvent, Customer, CustomerStatus
 from tenants.scoping import visible_customers
 
@@ -42,9 +43,13 @@ SHOWN_ELSEWHERE = frozenset({"evidence", "comments"})
 
 
 def defender_alert_url(alert: Alert) -> str:
-    """Deep link to the alert in the Defender portal, in the customer's tenant."""
-    base = DEFENDER_PORTAL.get(alert.customer.cloud, DEFENDER_PORTAL["commercial"])
-    return f"{base}/alerts/{alert.alert_id}?tid={alert.customer.tenant_id or ''}"
+    """Deep link to the alert in the Defender portal of the customer's cloud (the
+    commercial one for a cloud the protocol core does not know), in the customer's tenant."""
+    try:
+        cloud = Cloud(alert.customer.cloud)
+    except ValueError:
+        cloud = Cloud.COMMERCIAL
+    return f"{cloud.portal_url}/alerts/{alert.alert_id}?tid={alert.customer.tenant_id or ''}"
 
 
 def defender_incident_url(incident: Incident) -> str:

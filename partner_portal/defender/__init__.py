@@ -1,26 +1,28 @@
 """Microsoft protocol core of the Partner Portal, free of any web framework.
 
-Clouds and regions, admin-consent links and callback parsing, looking up the tenant
-behind a domain, app-only tokens per customer tenant (MSAL, with a cache shared across
-processes), token validation, the customer admin's sign-in that proves who consented,
-and clients for the Defender for Endpoint and Defender XDR
-APIs. The Django side injects settings, the token cache backend and the rate limiter;
-nothing here imports Django.
+The Django side injects settings, the token cache backend and the rate limiter; nothing
+here imports Django. Callers import the public names from this package; the modules,
+by capability:
+
+* where to talk to: ``clouds`` (clouds, regions, endpoints, resources, Defender portal
+  hosts) and ``http`` (sessions with a default timeout that ignore the environment);
+* onboarding a customer: ``consent`` (admin-consent links and callbacks),
+  ``tenant_lookup`` (the tenant behind a domain) and ``signin`` (the customer admin's
+  sign-in that proves who consented);
+* tokens: ``credentials`` (the partner app's secret or certificate), ``token_cache``
+  (cache backends shared across processes), ``tokens`` (app-only tokens per tenant)
+  and ``validation`` (checking a token is what was asked for);
+* calling the APIs: ``client`` (the base client, the one door every call goes
+  through), ``retry``, ``rate_limit`` and ``paging`` (what it is made of), and one
+  module per API: ``mde`` (Defender for Endpoint alerts), ``xdr`` (Defender XDR
+  incidents);
+* what the APIs send: ``records`` (typed alerts and incidents, and the vocabularies of
+  their enum fields with the portal's labels);
+* what goes wrong: ``errors`` (the base and API errors) and ``identity_errors`` (Entra
+  ID's: refused tokens, tenant look-ups, token validation).
 """
 
-from .client import (
-    MDE_ALERT_LIMITS,
-    NO_LIMIT,
-    XDR_INCIDENT_LIMITS,
-    ClientStats,
-    DefenderApiClient,
-    Limiter,
-    MdeClient,
-    PageInfo,
-    RateLimiter,
-    RetryPolicy,
-    XdrClient,
-)
+from .client import ClientStats, DefenderApiClient
 from .clouds import (
     ALERT_READ,
     ALERT_READWRITE,
@@ -47,35 +49,39 @@ from .consent import (
     parse_consent_callback,
     partner_consent_url,
 )
+from .credentials import AppCredentials, certificate_thumbprint
 from .errors import (
     ApiError,
+    DefenderError,
+    Forbidden,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PageLimitExceeded,
+    ServerError,
+    Throttled,
+    TransportError,
+    Unauthorized,
+)
+from .http import DEFAULT_TIMEOUT, make_session
+from .identity_errors import (
     AppDisabled,
     BadSignature,
     ConsentMissing,
-    DefenderError,
-    Forbidden,
     IdentityThrottled,
     InvalidAssertion,
-    InvalidRequest,
     InvalidSecret,
     InvalidToken,
-    MalformedResponse,
     MalformedToken,
-    NotFound,
-    PageLimitExceeded,
     ResourceNotInTenant,
     SecretExpired,
-    ServerError,
     TenantLookupError,
     TenantLookupUnavailable,
     TenantNotFound,
-    Throttled,
     TokenError,
     TokenExpired,
     TokenNotYetValid,
     TransientIdentityError,
-    TransportError,
-    Unauthorized,
     UnknownSigningKey,
     UnknownTenantName,
     UnreadableDiscovery,
@@ -85,18 +91,35 @@ from .errors import (
     WrongTenant,
     token_error_from_result,
 )
-from .http import DEFAULT_TIMEOUT, make_session
+from .mde import MDE_ALERT_LIMITS, MdeClient
+from .paging import PageInfo
+from .rate_limit import NO_LIMIT, Limiter, RateLimiter
 from .records import (
+    ALERT_CLASSIFICATIONS,
+    ALERT_DETERMINATIONS,
+    ALERT_SEVERITIES,
+    ALERT_STATUSES,
+    INCIDENT_CLASSIFICATIONS,
+    INCIDENT_STATUSES,
+    SETTABLE_ALERT_DETERMINATIONS,
+    SETTABLE_ALERT_STATUSES,
+    AlertClassification,
     AlertComment,
+    AlertDetermination,
     AlertRecord,
+    AlertSeverity,
+    AlertStatus,
     IncidentAlert,
     IncidentRecord,
+    IncidentStatus,
     RelatedUser,
+    Vocabulary,
     format_timestamp,
     parse_alert,
     parse_incident,
     parse_timestamp,
 )
+from .retry import RetryPolicy
 from .signin import (
     CONSENT_ADMIN_ROLES,
     AdminSignIn,
@@ -110,37 +133,43 @@ from .tenant_lookup import (
     InvalidTenantName,
     resolve_tenant_id,
 )
-from .tokens import (
-    AccessToken,
-    AppCredentials,
-    FileTokenCache,
-    InMemoryTokenCache,
-    TokenCacheBackend,
-    TokenProvider,
-    certificate_thumbprint,
-)
+from .token_cache import FileTokenCache, InMemoryTokenCache, TokenCacheBackend
+from .tokens import AccessToken, TokenProvider
 from .validation import TokenValidator, ValidatedToken
+from .xdr import XDR_INCIDENT_LIMITS, XdrClient
 
 __all__ = [
+    "ALERT_CLASSIFICATIONS",
+    "ALERT_DETERMINATIONS",
     "ALERT_READ",
     "ALERT_READWRITE",
+    "ALERT_SEVERITIES",
+    "ALERT_STATUSES",
     "CONSENT_ADMIN_ROLES",
     "CONSUMER_TENANT_ID",
     "DEFAULT_TIMEOUT",
     "GRAPH_RESOURCE",
+    "INCIDENT_CLASSIFICATIONS",
     "INCIDENT_READ",
     "INCIDENT_READWRITE",
+    "INCIDENT_STATUSES",
     "LOOKUP_TIMEOUT",
     "MDE_ALERT_LIMITS",
     "MDE_RESOURCE",
     "NO_LIMIT",
     "REGIONS",
+    "SETTABLE_ALERT_DETERMINATIONS",
+    "SETTABLE_ALERT_STATUSES",
     "XDR_INCIDENT_LIMITS",
     "XDR_RESOURCE",
     "AccessToken",
     "AdminSignIn",
+    "AlertClassification",
     "AlertComment",
+    "AlertDetermination",
     "AlertRecord",
+    "AlertSeverity",
+    "AlertStatus",
     "ApiError",
     "AppCredentials",
     "AppDisabled",
@@ -162,6 +191,7 @@ __all__ = [
     "InMemoryTokenCache",
     "IncidentAlert",
     "IncidentRecord",
+    "IncidentStatus",
     "InvalidAssertion",
     "InvalidRequest",
     "InvalidSecret",
@@ -200,6 +230,7 @@ __all__ = [
     "UnknownTenantName",
     "UnreadableDiscovery",
     "ValidatedToken",
+    "Vocabulary",
     "WrongAudience",
     "WrongIssuer",
     "WrongNonce",

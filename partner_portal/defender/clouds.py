@@ -1,12 +1,14 @@
 """Microsoft clouds, Defender API regions, resources and permission names.
 
 A customer lives in one Microsoft cloud (commercial, GCC, GCC High or DoD); each cloud
-has its own sign-in host and API hosts. Commercial customers may also be served from a
-regional Defender for Endpoint host. Every URL can be overridden so that the portal can
-talk to the local sandbox instead of Microsoft.
+has its own sign-in host, API hosts and Defender portal (where deep links to an alert
+or incident go). Commercial customers may also be served from a regional Defender for
+Endpoint host. Every URL can be overridden so that the portal can talk to the local
+sandbox instead of Microsoft.
 
 Sources: Microsoft's "Defender for Endpoint for US Government customers" and "Microsoft
-Defender XDR for US Government customers" pages (sign-in and API hosts), and the
+Defender XDR for US Government customers" pages (sign-in and API hosts, and the
+Defender portal hosts, their "Portal URLs": GCC keeps the commercial one), and the
 Microsoft Graph "national cloud deployments" page (Graph hosts). For the US Government
 clouds the token audience (resource) is the cloud's own API host, as those pages'
 samples use it.
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "ALERT_READ",
     "ALERT_READWRITE",
+    "DEFENDER_PORTAL_URL",
     "GRAPH_RESOURCE",
     "INCIDENT_READ",
     "INCIDENT_READWRITE",
@@ -46,6 +49,9 @@ GRAPH_RESOURCE = "https://graph.microsoft.com"
 #: Application IDs of those resources: version 2.0 tokens carry these as ``aud``.
 MDE_APP_ID = "fc780465-2017-40d4-a0c5-307022471b92"
 XDR_APP_ID = "8ee8fdad-f234-4243-8f3b-15c294843740"
+
+#: The Defender portal of the commercial cloud (and GCC).
+DEFENDER_PORTAL_URL = "https://security.microsoft.com"
 
 ALERT_READ = "Alert.Read.All"
 ALERT_READWRITE = "Alert.ReadWrite.All"
@@ -77,10 +83,16 @@ class Cloud(StrEnum):
     GCC_HIGH = "gcc_high"
     DOD = "dod"
 
+    @property
+    def portal_url(self) -> str:
+        """The cloud's Defender portal, for deep links to its alerts and incidents."""
+        return _CLOUDS[self].portal
+
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where to sign in and which API hosts to call, plus the token audiences.
+    """Where to sign in and which API hosts to call, plus the token audiences and the
+    Defender portal that deep links point to.
 
     URLs carry no trailing slash. The resources are the token audiences and stay the
     real Microsoft values even when the URLs point at the sandbox.
@@ -93,6 +105,7 @@ class Endpoints:
     mde_resource: str = MDE_RESOURCE
     xdr_resource: str = XDR_RESOURCE
     graph_resource: str = GRAPH_RESOURCE
+    portal_url: str = DEFENDER_PORTAL_URL
 
     @property
     def login_host(self) -> str:
@@ -112,6 +125,7 @@ class _CloudHosts:
     mde_resource: str
     xdr_resource: str
     graph_resource: str
+    portal: str
 
 
 _CLOUDS: dict[Cloud, _CloudHosts] = {
@@ -123,9 +137,10 @@ _CLOUDS: dict[Cloud, _CloudHosts] = {
         mde_resource=MDE_RESOURCE,
         xdr_resource=XDR_RESOURCE,
         graph_resource=GRAPH_RESOURCE,
+        portal=DEFENDER_PORTAL_URL,
     ),
     # GCC signs in at the commercial host and uses commercial Graph, but has its own
-    # Defender API hosts.
+    # Defender API hosts; its Defender portal is the commercial one.
     Cloud.GCC: _CloudHosts(
         login="https://login.microsoftonline.com",
         mde_api="https://api-gcc.securitycenter.microsoft.us",
@@ -134,6 +149,7 @@ _CLOUDS: dict[Cloud, _CloudHosts] = {
         mde_resource="https://api-gcc.securitycenter.microsoft.us",
         xdr_resource="https://api-gcc.security.microsoft.us",
         graph_resource=GRAPH_RESOURCE,
+        portal=DEFENDER_PORTAL_URL,
     ),
     Cloud.GCC_HIGH: _CloudHosts(
         login="https://login.microsoftonline.us",
@@ -143,6 +159,7 @@ _CLOUDS: dict[Cloud, _CloudHosts] = {
         mde_resource="https://api-gov.securitycenter.microsoft.us",
         xdr_resource="https://api-gov.security.microsoft.us",
         graph_resource="https://graph.microsoft.us",
+        portal="https://security.microsoft.us",
     ),
     Cloud.DOD: _CloudHosts(
         login="https://login.microsoftonline.us",
@@ -152,6 +169,7 @@ _CLOUDS: dict[Cloud, _CloudHosts] = {
         mde_resource="https://api-gov.securitycenter.microsoft.us",
         xdr_resource="https://api-gov.security.microsoft.us",
         graph_resource="https://dod-graph.microsoft.us",
+        portal="https://security.apps.mil",
     ),
 }
 
@@ -195,6 +213,7 @@ def endpoints_for(
     mde_api_url: str | None = None,
     xdr_api_url: str | None = None,
     graph_url: str | None = None,
+    portal_url: str | None = None,
 ) -> Endpoints:
     """Return the endpoints of ``cloud``; explicit URLs win over the cloud's defaults.
 
@@ -220,6 +239,7 @@ def endpoints_for(
         mde_resource=hosts.mde_resource,
         xdr_resource=hosts.xdr_resource,
         graph_resource=hosts.graph_resource,
+        portal_url=_clean_url(portal_url or hosts.portal, "portal_url"),
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from .clouds import MDE_RESOURCE, scope_for
-from .errors import parse_aadsts_code
+from .identity_errors import parse_aadsts_code
 
 __all__ = [
     "MAX_DESCRIPTION",

@@ -35,16 +35,15 @@ import requests
 
 from .clouds import Endpoints
 from .consent import normalise_tenant_id
-from .errors import (
-    DefenderError,
-    MalformedResponse,
+from .credentials import AppCredentials
+from .errors import DefenderError, MalformedResponse
+from .identity_errors import (
     MalformedToken,
     TenantNotFound,
     TransientIdentityError,
     WrongTenant,
     token_error_from_result,
 )
-from .tokens import AppCredentials
 from .validation import TokenValidator
 
 __all__ = [

@@ -20,14 +20,14 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from .consent import normalise_tenant_id
-from .errors import (
+from .http import Timeout
+from .identity_errors import (
     TenantLookupError,
     TenantLookupUnavailable,
     UnknownTenantName,
     UnreadableDiscovery,
     parse_aadsts_code,
 )
-from .http import Timeout
 
 __all__ = [
     "CONSUMER_TENANT_ID",

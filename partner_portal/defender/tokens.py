@@ -1,61 +1,50 @@
-"""Client-credentials tokens per customer tenant, shared by every worker.
+"""App-only access tokens per customer tenant, shared by every worker.
 
-:class:`TokenProvider` asks MSAL for app-only tokens, one
+:class:`TokenProvider` asks MSAL for client-credentials tokens, one
 ``ConfidentialClientApplication`` per customer tenant (MSAL has no per-request
-authority). MSAL's token cache is serialised into a pluggable
-:class:`TokenCacheBackend` so that all threads and processes share it: under the
-backend's lock for that tenant the provider loads the latest serialised cache, lets MSAL
-answer from it when it can, and saves it back only when MSAL changed it. However many
-workers ask at once, one token request per tenant reaches Microsoft.
+authority), kept in a bounded LRU. MSAL's token cache is serialised into a pluggable
+:class:`~.token_cache.TokenCacheBackend` so that all threads and processes share it:
+under the backend's lock for that tenant the provider loads the latest serialised
+cache, lets MSAL answer from it when it can, and saves it back only when MSAL changed
+it. However many workers ask at once, one token request per tenant reaches Microsoft.
+A token with enough life left is handed out again without any lock at all.
 
-Secrets and tokens never appear in ``repr``, exception messages or logs.
+MSAL's failures become typed errors (:mod:`.identity_errors`): a refused token by its
+AADSTS code, a discovery refusal as :class:`~.identity_errors.TenantNotFound`, network
+and server trouble as :class:`~.identity_errors.TransientIdentityError`.
+
+The partner app's credential is in :mod:`.credentials`, the cache backends in
+:mod:`.token_cache`. Secrets and tokens never appear in ``repr``, exception messages
+or logs.
 """
 
 from __future__ import annotations
 
-import base64
-import fcntl
-import hashlib
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
-import jwt
 import msal
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 
 from .clouds import Endpoints, scope_for
 from .consent import normalise_tenant_id
-from .errors import (
+from .credentials import AppCredentials, check_private_key
+from .http import DEFAULT_TIMEOUT, Timeout, make_session
+from .identity_errors import (
     TenantNotFound,
     TokenError,
     TransientIdentityError,
     token_error_from_result,
 )
-from .http import DEFAULT_TIMEOUT, Timeout, make_session
+from .token_cache import TokenCacheBackend
 
-__all__ = [
-    "AccessToken",
-    "AppCredentials",
-    "FileTokenCache",
-    "InMemoryTokenCache",
-    "TokenCacheBackend",
-    "TokenProvider",
-    "TokenSource",
-]
+__all__ = ["AccessToken", "TokenProvider", "TokenSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,216 +53,6 @@ TokenSource = Literal["cache", "identity_provider"]
 # MSAL treats tokens with less than five minutes left as expired; so does the
 # in-process shortcut below, so both agree on when a new token is needed.
 REFRESH_MARGIN = timedelta(minutes=5)
-
-
-# ----------------------------------------------------------------------- credentials
-
-
-@dataclass(frozen=True)
-class AppCredentials:
-    """The partner application's identity: a client secret or a certificate.
-
-    For a certificate give the private key (PEM) and the certificate's SHA-1
-    thumbprint (hex, as the app registration shows it); the public certificate is
-    optional (it enables subject-name/issuer authentication).
-    """
-
-    client_id: str
-    client_secret: str | None = field(default=None, repr=False)
-    private_key_pem: str | None = field(default=None, repr=False)
-    thumbprint: str | None = None
-    public_certificate: str | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.client_id:
-            raise ValueError("client_id is required")
-        has_cert = bool(self.private_key_pem)
-        if bool(self.client_secret) == has_cert:
-            raise ValueError("give either a client secret or a certificate private key")
-        if has_cert and not self.thumbprint:
-            raise ValueError("a certificate credential needs its thumbprint")
-
-    @classmethod
-    def from_certificate_files(
-        cls,
-        client_id: str,
-        private_key_file: str | os.PathLike[str],
-        certificate_file: str | os.PathLike[str] | None = None,
-        thumbprint: str | None = None,
-    ) -> AppCredentials:
-        """Read a PEM key (and certificate); the thumbprint is computed if not given."""
-        key = Path(private_key_file).read_text()
-        cert_pem = Path(certificate_file).read_text() if certificate_file else None
-        if thumbprint is None:
-            if cert_pem is None:
-                raise ValueError("give the certificate file or its thumbprint")
-            thumbprint = certificate_thumbprint(cert_pem)
-        return cls(
-            client_id=client_id,
-            private_key_pem=key,
-            thumbprint=thumbprint.replace(":", "").upper(),
-            public_certificate=cert_pem,
-        )
-
-    @property
-    def kind(self) -> Literal["secret", "certificate"]:
-        return "secret" if self.client_secret else "certificate"
-
-    def msal_credential(self) -> str | dict[str, str]:
-        if self.client_secret:
-            return self.client_secret
-        assert self.private_key_pem and self.thumbprint
-        credential = {"private_key": self.private_key_pem, "thumbprint": self.thumbprint}
-        if self.public_certificate:
-            credential["public_certificate"] = self.public_certificate
-        return credential
-
-    def client_auth_fields(self, token_endpoint: str) -> dict[str, str]:
-        """Form fields that authenticate the app at ``token_endpoint`` (direct POSTs)."""
-        if self.client_secret:
-            return {"client_id": self.client_id, "client_secret": self.client_secret}
-        assert self.private_key_pem and self.thumbprint
-        now = int(time.time())
-        # Same encoding as MSAL's own assertions (base64url, padding kept), so Microsoft
-        # and the sandbox see one format whichever path signed in.
-        x5t = base64.urlsafe_b64encode(bytes.fromhex(self.thumbprint)).decode()
-        assertion = jwt.encode(
-            {
-                "aud": token_endpoint,
-                "iss": self.client_id,
-                "sub": self.client_id,
-                "jti": str(uuid.uuid4()),
-                "nbf": now,
-                "iat": now,
-                "exp": now + 600,
-            },
-            self.private_key_pem,
-            algorithm="RS256",
-            headers={"x5t": x5t},
-        )
-        return {
-            "client_id": self.client_id,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": assertion,
-        }
-
-
-def certificate_thumbprint(certificate_pem: str) -> str:
-    """SHA-1 thumbprint (upper-case hex) of a PEM certificate, as Entra ID shows it."""
-    cert = x509.load_pem_x509_certificate(certificate_pem.encode())
-    return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 (Entra's x5t is SHA-1)
-
-
-def _check_private_key(pem: str) -> None:
-    serialization.load_pem_private_key(pem.encode(), password=None)
-
-
-# ----------------------------------------------------------------------------- cache
-
-
-@runtime_checkable
-class TokenCacheBackend(Protocol):
-    """Where serialised MSAL caches live, shared by every worker that should share tokens.
-
-    ``lock(key)`` must exclude every other holder of the same key, in this process and
-    in others, for as long as the context lasts.
-    """
-
-    def load(self, key: str) -> str | None: ...
-
-    def save(self, key: str, blob: str, ttl_seconds: int) -> None: ...
-
-    def lock(self, key: str) -> AbstractContextManager[object]: ...
-
-
-class InMemoryTokenCache:
-    """A process-local backend (tests, single-process tools)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._data: dict[str, tuple[str, float]] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-        self.saves = 0
-
-    def load(self, key: str) -> str | None:
-        with self._guard:
-            entry = self._data.get(key)
-            if entry is None:
-                return None
-            blob, expires = entry
-            if expires <= self._clock():
-                del self._data[key]
-                return None
-            return blob
-
-    def save(self, key: str, blob: str, ttl_seconds: int) -> None:
-        with self._guard:
-            self._data[key] = (blob, self._clock() + max(1, ttl_seconds))
-            self.saves += 1
-
-    def lock(self, key: str) -> AbstractContextManager[object]:
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        return lock
-
-
-class FileTokenCache:
-    """A backend in a local directory, shared by every process on this machine.
-
-    Each key has a data file (replaced atomically) and a lock file held with
-    ``flock``. ``flock`` locks belong to the open file, so two threads of one process
-    that each open the lock file also exclude each other. Files are private to the
-    user (mode 600): they contain access tokens.
-    """
-
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-    def _path(self, key: str, suffix: str) -> Path:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-        return self.directory / f"{digest}{suffix}"
-
-    def load(self, key: str) -> str | None:
-        try:
-            with open(self._path(key, ".json"), encoding="utf-8") as fh:
-                entry = json.load(fh)
-        except (FileNotFoundError, ValueError):
-            return None
-        if not isinstance(entry, dict) or entry.get("key") != key:
-            return None
-        if float(entry.get("expires_at", 0)) <= time.time():
-            return None
-        blob = entry.get("blob")
-        return blob if isinstance(blob, str) else None
-
-    def save(self, key: str, blob: str, ttl_seconds: int) -> None:
-        target = self._path(key, ".json")
-        entry = {"key": key, "expires_at": time.time() + max(1, ttl_seconds), "blob": blob}
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    @contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
-        fd = os.open(self._path(key, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
-
-    def lock(self, key: str) -> AbstractContextManager[object]:
-        return self._locked(key)
-
-
-# ---------------------------------------------------------------------------- tokens
 
 
 @dataclass(frozen=True)
@@ -332,7 +111,7 @@ class TokenProvider:
         if max_apps < 1:
             raise ValueError("max_apps must be at least 1")
         if credentials.private_key_pem:
-            _check_private_key(credentials.private_key_pem)
+            check_private_key(credentials.private_key_pem)
         self.credentials = credentials
         self.endpoints = endpoints
         self.cache = cache

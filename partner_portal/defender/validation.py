@@ -27,7 +27,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from .clouds import MDE_APP_ID, MDE_RESOURCE, XDR_APP_ID, XDR_RESOURCE, Endpoints
 from .consent import normalise_tenant_id
-from .errors import (
+from .identity_errors import (
     BadSignature,
     InvalidToken,
     MalformedToken,

@@ -1,4 +1,4 @@
-"""The Defender API client: retries, throttling, limiting, typed errors and paging."""
+"""The Defender API clients: retries, throttling, limiting, typed errors and paging."""
 
 from __future__ import annotations
 
@@ -12,16 +12,12 @@ import requests
 import responses
 
 from partner_portal.defender import errors as e
-from partner_portal.defender.client import (
-    MDE_ALERT_LIMITS,
-    NO_LIMIT,
-    MdeClient,
-    PageInfo,
-    RateLimiter,
-    RetryPolicy,
-    XdrClient,
-)
 from partner_portal.defender.http import make_session
+from partner_portal.defender.mde import MDE_ALERT_LIMITS, MdeClient
+from partner_portal.defender.paging import PageInfo
+from partner_portal.defender.rate_limit import NO_LIMIT, RateLimiter
+from partner_portal.defender.retry import RetryPolicy
+from partner_portal.defender.xdr import XdrClient
 
 from .fakes import API, TENANT, FakeTime, alert_json, page
 

@@ -117,3 +117,25 @@ def test_constants() -> None:
     assert scope_for("https://api.securitycenter.microsoft.com/") == (
         "https://api.securitycenter.microsoft.com/.default"
     )
+
+
+@pytest.mark.parametrize(
+    ("cloud", "portal"),
+    [
+        (Cloud.COMMERCIAL, "https://security.microsoft.com"),
+        (Cloud.GCC, "https://security.microsoft.com"),
+        (Cloud.GCC_HIGH, "https://security.microsoft.us"),
+        (Cloud.DOD, "https://security.apps.mil"),
+    ],
+)
+def test_defender_portal_of_each_cloud(cloud: Cloud, portal: str) -> None:
+    assert cloud.portal_url == portal
+    assert endpoints_for(cloud).portal_url == portal
+    assert parse_cloud(cloud.value).portal_url == portal
+
+
+def test_defender_portal_can_be_overridden() -> None:
+    ep = endpoints_for(Cloud.DOD, portal_url="https://portal.sandbox.test/")
+    assert ep.portal_url == "https://portal.sandbox.test"
+    with pytest.raises(ValueError):
+        endpoints_for(portal_url="security.microsoft.com")

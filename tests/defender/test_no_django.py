@@ -53,10 +53,16 @@ def test_importing_the_package_loads_no_django() -> None:
         "parent = types.ModuleType('partner_portal')\n"
         f"parent.__path__ = [{str(PACKAGE_DIR.parent)!r}]\n"
         "sys.modules['partner_portal'] = parent\n"
+        "import importlib, pkgutil\n"
         "import partner_portal.defender\n"
         "from partner_portal.defender import client, clouds, consent, errors, http, records\n"
-        "from partner_portal.defender import tokens, validation\n"
-        "assert client.MdeClient and tokens.TokenProvider and validation.TokenValidator\n"
+        "from partner_portal.defender import mde, tokens, validation, xdr\n"
+        "assert mde.MdeClient and xdr.XdrClient and client.DefenderApiClient\n"
+        "assert tokens.TokenProvider and validation.TokenValidator\n"
+        "# Every module of the package, those added later included.\n"
+        "prefix = partner_portal.defender.__name__ + '.'\n"
+        "for info in pkgutil.walk_packages(partner_portal.defender.__path__, prefix):\n"
+        "    importlib.import_module(info.name)\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'django')))\n"
     )
     result = subprocess.run(

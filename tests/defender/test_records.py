@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -311,7 +312,7 @@ def _outcome(parse: Any, data: object) -> tuple[object, ...]:
 
 
 def _assert_same(data: object) -> None:
-    from partner_portal.defender.records import _parse_alert_checked, parse_alert_page
+    from partner_portal.defender.records.alerts import _parse_alert_checked, parse_alert_page
 
     expected = _outcome(_parse_alert_checked, data)
     for parse in (parse_alert, lambda d: parse_alert_page([d])[0]):
@@ -423,10 +424,74 @@ def test_parse_alert_page_records_are_independent_values() -> None:
 
 
 def test_usual_alerts_take_the_quick_path() -> None:
-    from partner_portal.defender.records import _alert_fast
+    from partner_portal.defender.records.alerts import _alert_fast
 
     assert _alert_fast(alert_json(), {}) is not None
     assert _alert_fast(alert_json(severity="Critical", resolvedTime=None), {}) is not None
     # Everything unusual is left to the field-by-field reading.
     assert _alert_fast(alert_json(incidentId="42"), {}) is None
     assert _alert_fast(alert_json(lastUpdateTime="2021-01-26T22:33:57.5+02:00"), {}) is None
+
+
+# --------------------------------------------------------------------------------------
+# The field table both readings are made from.
+
+
+def test_alert_table_names_every_attribute_once() -> None:
+    from partner_portal.defender.records.alerts import ALERT_FIELDS, ALERT_TABLE
+
+    names = [f.name for f in ALERT_TABLE]
+    assert len(names) == len(set(names))
+    assert {*names, "unknown_values", "raw"} == ALERT_FIELDS
+    json_names = [f.json_name for f in ALERT_TABLE]
+    assert len(json_names) == len(set(json_names))
+
+
+def test_quick_reading_keeps_its_source() -> None:
+    from partner_portal.defender.records.alerts import ALERT_TABLE, _alert_fast
+
+    source = _alert_fast.__source__
+    assert source.startswith("def _alert_fast(data, shared):")
+    for f in ALERT_TABLE:
+        assert f"{f.name}=f_{f.name}" in source
+
+
+def test_custom_fields_need_both_readings() -> None:
+    from partner_portal.defender.records.table import (
+        Field,
+        Kind,
+        quick_reader,
+        read_carefully,
+    )
+
+    @dataclass(frozen=True)
+    class Thing:
+        id: str
+        extra: object
+        unknown_values: tuple[str, ...] = ()
+        raw: object = None
+
+    lacking_quick = (
+        Field("id", "id", Kind.ID),
+        Field("extra", "extra", Kind.CUSTOM, careful=lambda r, f: r.data.get(f.json_name)),
+    )
+    with pytest.raises(TypeError, match="extra needs its quick reading"):
+        quick_reader(lacking_quick, Thing, "read_thing")
+    lacking_careful = (Field("extra", "extra", Kind.CUSTOM, quick=lambda v, shared: v),)
+    with pytest.raises(TypeError, match="extra needs its careful reading"):
+        read_carefully(lacking_careful, {"extra": 1}, "thing")
+    assert read_carefully(lacking_quick, {"id": "a", "extra": 2}, "thing") == {
+        "id": "a",
+        "extra": 2,
+        "unknown_values": (),
+    }
+    reader = quick_reader(
+        (*lacking_quick[:1], Field("extra", "extra", Kind.CUSTOM, quick=lambda v, s: v)),
+        Thing,
+        "read_thing",
+    )
+    thing = {"id": "a", "extra": 3}
+    assert vars(reader(thing, {})) == {"id": "a", "extra": 3, "unknown_values": (), "raw": thing}
+    assert reader({"id": "", "extra": 3}, {}) is None
+    with pytest.raises(ValueError, match="cannot name"):
+        quick_reader((Field("x", "x; import os", Kind.TEXT),), Thing, "read_thing")

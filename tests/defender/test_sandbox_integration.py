@@ -14,8 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from partner_portal.defender import errors as e
-from partner_portal.defender.client import NO_LIMIT, MdeClient, RetryPolicy
+from partner_portal.defender import identity_errors as e
 from partner_portal.defender.clouds import (
     ALERT_READ,
     ALERT_READWRITE,
@@ -25,13 +24,13 @@ from partner_portal.defender.clouds import (
     endpoints_for,
 )
 from partner_portal.defender.consent import admin_consent_url, partner_consent_url
+from partner_portal.defender.credentials import AppCredentials
 from partner_portal.defender.http import make_session
-from partner_portal.defender.tokens import (
-    AppCredentials,
-    FileTokenCache,
-    InMemoryTokenCache,
-    TokenProvider,
-)
+from partner_portal.defender.mde import MdeClient
+from partner_portal.defender.rate_limit import NO_LIMIT
+from partner_portal.defender.retry import RetryPolicy
+from partner_portal.defender.token_cache import FileTokenCache, InMemoryTokenCache
+from partner_portal.defender.tokens import TokenProvider
 from partner_portal.defender.validation import TokenValidator
 from partner_portal.sandbox.testing import SandboxProcess
 

@@ -11,11 +11,12 @@ import jwt
 import pytest
 import responses
 
-from partner_portal.defender import errors as e
+from partner_portal.defender import identity_errors as e
 from partner_portal.defender.clouds import endpoints_for
+from partner_portal.defender.credentials import AppCredentials
+from partner_portal.defender.errors import MalformedResponse
 from partner_portal.defender.http import make_session
 from partner_portal.defender.signin import AdminSignIn, SignInMismatch
-from partner_portal.defender.tokens import AppCredentials
 from partner_portal.defender.validation import TokenValidator
 
 from .fakes import (
@@ -210,7 +211,7 @@ def test_the_partner_links_code_errors_are_typed() -> None:
         client.redeem_partner_code(code="used", redirect_uri=REDIRECT)
     assert info.value.aadsts_code == 70000
     for body, error in (
-        ({"token_type": "Bearer"}, e.MalformedResponse),
+        ({"token_type": "Bearer"}, MalformedResponse),
         (v1_answer("not-a-jwt"), e.MalformedToken),
         (v1_answer(delegated_token(key=STRANGER_KEY)), e.BadSignature),
         (v1_answer(delegated_token(), id_tenant=OTHER_TENANT), e.WrongTenant),

@@ -8,7 +8,8 @@ import pytest
 import requests
 import responses
 
-from partner_portal.defender import errors as e
+from partner_portal.defender import identity_errors as e
+from partner_portal.defender.errors import DefenderError
 from partner_portal.defender.http import make_session
 from partner_portal.defender.tenant_lookup import (
     CONSUMER_TENANT_ID,
@@ -184,7 +185,7 @@ def test_timeouts_and_connection_errors_are_typed(failure: Exception, reason: st
         resolve()
     assert raised.value.reason == reason
     assert raised.value.retryable
-    assert isinstance(raised.value, e.DefenderError)
+    assert isinstance(raised.value, DefenderError)
 
 
 @responses.activate

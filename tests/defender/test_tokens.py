@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -12,16 +11,15 @@ import pytest
 import requests
 import responses
 
-from partner_portal.defender import errors as e
+from partner_portal.defender import identity_errors as e
 from partner_portal.defender.clouds import endpoints_for
-from partner_portal.defender.tokens import (
-    AppCredentials,
+from partner_portal.defender.credentials import AppCredentials, certificate_thumbprint
+from partner_portal.defender.token_cache import (
     FileTokenCache,
     InMemoryTokenCache,
     TokenCacheBackend,
-    TokenProvider,
-    certificate_thumbprint,
 )
+from partner_portal.defender.tokens import TokenProvider
 
 from .fakes import (
     CLIENT_ID,
@@ -307,53 +305,3 @@ def test_access_token_repr_hides_token() -> None:
     responses.add(responses.POST, TOKEN_URL, json=token_body("very-secret-token"))
     token = provider().get(TENANT, MDE)
     assert "very-secret-token" not in repr(token)
-
-
-def test_in_memory_cache_expiry_and_lock() -> None:
-    now = [0.0]
-    cache = InMemoryTokenCache(clock=lambda: now[0])
-    cache.save("k", "blob", ttl_seconds=10)
-    assert cache.load("k") == "blob"
-    now[0] = 11
-    assert cache.load("k") is None
-    with cache.lock("k"):
-        assert not cache.lock("k").acquire(blocking=False)  # type: ignore[attr-defined]
-
-
-def test_file_cache_roundtrip_and_expiry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = FileTokenCache(tmp_path)
-    assert cache.load("missing") is None
-    cache.save("a", "blob-a", ttl_seconds=100)
-    cache.save("b", "blob-b", ttl_seconds=5)
-    assert (cache.load("a"), cache.load("b")) == ("blob-a", "blob-b")
-    later = time.time() + 50
-    monkeypatch.setattr("partner_portal.defender.tokens.time.time", lambda: later)
-    assert (cache.load("a"), cache.load("b")) == ("blob-a", None)
-    assert isinstance(cache, TokenCacheBackend)
-
-
-def test_file_lock_excludes_other_threads(tmp_path: Path) -> None:
-    cache = FileTokenCache(tmp_path)
-    inside = threading.Event()
-    release = threading.Event()
-    order: list[str] = []
-
-    def holder() -> None:
-        with cache.lock("k"):
-            inside.set()
-            release.wait(5)
-            order.append("holder-out")
-
-    def waiter() -> None:
-        inside.wait(5)
-        with cache.lock("k"):
-            order.append("waiter-in")
-
-    t1, t2 = threading.Thread(target=holder), threading.Thread(target=waiter)
-    t1.start()
-    t2.start()
-    inside.wait(5)
-    release.set()
-    t1.join()
-    t2.join()
-    assert order == ["holder-out", "waiter-in"]

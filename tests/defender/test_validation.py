@@ -8,7 +8,7 @@ import jwt
 import pytest
 import responses
 
-from partner_portal.defender import errors as e
+from partner_portal.defender import identity_errors as e
 from partner_portal.defender.clouds import MDE_APP_ID, endpoints_for
 from partner_portal.defender.http import make_session
 from partner_portal.defender.validation import TokenValidator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from partner_portal.defender import errors as e
+from partner_portal.defender import identity_errors as e
 from partner_portal.defender.http import make_session
 from partner_portal.defender.tenant_lookup import resolve_tenant_id
 from partner_portal.sandbox.testing import SandboxProcess

@@ -1,0 +1,73 @@
+"""Typed, immutable views of what the Defender APIs send: alerts and incidents.
+
+Every record is checked field by field against the types Microsoft documents, its
+timestamps converted to aware UTC datetimes, and its JSON object kept whole in ``raw``
+so that fields Microsoft adds later are not lost. What cannot be read raises
+:class:`~partner_portal.defender.errors.MalformedResponse`; a value outside a known
+vocabulary is kept as sent and named in ``unknown_values``.
+
+* :mod:`.vocabularies`: the enum values of alerts and incidents with the portal's
+  labels for them, defined once;
+* :mod:`.timestamps`: Microsoft's ISO 8601 timestamps, read and written;
+* :mod:`.reading`: the careful field-by-field reading every parser shares;
+* :mod:`.table`: field tables, and the careful and quick readings made of one;
+* :mod:`.alerts`: Defender for Endpoint alerts, with a quick path for whole pages;
+* :mod:`.incidents`: Defender XDR incidents and the alerts they embed.
+"""
+
+from __future__ import annotations
+
+from .alerts import (
+    ALERT_FIELDS,
+    AlertComment,
+    AlertRecord,
+    RelatedUser,
+    parse_alert,
+    parse_alert_page,
+)
+from .incidents import IncidentAlert, IncidentRecord, parse_incident
+from .timestamps import format_timestamp, parse_timestamp
+from .vocabularies import (
+    ALERT_CLASSIFICATIONS,
+    ALERT_DETERMINATIONS,
+    ALERT_SEVERITIES,
+    ALERT_STATUSES,
+    INCIDENT_CLASSIFICATIONS,
+    INCIDENT_STATUSES,
+    SETTABLE_ALERT_DETERMINATIONS,
+    SETTABLE_ALERT_STATUSES,
+    AlertClassification,
+    AlertDetermination,
+    AlertSeverity,
+    AlertStatus,
+    IncidentStatus,
+    Vocabulary,
+)
+
+__all__ = [
+    "ALERT_CLASSIFICATIONS",
+    "ALERT_DETERMINATIONS",
+    "ALERT_FIELDS",
+    "ALERT_SEVERITIES",
+    "ALERT_STATUSES",
+    "INCIDENT_CLASSIFICATIONS",
+    "INCIDENT_STATUSES",
+    "SETTABLE_ALERT_DETERMINATIONS",
+    "SETTABLE_ALERT_STATUSES",
+    "AlertClassification",
+    "AlertComment",
+    "AlertDetermination",
+    "AlertRecord",
+    "AlertSeverity",
+    "AlertStatus",
+    "IncidentAlert",
+    "IncidentRecord",
+    "IncidentStatus",
+    "RelatedUser",
+    "Vocabulary",
+    "format_timestamp",
+    "parse_alert",
+    "parse_alert_page",
+    "parse_incident",
+    "parse_timestamp",
+]

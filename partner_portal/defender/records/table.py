@@ -1,0 +1,259 @@
+"""Field tables: each field of a record described once, and the two readings made of it.
+
+A record kind (an alert, say) is described by a table of :class:`Field` entries: the
+field's JSON name, the record attribute it fills, its :class:`Kind`, and for enums the
+vocabulary and what a missing value reads as. Two readings are made from one table:
+
+* :func:`read_carefully` goes down the table field by field with a
+  :class:`~.reading.FieldReader`, converts what it can (a digit string for an integer,
+  a timestamp with an offset) and names the first problem it meets; the table's order
+  decides which problem that is;
+* :func:`quick_reader` compiles, once per table, a function that reads a whole object
+  of the usual shape in one pass of straight-line code: every value fetched by one
+  ``itemgetter``, the texts and numbers checked in bulk, each timestamp and enum
+  written out. It returns None at anything unusual, and the caller then reads the
+  object carefully. Its checks are the careful reading's or stricter (``type(x) is
+  str`` where that also takes subclasses), so whatever it accepts, the careful reading
+  makes into an equal record.
+
+The quick reading is generated rather than written by hand because a sync reads tens
+of thousands of alerts: a loop over the table, or a call per field, costs more than the
+reading itself, and a hand-written copy would say every field twice. Its source is kept
+on the function (``__source__``) for reading and debugging.
+
+Kinds that are one of a kind (an alert's related user, its comments) bring their own
+pair of readings (:attr:`Field.careful`, :attr:`Field.quick`); the quick one receives a
+dictionary shared by the objects of one page, to make a recurring value once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from operator import itemgetter
+from typing import Any, cast
+
+from .reading import FieldReader
+
+__all__ = [
+    "UNUSUAL",
+    "Field",
+    "Kind",
+    "QuickReader",
+    "fields_of",
+    "quick_reader",
+    "quick_reader_source",
+    "read_carefully",
+]
+
+#: What a :attr:`Field.quick` reading returns for a value it leaves to the careful one.
+UNUSUAL: Any = object()
+
+#: ``(object, shared) -> record or None``: a compiled quick reading.
+QuickReader = Callable[[dict[str, Any], dict[Any, Any]], Any]
+
+
+class Kind(Enum):
+    """How a field is read."""
+
+    ID = "non-empty string"
+    TEXT = "string or null"
+    NUMBER = "integer (or digit string) or null"
+    TIME = "ISO 8601 timestamp or null"
+    CHOICE = "string of a vocabulary (others kept and flagged) or null"
+    TEXT_LIST = "list of strings or null"
+    OBJECTS = "list of objects or null"
+    CUSTOM = "read by the field's own pair of readings"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record: where it is in the JSON, where it goes in the record."""
+
+    json_name: str
+    name: str
+    kind: Kind
+    #: CHOICE: the documented values, and what a missing value reads as.
+    vocabulary: frozenset[str] = frozenset()
+    default: str | None = None
+    #: CUSTOM: the careful reading, and the quick one (returns :data:`UNUSUAL` to hand over).
+    careful: Callable[[FieldReader, Field], object] | None = None
+    quick: Callable[[Any, dict[Any, Any]], object] | None = None
+
+
+def fields_of(kind: Kind, *pairs: tuple[str, str]) -> tuple[Field, ...]:
+    """Fields of one simple kind from (JSON name, attribute) pairs."""
+    return tuple(Field(json_name, name, kind) for json_name, name in pairs)
+
+
+# ------------------------------------------------------------------ careful reading
+
+
+def _careful_text(r: FieldReader, f: Field) -> str | None:
+    # Exactly a str: the alert reading has always refused subclasses for its texts.
+    value = r.data.get(f.json_name)
+    if value is not None and type(value) is not str:
+        raise r.fail(f.json_name, "is not a string")
+    return value
+
+
+def _careful_custom(r: FieldReader, f: Field) -> object:
+    if f.careful is None:
+        raise TypeError(f"{f.json_name} needs its careful reading")
+    return f.careful(r, f)
+
+
+_CAREFUL: dict[Kind, Callable[[FieldReader, Field], object]] = {
+    Kind.ID: lambda r, f: r.str_req(f.json_name),
+    Kind.TEXT: _careful_text,
+    Kind.NUMBER: lambda r, f: r.int_opt(f.json_name),
+    Kind.TIME: lambda r, f: r.time_opt(f.json_name),
+    Kind.CHOICE: lambda r, f: r.enum(f.json_name, f.vocabulary, default=f.default),
+    Kind.TEXT_LIST: lambda r, f: r.str_list(f.json_name),
+    Kind.OBJECTS: lambda r, f: r.objects(f.json_name),
+    Kind.CUSTOM: _careful_custom,
+}
+
+
+def read_carefully(table: Sequence[Field], data: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The record's attributes read field by field, ``unknown_values`` included; raises
+    ``MalformedResponse`` naming the first field (in table order) that cannot be read."""
+    r = FieldReader(data, kind)
+    values = {f.name: _CAREFUL[f.kind](r, f) for f in table}
+    values["unknown_values"] = tuple(r.unknown)
+    return values
+
+
+# -------------------------------------------------------------------- quick reading
+
+# What each kind's check looks like, for a field whose value is in local ``{v}``.
+_QUICK_TIME = """\
+    if type({v}) is str:
+        if len({v}) < 20 or {v}[10] != "T" or {v}[-1] != "Z" or {v}[4] != "-":
+            return None
+        try:
+            {v} = _from_iso({v})
+        except ValueError:
+            return None
+        if {v}.tzinfo is not _UTC:
+            {v} = {v}.astimezone(_UTC)
+    elif {v} is not None:
+        return None
+"""
+_QUICK_CHOICE = """\
+    if {v} is None:
+        {v} = {default}
+    elif type({v}) is not str:
+        return None
+    elif {v} not in {vocabulary}:
+        unknown += ({json_name},)
+"""
+_QUICK_CHOICE_OR_NONE = """\
+    if {v} is not None:
+        if type({v}) is not str:
+            return None
+        if {v} not in {vocabulary}:
+            unknown += ({json_name},)
+"""
+_QUICK_LIST = """\
+    if {v} is None:
+        {v} = ()
+    elif type({v}) is not list or not {item_types}.issuperset(map(type, {v})):
+        return None
+    else:
+        {v} = tuple({v})
+"""
+_QUICK_CUSTOM = """\
+    {v} = {reader}({v}, shared)
+    if {v} is _UNUSUAL:
+        return None
+"""
+
+
+def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[str, Any]]:
+    """The source of the quick reading of ``table`` and the names it needs."""
+    for identifier in (name, *(f.name for f in table)):
+        if not identifier.isidentifier():
+            raise ValueError(f"{identifier!r} cannot name a function or an attribute")
+    names: dict[str, Any] = {
+        "_get": itemgetter(*(f.json_name for f in table)),
+        "_keys": tuple(f.json_name for f in table),
+        "_from_iso": datetime.fromisoformat,
+        "_UTC": UTC,
+        "_UNUSUAL": UNUSUAL,
+        "_STR_OR_NONE": frozenset({str, type(None)}),
+        "_INT_OR_NONE": frozenset({int, type(None)}),
+        "_JUST_STR": frozenset({str}),
+        "_JUST_DICT": frozenset({dict}),
+    }
+    local = {f.name: f"f_{f.name}" for f in table}
+    every = ", ".join(local[f.name] for f in table)
+    lines = [
+        f"def {name}(data, shared):",
+        "    try:",
+        f"        ({every},) = _get(data)",
+        "    except KeyError:",
+        "        # Microsoft sends every documented field, null or not; one that lacks",
+        "        # some reads them as None, as the careful reading does.",
+        f"        ({every},) = map(data.get, _keys)",
+        "    unknown = ()",
+    ]
+    for kind, types in ((Kind.TEXT, "_STR_OR_NONE"), (Kind.NUMBER, "_INT_OR_NONE")):
+        group = [local[f.name] for f in table if f.kind is kind]
+        if group:
+            values = ", ".join(group)
+            lines += [
+                f"    if not {types}.issuperset(map(type, ({values},))):",
+                "        return None",
+            ]
+    for position, f in enumerate(table):
+        v = local[f.name]
+        if f.kind is Kind.ID:
+            lines += [f"    if type({v}) is not str or not {v}:", "        return None"]
+        elif f.kind is Kind.TIME:
+            lines.append(_QUICK_TIME.format(v=v))
+        elif f.kind is Kind.CHOICE:
+            names[f"_vocabulary_{position}"] = f.vocabulary
+            template = _QUICK_CHOICE if f.default is not None else _QUICK_CHOICE_OR_NONE
+            lines.append(
+                template.format(
+                    v=v,
+                    default=repr(f.default),
+                    vocabulary=f"_vocabulary_{position}",
+                    json_name=repr(f.json_name),
+                )
+            )
+        elif f.kind in (Kind.TEXT_LIST, Kind.OBJECTS):
+            types = "_JUST_STR" if f.kind is Kind.TEXT_LIST else "_JUST_DICT"
+            lines.append(_QUICK_LIST.format(v=v, item_types=types))
+        elif f.kind is Kind.CUSTOM:
+            if f.quick is None:
+                raise TypeError(f"{f.json_name} needs its quick reading")
+            names[f"_read_{position}"] = f.quick
+            lines.append(_QUICK_CUSTOM.format(v=v, reader=f"_read_{position}"))
+    filled = ", ".join(f"{f.name}={local[f.name]}" for f in table)
+    lines += [
+        "    record = _new(_Record)",
+        f"    record.__dict__.update({filled}, unknown_values=unknown, raw=data)",
+        "    return record",
+    ]
+    return "\n".join(lines) + "\n", names
+
+
+def quick_reader(table: Sequence[Field], record: type, name: str) -> QuickReader:
+    """Compile the quick reading of ``table`` into records of class ``record``, which
+    has an attribute per field plus ``unknown_values`` and ``raw`` (the object read).
+
+    The record is made without its ``__init__``: a frozen dataclass's sets each field
+    through ``object.__setattr__``, which costs more than reading the object; filling
+    the instance dictionary at once gives the same object, still immutable afterwards.
+    """
+    source, names = quick_reader_source(table, name)
+    names.update(_new=object.__new__, _Record=record)
+    code = compile(source, f"<quick reading of {record.__name__}>", "exec")
+    exec(code, names)  # noqa: S102 (source made above from the table, nothing else)
+    reader = cast(QuickReader, names[name])
+    reader.__source__ = source  # type: ignore[attr-defined]
+    return reader

@@ -1,0 +1,41 @@
+"""Deep links to an alert in the Defender portal of the customer's cloud."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from partner_portal.alerts.detail_selectors import defender_alert_url
+
+TENANT = "6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b"
+ALERT = "da637472900382838869_1364969609"
+
+
+def alert(cloud: str, tenant_id: str | None = TENANT) -> Any:
+    return SimpleNamespace(
+        alert_id=ALERT, customer=SimpleNamespace(cloud=cloud, tenant_id=tenant_id)
+    )
+
+
+@pytest.mark.parametrize(
+    ("cloud", "host"),
+    [
+        ("commercial", "https://security.microsoft.com"),
+        ("gcc", "https://security.microsoft.com"),
+        ("gcc_high", "https://security.microsoft.us"),
+        ("dod", "https://security.apps.mil"),
+        # A value that names no cloud gets the commercial portal, as it always did.
+        ("", "https://security.microsoft.com"),
+        ("gcc-high", "https://security.microsoft.com"),
+    ],
+)
+def test_alert_link_per_cloud(cloud: str, host: str) -> None:
+    assert defender_alert_url(alert(cloud)) == f"{host}/alerts/{ALERT}?tid={TENANT}"
+
+
+def test_alert_link_without_tenant() -> None:
+    assert defender_alert_url(alert("dod", None)) == (
+        f"https://security.apps.mil/alerts/{ALERT}?tid="
+    )

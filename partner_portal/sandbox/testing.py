@@ -25,7 +25,9 @@ from typing import Any
 import requests
 
 READY_PREFIX = "sandbox ready "
-DEFAULT_TIMEOUT = 20.0
+# Generous: starting with tens of thousands of alerts on a busy 2-core machine takes a while,
+# and this is only an upper bound on waiting for the ready line.
+DEFAULT_TIMEOUT = 120.0
 
 
 def _flag(name: str) -> str:

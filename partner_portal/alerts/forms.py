@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from partner_portal.alerts.reads.alert_list import SEVERITIES
-from partner_portal.alerts.writeback import BULK_LIMIT, AlertChanges
+from partner_portal.alerts.writeback import BULK_LIMIT, CALLS_PER_MINUTE, AlertChanges
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import IdsChoiceField, parse_whole_number
 from partner_portal.defender import (
@@ -124,7 +124,7 @@ class BulkUpdateForm(forms.Form):
         if len(chosen) > BULK_LIMIT:
             raise forms.ValidationError(
                 f"Select at most {BULK_LIMIT} alerts at a time "
-                "(Microsoft allows 100 calls a minute per customer)."
+                f"(Microsoft allows {CALLS_PER_MINUTE} calls a minute per customer)."
             )
         return chosen
 

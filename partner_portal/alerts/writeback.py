@@ -44,8 +44,10 @@ logger = logging.getLogger(__name__)
 
 # A person is waiting for the answer, so give up far sooner than a background sync would.
 INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, max_throttled=3, max_total_wait=20.0)
-# A selection larger than this would keep the request waiting on Microsoft's per-minute
-# limit (100 calls) for longer than a web request may last.
+# Microsoft's per-minute limit of the alerts API per customer, as its client keeps to it.
+CALLS_PER_MINUTE = min(calls for calls, seconds in MdeClient.limits if seconds == 60)
+# A selection larger than this would keep the request waiting on that limit for longer
+# than a web request may last.
 BULK_LIMIT = 50
 
 FORBIDDEN_MESSAGE = (

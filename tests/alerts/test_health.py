@@ -138,6 +138,7 @@ def test_each_source_is_held_to_its_own_hourly_limit_from_the_registry(
     healthy = _row(page, world["healthy"])
     assert 'data-calls="40"' in healthy
     assert "40 / 100" in healthy
+    assert 'max="100" low="66" high="86"' in healthy  # the meter scales with the limit
     assert "42 / 1500 API calls" in healthy  # the alerts source, on its own line
     assert "1500 API calls for alerts, 100 API calls for incidents" in page
 

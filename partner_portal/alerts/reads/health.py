@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from partner_portal.alerts import models
-from partner_portal.alerts.models import SyncRun, SyncState
+from partner_portal.alerts.models import Source, SyncRun, SyncState
 from partner_portal.alerts.sync import sources
 from partner_portal.core.access import Role, has_role
 from tenants.models import AuditEvent, Customer, CustomerStatus
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 
 HOUR = 3600.0
 # Write-back PATCHes alerts through the same API the alerts source reads.
-WRITEBACK_SOURCE = models.Source.ALERTS.value
+WRITEBACK_SOURCE = Source.ALERTS.value
 
 
 def hourly_limit(limits: Sequence[tuple[int, float]]) -> int | None:
@@ -107,6 +106,16 @@ class CustomerHealth:
         if not self.api_limit:
             return 0
         return min(100, round(100 * self.api_calls_last_hour / self.api_limit))
+
+    # Where the page's usage meter turns amber and red: two thirds and 13/15 of the limit
+    # (1,000 and 1,300 of Microsoft's 1,500).
+    @property
+    def usage_low(self) -> int | None:
+        return self.api_limit * 2 // 3 if self.api_limit else None
+
+    @property
+    def usage_high(self) -> int | None:
+        return self.api_limit * 13 // 15 if self.api_limit else None
 
     @property
     def is_healthy(self) -> bool:

@@ -400,9 +400,9 @@ def run(args: argparse.Namespace) -> list[str]:
     say()
 
     # 2. page 1,000 vs page 1 ------------------------------------------------------------------
-    from partner_portal.alerts import selectors
+    from partner_portal.alerts.reads import alert_list, keyset
 
-    page_1000 = args.deep_pages * selectors.PAGE_SIZE - 1  # the row that ends page 999
+    page_1000 = args.deep_pages * alert_list.PAGE_SIZE - 1  # the row that ends page 999
     deep_page = f"page {args.deep_pages + 1:,}"
     say()
     say(f"Deep pages against page 1 (keyset cursor of the {page_1000 + 1:,}th row unless said), "
@@ -422,18 +422,18 @@ def run(args: argparse.Namespace) -> list[str]:
         (f"customer order, {deep_page}, previous page", {"sort": "customer"}, page_1000, "before"),
     ]
     for label, params, position, direction in deep_cases:
-        query = selectors.AlertQuery(
+        query = alert_list.AlertQuery(
             statuses=tuple(params.get("status", ())), sort=params.get("sort", "newest")
         )
-        spec = selectors.SORTS[query.sort]
-        ordered = selectors.filtered_alerts(user=info["admin"], query=query).order_by(
-            *selectors._ordering(spec, True)
+        spec = keyset.SORTS[query.sort]
+        ordered = alert_list.filtered_alerts(user=info["admin"], query=query).order_by(
+            *keyset._ordering(spec, True)
         )
         if isinstance(position, float):
             position = int(position * ordered.count())
         # Setup only: find the anchor row (the benchmark may use OFFSET).
         anchor = ordered[position]
-        cursor = selectors.encode_cursor(anchor, query.sort)
+        cursor = keyset.encode_cursor(anchor, query.sort)
         first_url = "/alerts/?" + urlencode(params, doseq=True)
         deep_url = "/alerts/?" + urlencode({**params, direction: cursor}, doseq=True)
         client = clients["admin"]

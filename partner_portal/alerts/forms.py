@@ -3,6 +3,7 @@ services write."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -10,36 +11,38 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from partner_portal.alerts.actions import BULK_LIMIT, AlertChanges
+from partner_portal.alerts.reads.alert_list import SEVERITIES
+from partner_portal.alerts.writeback import BULK_LIMIT, CALLS_PER_MINUTE, AlertChanges
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import IdsChoiceField, parse_whole_number
+from partner_portal.defender import (
+    SETTABLE_ALERT_DETERMINATIONS,
+    SETTABLE_ALERT_STATUSES,
+    AlertClassification,
+    AlertSeverity,
+    IncidentStatus,
+    Vocabulary,
+)
 from tenants.models import Customer
 
 KEEP = ("", "— keep as it is —")
-STATUS_CHOICES = [("New", "New"), ("InProgress", "In progress"), ("Resolved", "Resolved")]
-CLASSIFICATION_CHOICES = [
-    ("TruePositive", "True positive"),
-    ("InformationalExpectedActivity", "Informational, expected activity"),
-    ("FalsePositive", "False positive"),
-]
-# The determinations Defender accepts on PATCH /api/alerts/{id}.
-DETERMINATION_CHOICES = [
-    ("NotAvailable", "Not available"),
-    ("Apt", "APT"),
-    ("Malware", "Malware"),
-    ("SecurityPersonnel", "Security personnel"),
-    ("SecurityTesting", "Security testing"),
-    ("UnwantedSoftware", "Unwanted software"),
-    ("MultiStagedAttack", "Multi-staged attack"),
-    ("MaliciousUserActivity", "Malicious user activity"),
-    ("CompromisedAccount", "Compromised account"),
-    ("Phishing", "Phishing"),
-    ("LineOfBusinessApplication", "Line-of-business application"),
-    ("ConfirmedActivity", "Confirmed activity"),
-    ("NotMalicious", "Not malicious"),
-    ("InsufficientData", "Insufficient data"),
-    ("Other", "Other"),
-]
+ANY = ("", "Any")
+
+
+def vocabulary_choices(members: Iterable[Vocabulary]) -> list[tuple[str, str]]:
+    """`(value, label)` of each of the protocol core's vocabulary `members`, in order."""
+    return [(member.value, member.label) for member in members]
+
+
+# What an analyst may set on an alert (`PATCH /api/alerts/{id}`), as the core lists them;
+# "Unknown" is a classification Defender reports, never one to set.
+STATUS_CHOICES = vocabulary_choices(SETTABLE_ALERT_STATUSES)
+CLASSIFICATION_CHOICES = vocabulary_choices(
+    c for c in AlertClassification if c is not AlertClassification.UNKNOWN
+)
+DETERMINATION_CHOICES = vocabulary_choices(SETTABLE_ALERT_DETERMINATIONS)
+# Incidents are filtered by the severities the alert list offers, highest first.
+INCIDENT_SEVERITY_CHOICES = vocabulary_choices(AlertSeverity(s) for s in SEVERITIES)
 
 
 class AlertIdsField(forms.Field):
@@ -121,7 +124,7 @@ class BulkUpdateForm(forms.Form):
         if len(chosen) > BULK_LIMIT:
             raise forms.ValidationError(
                 f"Select at most {BULK_LIMIT} alerts at a time "
-                "(Microsoft allows 100 calls a minute per customer)."
+                f"(Microsoft allows {CALLS_PER_MINUTE} calls a minute per customer)."
             )
         return chosen
 
@@ -135,16 +138,8 @@ class BulkUpdateForm(forms.Form):
 
 class IncidentFilterForm(forms.Form):
     customer = IdsChoiceField(queryset=Customer.objects.none(), required=False)
-    status = forms.ChoiceField(
-        choices=[("", "Any"), ("Active", "Active"), ("InProgress", "In progress"),
-                 ("Resolved", "Resolved"), ("Redirected", "Redirected")],
-        required=False,
-    )  # fmt: skip
-    severity = forms.ChoiceField(
-        choices=[("", "Any"), ("High", "High"), ("Medium", "Medium"), ("Low", "Low"),
-                 ("Informational", "Informational")],
-        required=False,
-    )  # fmt: skip
+    status = forms.ChoiceField(choices=[ANY, *IncidentStatus.choices()], required=False)
+    severity = forms.ChoiceField(choices=[ANY, *INCIDENT_SEVERITY_CHOICES], required=False)
     q = forms.CharField(label="Search", max_length=200, required=False)
 
     def __init__(self, *args: Any, customers: Any = None, **kwargs: Any) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from partner_portal.defender import AlertSeverity
 from tenants.models import Customer
 
-SEVERITY_RANK = {"UnSpecified": 0, "Informational": 1, "Low": 2, "Medium": 3, "High": 4}
+# A severity's place in the "severity, then newest" order: the protocol core lists
+# severities lowest first, so the rank is the position ("UnSpecified" 0 ... "High" 4).
+SEVERITY_RANK = {severity.value: rank for rank, severity in enumerate(AlertSeverity)}
 
 
 class Source(models.TextChoices):

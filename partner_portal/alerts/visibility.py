@@ -7,7 +7,7 @@ pages, write-back's choice of alerts. A row outside the scope is therefore never
 and a page asked for one answers "not found". Rows reached from a visible row (the
 other alerts of its incident or device) belong to the same customer.
 
-`tests/alerts/test_visibility.py` checks that each selector taking a user comes here.
+`tests/alerts/test_visibility.py` checks that each read in `reads/` taking a user comes here.
 """
 
 from __future__ import annotations

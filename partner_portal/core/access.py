@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import AnonymousUser, User
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 
@@ -38,9 +38,12 @@ class AuthenticatedHttpRequest(HttpRequest):
     user: User
 
 
-def user_roles(user: Any) -> frozenset[Role]:
-    """The roles a user holds; a superuser and a portal admin hold every role."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+def user_roles(user: User | AnonymousUser) -> frozenset[Role]:
+    """The roles a user holds; a superuser and a portal admin hold every role.
+
+    They are worked out once per user object (a request's user) and kept on it.
+    """
+    if not user.is_authenticated or not user.is_active:
         return frozenset()
     cached: frozenset[Role] | None = getattr(user, "_portal_roles", None)
     if cached is not None:
@@ -52,11 +55,11 @@ def user_roles(user: Any) -> frozenset[Role]:
         roles = frozenset(role for role in Role if role.value in names)
         if Role.ADMIN in roles:
             roles = frozenset(Role)
-    user._portal_roles = roles
+    user._portal_roles = roles  # type: ignore[attr-defined]
     return roles
 
 
-def has_role(user: Any, *roles: Role) -> bool:
+def has_role(user: User | AnonymousUser, *roles: Role) -> bool:
     return bool(user_roles(user) & set(roles))
 
 

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from partner_portal.alerts.models import Alert
-from partner_portal.alerts.selectors import PAGE_SIZE
+from partner_portal.alerts.reads.alert_list import PAGE_SIZE
 from tenants.models import AnalystScope, Customer
 from tests.alerts.factories import AlertFactory, CustomerFactory
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from partner_portal.alerts.models import Alert
-from partner_portal.alerts.selectors import LIVE_LIMIT
+from partner_portal.alerts.reads.alert_list import LIVE_LIMIT
 from tenants.models import AnalystScope
 from tests.alerts.factories import AlertFactory, CustomerFactory
 

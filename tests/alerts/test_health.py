@@ -9,8 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from partner_portal.alerts.detail_selectors import tenant_health
 from partner_portal.alerts.models import Source, SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.reads.health import tenant_health
+from partner_portal.alerts.sync import sources
 from tenants.models import AnalystScope, AuditEvent, CustomerStatus
 from tests.alerts.factories import CustomerFactory
 
@@ -125,3 +126,39 @@ def test_a_user_without_role_may_not_see_health(no_role_user: object) -> None:
     client = Client()
     client.force_login(no_role_user)  # type: ignore[arg-type]
     assert client.get("/health/").status_code == 403
+
+
+def test_each_source_is_held_to_its_own_hourly_limit_from_the_registry(
+    staff_client: Client, world: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The incidents API allowing 100 calls an hour, its 40 calls are the share to watch,
+    # not the alerts API's 42 of 1,500.
+    monkeypatch.setattr(sources.find(Source.INCIDENTS), "limits", ((50, 60.0), (100, 3600.0)))
+    page = staff_client.get("/health/").content.decode()
+    healthy = _row(page, world["healthy"])
+    assert 'data-calls="40"' in healthy
+    assert "40 / 100" in healthy
+    assert 'max="100" low="66" high="86"' in healthy  # the meter scales with the limit
+    assert "42 / 1500 API calls" in healthy  # the alerts source, on its own line
+    assert "1500 API calls for alerts, 100 API calls for incidents" in page
+
+
+def test_a_source_the_registry_does_not_know_is_shown_by_its_name(
+    staff_client: Client, onboarding_staff: object, world: dict
+) -> None:
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        customer=world["healthy"], source="retired", status=SyncStatus.SUCCEEDED, api_calls=7,
+        started_at=now - timedelta(minutes=3), finished_at=now - timedelta(minutes=2),
+    )  # fmt: skip
+    SyncState.objects.create(
+        customer=world["healthy"], source="retired", last_run=run, last_success_at=now
+    )
+    response = staff_client.get("/health/")
+    assert response.status_code == 200
+    healthy = _row(response.content.decode(), world["healthy"])
+    assert "retired:" in healthy
+    assert "42 / 1500" in healthy
+    row = next(r for r in tenant_health(user=onboarding_staff) if r.customer == world["healthy"])
+    retired = next(s for s in row.sources if s.source == "retired")
+    assert (retired.api_calls_last_hour, retired.api_limit) == (7, None)

@@ -16,7 +16,7 @@ from django.test.html import parse_html
 
 from partner_portal.alerts.filters import AlertFilterForm
 from partner_portal.alerts.list_html import alert_rows_html
-from partner_portal.alerts.selectors import AlertRow
+from partner_portal.alerts.reads.alert_list import AlertRow
 
 pytestmark = pytest.mark.django_db
 

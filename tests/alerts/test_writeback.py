@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from partner_portal.alerts.actions import BULK_LIMIT, AlertChanges, Outcome, alert_update
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
+from partner_portal.alerts.writeback import BULK_LIMIT, AlertChanges, Outcome, alert_update
 from partner_portal.defender import parse_alert
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft

@@ -10,7 +10,7 @@ straight into the table when none of its alerts is stored yet (a backfill), othe
 into a temporary table and merged with one INSERT ... ON CONFLICT that writes only what
 changed and reports which alerts were new. Any other database reads what is stored and
 writes with one bulk INSERT ... ON CONFLICT. Incidents are few and small, so they take the
-portable path everywhere. The write-back (`actions.py`) stores Defender's answers here too.
+portable path everywhere. The write-back (`writeback.py`) stores Defender's answers here too.
 """
 
 from __future__ import annotations

@@ -9,24 +9,28 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from partner_portal.alerts import actions, detail_selectors
+from partner_portal.alerts import writeback
 from partner_portal.alerts.forms import AlertUpdateForm, BulkUpdateForm
 from partner_portal.alerts.models import Alert
-from partner_portal.core.access import Role, require_roles
+from partner_portal.alerts.reads import alert_detail as detail_reads
+from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.http import client_ip
+from partner_portal.defender import SETTABLE_ALERT_STATUSES, AlertClassification
 
 analysts = require_roles(Role.ANALYST)
 
 # A conflict is the one refusal that is about the request itself; Defender refusing
 # (permission, missing alert, outage) is reported on an ordinary page.
-STATUS_CODES = {actions.Outcome.CONFLICT: 409}
+STATUS_CODES = {writeback.Outcome.CONFLICT: 409}
 
 
 def _initial(alert: Alert) -> dict[str, str]:
     return {
-        "status": alert.status if alert.status in ("New", "InProgress", "Resolved") else "",
+        "status": alert.status if alert.status in SETTABLE_ALERT_STATUSES else "",
         "assigned_to": alert.assigned_to,
-        "classification": alert.classification if alert.classification != "Unknown" else "",
+        "classification": (
+            alert.classification if alert.classification != AlertClassification.UNKNOWN else ""
+        ),
         "determination": alert.determination,
         "seen_last_update": alert.last_updated_at.isoformat() if alert.last_updated_at else "",
     }
@@ -34,9 +38,9 @@ def _initial(alert: Alert) -> dict[str, str]:
 
 def _render_detail(
     request: HttpRequest,
-    detail: detail_selectors.AlertDetail,
+    detail: detail_reads.AlertDetail,
     form: AlertUpdateForm | None = None,
-    result: actions.WriteResult | None = None,
+    result: writeback.WriteResult | None = None,
     status: int = 200,
 ) -> HttpResponse:
     context = {
@@ -51,7 +55,7 @@ def _render_detail(
 @analysts
 @require_GET
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    detail = detail_selectors.alert_detail(user=request.user, pk=pk)
+    detail = detail_reads.alert_detail(user=request.user, pk=pk)
     if detail is None:
         raise Http404("No such alert.")
     return _render_detail(request, detail)
@@ -59,16 +63,16 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @analysts
 @require_POST
-def alert_update(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = detail_selectors.alert_get(user=request.user, pk=pk)
+def alert_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    alert = detail_reads.alert_get(user=request.user, pk=pk)
     if alert is None:
         raise Http404("No such alert.")
     form = AlertUpdateForm(request.POST)
     if not form.is_valid():
-        detail = detail_selectors.alert_detail(user=request.user, pk=pk)
+        detail = detail_reads.alert_detail(user=request.user, pk=pk)
         assert detail is not None
         return _render_detail(request, detail, form=form, status=400)
-    result = actions.alert_update(
+    result = writeback.alert_update(
         alert=alert,
         actor=request.user,
         changes=form.changes(),
@@ -78,10 +82,10 @@ def alert_update(request: HttpRequest, pk: int) -> HttpResponse:
     if result.ok:
         messages.success(request, result.message)
         return redirect("alerts:detail", pk=pk)
-    detail = detail_selectors.alert_detail(user=request.user, pk=pk)
+    detail = detail_reads.alert_detail(user=request.user, pk=pk)
     if detail is None:
         raise Http404("No such alert.")
-    if result.outcome == actions.Outcome.CONFLICT:
+    if result.outcome == writeback.Outcome.CONFLICT:
         # A fresh form from Defender's version; the analyst's own entries stay visible.
         comment = form.data.get("comment", "")
         form = AlertUpdateForm(initial={**_initial(detail.alert), "comment": comment})
@@ -103,7 +107,7 @@ def _back_to(request: HttpRequest, wanted: str) -> str:
 
 @analysts
 @require_POST
-def alert_bulk(request: HttpRequest) -> HttpResponse:
+def alert_bulk(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = BulkUpdateForm(request.POST)
     back = _back_to(request, request.POST.get("next", "") or request.headers.get("Referer", ""))
     if not form.is_valid():
@@ -112,10 +116,10 @@ def alert_bulk(request: HttpRequest) -> HttpResponse:
         if form.errors.get("status") or form.errors.get("assigned_to"):
             messages.error(request, "Choose a valid status or assignee.")
         return redirect(back)
-    alerts = detail_selectors.alerts_for_action(user=request.user, pks=form.cleaned_data["alert"])
+    alerts = detail_reads.alerts_for_action(user=request.user, pks=form.cleaned_data["alert"])
     if not alerts:
         raise Http404("None of the chosen alerts exists.")
-    results = actions.alerts_bulk_update(
+    results = writeback.alerts_bulk_update(
         alerts=alerts,
         actor=request.user,
         status=form.cleaned_data["status"] or None,

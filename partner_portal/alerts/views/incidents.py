@@ -7,8 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from partner_portal.alerts import detail_selectors
 from partner_portal.alerts.forms import IncidentFilterForm
+from partner_portal.alerts.reads import incidents as incident_reads
 from partner_portal.core.access import Role, require_roles
 from tenants.scoping import visible_customers
 
@@ -21,7 +21,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     customers = visible_customers(user=request.user)
     form = IncidentFilterForm(request.GET or None, customers=customers)
     filters = form.cleaned_data if form.is_valid() else {}
-    incidents = detail_selectors.incident_list(
+    incidents = incident_reads.incident_list(
         user=request.user,
         customer_ids=[c.pk for c in filters.get("customer") or []],
         status=filters.get("status", ""),
@@ -35,7 +35,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @require_roles(Role.ANALYST)
 @require_GET
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    detail = detail_selectors.incident_detail(user=request.user, pk=pk)
+    detail = incident_reads.incident_detail(user=request.user, pk=pk)
     if detail is None:
         raise Http404("No such incident.")
     return render(

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -37,12 +37,17 @@ from tenants import microsoft, verification
 from tenants.audit import audit_record
 from tenants.models import Customer, CustomerStatus
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 logger = logging.getLogger(__name__)
 
 # A person is waiting for the answer, so give up far sooner than a background sync would.
 INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, max_throttled=3, max_total_wait=20.0)
-# A selection larger than this would keep the request waiting on Microsoft's per-minute
-# limit (100 calls) for longer than a web request may last.
+# Microsoft's per-minute limit of the alerts API per customer, as its client keeps to it.
+CALLS_PER_MINUTE = min(calls for calls, seconds in MdeClient.limits if seconds == 60)
+# A selection larger than this would keep the request waiting on that limit for longer
+# than a web request may last.
 BULK_LIMIT = 50
 
 FORBIDDEN_MESSAGE = (
@@ -105,7 +110,7 @@ class WriteResult:
 def alert_update(
     *,
     alert: Alert,
-    actor: Any,
+    actor: User,
     changes: AlertChanges,
     seen_last_update: datetime | None,
     ip_address: str | None = None,
@@ -133,7 +138,7 @@ def alert_update(
 def alerts_bulk_update(
     *,
     alerts: Iterable[Alert],
-    actor: Any,
+    actor: User,
     status: str | None = None,
     assigned_to: str | None = None,
     ip_address: str | None = None,
@@ -231,7 +236,7 @@ def _read_back(
 def _apply(
     client: MdeClient,
     alert: Alert,
-    actor: Any,
+    actor: User,
     changes: AlertChanges,
     *,
     seen_last_update: datetime | None,
@@ -310,7 +315,7 @@ def _with_known_evidence(alert: Alert, record: AlertRecord) -> AlertRecord:
 
 def _failure_result(
     alert: Alert,
-    actor: Any,
+    actor: User,
     exc: DefenderError,
     changes: AlertChanges,
     ip_address: str | None,
@@ -336,7 +341,7 @@ def _failure_result(
 
 def _record(
     alert: Alert,
-    actor: Any,
+    actor: User,
     outcome: Outcome,
     message: str,
     changes: dict[str, str],
@@ -353,13 +358,15 @@ SUMMARY = {
     Outcome.UPDATED: "Changed alert {title} in Defender: {what}",
     Outcome.UNCHANGED: "No change needed on alert {title}: {what}",
     Outcome.CONFLICT: "Change to alert {title} not sent: it changed in Defender meanwhile",
-    Outcome.FORBIDDEN: "Defender refused a change to alert {title}: Alert.ReadWrite.All missing",
+    Outcome.FORBIDDEN: f"Defender refused a change to alert {{title}}: {ALERT_READWRITE} missing",
     Outcome.NOT_FOUND: "Alert {title} not found in Defender",
     Outcome.FAILED: "Change to alert {title} failed",
 }
 
 
-def _audit(result: WriteResult, actor: Any, ip_address: str | None, calls: int, bulk: bool) -> None:
+def _audit(
+    result: WriteResult, actor: User, ip_address: str | None, calls: int, bulk: bool
+) -> None:
     alert = result.alert
     what = ", ".join(
         f"{name}={value!r}" if name != "comment" else "a comment"

@@ -1,0 +1,38 @@
+"""Deep links from the console into the Defender portal of the customer's cloud.
+
+Each Microsoft cloud has its own Defender portal; the protocol core knows which
+(`Cloud.portal_url`, as Microsoft lists them), so the links are built from it and the
+customer's tenant is named (`?tid=`) so that a partner analyst lands in the right one.
+A cloud value the core does not know gets the commercial portal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from partner_portal.defender import Cloud
+
+if TYPE_CHECKING:
+    from partner_portal.alerts.models import Alert, Incident
+    from tenants.models import Customer
+
+
+def _portal(customer: Customer) -> str:
+    try:
+        cloud = Cloud(customer.cloud)
+    except ValueError:
+        cloud = Cloud.COMMERCIAL
+    return cloud.portal_url
+
+
+def defender_alert_url(alert: Alert) -> str:
+    """Deep link to the alert in the Defender portal of the customer's cloud (the
+    commercial one for a cloud the protocol core does not know), in the customer's tenant."""
+    customer = alert.customer
+    return f"{_portal(customer)}/alerts/{alert.alert_id}?tid={customer.tenant_id or ''}"
+
+
+def defender_incident_url(incident: Incident) -> str:
+    """Deep link to the incident, the same way."""
+    customer = incident.customer
+    return f"{_portal(customer)}/incidents/{incident.incident_id}?tid={customer.tenant_id or ''}"

@@ -1,0 +1,77 @@
+"""The incident pages: the list of a user's incidents, and one incident with its alerts.
+
+Incidents are read through `visibility.visible_incidents`, so an analyst sees only the
+incidents of customers in their scope, and one outside it is "not found". An incident's
+alerts are those of the same customer that Defender links to it on either side: the
+alert names the incident, or the incident lists the alert. Alerts the incident lists but
+the portal has not stored (yet) are named, so the page can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+
+from partner_portal.alerts.models import Alert, Incident
+from partner_portal.alerts.reads.defender_links import defender_incident_url
+from partner_portal.alerts.visibility import visible_incidents
+from partner_portal.core.bounds import parse_whole_number
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+
+def incident_list(
+    *,
+    user: User | AnonymousUser,
+    customer_ids: list[int] | None = None,
+    status: str = "",
+    severity: str = "",
+    search: str = "",
+) -> QuerySet[Incident]:
+    """Incidents `user` may see, newest first, filtered as the incident page asks."""
+    incidents = visible_incidents(user=user).select_related("customer")
+    if customer_ids:
+        incidents = incidents.filter(customer_id__in=customer_ids)
+    if status:
+        incidents = incidents.filter(status=status)
+    if severity:
+        incidents = incidents.filter(severity=severity)
+    if search:
+        query = Q(name__icontains=search) | Q(assigned_to__icontains=search)
+        number = parse_whole_number(search)
+        if number is not None:
+            query |= Q(incident_id=number)
+        incidents = incidents.filter(query)
+    return incidents.order_by("-created_at", "-id")
+
+
+@dataclass
+class IncidentDetail:
+    incident: Incident
+    alerts: list[Alert]
+    missing_alert_ids: list[str]
+    defender_url: str
+
+
+def incident_detail(*, user: User | AnonymousUser, pk: int) -> IncidentDetail | None:
+    """One incident with its alerts, or None if `user` may not see it."""
+    incident = visible_incidents(user=user).select_related("customer").filter(pk=pk).first()
+    if incident is None:
+        return None
+    # An alert belongs to the incident when Defender says so on either side.
+    alerts = list(
+        Alert.objects.filter(customer_id=incident.customer_id)
+        .filter(Q(incident_id=incident.incident_id) | Q(alert_id__in=list(incident.alert_ids)))
+        .order_by("-severity_rank", "-created_at", "-id")
+    )
+    known = {a.alert_id for a in alerts}
+    missing = [alert_id for alert_id in incident.alert_ids if alert_id not in known]
+    return IncidentDetail(
+        incident=incident,
+        alerts=alerts,
+        missing_alert_ids=missing,
+        defender_url=defender_incident_url(incident),
+    )

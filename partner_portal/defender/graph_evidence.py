@@ -1,4 +1,4 @@
-"""Typed evidence of Microsoft Graph security alerts (``alerts_v2``), and its observables.
+"""Typed evidence of Microsoft Graph security alerts (``alerts_v2``).
 
 A Graph alert carries its evidence inline: a list of objects told apart by
 ``@odata.type`` (``#microsoft.graph.security.fileEvidence``...). Every item has the fields

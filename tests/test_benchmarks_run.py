@@ -87,6 +87,14 @@ BENCHMARKS = {
         ),
         postgres=("BENCH_DATABASE_URL", True),
     ),
+    "bench_graph_records.py": Benchmark(
+        "bench_graph_records.py",
+        (
+            r"records\.parse_alert_page, 1,000 MDE alerts: \d+\.\d ms",
+            r"Graph alerts, Microsoft's example .*: parse_graph_alert_page .* ratio .* = \d+\.\d\d",
+            r"Graph alerts, mail alert .*: parse_graph_alert_page .* ratio .* = \d+\.\d\d",
+        ),
+    ),
     "bench_sync.py": Benchmark(
         "bench_sync.py",
         (
@@ -100,6 +108,7 @@ BENCHMARKS = {
 MARKS = {
     "bench_sandbox.py": [pytest.mark.sandbox],
     "bench_defender.py": [pytest.mark.sandbox],
+    "bench_graph_records.py": [],
     "bench_console.py": [pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
     "bench_sync.py": [

@@ -1,12 +1,18 @@
-"""factory_boy factories shared by the suite."""
+"""factory_boy factories shared by the suite: people, groups and portal-wide records.
+
+The tenants' models have theirs in `tests/tenants/factories.py`, the alerts' in
+`tests/alerts/factories.py`.
+"""
 
 from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from partner_portal.core.access import Role
+from partner_portal.core.models import WorkerHeartbeat
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -26,3 +32,24 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create and extracted:
             for role in extracted:
                 self.groups.add(Group.objects.get(name=role.value))
+
+
+class GroupFactory(factory.django.DjangoModelFactory):
+    """A team of users (the role groups themselves come from a data migration)."""
+
+    class Meta:
+        model = Group
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class WorkerHeartbeatFactory(factory.django.DjangoModelFactory):
+    """A worker that has just beaten."""
+
+    class Meta:
+        model = WorkerHeartbeat
+
+    worker = factory.Sequence(lambda n: f"celery{n}@localhost")
+    last_seen = factory.LazyFunction(timezone.now)
+    beats = 1

@@ -20,17 +20,23 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from partner_portal.alerts.models import Incident, Source, SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.models import Source, SyncStatus
 from partner_portal.core.access import Role
-from tenants.models import AnalystScope, AuditEvent, ConsentRequest
-from tests.alerts.factories import AlertFactory, CustomerFactory
-from tests.factories import UserFactory
+from tenants.models import AuditEvent
+from tests.alerts.factories import (
+    AlertFactory,
+    CustomerFactory,
+    IncidentFactory,
+    SyncRunFactory,
+    SyncStateFactory,
+)
+from tests.factories import GroupFactory, UserFactory
+from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory, ConsentRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,23 +81,21 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
         )
         for n, severity in enumerate(["High", "Medium", "Low"])
     ]
-    incident = Incident.objects.create(
+    incident = IncidentFactory(
         customer=customer, incident_id=500, name=f"{name} incident", status="Active",
         severity="High", alert_ids=[a.alert_id for a in alerts], created_at=now,
     )  # fmt: skip
-    run = SyncRun.objects.create(
+    run = SyncRunFactory(
         customer=customer, source=Source.ALERTS, status=SyncStatus.FAILED, api_calls=7,
         error_code="ServerError 500", error_message=f"{name} sync failed",
         finished_at=now,
     )  # fmt: skip
-    SyncState.objects.create(
-        customer=customer, source=Source.ALERTS, last_run=run, consecutive_failures=1
-    )
-    consent = ConsentRequest.objects.create(
+    SyncStateFactory(customer=customer, source=Source.ALERTS, last_run=run, consecutive_failures=1)
+    consent = ConsentRequestFactory(
         customer=customer, public_id=f"pub-{label}-{name}", expires_at=now + timedelta(days=7)
     )
-    scope = AnalystScope.objects.create(user=scope_user, customer=customer)
-    AuditEvent.objects.create(
+    scope = AnalystScopeFactory(user=scope_user, customer=customer)
+    AuditEventFactory(
         actor_label="system", action="customer.registered", customer=customer,
         customer_name=name, summary=f"Registered {name}",
     )  # fmt: skip
@@ -116,13 +120,13 @@ def _client(user: Any | None) -> Client:
 def world() -> World:
     analyst_a = UserFactory(username="analyst-a", roles=[Role.ANALYST])
     analyst_all = UserFactory(username="analyst-all", roles=[Role.ANALYST])
-    AnalystScope.objects.create(user=analyst_all, all_customers=True)
+    AnalystScopeFactory(user=analyst_all, all_customers=True)
     analyst_b = UserFactory(username="analyst-b", roles=[Role.ANALYST])
     staff = UserFactory(username="staff", roles=[Role.ONBOARDING])
     admin = UserFactory(username="admin", roles=[Role.ADMIN])
     # A group's "all customers" grant must not reach A's analyst, who is not a member.
-    other_team = Group.objects.create(name="B team")
-    AnalystScope.objects.create(group=other_team, customer=None, all_customers=True)
+    other_team = GroupFactory(name="B team")
+    AnalystScopeFactory(group=other_team, all_customers=True)
     objects = {
         "A": _seed_customer("A", "Alpha", "aaaaaaaa-1111-4aaa-8aaa-aaaaaaaaaaaa", analyst_a),
         "B": _seed_customer("B", MARK, B_TENANT, analyst_b),

@@ -25,13 +25,12 @@ from django.utils import timezone
 
 from partner_portal.alerts.filters import AlertFilterForm, ChartWindowForm, LiveForm
 from partner_portal.alerts.forms import IncidentFilterForm
-from partner_portal.alerts.models import Incident
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import BIGINT_MAX
 from tenants.forms import AuditFilterForm, CustomerFilterForm
-from tenants.models import AuditEvent
-from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
 from tests.factories import UserFactory
+from tests.tenants.factories import AuditEventFactory
 from tests.test_access_matrix import all_routes, body_of
 
 pytestmark = pytest.mark.django_db
@@ -96,11 +95,11 @@ def seen() -> dict[str, Any]:
     admin = UserFactory(username="bounds-admin", roles=list(Role))
     customer = CustomerFactory(display_name="Northwind")
     alert = AlertFactory(customer=customer, alert_id="da-bounds-0001", created_at=timezone.now())
-    Incident.objects.create(
+    IncidentFactory(
         customer=customer, incident_id=42, name="Bounds incident", status="Active",
         severity="High", created_at=timezone.now() - timedelta(minutes=1),
     )  # fmt: skip
-    AuditEvent.objects.create(
+    AuditEventFactory(
         actor_label="system", action="customer.registered", customer=customer,
         customer_name="Northwind", summary="Registered Northwind",
     )  # fmt: skip
@@ -296,7 +295,7 @@ def test_page_links_keep_every_repeated_filter_value(seen: dict[str, Any]) -> No
     customer = seen["customer"]
     other = CustomerFactory(display_name="Second")
     for n in range(60):
-        Incident.objects.create(customer=customer, incident_id=1000 + n, name=f"Many {n}")
+        IncidentFactory(customer=customer, incident_id=1000 + n, name=f"Many {n}")
     response = seen["client"].get(f"/incidents/?customer={customer.pk}&customer={other.pk}")
     body = body_of(response)
     assert f"?customer={customer.pk}&amp;customer={other.pk}&amp;page=2" in body

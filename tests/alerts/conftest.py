@@ -11,6 +11,7 @@ import pytest
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft
 from tenants.models import Customer, CustomerStatus
+from tests.alerts.factories import CustomerFactory
 
 
 def point_portal_at(sandbox: SandboxProcess, settings: Any) -> None:
@@ -30,7 +31,7 @@ def bind_customers(settings: Any, db: None) -> Iterator[Callable[..., list[Custo
             if not tenant["consented"]:
                 continue
             customers.append(
-                Customer.objects.create(
+                CustomerFactory(
                     display_name=tenant["name"],
                     tenant_id=tenant["tenant_id"],
                     status=CustomerStatus.ACTIVE,

@@ -1,24 +1,35 @@
-"""factory_boy factories for customers and their alerts (the console's tests use them)."""
+"""factory_boy factories for customers' alerts and incidents and the record of their syncs
+(the console's tests use them). `CustomerFactory` lives in `tests/tenants/factories.py`
+and is named here too, for the tests that import it from this module."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import factory
+from django.utils import timezone
 
-from partner_portal.alerts.models import SEVERITY_RANK, Alert
-from tenants.models import Customer, CustomerStatus
+from partner_portal.alerts.models import (
+    SEVERITY_RANK,
+    Alert,
+    Incident,
+    Source,
+    SyncRun,
+    SyncState,
+    SyncStatus,
+)
+from tests.tenants.factories import CustomerFactory
+
+__all__ = [
+    "BASE_TIME",
+    "AlertFactory",
+    "CustomerFactory",
+    "IncidentFactory",
+    "SyncRunFactory",
+    "SyncStateFactory",
+]
 
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-class CustomerFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Customer
-
-    display_name = factory.Sequence(lambda n: f"Customer {n:03d}")
-    tenant_id = factory.Sequence(lambda n: f"00000000-0000-4000-8000-{n:012d}")
-    status = CustomerStatus.ACTIVE
 
 
 class AlertFactory(factory.django.DjangoModelFactory):
@@ -40,3 +51,47 @@ class AlertFactory(factory.django.DjangoModelFactory):
     created_at = factory.Sequence(lambda n: BASE_TIME + timedelta(minutes=n))
     last_updated_at = factory.LazyAttribute(lambda a: a.created_at)
     raw = factory.LazyFunction(dict)
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    """A Defender XDR incident; pass `created_at=None` for one that has no time yet."""
+
+    class Meta:
+        model = Incident
+
+    customer = factory.SubFactory(CustomerFactory)
+    # Far from the small numbers tests choose, so a chosen one never meets a generated one.
+    incident_id = factory.Sequence(lambda n: 900_000 + n)
+    name = factory.Sequence(lambda n: f"Multi-stage incident {n}")
+    status = "Active"
+    severity = "Medium"
+    severity_rank = factory.LazyAttribute(lambda i: SEVERITY_RANK.get(i.severity, 0))
+    created_at = factory.Sequence(lambda n: BASE_TIME + timedelta(minutes=n))
+    last_updated_at = factory.LazyAttribute(lambda i: i.created_at)
+    raw = factory.LazyFunction(dict)
+
+
+class SyncRunFactory(factory.django.DjangoModelFactory):
+    """One pass of a customer's alerts, still running (as a pass starts) unless given a
+    `status`; a finished one has a `finished_at` (its start, unless given)."""
+
+    class Meta:
+        model = SyncRun
+
+    customer = factory.SubFactory(CustomerFactory)
+    source = Source.ALERTS
+    status = SyncStatus.RUNNING
+    started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyAttribute(
+        lambda r: None if r.status == SyncStatus.RUNNING else r.started_at
+    )
+
+
+class SyncStateFactory(factory.django.DjangoModelFactory):
+    """Where a customer's source stands; a new one has no watermark and is due now."""
+
+    class Meta:
+        model = SyncState
+
+    customer = factory.SubFactory(CustomerFactory)
+    source = Source.ALERTS

@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.reads.alert_list import PAGE_SIZE
-from tenants.models import AnalystScope, Customer
+from tenants.models import Customer
 from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def two_customers(db: None) -> tuple[Customer, Customer]:
 @pytest.fixture
 def scoped_client(analyst: Any, two_customers: tuple[Customer, Customer]) -> Client:
     """The analyst may see Alpha only."""
-    AnalystScope.objects.create(user=analyst, customer=two_customers[0])
+    AnalystScopeFactory(user=analyst, customer=two_customers[0])
     client = Client()
     client.force_login(analyst)
     return client
@@ -112,7 +113,7 @@ def test_an_analyst_without_any_scope_sees_nothing(analyst_client: Client) -> No
 
 
 def test_an_all_customers_grant_shows_everything(analyst: Any, analyst_client: Client) -> None:
-    AnalystScope.objects.create(user=analyst, all_customers=True)
+    AnalystScopeFactory(user=analyst, all_customers=True)
     alerts = AlertFactory.create_batch(3)
     assert sorted(row_ids(analyst_client.get("/alerts/"))) == sorted(a.pk for a in alerts)
 
@@ -346,7 +347,7 @@ def test_a_scoped_analyst_pages_by_customer_without_a_foreign_namesake(
     # its alerts must stay out of every page, both ways.
     mine = CustomerFactory(display_name="Shared Name")
     namesake = CustomerFactory(display_name="Shared Name")
-    AnalystScope.objects.create(user=analyst, customer=mine)
+    AnalystScopeFactory(user=analyst, customer=mine)
     start = datetime(2026, 11, 5, tzinfo=UTC)
     for i in range(120):
         AlertFactory(customer=(mine, namesake)[i % 2], created_at=start + timedelta(minutes=i))
@@ -399,9 +400,8 @@ def test_the_list_runs_a_fixed_number_of_queries_whatever_the_page_holds(
     customers = CustomerFactory.create_batch(3)
     user = analyst if scoped else portal_admin
     if scoped:
-        AnalystScope.objects.bulk_create(
-            [AnalystScope(user=analyst, customer=customer) for customer in customers[:2]]
-        )
+        for customer in customers[:2]:
+            AnalystScopeFactory(user=analyst, customer=customer)
     client = Client()
     client.force_login(user)
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from partner_portal.alerts.views import alert_list as list_views
 from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +49,7 @@ def module_browser(django_db_setup: None) -> Iterator[Any]:
 def signed_in_page(module_browser: Any, live_server: Any) -> Any:
     # A superuser holds every role without the groups a data migration creates (a
     # transactional test's flush removes those for the tests after it).
-    admin = get_user_model().objects.create_superuser("console-admin", password="unused-pw-1")
+    admin = UserFactory(username="console-admin", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(admin)
     context = module_browser.new_context(base_url=live_server.url)

@@ -10,8 +10,8 @@ from django.test import Client
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.reads.alert_list import LIVE_LIMIT
-from tenants.models import AnalystScope
 from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def since_id_on_page(client: Client, query: str = "") -> int:
 @pytest.fixture
 def scoped(analyst: Any) -> tuple[Client, Any, Any]:
     mine, theirs = CustomerFactory(), CustomerFactory()
-    AnalystScope.objects.create(user=analyst, customer=mine)
+    AnalystScopeFactory(user=analyst, customer=mine)
     client = Client()
     client.force_login(analyst)
     return client, mine, theirs

@@ -12,6 +12,7 @@ from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync import upsert
 from partner_portal.defender import AlertRecord, parse_alert
 from tenants.models import Customer, CustomerStatus
+from tests.alerts.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def alert(alert_id: str, updated: str = "2026-01-02T10:00:00Z", **fields: Any) -
 
 @pytest.fixture
 def customer() -> Customer:
-    return Customer.objects.create(
+    return CustomerFactory(
         display_name="Contoso", tenant_id="11111111-1111-1111-1111-111111111111",
         status=CustomerStatus.ACTIVE,
     )  # fmt: skip
@@ -95,7 +96,7 @@ def test_evidence_arriving_later_is_stored_and_kept_through_updates(customer: Cu
 
 
 def test_customers_do_not_share_alert_ids(customer: Customer) -> None:
-    other = Customer.objects.create(
+    other = CustomerFactory(
         display_name="Fabrikam", tenant_id="22222222-2222-2222-2222-222222222222",
         status=CustomerStatus.ACTIVE,
     )  # fmt: skip
@@ -115,7 +116,7 @@ def test_many_upserts_in_one_transaction_work(customer: Customer) -> None:
 @pytest.mark.postgres
 def test_postgres_takes_the_copy_path_and_matches_the_portable_one(customer: Customer) -> None:
     assert connection.vendor == "postgresql"
-    other = Customer.objects.create(
+    other = CustomerFactory(
         display_name="Fabrikam", tenant_id="22222222-2222-2222-2222-222222222222",
         status=CustomerStatus.ACTIVE,
     )  # fmt: skip

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tenants.models import AnalystScope
 from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def test_chart_figures_count_alerts_by_time_customer_category_and_technique(
         CustomerFactory(display_name="Theirs"),
     )
     for customer in (mine, other):
-        AnalystScope.objects.create(user=analyst, customer=customer)
+        AnalystScopeFactory(user=analyst, customer=customer)
     now = datetime.now(UTC)
     two_hours_ago = now - timedelta(hours=2)
     for _ in range(3):
@@ -91,7 +91,7 @@ def test_chart_data_for_customers_outside_the_scope_is_empty(
     analyst: Any, analyst_client: Client
 ) -> None:
     mine, theirs = CustomerFactory(), CustomerFactory()
-    AnalystScope.objects.create(user=analyst, customer=mine)
+    AnalystScopeFactory(user=analyst, customer=mine)
     AlertFactory(customer=theirs, severity="High", created_at=datetime.now(UTC))
     response = analyst_client.get(f"/alerts/charts/data/?window=24h&customer={theirs.pk}")
     assert response.status_code == 200

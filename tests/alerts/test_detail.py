@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from partner_portal.alerts.models import Incident
 from partner_portal.core.access import Role
-from tenants.models import AnalystScope
-from tests.alerts.factories import AlertFactory, CustomerFactory
-from tests.factories import UserFactory
+from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
+from tests.factories import GroupFactory, UserFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +28,7 @@ def contoso() -> object:
 
 @pytest.fixture
 def scoped_client(analyst: object, contoso: object) -> Client:
-    AnalystScope.objects.create(user=analyst, customer=contoso)
+    AnalystScopeFactory(user=analyst, customer=contoso)
     client = Client()
     client.force_login(analyst)  # type: ignore[arg-type]
     return client
@@ -107,7 +106,7 @@ def test_detail_shows_the_incident_and_other_alerts_on_the_same_device(
     scoped_client: Client, contoso: object
 ) -> None:
     alert = _alert_with_everything(contoso)
-    incident = Incident.objects.create(
+    incident = IncidentFactory(
         customer=contoso, incident_id=77, name="Multi-stage attack on finance", status="Active",
         severity="High", alert_ids=[alert.alert_id],  # type: ignore[attr-defined]
     )  # fmt: skip
@@ -158,14 +157,12 @@ def test_analyst_without_any_scope_sees_no_alert(analyst_client: Client, contoso
 
 
 def test_group_scope_and_all_customers_grant_open_the_detail(contoso: object) -> None:
-    from django.contrib.auth.models import Group
-
-    team = Group.objects.create(name="Night shift")
+    team = GroupFactory(name="Night shift")
     member = UserFactory(username="night", roles=[Role.ANALYST])
     member.groups.add(team)
-    AnalystScope.objects.create(group=team, customer=contoso)
+    AnalystScopeFactory(group=team, customer=contoso)
     everyone = UserFactory(username="lead", roles=[Role.ANALYST])
-    AnalystScope.objects.create(user=everyone, all_customers=True)
+    AnalystScopeFactory(user=everyone, all_customers=True)
     mine = AlertFactory(customer=contoso)
     theirs = AlertFactory(customer=CustomerFactory(display_name="Fabrikam"))
     client = Client()

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tenants.models import AnalystScope
 from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def test_an_empty_export_is_still_well_formed(admin_client_portal: Client) -> No
 
 def test_exports_stay_inside_the_analysts_scope(analyst: Any, analyst_client: Client) -> None:
     mine, theirs = CustomerFactory(), CustomerFactory()
-    AnalystScope.objects.create(user=analyst, customer=mine)
+    AnalystScopeFactory(user=analyst, customer=mine)
     visible = AlertFactory(customer=mine)
     hidden = AlertFactory(customer=theirs)
     for url in ("/alerts/export.csv", f"/alerts/export.csv?customer={theirs.pk}"):

@@ -12,8 +12,9 @@ from django.utils import timezone
 from partner_portal.alerts.models import Source, SyncRun, SyncState, SyncStatus
 from partner_portal.alerts.reads.health import tenant_health
 from partner_portal.alerts.sync import sources
-from tenants.models import AnalystScope, AuditEvent, CustomerStatus
-from tests.alerts.factories import CustomerFactory
+from tenants.models import CustomerStatus
+from tests.alerts.factories import CustomerFactory, SyncRunFactory, SyncStateFactory
+from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,32 +31,30 @@ def world(analyst: object) -> dict[str, object]:
         last_error_message="Microsoft refused a request for lack of Incident.Read.All.",
     )
     for source in (Source.ALERTS, Source.INCIDENTS):
-        run = SyncRun.objects.create(
+        run = SyncRunFactory(
             customer=healthy, source=source, status=SyncStatus.SUCCEEDED, api_calls=40,
             started_at=now - timedelta(minutes=10), finished_at=now - timedelta(minutes=9),
         )  # fmt: skip
-        SyncState.objects.create(
+        SyncStateFactory(
             customer=healthy, source=source, last_run=run,
             last_success_at=now - timedelta(minutes=9),
         )  # fmt: skip
     # An old run does not count against this hour's budget.
-    SyncRun.objects.create(
+    SyncRunFactory(
         customer=healthy, source=Source.ALERTS, status=SyncStatus.SUCCEEDED, api_calls=900,
         started_at=now - timedelta(hours=3), finished_at=now - timedelta(hours=3),
     )  # fmt: skip
-    AuditEvent.objects.create(
+    AuditEventFactory(
         actor_label="sam", action="alert.updated", customer=healthy, details={"api_calls": 2}
     )
-    failed = SyncRun.objects.create(
+    failed = SyncRunFactory(
         customer=broken, source=Source.ALERTS, status=SyncStatus.FAILED, api_calls=3,
         started_at=now - timedelta(minutes=5), finished_at=now - timedelta(minutes=5),
         error_code="ServerError 503",
         error_message="The Defender API kept answering with server errors; try again later.",
     )  # fmt: skip
-    SyncState.objects.create(
-        customer=broken, source=Source.ALERTS, last_run=failed, consecutive_failures=2
-    )
-    AnalystScope.objects.create(user=analyst, customer=healthy)
+    SyncStateFactory(customer=broken, source=Source.ALERTS, last_run=failed, consecutive_failures=2)
+    AnalystScopeFactory(user=analyst, customer=healthy)
     return {"healthy": healthy, "broken": broken}
 
 
@@ -90,7 +89,7 @@ def test_analysts_see_only_their_scope_and_are_told_to_ask_staff(
 def test_analysts_cannot_reach_the_staff_page_but_are_pointed_to_staff(
     analyst: object, world: dict
 ) -> None:
-    AnalystScope.objects.create(user=analyst, customer=world["broken"])
+    AnalystScopeFactory(user=analyst, customer=world["broken"])
     client = Client()
     client.force_login(analyst)  # type: ignore[arg-type]
     broken = _row(client.get("/health/").content.decode(), world["broken"])

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from partner_portal.alerts.models import Incident
-from tenants.models import AnalystScope
-from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -16,22 +15,22 @@ pytestmark = pytest.mark.django_db
 def setup(analyst: object) -> dict[str, object]:
     mine = CustomerFactory(display_name="Contoso")
     theirs = CustomerFactory(display_name="Fabrikam")
-    AnalystScope.objects.create(user=analyst, customer=mine)
+    AnalystScopeFactory(user=analyst, customer=mine)
     client = Client()
     client.force_login(analyst)  # type: ignore[arg-type]
     return {
         "client": client,
         "mine": mine,
         "theirs": theirs,
-        "open": Incident.objects.create(
+        "open": IncidentFactory(
             customer=mine, incident_id=10, name="Ransomware staging", status="Active",
             severity="High", alert_ids=["a-1", "a-missing"],
         ),
-        "closed": Incident.objects.create(
+        "closed": IncidentFactory(
             customer=mine, incident_id=11, name="Phishing wave", status="Resolved",
             severity="Low",
         ),
-        "foreign": Incident.objects.create(
+        "foreign": IncidentFactory(
             customer=theirs, incident_id=10, name="Fabrikam breach", status="Active",
             severity="High",
         ),

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def row(**overrides: Any) -> AlertRow:
+    # Deliberately a hand-written dict, not a factory's row: this is the list's row as
+    # the selector hands it to the markup, fixed down to the pk, so the markup is tested
+    # without the database.
     values: AlertRow = {
         "pk": 42,
         "customer_id": 7,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from partner_portal.core.access import Role
 from tenants.models import AnalystScope, AuditEvent
 from tests.alerts.factories import AlertFactory, CustomerFactory
-from tests.factories import UserFactory
+from tests.factories import GroupFactory, UserFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_admin_grants_one_customer_to_an_analyst_who_then_sees_it(
 def test_all_customers_is_an_explicit_grant_to_a_group(
     admin_client_portal: Client,
 ) -> None:
-    team = Group.objects.create(name="Tier 2")
+    team = GroupFactory(name="Tier 2")
     member = UserFactory(username="t2", roles=[Role.ANALYST])
     member.groups.add(team)
     alert = AlertFactory(customer=CustomerFactory(display_name="Anyone"))
@@ -51,7 +51,7 @@ def test_revoking_takes_the_customer_away_and_is_audited(
 ) -> None:
     customer = CustomerFactory(display_name="Contoso")
     alert = AlertFactory(customer=customer)
-    scope = AnalystScope.objects.create(user=analyst, customer=customer)
+    scope = AnalystScopeFactory(user=analyst, customer=customer)
     assert analyst_client.get(f"/alerts/{alert.pk}/").status_code == 200
     response = admin_client_portal.post(f"/scopes/{scope.pk}/revoke/")
     assert response.status_code == 302
@@ -73,7 +73,7 @@ def test_a_grant_must_name_one_who_and_one_what(
     admin_client_portal: Client, analyst: object, data: dict, message: str
 ) -> None:
     customer = CustomerFactory()
-    group = Group.objects.create(name="Team")
+    group = GroupFactory(name="Team")
     ids = {"U": analyst.pk, "G": group.pk, "C": customer.pk}  # type: ignore[attr-defined]
     posted = {key: ids.get(value, value) for key, value in data.items()}
     response = admin_client_portal.post("/scopes/", posted)
@@ -84,7 +84,7 @@ def test_a_grant_must_name_one_who_and_one_what(
 
 def test_the_same_grant_twice_is_refused(admin_client_portal: Client, analyst: object) -> None:
     customer = CustomerFactory()
-    AnalystScope.objects.create(user=analyst, customer=customer)
+    AnalystScopeFactory(user=analyst, customer=customer)
     response = admin_client_portal.post(
         "/scopes/",
         {"user": analyst.pk, "customer": customer.pk},  # type: ignore[attr-defined]

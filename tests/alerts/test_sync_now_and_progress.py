@@ -11,11 +11,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from partner_portal.alerts.models import Alert, SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.models import Alert, SyncRun, SyncStatus
 from partner_portal.alerts.sync import passes
 from partner_portal.core.locks import try_lock
 from tenants.models import Customer, CustomerStatus
 from tests.alerts.conftest import differences, ground_truth
+from tests.alerts.factories import CustomerFactory, SyncRunFactory, SyncStateFactory
 
 pytestmark = [pytest.mark.django_db]
 
@@ -45,7 +46,7 @@ def test_sync_now_without_a_customer_syncs_every_collecting_customer(
     sandbox: Any, bind_customers: Any
 ) -> None:
     customers = bind_customers(sandbox)
-    paused = Customer.objects.create(display_name="Paused", status=CustomerStatus.PENDING_CONSENT)
+    paused = CustomerFactory(display_name="Paused", awaiting_consent=True)
     output = _run("--source", "alerts")
     for customer in customers:
         assert Alert.objects.filter(customer=customer).count() == 50
@@ -84,7 +85,7 @@ def test_sync_now_fails_when_a_pass_fails(sandbox_factory: Any, bind_customers: 
 # --- live progress ---------------------------------------------------------------------------
 @pytest.fixture
 def active_customer() -> Customer:
-    return Customer.objects.create(
+    return CustomerFactory(
         display_name="Contoso", tenant_id="11111111-1111-1111-1111-111111111111",
         status=CustomerStatus.ACTIVE, collect_incidents=False,
     )  # fmt: skip
@@ -93,10 +94,10 @@ def active_customer() -> Customer:
 def test_progress_shows_a_running_first_backfill(
     staff_client: Client, active_customer: Customer
 ) -> None:
-    SyncState.objects.create(customer=active_customer, source="alerts")
-    SyncRun.objects.create(
-        customer=active_customer, source="alerts", backfill=True, pages=3, fetched=3000,
-        api_calls=3, token_source="identity_provider",
+    SyncStateFactory(customer=active_customer, source="alerts")
+    SyncRunFactory(
+        customer=active_customer, source="alerts", status=SyncStatus.RUNNING, backfill=True,
+        pages=3, fetched=3000, api_calls=3, token_source="identity_provider",
     )  # fmt: skip
     response = staff_client.get(reverse("alerts:sync_progress", args=[active_customer.pk]))
     assert response.status_code == 200
@@ -114,11 +115,11 @@ def test_progress_after_the_backfill_reports_health_and_failures(
     staff_client: Client, active_customer: Customer
 ) -> None:
     now = timezone.now()
-    SyncState.objects.create(
+    SyncStateFactory(
         customer=active_customer, source="alerts", watermark=now, last_success_at=now,
         consecutive_failures=2,
     )  # fmt: skip
-    SyncRun.objects.create(
+    SyncRunFactory(
         customer=active_customer, source="alerts", status=SyncStatus.FAILED,
         finished_at=now, error_code="ServerError 503", error_message="Defender is unavailable.",
     )  # fmt: skip
@@ -144,8 +145,11 @@ def test_progress_is_for_staff_only_and_unknown_customers_are_404(
 def test_the_customer_page_shows_the_sync_card_that_polls_progress(
     staff_client: Client, active_customer: Customer
 ) -> None:
-    SyncState.objects.create(customer=active_customer, source="alerts")
-    SyncRun.objects.create(customer=active_customer, source="alerts", backfill=True, fetched=42)
+    SyncStateFactory(customer=active_customer, source="alerts")
+    SyncRunFactory(
+        customer=active_customer, source="alerts", status=SyncStatus.RUNNING, backfill=True,
+        fetched=42,
+    )  # fmt: skip
     page = staff_client.get(reverse("tenants:customer_detail", args=[active_customer.pk]))
     html = page.content.decode()
     assert 'id="customer-sync"' in html

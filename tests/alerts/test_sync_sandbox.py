@@ -11,6 +11,7 @@ from partner_portal.alerts.models import Alert, Incident, SyncRun, SyncState, Sy
 from partner_portal.alerts.sync import passes
 from tenants.models import CustomerStatus
 from tests.alerts.conftest import differences, ground_truth
+from tests.waiting import wait_for_next_second
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -63,8 +64,11 @@ def test_revoked_consent_marks_the_customer_and_stops_its_syncs(
     sandbox = sandbox_factory(tenants=2, consented=2, alerts_per_tenant=20, seed=5)
     revoked, other = bind_customers(sandbox)
     first = passes.sync_source(customer_id=revoked.pk, source="alerts")
+    token_cached = time.time()
     assert first is not None and first.status == SyncStatus.SUCCEEDED
-    time.sleep(1.1)  # the cached token was issued in an earlier second than the revocation
+    # The sandbox compares in whole seconds: revoke in a later one than the cached
+    # token's issue.
+    wait_for_next_second(token_cached)
     sandbox.control("DELETE", f"/_sandbox/tenants/{revoked.tenant_id}/consent").raise_for_status()
     run = passes.sync_source(customer_id=revoked.pk, source="alerts")
     assert run is not None and run.status == SyncStatus.FAILED

@@ -30,6 +30,7 @@ from partner_portal.defender import (
     parse_alert,
 )
 from tenants.models import Customer, CustomerStatus
+from tests.alerts.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,7 @@ def fake() -> Iterator[FakeAlerts]:
 @pytest.fixture
 def customer() -> Customer:
     # Collects neither real source, so whatever is dispatched is the fake's.
-    return Customer.objects.create(
+    return CustomerFactory(
         display_name="Contoso", tenant_id="11111111-1111-1111-1111-111111111111",
         status=CustomerStatus.ACTIVE, collect_alerts=False, collect_incidents=False,
     )  # fmt: skip

@@ -4,6 +4,7 @@ PostgreSQL, against the sandbox, including faults, a killed worker and a Redis r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from django.utils import timezone
 from partner_portal.alerts.models import Alert, SyncRun, SyncStatus
 from tenants.models import Customer, CustomerStatus
 from tests.alerts.conftest import differences, ground_truth
-from tests.alerts.worker_support import Cluster, wait_until
+from tests.alerts.worker_support import Cluster
+from tests.waiting import wait_for_next_second, wait_until
 
 pytestmark = [
     pytest.mark.postgres,
@@ -113,11 +115,14 @@ def test_changes_appear_within_one_interval_and_an_idle_customer_costs_one_call(
     assert time.time() - counted_from <= interval + 3
     assert differences(busy, truth) == []
 
-    # Let the idle customer go through several cycles.
-    time.sleep(3 * interval)
-    runs = list(
-        SyncRun.objects.filter(customer=idle, started_at__gte=since, status=SyncStatus.SUCCEEDED)
+    # The idle customer goes through several cycles, within three intervals.
+    idle_runs = SyncRun.objects.filter(
+        customer=idle, started_at__gte=since, status=SyncStatus.SUCCEEDED
     )
+    wait_until(
+        lambda: idle_runs.count() >= 2, timeout=3 * interval, every=0.2, message=cluster.logs
+    )
+    runs = list(idle_runs)
     assert len(runs) >= 2
     assert all((run.api_calls, run.created, run.updated) == (1, 0, 0) for run in runs)
     assert all(run.token_source == "cache" for run in runs)
@@ -149,9 +154,13 @@ def test_under_faults_the_database_converges_and_no_tenant_passes_100_calls_a_mi
     cluster: Cluster = cluster_for(sandbox)
     cluster.start_worker(concurrency=4, SYNC_PAGE_SIZE="250")
     cluster.start_beat()
-    # Changes keep arriving while the backfill runs.
+    # Changes keep arriving while the backfill runs: each round waits for the sync to
+    # have written more rows since the round before.
+    written = 0
     for round_ in range(3):
-        time.sleep(4)
+        written = wait_until(
+            _more_alerts_than(written), timeout=60, every=0.2, message=cluster.logs
+        )
         for customer in customers[: round_ + 2]:
             path = f"/_sandbox/tenants/{customer.tenant_id}/alerts"
             sandbox.control("POST", path, json={"count": 10}).raise_for_status()
@@ -164,6 +173,16 @@ def test_under_faults_the_database_converges_and_no_tenant_passes_100_calls_a_mi
     for customer in customers:
         per_minute = _mde_stats(sandbox, customer.tenant_id)["apis"]["alerts"]
         assert per_minute["max_calls_per_minute"] <= 100, per_minute
+
+
+def _more_alerts_than(count: int) -> Callable[[], int]:
+    """A check for `wait_until`: the number of alert rows, once it exceeds `count`."""
+
+    def more() -> int:
+        now = Alert.objects.count()
+        return now if now > count else 0
+
+    return more
 
 
 def _slow(sandbox: Any, seconds: float) -> None:
@@ -226,7 +245,14 @@ def test_redis_restarted_during_a_run_the_worker_carries_on_and_the_database_con
         message=cluster.logs,
     )
     private_redis.stop()
-    time.sleep(1)
+    # Redis comes back once the worker has felt it gone, not after a guessed pause.
+    wait_until(
+        lambda: any(
+            "Connection to broker lost" in log.read_text(errors="replace")
+            for log in cluster.tmp.glob("worker*.log")
+        ),
+        timeout=30, every=0.1, message=cluster.logs,
+    )  # fmt: skip
     private_redis.start()
     _slow(sandbox, 0)
     wait_until(
@@ -257,7 +283,9 @@ def test_revoked_consent_marks_that_customer_within_one_cycle_and_others_carry_o
         timeout=30,
         message=cluster.logs,
     )
-    time.sleep(1.1)  # token "iat" has whole seconds; revoke strictly after it
+    # The token that pass cached was issued by now; the sandbox compares its "iat" in
+    # whole seconds, so revoke in a later second.
+    wait_for_next_second(time.time())
     sandbox.control("DELETE", f"/_sandbox/tenants/{revoked.tenant_id}/consent").raise_for_status()
 
     def marked() -> bool:

@@ -32,8 +32,9 @@ from partner_portal.alerts.reads.alert_detail import AlertDetail
 from partner_portal.alerts.reads.alert_list import AlertCounts, AlertPage, AlertQuery, LiveUpdate
 from partner_portal.alerts.reads.incidents import IncidentDetail
 from tenants import scoping
-from tenants.models import AnalystScope, Customer
-from tests.alerts.factories import BASE_TIME, AlertFactory, CustomerFactory
+from tenants.models import Customer
+from tests.alerts.factories import BASE_TIME, AlertFactory, CustomerFactory, IncidentFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,13 +108,13 @@ def _is_empty(answer: Any) -> bool:
 def world(analyst: Any) -> tuple[Any, dict[str, int]]:
     # An analyst who may see every customer: portal admins and onboarding staff see every
     # customer's health without asking the scope, by design.
-    AnalystScope.objects.create(user=analyst, all_customers=True)
+    AnalystScopeFactory(user=analyst, all_customers=True)
     customer = CustomerFactory(display_name="Contoso")
     alert = AlertFactory(
         customer=customer, severity="High", incident_id=7, machine_id="m" * 40,
         created_at=BASE_TIME, last_updated_at=BASE_TIME,
     )  # fmt: skip
-    incident = Incident.objects.create(
+    incident = IncidentFactory(
         customer=customer, incident_id=7, name="Staging", status="Active", severity="High",
         alert_ids=[alert.alert_id], created_at=BASE_TIME,
     )  # fmt: skip

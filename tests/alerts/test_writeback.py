@@ -15,8 +15,10 @@ from partner_portal.alerts.writeback import BULK_LIMIT, AlertChanges, Outcome, a
 from partner_portal.defender import parse_alert
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft
-from tenants.models import AnalystScope, AuditEvent, Customer, CustomerStatus
+from tenants.models import AuditEvent, Customer, CustomerStatus
 from tests.alerts.conftest import ground_truth, point_portal_at
+from tests.alerts.factories import CustomerFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
@@ -38,7 +40,7 @@ def customers(wb_sandbox: SandboxProcess, settings: Any) -> Iterator[list[Custom
     point_portal_at(wb_sandbox, settings)
     made = []
     for tenant in wb_sandbox.tenants[:2]:
-        customer = Customer.objects.create(
+        customer = CustomerFactory(
             display_name=tenant["name"], tenant_id=tenant["tenant_id"],
             status=CustomerStatus.ACTIVE, granted_roles=sorted(tenant["roles"]),
         )  # fmt: skip
@@ -64,7 +66,7 @@ def _open_alert(customer: Customer, *, skip: int = 0) -> Alert:
 @pytest.fixture
 def scoped(analyst: Any, customers: list[Customer]) -> Client:
     """An analyst who may see the first customer only."""
-    AnalystScope.objects.create(user=analyst, customer=customers[0])
+    AnalystScopeFactory(user=analyst, customer=customers[0])
     client = Client()
     client.force_login(analyst)
     return client
@@ -155,12 +157,12 @@ def test_without_alert_readwrite_the_analyst_is_told_plainly_and_nothing_changes
         json={"roles": ["Alert.Read.All", "Incident.Read.All"]},
     )  # fmt: skip
     assert granted.status_code < 300
-    customer = Customer.objects.create(
+    customer = CustomerFactory(
         display_name="Read-only Ltd", tenant_id=tenant["tenant_id"], status=CustomerStatus.ACTIVE,
         granted_roles=["Alert.Read.All", "Incident.Read.All"],
     )  # fmt: skip
     _mirror(wb_sandbox, customer)
-    AnalystScope.objects.create(user=analyst, customer=customer)
+    AnalystScopeFactory(user=analyst, customer=customer)
     client = Client()
     client.force_login(analyst)
     alert = _open_alert(customer)

@@ -9,15 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from celery import Celery
 from django.db import connection
 
 from partner_portal.sandbox.testing import SandboxProcess
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,14 +53,15 @@ class PrivateRedis:
         import redis
 
         client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             try:
-                if client.ping():
-                    return self
+                return bool(client.ping())
             except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("the private redis-server did not start")
+                return False
+
+        wait_until(answers, timeout=10, every=0.05, message=lambda: "redis-server did not start")
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -157,24 +156,3 @@ class Cluster:
             f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
             for path in sorted(self.tmp.glob("*.log"))
         )
-
-
-def wait_until(
-    check: Callable[[], Any],
-    *,
-    timeout: float,
-    every: float = 0.5,
-    tick: Callable[[], None] | None = None,
-    message: Callable[[], str] = lambda: "",
-) -> Any:
-    """Poll `check` until it returns something truthy; `tick` runs between polls."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout} s. {message()}")
-        if tick is not None:
-            tick()
-        time.sleep(every)

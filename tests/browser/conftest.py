@@ -3,7 +3,6 @@ customers onboarded through the portal's own pages and their alerts already sync
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants.demo import PortalDriver
 from tests.fixtures.portal_process import PortalProcess, start_portal, stop_portal
+from tests.waiting import wait_until
 
 ALERTS_PER_TENANT = 20
 
@@ -31,16 +31,19 @@ class Console:
 
 
 def _wait_for_alerts(driver: PortalDriver, expected: int, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
     count = 0
-    while time.monotonic() < deadline:
+
+    def all_arrived() -> bool:
+        nonlocal count
         response = driver.session.get(f"{driver.portal_url}/alerts/export.json", timeout=30)
         if response.status_code == 200:
             count = len(response.json() if isinstance(response.json(), list) else [])
-            if count >= expected:
-                return
-        time.sleep(1)
-    raise AssertionError(f"only {count} of {expected} alerts arrived in {timeout} s")
+        return count >= expected
+
+    wait_until(
+        all_arrived, timeout=timeout, every=1,
+        message=lambda: f"only {count} of {expected} alerts arrived",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

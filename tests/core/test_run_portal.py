@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from tests.fixtures.portal_process import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,13 +77,11 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
         assert "Portal admins" in home
 
         # Beat schedules the heartbeat; the worker consumes it and writes the row.
-        deadline = time.monotonic() + 60
-        worker: dict = {}
-        while time.monotonic() < deadline:
-            worker = json.loads(_get(opener, f"{base}/healthz")[1]).get("worker", {})
-            if worker.get("last_heartbeat"):
-                break
-            time.sleep(0.5)
+        def worker_beat() -> dict:
+            worker: dict = json.loads(_get(opener, f"{base}/healthz")[1]).get("worker", {})
+            return worker if worker.get("last_heartbeat") else {}
+
+        worker = wait_until(worker_beat, timeout=60, message=lambda: "no worker heartbeat arrived")
         assert worker.get("last_heartbeat"), "no worker heartbeat arrived"
     finally:
         supervisor.send_signal(signal.SIGINT)
@@ -97,8 +96,17 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
         assert f"Stopped {name}." in output
     pids = [int(pid) for pid in re.findall(r"Started \w+ \(pid (\d+)\)", output)]
     assert pids
-    time.sleep(0.5)
+
+    def gone(pid: int) -> bool:
+        try:
+            return "zombie" in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return True
+
+    # The supervisor has returned; its children may take a moment to be reaped.
+    wait_until(
+        lambda: all(gone(pid) for pid in pids), timeout=10, every=0.1,
+        message=lambda: f"still running: {[pid for pid in pids if not gone(pid)]}",
+    )  # fmt: skip
     for pid in pids:
-        assert (
-            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
-        )
+        assert gone(pid)

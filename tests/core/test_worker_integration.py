@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from django.db import connection
 
 from partner_portal.celery import app as celery_app
 from partner_portal.core.models import WorkerHeartbeat
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,12 +50,15 @@ def test_worker_consumes_a_task_from_redis_and_writes_to_postgres(tmp_path: Path
     )  # fmt: skip
     try:
         celery_app.send_task("portal.core.record_heartbeat", queue=queue)
-        deadline = time.monotonic() + 60
-        beat = None
-        while time.monotonic() < deadline and beat is None:
+
+        def heartbeat() -> WorkerHeartbeat | None:
             assert worker.poll() is None, "the worker exited early"
-            beat = WorkerHeartbeat.objects.filter(worker=node).first()
-            time.sleep(0.25)
+            return WorkerHeartbeat.objects.filter(worker=node).first()
+
+        beat = wait_until(
+            heartbeat, timeout=60, every=0.25,
+            message=lambda: "the worker never wrote its heartbeat",
+        )  # fmt: skip
         assert beat is not None, "the worker never wrote its heartbeat"
         assert beat.beats == 1
     finally:

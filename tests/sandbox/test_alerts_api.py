@@ -8,6 +8,7 @@ import pytest
 
 from partner_portal.sandbox.model import parse_datetime
 from partner_portal.sandbox.testing import SandboxProcess
+from tests.waiting import wait_for_next_second
 
 from .helpers import XDR_SCOPE, api_get
 
@@ -347,13 +348,15 @@ def test_tokens_issued_before_consent_was_removed_are_refused(sandbox_factory) -
     sb = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=3)
     tenant = sb.tenants[0]["tenant_id"]
     old_token = sb.token(tenant)
+    issued = time.time()
     assert api_get(sb, old_token, "/api/alerts").status_code == 200
-    time.sleep(1.1)  # "iat" counts whole seconds
+    wait_for_next_second(issued)  # "iat" counts whole seconds: remove consent in a later one
     sb.control("DELETE", f"/_sandbox/tenants/{tenant}/consent").raise_for_status()
+    removed = time.time()
     refused = api_get(sb, old_token, "/api/alerts")
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "Unauthorized"
     sb.control("POST", f"/_sandbox/tenants/{tenant}/consent").raise_for_status()
-    time.sleep(1.1)
+    wait_for_next_second(removed)  # the new token is issued in a later second than the removal
     assert api_get(sb, old_token, "/api/alerts").status_code == 401
     assert api_get(sb, sb.token(tenant), "/api/alerts").status_code == 200

@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from partner_portal.defender import CONSUMER_TENANT_ID, SignedInUser, TransientIdentityError
 from tenants import consent_links, registration
-from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
+from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, CustomerStatus
 from tests.tenants.conftest import FAKE_LOGIN, FakeSignIn, signed_in, snapshot
+from tests.tenants.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_landing_page_names_the_partner_and_what_is_read_and_not(
     customer_with_link: Any, settings: Any
 ) -> None:
     settings.PARTNER_NAME = "Northwind Security"
-    Customer.objects.create(display_name="Secret Other Customer")
+    CustomerFactory(display_name="Secret Other Customer")
     _, consent = customer_with_link
     page = Client().get(f"/consent/{consent.public_id}/").content.decode()
     assert "Northwind Security" in page
@@ -308,7 +309,7 @@ def test_personal_accounts_tenant_is_refused_before_any_sign_in(
 
 def test_tenant_already_bound_changes_nothing(started: Any) -> None:
     client, _, state = started
-    Customer.objects.create(display_name="Fabrikam", tenant_id=TENANT)
+    CustomerFactory(display_name="Fabrikam", tenant_id=TENANT)
     response = _assert_refused_without_change(
         client, {"admin_consent": "True", "tenant": TENANT, "state": state}, 409
     )
@@ -319,8 +320,10 @@ def test_tenant_already_bound_changes_nothing(started: Any) -> None:
 
 def test_tenant_another_customer_expects_is_refused(started: Any, sign_in: FakeSignIn) -> None:
     client, _, state = started
-    Customer.objects.create(display_name="Fabrikam", expected_tenant=TENANT,
-                            expected_tenant_id=TENANT)  # fmt: skip
+    CustomerFactory(
+        display_name="Fabrikam", awaiting_consent=True, expected_tenant=TENANT,
+        expected_tenant_id=TENANT,
+    )  # fmt: skip
     sign_in.codes["admin-code"] = signed_in(TENANT)
     response = _assert_refused_without_change(
         client, {"admin_consent": "True", "tenant": TENANT, "state": state}, 409

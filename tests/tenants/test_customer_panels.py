@@ -14,6 +14,7 @@ from django.urls import reverse
 from partner_portal.alerts.customer_panels import SYNC_PANEL
 from tenants import panels
 from tenants.models import Customer
+from tests.tenants.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,14 +50,14 @@ def test_the_alerts_app_registers_its_sync_card() -> None:
 def test_a_registered_panel_is_shown_after_the_earlier_ones(
     staff_client: Client, note_panel: None
 ) -> None:
-    customer = Customer.objects.create(display_name="Contoso")
+    customer = CustomerFactory(display_name="Contoso")
     html = staff_client.get(reverse("tenants:customer_detail", args=[customer.pk])).content.decode()
     assert '<section class="card" id="note">Renewal &lt;due&gt; for Contoso</section>' in html
     assert html.index('id="customer-sync"') < html.index('id="note"') < html.index("Timeline")
 
 
 def test_a_panel_may_show_nothing_for_a_customer(staff_client: Client, note_panel: None) -> None:
-    customer = Customer.objects.create(display_name="Quiet")
+    customer = CustomerFactory(display_name="Quiet")
     html = staff_client.get(reverse("tenants:customer_detail", args=[customer.pk])).content.decode()
     assert 'id="note"' not in html
     assert 'id="customer-sync"' in html
@@ -66,5 +67,5 @@ def test_registering_a_name_again_replaces_the_panel_in_place(note_panel: None) 
     before = panels.registered_customer_panels()
     panels.register_customer_panel("test.note", lambda customer: None)
     assert panels.registered_customer_panels() == before
-    shown = panels.customer_panels(customer=Customer.objects.create(display_name="Contoso"))
+    shown = panels.customer_panels(customer=CustomerFactory(display_name="Contoso"))
     assert [panel.template_name for panel in shown] == ["alerts/_customer_sync.html"]

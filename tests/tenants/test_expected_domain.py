@@ -19,6 +19,7 @@ from partner_portal.defender import (
 from tenants import microsoft, registration
 from tenants.models import AuditEvent, ConsentOutcome, Customer, CustomerStatus
 from tests.tenants.conftest import FAKE_LOGIN, FakeSignIn, FakeTenantLookup, signed_in, snapshot
+from tests.tenants.factories import CustomerFactory
 from tests.tenants.test_consent_flow import callback, come_back, signed_in_back, start
 
 pytestmark = pytest.mark.django_db
@@ -170,7 +171,7 @@ def test_no_partner_app_is_a_form_error(
 def test_a_domain_of_a_tenant_another_customer_holds_is_refused(
     staff: Client, lookup: FakeTenantLookup
 ) -> None:
-    Customer.objects.create(display_name="Fabrikam", tenant_id=TENANT)
+    CustomerFactory(display_name="Fabrikam", tenant_id=TENANT)
     response = staff.post("/customers/new/", FORM)
     (error,) = field_errors(response)
     assert error == (

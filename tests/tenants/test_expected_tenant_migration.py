@@ -16,6 +16,8 @@ def test_guids_are_copied_and_domains_wait_for_a_look_up() -> None:
     try:
         executor.migrate(BEFORE)
         old = executor.loader.project_state(BEFORE).apps.get_model("tenants", "Customer")
+        # Rows of the historical model, as they stood before the migration: deliberately
+        # built by hand, since the factories build today's model.
         old.objects.create(
             display_name="Guid", expected_tenant="9F3E6C1A-52B7-4A8D-9C1E-0D2F4B6A8E10"
         )

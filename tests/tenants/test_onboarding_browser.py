@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import wait_until
+
 pytestmark = [pytest.mark.sandbox, pytest.mark.browser]
 
 
@@ -37,11 +39,11 @@ def _register(page: Any, portal: Any, name: str, *, flow: str = "v2") -> str:
     # Wait on the clipboard itself: the button says "Copied" for only 2.5 s, which a
     # busy machine can miss.
     link = page.input_value("#consent-link")
-    deadline = time.monotonic() + 30
+    wait_until(
+        lambda: page.evaluate("navigator.clipboard.readText()") == link,
+        timeout=30, every=0.1, message=lambda: "the link never reached the clipboard",
+    )  # fmt: skip
     copied = page.evaluate("navigator.clipboard.readText()")
-    while copied != link and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-        copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == link
     return str(copied)
 
@@ -74,13 +76,14 @@ def _consent_as_admin(
 
 
 def _wait_for_status(page: Any, wanted: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached() -> bool:
         page.reload()
-        if page.get_attribute("[data-status]", "data-status") == wanted:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"status stayed {page.get_attribute('[data-status]', 'data-status')}")
+        return page.get_attribute("[data-status]", "data-status") == wanted
+
+    wait_until(
+        reached, timeout=timeout,
+        message=lambda: f"status stayed {page.get_attribute('[data-status]', 'data-status')}",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from partner_portal.core.access import Role
 from tenants import audit, registration
 from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
 from tests.factories import UserFactory
+from tests.tenants.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -73,9 +74,7 @@ def test_register_refuses_bad_input_with_a_clear_message(
 
 
 def test_register_refuses_a_tenant_already_bound_and_names_its_holder(staff: Client) -> None:
-    Customer.objects.create(
-        display_name="Fabrikam", tenant_id="0b4c4a0c-1111-2222-3333-444455556666"
-    )
+    CustomerFactory(display_name="Fabrikam", tenant_id="0b4c4a0c-1111-2222-3333-444455556666")
     data = {**VALID, "expected_tenant": "0B4C4A0C-1111-2222-3333-444455556666"}
     response = staff.post("/customers/new/", data)
     assert "already belongs to the customer “Fabrikam”" in response.content.decode()
@@ -187,8 +186,8 @@ def test_verify_now_queues_a_verification_on_commit(
 
 
 def test_customer_list_searches_and_filters(staff: Client) -> None:
-    Customer.objects.create(display_name="Contoso", status=CustomerStatus.ACTIVE)
-    Customer.objects.create(display_name="Fabrikam", status=CustomerStatus.PENDING_CONSENT)
+    CustomerFactory(display_name="Contoso", status=CustomerStatus.ACTIVE)
+    CustomerFactory(display_name="Fabrikam", awaiting_consent=True)
     page = staff.get("/customers/", {"q": "fabri"}).content.decode()
     assert "Fabrikam" in page and "Contoso" not in page
     page = staff.get("/customers/", {"status": "active"}).content.decode()
@@ -199,10 +198,13 @@ def test_customer_list_finds_a_customer_by_the_tenant_its_domain_stands_for(
     staff: Client,
 ) -> None:
     tenant = "7f3b2c1d-0000-4000-8000-00000000abcd"
-    Customer.objects.create(
-        display_name="Northwind", expected_tenant="northwind.example", expected_tenant_id=tenant
+    CustomerFactory(
+        display_name="Northwind", awaiting_consent=True, expected_tenant="northwind.example",
+        expected_tenant_id=tenant,
+    )  # fmt: skip
+    CustomerFactory(
+        display_name="Tailspin", awaiting_consent=True, expected_tenant="tailspin.example"
     )
-    Customer.objects.create(display_name="Tailspin", expected_tenant="tailspin.example")
     page = staff.get("/customers/", {"q": "00000000abcd"}).content.decode()
     assert "Northwind" in page and "Tailspin" not in page
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, Group
+from django.contrib.auth.models import AnonymousUser
 
 from partner_portal.core.access import Role
 from tenants import scoping
 from tenants.models import AnalystScope, AuditEvent
-from tests.alerts.factories import CustomerFactory
-from tests.factories import UserFactory
+from tests.factories import GroupFactory, UserFactory
+from tests.tenants.factories import AnalystScopeFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +28,10 @@ def customers() -> dict[str, Any]:
 def test_grants_reach_an_analyst_directly_and_through_groups(
     customers: dict[str, Any], analyst: Any
 ) -> None:
-    team = Group.objects.create(name="Night shift")
+    team = GroupFactory(name="Night shift")
     analyst.groups.add(team)
-    AnalystScope.objects.create(user=analyst, customer=customers["Charlie"])
-    AnalystScope.objects.create(group=team, customer=customers["Alpha"])
+    AnalystScopeFactory(user=analyst, customer=customers["Charlie"])
+    AnalystScopeFactory(group=team, customer=customers["Alpha"])
     assert _names(analyst) == ["Alpha", "Charlie"]
     assert not scoping.sees_all_customers(analyst)
 
@@ -41,7 +41,7 @@ def test_only_admins_and_an_explicit_grant_see_every_customer(
 ) -> None:
     assert _names(portal_admin) == ["Alpha", "Bravo", "Charlie"]
     assert _names(analyst) == []
-    AnalystScope.objects.create(user=analyst, all_customers=True)
+    AnalystScopeFactory(user=analyst, all_customers=True)
     fresh = type(analyst).objects.get(pk=analyst.pk)  # the next request's user
     assert _names(fresh) == ["Alpha", "Bravo", "Charlie"]
 
@@ -52,7 +52,7 @@ def test_people_who_are_not_analysts_see_no_customer(customers: dict[str, Any], 
     if who != "anonymous":
         user = UserFactory(roles=[Role.ONBOARDING] if who == "staff" else [])
         # A grant alone does not make an analyst.
-        AnalystScope.objects.create(user=user, all_customers=True)
+        AnalystScopeFactory(user=user, all_customers=True)
     assert _names(user) == []
 
 

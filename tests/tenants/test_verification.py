@@ -18,6 +18,7 @@ from partner_portal.defender import (
 )
 from tenants import microsoft, verification
 from tenants.models import AuditEvent, Customer, CustomerStatus
+from tests.tenants.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, partner_app: Any) -> FakeMicrosoft:
 
 @pytest.fixture
 def verifying() -> Customer:
-    return Customer.objects.create(
+    return CustomerFactory(
         display_name="Contoso", tenant_id=TENANT, status=CustomerStatus.VERIFYING
     )
 
@@ -212,8 +213,8 @@ def test_offboarded_or_deleted_customers_are_skipped(
 def test_reverify_all_queues_every_customer_with_a_tenant(
     monkeypatch: pytest.MonkeyPatch, verifying: Customer
 ) -> None:
-    Customer.objects.create(display_name="Pending")
-    Customer.objects.create(
+    CustomerFactory(display_name="Pending", awaiting_consent=True)
+    CustomerFactory(
         display_name="Gone", tenant_id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
         status=CustomerStatus.OFFBOARDED,
     )  # fmt: skip

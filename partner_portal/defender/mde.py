@@ -20,7 +20,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from .client import DefenderApiClient
-from .paging import PageInfo, since_filter
+from .paging import PageInfo, iter_pages, since_filter
 from .rate_limit import Limits, per_hour, per_minute
 from .records import (
     ALERT_CLASSIFICATIONS,
@@ -70,7 +70,8 @@ class MdeClient(DefenderApiClient):
         params: dict[str, str | int] = dict(since_filter(since))
         if expand_evidence:
             params["$expand"] = "evidence"
-        return self._pages(
+        return iter_pages(
+            self,
             "/api/alerts",
             params,
             parse_alert_page,
@@ -116,7 +117,8 @@ class MdeClient(DefenderApiClient):
             params: dict[str, str | int] = {"$filter": quoted}
             if expand_evidence:
                 params["$expand"] = "evidence"
-            for page in self._pages(
+            for page in iter_pages(
+                self,
                 "/api/alerts",
                 params,
                 parse_alert_page,

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from .client import DefenderApiClient
-from .paging import PageInfo, since_filter
+from .paging import PageInfo, iter_pages, since_filter
 from .rate_limit import Limits, per_hour, per_minute
 from .records import IncidentRecord, parse_incident
 
@@ -56,7 +56,8 @@ class XdrClient(DefenderApiClient):
     ) -> Iterator[list[IncidentRecord]]:
         """Incidents changed at or after ``since``, one list per page (``$top`` <= 100)."""
         self._check_page_size(page_size)
-        return self._pages(
+        return iter_pages(
+            self,
             "/api/incidents",
             dict(since_filter(since)),
             _parse_incident_page,

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +27,21 @@ import requests
 
 READY_PREFIX = "sandbox ready "
 DEFAULT_TIMEOUT = 20.0
+
+
+def token_requests(stats: Mapping[str, Any]) -> int | None:
+    """The token requests a tenant's ``GET /_sandbox/stats`` answer counts, or None when
+    it names no such count."""
+    data = stats
+    for name in ("token_requests", "tokens_issued", "token_calls"):
+        if isinstance(data.get(name), int):
+            return int(data[name])
+    nested = data.get("tokens") or data.get("identity") or {}
+    if isinstance(nested, dict):
+        for name in ("requests", "issued", "total"):
+            if isinstance(nested.get(name), int):
+                return int(nested[name])
+    return None
 
 
 def _flag(name: str) -> str:

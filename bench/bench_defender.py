@@ -43,6 +43,7 @@ from partner_portal.defender.mde import MdeClient  # noqa: E402
 from partner_portal.defender.rate_limit import NO_LIMIT  # noqa: E402
 from partner_portal.defender.token_cache import FileTokenCache  # noqa: E402
 from partner_portal.defender.tokens import TokenProvider  # noqa: E402
+from partner_portal.sandbox.testing import token_requests as sandbox_token_requests  # noqa: E402
 
 
 def _json(answer: Any) -> Any:
@@ -88,17 +89,27 @@ def credentials(cfg: dict[str, Any]) -> AppCredentials:
     return AppCredentials(client_id=cfg["client_id"], client_secret=cfg["client_secret"])
 
 
+def token_provider(cfg: dict[str, Any]) -> TokenProvider:
+    """A provider with a token cache of its own."""
+    return TokenProvider(
+        credentials(cfg), endpoints(cfg), FileTokenCache(tempfile.mkdtemp()), ca_file=cfg["ca_file"]
+    )
+
+
+def mde_client(cfg: dict[str, Any], tp: TokenProvider, tenant_id: str, **kwargs: Any) -> MdeClient:
+    """An unthrottled alerts client with a session of its own, its tokens from ``tp``."""
+    return MdeClient(
+        cfg["api_url"],
+        tenant_id,
+        lambda force: tp.get(tenant_id, MDE_RESOURCE, force_refresh=force).token,
+        session=make_session(cfg["ca_file"]),
+        limiter=NO_LIMIT,
+        **kwargs,
+    )
+
+
 def token_requests(sb: Sandbox, tenant_id: str) -> int | None:
-    data = sb.control("GET", f"/_sandbox/stats?tenant={tenant_id}") or {}
-    for name in ("token_requests", "tokens_issued", "token_calls"):
-        if isinstance(data.get(name), int):
-            return int(data[name])
-    nested = data.get("tokens") or data.get("identity") or {}
-    if isinstance(nested, dict):
-        for name in ("requests", "issued", "total"):
-            if isinstance(nested.get(name), int):
-                return int(nested[name])
-    return None
+    return sandbox_token_requests(sb.control("GET", f"/_sandbox/stats?tenant={tenant_id}") or {})
 
 
 def _token_worker(args: tuple[dict[str, Any], str, list[str], int]) -> dict[str, int]:
@@ -149,9 +160,7 @@ def bench_alerts(
     timed pairs, alternating which side goes first, and the medians are reported.
     """
     cfg = sb.config
-    tp = TokenProvider(
-        credentials(cfg), endpoints(cfg), FileTokenCache(tempfile.mkdtemp()), ca_file=cfg["ca_file"]
-    )
+    tp = token_provider(cfg)
     token = tp.get(tenant_id, MDE_RESOURCE).token
     url = cfg["api_url"].rstrip("/") + "/api/alerts"
 
@@ -172,14 +181,7 @@ def bench_alerts(
             skip += page_size
 
     def client(prefetch: bool = True) -> int:
-        c = MdeClient(
-            cfg["api_url"],
-            tenant_id,
-            lambda force: tp.get(tenant_id, MDE_RESOURCE, force_refresh=force).token,
-            session=make_session(cfg["ca_file"]),
-            limiter=NO_LIMIT,
-            prefetch=prefetch,
-        )
+        c = mde_client(cfg, tp, tenant_id, prefetch=prefetch)
         return sum(len(p) for p in c.iter_alert_pages(page_size=page_size))
 
     sides = {"bare": bare, "client": client, "serial": lambda: client(prefetch=False)}
@@ -221,17 +223,7 @@ def bench_alerts(
 
 def warm(sb: Sandbox, tenant_id: str, page_size: int) -> None:
     """One untimed pass over the tenant's alerts, so that the sandbox has cached them."""
-    cfg = sb.config
-    tp = TokenProvider(
-        credentials(cfg), endpoints(cfg), FileTokenCache(tempfile.mkdtemp()), ca_file=cfg["ca_file"]
-    )
-    client = MdeClient(
-        cfg["api_url"],
-        tenant_id,
-        lambda force: tp.get(tenant_id, MDE_RESOURCE, force_refresh=force).token,
-        session=make_session(cfg["ca_file"]),
-        limiter=NO_LIMIT,
-    )
+    client = mde_client(sb.config, token_provider(sb.config), tenant_id)
     for _ in client.iter_alert_pages(page_size=page_size):
         pass
 

@@ -128,7 +128,7 @@ class CustomerFilterForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(required=False, max_length=64)
+    action = forms.CharField(label="Action starts with", required=False, max_length=64)
     actor = forms.CharField(required=False, max_length=150)
     q = forms.CharField(label="Search", required=False, max_length=200)
     customer = IdField(required=False)

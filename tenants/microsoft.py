@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import redis
 import requests
@@ -21,10 +21,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from partner_portal.defender import (
-    MDE_ALERT_LIMITS,
-    XDR_INCIDENT_LIMITS,
     AdminSignIn,
     AppCredentials,
+    DefenderApiClient,
     Endpoints,
     FileTokenCache,
     Limiter,
@@ -41,6 +40,8 @@ from partner_portal.defender import (
 
 if TYPE_CHECKING:
     from tenants.models import Customer
+
+ClientT = TypeVar("ClientT", bound=DefenderApiClient)
 
 
 class PartnerAppNotConfigured(RuntimeError):
@@ -246,25 +247,24 @@ def _token_source(
 
 def mde_client(customer: Customer, *, token_sources: list[str] | None = None) -> MdeClient:
     """An alerts client for one customer; `token_sources` collects where tokens came from."""
-    app, endpoints = _client_setup(customer)
-    return MdeClient(
-        endpoints.mde_api_url,
-        _tenant_id(customer),
-        _token_source(customer, endpoints.mde_resource, token_sources),
-        session=_api_session(app),
-        limiter=_limiter(MDE_ALERT_LIMITS),
-    )
+    return _api_client(MdeClient, customer, token_sources)
 
 
 def xdr_client(customer: Customer, *, token_sources: list[str] | None = None) -> XdrClient:
     """An incidents client for one customer."""
+    return _api_client(XdrClient, customer, token_sources)
+
+
+def _api_client(api: type[ClientT], customer: Customer, token_sources: list[str] | None) -> ClientT:
+    """A client of `api` for the customer's tenant: its host and token audience in the
+    customer's cloud, and the API's declared limits kept across workers."""
     app, endpoints = _client_setup(customer)
-    return XdrClient(
-        endpoints.xdr_api_url,
+    return api.for_endpoints(
+        endpoints,
         _tenant_id(customer),
-        _token_source(customer, endpoints.xdr_resource, token_sources),
+        _token_source(customer, api.resource_for(endpoints), token_sources),
         session=_api_session(app),
-        limiter=_limiter(XDR_INCIDENT_LIMITS),
+        limiter=_limiter(api.limits),
     )
 
 

@@ -98,10 +98,20 @@ def scope_list() -> QuerySet[AnalystScope]:
     )
 
 
-def _describe(scope: AnalystScope) -> tuple[str, str]:
+def _audit_change(
+    scope: AnalystScope, *, action: str, summary: str, actor: User, ip_address: str | None
+) -> None:
+    """The audit event of a grant or revoke; `summary` says it with `{who}` and `{what}`."""
     who = f"user {scope.user.get_username()}" if scope.user else f"group {scope.group}"
     what = "all customers" if scope.all_customers else str(scope.customer)
-    return who, what
+    audit_record(
+        action=action,
+        customer=scope.customer,
+        actor=actor,
+        ip_address=ip_address,
+        summary=summary.format(who=who, what=what),
+        details={"scope_id": scope.pk, "who": who, "what": what},
+    )
 
 
 @transaction.atomic
@@ -134,14 +144,12 @@ def scope_grant(
     )
     scope.full_clean()
     scope.save()
-    who, what = _describe(scope)
-    audit_record(
+    _audit_change(
+        scope,
         action="scope.granted",
-        customer=scope.customer,
+        summary="Granted {who} access to {what}",
         actor=granted_by,
         ip_address=ip_address,
-        summary=f"Granted {who} access to {what}",
-        details={"scope_id": scope.pk, "who": who, "what": what},
     )
     return scope
 
@@ -149,13 +157,11 @@ def scope_grant(
 @transaction.atomic
 def scope_revoke(*, scope: AnalystScope, revoked_by: User, ip_address: str | None = None) -> None:
     """Take a grant away; its analysts stop seeing that customer on their next request."""
-    who, what = _describe(scope)
-    audit_record(
+    _audit_change(
+        scope,
         action="scope.revoked",
-        customer=scope.customer,
+        summary="Revoked {who}'s access to {what}",
         actor=revoked_by,
         ip_address=ip_address,
-        summary=f"Revoked {who}'s access to {what}",
-        details={"scope_id": scope.pk, "who": who, "what": what},
     )
     scope.delete()

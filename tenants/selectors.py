@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from partner_portal.core.lists import contains_any, filtered
 from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, Customer, CustomerStatus
 
 
@@ -12,18 +13,17 @@ def customer_list(*, search: str = "", status: str = "", cloud: str = "") -> Que
     customers = Customer.objects.all().order_by("display_name")
     if search:
         customers = customers.filter(
-            Q(display_name__icontains=search)
-            | Q(contact_name__icontains=search)
-            | Q(contact_email__icontains=search)
-            | Q(tenant_id__icontains=search)
-            | Q(expected_tenant__icontains=search)
-            | Q(expected_tenant_id__icontains=search)
+            contains_any(
+                search,
+                "display_name",
+                "contact_name",
+                "contact_email",
+                "tenant_id",
+                "expected_tenant",
+                "expected_tenant_id",
+            )
         )
-    if status:
-        customers = customers.filter(status=status)
-    if cloud:
-        customers = customers.filter(cloud=cloud)
-    return customers
+    return filtered(customers, status=status, cloud=cloud)
 
 
 def tenant_holder(*, tenant_id: str, excluding: Customer | None = None) -> Customer | None:
@@ -77,13 +77,12 @@ def consent_for_landing(*, public_id: str) -> ConsentRequest | None:
 def audit_events(
     *, customer_id: int | None = None, action: str = "", actor: str = "", search: str = ""
 ) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.select_related("customer", "actor")
-    if customer_id:
-        events = events.filter(customer_id=customer_id)
-    if action:
-        events = events.filter(action__startswith=action)
-    if actor:
-        events = events.filter(actor_label__icontains=actor)
+    events = filtered(
+        AuditEvent.objects.select_related("customer", "actor"),
+        customer_id=customer_id,
+        action__startswith=action,
+        actor_label__icontains=actor,
+    )
     if search:
-        events = events.filter(Q(summary__icontains=search) | Q(customer_name__icontains=search))
+        events = events.filter(contains_any(search, "summary", "customer_name"))
     return events

@@ -12,7 +12,8 @@ or a missing permission reports it here too (``customer_record_access_problem``)
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -179,24 +180,21 @@ def _verification_failed(customer: Customer, status: str, exc: Exception) -> Cus
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == CustomerStatus.OFFBOARDED:
         return customer
-    previous = customer.status
     failure = describe_failure(exc)
-    code, message = failure.code, failure.words
-    customer.status = status
-    customer.last_error_code = code[:64]
-    customer.last_error_message = message
-    update = ["status", "last_error_code", "last_error_message", "updated_at"]
+    changed: list[str] = []
     if status == CustomerStatus.CONSENT_REVOKED:
         customer.granted_roles = []
-        update.append("granted_roles")
-    customer.save(update_fields=update)
-    audit_record(
-        action="customer.verification_failed",
-        customer=customer,
-        summary=f"Verification failed ({code}): {message}"[:500],
-        details={"status": status, "previous": previous, "code": code},
+        changed.append("granted_roles")
+    return _record_failure(
+        customer,
+        status,
+        code=failure.code,
+        message=failure.words,
+        event="customer.verification_failed",
+        summary=f"Verification failed ({failure.code}): {failure.words}",
+        details={"status": status},
+        changed=changed,
     )
-    return customer
 
 
 @transaction.atomic
@@ -211,26 +209,50 @@ def _release_unproven(customer: Customer, exc: Exception) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == CustomerStatus.OFFBOARDED or not customer.tenant_id:
         return customer
-    released, previous = customer.tenant_id, customer.status
+    released = customer.tenant_id
     failure = describe_failure(exc)
-    code, message = failure.code, failure.words
     customer.tenant_id = None
-    customer.status = CustomerStatus.PENDING_CONSENT
-    customer.last_error_code = code[:64]
-    customer.last_error_message = (
-        f"Consent for tenant {released} could not be confirmed, so the tenant was released: "
-        f"{message} Send the customer's admin a new consent link."
+    return _record_failure(
+        customer,
+        CustomerStatus.PENDING_CONSENT,
+        code=failure.code,
+        message=(
+            f"Consent for tenant {released} could not be confirmed, so the tenant was "
+            f"released: {failure.words} Send the customer's admin a new consent link."
+        ),
+        event="consent.released",
+        summary=f"Tenant {released} released: its first verification failed ({failure.code})",
+        details={"tenant_id": released},
+        changed=["tenant_id"],
     )
+
+
+def _record_failure(
+    customer: Customer,
+    status: str,
+    *,
+    code: str,
+    message: str,
+    event: str,
+    summary: str,
+    details: dict[str, Any],
+    changed: Sequence[str] = (),
+) -> Customer:
+    """Put the locked `customer` in `status` with the error `code` and `message`, saved
+    with the fields the caller `changed`, and audit it as `event`; the event's details
+    add the status before and the code."""
+    previous = customer.status
+    customer.status = status
+    customer.last_error_code = code[:64]
+    customer.last_error_message = message
     customer.save(
-        update_fields=[
-            "tenant_id", "status", "last_error_code", "last_error_message", "updated_at"
-        ]
-    )  # fmt: skip
+        update_fields=[*changed, "status", "last_error_code", "last_error_message", "updated_at"]
+    )
     audit_record(
-        action="consent.released",
+        action=event,
         customer=customer,
-        summary=f"Tenant {released} released: its first verification failed ({code})"[:500],
-        details={"tenant_id": released, "previous": previous, "code": code},
+        summary=summary[:500],
+        details={**details, "previous": previous, "code": code},
     )
     return customer
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, public, require_roles
 from partner_portal.core.http import client_ip
+from partner_portal.core.lists import list_page
 from tenants import consent as consent_flow
 from tenants import (
     consent_links,
@@ -43,15 +43,17 @@ staff_only = require_roles(Role.ONBOARDING)
 @staff_only
 @require_GET
 def customer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = CustomerFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    customers = selectors.customer_list(
-        search=filters.get("q", ""),
-        status=filters.get("status", ""),
-        cloud=filters.get("cloud", ""),
+    return list_page(
+        request,
+        "tenants/customer_list.html",
+        CustomerFilterForm(request.GET or None),
+        lambda filters: selectors.customer_list(
+            search=filters.get("q", ""),
+            status=filters.get("status", ""),
+            cloud=filters.get("cloud", ""),
+        ),
+        per_page=50,
     )
-    page = Paginator(customers, 50).get_page(request.GET.get("page"))
-    return render(request, "tenants/customer_list.html", {"form": form, "page": page})
 
 
 @staff_only
@@ -191,16 +193,18 @@ def customer_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_roles(Role.ADMIN)
 @require_GET
 def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    events = selectors.audit_events(
-        customer_id=filters.get("customer"),
-        action=filters.get("action", ""),
-        actor=filters.get("actor", ""),
-        search=filters.get("q", ""),
+    return list_page(
+        request,
+        "tenants/audit_log.html",
+        AuditFilterForm(request.GET or None),
+        lambda filters: selectors.audit_events(
+            customer_id=filters.get("customer"),
+            action=filters.get("action", ""),
+            actor=filters.get("actor", ""),
+            search=filters.get("q", ""),
+        ),
+        per_page=100,
     )
-    page = Paginator(events, 100).get_page(request.GET.get("page"))
-    return render(request, "tenants/audit_log.html", {"form": form, "page": page})
 
 
 # --- the customer's admin ----------------------------------------------------------------

@@ -95,30 +95,20 @@ from .mde import MDE_ALERT_LIMITS, MdeClient
 from .paging import PageInfo
 from .rate_limit import NO_LIMIT, Limiter, RateLimiter
 from .records import (
-    ALERT_CLASSIFICATIONS,
-    ALERT_DETERMINATIONS,
-    ALERT_SEVERITIES,
-    ALERT_STATUSES,
-    INCIDENT_CLASSIFICATIONS,
-    INCIDENT_STATUSES,
-    SETTABLE_ALERT_DETERMINATIONS,
-    SETTABLE_ALERT_STATUSES,
-    AlertClassification,
     AlertComment,
-    AlertDetermination,
     AlertRecord,
-    AlertSeverity,
-    AlertStatus,
     IncidentAlert,
     IncidentRecord,
-    IncidentStatus,
     RelatedUser,
-    Vocabulary,
     format_timestamp,
     parse_alert,
     parse_incident,
     parse_timestamp,
+    vocabularies,
 )
+
+# Every vocabulary, as ``vocabularies.__all__`` lists them: a new one is named there only.
+from .records.vocabularies import *  # noqa: F403
 from .retry import RetryPolicy
 from .signin import (
     CONSENT_ADMIN_ROLES,
@@ -139,37 +129,25 @@ from .validation import TokenValidator, ValidatedToken
 from .xdr import XDR_INCIDENT_LIMITS, XdrClient
 
 __all__ = [
-    "ALERT_CLASSIFICATIONS",
-    "ALERT_DETERMINATIONS",
     "ALERT_READ",
     "ALERT_READWRITE",
-    "ALERT_SEVERITIES",
-    "ALERT_STATUSES",
     "CONSENT_ADMIN_ROLES",
     "CONSUMER_TENANT_ID",
     "DEFAULT_TIMEOUT",
     "GRAPH_RESOURCE",
-    "INCIDENT_CLASSIFICATIONS",
     "INCIDENT_READ",
     "INCIDENT_READWRITE",
-    "INCIDENT_STATUSES",
     "LOOKUP_TIMEOUT",
     "MDE_ALERT_LIMITS",
     "MDE_RESOURCE",
     "NO_LIMIT",
     "REGIONS",
-    "SETTABLE_ALERT_DETERMINATIONS",
-    "SETTABLE_ALERT_STATUSES",
     "XDR_INCIDENT_LIMITS",
     "XDR_RESOURCE",
     "AccessToken",
     "AdminSignIn",
-    "AlertClassification",
     "AlertComment",
-    "AlertDetermination",
     "AlertRecord",
-    "AlertSeverity",
-    "AlertStatus",
     "ApiError",
     "AppCredentials",
     "AppDisabled",
@@ -191,7 +169,6 @@ __all__ = [
     "InMemoryTokenCache",
     "IncidentAlert",
     "IncidentRecord",
-    "IncidentStatus",
     "InvalidAssertion",
     "InvalidRequest",
     "InvalidSecret",
@@ -230,7 +207,6 @@ __all__ = [
     "UnknownTenantName",
     "UnreadableDiscovery",
     "ValidatedToken",
-    "Vocabulary",
     "WrongAudience",
     "WrongIssuer",
     "WrongNonce",
@@ -252,3 +228,4 @@ __all__ = [
     "scope_for",
     "token_error_from_result",
 ]
+__all__ += vocabularies.__all__

@@ -13,8 +13,8 @@ Every call to a Microsoft API goes through :meth:`DefenderApiClient._request`, w
 * fetches a new token once on 401;
 * turns every other failure into a typed error from :mod:`.errors`.
 
-Listings come page by page through :meth:`DefenderApiClient._pages` (see
-:mod:`.paging`), and every call is counted in :class:`ClientStats`.
+Listings come page by page through :func:`.paging.iter_pages`, and every call is
+counted in :class:`ClientStats`.
 
 One module per API builds on this base (:mod:`.mde` for Defender for Endpoint alerts,
 :mod:`.xdr` for Defender XDR incidents). What differs between APIs is declared as class
@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -49,13 +49,10 @@ from .errors import (
     Unauthorized,
 )
 from .http import DEFAULT_TIMEOUT, Timeout
-from .paging import PageInfo, iter_pages
 from .rate_limit import Limiter, Limits, RateLimiter
 from .retry import RetryPolicy, backoff_delay, retry_after_seconds
 
 __all__ = ["ClientStats", "DefenderApiClient"]
-
-T = TypeVar("T")
 
 _ENDPOINT_FIELDS = frozenset(f.name for f in fields(Endpoints))
 
@@ -246,6 +243,18 @@ class DefenderApiClient:
         def budget_allows(delay: float, more_allowed: bool) -> bool:
             return more_allowed and waited + delay <= policy.max_total_wait
 
+        def backed_off(safe: bool) -> bool:
+            """After a failed attempt: wait and say so when another one is safe and
+            within the policy's attempts and total wait."""
+            nonlocal failures, waited
+            delay = self._backoff(failures)
+            if not (safe and budget_allows(delay, failures + 1 < policy.max_attempts)):
+                return False
+            failures += 1
+            self._pause(delay, retried=True)
+            waited += delay
+            return True
+
         while True:
             limiter_wait = self.limiter.acquire(self.limiter_key)
             if limiter_wait > 0:
@@ -269,12 +278,7 @@ class DefenderApiClient:
             ) as exc:
                 # A write that may have reached Microsoft is not repeated blindly; a
                 # refused connection never reached it.
-                safe = idempotent or isinstance(exc, requests.ConnectTimeout)
-                delay = self._backoff(failures)
-                if safe and budget_allows(delay, failures + 1 < policy.max_attempts):
-                    failures += 1
-                    self._pause(delay, retried=True)
-                    waited += delay
+                if backed_off(idempotent or isinstance(exc, requests.ConnectTimeout)):
                     continue
                 raise TransportError(None, type(exc).__name__, f"{method} {path} failed") from None
 
@@ -289,15 +293,7 @@ class DefenderApiClient:
                     problem = MalformedResponse(status, None, "answer is not valid JSON")
                 except MalformedResponse as exc:
                     problem = exc
-                delay = self._backoff(failures)
-                if (
-                    idempotent
-                    and policy.retry_malformed
-                    and budget_allows(delay, failures + 1 < policy.max_attempts)
-                ):
-                    failures += 1
-                    self._pause(delay, retried=True)
-                    waited += delay
+                if backed_off(idempotent and policy.retry_malformed):
                     continue
                 raise problem
 
@@ -321,11 +317,7 @@ class DefenderApiClient:
                     continue
                 raise Throttled(status, code, message, retry_after=hinted)
             if status >= 500:
-                delay = self._backoff(failures)
-                if idempotent and budget_allows(delay, failures + 1 < policy.max_attempts):
-                    failures += 1
-                    self._pause(delay, retried=True)
-                    waited += delay
+                if backed_off(idempotent):
                     continue
                 raise ServerError(status, code, message)
             if status == 400:
@@ -347,27 +339,3 @@ class DefenderApiClient:
     def _check_page_size(self, page_size: int | None) -> None:
         if page_size is not None and not 1 <= page_size <= self.max_page_size:
             raise ValueError(f"page_size must be between 1 and {self.max_page_size}")
-
-    def _pages(
-        self,
-        path: str,
-        params: dict[str, str | int],
-        parse_page: Callable[[list[Any]], list[T]],
-        key: Callable[[T], object],
-        *,
-        page_size: int | None,
-        max_pages: int | None,
-        on_page: Callable[[PageInfo], None] | None,
-    ) -> Iterator[list[T]]:
-        """Parsed pages of the collection at ``path``, by ``$top``/``$skip`` when
-        ``page_size`` is set, else by ``@odata.nextLink`` (see :mod:`.paging`)."""
-        return iter_pages(
-            self,
-            path,
-            params,
-            parse_page,
-            key,
-            page_size=page_size,
-            max_pages=max_pages,
-            on_page=on_page,
-        )

@@ -118,25 +118,22 @@ class Endpoints:
 
 @dataclass(frozen=True)
 class _CloudHosts:
+    """A cloud's hosts. The token audience (resource) of each API is the cloud's own host
+    of that API: for the commercial cloud, :data:`MDE_RESOURCE` and its like."""
+
     login: str
     mde_api: str
     xdr_api: str
     graph: str
-    mde_resource: str
-    xdr_resource: str
-    graph_resource: str
     portal: str
 
 
 _CLOUDS: dict[Cloud, _CloudHosts] = {
     Cloud.COMMERCIAL: _CloudHosts(
         login="https://login.microsoftonline.com",
-        mde_api="https://api.securitycenter.microsoft.com",
-        xdr_api="https://api.security.microsoft.com",
-        graph="https://graph.microsoft.com",
-        mde_resource=MDE_RESOURCE,
-        xdr_resource=XDR_RESOURCE,
-        graph_resource=GRAPH_RESOURCE,
+        mde_api=MDE_RESOURCE,
+        xdr_api=XDR_RESOURCE,
+        graph=GRAPH_RESOURCE,
         portal=DEFENDER_PORTAL_URL,
     ),
     # GCC signs in at the commercial host and uses commercial Graph, but has its own
@@ -145,10 +142,7 @@ _CLOUDS: dict[Cloud, _CloudHosts] = {
         login="https://login.microsoftonline.com",
         mde_api="https://api-gcc.securitycenter.microsoft.us",
         xdr_api="https://api-gcc.security.microsoft.us",
-        graph="https://graph.microsoft.com",
-        mde_resource="https://api-gcc.securitycenter.microsoft.us",
-        xdr_resource="https://api-gcc.security.microsoft.us",
-        graph_resource=GRAPH_RESOURCE,
+        graph=GRAPH_RESOURCE,
         portal=DEFENDER_PORTAL_URL,
     ),
     Cloud.GCC_HIGH: _CloudHosts(
@@ -156,9 +150,6 @@ _CLOUDS: dict[Cloud, _CloudHosts] = {
         mde_api="https://api-gov.securitycenter.microsoft.us",
         xdr_api="https://api-gov.security.microsoft.us",
         graph="https://graph.microsoft.us",
-        mde_resource="https://api-gov.securitycenter.microsoft.us",
-        xdr_resource="https://api-gov.security.microsoft.us",
-        graph_resource="https://graph.microsoft.us",
         portal="https://security.microsoft.us",
     ),
     Cloud.DOD: _CloudHosts(
@@ -166,9 +157,6 @@ _CLOUDS: dict[Cloud, _CloudHosts] = {
         mde_api="https://api-gov.securitycenter.microsoft.us",
         xdr_api="https://api-gov.security.microsoft.us",
         graph="https://dod-graph.microsoft.us",
-        mde_resource="https://api-gov.securitycenter.microsoft.us",
-        xdr_resource="https://api-gov.security.microsoft.us",
-        graph_resource="https://dod-graph.microsoft.us",
         portal="https://security.apps.mil",
     ),
 }
@@ -236,9 +224,9 @@ def endpoints_for(
         mde_api_url=_clean_url(mde_api_url or mde, "mde_api_url"),
         xdr_api_url=_clean_url(xdr_api_url or hosts.xdr_api, "xdr_api_url"),
         graph_url=_clean_url(graph_url or hosts.graph, "graph_url"),
-        mde_resource=hosts.mde_resource,
-        xdr_resource=hosts.xdr_resource,
-        graph_resource=hosts.graph_resource,
+        mde_resource=hosts.mde_api,
+        xdr_resource=hosts.xdr_api,
+        graph_resource=hosts.graph,
         portal_url=_clean_url(portal_url or hosts.portal, "portal_url"),
     )
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from .client import DefenderApiClient
-from .paging import PageInfo, since_filter
+from .paging import PageInfo, iter_pages, one_by_one, since_filter
 from .rate_limit import Limits, per_hour, per_minute
 from .records import (
     ALERT_CLASSIFICATIONS,
@@ -70,7 +70,8 @@ class MdeClient(DefenderApiClient):
         params: dict[str, str | int] = dict(since_filter(since))
         if expand_evidence:
             params["$expand"] = "evidence"
-        return self._pages(
+        return iter_pages(
+            self,
             "/api/alerts",
             params,
             parse_alert_page,
@@ -80,24 +81,7 @@ class MdeClient(DefenderApiClient):
             on_page=on_page,
         )
 
-    def iter_alerts(
-        self,
-        *,
-        since: datetime | None = None,
-        page_size: int | None = None,
-        expand_evidence: bool = False,
-        max_pages: int | None = None,
-        on_page: Callable[[PageInfo], None] | None = None,
-    ) -> Iterator[AlertRecord]:
-        """The alerts of :meth:`iter_alert_pages`, one by one."""
-        for page in self.iter_alert_pages(
-            since=since,
-            page_size=page_size,
-            expand_evidence=expand_evidence,
-            max_pages=max_pages,
-            on_page=on_page,
-        ):
-            yield from page
+    iter_alerts = one_by_one(iter_alert_pages)
 
     def iter_alerts_by_id(
         self, alert_ids: Sequence[str], *, expand_evidence: bool = True, batch_size: int = 20
@@ -116,7 +100,8 @@ class MdeClient(DefenderApiClient):
             params: dict[str, str | int] = {"$filter": quoted}
             if expand_evidence:
                 params["$expand"] = "evidence"
-            for page in self._pages(
+            for page in iter_pages(
+                self,
                 "/api/alerts",
                 params,
                 parse_alert_page,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .errors import MalformedResponse, PageLimitExceeded
 from .records import format_timestamp
@@ -33,9 +33,10 @@ from .records import format_timestamp
 if TYPE_CHECKING:
     from .client import DefenderApiClient
 
-__all__ = ["PageInfo", "iter_pages", "odata_collection", "since_filter"]
+__all__ = ["PageInfo", "iter_pages", "odata_collection", "one_by_one", "since_filter"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: One envelope read: the raw items and the next page's link, if any.
 Envelope = tuple[list[Any], str | None]
@@ -173,3 +174,15 @@ def iter_pages(
             pending.cancel()
         if executor is not None:
             executor.shutdown(wait=False)
+
+
+def one_by_one(listing: Callable[P, Iterator[list[T]]]) -> Callable[P, Iterator[T]]:
+    """The items of a listing one by one, taking the same arguments as ``listing``, which
+    yields them page by page (in a client: ``iter_alerts = one_by_one(iter_alert_pages)``)."""
+
+    def items(*args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        for page in listing(*args, **kwargs):
+            yield from page
+
+    items.__doc__ = f"The items of :meth:`{listing.__name__}`, one by one."
+    return items

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from .client import DefenderApiClient
-from .paging import PageInfo, since_filter
+from .paging import PageInfo, iter_pages, one_by_one, since_filter
 from .rate_limit import Limits, per_hour, per_minute
 from .records import IncidentRecord, parse_incident
 
@@ -56,7 +56,8 @@ class XdrClient(DefenderApiClient):
     ) -> Iterator[list[IncidentRecord]]:
         """Incidents changed at or after ``since``, one list per page (``$top`` <= 100)."""
         self._check_page_size(page_size)
-        return self._pages(
+        return iter_pages(
+            self,
             "/api/incidents",
             dict(since_filter(since)),
             _parse_incident_page,
@@ -66,18 +67,7 @@ class XdrClient(DefenderApiClient):
             on_page=on_page,
         )
 
-    def iter_incidents(
-        self,
-        *,
-        since: datetime | None = None,
-        page_size: int | None = XDR_MAX_TOP,
-        max_pages: int | None = None,
-        on_page: Callable[[PageInfo], None] | None = None,
-    ) -> Iterator[IncidentRecord]:
-        for page in self.iter_incident_pages(
-            since=since, page_size=page_size, max_pages=max_pages, on_page=on_page
-        ):
-            yield from page
+    iter_incidents = one_by_one(iter_incident_pages)
 
     def get_incident(self, incident_id: int) -> IncidentRecord:
         record: IncidentRecord = self._request(

@@ -21,16 +21,7 @@ from .api import ApiError, ApiFamily
 from .directory import Tenant
 from .identity import MDE_AUDIENCE
 from .model import Alert
-from .odata import (
-    Field,
-    ODataError,
-    compile_filter,
-    envelope,
-    next_link,
-    parse_int_option,
-    query_options,
-    select_page,
-)
+from .odata import Field, Listing, ODataError, query_options
 from .state import Sandbox
 from .web import Request, Response
 
@@ -116,23 +107,15 @@ class AlertsApi:
 
     def list_alerts(self, request: Request, tenant: Tenant) -> Response:
         options = query_options(request, {"$filter", "$top", "$skip", "$expand"})
-        predicate = (
-            compile_filter(options["$filter"], ALERT_FIELDS) if "$filter" in options else None
+        listing = Listing.read(
+            options, ALERT_FIELDS, max_top=MAX_ALERTS_TOP, page_size=self.page_size
         )
-        top = parse_int_option("$top", options.get("$top"), MAX_ALERTS_TOP)
-        skip = parse_int_option("$skip", options.get("$skip")) or 0
         expanded = self._expand(options)
-        limit = top if top is not None else self.page_size
         data = tenant.data
         with data.lock:
-            page, more = select_page(data.alerts, predicate, skip, limit)
+            page, more = listing.page(data.alerts)
             chunks = [a.json(expanded=expanded) for a in page]
-        link = (
-            next_link(self.sandbox.origin, request, skip + limit) if top is None and more else None
-        )
-        context = f"{self.sandbox.origin}/api/$metadata#Alerts"
-        body, short = envelope(context, chunks, link)
-        return Response(200, body, truncated_body=short)
+        return listing.response(self.sandbox.origin, request, "Alerts", chunks, more)
 
     @staticmethod
     def _expand(options: dict[str, str]) -> bool:

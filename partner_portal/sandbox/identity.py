@@ -51,6 +51,20 @@ MULTI_TENANT_SEGMENTS = {"common", "organizations"}
 USER_ROLE_TEMPLATE = "b79fbf4d-3ef9-4689-8143-76b194e85509"  # every member user
 GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
 TENANT_PATH = r"(?P<segment>[^/]+)"  # a tenant GUID, a domain, common or organizations
+# The claims both discovery documents list first; each version then adds its own.
+CLAIMS_BOTH_VERSIONS = (
+    "sub",
+    "iss",
+    "cloud_instance_name",
+    "cloud_instance_host_name",
+    "cloud_graph_host_name",
+    "msgraph_host",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "acr",
+)
 
 
 class AadError(Exception):
@@ -213,17 +227,7 @@ class Identity:
                 "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
                 "claims_supported": [
-                    "sub",
-                    "iss",
-                    "cloud_instance_name",
-                    "cloud_instance_host_name",
-                    "cloud_graph_host_name",
-                    "msgraph_host",
-                    "aud",
-                    "exp",
-                    "iat",
-                    "auth_time",
-                    "acr",
+                    *CLAIMS_BOTH_VERSIONS,
                     "nonce",
                     "preferred_username",
                     "name",
@@ -249,17 +253,7 @@ class Identity:
                 "microsoft_multi_refresh_token": True,
                 "scopes_supported": ["openid"],
                 "claims_supported": [
-                    "sub",
-                    "iss",
-                    "cloud_instance_name",
-                    "cloud_instance_host_name",
-                    "cloud_graph_host_name",
-                    "msgraph_host",
-                    "aud",
-                    "exp",
-                    "iat",
-                    "auth_time",
-                    "acr",
+                    *CLAIMS_BOTH_VERSIONS,
                     "amr",
                     "nonce",
                     "email",

@@ -22,15 +22,7 @@ from .catalog import XDR_DETECTION_SOURCE
 from .directory import Tenant
 from .identity import XDR_AUDIENCE
 from .model import Alert, Incident, dumps, format_ticks
-from .odata import (
-    Field,
-    compile_filter,
-    envelope,
-    next_link,
-    parse_int_option,
-    query_options,
-    select_page,
-)
+from .odata import Field, Listing, query_options
 from .state import Sandbox
 from .web import Request, Response
 
@@ -84,21 +76,16 @@ class IncidentsApi:
 
     def list_incidents(self, request: Request, tenant: Tenant) -> Response:
         options = query_options(request, {"$filter", "$top", "$skip"})
-        predicate = (
-            compile_filter(options["$filter"], INCIDENT_FIELDS) if "$filter" in options else None
+        listing = Listing.read(
+            options,
+            INCIDENT_FIELDS,
+            max_top=MAX_INCIDENTS_TOP,
+            page_size=min(self.page_size, MAX_INCIDENTS_TOP),
         )
-        top = parse_int_option("$top", options.get("$top"), MAX_INCIDENTS_TOP)
-        skip = parse_int_option("$skip", options.get("$skip")) or 0
-        limit = top if top is not None else min(self.page_size, MAX_INCIDENTS_TOP)
         with tenant.data.lock:
-            page, more = select_page(list(tenant.data.incidents.values()), predicate, skip, limit)
+            page, more = listing.page(list(tenant.data.incidents.values()))
             chunks = [dumps(incident_json(i, tenant)) for i in page]
-        link = (
-            next_link(self.sandbox.origin, request, skip + limit) if top is None and more else None
-        )
-        context = f"{self.sandbox.origin}/api/$metadata#Incidents"
-        body, short = envelope(context, chunks, link)
-        return Response(200, body, truncated_body=short)
+        return listing.response(self.sandbox.origin, request, "Incidents", chunks, more)
 
     def get_incident(self, request: Request, tenant: Tenant, incident_id: str) -> Response:
         incident = tenant.data.incidents.get(int(incident_id)) if incident_id.isdigit() else None

@@ -1,6 +1,7 @@
 """OData as the Defender APIs speak it: query options, ``$filter`` compiled to a
 predicate, pages and their ``@odata.nextLink``, and the ``{"@odata.context", "value"}``
-envelope written from pre-serialised items.
+envelope written from pre-serialised items; :class:`Listing` puts them together for a
+collection's ``GET``.
 
 ``$filter`` grammar: comparisons ``property op literal`` with eq, ne, gt, ge, lt, le, combined with
 ``and``, ``or``, ``not`` and parentheses. Literals are single-quoted strings (``''``
@@ -11,13 +12,13 @@ escapes a quote), integers, ``null``, ``true``/``false`` and date-times, unquote
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from .model import dumps, parse_datetime
-from .web import Request
+from .web import Request, Response
 
 Predicate = Callable[[Any], bool]
 
@@ -111,20 +112,24 @@ class _Parser:
         return predicate
 
     def parse_or(self) -> Predicate:
-        parts = [self.parse_and()]
-        while self.keyword("or"):
-            parts.append(self.parse_and())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda item: any(p(item) for p in parts)
+        return self.joined("or", self.parse_and, any)
 
     def parse_and(self) -> Predicate:
-        parts = [self.parse_unary()]
-        while self.keyword("and"):
-            parts.append(self.parse_unary())
+        return self.joined("and", self.parse_unary, all)
+
+    def joined(
+        self,
+        word: str,
+        parse_part: Callable[[], Predicate],
+        combine: Callable[[Iterable[bool]], bool],
+    ) -> Predicate:
+        """One or more parts joined by ``word``; several hold as ``combine`` of theirs."""
+        parts = [parse_part()]
+        while self.keyword(word):
+            parts.append(parse_part())
         if len(parts) == 1:
             return parts[0]
-        return lambda item: all(p(item) for p in parts)
+        return lambda item: combine(p(item) for p in parts)
 
     def parse_unary(self) -> Predicate:
         if self.keyword("not"):
@@ -260,3 +265,41 @@ def envelope(context: str, chunks: list[bytes], link: str | None) -> tuple[bytes
         return head + b',"value":[' + b",".join(items) + b"]" + tail + b"}"
 
     return build(chunks), build(chunks[: len(chunks) // 2])
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A collection's ``GET`` as its query asks: the items ``$filter`` keeps, from
+    ``$skip`` on, ``$top`` of them, else a server page followed by a next link."""
+
+    predicate: Predicate | None
+    top: int | None
+    skip: int
+    limit: int
+
+    @classmethod
+    def read(
+        cls, options: dict[str, str], fields: dict[str, Field], *, max_top: int, page_size: int
+    ) -> Listing:
+        """The listing of ``query_options``; ODataError when it is not understood."""
+        predicate = compile_filter(options["$filter"], fields) if "$filter" in options else None
+        top = parse_int_option("$top", options.get("$top"), max_top)
+        skip = parse_int_option("$skip", options.get("$skip")) or 0
+        return cls(predicate, top, skip, top if top is not None else page_size)
+
+    def page(self, items: Sequence[Any]) -> tuple[list[Any], bool]:
+        """This listing's items of ``items``, and whether more follow."""
+        return select_page(items, self.predicate, self.skip, self.limit)
+
+    def response(
+        self, origin: str, request: Request, entity_set: str, chunks: list[bytes], more: bool
+    ) -> Response:
+        """The page of serialised ``chunks``, with a next link when the server chose the
+        page size and ``more`` follow."""
+        link = (
+            next_link(origin, request, self.skip + self.limit)
+            if self.top is None and more
+            else None
+        )
+        body, short = envelope(f"{origin}/api/$metadata#{entity_set}", chunks, link)
+        return Response(200, body, truncated_body=short)

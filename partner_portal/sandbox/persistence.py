@@ -31,6 +31,10 @@ MUTABLE_FIELDS = (
     "resolvedTime",
     "comments",
 )
+# A tenant's identity as saved and restored as it is (its users, consent and data follow).
+TENANT_FIELDS = ("tenant_id", "name", "domain", "index", "alert_count", "anchor")
+# An alert created since seeding, saved whole (its device is found again by ``machineId``).
+ADDED_ALERT_FIELDS = ("data", "evidence", "created", "updated", "last_event")
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -67,13 +71,7 @@ def tenant_record(tenant: Tenant) -> dict[str, Any]:
             changed[alert_id] = {k: alert.data[k] for k in MUTABLE_FIELDS}
             changed[alert_id]["_updated"] = alert.updated
         added = [
-            {
-                "data": data.by_id[a].data,
-                "evidence": data.by_id[a].evidence,
-                "created": data.by_id[a].created,
-                "updated": data.by_id[a].updated,
-                "last_event": data.by_id[a].last_event,
-            }
+            {name: getattr(data.by_id[a], name) for name in ADDED_ALERT_FIELDS}
             for a in tenant.added
         ]
         added_ids = set(tenant.added)
@@ -84,12 +82,7 @@ def tenant_record(tenant: Tenant) -> dict[str, Any]:
             if i.incident_id not in base_incidents
         ]
         return {
-            "tenant_id": tenant.tenant_id,
-            "name": tenant.name,
-            "domain": tenant.domain,
-            "index": tenant.index,
-            "alert_count": tenant.alert_count,
-            "anchor": tenant.anchor,
+            **{name: getattr(tenant, name) for name in TENANT_FIELDS},
             "users": [u.as_json() for u in tenant.users],
             "consented": tenant.consented,
             "roles": tenant.roles,
@@ -105,16 +98,11 @@ def restore_tenant(record: dict[str, Any], generate: Callable[[Tenant], None]) -
     """The tenant of a ``state.json`` record: ``generate`` regrows its base data, then the
     saved changes and additions are laid over it."""
     tenant = Tenant(
-        tenant_id=record["tenant_id"],
-        name=record["name"],
-        domain=record["domain"],
-        index=record["index"],
-        alert_count=record["alert_count"],
+        **{name: record[name] for name in TENANT_FIELDS},
         users=[User(**u) for u in record["users"]],
         consented=record["consented"],
         roles=list(record["roles"]),
         consent_roles=list(record["consent_roles"]),
-        anchor=record["anchor"],
     )
     generate(tenant)
     data = tenant.data
@@ -139,11 +127,7 @@ def restore_tenant(record: dict[str, Any], generate: Callable[[Tenant], None]) -
     devices = {d.machine_id: d for d in data.devices}
     for rec in record.get("added", []):
         alert = Alert(
-            data=rec["data"],
-            evidence=rec["evidence"],
-            created=rec["created"],
-            updated=rec["updated"],
-            last_event=rec["last_event"],
+            **{name: rec[name] for name in ADDED_ALERT_FIELDS},
             device=devices.get(rec["data"]["machineId"]),
         )
         incident = data.incidents[alert.data["incidentId"]]

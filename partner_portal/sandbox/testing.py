@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,6 +29,21 @@ READY_PREFIX = "sandbox ready "
 # Generous: starting with tens of thousands of alerts on a busy 2-core machine takes a while,
 # and this is only an upper bound on waiting for the ready line.
 DEFAULT_TIMEOUT = 120.0
+
+
+def token_requests(stats: Mapping[str, Any]) -> int | None:
+    """The token requests a tenant's ``GET /_sandbox/stats`` answer counts, or None when
+    it names no such count."""
+    data = stats
+    for name in ("token_requests", "tokens_issued", "token_calls"):
+        if isinstance(data.get(name), int):
+            return int(data[name])
+    nested = data.get("tokens") or data.get("identity") or {}
+    if isinstance(nested, dict):
+        for name in ("requests", "issued", "total"):
+            if isinstance(nested.get(name), int):
+                return int(nested[name])
+    return None
 
 
 def _flag(name: str) -> str:

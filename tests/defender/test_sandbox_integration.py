@@ -33,6 +33,7 @@ from partner_portal.defender.token_cache import FileTokenCache, InMemoryTokenCac
 from partner_portal.defender.tokens import TokenProvider
 from partner_portal.defender.validation import TokenValidator
 from partner_portal.sandbox.testing import SandboxProcess
+from partner_portal.sandbox.testing import token_requests as sandbox_token_requests
 
 pytestmark = pytest.mark.sandbox
 
@@ -107,16 +108,7 @@ def stats(sb: Any, tenant_id: str) -> dict[str, Any]:
 
 def token_requests(sb: Any, tenant_id: str) -> int | None:
     """Token requests the sandbox counted for a tenant (None if it does not say)."""
-    data = stats(sb, tenant_id)
-    for name in ("token_requests", "tokens_issued", "token_calls"):
-        if isinstance(data.get(name), int):
-            return int(data[name])
-    nested = data.get("tokens") or data.get("identity") or {}
-    if isinstance(nested, dict):
-        for name in ("requests", "issued", "total"):
-            if isinstance(nested.get(name), int):
-                return int(nested[name])
-    return None
+    return sandbox_token_requests(stats(sb, tenant_id))
 
 
 def ground_truth_ids(sb: Any, tenant_id: str) -> set[str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,9 +20,9 @@ from partner_portal.sandbox.options import parse_options
 from partner_portal.sandbox.pki import ensure_pki
 from partner_portal.sandbox.state import Sandbox
 from partner_portal.sandbox.web import Request, Response, json_response
+from tests.standalone import django_modules_loaded_by
 
 PACKAGE_DIR = Path(partner_portal.sandbox.__file__).parent
-REPO_ROOT = PACKAGE_DIR.parent.parent
 # Data and the data generator are long by nature; everything else is split by capability.
 LONG_BY_NATURE = {"catalog.py", "generator.py"}
 MAX_LINES = 400
@@ -47,25 +45,8 @@ def test_no_module_imports_django() -> None:
 
 
 def test_starting_the_server_loads_no_django() -> None:
-    # Stand in an empty parent package: the project's own __init__ starts Celery (Django).
-    code = (
-        "import json, sys, types\n"
-        "parent = types.ModuleType('partner_portal')\n"
-        f"parent.__path__ = [{str(PACKAGE_DIR.parent)!r}]\n"
-        "sys.modules['partner_portal'] = parent\n"
-        "import partner_portal.sandbox.__main__, partner_portal.sandbox.server\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'django')))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)},
-        check=True,
-    )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    code = "import partner_portal.sandbox.__main__, partner_portal.sandbox.server\n"
+    assert django_modules_loaded_by(code) == []
 
 
 def test_modules_stay_under_400_lines() -> None:

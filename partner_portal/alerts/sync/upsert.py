@@ -19,15 +19,17 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Field
+from django.db.models import BooleanField, Field, Model
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from partner_portal.alerts.models import SEVERITY_RANK, Alert, Incident
 from partner_portal.defender import AlertRecord, IncidentRecord
+
+M = TypeVar("M", bound=Model)
 
 ALERT_FIELDS = [
     "incident_id", "investigation_id", "title", "description", "severity", "severity_rank",
@@ -154,6 +156,10 @@ def _latest_per_id(records: Iterable[AlertRecord]) -> dict[str, AlertRecord]:
     return latest
 
 
+def _newer(candidate: datetime | None, known: datetime | None) -> bool:
+    return candidate is None or known is None or candidate > known
+
+
 def _newer_or_same(candidate: datetime | None, known: datetime | None) -> bool:
     return candidate is None or known is None or candidate >= known
 
@@ -193,11 +199,7 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) ->
             new_ids.append(alert_id)
         else:
             known_updated, known_evidence = known
-            newer = (
-                known_updated is None
-                or record.last_update_time is None
-                or record.last_update_time > known_updated
-            )
+            newer = _newer(record.last_update_time, known_updated)
             gains_evidence = bool(record.evidence) and not known_evidence
             if not newer and not (record.last_update_time == known_updated and gains_evidence):
                 continue
@@ -214,15 +216,23 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) ->
             if evidence.get(row.alert_id):
                 row.raw = {**row.raw, "evidence": evidence[row.alert_id]}
                 row.has_evidence = True
-    if rows:
-        Alert.objects.bulk_create(
-            rows,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["customer", "alert_id"],
-            update_fields=ALERT_FIELDS,
-        )
+    _insert_or_update(Alert, rows, key="alert_id", fields=ALERT_FIELDS, batch_size=2000)
     return UpsertResult(len(new_ids), len(rows) - len(new_ids), tuple(new_ids))
+
+
+def _insert_or_update(
+    model: type[M], rows: list[M], *, key: str, fields: list[str], batch_size: int
+) -> None:
+    """One bulk INSERT ... ON CONFLICT: new rows are added, and a row whose customer and
+    `key` are stored already overwrites that row's `fields`."""
+    if rows:
+        model._default_manager.bulk_create(
+            rows,
+            batch_size=batch_size,
+            update_conflicts=True,
+            unique_fields=["customer", key],
+            update_fields=fields,
+        )
 
 
 def _alert_columns() -> list[str]:
@@ -328,10 +338,6 @@ def _copy_rows(
 
 
 # --- incidents ------------------------------------------------------------------------------
-def _newer(candidate: datetime | None, known: datetime | None) -> bool:
-    return candidate is None or known is None or candidate > known
-
-
 @transaction.atomic
 def incidents_upsert(*, customer_id: int, records: Iterable[IncidentRecord]) -> UpsertResult:
     """Insert new incidents and update those whose copy is newer, in one transaction."""
@@ -353,12 +359,5 @@ def incidents_upsert(*, customer_id: int, records: Iterable[IncidentRecord]) -> 
         else:
             updated += 1
         rows.append(incident_from_record(customer_id, record, now))
-    if rows:
-        Incident.objects.bulk_create(
-            rows,
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["customer", "incident_id"],
-            update_fields=INCIDENT_FIELDS,
-        )
+    _insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
     return UpsertResult(created, updated)

@@ -17,6 +17,7 @@ vocabulary is kept as sent and named in ``unknown_values``.
 
 from __future__ import annotations
 
+from . import vocabularies
 from .alerts import (
     ALERT_FIELDS,
     AlertComment,
@@ -27,47 +28,21 @@ from .alerts import (
 )
 from .incidents import IncidentAlert, IncidentRecord, parse_incident
 from .timestamps import format_timestamp, parse_timestamp
-from .vocabularies import (
-    ALERT_CLASSIFICATIONS,
-    ALERT_DETERMINATIONS,
-    ALERT_SEVERITIES,
-    ALERT_STATUSES,
-    INCIDENT_CLASSIFICATIONS,
-    INCIDENT_STATUSES,
-    SETTABLE_ALERT_DETERMINATIONS,
-    SETTABLE_ALERT_STATUSES,
-    AlertClassification,
-    AlertDetermination,
-    AlertSeverity,
-    AlertStatus,
-    IncidentStatus,
-    Vocabulary,
-)
+
+# Every vocabulary, as ``vocabularies.__all__`` lists them: a new one is named there only.
+from .vocabularies import *  # noqa: F403
 
 __all__ = [
-    "ALERT_CLASSIFICATIONS",
-    "ALERT_DETERMINATIONS",
     "ALERT_FIELDS",
-    "ALERT_SEVERITIES",
-    "ALERT_STATUSES",
-    "INCIDENT_CLASSIFICATIONS",
-    "INCIDENT_STATUSES",
-    "SETTABLE_ALERT_DETERMINATIONS",
-    "SETTABLE_ALERT_STATUSES",
-    "AlertClassification",
     "AlertComment",
-    "AlertDetermination",
     "AlertRecord",
-    "AlertSeverity",
-    "AlertStatus",
     "IncidentAlert",
     "IncidentRecord",
-    "IncidentStatus",
     "RelatedUser",
-    "Vocabulary",
     "format_timestamp",
     "parse_alert",
     "parse_alert_page",
     "parse_incident",
     "parse_timestamp",
 ]
+__all__ += vocabularies.__all__

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .client import ClientStats
 from .errors import MalformedResponse
@@ -36,9 +36,11 @@ def quoted(value: str) -> str:
 
 
 def without_expand(url: str) -> str:
+    """``url`` without its ``$expand`` option; the rest (an opaque skip token) is kept
+    exactly as Microsoft wrote it."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "$expand"]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="$',:")))
+    kept = [p for p in parts.query.split("&") if unquote(p.partition("=")[0]) != "$expand"]
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def parse_comments(body: Any) -> tuple[GraphComment, ...]:

@@ -16,6 +16,7 @@ import responses
 from partner_portal.defender import GRAPH_SECURITY_LIMITS, GraphClient
 from partner_portal.defender import errors as e
 from partner_portal.defender.clouds import Cloud, endpoints_for
+from partner_portal.defender.graph_requests import without_expand
 from partner_portal.defender.http import make_session
 from partner_portal.defender.rate_limit import NO_LIMIT, RateLimiter
 from partner_portal.defender.retry import RetryPolicy
@@ -669,3 +670,42 @@ def test_hunting_malformed_answers(body: Any) -> None:
     responses.add(responses.POST, f"{GRAPH}/security/runHuntingQuery", json=body)
     with pytest.raises(e.MalformedResponse, match="hunting result"):
         client(retry=RetryPolicy(max_attempts=1)).run_hunting_query("x")
+
+
+# ------------------------------------------------------------------ small parts
+
+
+def test_without_expand_keeps_the_skip_token_as_written() -> None:
+    link = f"{INCIDENTS}?%24expand=alerts&$filter=x%20gt%201&$skiptoken=a%2Bb%3D%3D"
+    assert without_expand(link) == f"{INCIDENTS}?$filter=x%20gt%201&$skiptoken=a%2Bb%3D%3D"
+    assert without_expand(f"{INCIDENTS}?$expand=alerts") == INCIDENTS
+
+
+@responses.activate
+def test_listing_everything_has_no_filter_then_advances() -> None:
+    responses.add(responses.GET, ALERTS, json=envelope([alert(1)]))
+    list(client().iter_alert_pages(page_size=5))
+    assert "$filter" not in query(responses.calls[0])
+
+
+@responses.activate
+def test_alerts_of_an_incident_quote_the_id() -> None:
+    responses.add(responses.GET, ALERTS, json=envelope([alert(1), alert(1)]))
+    got = client().incident_alerts("it's")
+    assert [a.id for a in got] == ["alert-1"]
+    assert query(responses.calls[0]) == {"$filter": "incidentId eq 'it''s'"}
+
+
+@responses.activate
+def test_malformed_incident_page_raises_the_typed_error() -> None:
+    bad = incident(1)
+    bad["lastUpdateDateTime"] = "yesterday"
+    responses.add(responses.GET, INCIDENTS, json=envelope([bad]))
+    with pytest.raises(e.MalformedResponse, match="lastUpdateDateTime"):
+        list(client(retry=RetryPolicy(max_attempts=1)).iter_incident_pages())
+
+
+def test_stats_include_the_workarounds() -> None:
+    stats = client().stats.as_dict()
+    assert stats["filter_restarts"] == 0
+    assert stats["expand_fallbacks"] == 0

@@ -15,8 +15,9 @@ Deep listings of alerts do not use ``$skip`` (its limits are low): the listing i
 on ``lastUpdateDateTime`` and, when a run of ``@odata.nextLink`` hops reaches its bound
 or a full page comes without a link, it starts again from the last timestamp seen
 (``ge``, leaving out the alerts already given at exactly that timestamp), so nothing is
-lost to ties and nothing is given twice. The listing relies on ``$orderby`` being
-honoured (undocumented, used in production by Elastic's connector).
+lost to ties and nothing is given twice; when more alerts share one timestamp than a run
+holds, it asks for larger pages, and at 1,000 it raises ``PageLimitExceeded`` rather than
+loop. It relies on ``$orderby`` being honoured (undocumented, used by Elastic).
 
 Incidents come with their alerts (``$expand=alerts``) unless that keeps failing with
 server errors, Microsoft's known fault on large tenants (elastic/integrations#18144):
@@ -204,10 +205,9 @@ class GraphClient(DefenderApiClient):
         mark = since
         at_mark: set[str] = set()  # alerts given whose change time is exactly ``mark``
         given: dict[str, datetime | None] = {}
-        operator = "gt"
-        number = 0
+        operator, number, top = "gt", 0, page_size
         while True:
-            params: dict[str, str | int] = {"$orderby": ORDER, "$top": page_size}
+            params: dict[str, str | int] = {"$orderby": ORDER, "$top": top}
             if mark is not None:
                 params["$filter"] = f"lastUpdateDateTime {operator} {format_timestamp(mark)}"
             url: str = ALERTS
@@ -234,16 +234,18 @@ class GraphClient(DefenderApiClient):
                 if fresh:
                     yield fresh
                 link = self._next_url(url, page)
-                if link is None and len(page.items) < page_size:
+                if link is None and len(page.items) < top:
                     return  # the last page
                 if link is None or hops >= self.max_hops:
                     break
                 url, query = link, None
             if (mark, len(at_mark)) == start:
-                # A whole run brought nothing new: more alerts share one timestamp
-                # than a run can hold. Stop in words rather than loop.
-                stuck = f"alert listing cannot advance past lastUpdateDateTime {mark}"
-                raise PageLimitExceeded(None, None, stuck)
+                # A whole run brought nothing new: more alerts share one timestamp than
+                # a run holds. Larger pages, else stop in words rather than loop.
+                if top >= self.max_page_size:
+                    stuck = f"alert listing cannot advance past lastUpdateDateTime {mark}"
+                    raise PageLimitExceeded(None, None, stuck)
+                top = min(2 * top, self.max_page_size)
             operator = "ge"
             self.stats.filter_restarts += 1
 

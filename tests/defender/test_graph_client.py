@@ -229,14 +229,35 @@ def test_full_page_without_next_link_restarts_and_a_short_one_ends() -> None:
     assert c.stats.filter_restarts == 2
 
 
+def tied_alerts(count: int) -> Any:
+    """Microsoft's answer when ``count`` alerts share one timestamp: the first ``$top``
+    of them, and no next link."""
+    tied = [alert(n, "2026-03-01T12:00:05Z") for n in range(1, count + 1)]
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        top = int(parse_qs(urlsplit(request.url).query)["$top"][0])
+        return 200, {}, json.dumps(envelope(tied[:top]))
+
+    return answer
+
+
 @responses.activate
-def test_ties_beyond_a_run_stop_with_a_typed_error_not_a_loop() -> None:
-    t = "2026-03-01T12:00:05Z"
-    responses.add(responses.GET, ALERTS, json=envelope([alert(1, t), alert(2, t)]))
+def test_ties_beyond_a_page_get_larger_pages() -> None:
+    responses.add_callback(responses.GET, ALERTS, callback=tied_alerts(3))
     c = client()
+    pages = list(c.iter_alert_pages(SINCE, page_size=2))
+    assert ids(pages) == ["alert-1", "alert-2", "alert-3"]
+    assert [query(call)["$top"] for call in responses.calls] == ["2", "2", "4"]
+
+
+@responses.activate
+def test_ties_beyond_the_largest_page_stop_with_a_typed_error_not_a_loop() -> None:
+    responses.add_callback(responses.GET, ALERTS, callback=tied_alerts(10))
+    c = client()
+    c.max_page_size = 4
     with pytest.raises(e.PageLimitExceeded, match="cannot advance"):
         list(c.iter_alert_pages(SINCE, page_size=2))
-    assert len(responses.calls) == 2
+    assert [query(call)["$top"] for call in responses.calls] == ["2", "2", "4", "4"]
 
 
 @responses.activate

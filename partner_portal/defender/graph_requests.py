@@ -15,10 +15,6 @@ from .graph_fields import GraphFieldError, malformed
 from .graph_records import GraphComment, _comments
 from .graph_vocab import Vocabulary
 
-#: The statuses a client may set (the others are Microsoft's to give).
-SETTABLE_ALERT_STATUSES = ("new", "inProgress", "resolved")
-SETTABLE_INCIDENT_STATUSES = ("active", "inProgress", "resolved")
-
 __all__ = [
     "SETTABLE_ALERT_STATUSES",
     "SETTABLE_INCIDENT_STATUSES",
@@ -30,8 +26,13 @@ __all__ = [
     "without_expand",
 ]
 
+#: The statuses a client may set (the others are Microsoft's to give).
+SETTABLE_ALERT_STATUSES = ("new", "inProgress", "resolved")
+SETTABLE_INCIDENT_STATUSES = ("active", "inProgress", "resolved")
+
 
 def quoted(value: str) -> str:
+    """A text literal for ``$filter`` (OData doubles a quote inside one)."""
     return "'" + value.replace("'", "''") + "'"
 
 

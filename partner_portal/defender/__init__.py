@@ -15,9 +15,11 @@ by capability:
 * calling the APIs: ``client`` (the base client, the one door every call goes
   through), ``retry``, ``rate_limit`` and ``paging`` (what it is made of), and one
   module per API: ``mde`` (Defender for Endpoint alerts), ``xdr`` (Defender XDR
-  incidents);
+  incidents), ``graph`` (Microsoft Graph security: alerts_v2, incidents, hunting; its
+  small parts in ``graph_requests`` and ``graph_hunting``), which replaces both;
 * what the APIs send: ``records`` (typed alerts and incidents, and the vocabularies of
-  their enum fields with the portal's labels);
+  their enum fields with the portal's labels); for Graph, ``graph_records``,
+  ``graph_evidence``, ``graph_observables`` and ``graph_vocab``;
 * what goes wrong: ``errors`` (the base and API errors) and ``identity_errors`` (Entra
   ID's: refused tokens, tenant look-ups, token validation).
 """
@@ -62,6 +64,35 @@ from .errors import (
     Throttled,
     TransportError,
     Unauthorized,
+)
+from .graph import GRAPH_MAX_TOP, GRAPH_SECURITY_LIMITS, GraphClient, GraphClientStats
+from .graph_evidence import AlertEvidence, UnknownEvidence
+from .graph_hunting import HuntingColumn, HuntingResult
+from .graph_observables import Observable, ObservableKind, evidence_observables
+from .graph_records import (
+    GraphAlert,
+    GraphComment,
+    GraphIncident,
+    GraphPage,
+    parse_graph_alert,
+    parse_graph_alert_page,
+    parse_graph_alerts,
+    parse_graph_incident,
+    parse_graph_incident_page,
+    parse_graph_incidents,
+)
+from .graph_vocab import (
+    GRAPH_ALERT_CLASSIFICATIONS,
+    GRAPH_ALERT_DETERMINATIONS,
+    GRAPH_ALERT_SEVERITIES,
+    GRAPH_ALERT_STATUSES,
+    GRAPH_DETECTION_SOURCES,
+    GRAPH_EVIDENCE_REMEDIATION_STATUSES,
+    GRAPH_EVIDENCE_ROLES,
+    GRAPH_EVIDENCE_VERDICTS,
+    GRAPH_INCIDENT_STATUSES,
+    GRAPH_SERVICE_SOURCES,
+    service_source_label,
 )
 from .http import DEFAULT_TIMEOUT, make_session
 from .identity_errors import (
@@ -134,7 +165,19 @@ __all__ = [
     "CONSENT_ADMIN_ROLES",
     "CONSUMER_TENANT_ID",
     "DEFAULT_TIMEOUT",
+    "GRAPH_ALERT_CLASSIFICATIONS",
+    "GRAPH_ALERT_DETERMINATIONS",
+    "GRAPH_ALERT_SEVERITIES",
+    "GRAPH_ALERT_STATUSES",
+    "GRAPH_DETECTION_SOURCES",
+    "GRAPH_EVIDENCE_REMEDIATION_STATUSES",
+    "GRAPH_EVIDENCE_ROLES",
+    "GRAPH_EVIDENCE_VERDICTS",
+    "GRAPH_INCIDENT_STATUSES",
+    "GRAPH_MAX_TOP",
     "GRAPH_RESOURCE",
+    "GRAPH_SECURITY_LIMITS",
+    "GRAPH_SERVICE_SOURCES",
     "INCIDENT_READ",
     "INCIDENT_READWRITE",
     "LOOKUP_TIMEOUT",
@@ -147,6 +190,7 @@ __all__ = [
     "AccessToken",
     "AdminSignIn",
     "AlertComment",
+    "AlertEvidence",
     "AlertRecord",
     "ApiError",
     "AppCredentials",
@@ -165,6 +209,14 @@ __all__ = [
     "Endpoints",
     "FileTokenCache",
     "Forbidden",
+    "GraphAlert",
+    "GraphClient",
+    "GraphClientStats",
+    "GraphComment",
+    "GraphIncident",
+    "GraphPage",
+    "HuntingColumn",
+    "HuntingResult",
     "IdentityThrottled",
     "InMemoryTokenCache",
     "IncidentAlert",
@@ -179,6 +231,8 @@ __all__ = [
     "MalformedToken",
     "MdeClient",
     "NotFound",
+    "Observable",
+    "ObservableKind",
     "PageInfo",
     "PageLimitExceeded",
     "RateLimiter",
@@ -203,6 +257,7 @@ __all__ = [
     "TransientIdentityError",
     "TransportError",
     "Unauthorized",
+    "UnknownEvidence",
     "UnknownSigningKey",
     "UnknownTenantName",
     "UnreadableDiscovery",
@@ -215,17 +270,25 @@ __all__ = [
     "admin_consent_url",
     "certificate_thumbprint",
     "endpoints_for",
+    "evidence_observables",
     "format_timestamp",
     "make_session",
     "normalise_tenant_id",
     "parse_alert",
     "parse_cloud",
     "parse_consent_callback",
+    "parse_graph_alert",
+    "parse_graph_alert_page",
+    "parse_graph_alerts",
+    "parse_graph_incident",
+    "parse_graph_incident_page",
+    "parse_graph_incidents",
     "parse_incident",
     "parse_timestamp",
     "partner_consent_url",
     "resolve_tenant_id",
     "scope_for",
+    "service_source_label",
     "token_error_from_result",
 ]
 __all__ += vocabularies.__all__

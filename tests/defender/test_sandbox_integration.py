@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,8 @@ from partner_portal.defender.retry import RetryPolicy
 from partner_portal.defender.token_cache import FileTokenCache, InMemoryTokenCache
 from partner_portal.defender.tokens import TokenProvider
 from partner_portal.defender.validation import TokenValidator
-from partner_portal.sandbox.testing import SandboxProcess
 from partner_portal.sandbox.testing import token_requests as sandbox_token_requests
+from tests.fixtures.sandbox import sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 
@@ -137,22 +136,10 @@ def mde_client(sb: Any, tp: TokenProvider, tenant_id: str, **kwargs: Any) -> Mde
     )
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    """This module's own sandbox: its tests change consent, which others must not see.
-
-    Tenants: 0 and 3 consented with read and write roles, 1 for a missing role, 2 for
-    the shared cache, 4 and 5 never consented.
-    """
-    with SandboxProcess(
-        tmp_path_factory.mktemp("defender-sandbox"),
-        tenants=6,
-        consented=4,
-        alerts_per_tenant=20,
-        arrival_rate=0,
-        seed=11,
-    ) as process:
-        yield process
+# This module's own sandbox: its tests change consent, which others must not see.
+# Tenants: 0 and 3 consented with read and write roles, 1 for a missing role, 2 for
+# the shared cache, 4 and 5 never consented.
+sandbox = sandbox_fixture("defender-sandbox", tenants=6, consented=4, alerts_per_tenant=20, seed=11)
 
 
 @pytest.fixture
@@ -340,19 +327,15 @@ def _throwaway_key_pem() -> str:
 # ------------------------------------------------------------------------------ paging
 
 
-@pytest.fixture(scope="module")
-def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        tmp_path_factory.mktemp("big-sandbox"),
-        timeout=120,
-        tenants=1,
-        consented=1,
-        alerts_per_tenant=25_000,
-        arrival_rate=0,
-        no_rate_limit=True,
-        page_size=2_000,
-    ) as process:
-        yield process
+big_sandbox = sandbox_fixture(
+    "big-sandbox",
+    timeout=120,
+    tenants=1,
+    consented=1,
+    alerts_per_tenant=25_000,
+    no_rate_limit=True,
+    page_size=2_000,
+)
 
 
 @pytest.mark.parametrize("page_size", [None, 5_000])
@@ -368,17 +351,8 @@ def test_pages_through_25000_alerts(big_sandbox: Any, page_size: int | None) -> 
     assert len(ids) >= 25_000
 
 
-@pytest.fixture(scope="module")
-def storm_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    # Rate limits stay on: the client's own limiter must keep it under them.
-    with SandboxProcess(
-        tmp_path_factory.mktemp("storm-sandbox"),
-        tenants=2,
-        consented=2,
-        alerts_per_tenant=3_000,
-        arrival_rate=0,
-    ) as process:
-        yield process
+# Rate limits stay on: the client's own limiter must keep it under them.
+storm_sandbox = sandbox_fixture("storm-sandbox", tenants=2, consented=2, alerts_per_tenant=3_000)
 
 
 def test_survives_a_429_storm(storm_sandbox: Any) -> None:

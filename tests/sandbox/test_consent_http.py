@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -12,6 +11,7 @@ import pytest
 import requests
 
 from partner_portal.sandbox.testing import SandboxProcess
+from tests.fixtures.sandbox import sandbox_fixture
 
 from .helpers import aadsts, secret_form, token_request
 
@@ -21,16 +21,7 @@ pytestmark = pytest.mark.sandbox
 CALLBACK = "http://localhost:53123/consent/callback/"
 
 
-@pytest.fixture(scope="module")
-def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        tmp_path_factory.mktemp("consent"),
-        tenants=4,
-        consented=0,
-        alerts_per_tenant=3,
-        arrival_rate=0,
-    ) as process:
-        yield process
+sb = sandbox_fixture("consent", tenants=4, consented=0, alerts_per_tenant=3)
 
 
 def _ctx(page: str, action: str = "") -> str:
@@ -48,6 +39,21 @@ def _start(
     session = sb.session()
     response = session.get(f"{sb.url}{path}", params=params, allow_redirects=False)
     return session, response
+
+
+def _start_v1_partner_link(
+    sb: SandboxProcess, **params: str
+) -> tuple[requests.Session, requests.Response]:
+    """Open the v1 partner consent link (``prompt=consent``) with ``params`` added."""
+    return _start(
+        sb,
+        "/common/oauth2/authorize",
+        prompt="consent",
+        client_id=sb.config["client_id"],
+        response_type="code",
+        redirect_uri=CALLBACK,
+        **params,
+    )
 
 
 def _sign_in(
@@ -128,16 +134,7 @@ def test_v2_admin_consent_cancel(sb: SandboxProcess) -> None:
 
 def test_v1_partner_link_and_code_redemption(sb: SandboxProcess) -> None:
     tenant = sb.tenants[2]
-    session, page = _start(
-        sb,
-        "/common/oauth2/authorize",
-        prompt="consent",
-        client_id=sb.config["client_id"],
-        response_type="code",
-        sso_reload="true",
-        redirect_uri=CALLBACK,
-        state="st-789",
-    )
+    session, page = _start_v1_partner_link(sb, state="st-789", sso_reload="true")
     consent = _sign_in(sb, session, page, tenant["admin_user"])
     params = _decide(sb, session, consent, "accept")
     assert set(params) == {"code", "session_state", "state", "admin_consent"}
@@ -165,15 +162,7 @@ def test_v1_partner_link_and_code_redemption(sb: SandboxProcess) -> None:
 
 def test_v1_cancel(sb: SandboxProcess) -> None:
     tenant = sb.tenants[3]
-    session, page = _start(
-        sb,
-        "/common/oauth2/authorize",
-        prompt="consent",
-        client_id=sb.config["client_id"],
-        response_type="code",
-        redirect_uri=CALLBACK,
-        state="st-v1",
-    )
+    session, page = _start_v1_partner_link(sb, state="st-v1")
     params = _decide(sb, session, _sign_in(sb, session, page, tenant["admin_user"]), "cancel")
     assert params["error"] == ["access_denied"]
     assert params["error_description"][0].startswith("AADSTS65004:")

@@ -355,17 +355,30 @@ def test_pages_through_25000_alerts(big_sandbox: Any, page_size: int | None) -> 
 storm_sandbox = sandbox_fixture("storm-sandbox", tenants=2, consented=2, alerts_per_tenant=3_000)
 
 
-def test_survives_a_429_storm(storm_sandbox: Any) -> None:
-    sb = storm_sandbox
-    tid = str(tenants(sb)[0]["tenant_id"])
-    set_faults(sb, tid, rate_429=0.3, rate_429_no_retry_after=0.1, retry_after_seconds=1)
+def _read_all_under_faults(
+    sb: Any, tid: str, retry: RetryPolicy, **faults: float
+) -> tuple[MdeClient, list[str]]:
+    """The client and the IDs of all of ``tid``'s alerts it read with ``faults`` set."""
+    set_faults(sb, tid, **faults)
     try:
-        client = mde_client(
-            sb, provider(sb), tid, retry=RetryPolicy(backoff_base=0.2, backoff_max=2.0)
-        )
+        client = mde_client(sb, provider(sb), tid, retry=retry)
         ids = [a.id for a in client.iter_alerts(page_size=200)]
     finally:
         set_faults(sb, tid)
+    return client, ids
+
+
+def test_survives_a_429_storm(storm_sandbox: Any) -> None:
+    sb = storm_sandbox
+    tid = str(tenants(sb)[0]["tenant_id"])
+    client, ids = _read_all_under_faults(
+        sb,
+        tid,
+        RetryPolicy(backoff_base=0.2, backoff_max=2.0),
+        rate_429=0.3,
+        rate_429_no_retry_after=0.1,
+        retry_after_seconds=1,
+    )
     assert len(ids) == len(set(ids))
     assert set(ids) == ground_truth_ids(sb, tid)
     assert client.stats.throttled_waits > 0
@@ -374,25 +387,16 @@ def test_survives_a_429_storm(storm_sandbox: Any) -> None:
 def test_survives_a_5xx_and_reset_storm(storm_sandbox: Any) -> None:
     sb = storm_sandbox
     tid = str(tenants(sb)[1]["tenant_id"])
-    set_faults(
+    client, ids = _read_all_under_faults(
         sb,
         tid,
+        RetryPolicy(max_attempts=10, backoff_base=0.1, backoff_max=1.0),
         rate_500=0.1,
         rate_503=0.1,
         rate_drop=0.1,
         rate_truncated=0.05,
         rate_malformed=0.05,
     )
-    try:
-        client = mde_client(
-            sb,
-            provider(sb),
-            tid,
-            retry=RetryPolicy(max_attempts=10, backoff_base=0.1, backoff_max=1.0),
-        )
-        ids = [a.id for a in client.iter_alerts(page_size=200)]
-    finally:
-        set_faults(sb, tid)
     assert len(ids) == len(set(ids))
     assert set(ids) == ground_truth_ids(sb, tid)
     assert client.stats.retries > 0

@@ -41,6 +41,19 @@ def _start(
     return session, response
 
 
+def _start_admin_consent(
+    sb: SandboxProcess, tenant: str = "organizations", **params: str
+) -> tuple[requests.Session, requests.Response]:
+    """Open the v2 admin consent link of ``tenant`` with ``params`` added."""
+    return _start(
+        sb,
+        f"/{tenant}/v2.0/adminconsent",
+        client_id=sb.config["client_id"],
+        redirect_uri=CALLBACK,
+        **params,
+    )
+
+
 def _start_v1_partner_link(
     sb: SandboxProcess, **params: str
 ) -> tuple[requests.Session, requests.Response]:
@@ -85,13 +98,8 @@ def _decide(
 def test_v2_admin_consent_accept(sb: SandboxProcess) -> None:
     tenant = sb.tenants[0]
     assert token_request(sb, tenant["tenant_id"], secret_form(sb)).status_code == 400
-    session, page = _start(
-        sb,
-        "/organizations/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-        state="st-123",
-        scope="https://api.securitycenter.microsoft.com/.default",
+    session, page = _start_admin_consent(
+        sb, state="st-123", scope="https://api.securitycenter.microsoft.com/.default"
     )
     consent = _sign_in(sb, session, page, tenant["admin_user"])
     assert consent.status_code == 200
@@ -115,13 +123,7 @@ def test_v2_admin_consent_accept(sb: SandboxProcess) -> None:
 
 def test_v2_admin_consent_cancel(sb: SandboxProcess) -> None:
     tenant = sb.tenants[1]
-    session, page = _start(
-        sb,
-        f"/{tenant['tenant_id']}/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-        state="st-456",
-    )
+    session, page = _start_admin_consent(sb, tenant=tenant["tenant_id"], state="st-456")
     consent = _sign_in(sb, session, page, tenant["admin_user"])
     params = _decide(sb, session, consent, "cancel")
     assert params["error"] == ["access_denied"]
@@ -197,13 +199,7 @@ def test_bad_app_or_reply_url_gives_error_page(sb: SandboxProcess, params: dict,
 def test_non_admin_needs_admin_approval(sb: SandboxProcess) -> None:
     tenant = sb.tenants[1]
     plain = sb.control("GET", f"/_sandbox/tenants/{tenant['tenant_id']}").json()["plain_user"]
-    session, page = _start(
-        sb,
-        "/organizations/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-        state="st-user",
-    )
+    session, page = _start_admin_consent(sb, state="st-user")
     refused = _sign_in(sb, session, page, plain)
     assert refused.status_code == 200
     assert "Need admin approval" in refused.text and "AADSTS90094" in refused.text
@@ -214,24 +210,14 @@ def test_non_admin_needs_admin_approval(sb: SandboxProcess) -> None:
 
 def test_tenant_specific_path_refuses_other_directories(sb: SandboxProcess) -> None:
     own, other = sb.tenants[0], sb.tenants[1]
-    session, page = _start(
-        sb,
-        f"/{own['tenant_id']}/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-    )
+    session, page = _start_admin_consent(sb, tenant=own["tenant_id"])
     refused = _sign_in(sb, session, page, other["admin_user"])
     assert refused.status_code == 400
     assert "AADSTS50020" in refused.text
 
 
 def test_unknown_account_and_tampered_form(sb: SandboxProcess) -> None:
-    session, page = _start(
-        sb,
-        "/organizations/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-    )
+    session, page = _start_admin_consent(sb)
     again = _sign_in(sb, session, page, "nobody@nowhere.example")
     assert again.status_code == 200 and "AADSTS50034" in again.text
     forged = session.post(

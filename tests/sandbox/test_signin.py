@@ -104,17 +104,21 @@ def _msal_sign_in(sb: SandboxProcess, tenant_id: str, upn: str) -> tuple[Any, di
     return flow, result
 
 
-def _redeem(sb: SandboxProcess, tenant: str, code: str, **extra: str) -> requests.Response:
-    form = {
+def _code_form(sb: SandboxProcess, code: str, **extra: str) -> dict[str, str]:
+    """The form that redeems ``code`` for the app (v1 as it is; v2 adds a scope)."""
+    return {
         "grant_type": "authorization_code",
         "client_id": sb.config["client_id"],
         "client_secret": sb.config["client_secret"],
         "code": code,
         "redirect_uri": _callback(sb),
-        "scope": "openid profile offline_access",
         **extra,
     }
-    return token_request(sb, tenant, form)
+
+
+def _redeem(sb: SandboxProcess, tenant: str, code: str, **extra: str) -> requests.Response:
+    form = _code_form(sb, code, scope="openid profile offline_access")
+    return token_request(sb, tenant, {**form, **extra})
 
 
 def _code(sb: SandboxProcess, tenant: dict[str, Any], **params: str) -> str:
@@ -251,14 +255,7 @@ def test_code_is_bound_to_its_tenant_and_the_v2_endpoint(sb: SandboxProcess) -> 
     tenant, other = sb.tenants[0], sb.tenants[1]
     code = _code(sb, tenant)
     assert aadsts(_redeem(sb, other["tenant_id"], code)) == 70000
-    form = {
-        "grant_type": "authorization_code",
-        "client_id": sb.config["client_id"],
-        "client_secret": sb.config["client_secret"],
-        "code": code,
-        "redirect_uri": _callback(sb),
-    }
-    assert aadsts(token_request(sb, "common", form, v1=True)) == 70000
+    assert aadsts(token_request(sb, "common", _code_form(sb, code), v1=True)) == 70000
     assert _redeem(sb, tenant["tenant_id"], code).status_code == 200
 
 

@@ -16,7 +16,7 @@ fraction digits and always UTC. That shape goes straight to ``datetime.fromisofo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "GraphFieldError",
     "known_time",
     "malformed",
+    "object_items",
     "read_ident",
     "read_int",
     "read_member",
@@ -103,18 +104,25 @@ def read_member(key: str, vocab: Vocabulary, value: object, unknown: list[str]) 
     return member
 
 
-def read_records(
-    key: str, read: Callable[[dict[str, Any], list[str]], Any], value: object, unknown: list[str]
-) -> tuple[Any, ...]:
+def object_items(key: str, value: object) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each object of the list ``value`` (``None``: none) with its place (``key[i]``),
+    checked as it comes: ``value`` must be a list and the item an object."""
     if value is None:
-        return ()
+        return
     if type(value) is not list:
         raise wrong(key, value, "a list")
-    records = []
     for index, item in enumerate(value):
         step = f"{key}[{index}]"
         if type(item) is not dict:
             raise wrong(step, item, "an object")
+        yield step, item
+
+
+def read_records(
+    key: str, read: Callable[[dict[str, Any], list[str]], Any], value: object, unknown: list[str]
+) -> tuple[Any, ...]:
+    records = []
+    for step, item in object_items(key, value):
         mark = len(unknown)
         try:
             records.append(read(item, unknown))

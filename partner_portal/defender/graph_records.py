@@ -39,14 +39,21 @@ page takes about 30 ms; ``bench/bench_graph_records.py`` measures it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from .errors import MalformedResponse
 from .graph_evidence import AlertEvidence, read_evidence_list
-from .graph_fields import GraphFieldError, malformed, read_strings, read_time, wrong
+from .graph_fields import (
+    GraphFieldError,
+    malformed,
+    object_items,
+    read_strings,
+    read_time,
+    wrong,
+)
 from .graph_observables import Observable, evidence_observables
 from .graph_schema import graph_field, reader
 from .graph_vocab import (
@@ -180,15 +187,8 @@ _read_incident = reader(GraphIncident)
 
 
 def _comments(key: str, value: object) -> tuple[GraphComment, ...]:
-    if value is None or (type(value) is list and not value):
-        return ()
-    if type(value) is not list:
-        raise wrong(key, value, "a list")
     comments = []
-    for index, item in enumerate(value):
-        step = f"{key}[{index}]"
-        if type(item) is not dict:
-            raise wrong(step, item, "an object")
+    for step, item in object_items(key, value):
         text, by, at = (item.get(k) for k in ("comment", "createdByDisplayName", "createdDateTime"))
         if by is None:
             by = item.get("createdBy")
@@ -260,23 +260,21 @@ def parse_graph_incident(data: object) -> GraphIncident:
 
 def parse_graph_alerts(items: Iterable[object]) -> list[GraphAlert]:
     """:func:`parse_graph_alert` for every item of a page's ``value``, all or nothing."""
-    records = []
-    for index, data in enumerate(items):
-        try:
-            records.append(_alert(data))
-        except GraphFieldError as exc:
-            raise malformed("Graph alert", data, exc, index=index) from None
-    return records
+    return _parse_all("Graph alert", _alert, items)
 
 
 def parse_graph_incidents(items: Iterable[object]) -> list[GraphIncident]:
     """:func:`parse_graph_incident` for every item of a page's ``value``, all or nothing."""
+    return _parse_all("Graph incident", _incident, items)
+
+
+def _parse_all(what: str, parse: Callable[[object], R], items: Iterable[object]) -> list[R]:
     records = []
     for index, data in enumerate(items):
         try:
-            records.append(_incident(data))
+            records.append(parse(data))
         except GraphFieldError as exc:
-            raise malformed("Graph incident", data, exc, index=index) from None
+            raise malformed(what, data, exc, index=index) from None
     return records
 
 

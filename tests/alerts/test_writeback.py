@@ -18,20 +18,15 @@ from tenants import microsoft
 from tenants.models import AuditEvent, Customer, CustomerStatus
 from tests.alerts.conftest import ground_truth, point_portal_at
 from tests.alerts.factories import CustomerFactory
+from tests.fixtures.sandbox import sandbox_fixture
 from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
-@pytest.fixture(scope="module")
-def wb_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    """Four tenants: two consented with every permission, two left for the tests that
-    grant chosen permissions (so that no token with other roles is cached for them)."""
-    with SandboxProcess(
-        tmp_path_factory.mktemp("writeback"),
-        tenants=4, consented=2, alerts_per_tenant=12, arrival_rate=0, seed=4242,
-    ) as process:  # fmt: skip
-        yield process
+# Four tenants: two consented with every permission, two left for the tests that
+# grant chosen permissions (so that no token with other roles is cached for them).
+wb_sandbox = sandbox_fixture("writeback", tenants=4, consented=2, alerts_per_tenant=12, seed=4242)
 
 
 @pytest.fixture

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 
-from tests.fixtures.portal_process import free_port
+from tests.fixtures.portal_process import (
+    embedded_env,
+    free_port,
+    read_until_running,
+    spawn_run_portal,
+)
 from tests.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _get(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, str]:
@@ -31,33 +30,15 @@ def _get(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, str]:
 
 def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "CACHE_URL"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="partner_portal.settings",
-        PORTAL_DATA_DIR=str(tmp_path),
-        DEBUG="true",
+    env = embedded_env(
+        tmp_path,
         HEARTBEAT_SECONDS="1",
         SANDBOX_CONFIG_FILE=str(tmp_path / "no-sandbox" / "sandbox.json"),
     )
-    env.pop("SECRET_KEY", None)
-    supervisor = subprocess.Popen(
-        [sys.executable, "manage.py", "run_portal", "--port", str(port), "--no-sandbox",
-         "--no-demo", "--web-workers", "1", "--worker-concurrency", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    supervisor = spawn_run_portal(port, env, worker_concurrency=1)
     lines: list[str] = []
     try:
-        assert supervisor.stdout is not None
-        deadline = time.monotonic() + 90
-        for line in supervisor.stdout:
-            lines.append(line)
-            if "Partner Portal is running at" in line or time.monotonic() > deadline:
-                break
-        output = "".join(lines)
+        output = read_until_running(supervisor, lines, timeout=90)
         assert f"http://127.0.0.1:{port}" in output, output
         username, password = re.search(r"demo admin: (\S+) / (\S+)", output).groups()  # type: ignore[union-attr]
 

@@ -154,6 +154,19 @@ def aad_error(code: int, error: str = "invalid_request", text: str = "") -> dict
     }
 
 
+def add_unknown_tenant(
+    rsps: responses.RequestsMock, *, tenant: str = TENANT, text: str = ""
+) -> None:
+    """The v2 discovery document of ``tenant`` refused as Entra ID refuses a tenant it does
+    not know (AADSTS90002)."""
+    rsps.add(
+        responses.GET,
+        f"{LOGIN}/{tenant}/v2.0/.well-known/openid-configuration",
+        status=400,
+        json=aad_error(90002, "invalid_tenant", text),
+    )
+
+
 def alert_json(n: int = 1, **overrides: Any) -> dict[str, Any]:
     """An alert as ``GET /api/alerts`` returns it."""
     data: dict[str, Any] = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,8 @@ from partner_portal.defender.retry import RetryPolicy
 from partner_portal.defender.token_cache import FileTokenCache, InMemoryTokenCache
 from partner_portal.defender.tokens import TokenProvider
 from partner_portal.defender.validation import TokenValidator
-from partner_portal.sandbox.testing import SandboxProcess
 from partner_portal.sandbox.testing import token_requests as sandbox_token_requests
+from tests.fixtures.sandbox import sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 
@@ -137,22 +136,10 @@ def mde_client(sb: Any, tp: TokenProvider, tenant_id: str, **kwargs: Any) -> Mde
     )
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    """This module's own sandbox: its tests change consent, which others must not see.
-
-    Tenants: 0 and 3 consented with read and write roles, 1 for a missing role, 2 for
-    the shared cache, 4 and 5 never consented.
-    """
-    with SandboxProcess(
-        tmp_path_factory.mktemp("defender-sandbox"),
-        tenants=6,
-        consented=4,
-        alerts_per_tenant=20,
-        arrival_rate=0,
-        seed=11,
-    ) as process:
-        yield process
+# This module's own sandbox: its tests change consent, which others must not see.
+# Tenants: 0 and 3 consented with read and write roles, 1 for a missing role, 2 for
+# the shared cache, 4 and 5 never consented.
+sandbox = sandbox_fixture("defender-sandbox", tenants=6, consented=4, alerts_per_tenant=20, seed=11)
 
 
 @pytest.fixture
@@ -340,19 +327,15 @@ def _throwaway_key_pem() -> str:
 # ------------------------------------------------------------------------------ paging
 
 
-@pytest.fixture(scope="module")
-def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        tmp_path_factory.mktemp("big-sandbox"),
-        timeout=120,
-        tenants=1,
-        consented=1,
-        alerts_per_tenant=25_000,
-        arrival_rate=0,
-        no_rate_limit=True,
-        page_size=2_000,
-    ) as process:
-        yield process
+big_sandbox = sandbox_fixture(
+    "big-sandbox",
+    timeout=120,
+    tenants=1,
+    consented=1,
+    alerts_per_tenant=25_000,
+    no_rate_limit=True,
+    page_size=2_000,
+)
 
 
 @pytest.mark.parametrize("page_size", [None, 5_000])
@@ -368,30 +351,34 @@ def test_pages_through_25000_alerts(big_sandbox: Any, page_size: int | None) -> 
     assert len(ids) >= 25_000
 
 
-@pytest.fixture(scope="module")
-def storm_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    # Rate limits stay on: the client's own limiter must keep it under them.
-    with SandboxProcess(
-        tmp_path_factory.mktemp("storm-sandbox"),
-        tenants=2,
-        consented=2,
-        alerts_per_tenant=3_000,
-        arrival_rate=0,
-    ) as process:
-        yield process
+# Rate limits stay on: the client's own limiter must keep it under them.
+storm_sandbox = sandbox_fixture("storm-sandbox", tenants=2, consented=2, alerts_per_tenant=3_000)
+
+
+def _read_all_under_faults(
+    sb: Any, tid: str, retry: RetryPolicy, **faults: float
+) -> tuple[MdeClient, list[str]]:
+    """The client and the IDs of all of ``tid``'s alerts it read with ``faults`` set."""
+    set_faults(sb, tid, **faults)
+    try:
+        client = mde_client(sb, provider(sb), tid, retry=retry)
+        ids = [a.id for a in client.iter_alerts(page_size=200)]
+    finally:
+        set_faults(sb, tid)
+    return client, ids
 
 
 def test_survives_a_429_storm(storm_sandbox: Any) -> None:
     sb = storm_sandbox
     tid = str(tenants(sb)[0]["tenant_id"])
-    set_faults(sb, tid, rate_429=0.3, rate_429_no_retry_after=0.1, retry_after_seconds=1)
-    try:
-        client = mde_client(
-            sb, provider(sb), tid, retry=RetryPolicy(backoff_base=0.2, backoff_max=2.0)
-        )
-        ids = [a.id for a in client.iter_alerts(page_size=200)]
-    finally:
-        set_faults(sb, tid)
+    client, ids = _read_all_under_faults(
+        sb,
+        tid,
+        RetryPolicy(backoff_base=0.2, backoff_max=2.0),
+        rate_429=0.3,
+        rate_429_no_retry_after=0.1,
+        retry_after_seconds=1,
+    )
     assert len(ids) == len(set(ids))
     assert set(ids) == ground_truth_ids(sb, tid)
     assert client.stats.throttled_waits > 0
@@ -400,25 +387,16 @@ def test_survives_a_429_storm(storm_sandbox: Any) -> None:
 def test_survives_a_5xx_and_reset_storm(storm_sandbox: Any) -> None:
     sb = storm_sandbox
     tid = str(tenants(sb)[1]["tenant_id"])
-    set_faults(
+    client, ids = _read_all_under_faults(
         sb,
         tid,
+        RetryPolicy(max_attempts=10, backoff_base=0.1, backoff_max=1.0),
         rate_500=0.1,
         rate_503=0.1,
         rate_drop=0.1,
         rate_truncated=0.05,
         rate_malformed=0.05,
     )
-    try:
-        client = mde_client(
-            sb,
-            provider(sb),
-            tid,
-            retry=RetryPolicy(max_attempts=10, backoff_base=0.1, backoff_max=1.0),
-        )
-        ids = [a.id for a in client.iter_alerts(page_size=200)]
-    finally:
-        set_faults(sb, tid)
     assert len(ids) == len(set(ids))
     assert set(ids) == ground_truth_ids(sb, tid)
     assert client.stats.retries > 0

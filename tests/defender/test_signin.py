@@ -28,6 +28,7 @@ from .fakes import (
     TENANT,
     aad_error,
     add_identity,
+    add_unknown_tenant,
     jwk,
     make_token,
     new_key,
@@ -161,12 +162,7 @@ def test_a_code_microsoft_refuses_is_a_token_error() -> None:
 
 @responses.activate
 def test_an_unknown_tenant_cannot_start_a_sign_in() -> None:
-    responses.add(
-        responses.GET,
-        f"{LOGIN}/{OTHER_TENANT}/v2.0/.well-known/openid-configuration",
-        status=400,
-        json=aad_error(90002, "invalid_tenant"),
-    )
+    add_unknown_tenant(responses.mock, tenant=OTHER_TENANT)
     with pytest.raises(e.TenantNotFound):
         sign_in().begin(tenant_id=OTHER_TENANT, redirect_uri=REDIRECT, state="s")
     with pytest.raises(ValueError, match="GUID"):

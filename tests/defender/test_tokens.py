@@ -30,6 +30,7 @@ from .fakes import (
     TENANT,
     aad_error,
     add_identity,
+    add_unknown_tenant,
     b64url_sha1_of_hex,
     new_key,
     private_pem,
@@ -193,12 +194,7 @@ def test_throttled_carries_retry_after() -> None:
 
 @responses.activate
 def test_unknown_tenant_discovery_is_tenant_not_found() -> None:
-    responses.add(
-        responses.GET,
-        f"{LOGIN}/{TENANT}/v2.0/.well-known/openid-configuration",
-        status=400,
-        json=aad_error(90002, "invalid_tenant", f"Tenant '{TENANT}' not found."),
-    )
+    add_unknown_tenant(responses.mock, text=f"Tenant '{TENANT}' not found.")
     with pytest.raises(e.TenantNotFound) as info:
         provider().get(TENANT, MDE)
     assert info.value.aadsts_code == 90002

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from partner_portal.sandbox.testing import SandboxProcess
+from tests.fixtures.sandbox import sandbox_fixture
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.browser]
 
@@ -41,12 +42,7 @@ def callback_url() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        tmp_path_factory.mktemp("browser"), tenants=4, alerts_per_tenant=2, arrival_rate=0
-    ) as process:
-        yield process
+sb = sandbox_fixture("browser", tenants=4, alerts_per_tenant=2)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -12,6 +11,7 @@ import pytest
 import requests
 
 from partner_portal.sandbox.testing import SandboxProcess
+from tests.fixtures.sandbox import sandbox_fixture
 
 from .helpers import aadsts, secret_form, token_request
 
@@ -21,16 +21,7 @@ pytestmark = pytest.mark.sandbox
 CALLBACK = "http://localhost:53123/consent/callback/"
 
 
-@pytest.fixture(scope="module")
-def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        tmp_path_factory.mktemp("consent"),
-        tenants=4,
-        consented=0,
-        alerts_per_tenant=3,
-        arrival_rate=0,
-    ) as process:
-        yield process
+sb = sandbox_fixture("consent", tenants=4, consented=0, alerts_per_tenant=3)
 
 
 def _ctx(page: str, action: str = "") -> str:
@@ -48,6 +39,34 @@ def _start(
     session = sb.session()
     response = session.get(f"{sb.url}{path}", params=params, allow_redirects=False)
     return session, response
+
+
+def _start_admin_consent(
+    sb: SandboxProcess, tenant: str = "organizations", **params: str
+) -> tuple[requests.Session, requests.Response]:
+    """Open the v2 admin consent link of ``tenant`` with ``params`` added."""
+    return _start(
+        sb,
+        f"/{tenant}/v2.0/adminconsent",
+        client_id=sb.config["client_id"],
+        redirect_uri=CALLBACK,
+        **params,
+    )
+
+
+def _start_v1_partner_link(
+    sb: SandboxProcess, **params: str
+) -> tuple[requests.Session, requests.Response]:
+    """Open the v1 partner consent link (``prompt=consent``) with ``params`` added."""
+    return _start(
+        sb,
+        "/common/oauth2/authorize",
+        prompt="consent",
+        client_id=sb.config["client_id"],
+        response_type="code",
+        redirect_uri=CALLBACK,
+        **params,
+    )
 
 
 def _sign_in(
@@ -79,13 +98,8 @@ def _decide(
 def test_v2_admin_consent_accept(sb: SandboxProcess) -> None:
     tenant = sb.tenants[0]
     assert token_request(sb, tenant["tenant_id"], secret_form(sb)).status_code == 400
-    session, page = _start(
-        sb,
-        "/organizations/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-        state="st-123",
-        scope="https://api.securitycenter.microsoft.com/.default",
+    session, page = _start_admin_consent(
+        sb, state="st-123", scope="https://api.securitycenter.microsoft.com/.default"
     )
     consent = _sign_in(sb, session, page, tenant["admin_user"])
     assert consent.status_code == 200
@@ -109,13 +123,7 @@ def test_v2_admin_consent_accept(sb: SandboxProcess) -> None:
 
 def test_v2_admin_consent_cancel(sb: SandboxProcess) -> None:
     tenant = sb.tenants[1]
-    session, page = _start(
-        sb,
-        f"/{tenant['tenant_id']}/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-        state="st-456",
-    )
+    session, page = _start_admin_consent(sb, tenant=tenant["tenant_id"], state="st-456")
     consent = _sign_in(sb, session, page, tenant["admin_user"])
     params = _decide(sb, session, consent, "cancel")
     assert params["error"] == ["access_denied"]
@@ -128,16 +136,7 @@ def test_v2_admin_consent_cancel(sb: SandboxProcess) -> None:
 
 def test_v1_partner_link_and_code_redemption(sb: SandboxProcess) -> None:
     tenant = sb.tenants[2]
-    session, page = _start(
-        sb,
-        "/common/oauth2/authorize",
-        prompt="consent",
-        client_id=sb.config["client_id"],
-        response_type="code",
-        sso_reload="true",
-        redirect_uri=CALLBACK,
-        state="st-789",
-    )
+    session, page = _start_v1_partner_link(sb, state="st-789", sso_reload="true")
     consent = _sign_in(sb, session, page, tenant["admin_user"])
     params = _decide(sb, session, consent, "accept")
     assert set(params) == {"code", "session_state", "state", "admin_consent"}
@@ -165,15 +164,7 @@ def test_v1_partner_link_and_code_redemption(sb: SandboxProcess) -> None:
 
 def test_v1_cancel(sb: SandboxProcess) -> None:
     tenant = sb.tenants[3]
-    session, page = _start(
-        sb,
-        "/common/oauth2/authorize",
-        prompt="consent",
-        client_id=sb.config["client_id"],
-        response_type="code",
-        redirect_uri=CALLBACK,
-        state="st-v1",
-    )
+    session, page = _start_v1_partner_link(sb, state="st-v1")
     params = _decide(sb, session, _sign_in(sb, session, page, tenant["admin_user"]), "cancel")
     assert params["error"] == ["access_denied"]
     assert params["error_description"][0].startswith("AADSTS65004:")
@@ -208,13 +199,7 @@ def test_bad_app_or_reply_url_gives_error_page(sb: SandboxProcess, params: dict,
 def test_non_admin_needs_admin_approval(sb: SandboxProcess) -> None:
     tenant = sb.tenants[1]
     plain = sb.control("GET", f"/_sandbox/tenants/{tenant['tenant_id']}").json()["plain_user"]
-    session, page = _start(
-        sb,
-        "/organizations/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-        state="st-user",
-    )
+    session, page = _start_admin_consent(sb, state="st-user")
     refused = _sign_in(sb, session, page, plain)
     assert refused.status_code == 200
     assert "Need admin approval" in refused.text and "AADSTS90094" in refused.text
@@ -225,24 +210,14 @@ def test_non_admin_needs_admin_approval(sb: SandboxProcess) -> None:
 
 def test_tenant_specific_path_refuses_other_directories(sb: SandboxProcess) -> None:
     own, other = sb.tenants[0], sb.tenants[1]
-    session, page = _start(
-        sb,
-        f"/{own['tenant_id']}/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-    )
+    session, page = _start_admin_consent(sb, tenant=own["tenant_id"])
     refused = _sign_in(sb, session, page, other["admin_user"])
     assert refused.status_code == 400
     assert "AADSTS50020" in refused.text
 
 
 def test_unknown_account_and_tampered_form(sb: SandboxProcess) -> None:
-    session, page = _start(
-        sb,
-        "/organizations/v2.0/adminconsent",
-        client_id=sb.config["client_id"],
-        redirect_uri=CALLBACK,
-    )
+    session, page = _start_admin_consent(sb)
     again = _sign_in(sb, session, page, "nobody@nowhere.example")
     assert again.status_code == 200 and "AADSTS50034" in again.text
     forged = session.post(

@@ -12,24 +12,15 @@ import pytest
 import requests
 
 from partner_portal.sandbox.testing import SandboxProcess
+from tests.fixtures.sandbox import sandbox_fixture
 
 from .helpers import XDR_SCOPE, aadsts, secret_form, token_request
 
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    """One instance for the fault tests, so they do not disturb the shared one."""
-    with SandboxProcess(
-        tmp_path_factory.mktemp("faulty"),
-        tenants=2,
-        consented=2,
-        alerts_per_tenant=40,
-        arrival_rate=0,
-        no_rate_limit=True,
-    ) as process:
-        yield process
+# One instance for the fault tests, so they do not disturb the shared one.
+faulty = sandbox_fixture("faulty", tenants=2, consented=2, alerts_per_tenant=40, no_rate_limit=True)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import hashlib
 import html
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ import pytest
 import requests
 
 from partner_portal.sandbox.testing import SandboxProcess
+from tests.fixtures.sandbox import sandbox_fixture
 
 from .helpers import aadsts, msal_app, token_request
 
@@ -27,16 +27,7 @@ MEMBER_USER = "b79fbf4d-3ef9-4689-8143-76b194e85509"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
 
-@pytest.fixture(scope="module")
-def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        tmp_path_factory.mktemp("signin"),
-        tenants=3,
-        consented=1,
-        alerts_per_tenant=1,
-        arrival_rate=0,
-    ) as process:
-        yield process
+sb = sandbox_fixture("signin", tenants=3, consented=1, alerts_per_tenant=1)
 
 
 def _callback(sb: SandboxProcess) -> str:
@@ -65,26 +56,8 @@ def _authorize(sb: SandboxProcess, path: str, **params: str) -> requests.Respons
         return session.get(f"{sb.url}{path}", params=query, allow_redirects=False, timeout=30)
 
 
-def _pick(sb: SandboxProcess, page: requests.Response, upn: str) -> requests.Response:
-    """Post the pick form of ``upn`` (as clicking its ``#pick-N`` button would)."""
-    assert page.status_code == 200, page.text
-    forms = re.findall(r'<form method="post" action="/common/login">(.*?)</form>', page.text)
-    form = next(f for f in forms if f'data-upn="{html.escape(upn)}"' in f)
-    ctx = re.search(r'name="ctx" value="([^"]+)"', form)
-    assert ctx is not None
-    with sb.session() as session:
-        return session.post(
-            f"{sb.url}/common/login",
-            data={"ctx": html.unescape(ctx.group(1)), "login": upn},
-            allow_redirects=False,
-            timeout=30,
-        )
-
-
-def _type(sb: SandboxProcess, page: requests.Response, login: str) -> requests.Response:
-    """Submit the typed-username form (``#username``, ``#signin``)."""
-    assert 'id="username"' in page.text and 'id="signin"' in page.text
-    ctx = re.search(r'id="signin-form"><input type="hidden" name="ctx" value="([^"]+)"', page.text)
+def _post_login(sb: SandboxProcess, ctx: re.Match[str] | None, login: str) -> requests.Response:
+    """Post a sign-in form: its signed state (``ctx``, found in the page) and ``login``."""
     assert ctx is not None
     with sb.session() as session:
         return session.post(
@@ -93,6 +66,21 @@ def _type(sb: SandboxProcess, page: requests.Response, login: str) -> requests.R
             allow_redirects=False,
             timeout=30,
         )
+
+
+def _pick(sb: SandboxProcess, page: requests.Response, upn: str) -> requests.Response:
+    """Post the pick form of ``upn`` (as clicking its ``#pick-N`` button would)."""
+    assert page.status_code == 200, page.text
+    forms = re.findall(r'<form method="post" action="/common/login">(.*?)</form>', page.text)
+    form = next(f for f in forms if f'data-upn="{html.escape(upn)}"' in f)
+    return _post_login(sb, re.search(r'name="ctx" value="([^"]+)"', form), upn)
+
+
+def _type(sb: SandboxProcess, page: requests.Response, login: str) -> requests.Response:
+    """Submit the typed-username form (``#username``, ``#signin``)."""
+    assert 'id="username"' in page.text and 'id="signin"' in page.text
+    ctx = re.search(r'id="signin-form"><input type="hidden" name="ctx" value="([^"]+)"', page.text)
+    return _post_login(sb, ctx, login)
 
 
 def _back(sb: SandboxProcess, response: requests.Response) -> dict[str, str]:
@@ -116,17 +104,21 @@ def _msal_sign_in(sb: SandboxProcess, tenant_id: str, upn: str) -> tuple[Any, di
     return flow, result
 
 
-def _redeem(sb: SandboxProcess, tenant: str, code: str, **extra: str) -> requests.Response:
-    form = {
+def _code_form(sb: SandboxProcess, code: str, **extra: str) -> dict[str, str]:
+    """The form that redeems ``code`` for the app (v1 as it is; v2 adds a scope)."""
+    return {
         "grant_type": "authorization_code",
         "client_id": sb.config["client_id"],
         "client_secret": sb.config["client_secret"],
         "code": code,
         "redirect_uri": _callback(sb),
-        "scope": "openid profile offline_access",
         **extra,
     }
-    return token_request(sb, tenant, form)
+
+
+def _redeem(sb: SandboxProcess, tenant: str, code: str, **extra: str) -> requests.Response:
+    form = _code_form(sb, code, scope="openid profile offline_access")
+    return token_request(sb, tenant, {**form, **extra})
 
 
 def _code(sb: SandboxProcess, tenant: dict[str, Any], **params: str) -> str:
@@ -263,14 +255,7 @@ def test_code_is_bound_to_its_tenant_and_the_v2_endpoint(sb: SandboxProcess) -> 
     tenant, other = sb.tenants[0], sb.tenants[1]
     code = _code(sb, tenant)
     assert aadsts(_redeem(sb, other["tenant_id"], code)) == 70000
-    form = {
-        "grant_type": "authorization_code",
-        "client_id": sb.config["client_id"],
-        "client_secret": sb.config["client_secret"],
-        "code": code,
-        "redirect_uri": _callback(sb),
-    }
-    assert aadsts(token_request(sb, "common", form, v1=True)) == 70000
+    assert aadsts(token_request(sb, "common", _code_form(sb, code), v1=True)) == 70000
     assert _redeem(sb, tenant["tenant_id"], code).status_code == 200
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pytest
+import requests
 from django.test import Client
 
 from partner_portal.sandbox.testing import SandboxProcess
@@ -39,25 +40,26 @@ def portal_on_sandbox(
     microsoft.reset_for_tests()
 
 
+def _submit(
+    browser: requests.Session, page: requests.Response, path: str, **fields: str
+) -> requests.Response:
+    """Post the sandbox's form on ``page`` to ``path``: its signed state and ``fields``."""
+    ctx = CTX_INPUT.search(page.text)
+    assert page.status_code == 200 and ctx, page.text[-300:]
+    return browser.post(
+        urljoin(page.url, path),
+        data={"ctx": html.unescape(ctx.group(1)), **fields},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
 def consent_at_sandbox(sandbox: SandboxProcess, microsoft_url: str, admin_user: str) -> str:
     """Sign in at the sandbox as `admin_user`, accept, and return the callback's query."""
     with sandbox.session() as browser:
         sign_in = browser.get(microsoft_url, timeout=30)
-        ctx = CTX_INPUT.search(sign_in.text)
-        assert sign_in.status_code == 200 and ctx, sign_in.text[-300:]
-        permissions = browser.post(
-            urljoin(microsoft_url, "/common/login"),
-            data={"ctx": html.unescape(ctx.group(1)), "login": admin_user},
-            timeout=30,
-        )
-        ctx = CTX_INPUT.search(permissions.text)
-        assert permissions.status_code == 200 and ctx, permissions.text[-300:]
-        decision = browser.post(
-            urljoin(microsoft_url, "/common/consent"),
-            data={"ctx": html.unescape(ctx.group(1)), "decision": "accept"},
-            allow_redirects=False,
-            timeout=30,
-        )
+        permissions = _submit(browser, sign_in, "/common/login", login=admin_user)
+        decision = _submit(browser, permissions, "/common/consent", decision="accept")
     back = urlsplit(decision.headers.get("Location", ""))
     assert decision.status_code == 302 and back.path == "/consent/callback/"
     return back.query
@@ -67,14 +69,7 @@ def sign_in_at_sandbox(sandbox: SandboxProcess, sign_in_url: str, user: str) -> 
     """The portal's proof step: sign in at the sandbox as `user`; the callback's query."""
     with sandbox.session() as browser:
         page = browser.get(sign_in_url, timeout=30)
-        ctx = CTX_INPUT.search(page.text)
-        assert page.status_code == 200 and ctx, page.text[-300:]
-        answer = browser.post(
-            urljoin(sign_in_url, "/common/login"),
-            data={"ctx": html.unescape(ctx.group(1)), "login": user},
-            allow_redirects=False,
-            timeout=30,
-        )
+        answer = _submit(browser, page, "/common/login", login=user)
     back = urlsplit(answer.headers.get("Location", ""))
     assert answer.status_code == 302 and back.path == "/consent/callback/"
     return back.query

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from .api import ApiError
 from .directory import Tenant
-from .graph_data import GraphData, View, alert_views, change_extra, upper_first
+from .graph_data import (
+    GraphData,
+    View,
+    alert_views,
+    change_extra,
+    endpoint_alert,
+    upper_first,
+)
 from .graph_gate import graph_family
 from .model import Alert, dumps
 from .odata import Field, compile_filter, next_link, parse_int_option, query_options
@@ -117,9 +124,15 @@ class GraphAlertsApi:
         return Response(200, dumps(body))
 
     def _find(self, tenant: Tenant, alert_id: str) -> View:
-        for view in alert_views(tenant, self.data.of(tenant)):
-            if view.record["id"] == alert_id:
-                return view
+        with tenant.data.lock:
+            alert = tenant.data.by_id.get(alert_id)
+            if alert is not None:
+                return View(endpoint_alert(alert, tenant), alert.created, alert.updated, alert)
+        graph = self.data.of(tenant)
+        with graph.lock:
+            for extra in graph.extras:
+                if extra.data["id"] == alert_id:
+                    return View(extra.data, extra.created, extra.updated, extra)
         raise ApiError(404, "NotFound", f"Alert with id '{alert_id}' was not found.")
 
     def get_alert(self, request: Request, tenant: Tenant, alert_id: str) -> Response:

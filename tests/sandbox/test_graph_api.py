@@ -389,3 +389,15 @@ def test_hunting_quota(graph: SandboxProcess) -> None:
     statuses = [hunt(graph, token, "DeviceInfo | take 1").status_code for _ in range(46)]
     assert statuses[:45] == [200] * 45 and statuses[45] == 429
     graph.control("POST", "/_sandbox/stats/reset")
+
+
+def test_common_faults_in_graph_shape(graph: SandboxProcess, tenant: str, token: str) -> None:
+    assert graph.control("PUT", "/_sandbox/faults", {"tenant": tenant, "rate_503": 1}).ok
+    try:
+        response = api_get(graph, token, "/v1.0/security/alerts_v2")
+        assert_graph_error(response, 503, "ServiceUnavailable")
+    finally:
+        graph.control("PUT", "/_sandbox/faults", {"tenant": tenant})
+    assert api_get(graph, token, "/v1.0/security/alerts_v2").status_code == 200
+    unknown = api_get(graph, token, "/v1.0/security/nothing")
+    assert_graph_error(unknown, 404, "NotFound")

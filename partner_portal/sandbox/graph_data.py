@@ -123,6 +123,9 @@ class GraphTenant:
     incidents: dict[int, IncidentState]
     created: dict[int, int]  # extra incidents' creation times
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Endpoint alerts in Graph's shape by ID, with the lastUpdateTime they were built at
+    # (every change to an MDE alert moves it), so a page does not convert them all again.
+    converted: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 class GraphData:
@@ -277,10 +280,13 @@ class View:
 
 def alert_views(tenant: Tenant, graph: GraphTenant) -> list[View]:
     """Every Graph alert of the tenant, in creation order."""
-    with tenant.data.lock:
-        views = [
-            View(endpoint_alert(a, tenant), a.created, a.updated, a) for a in tenant.data.alerts
-        ]
+    views = []
+    with tenant.data.lock, graph.lock:
+        for alert in tenant.data.alerts:
+            hit = graph.converted.get(alert.id)
+            if hit is None or hit[0] != alert.updated:
+                hit = graph.converted[alert.id] = (alert.updated, endpoint_alert(alert, tenant))
+            views.append(View(hit[1], alert.created, alert.updated, alert))
     with graph.lock:
         views += [View(e.data, e.created, e.updated, e) for e in graph.extras]
     views.sort(key=lambda v: v.created)

@@ -138,13 +138,19 @@ class GraphIncidentsApi:
         }
 
     @staticmethod
-    def _public(incident: dict[str, Any], views: list[View] | None) -> dict[str, Any]:
+    def _public(
+        incident: dict[str, Any], by_id: dict[str, dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """The incident as Graph shows it; with ``by_id`` (alerts by ID), its alerts too."""
         ids = incident["_alertIds"]
         out = {k: v for k, v in incident.items() if k != "_alertIds"}
-        if views is not None:
-            by_id = {v.record["id"]: v.record for v in views}
+        if by_id is not None:
             out["alerts"] = [by_id[i] for i in ids if i in by_id]
         return out
+
+    @staticmethod
+    def _by_id(views: list[View]) -> dict[str, dict[str, Any]]:
+        return {v.record["id"]: v.record for v in views}
 
     def list_incidents(self, request: Request, tenant: Tenant) -> Response:
         expand = request.arg("$expand")
@@ -162,7 +168,8 @@ class GraphIncidentsApi:
             {"$expand"},
         )
         context = "https://graph.microsoft.com/v1.0/$metadata#security/incidents"
-        value = [self._public(i, views if expand else None) for i in chunk]
+        by_id = self._by_id(views) if expand else None
+        value = [self._public(i, by_id) for i in chunk]
         return Response(200, dumps({"@odata.context": context, **meta, "value": value}))
 
     def _find(self, tenant: Tenant, incident_id: str) -> tuple[dict[str, Any], list[View]]:
@@ -175,11 +182,11 @@ class GraphIncidentsApi:
     def get_incident(self, request: Request, tenant: Tenant, incident_id: str) -> Response:
         incident, views = self._find(tenant, incident_id)
         expand = (request.arg("$expand") or "").lower() == "alerts"
-        return json_response(200, self._public(incident, views if expand else None))
+        return json_response(200, self._public(incident, self._by_id(views) if expand else None))
 
-    def _state(self, tenant: Tenant, incident_id: str) -> IncidentState:
-        self._find(tenant, incident_id)
-        graph = self.data.of(tenant)
+    def _state(self, graph: GraphTenant, incident_id: str) -> IncidentState:
+        """The incident's changes (call under ``graph.lock``, after ``_find``: never
+        look alerts up while holding ``graph.lock``, whose order is data, then graph)."""
         return graph.incidents.setdefault(int(incident_id), IncidentState())
 
     def patch_incident(self, request: Request, tenant: Tenant, incident_id: str) -> Response:
@@ -202,9 +209,10 @@ class GraphIncidentsApi:
         status = changes.get("status")
         if status is not None and status not in STATUSES - {"redirected"}:
             raise ApiError(400, "BadRequest", f"Invalid value '{status}' for 'status'.")
+        self._find(tenant, incident_id)
         graph = self.data.of(tenant)
         with graph.lock:
-            state = self._state(tenant, incident_id)
+            state = self._state(graph, incident_id)
             if "status" in changes:
                 state.status = status
             for key, attr in (
@@ -229,9 +237,10 @@ class GraphIncidentsApi:
         comment = item.get("comment") if isinstance(item, dict) else None
         if not isinstance(comment, str) or not comment.strip():
             raise ApiError(400, "BadRequest", "The body must carry a non-empty 'comment'.")
+        self._find(tenant, incident_id)
         graph = self.data.of(tenant)
         with graph.lock:
-            state = self._state(tenant, incident_id)
+            state = self._state(graph, incident_id)
             now = now_ticks()
             state.comments.append(
                 {

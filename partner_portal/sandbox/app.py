@@ -70,7 +70,7 @@ class SandboxApp:
 
         # Microsoft Graph's security API under /v1.0/, with its own gate and data view.
         self.graph = GraphApi(sandbox, self.token_check, self.faults, self.limiter, self.stats)
-        self.graph_data = GraphData(sandbox.seed)
+        self.graph_data = GraphData(sandbox.seed, sandbox.state_dir)
 
         self.router.mount(ControlApi.PREFIX, self.control.handle)
         self.router.mount(GraphApi.PREFIX, self.graph.handle)

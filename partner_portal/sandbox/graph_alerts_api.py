@@ -191,3 +191,4 @@ class GraphAlertsApi:
             return
         with self.data.of(tenant).lock:
             change_extra(source, changes, comment, self.sandbox.client_id)
+        self.data.save()

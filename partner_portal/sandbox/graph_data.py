@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from . import graph_evidence
+from . import graph_evidence, graph_store
 from .directory import Tenant
 from .model import Alert, format_ticks, now_ticks, seeded
 
@@ -131,8 +132,10 @@ class GraphTenant:
 class GraphData:
     """Graph's data of every tenant, built on first use."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, state_dir: Path | None = None) -> None:
         self.seed = seed
+        self.state_dir = state_dir
+        self._saved = graph_store.read(state_dir)
         self._tenants: dict[str, GraphTenant] = {}
         self._lock = threading.Lock()
 
@@ -141,14 +144,24 @@ class GraphData:
             found = self._tenants.get(tenant.tenant_id)
             if found is None:
                 found = self._tenants[tenant.tenant_id] = self._generate(tenant)
+                graph_store.apply(found, self._saved.get(tenant.tenant_id, {}))
             return found
+
+    def save(self) -> None:
+        """Write every tenant's Graph changes now (call holding no Graph lock)."""
+        with self._lock:
+            for tenant_id, graph in self._tenants.items():
+                with graph.lock:
+                    self._saved[tenant_id] = graph_store.snapshot(graph)
+            graph_store.write(self.state_dir, self._saved)
 
     def _generate(self, tenant: Tenant) -> GraphTenant:
         rng = seeded(f"{self.seed}:graph:{tenant.tenant_id}")
         data = tenant.data
         with data.lock:
-            incident_ids = sorted(data.incidents)
-            base_alerts = [a for a in data.alerts if a.created <= tenant.anchor] or data.alerts
+            # Only the seeded base counts, so a restart after arrivals draws the same data.
+            base_alerts = [a for a in data.alerts if a.created <= tenant.anchor]
+            incident_ids = sorted({int(a.data["incidentId"]) for a in base_alerts})
             count = max(6, len(base_alerts) // 3)
         graph = GraphTenant([], {}, {}, {})
         next_id = FIRST_EXTRA_INCIDENT

@@ -225,6 +225,7 @@ class GraphIncidentsApi:
             if tags is not None:
                 state.custom_tags = list(tags)
             state.updated = now_ticks()
+        self.data.save()
         incident, _ = self._find(tenant, incident_id)
         return json_response(200, self._public(incident, None))
 
@@ -251,6 +252,7 @@ class GraphIncidentsApi:
             )
             state.updated = now
             comments = list(state.comments)
+        self.data.save()
         return json_response(200, {"value": comments})
 
     def ground_truth(self, tenant: Tenant) -> Response:

@@ -401,3 +401,30 @@ def test_common_faults_in_graph_shape(graph: SandboxProcess, tenant: str, token:
     assert api_get(graph, token, "/v1.0/security/alerts_v2").status_code == 200
     unknown = api_get(graph, token, "/v1.0/security/nothing")
     assert_graph_error(unknown, 404, "NotFound")
+
+
+def test_restart_keeps_graph_data_and_changes(sandbox_factory: Any, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    sb = sandbox_factory(state_dir=state, tenants=1, consented=1, alerts_per_tenant=30)
+    tid = str(sb.tenants[0]["tenant_id"])
+    token = graph_token(sb, tid)
+    sb.control("POST", f"/_sandbox/tenants/{tid}/alerts", json={"count": 3})  # arrivals
+    before = all_alerts(sb, token, {})
+    other = next(a for a in before if a["serviceSource"] != "microsoftDefenderForEndpoint")
+    path = f"/v1.0/security/alerts_v2/{other['id']}"
+    assert call(sb, token, "PATCH", path, {"status": "resolved"}).status_code == 200
+    assert call(sb, token, "POST", path + "/comments", {"comment": "kept"}).status_code == 200
+    incident = api_get(sb, token, "/v1.0/security/incidents").json()["value"][0]["id"]
+    tags = {"customTags": ["kept"]}
+    assert call(sb, token, "PATCH", f"/v1.0/security/incidents/{incident}", tags).ok
+    truth = sb.control("GET", f"/_sandbox/tenants/{tid}/graph/ground-truth").json()
+    sb.stop()
+
+    again = sandbox_factory(state_dir=state, tenants=1, alerts_per_tenant=30)
+    truth_again = again.control("GET", f"/_sandbox/tenants/{tid}/graph/ground-truth").json()
+    assert [a["id"] for a in truth_again["alerts"]] == [a["id"] for a in truth["alerts"]]
+    changed = next(a for a in truth_again["alerts"] if a["id"] == other["id"])
+    assert changed["status"] == "resolved" and changed["comments"][-1]["comment"] == "kept"
+    kept = next(i for i in truth_again["incidents"] if i["id"] == incident)
+    assert kept["customTags"] == ["kept"]
+    assert truth_again == truth

@@ -18,6 +18,13 @@ from .helpers import MDE_SCOPE, api_get, msal_app
 pytestmark = pytest.mark.sandbox
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+GRAPH_ROLES_ORDER = (
+    "SecurityAlert.Read.All",
+    "SecurityAlert.ReadWrite.All",
+    "SecurityIncident.Read.All",
+    "SecurityIncident.ReadWrite.All",
+    "ThreatHunting.Read.All",
+)
 GRAPH_ROLES = {
     "SecurityAlert.Read.All",
     "SecurityAlert.ReadWrite.All",
@@ -418,6 +425,8 @@ def test_restart_keeps_graph_data_and_changes(sandbox_factory: Any, tmp_path: Pa
     tags = {"customTags": ["kept"]}
     assert call(sb, token, "PATCH", f"/v1.0/security/incidents/{incident}", tags).ok
     truth = sb.control("GET", f"/_sandbox/tenants/{tid}/graph/ground-truth").json()
+    scoped = sb.control("PUT", f"/_sandbox/tenants/{tid}/consent-scope", {"scope": "graph"})
+    assert scoped.json()["roles"] == list(GRAPH_ROLES_ORDER)  # narrowed at once
     sb.stop()
 
     again = sandbox_factory(state_dir=state, tenants=1, alerts_per_tenant=30)
@@ -428,3 +437,5 @@ def test_restart_keeps_graph_data_and_changes(sandbox_factory: Any, tmp_path: Pa
     kept = next(i for i in truth_again["incidents"] if i["id"] == incident)
     assert kept["customTags"] == ["kept"]
     assert truth_again == truth
+    detail = again.control("GET", f"/_sandbox/tenants/{tid}").json()
+    assert detail["consent_scope"] == "graph" and set(detail["roles"]) == GRAPH_ROLES

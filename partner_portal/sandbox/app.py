@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import alerts_api, incidents_api
+from . import alerts_api, graph_alerts_api, graph_incidents_api, hunting_api, incidents_api
 from .api import DefenderApi
 from .client_tokens import TokenEndpoint
 from .codes import AuthorizationCodes
 from .consent import ConsentFlow
 from .control import ControlApi
 from .faults import Faults, profile
+from .graph_data import GraphData
+from .graph_gate import GraphApi
 from .identity import Identity
 from .limits import RateLimiter, Stats
 from .routing import Router
@@ -36,7 +38,13 @@ from .token_check import TokenCheck
 from .web import Request, Response
 
 # Modules serving APIs; each has ``register(app: SandboxApp) -> None``.
-API_MODULES: tuple[ModuleType, ...] = (alerts_api, incidents_api)
+API_MODULES: tuple[ModuleType, ...] = (
+    alerts_api,
+    incidents_api,
+    graph_alerts_api,
+    graph_incidents_api,
+    hunting_api,
+)
 
 
 class SandboxApp:
@@ -60,7 +68,12 @@ class SandboxApp:
             sandbox, self.token_check, self.faults, self.limiter, self.stats
         )
 
+        # Microsoft Graph's security API under /v1.0/, with its own gate and data view.
+        self.graph = GraphApi(sandbox, self.token_check, self.faults, self.limiter, self.stats)
+        self.graph_data = GraphData(sandbox.seed, sandbox.state_dir)
+
         self.router.mount(ControlApi.PREFIX, self.control.handle)
+        self.router.mount(GraphApi.PREFIX, self.graph.handle)
         self.router.mount(DefenderApi.PREFIX, self.defender.handle)
         for service in (self.identity, self.tokens, self.consent, self.signin):
             service.register(self.router)

@@ -89,9 +89,19 @@ MDE_ROLES = [
     "Ti.ReadWrite.All",
 ]
 XDR_ROLES = ["Incident.Read.All", "Incident.ReadWrite.All", "AdvancedHunting.Read.All"]
+# Microsoft Graph's security permissions (resource app 00000003-0000-0000-c000-000000000000).
+GRAPH_ROLES = [
+    "SecurityAlert.Read.All",
+    "SecurityAlert.ReadWrite.All",
+    "SecurityIncident.Read.All",
+    "SecurityIncident.ReadWrite.All",
+    "ThreatHunting.Read.All",
+]
+# Which APIs a tenant's consent covers: the MDE/XDR APIs, Graph, or both (the default).
+CONSENT_SCOPES = ("both", "defender", "graph")
 
 # What the partner app asks for, and so what an admin's consent grants by default.
-APP_PERMISSIONS = ["Alert.Read.All", "Alert.ReadWrite.All", "Incident.Read.All"]
+APP_PERMISSIONS = ["Alert.Read.All", "Alert.ReadWrite.All", "Incident.Read.All", *GRAPH_ROLES]
 
 PERMISSION_TEXT = {
     "Alert.Read.All": ("WindowsDefenderATP", "Read all alerts"),
@@ -103,7 +113,24 @@ PERMISSION_TEXT = {
     "Incident.Read.All": ("Microsoft Threat Protection", "Read all incidents"),
     "Incident.ReadWrite.All": ("Microsoft Threat Protection", "Read and write all incidents"),
     "AdvancedHunting.Read.All": ("Microsoft Threat Protection", "Run advanced hunting queries"),
+    "SecurityAlert.Read.All": ("Microsoft Graph", "Read all security alerts"),
+    "SecurityAlert.ReadWrite.All": ("Microsoft Graph", "Read and update all security alerts"),
+    "SecurityIncident.Read.All": ("Microsoft Graph", "Read all security incidents"),
+    "SecurityIncident.ReadWrite.All": (
+        "Microsoft Graph",
+        "Read and update all security incidents",
+    ),
+    "ThreatHunting.Read.All": ("Microsoft Graph", "Run hunting queries"),
 }
+
+
+def roles_in_scope(roles: list[str], scope: str) -> list[str]:
+    """The roles a consent of ``scope`` ("both", "defender", "graph") can cover."""
+    if scope == "graph":
+        return [r for r in roles if r in GRAPH_ROLES]
+    if scope == "defender":
+        return [r for r in roles if r not in GRAPH_ROLES]
+    return list(roles)
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,7 @@ class ConsentFlow:
     def _consent_page(self, ctx: dict[str, Any], tenant: Tenant, user: User) -> Response:
         packed = html.escape(self._pack(ctx))
         items = []
-        for role in tenant.consent_roles:
+        for role in tenant.requested_roles():
             api, text = PERMISSION_TEXT.get(role, ("", role))
             items.append(
                 f'<li data-permission="{html.escape(role)}">{html.escape(text)} '

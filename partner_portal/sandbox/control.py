@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .catalog import XDR_ROLES
+from .catalog import CONSENT_SCOPES, GRAPH_ROLES, XDR_ROLES
 from .directory import KNOWN_ROLES, Tenant
 from .faults import FaultConfig, Faults
 from .identity import Identity
@@ -67,6 +67,7 @@ class ControlApi:
             ("GET", r"/_sandbox/tenants/(?P<tid>[^/]+)", self._get_tenant),
             ("POST", r"/_sandbox/tenants/(?P<tid>[^/]+)/consent", self._grant),
             ("DELETE", r"/_sandbox/tenants/(?P<tid>[^/]+)/consent", self._revoke),
+            ("PUT", r"/_sandbox/tenants/(?P<tid>[^/]+)/consent-scope", self._consent_scope),
             ("POST", r"/_sandbox/tenants/(?P<tid>[^/]+)/alerts", self._create_alerts),
             ("PATCH", r"/_sandbox/tenants/(?P<tid>[^/]+)/alerts", self._update_alerts),
             ("GET", r"/_sandbox/faults", lambda r, p: json_response(200, self.faults.snapshot())),
@@ -172,8 +173,20 @@ class ControlApi:
             consented=bool(payload.get("consented", False)),
             roles=self._roles(payload.get("roles"), "roles"),
             consent_roles=self._roles(payload.get("consent_roles"), "consent_roles"),
+            consent_scope=self._scope(payload.get("consent_scope", "both")),
         )
         return json_response(201, tenant.detail())
+
+    @staticmethod
+    def _scope(value: Any) -> str:
+        if value not in CONSENT_SCOPES:
+            raise ControlError(400, f"consent_scope must be one of {', '.join(CONSENT_SCOPES)}")
+        return str(value)
+
+    def _consent_scope(self, request: Request, payload: dict[str, Any], tid: str) -> Response:
+        tenant = self.tenant(request, tid)
+        self.sandbox.set_consent_scope(tenant, self._scope(payload.get("scope")))
+        return json_response(200, tenant.detail())
 
     def _grant(self, request: Request, payload: dict[str, Any], tid: str) -> Response:
         tenant = self.tenant(request, tid)
@@ -244,15 +257,20 @@ class ControlApi:
         audience = {
             "mde": "https://api.securitycenter.microsoft.com",
             "xdr": "https://api.security.microsoft.com",
+            "graph": "https://graph.microsoft.com",
         }.get(api)
         if audience is None:
-            raise ControlError(400, "api must be 'mde' or 'xdr'")
+            raise ControlError(400, "api must be 'mde', 'xdr' or 'graph'")
         lifetime = payload.get("expires_in", 3600)
         if not isinstance(lifetime, int):
             raise ControlError(400, "expires_in must be an integer number of seconds")
         roles = self._roles(payload.get("roles"), "roles")
         if roles is None:
-            roles = [r for r in tenant.roles if (r in XDR_ROLES) == (api == "xdr")]
+            roles = [
+                r
+                for r in tenant.roles
+                if (r in XDR_ROLES) == (api == "xdr") and (r in GRAPH_ROLES) == (api == "graph")
+            ]
         token, issued, expires = self.identity.app_token(
             tenant, audience, appidacr="1", roles=roles, lifetime=lifetime
         )

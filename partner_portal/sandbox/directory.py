@@ -13,11 +13,11 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import APP_PERMISSIONS, MDE_ROLES, XDR_ROLES
+from .catalog import APP_PERMISSIONS, GRAPH_ROLES, MDE_ROLES, XDR_ROLES, roles_in_scope
 from .model import TenantData
 
 APP_DISPLAY_NAME = "Partner Portal"
-KNOWN_ROLES = frozenset(MDE_ROLES + XDR_ROLES)
+KNOWN_ROLES = frozenset(MDE_ROLES + XDR_ROLES + GRAPH_ROLES)
 
 
 def new_client_secret() -> str:
@@ -64,6 +64,8 @@ class Tenant:
     consented: bool = False
     roles: list[str] = field(default_factory=list)
     consent_roles: list[str] = field(default_factory=lambda: list(APP_PERMISSIONS))
+    # Which APIs the app asks this tenant to consent to: "both", "defender" or "graph".
+    consent_scope: str = "both"
     # When consent was last removed (epoch seconds); tokens issued before it are refused.
     revoked_at: float = 0.0
     data: TenantData = field(default_factory=lambda: TenantData(devices=[], accounts=[]))
@@ -71,6 +73,10 @@ class Tenant:
     changed: set[str] = field(default_factory=set)
     added: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+
+    def requested_roles(self) -> list[str]:
+        """What an admin's consent grants now: the consent set within the consent scope."""
+        return roles_in_scope(self.consent_roles, self.consent_scope)
 
     @property
     def admin(self) -> User:
@@ -103,5 +109,6 @@ class Tenant:
             "plain_user": self.plain_user.upn,
             "users": [u.as_json() for u in self.users],
             "consent_roles": list(self.consent_roles),
+            "consent_scope": self.consent_scope,
             **counts,
         }

@@ -44,6 +44,8 @@ class FaultConfig:
     rate_token_throttle: float = 0.0
     slow_seconds: float = 2.0
     retry_after_seconds: int = 2
+    # Graph: above 0, incidents with both $expand=alerts and $filter answer 500 (always).
+    expand_500: float = 0.0
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> FaultConfig:
@@ -70,7 +72,9 @@ class FaultConfig:
         return config
 
     def is_empty(self) -> bool:
-        return not any(getattr(self, k) for k in FAULT_KINDS + TOKEN_FAULT_KINDS)
+        return not any(getattr(self, k) for k in FAULT_KINDS + TOKEN_FAULT_KINDS) and (
+            not self.expand_500
+        )
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,6 +169,11 @@ class Faults:
             if roll < edge:
                 return kind, config
         return None, config
+
+    def config(self, tenant: str | None) -> FaultConfig:
+        """The settings that apply to ``tenant`` now."""
+        with self._lock:
+            return self._per_tenant.get(tenant or "-", self._global)
 
     def draw_api(self, tenant: str | None) -> tuple[str | None, FaultConfig]:
         """Which fault (if any) this API call gets."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from .catalog import MDE_ROLES, XDR_ROLES
+from .catalog import GRAPH_ROLES, MDE_ROLES, XDR_ROLES
 from .directory import Tenant, User
 from .state import Sandbox
 from .web import Request, Response, json_response
@@ -35,6 +35,8 @@ MDE_AUDIENCE = "https://api.securitycenter.microsoft.com"
 XDR_AUDIENCE = "https://api.security.microsoft.com"
 MDE_APP_ID = "fc780465-2017-40d4-a0c5-307022471b92"
 XDR_APP_ID = "8ee8fdad-f234-4243-8f3b-15c294843740"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"  # Graph app tokens carry this aud
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # Resource identifiers a client may ask for, and the audience its token then carries.
 RESOURCES = {
     MDE_AUDIENCE: MDE_AUDIENCE,
@@ -42,8 +44,14 @@ RESOURCES = {
     MDE_APP_ID: MDE_AUDIENCE,
     XDR_AUDIENCE: XDR_AUDIENCE,
     XDR_APP_ID: XDR_AUDIENCE,
+    GRAPH_AUDIENCE: GRAPH_AUDIENCE,
+    GRAPH_APP_ID: GRAPH_AUDIENCE,
 }
-ROLES_OF_AUDIENCE = {MDE_AUDIENCE: set(MDE_ROLES), XDR_AUDIENCE: set(XDR_ROLES)}
+ROLES_OF_AUDIENCE = {
+    MDE_AUDIENCE: set(MDE_ROLES),
+    XDR_AUDIENCE: set(XDR_ROLES),
+    GRAPH_AUDIENCE: set(GRAPH_ROLES),
+}
 TOKEN_LIFETIME = 3600
 BACKDATE = 300  # seconds by which iat and nbf precede the moment of issue
 MULTI_TENANT_SEGMENTS = {"common", "organizations"}

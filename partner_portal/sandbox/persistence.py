@@ -87,6 +87,7 @@ def tenant_record(tenant: Tenant) -> dict[str, Any]:
             "consented": tenant.consented,
             "roles": tenant.roles,
             "consent_roles": tenant.consent_roles,
+            "consent_scope": tenant.consent_scope,
             "next_incident": tenant.next_incident,
             "changed": changed,
             "added": added,
@@ -103,6 +104,7 @@ def restore_tenant(record: dict[str, Any], generate: Callable[[Tenant], None]) -
         consented=record["consented"],
         roles=list(record["roles"]),
         consent_roles=list(record["consent_roles"]),
+        consent_scope=record.get("consent_scope", "both"),
     )
     generate(tenant)
     data = tenant.data

@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any
 
-from .catalog import APP_PERMISSIONS
+from .catalog import APP_PERMISSIONS, roles_in_scope
 from .directory import Tenant, User, new_client_secret
 from .generator import arrival, generate_tenant, random_update, tenant_identity
 from .model import Alert, format_ticks, now_ticks, seeded
@@ -101,6 +101,7 @@ class Sandbox:
             "login_url": self.origin,
             "api_url": self.origin,
             "xdr_api_url": self.origin,
+            "graph_url": self.origin,  # serves /v1.0/security/...
             "ca_file": str(self.pki.ca_file),
             "client_id": self.client_id,
             "client_secret": self.client_secret,
@@ -207,6 +208,7 @@ class Sandbox:
         consented: bool = False,
         roles: list[str] | None = None,
         consent_roles: list[str] | None = None,
+        consent_scope: str = "both",
         anchor: int | None = None,
         save: bool = True,
     ) -> Tenant:
@@ -226,12 +228,13 @@ class Sandbox:
                 alert_count=self.options.alerts_per_tenant if alerts is None else alerts,
                 users=[User(**u) for u in identity["users"]],
                 consent_roles=list(consent_roles or APP_PERMISSIONS),
+                consent_scope=consent_scope,
                 anchor=now_ticks() if anchor is None else anchor,
             )
             self._generate(tenant)
             if consented:
                 tenant.consented = True
-                tenant.roles = list(roles or tenant.consent_roles)
+                tenant.roles = list(roles or tenant.requested_roles())
             self.tenants[tenant.tenant_id] = tenant
         if save:
             self.save_now()
@@ -241,7 +244,17 @@ class Sandbox:
         """Record admin consent: the tenant's app roles become ``roles`` (or the default)."""
         with self.lock:
             tenant.consented = True
-            tenant.roles = list(dict.fromkeys(roles if roles is not None else tenant.consent_roles))
+            tenant.roles = list(
+                dict.fromkeys(roles if roles is not None else tenant.requested_roles())
+            )
+        self.save_now()
+
+    def set_consent_scope(self, tenant: Tenant, scope: str) -> None:
+        """Change which APIs the app asks the tenant for. Narrowing drops the roles outside
+        the scope at once; widening takes a new admin consent, as at Microsoft."""
+        with self.lock:
+            tenant.consent_scope = scope
+            tenant.roles = roles_in_scope(tenant.roles, scope)
         self.save_now()
 
     def revoke(self, tenant: Tenant) -> None:

@@ -118,7 +118,17 @@ def test_v2_admin_consent_accept(sb: SandboxProcess) -> None:
         t for t in sb.reload_config()["tenants"] if t["tenant_id"] == tenant["tenant_id"]
     )
     assert described["consented"] is True
-    assert described["roles"] == ["Alert.Read.All", "Alert.ReadWrite.All", "Incident.Read.All"]
+    # The default consent covers both the Defender APIs and Microsoft Graph.
+    assert described["roles"] == [
+        "Alert.Read.All",
+        "Alert.ReadWrite.All",
+        "Incident.Read.All",
+        "SecurityAlert.Read.All",
+        "SecurityAlert.ReadWrite.All",
+        "SecurityIncident.Read.All",
+        "SecurityIncident.ReadWrite.All",
+        "ThreatHunting.Read.All",
+    ]
 
 
 def test_v2_admin_consent_cancel(sb: SandboxProcess) -> None:

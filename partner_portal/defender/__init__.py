@@ -24,6 +24,7 @@ by capability:
   ID's: refused tokens, tenant look-ups, token validation).
 """
 
+from . import graph_records
 from .client import ClientStats, DefenderApiClient
 from .clouds import (
     ALERT_READ,
@@ -69,18 +70,10 @@ from .graph import GRAPH_MAX_TOP, GRAPH_SECURITY_LIMITS, GraphClient, GraphClien
 from .graph_evidence import AlertEvidence, UnknownEvidence
 from .graph_hunting import HuntingColumn, HuntingResult
 from .graph_observables import Observable, ObservableKind, evidence_observables
-from .graph_records import (
-    GraphAlert,
-    GraphComment,
-    GraphIncident,
-    GraphPage,
-    parse_graph_alert,
-    parse_graph_alert_page,
-    parse_graph_alerts,
-    parse_graph_incident,
-    parse_graph_incident_page,
-    parse_graph_incidents,
-)
+
+# Every vocabulary, as ``vocabularies.__all__`` lists them: a new one is named there only;
+# likewise every Graph record and its parser, as ``graph_records.__all__`` lists them.
+from .graph_records import *  # noqa: F403
 from .graph_vocab import (
     GRAPH_ALERT_CLASSIFICATIONS,
     GRAPH_ALERT_DETERMINATIONS,
@@ -137,8 +130,6 @@ from .records import (
     parse_timestamp,
     vocabularies,
 )
-
-# Every vocabulary, as ``vocabularies.__all__`` lists them: a new one is named there only.
 from .records.vocabularies import *  # noqa: F403
 from .retry import RetryPolicy
 from .signin import (
@@ -209,12 +200,8 @@ __all__ = [
     "Endpoints",
     "FileTokenCache",
     "Forbidden",
-    "GraphAlert",
     "GraphClient",
     "GraphClientStats",
-    "GraphComment",
-    "GraphIncident",
-    "GraphPage",
     "HuntingColumn",
     "HuntingResult",
     "IdentityThrottled",
@@ -277,12 +264,6 @@ __all__ = [
     "parse_alert",
     "parse_cloud",
     "parse_consent_callback",
-    "parse_graph_alert",
-    "parse_graph_alert_page",
-    "parse_graph_alerts",
-    "parse_graph_incident",
-    "parse_graph_incident_page",
-    "parse_graph_incidents",
     "parse_incident",
     "parse_timestamp",
     "partner_consent_url",
@@ -291,4 +272,4 @@ __all__ = [
     "service_source_label",
     "token_error_from_result",
 ]
-__all__ += vocabularies.__all__
+__all__ += vocabularies.__all__ + graph_records.__all__

@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -213,6 +214,35 @@ SYNC_EVIDENCE_SEVERITIES = env.list("SYNC_EVIDENCE_SEVERITIES", default=["High",
 SYNC_LOCK_SECONDS = env.int("SYNC_LOCK_SECONDS", default=120)
 SYNC_MAX_BACKOFF_SECONDS = env.int("SYNC_MAX_BACKOFF_SECONDS", default=900)
 SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=900)
+
+# --- Retention (a nightly task deletes in small batches; 0 days keeps everything) ------
+# Sync history: the last RETAIN_SYNC_RUNS passes of each customer's source, and every
+# failed pass for RETAIN_SYNC_FAILURES_DAYS days.
+RETAIN_SYNC_RUNS = env.int("RETAIN_SYNC_RUNS", default=100)
+RETAIN_SYNC_FAILURES_DAYS = env.int("RETAIN_SYNC_FAILURES_DAYS", default=30)
+# Alerts and incidents Microsoft has not changed for this many days (e.g. 400).
+RETAIN_ALERTS_DAYS = env.int("RETAIN_ALERTS_DAYS", default=0)
+# The audit log (who did what to which customer).
+RETAIN_AUDIT_DAYS = env.int("RETAIN_AUDIT_DAYS", default=0)
+RETENTION_HOUR_UTC = env.int("RETENTION_HOUR_UTC", default=3)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=2000)
+for _name, _least in (
+    ("RETAIN_SYNC_RUNS", 1),
+    ("RETAIN_SYNC_FAILURES_DAYS", 0),
+    ("RETAIN_ALERTS_DAYS", 0),
+    ("RETAIN_AUDIT_DAYS", 0),
+    ("RETENTION_BATCH_SIZE", 1),
+):
+    if globals()[_name] < _least:
+        raise ImproperlyConfigured(f"{_name} must be {_least} or more (it is {globals()[_name]}).")
+if not 0 <= RETENTION_HOUR_UTC <= 23:
+    raise ImproperlyConfigured(
+        f"RETENTION_HOUR_UTC must be an hour, 0 to 23 (it is {RETENTION_HOUR_UTC})."
+    )
+CELERY_BEAT_SCHEDULE["apply-retention-nightly"] = {
+    "task": "alerts.apply_retention",
+    "schedule": crontab(minute=17, hour=RETENTION_HOUR_UTC),
+}
 
 # A consent link works for this many days; the state of one click on it for this long.
 CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)

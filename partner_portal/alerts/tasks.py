@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from partner_portal.alerts import retention
 from partner_portal.alerts.sync import dispatch, passes
 
 
@@ -26,3 +27,9 @@ def sync_customer_source(customer_id: int, source: str) -> str | None:
     the committed watermark, which makes neither duplicates nor gaps."""
     run = passes.sync_source(customer_id=customer_id, source=source)
     return run.status if run else None
+
+
+@shared_task(name="alerts.apply_retention", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60)
+def apply_retention() -> int:
+    """Beat runs this nightly: delete what the retention settings no longer keep."""
+    return retention.apply_retention().total

@@ -141,9 +141,12 @@ def test_every_setting_read_from_the_environment_is_documented_in_the_readme() -
         ({"PARTNER_CLOUD": "azure-china"}, "PARTNER_CLOUD='azure-china' is not known"),
         ({"PARTNER_API_REGION": "mars"}, "PARTNER_API_REGION='mars' is not known"),
         ({"PARTNER_CLOUD": "gcc", "PARTNER_API_REGION": "eu"}, "leave it empty"),
+        ({"RETAIN_SYNC_RUNS": "0"}, "RETAIN_SYNC_RUNS must be 1 or more (it is 0)"),
+        ({"RETAIN_ALERTS_DAYS": "-1"}, "RETAIN_ALERTS_DAYS must be 0 or more"),
+        ({"RETENTION_HOUR_UTC": "24"}, "RETENTION_HOUR_UTC must be an hour, 0 to 23"),
     ],
 )
-def test_an_unknown_default_cloud_or_region_is_refused(
+def test_an_unknown_default_cloud_or_region_or_a_retention_out_of_range_is_refused(
     tmp_path: Path, values: dict[str, str], message: str
 ) -> None:
     result = _manage(_production_env(tmp_path, **values), "check")

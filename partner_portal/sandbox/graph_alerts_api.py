@@ -24,7 +24,17 @@ from .graph_data import (
     endpoint_alert,
     upper_first,
 )
-from .graph_enums import ALERT_NEWER, alert_as_seen, check_body, enum_field, wants_newer
+from .graph_enums import (
+    ALERT_CLASSIFICATION,
+    ALERT_DETERMINATION,
+    ALERT_NEWER,
+    alert_as_seen,
+    check_body,
+    enum_field,
+    invalid_value,
+    settable,
+    wants_newer,
+)
 from .graph_gate import graph_family
 from .model import Alert, dumps
 from .odata import Field, compile_filter, next_link, parse_int_option, query_options
@@ -64,12 +74,12 @@ def alert_fields(include: bool) -> dict[str, Field]:
     }
 
 
+# Enum values must be members of Graph's enums (its metadata, whose determination
+# members differ from some spellings of the reference page's property list).
 PATCH_VALUES: dict[str, frozenset[str] | None] = {
     "status": frozenset({"new", "inProgress", "resolved"}),
-    "classification": frozenset(
-        {"unknown", "falsePositive", "truePositive", "informationalExpectedActivity"}
-    ),
-    "determination": None,  # Microsoft's pages disagree; any value is kept
+    "classification": settable(ALERT_CLASSIFICATION),
+    "determination": settable(ALERT_DETERMINATION),
     "assignedTo": None,
 }
 
@@ -166,11 +176,7 @@ class GraphAlertsApi:
             if value is not None and not isinstance(value, str):
                 raise ApiError(400, "BadRequest", f"Invalid value for '{key}'.")
             if allowed is not None and value not in allowed:
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f"Invalid value '{value}' for '{key}'; allowed: {', '.join(sorted(allowed))}.",
-                )
+                raise invalid_value(key, value, sorted(allowed))
         view = self._find(tenant, alert_id)
         if changes:
             self._apply(tenant, view, changes, None)

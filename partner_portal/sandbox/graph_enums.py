@@ -16,7 +16,7 @@ generated from the same metadata).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .api import ApiError
@@ -98,6 +98,19 @@ Newer = Mapping[str, frozenset[str]]
 ALERT_NEWER: Newer = {name: newer(members) for name, members in ALERT_ENUMS.items()}
 INCIDENT_NEWER: Newer = {name: newer(members) for name, members in INCIDENT_ENUMS.items()}
 EVIDENCE_NEWER: Newer = {name: newer(members) for name, members in EVIDENCE_ENUMS.items()}
+
+
+def settable(members: tuple[str, ...]) -> frozenset[str]:
+    """The members a ``PATCH`` may name (the sentinel is dropped before it is checked;
+    newer members are refused before it unless asked for)."""
+    return frozenset(members) - {SENTINEL}
+
+
+def invalid_value(name: str, value: Any, allowed: Iterable[str]) -> ApiError:
+    """The 400 for a value that is not one of ``allowed``."""
+    return ApiError(
+        400, "BadRequest", f"Invalid value '{value}' for '{name}'; allowed: {', '.join(allowed)}."
+    )
 
 
 def wants_newer(request: Request) -> bool:

@@ -22,7 +22,17 @@ from .directory import Tenant
 from .faults import Faults
 from .graph_alerts_api import page
 from .graph_data import GraphData, GraphTenant, IncidentState, View, alert_views
-from .graph_enums import INCIDENT_NEWER, check_body, enum_field, incident_as_seen, wants_newer
+from .graph_enums import (
+    ALERT_CLASSIFICATION,
+    ALERT_DETERMINATION,
+    INCIDENT_NEWER,
+    check_body,
+    enum_field,
+    incident_as_seen,
+    invalid_value,
+    settable,
+    wants_newer,
+)
 from .graph_gate import graph_family
 from .model import dumps, format_ticks, now_ticks, parse_datetime
 from .odata import Field
@@ -217,11 +227,15 @@ class GraphIncidentsApi:
         ):
             raise ApiError(400, "BadRequest", "customTags must be a list of strings.")
         status = changes.get("status")
-        if status is not None and status not in SETTABLE_STATUSES:
-            settable = ", ".join(SETTABLE_STATUSES)
-            raise ApiError(
-                400, "BadRequest", f"Invalid value '{status}' for 'status'; allowed: {settable}."
-            )
+        if status is not None and (not isinstance(status, str) or status not in SETTABLE_STATUSES):
+            raise invalid_value("status", status, SETTABLE_STATUSES)
+        for key, members in (
+            ("classification", ALERT_CLASSIFICATION),
+            ("determination", ALERT_DETERMINATION),
+        ):
+            value = changes.get(key)
+            if value is not None and (not isinstance(value, str) or value not in settable(members)):
+                raise invalid_value(key, value, sorted(settable(members)))
         incident, _ = self._find(tenant, incident_id)
         if not changes:  # only unknownFutureValue: nothing changes
             return json_response(200, incident_as_seen(self._public(incident, None), include))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .api import ApiError
 from .directory import Tenant
 from .graph_data import (
+    GRAPH_TO_MDE_DETERMINATION,
     GraphData,
     View,
     alert_views,
@@ -208,7 +209,12 @@ class GraphAlertsApi:
         if isinstance(source, Alert):
             mde: dict[str, Any] = {}
             for key, value in changes.items():
-                mde[key] = value if key == "assignedTo" or value is None else upper_first(value)
+                if key == "assignedTo" or value is None:
+                    mde[key] = value
+                elif key == "determination" and value in GRAPH_TO_MDE_DETERMINATION:
+                    mde[key] = GRAPH_TO_MDE_DETERMINATION[value]
+                else:
+                    mde[key] = upper_first(value)
             if comment is not None:
                 mde["comment"] = comment
             if mde:

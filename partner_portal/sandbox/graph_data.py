@@ -75,7 +75,7 @@ PRODUCTS = [
 DETECTION_SOURCE = {
     "microsoftDefenderForOffice365": "microsoftDefenderForOffice365",
     "microsoftDefenderForIdentity": "microsoftDefenderForIdentity",
-    "microsoftDefenderForCloudApps": "microsoftDefenderForCloudApps",
+    "microsoftDefenderForCloudApps": "cloudAppSecurity",
     "azureAdIdentityProtection": "azureAdIdentityProtection",
     "dataLossPrevention": "microsoftDataLossPrevention",
     "microsoftDefenderForCloud": "microsoftDefenderForCloud",
@@ -89,6 +89,20 @@ CLOUD_DETECTION_SOURCES = (
     "microsoftDefenderForStorage",
 )
 CLOUD_REMEDIATION_STATUSES = ("active", "pendingApproval", "running")
+# Defender for Endpoint's detection sources as Graph names them.
+MDE_DETECTION_SOURCE = {
+    "WindowsDefenderAtp": "microsoftDefenderForEndpoint",
+    "WindowsDefenderAv": "antivirus",
+    "WindowsDefenderSmartScreen": "smartScreen",
+    "CustomerTI": "customTi",
+    "AutomatedInvestigation": "automatedInvestigation",
+    "CustomDetection": "customDetection",
+    "MTP": "microsoft365Defender",
+    "Manual": "manual",
+}
+# Determinations Defender for Endpoint spells otherwise than Graph's enum (both ways).
+MDE_DETERMINATION = {"InsufficientData": "notEnoughDataToValidate", "NotAvailable": "unknown"}
+GRAPH_TO_MDE_DETERMINATION = {graph: mde for mde, graph in MDE_DETERMINATION.items()}
 DAY = 24 * 3600 * 10_000_000
 FIRST_EXTRA_INCIDENT = 900_000
 
@@ -274,9 +288,13 @@ def endpoint_alert(alert: Alert, tenant: Tenant) -> dict[str, Any]:
         "status": lower_first(data["status"]),
         "severity": lower_first(data["severity"]),
         "classification": lower_first(data["classification"]),
-        "determination": lower_first(data["determination"]),
+        "determination": MDE_DETERMINATION.get(
+            data["determination"], lower_first(data["determination"])
+        ),
         "serviceSource": "microsoftDefenderForEndpoint",
-        "detectionSource": lower_first(data["detectionSource"]),
+        "detectionSource": MDE_DETECTION_SOURCE.get(
+            data["detectionSource"], lower_first(data["detectionSource"])
+        ),
         "detectorId": data["detectorId"],
         "tenantId": tenant.tenant_id,
         "title": data["title"],

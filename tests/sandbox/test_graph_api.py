@@ -11,6 +11,7 @@ import jwt
 import pytest
 import requests
 
+from partner_portal.sandbox import graph_enums
 from partner_portal.sandbox.testing import SandboxProcess
 
 from .helpers import MDE_SCOPE, api_get, msal_app
@@ -197,6 +198,8 @@ def test_endpoint_alert_same_in_both_apis(graph: SandboxProcess, tenant: str, to
     assert alert["id"] == mde_alert["id"]
     assert alert["providerAlertId"] == mde_alert["id"]
     assert alert["serviceSource"] == "microsoftDefenderForEndpoint"
+    # Graph names the detection source in its own enum ("WindowsDefenderAv" → "antivirus").
+    assert alert["detectionSource"] in graph_enums.DETECTION_SOURCE
     assert alert["incidentId"] == str(mde_alert["incidentId"])
     assert alert["title"] == mde_alert["title"]
     assert any(e["@odata.type"].endswith("deviceEvidence") for e in alert["evidence"])

@@ -80,6 +80,10 @@ def error_message(response: requests.Response) -> str:
 
 
 def test_the_data_holds_newer_members(truth: dict[str, Any]) -> None:
+    # Every alert's enumerated values are members of Graph's enums (endpoint alerts too:
+    # Defender for Endpoint's "WindowsDefenderAtp" is Graph's microsoftDefenderForEndpoint).
+    for name, members in graph_enums.ALERT_ENUMS.items():
+        assert {a[name] for a in truth["alerts"]} <= set(members), name
     cloud = [a for a in truth["alerts"] if a["id"] in cloud_ids(truth)]
     assert len(cloud) >= 3
     newer_detections = graph_enums.ALERT_NEWER["detectionSource"]
@@ -240,3 +244,20 @@ def test_sandbox_and_product_agree_on_the_sentinel(
     assert "unknownFutureValue" in both
     later_served, later_known = graph_enums.newer(served), graph_enums.newer(known)
     assert both & later_served == both & later_known
+
+
+def test_endpoint_determinations_are_graph_members_both_ways(
+    enum_sandbox: SandboxProcess, tenant: str, truth: dict[str, Any]
+) -> None:
+    endpoint = next(
+        a for a in truth["alerts"] if a["serviceSource"] == "microsoftDefenderForEndpoint"
+    )
+    client = graph_client(enum_sandbox, tenant)
+    changed = client.update_alert(
+        endpoint["id"], classification="falsePositive", determination="notEnoughDataToValidate"
+    )
+    assert changed.determination == "notEnoughDataToValidate" and not changed.unknown_values
+    mde = enum_sandbox.control("GET", f"/_sandbox/ground-truth?tenant={tenant}").json()["value"]
+    same = next(a for a in mde if a["id"] == endpoint["id"])
+    # Defender for Endpoint keeps its own spelling of the same determination.
+    assert (same["classification"], same["determination"]) == ("FalsePositive", "InsufficientData")

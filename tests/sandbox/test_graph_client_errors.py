@@ -333,3 +333,20 @@ def test_deep_paging_restarts_from_the_watermark_and_gives_each_alert_once(
     assert len(ids) == len(set(ids))
     assert set(ids) == {a["id"] for a in truth(errors_sandbox, tid)["alerts"]}
     assert graph.stats.filter_restarts >= len(ids) // 10 - 1 > 0
+
+
+large_sandbox = sandbox_fixture(
+    "graph-large", timeout=120, tenants=1, consented=1, alerts_per_tenant=3_000, seed=37
+)
+
+
+def test_deep_paging_through_a_large_tenant(large_sandbox: SandboxProcess) -> None:
+    tid = tenant(large_sandbox, 0)
+    graph = client(large_sandbox, 0)
+    graph.max_hops = 2
+    ids = [a.id for page in graph.iter_alert_pages(page_size=250) for a in page]
+    expected = {a["id"] for a in truth(large_sandbox, tid)["alerts"]}
+    assert len(expected) > 3_000
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    # Runs of 500 alerts: one new $filter per run after the first.
+    assert graph.stats.filter_restarts >= len(expected) // 500

@@ -101,8 +101,8 @@ EVIDENCE_NEWER: Newer = {name: newer(members) for name, members in EVIDENCE_ENUM
 
 
 def settable(members: tuple[str, ...]) -> frozenset[str]:
-    """The members a ``PATCH`` may name (the sentinel is dropped before it is checked;
-    newer members are refused before it unless asked for)."""
+    """The members a ``PATCH`` may set: all but the sentinel. (:func:`check_body` has by
+    then dropped the sentinel, and refused newer members unless they were asked for.)"""
     return frozenset(members) - {SENTINEL}
 
 

@@ -3,6 +3,8 @@ to 1,000, ``$skip``, ``$count``, ``@odata.nextLink``), get, PATCH (``status``,
 ``classification``, ``determination``, ``assignedTo``) and ``POST …/comments`` (the body
 an object, or a JSON array as msgraph-sdk sends; the answer the whole comment list).
 Roles ``SecurityAlert.Read.All`` / ``SecurityAlert.ReadWrite.All``; 150 calls a minute.
+Enum members newer than ``unknownFutureValue`` only for callers that ask
+(``graph_enums.py``).
 
 The control API's ``GET /_sandbox/tenants/{id}/graph/ground-truth`` answers every Graph
 alert and incident, without faults or counting.
@@ -15,12 +17,24 @@ from typing import TYPE_CHECKING, Any
 from .api import ApiError
 from .directory import Tenant
 from .graph_data import (
+    GRAPH_TO_MDE_DETERMINATION,
     GraphData,
     View,
     alert_views,
     change_extra,
     endpoint_alert,
     upper_first,
+)
+from .graph_enums import (
+    ALERT_CLASSIFICATION,
+    ALERT_DETERMINATION,
+    ALERT_NEWER,
+    alert_as_seen,
+    check_body,
+    enum_field,
+    invalid_value,
+    settable,
+    wants_newer,
 )
 from .graph_gate import graph_family
 from .model import Alert, dumps
@@ -37,28 +51,36 @@ WRITE = {"SecurityAlert.ReadWrite.All"}
 MAX_TOP = 1000
 
 
-def _enum(name: str) -> Field:
+def _text(name: str) -> Field:
     return Field("string", lambda v: v.record[name])
 
 
-ALERT_FIELDS = {
-    "createdDateTime": Field("datetime", lambda v: v.created),
-    "lastUpdateDateTime": Field("datetime", lambda v: v.updated),
-    "status": _enum("status"),
-    "severity": _enum("severity"),
-    "serviceSource": _enum("serviceSource"),
-    "classification": _enum("classification"),
-    "determination": _enum("determination"),
-    "assignedTo": _enum("assignedTo"),
-    "incidentId": _enum("incidentId"),
-    "id": _enum("id"),
-}
+def alert_fields(include: bool) -> dict[str, Field]:
+    """The filterable properties; enums as a caller with(out) the preference sees them."""
+
+    def enum(name: str) -> Field:
+        return enum_field(name, ALERT_NEWER[name], include, lambda v: v.record[name])
+
+    return {
+        "createdDateTime": Field("datetime", lambda v: v.created),
+        "lastUpdateDateTime": Field("datetime", lambda v: v.updated),
+        "status": enum("status"),
+        "severity": enum("severity"),
+        "serviceSource": enum("serviceSource"),
+        "classification": enum("classification"),
+        "determination": enum("determination"),
+        "assignedTo": _text("assignedTo"),
+        "incidentId": _text("incidentId"),
+        "id": _text("id"),
+    }
+
+
+# Enum values must be members of Graph's enums (its metadata, whose determination
+# members differ from some spellings of the reference page's property list).
 PATCH_VALUES: dict[str, frozenset[str] | None] = {
     "status": frozenset({"new", "inProgress", "resolved"}),
-    "classification": frozenset(
-        {"unknown", "falsePositive", "truePositive", "informationalExpectedActivity"}
-    ),
-    "determination": None,  # Microsoft's pages disagree; any value is kept
+    "classification": settable(ALERT_CLASSIFICATION),
+    "determination": settable(ALERT_DETERMINATION),
     "assignedTo": None,
 }
 
@@ -111,16 +133,18 @@ class GraphAlertsApi:
         self.data = data
 
     def list_alerts(self, request: Request, tenant: Tenant) -> Response:
+        include = wants_newer(request)
         views = alert_views(tenant, self.data.of(tenant))
         chunk, meta, _ = page(
             request,
             self.sandbox.origin,
             views,
-            ALERT_FIELDS,
+            alert_fields(include),
             {"lastUpdateDateTime", "createdDateTime"},
         )
         context = "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2"
-        body = {"@odata.context": context, **meta, "value": [v.record for v in chunk]}
+        value = [alert_as_seen(v.record, include) for v in chunk]
+        body = {"@odata.context": context, **meta, "value": value}
         return Response(200, dumps(body))
 
     def _find(self, tenant: Tenant, alert_id: str) -> View:
@@ -136,13 +160,16 @@ class GraphAlertsApi:
         raise ApiError(404, "NotFound", f"Alert with id '{alert_id}' was not found.")
 
     def get_alert(self, request: Request, tenant: Tenant, alert_id: str) -> Response:
-        return json_response(200, self._find(tenant, alert_id).record)
+        record = self._find(tenant, alert_id).record
+        return json_response(200, alert_as_seen(record, wants_newer(request)))
 
     def patch_alert(self, request: Request, tenant: Tenant, alert_id: str) -> Response:
         changes = self._body(request)
         if not isinstance(changes, dict) or not changes:
             raise ApiError(400, "BadRequest", "The request body must be a non-empty JSON object.")
+        include = wants_newer(request)
         changes = {k: v for k, v in changes.items() if not k.startswith("@odata.")}
+        changes = check_body(changes, ALERT_NEWER, include)
         for key, value in changes.items():
             if key not in PATCH_VALUES:
                 raise ApiError(400, "BadRequest", f"Property '{key}' cannot be updated.")
@@ -150,13 +177,12 @@ class GraphAlertsApi:
             if value is not None and not isinstance(value, str):
                 raise ApiError(400, "BadRequest", f"Invalid value for '{key}'.")
             if allowed is not None and value not in allowed:
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f"Invalid value '{value}' for '{key}'; allowed: {', '.join(sorted(allowed))}.",
-                )
-        self._apply(tenant, self._find(tenant, alert_id), changes, None)
-        return json_response(200, self._find(tenant, alert_id).record)
+                raise invalid_value(key, value, sorted(allowed))
+        view = self._find(tenant, alert_id)
+        if changes:
+            self._apply(tenant, view, changes, None)
+            view = self._find(tenant, alert_id)
+        return json_response(200, alert_as_seen(view.record, include))
 
     def add_comment(self, request: Request, tenant: Tenant, alert_id: str) -> Response:
         body = self._body(request)
@@ -183,7 +209,12 @@ class GraphAlertsApi:
         if isinstance(source, Alert):
             mde: dict[str, Any] = {}
             for key, value in changes.items():
-                mde[key] = value if key == "assignedTo" or value is None else upper_first(value)
+                if key == "assignedTo" or value is None:
+                    mde[key] = value
+                elif key == "determination" and value in GRAPH_TO_MDE_DETERMINATION:
+                    mde[key] = GRAPH_TO_MDE_DETERMINATION[value]
+                else:
+                    mde[key] = upper_first(value)
             if comment is not None:
                 mde["comment"] = comment
             if mde:

@@ -9,7 +9,11 @@ incidents spanning them.
   Defender for Cloud) are generated once per tenant from the seed, about one for every
   three endpoint alerts; half join an existing incident (incidents spanning products).
 - A few incidents are merged into another: status ``redirected`` and
-  ``redirectIncidentId``. Incident changes (PATCH, comments) are kept here.
+  ``redirectIncidentId``; one awaits the customer's action (``awaitingAction``). Incident
+  changes (PATCH, comments) are kept here.
+- Some values are enum members Graph shows only on request (``graph_enums.py``):
+  serviceSource ``microsoftDefenderForCloud``, its detection sources, the remediation
+  status of its first evidence, and the incident status ``awaitingAction``.
 """
 
 from __future__ import annotations
@@ -71,11 +75,34 @@ PRODUCTS = [
 DETECTION_SOURCE = {
     "microsoftDefenderForOffice365": "microsoftDefenderForOffice365",
     "microsoftDefenderForIdentity": "microsoftDefenderForIdentity",
-    "microsoftDefenderForCloudApps": "microsoftDefenderForCloudApps",
+    "microsoftDefenderForCloudApps": "cloudAppSecurity",
     "azureAdIdentityProtection": "azureAdIdentityProtection",
     "dataLossPrevention": "microsoftDataLossPrevention",
     "microsoftDefenderForCloud": "microsoftDefenderForCloud",
 }
+# Defender for Cloud alerts name the plan that detected them; like serviceSource
+# microsoftDefenderForCloud, these detection sources and the remediation states of their
+# first evidence are members Graph shows only on request (``graph_enums.py``).
+CLOUD_DETECTION_SOURCES = (
+    "microsoftDefenderForCloud",
+    "microsoftDefenderForServers",
+    "microsoftDefenderForStorage",
+)
+CLOUD_REMEDIATION_STATUSES = ("active", "pendingApproval", "running")
+# Defender for Endpoint's detection sources as Graph names them.
+MDE_DETECTION_SOURCE = {
+    "WindowsDefenderAtp": "microsoftDefenderForEndpoint",
+    "WindowsDefenderAv": "antivirus",
+    "WindowsDefenderSmartScreen": "smartScreen",
+    "CustomerTI": "customTi",
+    "AutomatedInvestigation": "automatedInvestigation",
+    "CustomDetection": "customDetection",
+    "MTP": "microsoft365Defender",
+    "Manual": "manual",
+}
+# Determinations Defender for Endpoint spells otherwise than Graph's enum (both ways).
+MDE_DETERMINATION = {"InsufficientData": "notEnoughDataToValidate", "NotAvailable": "unknown"}
+GRAPH_TO_MDE_DETERMINATION = {graph: mde for mde, graph in MDE_DETERMINATION.items()}
 DAY = 24 * 3600 * 10_000_000
 FIRST_EXTRA_INCIDENT = 900_000
 
@@ -183,6 +210,14 @@ class GraphData:
                 product, rng, created, account, device, tenant.domain
             )
             when = format_ticks(created)
+            detection = DETECTION_SOURCE[product]
+            if product == "microsoftDefenderForCloud":
+                turn = n // len(PRODUCTS)
+                detection = CLOUD_DETECTION_SOURCES[turn % len(CLOUD_DETECTION_SOURCES)]
+                if evidence:
+                    evidence[0]["remediationStatus"] = CLOUD_REMEDIATION_STATUSES[
+                        turn % len(CLOUD_REMEDIATION_STATUSES)
+                    ]
             record = {
                 "id": alert_id,
                 "providerAlertId": alert_id.split("_")[0][2:] or alert_id,
@@ -192,7 +227,7 @@ class GraphData:
                 "classification": "unknown" if status != "resolved" else "truePositive",
                 "determination": "unknown" if status != "resolved" else "malware",
                 "serviceSource": product,
-                "detectionSource": DETECTION_SOURCE[product],
+                "detectionSource": detection,
                 "detectorId": graph_evidence._uuid(rng),
                 "tenantId": tenant.tenant_id,
                 "title": title,
@@ -224,6 +259,12 @@ class GraphData:
             source, target = rng.sample(candidates, 2)
             if graph.incidents.get(target, IncidentState()).redirect_to is None:
                 graph.incidents.setdefault(source, IncidentState()).redirect_to = target
+        # One incident waits for the customer's action (set by Defender Experts; a
+        # status Graph shows only on request).
+        merged = {t for i, st in graph.incidents.items() for t in (i, st.redirect_to) if t}
+        waiting = next((i for i in candidates if i not in merged), None)
+        if waiting is not None:
+            graph.incidents.setdefault(waiting, IncidentState()).status = "awaitingAction"
         return graph
 
 
@@ -247,9 +288,13 @@ def endpoint_alert(alert: Alert, tenant: Tenant) -> dict[str, Any]:
         "status": lower_first(data["status"]),
         "severity": lower_first(data["severity"]),
         "classification": lower_first(data["classification"]),
-        "determination": lower_first(data["determination"]),
+        "determination": MDE_DETERMINATION.get(
+            data["determination"], lower_first(data["determination"])
+        ),
         "serviceSource": "microsoftDefenderForEndpoint",
-        "detectionSource": lower_first(data["detectionSource"]),
+        "detectionSource": MDE_DETECTION_SOURCE.get(
+            data["detectionSource"], lower_first(data["detectionSource"])
+        ),
         "detectorId": data["detectorId"],
         "tenantId": tenant.tenant_id,
         "title": data["title"],

@@ -7,7 +7,8 @@ carry the audience ``https://graph.microsoft.com`` (or the Graph app ID), and er
 Graph's shape ``{"error": {"code", "message", "innerError": {"date", "request-id",
 "client-request-id"}}}``. The API modules (``graph_alerts_api.py``,
 ``graph_incidents_api.py``, ``hunting_api.py``) register their routes with
-:meth:`GraphApi.route` through ``app.graph``.
+:meth:`GraphApi.route` through ``app.graph``. A successful answer to a request with
+``Prefer: include-unknown-enum-members`` says ``Preference-Applied`` (``graph_enums.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import datetime as dt
 import uuid
 
 from .api import ApiFamily, DefenderApi
+from .graph_enums import PREFERENCE, wants_newer
 from .identity import GRAPH_APP_ID, GRAPH_AUDIENCE
-from .web import Response, json_response
+from .web import Request, Response, json_response
 
 GRAPH_AUDIENCES = frozenset({GRAPH_AUDIENCE, GRAPH_APP_ID, f"{GRAPH_AUDIENCE}/"})
 # Microsoft documents 150 requests per minute per app and tenant for security alerts.
@@ -61,6 +63,13 @@ class GraphApi(DefenderApi):
         if len(parts) < 3 or parts[0] != "v1.0" or parts[1].lower() != "security":
             return ""
         return "/".join(parts[2:])
+
+    def handle(self, request: Request) -> Response:
+        """The Defender gate's answer, saying when newer enum members were shown."""
+        response = super().handle(request)
+        if 200 <= response.status < 300 and wants_newer(request):
+            response.headers.append(("Preference-Applied", PREFERENCE))
+        return response
 
     def error(
         self, status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None

@@ -1,7 +1,9 @@
 """Graph's ``/v1.0/security/incidents``: list (``$filter``, ``$expand=alerts``, paging),
 get, PATCH (``status``, ``classification``, ``determination``, ``assignedTo``,
 ``customTags``) and ``POST …/comments``. Roles ``SecurityIncident.Read.All`` /
-``SecurityIncident.ReadWrite.All``; 150 calls a minute.
+``SecurityIncident.ReadWrite.All``; 150 calls a minute. Enum members newer than
+``unknownFutureValue`` (status ``awaitingAction``) only for callers that ask
+(``graph_enums.py``).
 
 Incidents group the Graph alerts (``graph_data.py``) by ``incidentId``; status, severity
 and ``lastUpdateDateTime`` follow their alerts unless a caller set them. Merged incidents
@@ -20,6 +22,17 @@ from .directory import Tenant
 from .faults import Faults
 from .graph_alerts_api import page
 from .graph_data import GraphData, GraphTenant, IncidentState, View, alert_views
+from .graph_enums import (
+    ALERT_CLASSIFICATION,
+    ALERT_DETERMINATION,
+    INCIDENT_NEWER,
+    check_body,
+    enum_field,
+    incident_as_seen,
+    invalid_value,
+    settable,
+    wants_newer,
+)
 from .graph_gate import graph_family
 from .model import dumps, format_ticks, now_ticks, parse_datetime
 from .odata import Field
@@ -33,22 +46,25 @@ GRAPH_INCIDENTS = graph_family("graph_incidents")
 READ = {"SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"}
 WRITE = {"SecurityIncident.ReadWrite.All"}
 SEVERITY_RANK = {"unknown": 0, "informational": 1, "low": 2, "medium": 3, "high": 4}
-STATUSES = {"active", "resolved", "inProgress", "redirected"}
+# The statuses a caller may set (redirected and awaitingAction are Microsoft's to give).
+SETTABLE_STATUSES = ("active", "inProgress", "resolved")
 
 
-def _get(name: str) -> Field:
-    return Field("string", lambda i: i[name])
+def incident_fields(include: bool) -> dict[str, Field]:
+    """The filterable properties; enums as a caller with(out) the preference sees them."""
 
+    def enum(name: str) -> Field:
+        return enum_field(name, INCIDENT_NEWER[name], include, lambda i: i[name])
 
-INCIDENT_FIELDS = {
-    "createdDateTime": Field("datetime", lambda i: parse_datetime(i["createdDateTime"])),
-    "lastUpdateDateTime": Field("datetime", lambda i: parse_datetime(i["lastUpdateDateTime"])),
-    "status": _get("status"),
-    "severity": _get("severity"),
-    "classification": _get("classification"),
-    "determination": _get("determination"),
-    "assignedTo": _get("assignedTo"),
-}
+    return {
+        "createdDateTime": Field("datetime", lambda i: parse_datetime(i["createdDateTime"])),
+        "lastUpdateDateTime": Field("datetime", lambda i: parse_datetime(i["lastUpdateDateTime"])),
+        "status": enum("status"),
+        "severity": enum("severity"),
+        "classification": enum("classification"),
+        "determination": enum("determination"),
+        "assignedTo": Field("string", lambda i: i["assignedTo"]),
+    }
 
 
 def register(app: SandboxApp) -> None:
@@ -158,18 +174,19 @@ class GraphIncidentsApi:
             raise ApiError(400, "BadRequest", f"Could not find a property named '{expand}'.")
         if expand and request.arg("$filter") and self.faults.config(tenant.tenant_id).expand_500:
             raise ApiError(500, "InternalServerError", "An unexpected error occurred.")
+        include = wants_newer(request)
         incidents, views = self.incidents(tenant)
         chunk, meta, _ = page(
             request,
             self.sandbox.origin,
             incidents,
-            INCIDENT_FIELDS,
+            incident_fields(include),
             {"lastUpdateDateTime", "createdDateTime"},
             {"$expand"},
         )
         context = "https://graph.microsoft.com/v1.0/$metadata#security/incidents"
         by_id = self._by_id(views) if expand else None
-        value = [self._public(i, by_id) for i in chunk]
+        value = [incident_as_seen(self._public(i, by_id), include) for i in chunk]
         return Response(200, dumps({"@odata.context": context, **meta, "value": value}))
 
     def _find(self, tenant: Tenant, incident_id: str) -> tuple[dict[str, Any], list[View]]:
@@ -182,7 +199,8 @@ class GraphIncidentsApi:
     def get_incident(self, request: Request, tenant: Tenant, incident_id: str) -> Response:
         incident, views = self._find(tenant, incident_id)
         expand = (request.arg("$expand") or "").lower() == "alerts"
-        return json_response(200, self._public(incident, self._by_id(views) if expand else None))
+        public = self._public(incident, self._by_id(views) if expand else None)
+        return json_response(200, incident_as_seen(public, wants_newer(request)))
 
     def _state(self, graph: GraphTenant, incident_id: str) -> IncidentState:
         """The incident's changes (call under ``graph.lock``, after ``_find``: never
@@ -196,7 +214,9 @@ class GraphIncidentsApi:
             raise ApiError(400, "BadRequest", "The request body is not valid JSON.") from None
         if not isinstance(changes, dict) or not changes:
             raise ApiError(400, "BadRequest", "The request body must be a non-empty JSON object.")
+        include = wants_newer(request)
         changes = {k: v for k, v in changes.items() if not k.startswith("@odata.")}
+        changes = check_body(changes, INCIDENT_NEWER, include)
         allowed = {"status", "classification", "determination", "assignedTo", "customTags"}
         for key in changes:
             if key not in allowed:
@@ -207,9 +227,18 @@ class GraphIncidentsApi:
         ):
             raise ApiError(400, "BadRequest", "customTags must be a list of strings.")
         status = changes.get("status")
-        if status is not None and status not in STATUSES - {"redirected"}:
-            raise ApiError(400, "BadRequest", f"Invalid value '{status}' for 'status'.")
-        self._find(tenant, incident_id)
+        if status is not None and (not isinstance(status, str) or status not in SETTABLE_STATUSES):
+            raise invalid_value("status", status, SETTABLE_STATUSES)
+        for key, members in (
+            ("classification", ALERT_CLASSIFICATION),
+            ("determination", ALERT_DETERMINATION),
+        ):
+            value = changes.get(key)
+            if value is not None and (not isinstance(value, str) or value not in settable(members)):
+                raise invalid_value(key, value, sorted(settable(members)))
+        incident, _ = self._find(tenant, incident_id)
+        if not changes:  # only unknownFutureValue: nothing changes
+            return json_response(200, incident_as_seen(self._public(incident, None), include))
         graph = self.data.of(tenant)
         with graph.lock:
             state = self._state(graph, incident_id)
@@ -227,7 +256,7 @@ class GraphIncidentsApi:
             state.updated = now_ticks()
         self.data.save()
         incident, _ = self._find(tenant, incident_id)
-        return json_response(200, self._public(incident, None))
+        return json_response(200, incident_as_seen(self._public(incident, None), include))
 
     def add_comment(self, request: Request, tenant: Tenant, incident_id: str) -> Response:
         try:

@@ -29,11 +29,14 @@ class ODataError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    """A filterable property: its type, how to read it, and allowed enum values."""
+    """A filterable property: its type, how to read it, and allowed enum values;
+    ``check``, when given, sees every string literal compared with it and raises
+    :class:`ODataError` for one the caller may not use."""
 
     kind: str  # "datetime", "int", "string" or "enum"
     get: Callable[[Any], Any]
     values: frozenset[str] = frozenset()
+    check: Callable[[str], None] | None = None
 
 
 _TOKEN = re.compile(
@@ -185,6 +188,8 @@ class _Parser:
         value = text[1:-1].replace("''", "'")
         if field.kind == "enum" and value not in field.values:
             raise ODataError(f"The string '{value}' is not a valid enumeration value for '{name}'.")
+        if field.check is not None:
+            field.check(value)
         return value
 
 

@@ -11,6 +11,7 @@ import jwt
 import pytest
 import requests
 
+from partner_portal.sandbox import graph_enums
 from partner_portal.sandbox.testing import SandboxProcess
 
 from .helpers import MDE_SCOPE, api_get, msal_app
@@ -91,12 +92,21 @@ def token(graph: SandboxProcess, tenant: str) -> str:
     return graph_token(graph, tenant)
 
 
-def all_alerts(sandbox: SandboxProcess, token: str, params: dict[str, Any]) -> list[dict]:
+#: What a client that knows Graph's newer enum members sends (as the product's does).
+NEWER_MEMBERS = {"Prefer": "include-unknown-enum-members"}
+
+
+def all_alerts(
+    sandbox: SandboxProcess,
+    token: str,
+    params: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> list[dict]:
     url: str | None = "/v1.0/security/alerts_v2"
     found: list[dict] = []
     first = True
     while url:
-        response = api_get(sandbox, token, url, params if first else None)
+        response = api_get(sandbox, token, url, params if first else None, headers)
         assert response.status_code == 200, response.text
         body = response.json()
         found += body["value"]
@@ -124,7 +134,7 @@ def test_graph_token_and_config(graph: SandboxProcess, tenant: str, token: str) 
 
 
 def test_alerts_paging_products_and_evidence(graph: SandboxProcess, token: str) -> None:
-    everything = all_alerts(graph, token, {"$top": "7", "$count": "true"})
+    everything = all_alerts(graph, token, {"$top": "7", "$count": "true"}, NEWER_MEMBERS)
     first = api_get(graph, token, "/v1.0/security/alerts_v2", {"$top": "7", "$count": "true"})
     assert first.json()["@odata.count"] == len(everything)
     assert len(first.json()["value"]) == 7
@@ -188,6 +198,8 @@ def test_endpoint_alert_same_in_both_apis(graph: SandboxProcess, tenant: str, to
     assert alert["id"] == mde_alert["id"]
     assert alert["providerAlertId"] == mde_alert["id"]
     assert alert["serviceSource"] == "microsoftDefenderForEndpoint"
+    # Graph names the detection source in its own enum ("WindowsDefenderAv" → "antivirus").
+    assert alert["detectionSource"] in graph_enums.DETECTION_SOURCE
     assert alert["incidentId"] == str(mde_alert["incidentId"])
     assert alert["title"] == mde_alert["title"]
     assert any(e["@odata.type"].endswith("deviceEvidence") for e in alert["evidence"])

@@ -23,6 +23,7 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.security.alert import Alert
 from msgraph.generated.models.security.alert_comment import AlertComment
 from msgraph.generated.models.security.alert_status import AlertStatus
+from msgraph.generated.models.security.service_source import ServiceSource
 from msgraph.generated.security.alerts_v2.alerts_v2_request_builder import (
     Alerts_v2RequestBuilder,
 )
@@ -168,3 +169,30 @@ def test_sdk_filter_incidents_patch_comment_and_hunt(graph: SandboxProcess) -> N
     alert = next(a for a in truth["alerts"] if a["id"] == out["target"])
     assert alert["status"] == "inProgress"
     assert alert["comments"][-1]["comment"] == "from the SDK"
+
+
+def test_sdk_sees_newer_enum_members_only_when_it_asks(graph: SandboxProcess) -> None:
+    """msgraph-sdk does not send ``Prefer: include-unknown-enum-members`` by itself: its
+    user reads Defender for Cloud alerts as ``UnknownFutureValue`` until they add it."""
+    tenant = graph.tenants[0]["tenant_id"]
+    truth = graph.control("GET", f"/_sandbox/tenants/{tenant}/graph/ground-truth").json()
+    cloud = {a["id"] for a in truth["alerts"] if a["serviceSource"] == "microsoftDefenderForCloud"}
+    assert cloud
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        client = make_client(graph)
+        plain = await client.security.alerts_v2.get()
+        config: RequestConfiguration[Any] = RequestConfiguration()
+        config.headers.add("Prefer", "include-unknown-enum-members")
+        asked = await client.security.alerts_v2.get(config)
+        assert plain is not None and plain.value and asked is not None and asked.value
+        return (
+            {a.id: a.service_source for a in plain.value},
+            {a.id: a.service_source for a in asked.value},
+        )
+
+    plain, asked = run(scenario())
+    assert {plain[i] for i in cloud} == {ServiceSource.UnknownFutureValue}
+    assert {asked[i] for i in cloud} == {ServiceSource.MicrosoftDefenderForCloud}
+    others = set(plain) - cloud
+    assert others and all(plain[i] == asked[i] != ServiceSource.UnknownFutureValue for i in others)

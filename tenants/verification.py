@@ -2,7 +2,12 @@
 
 ``customer_verify`` gets a client-credentials token for each resource the customer needs
 and validates it; the customer becomes active, missing permissions (naming them) or in
-error (in words). The first verification of a freshly bound tenant may wait for
+error (in words). Microsoft Graph is always asked too: a token whose roles include a
+Graph alert role puts the customer on Graph (`Customer.on_graph`), and its syncs switch
+from the retiring Defender APIs by themselves. A tenant that has not consented to Graph
+(no Graph roles, or no Graph token at all for a reason of Graph's own) stays on the
+legacy APIs with a note saying so; only failures that concern the whole tenant or the
+partner app fail the verification. The first verification of a freshly bound tenant may wait for
 Microsoft to replicate the consent (``VerificationRetry``: the service says transient,
 the task owns retries); if it fails for good the tenant is released, since it never
 proved anything. Later failures mean revoked consent. A sync that meets revoked consent
@@ -22,12 +27,21 @@ from partner_portal.core.failures import describe_failure
 from partner_portal.defender import (
     ALERT_READ,
     ALERT_READWRITE,
+    GRAPH_ALERT_READ,
+    GRAPH_ALERT_READWRITE,
+    GRAPH_INCIDENT_READ,
+    GRAPH_INCIDENT_READWRITE,
     INCIDENT_READ,
     INCIDENT_READWRITE,
+    AppDisabled,
     ConsentMissing,
+    Endpoints,
     IdentityThrottled,
+    InvalidAssertion,
+    InvalidSecret,
     InvalidToken,
     ResourceNotInTenant,
+    SecretExpired,
     TenantNotFound,
     TokenError,
     TransientIdentityError,
@@ -35,8 +49,10 @@ from partner_portal.defender import (
 from tenants import microsoft
 from tenants.audit import audit_record
 from tenants.models import (
+    GRAPH_ALERT_ROLES,
     Customer,
     CustomerStatus,
+    roles_are_on_graph,
 )
 
 if TYPE_CHECKING:
@@ -62,13 +78,46 @@ class VerificationRetry(Exception):
         self.countdown = countdown
 
 
-def required_roles(customer: Customer) -> dict[str, tuple[str, ...]]:
-    """Roles the portal needs, as alternatives: any one role of each entry will do."""
+#: Failures that say nothing about Graph in particular: the tenant, its consent or the
+#: partner app is at fault (or Microsoft is busy), and the legacy APIs would meet the same.
+_NOT_GRAPHS_OWN = (
+    ConsentMissing,
+    TenantNotFound,
+    IdentityThrottled,
+    TransientIdentityError,
+    InvalidSecret,
+    SecretExpired,
+    AppDisabled,
+    InvalidAssertion,
+)
+
+NOT_ON_GRAPH_YET = (
+    "Not on Microsoft Graph yet: {reason} Alerts are read from the Defender for Endpoint "
+    "API, which Microsoft stops on 1 February 2027; send the customer's admin a new consent "
+    "link to move it to Graph."
+)
+
+
+def required_roles(
+    customer: Customer, *, on_graph: bool | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Roles the portal needs, as alternatives: any one role of each entry will do.
+
+    A customer on Graph needs Graph's roles, any other the legacy APIs'; `on_graph`
+    defaults to what the customer's granted roles say.
+    """
+    graph = customer.on_graph if on_graph is None else on_graph
     needed: dict[str, tuple[str, ...]] = {}
     if customer.collect_alerts:
-        needed[ALERT_READ] = (ALERT_READ, ALERT_READWRITE)
+        if graph:
+            needed[GRAPH_ALERT_READ] = (GRAPH_ALERT_READ, GRAPH_ALERT_READWRITE)
+        else:
+            needed[ALERT_READ] = (ALERT_READ, ALERT_READWRITE)
     if customer.collect_incidents:
-        needed[INCIDENT_READ] = (INCIDENT_READ, INCIDENT_READWRITE)
+        if graph:
+            needed[GRAPH_INCIDENT_READ] = (GRAPH_INCIDENT_READ, GRAPH_INCIDENT_READWRITE)
+        else:
+            needed[INCIDENT_READ] = (INCIDENT_READ, INCIDENT_READWRITE)
     return needed
 
 
@@ -98,12 +147,10 @@ def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer 
     roles: set[str] = set()
     notes: list[str] = []
     try:
-        roles.update(_roles_for(customer, endpoints.mde_resource))
-        if customer.collect_incidents:
-            try:
-                roles.update(_roles_for(customer, endpoints.xdr_resource))
-            except ResourceNotInTenant:
-                notes.append("Microsoft Defender XDR is not set up in this tenant.")
+        graph_roles = _graph_roles(customer, endpoints, notes)
+        on_graph = roles_are_on_graph(graph_roles)
+        roles.update(graph_roles)
+        roles.update(_legacy_roles(customer, endpoints, notes, on_graph=on_graph))
     except ConsentMissing as exc:
         if not was_verified and not last_attempt:
             # Right after consent Microsoft may need a few seconds to replicate it.
@@ -125,10 +172,48 @@ def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer 
 
     missing = [
         name
-        for name, alternatives in required_roles(customer).items()
+        for name, alternatives in required_roles(customer, on_graph=on_graph).items()
         if not roles.intersection(alternatives)
     ]
     return _verification_succeeded(customer, sorted(roles), missing, notes)
+
+
+def _graph_roles(customer: Customer, endpoints: Endpoints, notes: list[str]) -> list[str]:
+    """The customer's roles at Microsoft Graph; none, with a note, when Graph will not
+    give this tenant a token for a reason of Graph's own (failures of the tenant or the
+    partner app are raised, as for any resource)."""
+    try:
+        roles = _roles_for(customer, endpoints.graph_resource)
+    except _NOT_GRAPHS_OWN:
+        raise
+    except TokenError as exc:  # e.g. Graph's service principal missing (AADSTS500011)
+        reason = f"Microsoft issued no Graph token for this tenant ({describe_failure(exc).words})"
+        notes.append(NOT_ON_GRAPH_YET.format(reason=reason.rstrip(".") + "."))
+        return []
+    if not roles_are_on_graph(roles):
+        reason = f"its consent does not include {' or '.join(GRAPH_ALERT_ROLES)}."
+        notes.append(NOT_ON_GRAPH_YET.format(reason=reason))
+    return roles
+
+
+def _legacy_roles(
+    customer: Customer, endpoints: Endpoints, notes: list[str], *, on_graph: bool
+) -> list[str]:
+    """The customer's roles at the Defender for Endpoint and XDR APIs. A customer on Graph
+    no longer needs them: a resource missing in its tenant is then no failure."""
+    roles: list[str] = []
+    try:
+        roles += _roles_for(customer, endpoints.mde_resource)
+    except ResourceNotInTenant:
+        if not on_graph:
+            raise
+    if customer.collect_incidents:
+        try:
+            roles += _roles_for(customer, endpoints.xdr_resource)
+        except ResourceNotInTenant:
+            if not on_graph:
+                notes.append("Microsoft Defender XDR is not set up in this tenant.")
+    return roles
 
 
 @transaction.atomic
@@ -170,6 +255,7 @@ def _verification_succeeded(
             "previous": previous,
             "roles": roles,
             "missing": missing,
+            "on_graph": roles_are_on_graph(roles),
         },
     )
     return customer

@@ -14,6 +14,7 @@ from partner_portal.alerts.sync.sources.base import (
     Source,
     SyncClient,
 )
+from partner_portal.alerts.sync.sources.graph_alerts import GraphAlerts
 from partner_portal.alerts.sync.sources.mde_alerts import MdeAlerts
 from partner_portal.alerts.sync.sources.xdr_incidents import XdrIncidents
 
@@ -70,3 +71,4 @@ def customer_fields() -> list[str]:
 
 register(MdeAlerts())
 register(XdrIncidents())
+register(GraphAlerts())

@@ -99,7 +99,9 @@ class Alert(models.Model):
 
 
 class Incident(models.Model):
-    """One Defender XDR incident of one customer; its alerts are linked by `incident_id`."""
+    """One Defender incident of one customer, from the Defender XDR API or, for a customer
+    on Microsoft Graph, from Graph (both number an incident alike); its alerts are linked
+    by `incident_id`. `raw` is what the API last sent, without expanded alerts."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="incidents")
     incident_id = models.BigIntegerField()
@@ -116,6 +118,14 @@ class Incident(models.Model):
     last_updated_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict)
     synced_at = models.DateTimeField(default=timezone.now)
+    #: Graph's tags: those people set (`customTags`, also in `tags`) and Microsoft's own.
+    custom_tags = models.JSONField(default=list, blank=True)
+    system_tags = models.JSONField(default=list, blank=True)
+    #: The incident this one was merged into (status "Redirected"); it leaves the queue.
+    redirect_incident_id = models.BigIntegerField(null=True, blank=True)
+    incident_web_url = models.URLField(max_length=1000, blank=True, default="")
+    #: Last written from Microsoft Graph (False: from the Defender XDR API).
+    from_graph = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -10,7 +10,7 @@ import pytest
 from django.db.models import Count
 
 from partner_portal.alerts import writeback
-from partner_portal.alerts.models import Alert, SyncStatus
+from partner_portal.alerts.models import Alert, Incident, SyncStatus
 from partner_portal.alerts.sync import sources
 from partner_portal.alerts.sync.passes import sync_source
 from partner_portal.defender import parse_timestamp
@@ -87,7 +87,7 @@ def test_a_customer_on_graph_mirrors_every_products_alerts(
     sandbox_factory: Any, bind_customers: Any
 ) -> None:
     sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=150, seed=41)
-    (customer,) = bind_customers(sandbox, on_graph=True)
+    (customer,) = bind_customers(sandbox, on_graph=True, collect_incidents=False)
     assert _enabled(customer) == {"graph_alerts"}
 
     run = sync_source(customer_id=customer.pk, source="graph_alerts")
@@ -134,8 +134,11 @@ def _move_to_graph(sandbox: SandboxProcess, tenant: str) -> None:
     assert customer is not None and customer.status == CustomerStatus.ACTIVE
     assert not customer.on_graph and _enabled(customer) == {"alerts", "incidents"}
 
-    # On the Defender for Endpoint API: every alert stored, and an analyst's work on one.
+    # On the Defender APIs: every alert and incident stored, and an analyst's work on one.
     assert sync_source(customer_id=customer.pk, source="alerts").status == SyncStatus.SUCCEEDED
+    assert sync_source(customer_id=customer.pk, source="incidents").status == "succeeded"
+    incidents = dict(Incident.objects.filter(customer=customer).values_list("incident_id", "pk"))
+    assert incidents
     before = dict(Alert.objects.filter(customer=customer).values_list("alert_id", "pk"))
     assert set(before) == set(ground_truth(sandbox, tenant))
     worked = Alert.objects.filter(customer=customer, status="New").order_by("pk").first()
@@ -154,8 +157,9 @@ def _move_to_graph(sandbox: SandboxProcess, tenant: str) -> None:
     sandbox.control("POST", f"/_sandbox/tenants/{tenant}/consent").raise_for_status()
     customer = verification.customer_verify(customer_id=customer.pk)
     assert customer is not None and customer.on_graph, customer and customer.last_error_message
-    assert _enabled(customer) == {"graph_alerts"}
+    assert _enabled(customer) == {"graph_alerts", "graph_incidents"}
     assert sync_source(customer_id=customer.pk, source="alerts") is None
+    assert sync_source(customer_id=customer.pk, source="incidents") is None
 
     run = sync_source(customer_id=customer.pk, source="graph_alerts")
     assert run is not None and run.status == SyncStatus.SUCCEEDED, run and run.error_message
@@ -176,3 +180,81 @@ def _move_to_graph(sandbox: SandboxProcess, tenant: str) -> None:
     assert "Looked at before the move." in [c["comment"] for c in kept.raw["comments"]]
     event = AuditEvent.objects.get(action="alert.updated", customer=customer)
     assert event.details["alert_pk"] == kept.pk and event.details["alert_id"] == kept.alert_id
+
+    # Incidents move the same way: the same rows, now Graph's, spanning every product.
+    moved = sync_source(customer_id=customer.pk, source="graph_incidents")
+    assert moved is not None and moved.status == SyncStatus.SUCCEEDED, moved.error_message
+    assert graph_incident_differences(customer, graph_truth(sandbox, tenant)) == []
+    now = dict(Incident.objects.filter(customer=customer).values_list("incident_id", "pk"))
+    assert {i: now[i] for i in incidents} == incidents
+    assert moved.updated == len(incidents) and moved.created == len(now) - len(incidents)
+
+
+def graph_incident_differences(customer: Customer, truth: dict[str, Any]) -> list[str]:
+    """Every way the customer's incidents differ from Graph's (empty when equal)."""
+    incidents = {int(i["id"]): i for i in truth["incidents"]}
+    members: dict[int, set[str]] = {}
+    for alert in truth["alerts"]:
+        members.setdefault(int(alert["incidentId"]), set()).add(alert["id"])
+    rows = {i.incident_id: i for i in Incident.objects.filter(customer=customer)}
+    problems = []
+    if set(incidents) != set(rows):
+        problems.append(f"incidents {sorted(set(incidents) ^ set(rows))[:5]} differ")
+    for incident_id in set(incidents) & set(rows):
+        api, row = incidents[incident_id], rows[incident_id]
+        redirect = api["redirectIncidentId"]
+        expected = {
+            "name": api["displayName"],
+            "status": _pascal(api["status"]),
+            "severity": _pascal(api["severity"]),
+            "classification": _pascal(api["classification"], unset=True),
+            "determination": _pascal(api["determination"], unset=True),
+            "assigned_to": api["assignedTo"] or "",
+            "tags": api["customTags"],
+            "custom_tags": api["customTags"],
+            "system_tags": api["systemTags"],
+            "redirect_incident_id": int(redirect) if redirect else None,
+            "incident_web_url": api["incidentWebUrl"],
+            "created_at": parse_timestamp(api["createdDateTime"]),
+            "last_updated_at": parse_timestamp(api["lastUpdateDateTime"]),
+            "from_graph": True,
+            "raw": api,
+        }
+        for column, value in expected.items():
+            if getattr(row, column) != value:
+                problems.append(f"{incident_id}.{column}: {getattr(row, column)!r} != {value!r}")
+        if set(row.alert_ids) != members.get(incident_id, set()):
+            problems.append(f"{incident_id}.alert_ids differ")
+    return problems
+
+
+def test_a_customer_on_graph_mirrors_its_incidents_merged_ones_included(
+    sandbox_factory: Any, bind_customers: Any
+) -> None:
+    sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=120, seed=43)
+    (customer,) = bind_customers(sandbox, on_graph=True)
+    assert _enabled(customer) == {"graph_alerts", "graph_incidents"}
+
+    run = sync_source(customer_id=customer.pk, source="graph_incidents")
+    assert run is not None and run.status == SyncStatus.SUCCEEDED, run and run.error_message
+    truth = graph_truth(sandbox, customer.tenant_id)
+    assert graph_incident_differences(customer, truth) == []
+    merged = Incident.objects.filter(customer=customer, status="Redirected")
+    assert merged.exists() and all(i.redirect_incident_id for i in merged)
+    spanning = [
+        i for i in Incident.objects.filter(customer=customer) if i.name.startswith("Multi-stage")
+    ]
+    assert spanning, "incidents spanning several products arrive whole"
+
+    # An incident resolved and tagged in Defender comes back with the next pass.
+    target = next(i for i in truth["incidents"] if i["status"] == "active")["id"]
+    changed = microsoft.graph_client(customer).update_incident(
+        target, status="resolved", custom_tags=["contained"]
+    )
+    assert changed.status == "resolved"
+    second = sync_source(customer_id=customer.pk, source="graph_incidents")
+    assert second is not None and second.status == SyncStatus.SUCCEEDED
+    assert second.updated >= 1 and second.created == 0
+    row = Incident.objects.get(customer=customer, incident_id=int(target))
+    assert (row.status, row.custom_tags) == ("Resolved", ["contained"])
+    assert graph_incident_differences(customer, graph_truth(sandbox, customer.tenant_id)) == []

@@ -129,9 +129,9 @@ def eager_tasks() -> Iterator[None]:
 
 
 def test_the_real_sources_keep_their_stored_names_permissions_and_limits() -> None:
-    assert sources.names() == ["alerts", "incidents", "graph_alerts"]
-    assert set(sources.names()) <= {s.value for s in models.Source}
-    alerts, incidents, graph_alerts = sources.all_sources()
+    assert sources.names() == [s.value for s in models.Source]
+    assert sources.names() == ["alerts", "incidents", "graph_alerts", "graph_incidents"]
+    alerts, incidents, graph_alerts, graph_incidents = sources.all_sources()
     assert (alerts.permission, alerts.limits, alerts.model, alerts.on_graph) == (
         ALERT_READ, MDE_ALERT_LIMITS, Alert, False
     )  # fmt: skip
@@ -141,7 +141,10 @@ def test_the_real_sources_keep_their_stored_names_permissions_and_limits() -> No
     assert (graph_alerts.permission, graph_alerts.limits, graph_alerts.model) == (
         "SecurityAlert.Read.All", GRAPH_SECURITY_LIMITS, Alert
     )  # fmt: skip
-    assert graph_alerts.on_graph
+    assert (graph_incidents.permission, graph_incidents.limits, graph_incidents.model) == (
+        "SecurityIncident.Read.All", GRAPH_SECURITY_LIMITS, models.Incident
+    )  # fmt: skip
+    assert graph_alerts.on_graph and graph_incidents.on_graph
     assert sources.find("nothing") is None
     with pytest.raises(ValueError, match="registered already"):
         sources.register(alerts)

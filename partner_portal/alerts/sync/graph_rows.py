@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from partner_portal.alerts.models import SEVERITY_RANK
+from partner_portal.alerts.models import SEVERITY_RANK, Incident
 from partner_portal.defender import (
     AlertClassification,
     AlertDetermination,
@@ -29,6 +29,7 @@ from partner_portal.defender import (
     AlertSeverity,
     AlertStatus,
     GraphAlert,
+    GraphIncident,
     IncidentStatus,
     Vocabulary,
 )
@@ -126,4 +127,36 @@ def graph_alert_row(
         (record.incident_web_url or "")[:1000],
         json_value(list(record.system_tags)),
         True,
+    )
+
+
+def graph_incident(
+    customer_id: int, incident_id: int, record: GraphIncident, now: datetime
+) -> Incident:
+    """One incident row from Graph. Its alerts are kept by ID only: the alerts source
+    stores them, so `raw` is the incident without its expanded `alerts`."""
+    severity = portal_value(_SEVERITIES, record.severity) or AlertSeverity.UNSPECIFIED.value
+    alerts = record.alerts or ()
+    raw = {key: value for key, value in record.raw.items() if key != "alerts"}
+    return Incident(
+        customer_id=customer_id,
+        incident_id=incident_id,  # `numeric_id(record.id)`, checked by the caller
+        name=(record.display_name or "")[:500],
+        status=portal_value(_INCIDENT_STATUSES, record.status)[:16],
+        severity=severity[:16],
+        severity_rank=SEVERITY_RANK.get(severity, 0),
+        classification=portal_value(_CLASSIFICATIONS, record.classification, unset=True)[:48],
+        determination=portal_value(_DETERMINATIONS, record.determination, unset=True)[:64],
+        assigned_to=(record.assigned_to or "")[:255],
+        tags=list(record.custom_tags),
+        alert_ids=[alert.id for alert in alerts],
+        created_at=record.created_date_time,
+        last_updated_at=record.last_update_date_time,
+        raw=raw,
+        synced_at=now,
+        custom_tags=list(record.custom_tags),
+        system_tags=list(record.system_tags),
+        redirect_incident_id=numeric_id(record.redirect_incident_id),
+        incident_web_url=(record.incident_web_url or "")[:1000],
+        from_graph=True,
     )

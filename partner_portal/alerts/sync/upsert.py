@@ -1,4 +1,5 @@
-"""Storing what a sync read: alerts and incidents upserted idempotently, a page at a time.
+"""Storing what a sync read: alerts upserted idempotently, a page at a time (incidents:
+`incident_upsert.py`).
 
 Each call takes one page of parsed records and writes it in one transaction. A stored row
 is rewritten only when Microsoft's copy is newer, so running a page twice, or a stale
@@ -15,8 +16,8 @@ Alerts have two writers with one outcome. On PostgreSQL the page is streamed wit
 straight into the table when none of its alerts is stored yet (a backfill), otherwise
 into a temporary table and merged with one INSERT ... ON CONFLICT that writes only what
 changed and reports which alerts were new. Any other database reads what is stored and
-writes with one bulk INSERT ... ON CONFLICT. Incidents are few and small, so they take the
-portable path everywhere. The write-back (`writeback.py`) stores Defender's answers here too.
+writes with one bulk INSERT ... ON CONFLICT. The write-back (`writeback.py`) stores
+Defender's answers here too.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from django.db.models import BooleanField, Field, Model
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from partner_portal.alerts.models import SEVERITY_RANK, Alert, Incident
+from partner_portal.alerts.models import SEVERITY_RANK, Alert
 from partner_portal.alerts.sync.graph_rows import graph_alert_row
-from partner_portal.defender import AlertRecord, GraphAlert, IncidentRecord
+from partner_portal.defender import AlertRecord, GraphAlert
 
 M = TypeVar("M", bound=Model)
 #: An alert as either API sends it.
@@ -47,10 +48,6 @@ ALERT_FIELDS = [
     "computer_dns_name", "related_user", "mitre_techniques", "created_at", "first_event_at",
     "last_event_at", "last_updated_at", "resolved_at", "has_evidence", "raw", "synced_at",
     "service_source", "alert_web_url", "incident_web_url", "system_tags", "from_graph",
-]  # fmt: skip
-INCIDENT_FIELDS = [
-    "name", "status", "severity", "severity_rank", "classification", "determination",
-    "assigned_to", "tags", "alert_ids", "created_at", "last_updated_at", "raw", "synced_at",
 ]  # fmt: skip
 
 
@@ -150,26 +147,6 @@ def alert_from_record(customer_id: int, record: AnyAlert, now: datetime) -> Aler
     return Alert(**_alert_values(customer_id, record, now))
 
 
-def incident_from_record(customer_id: int, record: IncidentRecord, now: datetime) -> Incident:
-    return Incident(
-        customer_id=customer_id,
-        incident_id=record.incident_id,
-        name=(record.incident_name or "")[:500],
-        status=record.status or "",
-        severity=record.severity or "",
-        severity_rank=SEVERITY_RANK.get(record.severity or "", 0),
-        classification=record.classification or "",
-        determination=record.determination or "",
-        assigned_to=(record.assigned_to or "")[:255],
-        tags=list(record.tags),
-        alert_ids=[alert.alert_id for alert in record.alerts],
-        created_at=record.created_time,
-        last_updated_at=record.last_update_time,
-        raw=dict(record.raw),
-        synced_at=now,
-    )
-
-
 # --- alerts ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UpsertResult:
@@ -191,7 +168,7 @@ def _latest_per_id(records: Iterable[AnyAlert]) -> dict[str, AnyAlert]:
     return latest
 
 
-def _newer(candidate: datetime | None, known: datetime | None) -> bool:
+def newer(candidate: datetime | None, known: datetime | None) -> bool:
     return candidate is None or known is None or candidate > known
 
 
@@ -238,9 +215,9 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AnyAlert]) -> Up
             known_updated, known_evidence, known_graph = known
             graph = type(record) is GraphAlert
             updated = _updated(record)
-            newer = _newer(updated, known_updated) or (graph and not known_graph)
+            rewrite = newer(updated, known_updated) or (graph and not known_graph)
             gains_evidence = bool(record.evidence) and not known_evidence
-            if not newer and not (updated == known_updated and gains_evidence):
+            if not rewrite and not (updated == known_updated and gains_evidence):
                 continue
             if known_evidence and not record.evidence and graph == known_graph:
                 keep_evidence.append(alert_id)
@@ -255,11 +232,11 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AnyAlert]) -> Up
             if evidence.get(row.alert_id):
                 row.raw = {**row.raw, "evidence": evidence[row.alert_id]}
                 row.has_evidence = True
-    _insert_or_update(Alert, rows, key="alert_id", fields=ALERT_FIELDS, batch_size=2000)
+    insert_or_update(Alert, rows, key="alert_id", fields=ALERT_FIELDS, batch_size=2000)
     return UpsertResult(len(new_ids), len(rows) - len(new_ids), tuple(new_ids))
 
 
-def _insert_or_update(
+def insert_or_update(
     model: type[M], rows: list[M], *, key: str, fields: list[str], batch_size: int
 ) -> None:
     """One bulk INSERT ... ON CONFLICT: new rows are added, and a row whose customer and
@@ -380,29 +357,3 @@ def _copy_rows(
         write_row = copy.write_row
         for record in latest.values():
             write_row(_row(customer_id, record, now, _json_text))
-
-
-# --- incidents ------------------------------------------------------------------------------
-@transaction.atomic
-def incidents_upsert(*, customer_id: int, records: Iterable[IncidentRecord]) -> UpsertResult:
-    """Insert new incidents and update those whose copy is newer, in one transaction."""
-    latest = {record.incident_id: record for record in records}
-    if not latest:
-        return UpsertResult(0, 0)
-    existing = dict(
-        Incident.objects.filter(customer_id=customer_id, incident_id__in=list(latest)).values_list(
-            "incident_id", "last_updated_at"
-        )
-    )
-    now = timezone.now()
-    rows, created, updated = [], 0, 0
-    for incident_id, record in latest.items():
-        if incident_id not in existing:
-            created += 1
-        elif not _newer(record.last_update_time, existing[incident_id]):
-            continue
-        else:
-            updated += 1
-        rows.append(incident_from_record(customer_id, record, now))
-    _insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
-    return UpsertResult(created, updated)

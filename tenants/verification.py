@@ -2,16 +2,14 @@
 
 ``customer_verify`` gets a client-credentials token for each resource the customer needs
 and validates it; the customer becomes active, missing permissions (naming them) or in
-error (in words). Microsoft Graph is always asked too: a token whose roles include a
-Graph alert role puts the customer on Graph (`Customer.on_graph`), and its syncs switch
-from the retiring Defender APIs by themselves. A tenant that has not consented to Graph
-(no Graph roles, or no Graph token at all for a reason of Graph's own) stays on the
-legacy APIs with a note saying so; only failures that concern the whole tenant or the
-partner app fail the verification. The first verification of a freshly bound tenant may wait for
-Microsoft to replicate the consent (``VerificationRetry``: the service says transient,
-the task owns retries); if it fails for good the tenant is released, since it never
-proved anything. Later failures mean revoked consent. A sync that meets revoked consent
-or a missing permission reports it here too (``customer_record_access_problem``).
+error (in words). Microsoft Graph is always asked too (`roles.py`): a token whose roles
+include a Graph alert role puts the customer on Graph (`Customer.on_graph`), and its
+syncs switch from the retiring Defender APIs by themselves. The first verification of a
+freshly bound tenant may wait for Microsoft to replicate the consent
+(``VerificationRetry``: the service says transient, the task owns retries); if it fails
+for good the tenant is released, since it never proved anything. Later failures mean
+revoked consent. A sync that meets revoked consent or a missing permission reports it
+here too (``customer_record_access_problem``).
 """
 
 from __future__ import annotations
@@ -25,35 +23,17 @@ from django.utils import timezone
 
 from partner_portal.core.failures import describe_failure
 from partner_portal.defender import (
-    ALERT_READ,
-    ALERT_READWRITE,
-    GRAPH_ALERT_READ,
-    GRAPH_ALERT_READWRITE,
-    GRAPH_INCIDENT_READ,
-    GRAPH_INCIDENT_READWRITE,
-    INCIDENT_READ,
-    INCIDENT_READWRITE,
-    AppDisabled,
     ConsentMissing,
-    Endpoints,
     IdentityThrottled,
-    InvalidAssertion,
-    InvalidSecret,
     InvalidToken,
-    ResourceNotInTenant,
-    SecretExpired,
     TenantNotFound,
     TokenError,
     TransientIdentityError,
 )
 from tenants import microsoft
 from tenants.audit import audit_record
-from tenants.models import (
-    GRAPH_ALERT_ROLES,
-    Customer,
-    CustomerStatus,
-    roles_are_on_graph,
-)
+from tenants.models import Customer, CustomerStatus, roles_are_on_graph
+from tenants.roles import graph_roles, legacy_roles, required_roles
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -78,59 +58,6 @@ class VerificationRetry(Exception):
         self.countdown = countdown
 
 
-#: Failures that say nothing about Graph in particular: the tenant, its consent or the
-#: partner app is at fault (or Microsoft is busy), and the legacy APIs would meet the same.
-_NOT_GRAPHS_OWN = (
-    ConsentMissing,
-    TenantNotFound,
-    IdentityThrottled,
-    TransientIdentityError,
-    InvalidSecret,
-    SecretExpired,
-    AppDisabled,
-    InvalidAssertion,
-)
-
-NOT_ON_GRAPH_YET = (
-    "Not on Microsoft Graph yet: {reason} Alerts are read from the Defender for Endpoint "
-    "API, which Microsoft stops on 1 February 2027; send the customer's admin a new consent "
-    "link to move it to Graph."
-)
-
-
-def required_roles(
-    customer: Customer, *, on_graph: bool | None = None
-) -> dict[str, tuple[str, ...]]:
-    """Roles the portal needs, as alternatives: any one role of each entry will do.
-
-    A customer on Graph needs Graph's roles, any other the legacy APIs'; `on_graph`
-    defaults to what the customer's granted roles say.
-    """
-    graph = customer.on_graph if on_graph is None else on_graph
-    needed: dict[str, tuple[str, ...]] = {}
-    if customer.collect_alerts:
-        if graph:
-            needed[GRAPH_ALERT_READ] = (GRAPH_ALERT_READ, GRAPH_ALERT_READWRITE)
-        else:
-            needed[ALERT_READ] = (ALERT_READ, ALERT_READWRITE)
-    if customer.collect_incidents:
-        if graph:
-            needed[GRAPH_INCIDENT_READ] = (GRAPH_INCIDENT_READ, GRAPH_INCIDENT_READWRITE)
-        else:
-            needed[INCIDENT_READ] = (INCIDENT_READ, INCIDENT_READWRITE)
-    return needed
-
-
-def _roles_for(customer: Customer, resource: str) -> list[str]:
-    provider = microsoft.token_provider(customer)
-    assert customer.tenant_id
-    token = provider.get(customer.tenant_id, resource, force_refresh=True)
-    validated = microsoft.token_validator(customer).validate(
-        token.token, tenant_id=customer.tenant_id, resource=resource
-    )
-    return sorted(validated.roles)
-
-
 def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer | None:
     """Prove the consent: get a token for the tenant and check it; set the status.
 
@@ -147,10 +74,10 @@ def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer 
     roles: set[str] = set()
     notes: list[str] = []
     try:
-        graph_roles = _graph_roles(customer, endpoints, notes)
-        on_graph = roles_are_on_graph(graph_roles)
-        roles.update(graph_roles)
-        roles.update(_legacy_roles(customer, endpoints, notes, on_graph=on_graph))
+        graph = graph_roles(customer, endpoints, notes)
+        on_graph = roles_are_on_graph(graph)
+        roles.update(graph)
+        roles.update(legacy_roles(customer, endpoints, notes, on_graph=on_graph))
     except ConsentMissing as exc:
         if not was_verified and not last_attempt:
             # Right after consent Microsoft may need a few seconds to replicate it.
@@ -176,44 +103,6 @@ def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer 
         if not roles.intersection(alternatives)
     ]
     return _verification_succeeded(customer, sorted(roles), missing, notes)
-
-
-def _graph_roles(customer: Customer, endpoints: Endpoints, notes: list[str]) -> list[str]:
-    """The customer's roles at Microsoft Graph; none, with a note, when Graph will not
-    give this tenant a token for a reason of Graph's own (failures of the tenant or the
-    partner app are raised, as for any resource)."""
-    try:
-        roles = _roles_for(customer, endpoints.graph_resource)
-    except _NOT_GRAPHS_OWN:
-        raise
-    except TokenError as exc:  # e.g. Graph's service principal missing (AADSTS500011)
-        reason = f"Microsoft issued no Graph token for this tenant ({describe_failure(exc).words})"
-        notes.append(NOT_ON_GRAPH_YET.format(reason=reason.rstrip(".") + "."))
-        return []
-    if not roles_are_on_graph(roles):
-        reason = f"its consent does not include {' or '.join(GRAPH_ALERT_ROLES)}."
-        notes.append(NOT_ON_GRAPH_YET.format(reason=reason))
-    return roles
-
-
-def _legacy_roles(
-    customer: Customer, endpoints: Endpoints, notes: list[str], *, on_graph: bool
-) -> list[str]:
-    """The customer's roles at the Defender for Endpoint and XDR APIs. A customer on Graph
-    no longer needs them: a resource missing in its tenant is then no failure."""
-    roles: list[str] = []
-    try:
-        roles += _roles_for(customer, endpoints.mde_resource)
-    except ResourceNotInTenant:
-        if not on_graph:
-            raise
-    if customer.collect_incidents:
-        try:
-            roles += _roles_for(customer, endpoints.xdr_resource)
-        except ResourceNotInTenant:
-            if not on_graph:
-                notes.append("Microsoft Defender XDR is not set up in this tenant.")
-    return roles
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from partner_portal.defender import (
     TransientIdentityError,
     WrongTenant,
 )
-from tenants import microsoft, verification
+from tenants import microsoft, roles, verification
 from tenants.models import AuditEvent, Customer, CustomerStatus
 from tests.tenants.factories import CustomerFactory
 
@@ -261,7 +261,7 @@ def test_graph_roles_put_the_customer_on_graph_and_graph_roles_are_required(
     assert customer.status == CustomerStatus.ACTIVE and customer.on_graph
     assert set(GRAPH_ROLES) <= set(customer.granted_roles)
     assert "Alert.Read.All" in customer.granted_roles
-    assert verification.required_roles(customer) == {
+    assert roles.required_roles(customer) == {
         "SecurityAlert.Read.All": ("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"),
         "SecurityIncident.Read.All": (
             "SecurityIncident.Read.All",

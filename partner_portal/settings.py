@@ -204,6 +204,7 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 MICROSOFT_LOGIN_URL = env("MICROSOFT_LOGIN_URL", default="")
 MICROSOFT_MDE_API_URL = env("MICROSOFT_MDE_API_URL", default="")
 MICROSOFT_XDR_API_URL = env("MICROSOFT_XDR_API_URL", default="")
+MICROSOFT_GRAPH_URL = env("MICROSOFT_GRAPH_URL", default="")
 MICROSOFT_CA_FILE = env("MICROSOFT_CA_FILE", default="")
 # --- Sync ----------------------------------------------------------------------------
 SYNC_DEFAULT_INTERVAL_SECONDS = env.int("SYNC_DEFAULT_INTERVAL_SECONDS", default=60)

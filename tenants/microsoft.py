@@ -26,6 +26,7 @@ from partner_portal.defender import (
     DefenderApiClient,
     Endpoints,
     FileTokenCache,
+    GraphClient,
     Limiter,
     MdeClient,
     TokenCacheBackend,
@@ -64,6 +65,8 @@ class PartnerApp:
     xdr_api_url: str
     ca_file: str | None
     uses_sandbox: bool
+    #: The Microsoft Graph host (``/v1.0`` is added by the client); empty: the cloud's.
+    graph_url: str = ""
 
     @property
     def client_id(self) -> str:
@@ -97,6 +100,7 @@ def _from_settings() -> PartnerApp:
         xdr_api_url=settings.MICROSOFT_XDR_API_URL,
         ca_file=settings.MICROSOFT_CA_FILE or None,
         uses_sandbox=False,
+        graph_url=settings.MICROSOFT_GRAPH_URL,
     )
 
 
@@ -122,6 +126,7 @@ def _from_sandbox(path: Path) -> PartnerApp:
         xdr_api_url=config["xdr_api_url"],
         ca_file=config["ca_file"],
         uses_sandbox=True,
+        graph_url=config.get("graph_url", ""),
     )
     _sandbox_cache[str(path)] = (mtime, app)
     return app
@@ -147,6 +152,7 @@ def endpoints_for_customer(customer: Customer, app: PartnerApp | None = None) ->
         login_url=app.login_url or None,
         mde_api_url=app.mde_api_url or None,
         xdr_api_url=app.xdr_api_url or None,
+        graph_url=app.graph_url or None,
     )
 
 
@@ -253,6 +259,12 @@ def mde_client(customer: Customer, *, token_sources: list[str] | None = None) ->
 def xdr_client(customer: Customer, *, token_sources: list[str] | None = None) -> XdrClient:
     """An incidents client for one customer."""
     return _api_client(XdrClient, customer, token_sources)
+
+
+def graph_client(customer: Customer, *, token_sources: list[str] | None = None) -> GraphClient:
+    """A Microsoft Graph security client (alerts_v2, incidents, hunting) for one customer:
+    Graph's token audience in the customer's cloud and Graph's limits per tenant."""
+    return _api_client(GraphClient, customer, token_sources)
 
 
 def _api_client(api: type[ClientT], customer: Customer, token_sources: list[str] | None) -> ClientT:

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from partner_portal.defender import GRAPH_ALERT_READ, GRAPH_ALERT_READWRITE
+
+#: The Graph roles that put a customer on Microsoft Graph (see `roles_are_on_graph`).
+GRAPH_ALERT_ROLES = (GRAPH_ALERT_READ, GRAPH_ALERT_READWRITE)
+
+
+def roles_are_on_graph(roles: Iterable[str]) -> bool:
+    """Whether a consent holding `roles` is synced through Microsoft Graph.
+
+    The one rule for the switch from the Defender for Endpoint and XDR APIs (gone on
+    1 February 2027): a customer whose verified token for Graph carries a Graph alert
+    role reads alerts and incidents from Graph; any other keeps the legacy APIs until
+    its admin consents again.
+    """
+    return any(role in GRAPH_ALERT_ROLES for role in roles)
 
 
 class CustomerStatus(models.TextChoices):
@@ -107,6 +125,11 @@ class Customer(models.Model):
     def expected_tenant_unchecked(self) -> bool:
         """A domain that was never looked up: consent from any tenant is still accepted."""
         return bool(self.expected_tenant) and not self.expected_tenant_id
+
+    @property
+    def on_graph(self) -> bool:
+        """Synced through Microsoft Graph (its granted roles include a Graph alert role)."""
+        return roles_are_on_graph(self.granted_roles or ())
 
     @property
     def needs_reconsent(self) -> bool:

@@ -2,11 +2,14 @@
 
 ``customer_verify`` gets a client-credentials token for each resource the customer needs
 and validates it; the customer becomes active, missing permissions (naming them) or in
-error (in words). The first verification of a freshly bound tenant may wait for
-Microsoft to replicate the consent (``VerificationRetry``: the service says transient,
-the task owns retries); if it fails for good the tenant is released, since it never
-proved anything. Later failures mean revoked consent. A sync that meets revoked consent
-or a missing permission reports it here too (``customer_record_access_problem``).
+error (in words). Microsoft Graph is always asked too (`roles.py`): a token whose roles
+include a Graph alert role puts the customer on Graph (`Customer.on_graph`), and its
+syncs switch from the retiring Defender APIs by themselves. The first verification of a
+freshly bound tenant may wait for Microsoft to replicate the consent
+(``VerificationRetry``: the service says transient, the task owns retries); if it fails
+for good the tenant is released, since it never proved anything. Later failures mean
+revoked consent. A sync that meets revoked consent or a missing permission reports it
+here too (``customer_record_access_problem``).
 """
 
 from __future__ import annotations
@@ -20,24 +23,17 @@ from django.utils import timezone
 
 from partner_portal.core.failures import describe_failure
 from partner_portal.defender import (
-    ALERT_READ,
-    ALERT_READWRITE,
-    INCIDENT_READ,
-    INCIDENT_READWRITE,
     ConsentMissing,
     IdentityThrottled,
     InvalidToken,
-    ResourceNotInTenant,
     TenantNotFound,
     TokenError,
     TransientIdentityError,
 )
 from tenants import microsoft
 from tenants.audit import audit_record
-from tenants.models import (
-    Customer,
-    CustomerStatus,
-)
+from tenants.models import Customer, CustomerStatus, roles_are_on_graph
+from tenants.roles import graph_roles, legacy_roles, required_roles
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -62,26 +58,6 @@ class VerificationRetry(Exception):
         self.countdown = countdown
 
 
-def required_roles(customer: Customer) -> dict[str, tuple[str, ...]]:
-    """Roles the portal needs, as alternatives: any one role of each entry will do."""
-    needed: dict[str, tuple[str, ...]] = {}
-    if customer.collect_alerts:
-        needed[ALERT_READ] = (ALERT_READ, ALERT_READWRITE)
-    if customer.collect_incidents:
-        needed[INCIDENT_READ] = (INCIDENT_READ, INCIDENT_READWRITE)
-    return needed
-
-
-def _roles_for(customer: Customer, resource: str) -> list[str]:
-    provider = microsoft.token_provider(customer)
-    assert customer.tenant_id
-    token = provider.get(customer.tenant_id, resource, force_refresh=True)
-    validated = microsoft.token_validator(customer).validate(
-        token.token, tenant_id=customer.tenant_id, resource=resource
-    )
-    return sorted(validated.roles)
-
-
 def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer | None:
     """Prove the consent: get a token for the tenant and check it; set the status.
 
@@ -98,12 +74,10 @@ def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer 
     roles: set[str] = set()
     notes: list[str] = []
     try:
-        roles.update(_roles_for(customer, endpoints.mde_resource))
-        if customer.collect_incidents:
-            try:
-                roles.update(_roles_for(customer, endpoints.xdr_resource))
-            except ResourceNotInTenant:
-                notes.append("Microsoft Defender XDR is not set up in this tenant.")
+        graph = graph_roles(customer, endpoints, notes)
+        on_graph = roles_are_on_graph(graph)
+        roles.update(graph)
+        roles.update(legacy_roles(customer, endpoints, notes, on_graph=on_graph))
     except ConsentMissing as exc:
         if not was_verified and not last_attempt:
             # Right after consent Microsoft may need a few seconds to replicate it.
@@ -125,7 +99,7 @@ def customer_verify(*, customer_id: int, last_attempt: bool = True) -> Customer 
 
     missing = [
         name
-        for name, alternatives in required_roles(customer).items()
+        for name, alternatives in required_roles(customer, on_graph=on_graph).items()
         if not roles.intersection(alternatives)
     ]
     return _verification_succeeded(customer, sorted(roles), missing, notes)
@@ -170,6 +144,7 @@ def _verification_succeeded(
             "previous": previous,
             "roles": roles,
             "missing": missing,
+            "on_graph": roles_are_on_graph(roles),
         },
     )
     return customer

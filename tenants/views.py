@@ -21,6 +21,7 @@ from tenants import (
     offboarding,
     panels,
     registration,
+    roles,
     selectors,
     verification,
 )
@@ -104,7 +105,7 @@ def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "email_form": EmailLinkForm(initial={"to": customer.contact_email}),
         "link_form": NewLinkForm(initial={"flow": consent.flow if consent else "v2"}),
         "delete_form": DeleteForm(),
-        "required_roles": list(verification.required_roles(customer)),
+        "required_roles": list(roles.required_roles(customer)),
         "statuses": CustomerStatus,
         # Cards other apps add (the alerts app's sync card), in their order.
         "panels": panels.render_customer_panels(customer=customer, request=request),

@@ -16,10 +16,16 @@ SEVERITY_RANK = {severity.value: rank for rank, severity in enumerate(AlertSever
 class Source(models.TextChoices):
     ALERTS = "alerts", "Alerts"
     INCIDENTS = "incidents", "Incidents"
+    GRAPH_ALERTS = "graph_alerts", "Alerts (Microsoft Graph)"
+    GRAPH_INCIDENTS = "graph_incidents", "Incidents (Microsoft Graph)"
 
 
 class Alert(models.Model):
-    """One Defender for Endpoint alert of one customer; `raw` is exactly what the API sent."""
+    """One Defender alert of one customer, from the Defender for Endpoint API or, for a
+    customer on Microsoft Graph, from Graph's alerts_v2 (every Defender product); `raw` is
+    exactly what the API last sent, evidence included. An alert both APIs serve has the
+    same ID in each, so the row stays the same across a customer's switch to Graph.
+    Enum columns use the portal's vocabularies (`partner_portal.defender.records`)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="alerts")
     alert_id = models.CharField(max_length=128)
@@ -49,6 +55,15 @@ class Alert(models.Model):
     has_evidence = models.BooleanField(default=False)
     raw = models.JSONField(default=dict)
     synced_at = models.DateTimeField(default=timezone.now)
+    #: The Defender product that raised it (Graph's `serviceSource`, e.g.
+    #: "microsoftDefenderForOffice365"); empty for rows stored before it was kept.
+    service_source = models.CharField(max_length=64, blank=True, default="")
+    #: Deep links Graph gives (the Defender portal's pages of the alert and its incident).
+    alert_web_url = models.URLField(max_length=1000, blank=True, default="")
+    incident_web_url = models.URLField(max_length=1000, blank=True, default="")
+    system_tags = models.JSONField(default=list, blank=True)
+    #: Last written from Microsoft Graph (False: from the Defender for Endpoint API).
+    from_graph = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -84,7 +99,9 @@ class Alert(models.Model):
 
 
 class Incident(models.Model):
-    """One Defender XDR incident of one customer; its alerts are linked by `incident_id`."""
+    """One Defender incident of one customer, from the Defender XDR API or, for a customer
+    on Microsoft Graph, from Graph (both number an incident alike); its alerts are linked
+    by `incident_id`. `raw` is what the API last sent, without expanded alerts."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="incidents")
     incident_id = models.BigIntegerField()
@@ -101,6 +118,14 @@ class Incident(models.Model):
     last_updated_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict)
     synced_at = models.DateTimeField(default=timezone.now)
+    #: Graph's tags: those people set (`customTags`, also in `tags`) and Microsoft's own.
+    custom_tags = models.JSONField(default=list, blank=True)
+    system_tags = models.JSONField(default=list, blank=True)
+    #: The incident this one was merged into (status "Redirected"); it leaves the queue.
+    redirect_incident_id = models.BigIntegerField(null=True, blank=True)
+    incident_web_url = models.URLField(max_length=1000, blank=True, default="")
+    #: Last written from Microsoft Graph (False: from the Defender XDR API).
+    from_graph = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -6,6 +6,11 @@ portal never shows a change Defender did not take. Before writing, the alert is 
 back from Defender: if it changed since the analyst's page was rendered, nothing is
 written and the analyst sees the conflict. Each attempt, whatever its outcome, leaves
 an audit event naming who, which alert, what and how it ended.
+
+Changes still go through the Defender for Endpoint API, also for customers whose alerts
+are synced from Microsoft Graph: an alert of another Defender product, or a customer
+whose consent lacks that API's write permission, is refused here in words (`_unwritable`)
+rather than sent to an API that cannot take it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The product of every alert the Defender for Endpoint API serves.
+ENDPOINT = "microsoftDefenderForEndpoint"
 # A person is waiting for the answer, so give up far sooner than a background sync would.
 INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, max_throttled=3, max_total_wait=20.0)
 # Microsoft's per-minute limit of the alerts API per customer, as its client keeps to it.
@@ -121,7 +128,8 @@ def alert_update(
     Defender's differs, nothing is written and the result is a conflict.
     """
     client, problem = _client_for(alert.customer)
-    if client is None:
+    problem = problem or _unwritable(alert)
+    if client is None or problem:
         return _record(alert, actor, Outcome.FAILED, problem, changes.wanted(), ip_address, 0)
     return _apply(
         client,
@@ -157,11 +165,14 @@ def alerts_bulk_update(
     results: list[WriteResult] = []
     for group in by_customer.values():
         client, problem = _client_for(group[0].customer)
-        if client is None:
-            results += [
-                _record(a, actor, Outcome.FAILED, problem, changes.wanted(), ip_address, 0, True)
-                for a in group
-            ]
+        refused = [(a, problem or _unwritable(a)) for a in group]
+        results += [
+            _record(a, actor, Outcome.FAILED, why, changes.wanted(), ip_address, 0, True)
+            for a, why in refused
+            if client is None or why
+        ]
+        group = [a for a, why in refused if not why]
+        if client is None or not group:
             continue
         current, failure, calls = _read_back(client, group)
         for index, alert in enumerate(group):
@@ -214,6 +225,24 @@ def _client_for(customer: Customer) -> tuple[MdeClient | None, str]:
         return None, str(exc)
     client.retry = INTERACTIVE_RETRY
     return client, ""
+
+
+def _unwritable(alert: Alert) -> str:
+    """Why this alert cannot be changed through the Defender for Endpoint API ("" if it
+    can): it comes from another Defender product, or its customer consented to Graph only."""
+    if alert.service_source and alert.service_source != ENDPOINT:
+        return (
+            "Alerts of this Defender product cannot be changed from the portal yet; "
+            "change it in the Microsoft Defender portal. Nothing was changed."
+        )
+    customer = alert.customer
+    if customer.on_graph and ALERT_READWRITE not in customer.granted_roles:
+        return (
+            "This customer consented to Microsoft Graph only, and the portal still changes "
+            "alerts through the Defender for Endpoint API; change it in the Microsoft "
+            "Defender portal. Nothing was changed."
+        )
+    return ""
 
 
 def _read_back(

@@ -24,6 +24,12 @@ __all__ = [
     "ALERT_READ",
     "ALERT_READWRITE",
     "DEFENDER_PORTAL_URL",
+    "GRAPH_ALERT_READ",
+    "GRAPH_ALERT_READWRITE",
+    "GRAPH_APP_ID",
+    "GRAPH_HUNTING",
+    "GRAPH_INCIDENT_READ",
+    "GRAPH_INCIDENT_READWRITE",
     "GRAPH_RESOURCE",
     "INCIDENT_READ",
     "INCIDENT_READWRITE",
@@ -49,6 +55,7 @@ GRAPH_RESOURCE = "https://graph.microsoft.com"
 #: Application IDs of those resources: version 2.0 tokens carry these as ``aud``.
 MDE_APP_ID = "fc780465-2017-40d4-a0c5-307022471b92"
 XDR_APP_ID = "8ee8fdad-f234-4243-8f3b-15c294843740"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
 #: The Defender portal of the commercial cloud (and GCC).
 DEFENDER_PORTAL_URL = "https://security.microsoft.com"
@@ -57,6 +64,12 @@ ALERT_READ = "Alert.Read.All"
 ALERT_READWRITE = "Alert.ReadWrite.All"
 INCIDENT_READ = "Incident.Read.All"
 INCIDENT_READWRITE = "Incident.ReadWrite.All"
+#: Microsoft Graph's application permissions for the security API.
+GRAPH_ALERT_READ = "SecurityAlert.Read.All"
+GRAPH_ALERT_READWRITE = "SecurityAlert.ReadWrite.All"
+GRAPH_INCIDENT_READ = "SecurityIncident.Read.All"
+GRAPH_INCIDENT_READWRITE = "SecurityIncident.ReadWrite.All"
+GRAPH_HUNTING = "ThreatHunting.Read.All"
 
 #: Regional Defender for Endpoint hosts (commercial cloud only); Microsoft recommends the
 #: one nearest to the caller. ``aea`` is the newest one listed by Microsoft.

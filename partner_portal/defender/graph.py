@@ -36,6 +36,13 @@ from urllib.parse import quote
 import requests
 
 from .client import DefenderApiClient
+from .clouds import (
+    GRAPH_ALERT_READ,
+    GRAPH_ALERT_READWRITE,
+    GRAPH_HUNTING,
+    GRAPH_INCIDENT_READ,
+    GRAPH_INCIDENT_READWRITE,
+)
 from .errors import Forbidden, MalformedResponse, PageLimitExceeded, ServerError
 from .graph_hunting import HuntingColumn, HuntingResult, parse_hunting_result
 from .graph_records import (
@@ -86,9 +93,9 @@ GRAPH_MAX_TOP = 1000
 ALERTS = "/security/alerts_v2"
 INCIDENTS = "/security/incidents"
 ORDER = "lastUpdateDateTime asc"  # undocumented, used in production by Elastic
-ALERT_READ, ALERT_WRITE = "SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"
-INCIDENT_READ, INCIDENT_WRITE = "SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"
-HUNTING = "ThreatHunting.Read.All"
+ALERT_READ, ALERT_WRITE = GRAPH_ALERT_READ, GRAPH_ALERT_READWRITE
+INCIDENT_READ, INCIDENT_WRITE = GRAPH_INCIDENT_READ, GRAPH_INCIDENT_READWRITE
+HUNTING = GRAPH_HUNTING
 
 
 class GraphClient(DefenderApiClient):

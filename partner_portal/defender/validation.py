@@ -25,7 +25,15 @@ import jwt
 import requests
 from jwt.algorithms import RSAAlgorithm
 
-from .clouds import MDE_APP_ID, MDE_RESOURCE, XDR_APP_ID, XDR_RESOURCE, Endpoints
+from .clouds import (
+    GRAPH_APP_ID,
+    GRAPH_RESOURCE,
+    MDE_APP_ID,
+    MDE_RESOURCE,
+    XDR_APP_ID,
+    XDR_RESOURCE,
+    Endpoints,
+)
 from .consent import normalise_tenant_id
 from .identity_errors import (
     BadSignature,
@@ -58,7 +66,11 @@ __all__ = [
 ]
 
 # Version 2.0 tokens name the resource by its application ID instead of its URI.
-_RESOURCE_APP_IDS = {MDE_RESOURCE: MDE_APP_ID, XDR_RESOURCE: XDR_APP_ID}
+_RESOURCE_APP_IDS = {
+    MDE_RESOURCE: MDE_APP_ID,
+    XDR_RESOURCE: XDR_APP_ID,
+    GRAPH_RESOURCE: GRAPH_APP_ID,
+}
 
 
 @dataclass(frozen=True)

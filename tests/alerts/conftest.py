@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from partner_portal.sandbox.catalog import GRAPH_ROLES
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft
 from tenants.models import Customer, CustomerStatus
@@ -22,20 +23,22 @@ def point_portal_at(sandbox: SandboxProcess, settings: Any) -> None:
 
 @pytest.fixture
 def bind_customers(settings: Any, db: None) -> Iterator[Callable[..., list[Customer]]]:
-    """Create an active customer for each consented tenant of a sandbox."""
+    """Create an active customer for each consented tenant of a sandbox: on the legacy
+    Defender APIs (granted the tenant's roles but Graph's), or `on_graph=True`."""
 
-    def bind(sandbox: SandboxProcess, **fields: Any) -> list[Customer]:
+    def bind(sandbox: SandboxProcess, *, on_graph: bool = False, **fields: Any) -> list[Customer]:
         point_portal_at(sandbox, settings)
         customers = []
         for tenant in sandbox.tenants:
             if not tenant["consented"]:
                 continue
+            roles = [r for r in tenant["roles"] if on_graph or r not in GRAPH_ROLES]
             customers.append(
                 CustomerFactory(
                     display_name=tenant["name"],
                     tenant_id=tenant["tenant_id"],
                     status=CustomerStatus.ACTIVE,
-                    granted_roles=sorted(tenant["roles"]),
+                    granted_roles=sorted(roles),
                     **fields,
                 )
             )

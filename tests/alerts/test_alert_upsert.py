@@ -168,3 +168,68 @@ def test_text_that_copy_must_escape_is_stored_unchanged(customer: Customer) -> N
     assert (row.title, row.description) == (title, "\\N is not null")
     assert row.raw["title"] == title
     assert row.mitre_techniques == ["T1059", "T1105"]
+
+
+def graph_alert(alert_id: str, updated: str = "2026-01-02T10:00:00Z", **fields: Any) -> Any:
+    from partner_portal.defender import parse_graph_alert
+
+    data: dict[str, Any] = {
+        "id": alert_id,
+        "providerAlertId": alert_id,
+        "incidentId": "7",
+        "title": f"Alert {alert_id}",
+        "severity": "high",
+        "status": "inProgress",
+        "classification": "unknown",
+        "determination": "unknown",
+        "serviceSource": "microsoftDefenderForEndpoint",
+        "detectionSource": "antivirus",
+        "category": "Malware",
+        "createdDateTime": "2026-01-01T09:00:00.1234567Z",
+        "lastUpdateDateTime": updated,
+        "alertWebUrl": f"https://security.microsoft.com/alerts/{alert_id}",
+        "incidentWebUrl": "https://security.microsoft.com/incidents/7",
+        "mitreTechniques": ["T1059"],
+        "systemTags": ["Defender Experts"],
+        "comments": [],
+        "evidence": [
+            {
+                "@odata.type": "#microsoft.graph.security.deviceEvidence",
+                "mdeDeviceId": "f" * 40,
+                "deviceDnsName": "pc1.contoso.com",
+                "verdict": "suspicious",
+            },
+            {
+                "@odata.type": "#microsoft.graph.security.userEvidence",
+                "userAccount": {"accountName": "amy", "domainName": "CONTOSO"},
+            },
+        ],
+        **fields,
+    }
+    return parse_graph_alert(data)
+
+
+@pytest.mark.parametrize("path", ["portable", "postgres"])
+def test_graphs_copy_of_an_alert_rewrites_the_row_in_place(customer: Customer, path: str) -> None:
+    if path == "postgres" and connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    write = upsert._alerts_upsert_portable if path == "portable" else upsert._alerts_upsert_postgres
+    write(customer.pk, {"a1": alert("a1"), "a2": alert("a2")})
+    pk = Alert.objects.get(alert_id="a1").pk
+    # The same moment of change as the stored copy: Graph's copy is written all the same.
+    result = write(customer.pk, {"a1": graph_alert("a1"), "o1": graph_alert("o1")})
+    assert (result.created, result.updated, result.new_ids) == (1, 1, ("o1",))
+    row = Alert.objects.get(alert_id="a1")
+    assert row.pk == pk and row.from_graph
+    assert (row.status, row.severity, row.severity_rank) == ("InProgress", "High", 4)
+    assert (row.classification, row.determination) == ("", "")
+    assert (row.machine_id, row.computer_dns_name) == ("f" * 40, "pc1.contoso.com")
+    assert row.related_user == "CONTOSO\\amy" and row.incident_id == 7
+    assert row.service_source == "microsoftDefenderForEndpoint"
+    assert row.alert_web_url.endswith("/alerts/a1") and row.system_tags == ["Defender Experts"]
+    assert row.has_evidence and row.raw["evidence"][0]["deviceDnsName"] == "pc1.contoso.com"
+    # Once from Graph, a repeat or an older copy of either API changes nothing.
+    assert write(customer.pk, {"a1": graph_alert("a1")}).updated == 0
+    assert write(customer.pk, {"a1": alert("a1")}).updated == 0
+    assert Alert.objects.get(alert_id="a1").from_graph
+    assert Alert.objects.filter(customer=customer).count() == 3

@@ -21,6 +21,7 @@ from partner_portal.alerts.sync.upsert import UpsertResult, alerts_upsert
 from partner_portal.celery import app
 from partner_portal.defender import (
     ALERT_READ,
+    GRAPH_SECURITY_LIMITS,
     INCIDENT_READ,
     MDE_ALERT_LIMITS,
     XDR_INCIDENT_LIMITS,
@@ -128,14 +129,22 @@ def eager_tasks() -> Iterator[None]:
 
 
 def test_the_real_sources_keep_their_stored_names_permissions_and_limits() -> None:
-    assert sources.names() == [s.value for s in models.Source] == ["alerts", "incidents"]
-    alerts, incidents = sources.all_sources()
-    assert (alerts.permission, alerts.limits, alerts.model) == (
-        ALERT_READ, MDE_ALERT_LIMITS, Alert
+    assert sources.names() == [s.value for s in models.Source]
+    assert sources.names() == ["alerts", "incidents", "graph_alerts", "graph_incidents"]
+    alerts, incidents, graph_alerts, graph_incidents = sources.all_sources()
+    assert (alerts.permission, alerts.limits, alerts.model, alerts.on_graph) == (
+        ALERT_READ, MDE_ALERT_LIMITS, Alert, False
     )  # fmt: skip
-    assert (incidents.permission, incidents.limits, incidents.model) == (
-        INCIDENT_READ, XDR_INCIDENT_LIMITS, models.Incident
+    assert (incidents.permission, incidents.limits, incidents.model, incidents.on_graph) == (
+        INCIDENT_READ, XDR_INCIDENT_LIMITS, models.Incident, False
     )  # fmt: skip
+    assert (graph_alerts.permission, graph_alerts.limits, graph_alerts.model) == (
+        "SecurityAlert.Read.All", GRAPH_SECURITY_LIMITS, Alert
+    )  # fmt: skip
+    assert (graph_incidents.permission, graph_incidents.limits, graph_incidents.model) == (
+        "SecurityIncident.Read.All", GRAPH_SECURITY_LIMITS, models.Incident
+    )  # fmt: skip
+    assert graph_alerts.on_graph and graph_incidents.on_graph
     assert sources.find("nothing") is None
     with pytest.raises(ValueError, match="registered already"):
         sources.register(alerts)

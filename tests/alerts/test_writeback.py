@@ -286,3 +286,30 @@ def test_no_write_back_for_an_offboarded_or_revoked_customer(
         response.content.decode()
     )
     assert _defender(wb_sandbox, alert) == before
+
+
+def test_an_alert_of_another_product_or_a_graph_only_customer_is_refused_in_words(
+    customers: list[Customer], wb_sandbox: SandboxProcess, analyst: Any
+) -> None:
+    from partner_portal.alerts.writeback import alerts_bulk_update
+    from tests.alerts.factories import AlertFactory
+
+    customer = customers[0]
+    office = AlertFactory(customer=customer, service_source="microsoftDefenderForOffice365")
+    result = alert_update(
+        alert=office, actor=analyst, changes=AlertChanges(status="Resolved"),
+        seen_last_update=office.last_updated_at,
+    )  # fmt: skip
+    assert result.outcome == Outcome.FAILED
+    assert "this Defender product cannot be changed from the portal yet" in result.message
+
+    # A consent to Graph alone: the Defender for Endpoint API is not even asked.
+    customer.granted_roles = ["SecurityAlert.ReadWrite.All", "SecurityIncident.ReadWrite.All"]
+    customer.save(update_fields=["granted_roles"])
+    endpoint = _open_alert(customer)
+    before = _defender(wb_sandbox, endpoint)
+    (bulk,) = alerts_bulk_update(alerts=[endpoint], actor=analyst, status="Resolved")
+    assert bulk.outcome == Outcome.FAILED and "Microsoft Graph only" in bulk.message
+    assert _defender(wb_sandbox, endpoint) == before
+    customer.refresh_from_db()
+    assert customer.status == CustomerStatus.ACTIVE and customer.missing_roles == []

@@ -60,6 +60,13 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             customers: dict[str, tuple[int, str]] = {}
             names = ("Contoso Retail", "Fabrikam Health")
             for tenant, name in zip(sandbox.tenants, names, strict=True):
+                # Consent to the Defender APIs only: the console's write-back still speaks
+                # the Defender for Endpoint API, so these customers stay on it.
+                sandbox.control(
+                    "PUT",
+                    f"/_sandbox/tenants/{tenant['tenant_id']}/consent-scope",
+                    json={"scope": "defender"},
+                ).raise_for_status()
                 # 30 seconds is the shortest interval the registration form allows.
                 pk, link = driver.register(name, sync_interval_seconds="30")
                 result = driver.consent(

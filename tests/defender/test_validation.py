@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from partner_portal.defender import identity_errors as e
-from partner_portal.defender.clouds import MDE_APP_ID, endpoints_for
+from partner_portal.defender.clouds import GRAPH_APP_ID, GRAPH_RESOURCE, MDE_APP_ID, endpoints_for
 from partner_portal.defender.http import make_session
 from partner_portal.defender.validation import TokenValidator
 
@@ -144,6 +144,18 @@ def test_v2_token_accepted_with_v2_issuer_and_app_id_audience() -> None:
     token = make_token(KEY, iat=NOW, version="2.0", aud=MDE_APP_ID)
     result = validator().validate(token, tenant_id=TENANT, resource=MDE)
     assert result.claims["iss"] == f"{LOGIN}/{TENANT}/v2.0"
+
+
+@responses.activate
+def test_a_graph_token_is_accepted_by_graphs_url_or_its_app_id() -> None:
+    add_identity(responses.mock, keys=[jwk(KEY, "key-1")])
+    for aud, version in ((GRAPH_RESOURCE, "1.0"), (GRAPH_APP_ID, "2.0")):
+        token = make_token(KEY, iat=NOW, version=version, aud=aud)
+        result = validator().validate(token, tenant_id=TENANT, resource=GRAPH_RESOURCE)
+        assert result.claims["aud"] == aud
+    with pytest.raises(e.WrongAudience):
+        mde = make_token(KEY, iat=NOW, version="2.0", aud=MDE_APP_ID)
+        validator().validate(mde, tenant_id=TENANT, resource=GRAPH_RESOURCE)
 
 
 @pytest.mark.parametrize(

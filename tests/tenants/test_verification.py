@@ -16,7 +16,7 @@ from partner_portal.defender import (
     TransientIdentityError,
     WrongTenant,
 )
-from tenants import microsoft, verification
+from tenants import microsoft, roles, verification
 from tenants.models import AuditEvent, Customer, CustomerStatus
 from tests.tenants.factories import CustomerFactory
 
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 TENANT = "9f3e6c1a-52b7-4a8d-9c1e-0d2f4b6a8e10"
 MDE = "https://api.securitycenter.microsoft.com"
 XDR = "https://api.security.microsoft.com"
+GRAPH = "https://graph.microsoft.com"
 
 
 @dataclass
@@ -38,7 +39,7 @@ class FakeMicrosoft:
     """Stands in for the token provider and validator: answers per resource."""
 
     def __init__(self) -> None:
-        self.roles: dict[str, tuple[str, ...]] = {MDE: (), XDR: ()}
+        self.roles: dict[str, tuple[str, ...]] = {MDE: (), XDR: (), GRAPH: ()}
         self.errors: dict[str, Exception] = {}
         self.invalid: Exception | None = None
         self.calls: list[tuple[str, str, bool]] = []
@@ -85,7 +86,7 @@ def verify(customer: Customer, *, last_attempt: bool = True) -> Customer:
 def test_all_roles_granted_makes_the_customer_active(
     fake: FakeMicrosoft, verifying: Customer
 ) -> None:
-    fake.roles = {MDE: ("Alert.Read.All", "Alert.ReadWrite.All"), XDR: ("Incident.Read.All",)}
+    fake.roles.update({MDE: ("Alert.Read.All", "Alert.ReadWrite.All"), XDR: ("Incident.Read.All",)})
     customer = verify(verifying)
     assert customer.status == CustomerStatus.ACTIVE
     assert customer.granted_roles == ["Alert.Read.All", "Alert.ReadWrite.All", "Incident.Read.All"]
@@ -95,12 +96,12 @@ def test_all_roles_granted_makes_the_customer_active(
 
 
 def test_readwrite_alone_satisfies_alert_reading(fake: FakeMicrosoft, verifying: Customer) -> None:
-    fake.roles = {MDE: ("Alert.ReadWrite.All",), XDR: ("Incident.Read.All",)}
+    fake.roles.update({MDE: ("Alert.ReadWrite.All",), XDR: ("Incident.Read.All",)})
     assert verify(verifying).status == CustomerStatus.ACTIVE
 
 
 def test_a_missing_role_is_named(fake: FakeMicrosoft, verifying: Customer) -> None:
-    fake.roles = {MDE: ("Alert.Read.All",), XDR: ()}
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ()})
     customer = verify(verifying)
     assert customer.status == CustomerStatus.MISSING_PERMISSIONS
     assert customer.missing_roles == ["Incident.Read.All"]
@@ -111,9 +112,10 @@ def test_incidents_not_collected_need_no_incident_role(
 ) -> None:
     verifying.collect_incidents = False
     verifying.save(update_fields=["collect_incidents"])
-    fake.roles = {MDE: ("Alert.Read.All",), XDR: ()}
+    fake.roles[MDE] = ("Alert.Read.All",)
     assert verify(verifying).status == CustomerStatus.ACTIVE
-    assert all(call[1] == MDE for call in fake.calls)
+    # Graph is always asked (it decides the API); the incidents API is not.
+    assert all(call[1] in (MDE, GRAPH) for call in fake.calls)
 
 
 def test_defender_xdr_missing_in_the_tenant_is_noted(
@@ -148,7 +150,7 @@ def test_consent_not_yet_visible_is_retried_before_giving_up(
 def test_consent_removed_after_it_worked_is_consent_revoked(
     fake: FakeMicrosoft, verifying: Customer
 ) -> None:
-    fake.roles = {MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)}
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
     verify(verifying)
     fake.errors[MDE] = ConsentMissing("AADSTS700016: app not found", aadsts_code=700016)
     customer = verify(verifying, last_attempt=False)
@@ -178,7 +180,7 @@ def test_a_token_for_another_tenant_releases_a_tenant_that_never_verified(
 def test_a_token_for_another_tenant_is_an_error_for_a_verified_customer(
     fake: FakeMicrosoft, verifying: Customer
 ) -> None:
-    fake.roles = {MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)}
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
     verify(verifying)
     fake.invalid = WrongTenant("tid does not match")
     customer = verify(verifying)
@@ -245,3 +247,124 @@ def test_verify_task_retries_then_records_the_error(
     verifying.refresh_from_db()
     # Eager retries run in-line; the last attempt gives the unproven tenant up.
     assert verifying.status == CustomerStatus.PENDING_CONSENT, result
+
+
+# --- Microsoft Graph ----------------------------------------------------------------------
+GRAPH_ROLES = ("SecurityAlert.ReadWrite.All", "SecurityIncident.ReadWrite.All")
+
+
+def test_graph_roles_put_the_customer_on_graph_and_graph_roles_are_required(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",), GRAPH: GRAPH_ROLES})
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ACTIVE and customer.on_graph
+    assert set(GRAPH_ROLES) <= set(customer.granted_roles)
+    assert "Alert.Read.All" in customer.granted_roles
+    assert roles.required_roles(customer) == {
+        "SecurityAlert.Read.All": ("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"),
+        "SecurityIncident.Read.All": (
+            "SecurityIncident.Read.All",
+            "SecurityIncident.ReadWrite.All",
+        ),
+    }
+    assert "Not on Microsoft Graph" not in customer.last_error_message
+    event = AuditEvent.objects.filter(action="customer.verified", customer=customer).get()
+    assert event.details["on_graph"] is True
+
+
+def test_a_legacy_consent_stays_on_the_defender_apis_with_a_note(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ACTIVE and not customer.on_graph
+    assert customer.missing_roles == []
+    assert customer.last_error_message.startswith("Not on Microsoft Graph yet")
+    assert "1 February 2027" in customer.last_error_message
+    assert GRAPH in {call[1] for call in fake.calls}
+
+
+def test_a_graph_token_refused_for_graphs_own_reason_does_not_fail_a_legacy_customer(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
+    fake.errors[GRAPH] = ResourceNotInTenant("AADSTS500011: not found", aadsts_code=500011)
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ACTIVE and not customer.on_graph
+    assert customer.granted_roles == ["Alert.Read.All", "Incident.Read.All"]
+    assert "Not on Microsoft Graph yet: Microsoft issued no Graph token" in (
+        customer.last_error_message
+    )
+
+
+def test_a_graph_token_refused_for_the_whole_tenant_fails_as_before(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
+    fake.errors[GRAPH] = InvalidSecret("AADSTS7000215: invalid secret", aadsts_code=7000215)
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ERROR
+    assert customer.last_error_code == "AADSTS7000215"
+
+
+def test_a_graph_only_consent_needs_no_defender_api(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles[GRAPH] = GRAPH_ROLES
+    fake.errors[MDE] = ResourceNotInTenant("AADSTS500011: not found", aadsts_code=500011)
+    fake.errors[XDR] = ResourceNotInTenant("AADSTS500011: not found", aadsts_code=500011)
+    customer = verify(verifying)
+    assert customer.status == CustomerStatus.ACTIVE and customer.on_graph
+    assert sorted(customer.granted_roles) == sorted(GRAPH_ROLES)
+    assert customer.last_error_message == ""
+
+
+def test_on_graph_a_missing_graph_incident_role_is_named(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
+    fake.roles[GRAPH] = ("SecurityAlert.Read.All",)
+    customer = verify(verifying)
+    assert customer.on_graph
+    assert customer.status == CustomerStatus.MISSING_PERMISSIONS
+    assert customer.missing_roles == ["SecurityIncident.Read.All"]
+
+
+def test_the_customer_switches_to_graph_once_its_roles_appear(
+    fake: FakeMicrosoft, verifying: Customer
+) -> None:
+    fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
+    assert not verify(verifying).on_graph
+    fake.roles[GRAPH] = GRAPH_ROLES  # the admin consented again
+    customer = verify(verifying)
+    assert customer.on_graph and customer.last_error_message == ""
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    ("scope", "on_graph"), [("defender", False), ("graph", True), ("both", True)]
+)
+def test_real_tokens_decide_the_api_by_the_tenants_consent(
+    sandbox_factory: Any, settings: Any, scope: str, on_graph: bool
+) -> None:
+    from tests.alerts.conftest import point_portal_at
+
+    sandbox = sandbox_factory(tenants=1, consented=0, alerts_per_tenant=5, seed=31)
+    created = sandbox.control(
+        "POST", "/_sandbox/tenants", json={"alerts": 5, "consented": True, "consent_scope": scope}
+    )
+    created.raise_for_status()
+    point_portal_at(sandbox, settings)
+    try:
+        customer = CustomerFactory(
+            tenant_id=created.json()["tenant_id"], status=CustomerStatus.VERIFYING
+        )
+        customer = verify(customer)
+    finally:
+        microsoft.reset_for_tests()
+    assert customer.status == CustomerStatus.ACTIVE, customer.last_error_message
+    assert customer.on_graph is on_graph
+    assert ("SecurityAlert.ReadWrite.All" in customer.granted_roles) is on_graph
+    assert ("Alert.Read.All" in customer.granted_roles) is (scope != "graph")
+    assert customer.last_error_message.startswith("Not on Microsoft Graph yet") is (not on_graph)

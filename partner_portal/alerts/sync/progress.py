@@ -72,11 +72,14 @@ def _backfill(state: SyncState | None, first: SyncRun | None, stored: int) -> di
 
 
 def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
-    """Health and backfill progress of each source of `customer`, JSON-ready."""
+    """Health and backfill progress of each source of `customer`, JSON-ready: those of
+    the API it is on (Graph or the legacy ones), and any other it has synced before."""
     states = {s.source: s for s in SyncState.objects.filter(customer=customer)}
     overview: list[dict[str, Any]] = []
     for source in sources.all_sources():
         state = states.get(source.name)
+        if source.on_graph != customer.on_graph and state is None:
+            continue
         stored = source.stored_count(customer)
         runs = SyncRun.objects.filter(customer=customer, source=source.name)
         last = runs.order_by("-started_at", "-id").first()

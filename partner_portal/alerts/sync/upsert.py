@@ -1,16 +1,23 @@
-"""Storing what a sync read: alerts and incidents upserted idempotently, a page at a time.
+"""Storing what a sync read: alerts upserted idempotently, a page at a time (incidents:
+`incident_upsert.py`).
 
 Each call takes one page of parsed records and writes it in one transaction. A stored row
 is rewritten only when Microsoft's copy is newer, so running a page twice, or a stale
 page from a pass that lost its lock, changes nothing. Alerts also keep the evidence that
 was fetched for them once, when later updates arrive without it.
 
+Alerts come from two APIs into one table: the Defender for Endpoint API's records and
+Microsoft Graph's (`graph_rows.py` maps those to the same columns). A row first written
+from the Defender for Endpoint API is rewritten by Graph's copy of the same alert even
+when nothing changed since, so a customer's switch to Graph refreshes every row in place
+(same row, same local history) rather than adding one.
+
 Alerts have two writers with one outcome. On PostgreSQL the page is streamed with COPY:
 straight into the table when none of its alerts is stored yet (a backfill), otherwise
 into a temporary table and merged with one INSERT ... ON CONFLICT that writes only what
 changed and reports which alerts were new. Any other database reads what is stored and
-writes with one bulk INSERT ... ON CONFLICT. Incidents are few and small, so they take the
-portable path everywhere. The write-back (`writeback.py`) stores Defender's answers here too.
+writes with one bulk INSERT ... ON CONFLICT. The write-back (`writeback.py`) stores
+Defender's answers here too.
 """
 
 from __future__ import annotations
@@ -26,10 +33,13 @@ from django.db.models import BooleanField, Field, Model
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from partner_portal.alerts.models import SEVERITY_RANK, Alert, Incident
-from partner_portal.defender import AlertRecord, IncidentRecord
+from partner_portal.alerts.models import SEVERITY_RANK, Alert
+from partner_portal.alerts.sync.graph_rows import graph_alert_row
+from partner_portal.defender import AlertRecord, GraphAlert
 
 M = TypeVar("M", bound=Model)
+#: An alert as either API sends it.
+AnyAlert = AlertRecord | GraphAlert
 
 ALERT_FIELDS = [
     "incident_id", "investigation_id", "title", "description", "severity", "severity_rank",
@@ -37,10 +47,7 @@ ALERT_FIELDS = [
     "detection_source", "threat_family_name", "assigned_to", "machine_id",
     "computer_dns_name", "related_user", "mitre_techniques", "created_at", "first_event_at",
     "last_event_at", "last_updated_at", "resolved_at", "has_evidence", "raw", "synced_at",
-]  # fmt: skip
-INCIDENT_FIELDS = [
-    "name", "status", "severity", "severity_rank", "classification", "determination",
-    "assigned_to", "tags", "alert_ids", "created_at", "last_updated_at", "raw", "synced_at",
+    "service_source", "alert_web_url", "incident_web_url", "system_tags", "from_graph",
 ]  # fmt: skip
 
 
@@ -101,38 +108,43 @@ def _alert_row(
         bool(record.evidence),
         json_value(raw if type(raw) is dict else dict(raw)),
         now,
+        _ENDPOINT,
+        "",
+        "",
+        json_value([]),
+        False,
     )
 
 
-def _alert_values(customer_id: int, record: AlertRecord, now: datetime) -> dict[str, Any]:
+#: Every alert of the Defender for Endpoint API comes from that product.
+_ENDPOINT = "microsoftDefenderForEndpoint"
+
+
+def _row(
+    customer_id: int, record: AnyAlert, now: datetime, json_value: Callable[[Any], Any] = _as_is
+) -> tuple[Any, ...]:
+    if type(record) is GraphAlert:
+        return graph_alert_row(customer_id, record, now, json_value)
+    assert isinstance(record, AlertRecord)
+    return _alert_row(customer_id, record, now, json_value)
+
+
+def _updated(record: AnyAlert) -> datetime | None:
+    if type(record) is GraphAlert:
+        return record.last_update_date_time
+    assert isinstance(record, AlertRecord)
+    return record.last_update_time
+
+
+def _alert_values(customer_id: int, record: AnyAlert, now: datetime) -> dict[str, Any]:
     """The columns of one alert row, by model field name."""
-    values = dict(zip(ROW_NAMES, _alert_row(customer_id, record, now), strict=True))
+    values = dict(zip(ROW_NAMES, _row(customer_id, record, now), strict=True))
     values["raw"] = dict(record.raw)  # a copy: the model may be changed, the record not
     return values
 
 
-def alert_from_record(customer_id: int, record: AlertRecord, now: datetime) -> Alert:
+def alert_from_record(customer_id: int, record: AnyAlert, now: datetime) -> Alert:
     return Alert(**_alert_values(customer_id, record, now))
-
-
-def incident_from_record(customer_id: int, record: IncidentRecord, now: datetime) -> Incident:
-    return Incident(
-        customer_id=customer_id,
-        incident_id=record.incident_id,
-        name=(record.incident_name or "")[:500],
-        status=record.status or "",
-        severity=record.severity or "",
-        severity_rank=SEVERITY_RANK.get(record.severity or "", 0),
-        classification=record.classification or "",
-        determination=record.determination or "",
-        assigned_to=(record.assigned_to or "")[:255],
-        tags=list(record.tags),
-        alert_ids=[alert.alert_id for alert in record.alerts],
-        created_at=record.created_time,
-        last_updated_at=record.last_update_time,
-        raw=dict(record.raw),
-        synced_at=now,
-    )
 
 
 # --- alerts ---------------------------------------------------------------------------------
@@ -146,17 +158,17 @@ class UpsertResult:
     new_ids: tuple[str, ...] = ()
 
 
-def _latest_per_id(records: Iterable[AlertRecord]) -> dict[str, AlertRecord]:
+def _latest_per_id(records: Iterable[AnyAlert]) -> dict[str, AnyAlert]:
     """One record per alert ID, the most recently updated (a page may repeat one)."""
-    latest: dict[str, AlertRecord] = {}
+    latest: dict[str, AnyAlert] = {}
     for record in records:
         seen = latest.get(record.id)
-        if seen is None or _newer_or_same(record.last_update_time, seen.last_update_time):
+        if seen is None or _newer_or_same(_updated(record), _updated(seen)):
             latest[record.id] = record
     return latest
 
 
-def _newer(candidate: datetime | None, known: datetime | None) -> bool:
+def newer(candidate: datetime | None, known: datetime | None) -> bool:
     return candidate is None or known is None or candidate > known
 
 
@@ -165,13 +177,15 @@ def _newer_or_same(candidate: datetime | None, known: datetime | None) -> bool:
 
 
 @transaction.atomic
-def alerts_upsert(*, customer_id: int, records: Iterable[AlertRecord]) -> UpsertResult:
+def alerts_upsert(*, customer_id: int, records: Iterable[AnyAlert]) -> UpsertResult:
     """Insert new alerts and update changed ones, in one transaction.
 
-    A row is rewritten only when the API's copy is newer (`lastUpdateTime`) or brings
-    evidence the row lacks, so a repeated page changes nothing and an older copy (from
-    a pass that lost its lock) never overwrites a newer one. Evidence, fetched once for
-    a new alert, is kept when later updates arrive without it.
+    A row is rewritten only when the API's copy is newer (`lastUpdateTime`), brings
+    evidence the row lacks, or is Graph's copy of a row the Defender for Endpoint API
+    wrote, so a repeated page changes nothing and an older copy (from a pass that lost
+    its lock) never overwrites a newer one. Evidence, fetched once for a new alert, is
+    kept when later updates from the same API arrive without it. Records of either API
+    may be given, even mixed.
     """
     latest = _latest_per_id(records)
     if not latest:
@@ -181,13 +195,13 @@ def alerts_upsert(*, customer_id: int, records: Iterable[AlertRecord]) -> Upsert
     return _alerts_upsert_portable(customer_id, latest)
 
 
-def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) -> UpsertResult:
+def _alerts_upsert_portable(customer_id: int, latest: dict[str, AnyAlert]) -> UpsertResult:
     """Any database: read what is there, then one bulk INSERT ... ON CONFLICT."""
     existing = {
-        alert_id: (updated_at, has_evidence)
-        for alert_id, updated_at, has_evidence in Alert.objects.filter(
+        alert_id: (updated_at, has_evidence, from_graph)
+        for alert_id, updated_at, has_evidence, from_graph in Alert.objects.filter(
             customer_id=customer_id, alert_id__in=list(latest)
-        ).values_list("alert_id", "last_updated_at", "has_evidence")
+        ).values_list("alert_id", "last_updated_at", "has_evidence", "from_graph")
     }
     now = timezone.now()
     rows: list[Alert] = []
@@ -198,12 +212,14 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) ->
         if known is None:
             new_ids.append(alert_id)
         else:
-            known_updated, known_evidence = known
-            newer = _newer(record.last_update_time, known_updated)
+            known_updated, known_evidence, known_graph = known
+            graph = type(record) is GraphAlert
+            updated = _updated(record)
+            rewrite = newer(updated, known_updated) or (graph and not known_graph)
             gains_evidence = bool(record.evidence) and not known_evidence
-            if not newer and not (record.last_update_time == known_updated and gains_evidence):
+            if not rewrite and not (updated == known_updated and gains_evidence):
                 continue
-            if known_evidence and not record.evidence:
+            if known_evidence and not record.evidence and graph == known_graph:
                 keep_evidence.append(alert_id)
         rows.append(alert_from_record(customer_id, record, now))
     if keep_evidence:
@@ -216,11 +232,11 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) ->
             if evidence.get(row.alert_id):
                 row.raw = {**row.raw, "evidence": evidence[row.alert_id]}
                 row.has_evidence = True
-    _insert_or_update(Alert, rows, key="alert_id", fields=ALERT_FIELDS, batch_size=2000)
+    insert_or_update(Alert, rows, key="alert_id", fields=ALERT_FIELDS, batch_size=2000)
     return UpsertResult(len(new_ids), len(rows) - len(new_ids), tuple(new_ids))
 
 
-def _insert_or_update(
+def insert_or_update(
     model: type[M], rows: list[M], *, key: str, fields: list[str], batch_size: int
 ) -> None:
     """One bulk INSERT ... ON CONFLICT: new rows are added, and a row whose customer and
@@ -244,7 +260,7 @@ def _alert_columns() -> list[str]:
     return columns
 
 
-def _alerts_upsert_postgres(customer_id: int, latest: dict[str, AlertRecord]) -> UpsertResult:
+def _alerts_upsert_postgres(customer_id: int, latest: dict[str, AnyAlert]) -> UpsertResult:
     """PostgreSQL: COPY the page into a temporary table, then one INSERT ... ON CONFLICT
     that writes only rows that changed and reports which were new.
 
@@ -261,11 +277,16 @@ def _alerts_upsert_postgres(customer_id: int, latest: dict[str, AlertRecord]) ->
         if column in keys:
             continue
         if name == "has_evidence":
-            assignments.append(f"{column} = a.{column} OR EXCLUDED.{column}")
+            assignments.append(
+                f"{column} = CASE WHEN a.from_graph = EXCLUDED.from_graph "
+                f"THEN a.{column} OR EXCLUDED.{column} ELSE EXCLUDED.{column} END"
+            )
         elif name == "raw":
-            # Keep the evidence fetched earlier when an update arrives without it.
+            # Keep the evidence fetched earlier when an update arrives without it (from
+            # the same API: the two APIs shape evidence differently).
             assignments.append(
                 f"{column} = CASE WHEN a.has_evidence AND NOT EXCLUDED.has_evidence "
+                f"AND a.from_graph = EXCLUDED.from_graph "
                 f"AND a.{column} -> 'evidence' IS NOT NULL "
                 f"THEN jsonb_set(EXCLUDED.{column}, '{{evidence}}', a.{column} -> 'evidence') "
                 f"ELSE EXCLUDED.{column} END"
@@ -311,6 +332,7 @@ def _alerts_upsert_postgres(customer_id: int, latest: dict[str, AlertRecord]) ->
             "OR EXCLUDED.last_updated_at > a.last_updated_at "
             "OR (EXCLUDED.last_updated_at = a.last_updated_at "
             "AND EXCLUDED.has_evidence AND NOT a.has_evidence) "
+            "OR (EXCLUDED.from_graph AND NOT a.from_graph) "
             "RETURNING a.alert_id, (a.xmax = 0)"
         )
         written: Sequence[tuple[str, bool]] = cursor.fetchall()
@@ -323,7 +345,7 @@ def _copy_rows(
     table: str,
     column_list: str,
     customer_id: int,
-    latest: dict[str, AlertRecord],
+    latest: dict[str, AnyAlert],
     now: datetime,
 ) -> None:
     """COPY the alerts of `latest` into `table` (psycopg's COPY, text format).
@@ -334,30 +356,4 @@ def _copy_rows(
     with raw_cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
         write_row = copy.write_row
         for record in latest.values():
-            write_row(_alert_row(customer_id, record, now, _json_text))
-
-
-# --- incidents ------------------------------------------------------------------------------
-@transaction.atomic
-def incidents_upsert(*, customer_id: int, records: Iterable[IncidentRecord]) -> UpsertResult:
-    """Insert new incidents and update those whose copy is newer, in one transaction."""
-    latest = {record.incident_id: record for record in records}
-    if not latest:
-        return UpsertResult(0, 0)
-    existing = dict(
-        Incident.objects.filter(customer_id=customer_id, incident_id__in=list(latest)).values_list(
-            "incident_id", "last_updated_at"
-        )
-    )
-    now = timezone.now()
-    rows, created, updated = [], 0, 0
-    for incident_id, record in latest.items():
-        if incident_id not in existing:
-            created += 1
-        elif not _newer(record.last_update_time, existing[incident_id]):
-            continue
-        else:
-            updated += 1
-        rows.append(incident_from_record(customer_id, record, now))
-    _insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
-    return UpsertResult(created, updated)
+            write_row(_row(customer_id, record, now, _json_text))

@@ -8,6 +8,10 @@ client reads it, how that client lists what changed since a moment, page by page
 how a page is written. It also names the application permission the pass needs, so a
 403 can be laid at the customer's door, and the API limits its client keeps to.
 
+A source reads either Microsoft Graph or one of the Defender APIs that Microsoft retires
+on 1 February 2027 (`on_graph`); a customer collects the sources of the API it is on
+(`Customer.on_graph`, decided by verification), so its switch to Graph needs no step.
+
 The pass, the dispatcher and the progress reads work on this interface alone; a new
 source is a new module with a subclass, registered in `sources/__init__.py`.
 """
@@ -33,14 +37,23 @@ COLLECTING = (CustomerStatus.ACTIVE, CustomerStatus.MISSING_PERMISSIONS)
 
 #: Customer fields every source's `enabled_for` reads (the dispatcher loads only these
 #: plus each source's `customer_fields`).
-CUSTOMER_FIELDS = ("id", "status", "tenant_id", "missing_roles", "sync_interval_seconds")
+CUSTOMER_FIELDS = (
+    "id",
+    "status",
+    "tenant_id",
+    "granted_roles",
+    "missing_roles",
+    "sync_interval_seconds",
+)
 
 
 class SyncClient(Protocol):
     """What the pass needs of a client besides what its source does with it: counters of
-    the calls it made, recorded on the run."""
+    the calls it made, recorded on the run (read-only here, so that a client may keep
+    counters of a richer kind)."""
 
-    stats: ClientStats
+    @property
+    def stats(self) -> ClientStats: ...
 
 
 ClientT = TypeVar("ClientT", bound=SyncClient)
@@ -65,6 +78,9 @@ class Source(ABC, Generic[ClientT, RecordT]):
     model: ClassVar[type[Model]]
     #: Customer fields that `wanted_by` reads.
     customer_fields: ClassVar[tuple[str, ...]] = ()
+    #: Reads Microsoft Graph (collected for customers on Graph); else a retiring
+    #: Defender API (collected for the others).
+    on_graph: ClassVar[bool] = False
 
     @abstractmethod
     def wanted_by(self, customer: Customer) -> bool:
@@ -91,8 +107,11 @@ class Source(ABC, Generic[ClientT, RecordT]):
 
     def enabled_for(self, customer: Customer) -> bool:
         """Whether the source is synced for the customer right now: the customer is
-        collecting, has a tenant, wants this source and has not lost its permission."""
+        collecting, has a tenant, is on this source's API, wants this source and has not
+        lost its permission."""
         if customer.status not in COLLECTING or not customer.tenant_id:
+            return False
+        if customer.on_graph != self.on_graph:
             return False
         return self.wanted_by(customer) and self.permission not in customer.missing_roles
 

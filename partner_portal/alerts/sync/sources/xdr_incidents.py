@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from partner_portal.alerts import models
+from partner_portal.alerts.sync.incident_upsert import incidents_upsert
 from partner_portal.alerts.sync.sources.base import Source
-from partner_portal.alerts.sync.upsert import UpsertResult, incidents_upsert
+from partner_portal.alerts.sync.upsert import UpsertResult
 from partner_portal.defender import INCIDENT_READ, XDR_INCIDENT_LIMITS, IncidentRecord, XdrClient
 from tenants import microsoft
 

@@ -1,0 +1,108 @@
+"""Storing incidents: a page upserted idempotently, from either API.
+
+Incidents are few and small, so they take the portable path everywhere: read what is
+stored, then one bulk INSERT ... ON CONFLICT. A stored row is rewritten only when the
+API's copy is newer, or when it is Graph's copy of a row the Defender XDR API wrote
+(a customer's switch to Graph rewrites its incidents in place, keeping their rows).
+Graph's incidents are mapped to the same columns by `graph_rows.py`; Graph's merged
+incidents keep the incident they were merged into (`redirect_incident_id`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from partner_portal.alerts.models import SEVERITY_RANK, Incident
+from partner_portal.alerts.sync.graph_rows import graph_incident, numeric_id
+from partner_portal.alerts.sync.upsert import UpsertResult, insert_or_update, newer
+from partner_portal.defender import GraphIncident, IncidentRecord
+
+logger = logging.getLogger(__name__)
+
+INCIDENT_FIELDS = [
+    "name", "status", "severity", "severity_rank", "classification", "determination",
+    "assigned_to", "tags", "alert_ids", "created_at", "last_updated_at", "raw", "synced_at",
+    "custom_tags", "system_tags", "redirect_incident_id", "incident_web_url", "from_graph",
+]  # fmt: skip
+
+AnyIncident = IncidentRecord | GraphIncident
+
+
+def incident_from_record(customer_id: int, record: IncidentRecord, now: datetime) -> Incident:
+    return Incident(
+        customer_id=customer_id,
+        incident_id=record.incident_id,
+        name=(record.incident_name or "")[:500],
+        status=record.status or "",
+        severity=record.severity or "",
+        severity_rank=SEVERITY_RANK.get(record.severity or "", 0),
+        classification=record.classification or "",
+        determination=record.determination or "",
+        assigned_to=(record.assigned_to or "")[:255],
+        tags=list(record.tags),
+        alert_ids=[alert.alert_id for alert in record.alerts],
+        created_at=record.created_time,
+        last_updated_at=record.last_update_time,
+        raw=dict(record.raw),
+        synced_at=now,
+    )
+
+
+def _row(customer_id: int, key: int, record: AnyIncident, now: datetime) -> Incident:
+    if isinstance(record, GraphIncident):
+        return graph_incident(customer_id, key, record, now)
+    return incident_from_record(customer_id, record, now)
+
+
+def _key(record: AnyIncident) -> int | None:
+    if isinstance(record, GraphIncident):
+        return numeric_id(record.id)
+    return record.incident_id
+
+
+def _updated(record: AnyIncident) -> datetime | None:
+    if isinstance(record, GraphIncident):
+        return record.last_update_date_time
+    return record.last_update_time
+
+
+@transaction.atomic
+def incidents_upsert(*, customer_id: int, records: Iterable[AnyIncident]) -> UpsertResult:
+    """Insert new incidents and update those whose copy is newer (or Graph's copy of one
+    the Defender XDR API wrote), in one transaction."""
+    latest: dict[int, AnyIncident] = {}
+    for record in records:
+        key = _key(record)
+        if key is None:
+            # The portal keys incidents by number, as both APIs have always sent them.
+            logger.warning("Incident %r of customer %s has no numeric ID", record, customer_id)
+            continue
+        latest[key] = record
+    if not latest:
+        return UpsertResult(0, 0)
+    existing = {
+        incident_id: (updated_at, from_graph)
+        for incident_id, updated_at, from_graph in Incident.objects.filter(
+            customer_id=customer_id, incident_id__in=list(latest)
+        ).values_list("incident_id", "last_updated_at", "from_graph")
+    }
+    now = timezone.now()
+    rows, created, updated = [], 0, 0
+    for incident_id, record in latest.items():
+        known = existing.get(incident_id)
+        if known is None:
+            created += 1
+        elif newer(_updated(record), known[0]) or (
+            isinstance(record, GraphIncident) and not known[1]
+        ):
+            updated += 1
+        else:
+            continue
+        rows.append(_row(customer_id, incident_id, record, now))
+    insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
+    return UpsertResult(created, updated)

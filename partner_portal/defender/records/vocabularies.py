@@ -122,6 +122,8 @@ class IncidentStatus(Vocabulary):
     IN_PROGRESS = "InProgress", "In progress"
     RESOLVED = "Resolved"
     REDIRECTED = "Redirected"
+    #: Graph only (set by Defender Experts; sent with ``Prefer: include-unknown-enum-members``).
+    AWAITING_ACTION = "AwaitingAction", "Awaiting action"
 
 
 #: The statuses an alert can be given (``PATCH /api/alerts/{id}``).

@@ -17,7 +17,8 @@ or a full page comes without a link, it starts again from the last timestamp see
 (``ge``, leaving out the alerts already given at exactly that timestamp), so nothing is
 lost to ties and nothing is given twice; when more alerts share one timestamp than a run
 holds, it asks for larger pages, and at 1,000 it raises ``PageLimitExceeded`` rather than
-loop. It relies on ``$orderby`` being honoured (undocumented, used by Elastic).
+loop. It relies on ``$orderby`` being honoured (undocumented, used by Elastic). With the
+client's ``prefetch`` on, each next link is fetched while the current page is read.
 
 Incidents come with their alerts (``$expand=alerts``) unless that keeps failing with
 server errors, Microsoft's known fault on large tenants (elastic/integrations#18144):

@@ -11,7 +11,8 @@ Microsoft's collections come in OData envelopes (``{"value": [...],
 * each page is parsed completely before any of it is handed out; a page with a garbled
   item is asked for again within the client's retry bounds;
 * with the client's ``prefetch`` on, the next page is requested while this one is
-  parsed and consumed, so the network wait overlaps the work;
+  parsed and consumed, so the network wait overlaps the work (:class:`Ahead` does the
+  same for listings that walk pages their own way, such as Graph's alerts);
 * an item seen earlier in the same listing is left out (a page boundary can move while
   Microsoft's data changes), and :class:`PageInfo` tells ``on_page`` what each held.
 

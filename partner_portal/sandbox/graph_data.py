@@ -10,6 +10,10 @@ incidents spanning them.
   three endpoint alerts; half join an existing incident (incidents spanning products).
 - A few incidents are merged into another: status ``redirected`` and
   ``redirectIncidentId``. Incident changes (PATCH, comments) are kept here.
+- Reads are cheap after the first: each alert's Graph view and its serialised JSON are
+  kept until the alert changes, and the listing of every view (and each order a caller
+  sorted it in) until an alert is added or changed anywhere (``Alert.revision``, and the
+  tenant's own ``revision`` for the other products' alerts).
 """
 
 from __future__ import annotations

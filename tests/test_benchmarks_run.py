@@ -61,6 +61,8 @@ BENCHMARKS = {
         (
             r"\| alerts/s, 2x300, pages of 100, plain, pass 1 \(serialises\) \| .* \|",
             r"\| alerts/s, 2x300, pages of 100, with \$expand=evidence, pass 1 .* \|",
+            r"\| Graph data built on first use, 2x300 .* \| \d+\.\d+ s \| .* \|",
+            r"\| alerts/s, 2x300, pages of 100, Graph alerts_v2, pass 1 \(serialises\) \| .* \|",
             r"\| start-up, 2x100 alerts, first start \(creates keys\) \| \d+\.\d+ s \| .* \|",
             r"\| start-up, 2x100 alerts, restart \(median of 1, .*\) \| \d+\.\d+ s \| .* \|",
         ),
@@ -69,10 +71,14 @@ BENCHMARKS = {
         "bench_defender.py",
         (
             r"## Protocol core \(smoke run\)",
-            r"\| Token requests per tenant, 80 `get\(\)` calls .* \| 1, 1 \| 1 \|",
-            r"\| Alerts/s, `MdeClient` fetch \+ parse, median of 1 \| .* \|",
-            r"\| Ratio client / bare, 100 ms per page \| \d+\.\d+ \| - \|",
-            r"\| Alerts per pass \(bare / client\) \| 500 / 500 \| equal \|",
+            r"\| MDE token requests per tenant, 80 `get\(\)` calls .* \| 1, 1 \| 1 \|",
+            r"\| MDE alerts/s, `MdeClient` fetch \+ parse \(\$top=100\), median of 1 \| .* \|",
+            r"\| MDE ratio client / bare with 100 ms per page, median of 1 .* \| \d+\.\d+ .* \|",
+            r"\| MDE alerts per pass \(bare / client\) \| 500 / 500 \| equal \|",
+            r"\| Graph token requests per tenant, 80 `get\(\)` calls .* \| 1, 1 \| 1 \|",
+            r"\| Graph alerts/s, `GraphClient` fetch \+ parse \(\$top=100\), median of 1 \| .* \|",
+            r"\| Graph ratio client / bare with 100 ms per page, median of 1 .* \| \d+\.\d+ .* \|",
+            r"\| Graph alerts per pass \(bare / client\) \| (\d+) / \1 \| equal \|",
         ),
     ),
     "bench_console.py": Benchmark(

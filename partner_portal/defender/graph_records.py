@@ -72,6 +72,7 @@ __all__ = [
     "GraphComment",
     "GraphIncident",
     "GraphPage",
+    "graph_envelope",
     "parse_graph_alert",
     "parse_graph_alert_page",
     "parse_graph_alerts",
@@ -289,6 +290,11 @@ def _envelope(page: object) -> tuple[list[Any], str | None, int | None]:
     if count is not None and (type(count) is not int or count < 0):
         raise MalformedResponse(None, "MalformedPage", "@odata.count is not a count")
     return page["value"], next_link or None, count
+
+
+def graph_envelope(page: object) -> GraphPage[Any]:
+    """Read one answer of a Graph list call, leaving its items as they came (JSON)."""
+    return GraphPage(*_envelope(page))
 
 
 def parse_graph_alert_page(page: object) -> GraphPage[GraphAlert]:

@@ -11,7 +11,8 @@ Microsoft's collections come in OData envelopes (``{"value": [...],
 * each page is parsed completely before any of it is handed out; a page with a garbled
   item is asked for again within the client's retry bounds;
 * with the client's ``prefetch`` on, the next page is requested while this one is
-  parsed and consumed, so the network wait overlaps the work;
+  parsed and consumed, so the network wait overlaps the work (:class:`Ahead` does the
+  same for listings that walk pages their own way, such as Graph's alerts);
 * an item seen earlier in the same listing is left out (a page boundary can move while
   Microsoft's data changes), and :class:`PageInfo` tells ``on_page`` what each held.
 
@@ -22,10 +23,10 @@ retries and typed errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from .errors import MalformedResponse, PageLimitExceeded
 from .records import format_timestamp
@@ -33,7 +34,7 @@ from .records import format_timestamp
 if TYPE_CHECKING:
     from .client import DefenderApiClient
 
-__all__ = ["PageInfo", "iter_pages", "odata_collection", "one_by_one", "since_filter"]
+__all__ = ["Ahead", "PageInfo", "iter_pages", "odata_collection", "one_by_one", "since_filter"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -51,6 +52,35 @@ class PageInfo:
     new_items: int
     skip: int | None
     has_next: bool
+
+
+class Ahead(Generic[T]):
+    """At most one call run ahead in a worker thread (a listing's next page), claimed
+    by the key it was started for; with ``enabled`` off every call runs when claimed."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1) if enabled else None
+        self._pending: tuple[object, Future[T]] | None = None
+
+    def start(self, key: object, call: Callable[[], T]) -> None:
+        if self._executor is not None and self._pending is None:
+            self._pending = (key, self._executor.submit(call))
+
+    def result(self, key: object, call: Callable[[], T]) -> T:
+        """What the call started for ``key`` gave (or raised), else ``call()`` now."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            if pending[0] == key:
+                return pending[1].result()
+            pending[1].cancel()
+            wait([pending[1]])  # never two calls at once on one session
+        return call()
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending[1].cancel()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
 
 
 def odata_collection(body: Any) -> Envelope:

@@ -14,18 +14,23 @@ incidents spanning them.
 - Some values are enum members Graph shows only on request (``graph_enums.py``):
   serviceSource ``microsoftDefenderForCloud``, its detection sources, the remediation
   status of its first evidence, and the incident status ``awaitingAction``.
+- Reads are cheap after the first: each alert's Graph view and its serialised JSON are
+  kept until the alert changes, and the listing of every view (and each order a caller
+  sorted it in) until an alert is added or changed anywhere (``Alert.revision``, and the
+  tenant's own ``revision`` for the other products' alerts).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import graph_evidence, graph_store
 from .directory import Tenant
-from .model import Alert, format_ticks, now_ticks, seeded
+from .model import Alert, dumps, format_ticks, now_ticks, seeded
 
 # (serviceSource, product, alert title, category, MITRE techniques)
 PRODUCTS = [
@@ -151,9 +156,15 @@ class GraphTenant:
     incidents: dict[int, IncidentState]
     created: dict[int, int]  # extra incidents' creation times
     lock: threading.RLock = field(default_factory=threading.RLock)
-    # Endpoint alerts in Graph's shape by ID, with the lastUpdateTime they were built at
-    # (every change to an MDE alert moves it), so a page does not convert them all again.
-    converted: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    # Every alert's view by ID, kept while its change time holds (every change to an
+    # alert moves it), so that a page neither converts nor serialises them all again.
+    converted: dict[str, View] = field(default_factory=dict)
+    # Moves on every change to an alert kept here (the other products').
+    revision: int = 0
+    # The last listing of every view, and the revisions and counts it was built from.
+    listing: tuple[tuple[int, int, int, int], list[View]] | None = None
+    # That listing sorted on a field, by (field, descending): (the listing, sorted).
+    orderings: dict[tuple[str, bool], tuple[list[View], list[View]]] = field(default_factory=dict)
 
 
 class GraphData:
@@ -326,7 +337,7 @@ def endpoint_alert(alert: Alert, tenant: Tenant) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(slots=True)
 class View:
     """One Graph alert as the API sees it: its JSON and its times (ticks)."""
 
@@ -334,24 +345,63 @@ class View:
     created: int
     updated: int
     source: Alert | ExtraAlert
+    _json: bytes | None = None
+
+    def json(self) -> bytes:
+        """The alert serialised, built once (a changed alert gets a new view)."""
+        if self._json is None:
+            self._json = dumps(self.record)
+        return self._json
 
 
 def alert_views(tenant: Tenant, graph: GraphTenant) -> list[View]:
-    """Every Graph alert of the tenant, in creation order."""
-    views = []
+    """Every Graph alert of the tenant, in creation order (a shared list: not to be
+    changed). Built again only when an alert was added or changed since the last call."""
     with tenant.data.lock, graph.lock:
-        for alert in tenant.data.alerts:
-            hit = graph.converted.get(alert.id)
-            if hit is None or hit[0] != alert.updated:
-                hit = graph.converted[alert.id] = (alert.updated, endpoint_alert(alert, tenant))
-            views.append(View(hit[1], alert.created, alert.updated, alert))
+        alerts, extras = tenant.data.alerts, graph.extras
+        stamp = (Alert.revision, graph.revision, len(alerts), len(extras))
+        if graph.listing is not None and graph.listing[0] == stamp:
+            return graph.listing[1]
+        converted = graph.converted
+        views = []
+        for alert in alerts:
+            view = converted.get(alert.id)
+            if view is None or view.updated != alert.updated:
+                record = endpoint_alert(alert, tenant)
+                view = converted[alert.id] = View(record, alert.created, alert.updated, alert)
+            views.append(view)
+        for extra in extras:
+            view = converted.get(extra.data["id"])
+            if view is None or view.updated != extra.updated:
+                view = View(extra.data, extra.created, extra.updated, extra)
+                converted[extra.data["id"]] = view
+            views.append(view)
+        views.sort(key=lambda v: v.created)
+        graph.listing = (stamp, views)
+        return views
+
+
+def ordered_views(
+    graph: GraphTenant, views: list[View], key: Callable[[View], Any], name: str, descending: bool
+) -> list[View]:
+    """``views`` (what :func:`alert_views` answered) sorted on ``key`` (the field
+    ``name``), stable; kept until the listing changes (a shared list: not to be changed)."""
     with graph.lock:
-        views += [View(e.data, e.created, e.updated, e) for e in graph.extras]
-    views.sort(key=lambda v: v.created)
-    return views
+        cached = graph.orderings.get((name, descending))
+        if cached is None or cached[0] is not views:
+            cached = (views, sorted(views, key=key, reverse=descending))
+            graph.orderings[(name, descending)] = cached
+        return cached[1]
 
 
-def change_extra(extra: ExtraAlert, changes: dict[str, Any], comment: str | None, by: str) -> None:
+def change_extra(
+    graph: GraphTenant,
+    extra: ExtraAlert,
+    changes: dict[str, Any],
+    comment: str | None,
+    by: str,
+) -> None:
+    """Change one of the other products' alerts (call holding ``graph.lock``)."""
     now = now_ticks()
     for key, value in changes.items():
         extra.data[key] = value
@@ -366,3 +416,4 @@ def change_extra(extra: ExtraAlert, changes: dict[str, Any], comment: str | None
         ]
     extra.updated = now
     extra.data["lastUpdateDateTime"] = format_ticks(now)
+    graph.revision += 1

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .catalog import SEVERITY_RANK
 
@@ -126,6 +126,9 @@ class Alert:
     device: Device | None
     _plain: bytes | None = None
     _expanded: bytes | None = None
+    #: Moves whenever any alert is added or changed, so that what is built from the
+    #: alerts (Graph's listing) can tell in one comparison whether it still holds.
+    revision: ClassVar[int] = 0
 
     @property
     def id(self) -> str:
@@ -147,6 +150,7 @@ class Alert:
         self.data["lastUpdateTime"] = format_ticks(ticks)
         self._plain = None
         self._expanded = None
+        Alert.revision += 1
 
 
 @dataclass(slots=True)
@@ -198,5 +202,6 @@ class TenantData:
     def add(self, alert: Alert, incident: Incident) -> None:
         self.alerts.append(alert)
         self.by_id[alert.id] = alert
+        Alert.revision += 1
         incident.alerts.append(alert)
         self.incidents.setdefault(incident.incident_id, incident)

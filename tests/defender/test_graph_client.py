@@ -20,6 +20,7 @@ from partner_portal.defender.graph_requests import without_expand
 from partner_portal.defender.http import make_session
 from partner_portal.defender.rate_limit import NO_LIMIT, RateLimiter
 from partner_portal.defender.retry import RetryPolicy
+from tests.waiting import wait_until
 
 from .fakes import TENANT, FakeTime
 
@@ -178,6 +179,45 @@ def test_alert_listing_filters_orders_and_follows_next_link() -> None:
     assert pages[0][0].raw is not None and pages[0][0].title == ALERT["title"]
 
 
+def three_linked_pages() -> list[str]:
+    links = [ALERTS, f"{ALERTS}?$skiptoken=2", f"{ALERTS}?$skiptoken=3"]
+    for n, url in enumerate(links, start=1):
+        following = links[n] if n < len(links) else None
+        responses.add(responses.GET, url, json=envelope([alert(n)], following))
+    return links
+
+
+@responses.activate
+def test_the_next_page_is_asked_for_while_this_one_is_read_and_no_further() -> None:
+    links = three_linked_pages()
+    listing = client().iter_alert_pages(SINCE)
+    assert ids([next(listing)]) == ["alert-1"]
+    # Page 2 comes in the background while page 1 is with the caller; page 3 waits.
+    wait_until(lambda: len(responses.calls) == 2, timeout=10, every=0.01)
+    assert responses.calls[1].request.url == links[1]
+    listing.close()  # the caller stops after page 1: page 3 is never asked for
+    assert [c.request.url for c in responses.calls][1:] == links[1:2]
+
+
+@responses.activate
+def test_prefetched_pages_are_given_in_order_once() -> None:
+    three_linked_pages()
+    c = client()
+    assert ids(list(c.iter_alert_pages(SINCE))) == ["alert-1", "alert-2", "alert-3"]
+    assert (len(responses.calls), c.stats.pages, c.stats.items) == (3, 3, 3)
+
+
+@responses.activate
+def test_without_prefetch_each_page_is_asked_for_when_needed() -> None:
+    three_linked_pages()
+    c = client(prefetch=False)
+    listing = c.iter_alert_pages(SINCE)
+    assert ids([next(listing)]) == ["alert-1"]
+    assert len(responses.calls) == 1
+    assert ids(list(listing)) == ["alert-2", "alert-3"]
+    assert (len(responses.calls), c.stats.pages, c.stats.items) == (3, 3, 3)
+
+
 def test_page_size_bounded() -> None:
     with pytest.raises(ValueError, match="between 1 and 1000"):
         list(client().iter_alert_pages(SINCE, page_size=1001))
@@ -303,21 +343,23 @@ def test_next_link_to_another_host_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "calls"),
     [
-        {"items": []},
-        {"value": "nope"},
-        {"value": [{"title": "no id"}]},
-        {"value": [], "@odata.nextLink": 5},
+        ({"items": []}, 2),
+        ({"value": "nope"}, 2),
+        # A bad item is found after the page arrived (the next one may be on its way
+        # meanwhile); the page is then asked for again with the usual bounds.
+        ({"value": [{"title": "no id"}]}, 3),
+        ({"value": [], "@odata.nextLink": 5}, 2),
     ],
 )
 @responses.activate
-def test_malformed_pages_raise_the_typed_error(body: Any) -> None:
+def test_malformed_pages_raise_the_typed_error(body: Any, calls: int) -> None:
     responses.add(responses.GET, ALERTS, json=body)
     c = client(retry=RetryPolicy(max_attempts=2))
     with pytest.raises(e.MalformedResponse):
         list(c.iter_alert_pages(SINCE))
-    assert len(responses.calls) == 2  # retried once within the bounds, then raised
+    assert len(responses.calls) == calls  # retried within the bounds, then raised
 
 
 # ------------------------------------------------------------ errors and retries

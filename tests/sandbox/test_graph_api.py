@@ -451,3 +451,42 @@ def test_restart_keeps_graph_data_and_changes(sandbox_factory: Any, tmp_path: Pa
     assert truth_again == truth
     detail = again.control("GET", f"/_sandbox/tenants/{tid}").json()
     assert detail["consent_scope"] == "graph" and set(detail["roles"]) == GRAPH_ROLES
+
+
+def test_a_listing_shows_alerts_changed_or_added_after_an_earlier_listing(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """Listings reuse each alert's serialisation and the sorted order; a change through
+    either API, a change by the sandbox itself and a new alert each show at once."""
+    sb = sandbox_factory(state_dir=tmp_path / "state", tenants=1, consented=1, alerts_per_tenant=40)
+    tid = str(sb.tenants[0]["tenant_id"])
+    token = graph_token(sb, tid)
+    ordered = {"$orderby": "lastUpdateDateTime asc", "$top": "7"}
+
+    def listed_as_now(moved: str) -> dict[str, dict[str, Any]]:
+        listed = all_alerts(sb, token, ordered, NEWER_MEMBERS)  # as the ground truth shows
+        truth = sb.control("GET", f"/_sandbox/tenants/{tid}/graph/ground-truth").json()
+        by_id = {a["id"]: a for a in listed}
+        assert len(by_id) == len(listed)
+        assert by_id == {a["id"]: a for a in truth["alerts"]}  # every alert as it is now
+        stamps = [a["lastUpdateDateTime"] for a in listed]
+        assert stamps == sorted(stamps) and listed[-1]["id"] == moved  # changed last
+        return by_id
+
+    before = all_alerts(sb, token, ordered, NEWER_MEMBERS)
+    endpoint = next(a for a in before if a["serviceSource"] == "microsoftDefenderForEndpoint")
+    other = next(a for a in before if a["serviceSource"] != "microsoftDefenderForEndpoint")
+
+    mde_path = f"/api/alerts/{endpoint['id']}"
+    assert call(sb, sb.token(tid), "PATCH", mde_path, {"assignedTo": "mde@x.com"}).ok
+    assert listed_as_now(endpoint["id"])[endpoint["id"]]["assignedTo"] == "mde@x.com"
+
+    graph_path = f"/v1.0/security/alerts_v2/{other['id']}"
+    assert call(sb, token, "PATCH", graph_path, {"assignedTo": "graph@x.com"}).ok
+    assert listed_as_now(other["id"])[other["id"]]["assignedTo"] == "graph@x.com"
+
+    updated = sb.control("PATCH", f"/_sandbox/tenants/{tid}/alerts", json={"count": 1}).json()
+    listed_as_now(updated["ids"][0])
+
+    added = sb.control("POST", f"/_sandbox/tenants/{tid}/alerts", json={"count": 1}).json()
+    assert len(listed_as_now(added["ids"][0])) == len(before) + 1

@@ -246,7 +246,9 @@ def test_a_broken_page_is_a_typed_error_after_whole_pages_only(
     error: type[e.ApiError],
     words: tuple[str, ...],
 ) -> None:
-    graph = client(errors_sandbox, 0, retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
+    # Page by page (no prefetch), so the fault meets the second page's request.
+    policy = RetryPolicy(max_attempts=2, backoff_base=0.01)
+    graph = client(errors_sandbox, 0, retry=policy, prefetch=False)
     pages = graph.iter_alert_pages(page_size=10)
     first = next(pages)
     assert len(first) == 10

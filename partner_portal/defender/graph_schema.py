@@ -30,12 +30,13 @@ some 130 fields an alert. A loop that interprets a list of fields spends more on
 interpreting than on the reading (for Microsoft's example alert, 440,000 machine
 instructions an alert against 245,000 now), so, as :mod:`dataclasses` does for
 ``__init__`` and cattrs for its converters, each class's reader is written out once as
-straight-line Python (:func:`reader_source` shows it) and compiled. Its source is made
-only from the class declarations (attribute names, JSON names as literals), never from
+straight-line Python (:func:`reader_source` shows it) and compiled by
+:mod:`.generated`, as the quick reading of an MDE alert is. Its source is made only
+from the class declarations (attribute names, JSON names as literals), never from
 data. The usual case costs one dictionary lookup and one type test per field; instances
 are made with ``object.__new__`` and their ``__dict__`` set in one step, since a frozen
 dataclass's ``__init__`` (``object.__setattr__`` per field) costs more than the reading
-(records.py does the same). Words for a problem are built only when there is one.
+(the MDE alert's quick reading does the same). Words for a problem are built only when there is one.
 
 Errors: a wrong type raises :class:`GraphFieldError` naming the field; each enclosing
 reader adds its own step to the path, so the message reads ``evidence[2].fileDetails.
@@ -50,6 +51,7 @@ from dataclasses import field, fields, is_dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
+from .generated import compile_function, source_of
 from .graph_fields import (
     GraphFieldError,
     known_time,
@@ -136,7 +138,7 @@ def _entries(cls: type) -> list[Entry]:
 
 
 Reader = Callable[[dict[str, Any], list[str]], Any]
-_READERS: dict[type, tuple[Reader, str]] = {}
+_READERS: dict[type, Reader] = {}
 
 
 def reader(cls: type[T]) -> Callable[[dict[str, Any], list[str]], T]:
@@ -149,16 +151,14 @@ def reader(cls: type[T]) -> Callable[[dict[str, Any], list[str]], T]:
     made = _READERS.get(cls)
     if made is None:
         source, namespace = _source(cls)
-        code = compile(source, f"<Graph reader of {cls.__qualname__}>", "exec")
-        exec(code, namespace)  # noqa: S102  (source made from our declarations, not data)
-        made = _READERS[cls] = (namespace["read"], source)
-    return made[0]
+        origin = f"Graph reader of {cls.__qualname__}"
+        made = _READERS[cls] = compile_function(source, "read", namespace, origin=origin)
+    return made
 
 
 def reader_source(cls: type) -> str:
     """The Python source of :func:`reader` for ``cls``, for reading and for tests."""
-    reader(cls)
-    return _READERS[cls][1]
+    return source_of(reader(cls))
 
 
 def _source(cls: type) -> tuple[str, dict[str, Any]]:

@@ -18,8 +18,8 @@ vocabulary and what a missing value reads as. Two readings are made from one tab
 
 The quick reading is generated rather than written by hand because a sync reads tens
 of thousands of alerts: a loop over the table, or a call per field, costs more than the
-reading itself, and a hand-written copy would say every field twice. Its source is kept
-on the function (``__source__``) for reading and debugging.
+reading itself, and a hand-written copy would say every field twice. It is compiled by
+:mod:`..generated`, as the Graph readers are, and keeps its source on ``__source__``.
 
 Kinds that are one of a kind (an alert's related user, its comments) bring their own
 pair of readings (:attr:`Field.careful`, :attr:`Field.quick`); the quick one receives a
@@ -35,6 +35,7 @@ from enum import Enum
 from operator import itemgetter
 from typing import Any, cast
 
+from ..generated import compile_function
 from .reading import FieldReader
 
 __all__ = [
@@ -174,9 +175,6 @@ _QUICK_CUSTOM = """\
 
 def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[str, Any]]:
     """The source of the quick reading of ``table`` and the names it needs."""
-    for identifier in (name, *(f.name for f in table)):
-        if not identifier.isidentifier():
-            raise ValueError(f"{identifier!r} cannot name a function or an attribute")
     names: dict[str, Any] = {
         "_get": itemgetter(*(f.json_name for f in table)),
         "_keys": tuple(f.json_name for f in table),
@@ -252,8 +250,7 @@ def quick_reader(table: Sequence[Field], record: type, name: str) -> QuickReader
     """
     source, names = quick_reader_source(table, name)
     names.update(_new=object.__new__, _Record=record)
-    code = compile(source, f"<quick reading of {record.__name__}>", "exec")
-    exec(code, names)  # noqa: S102 (source made above from the table, nothing else)
-    reader = cast(QuickReader, names[name])
-    reader.__source__ = source  # type: ignore[attr-defined]
-    return reader
+    origin = f"quick reading of {record.__name__}"
+    attributes = [f.name for f in table]
+    made = compile_function(source, name, names, origin=origin, identifiers=attributes)
+    return cast(QuickReader, made)

@@ -36,9 +36,10 @@ from the class declarations (attribute names, JSON names as literals), never fro
 data. The usual case costs one dictionary lookup and one type test per field; instances
 are made with ``object.__new__`` and their ``__dict__`` set in one step, since a frozen
 dataclass's ``__init__`` (``object.__setattr__`` per field) costs more than the reading
-(the MDE alert's quick reading does the same). Words for a problem are built only when there is one.
+(the MDE alert's quick reading does the same). Words for a problem are built only when
+there is one.
 
-Errors: a wrong type raises :class:`GraphFieldError` naming the field; each enclosing
+Errors: a wrong type raises :class:`~.fields.FieldError` naming the field; each enclosing
 reader adds its own step to the path, so the message reads ``evidence[2].fileDetails.
 fileSize is not an integer (found text)``. The public parsers turn it into
 :class:`~.errors.MalformedResponse` with :func:`malformed`.
@@ -51,21 +52,20 @@ from dataclasses import field, fields, is_dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
-from .generated import compile_function, source_of
-from .graph_fields import (
-    GraphFieldError,
-    known_time,
+from .fields import (
+    FieldError,
     read_ident,
     read_int,
     read_member,
     read_members,
     read_records,
     read_strings,
-    read_time,
     reject_text,
     wrong,
 )
+from .generated import compile_function, source_of
 from .graph_vocab import Vocabulary
+from .timestamps import known_time, read_time
 
 __all__ = ["graph_field", "reader", "reader_source"]
 
@@ -145,7 +145,7 @@ def reader(cls: type[T]) -> Callable[[dict[str, Any], list[str]], T]:
     """The function reading one JSON object (a dict) into a new ``cls`` record.
 
     It fills the fields the declaration lets it read, appends the JSON names of unknown
-    enum values to its second argument and raises :class:`GraphFieldError` for data of
+    enum values to its second argument and raises :class:`FieldError` for data of
     the wrong shape. Made on first use, then reused.
     """
     made = _READERS.get(cls)
@@ -164,7 +164,7 @@ def reader_source(cls: type) -> str:
 def _source(cls: type) -> tuple[str, dict[str, Any]]:
     namespace: dict[str, Any] = {
         "CLS": cls,
-        "GraphFieldError": GraphFieldError,
+        "FieldError": FieldError,
         "TEXT_OR_NONE": _TEXT_OR_NONE,
         "TEXT_ONLY": _STRINGS_ONLY,
         "known_time": known_time,
@@ -249,7 +249,7 @@ def _source(cls: type) -> tuple[str, dict[str, Any]]:
                 "        mark = len(unknown)",
                 "        try:",
                 f"            {v} = R{i}({v}, unknown)",
-                "        except GraphFieldError as exc:",
+                "        except FieldError as exc:",
                 f"            exc.steps.insert(0, {k})",
                 "            raise",
                 "        if len(unknown) > mark:",

@@ -31,9 +31,9 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import MalformedResponse
+from ..timestamps import usual_utc
 from .reading import FieldReader
 from .table import UNUSUAL, Field, Kind, fields_of, quick_reader, read_carefully
-from .timestamps import utc_of_usual_shape
 from .vocabularies import (
     ALERT_CLASSIFICATIONS,
     ALERT_DETERMINATIONS,
@@ -111,12 +111,9 @@ _NO_COMMENTS: tuple[AlertComment, ...] = ()
 
 
 def _careful_user(r: FieldReader, f: Field) -> RelatedUser | None:
-    user_raw = r.data.get(f.json_name)
-    if user_raw is None:
+    ur = r.object(f.json_name)
+    if ur is None:
         return None
-    if not isinstance(user_raw, dict):
-        raise r.fail(f.json_name, "is not an object")
-    ur = FieldReader(user_raw, f"{r.kind}.{f.json_name}")
     return RelatedUser(ur.str_opt("userName"), ur.str_opt("domainName"))
 
 
@@ -138,8 +135,7 @@ def _quick_user(value: Any, shared: dict[Any, Any]) -> object:
 
 def _careful_comments(r: FieldReader, f: Field) -> tuple[AlertComment, ...]:
     comments = []
-    for item in r.objects(f.json_name):
-        cr = FieldReader(item, f"{r.kind}.{f.json_name}[]")
+    for cr in r.each_object(f.json_name):
         comments.append(
             AlertComment(
                 comment=cr.str_opt("comment"),
@@ -166,7 +162,7 @@ def _quick_comments(value: Any, shared: dict[Any, Any]) -> object:
         stamp = item.get("createdTime")
         created_time = None
         if stamp is not None:
-            created_time = utc_of_usual_shape(stamp)
+            created_time = usual_utc(stamp)
             if created_time is None:
                 return UNUSUAL
         made.append(AlertComment(text, author, created_time))

@@ -76,17 +76,15 @@ def parse_incident(data: object) -> IncidentRecord:
     if incident_id is None:
         raise r.fail("incidentId", "is missing")
     comments = []
-    for item in r.objects("comments"):
-        cr = FieldReader(item, "incident.comments[]")
+    for cr in r.each_object("comments"):
         comments.append(
             AlertComment(cr.str_opt("comment"), cr.str_opt("createdBy"), cr.time_opt("createdTime"))
         )
     alerts = []
-    for item in r.objects("alerts"):
-        ar = FieldReader(item, "incident.alerts[]")
+    for ar in r.each_object("alerts"):
         alerts.append(
             IncidentAlert(
-                alert_id=ar.str_req("alertId"),
+                alert_id=ar.ident("alertId"),
                 incident_id=ar.int_opt("incidentId"),
                 service_source=ar.str_opt("serviceSource"),
                 detection_source=ar.str_opt("detectionSource"),
@@ -98,7 +96,7 @@ def parse_incident(data: object) -> IncidentRecord:
                 last_updated_time=ar.time_opt("lastUpdatedTime"),
                 devices=ar.objects("devices"),
                 entities=ar.objects("entities"),
-                raw=item,
+                raw=ar.data,
             )
         )
     return IncidentRecord(

@@ -10,11 +10,12 @@ vocabulary and what a missing value reads as. Two readings are made from one tab
   decides which problem that is;
 * :func:`quick_reader` compiles, once per table, a function that reads a whole object
   of the usual shape in one pass of straight-line code: every value fetched by one
-  ``itemgetter``, the texts and numbers checked in bulk, each timestamp and enum
-  written out. It returns None at anything unusual, and the caller then reads the
-  object carefully. Its checks are the careful reading's or stricter (``type(x) is
-  str`` where that also takes subclasses), so whatever it accepts, the careful reading
-  makes into an equal record.
+  ``itemgetter``, the texts and numbers checked in bulk, each enum test written out,
+  each timestamp of the usual shape read by :func:`~..timestamps.usual_utc` (the
+  careful reading's first step too). It returns None at anything unusual, and the
+  caller then reads the object carefully. Its checks are the careful reading's or
+  stricter (a digit string is no integer here), so whatever it accepts, the careful
+  reading makes into an equal record.
 
 The quick reading is generated rather than written by hand because a sync reads tens
 of thousands of alerts: a loop over the table, or a call per field, costs more than the
@@ -30,12 +31,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from operator import itemgetter
 from typing import Any, cast
 
 from ..generated import compile_function
+from ..timestamps import known_time, usual_utc
 from .reading import FieldReader
 
 __all__ = [
@@ -59,7 +60,7 @@ QuickReader = Callable[[dict[str, Any], dict[Any, Any]], Any]
 class Kind(Enum):
     """How a field is read."""
 
-    ID = "non-empty string"
+    ID = "non-empty text, or an integer as its digits"
     TEXT = "string or null"
     NUMBER = "integer (or digit string) or null"
     TIME = "ISO 8601 timestamp or null"
@@ -92,37 +93,33 @@ def fields_of(kind: Kind, *pairs: tuple[str, str]) -> tuple[Field, ...]:
 # ------------------------------------------------------------------ careful reading
 
 
-def _careful_text(r: FieldReader, f: Field) -> str | None:
-    # Exactly a str: the alert reading has always refused subclasses for its texts.
-    value = r.data.get(f.json_name)
-    if value is not None and type(value) is not str:
-        raise r.fail(f.json_name, "is not a string")
-    return value
+# Kinds read by one FieldReader method from the JSON name alone.
+_BY_NAME: dict[Kind, Callable[[FieldReader, str], object]] = {
+    Kind.ID: FieldReader.ident,
+    Kind.TEXT: FieldReader.str_opt,
+    Kind.NUMBER: FieldReader.int_opt,
+    Kind.TIME: FieldReader.time_opt,
+    Kind.TEXT_LIST: FieldReader.str_list,
+    Kind.OBJECTS: FieldReader.objects,
+}
 
 
-def _careful_custom(r: FieldReader, f: Field) -> object:
+def _careful_other(r: FieldReader, f: Field) -> object:
+    if f.kind is Kind.CHOICE:
+        return r.enum(f.json_name, f.vocabulary, default=f.default)
     if f.careful is None:
         raise TypeError(f"{f.json_name} needs its careful reading")
     return f.careful(r, f)
-
-
-_CAREFUL: dict[Kind, Callable[[FieldReader, Field], object]] = {
-    Kind.ID: lambda r, f: r.str_req(f.json_name),
-    Kind.TEXT: _careful_text,
-    Kind.NUMBER: lambda r, f: r.int_opt(f.json_name),
-    Kind.TIME: lambda r, f: r.time_opt(f.json_name),
-    Kind.CHOICE: lambda r, f: r.enum(f.json_name, f.vocabulary, default=f.default),
-    Kind.TEXT_LIST: lambda r, f: r.str_list(f.json_name),
-    Kind.OBJECTS: lambda r, f: r.objects(f.json_name),
-    Kind.CUSTOM: _careful_custom,
-}
 
 
 def read_carefully(table: Sequence[Field], data: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The record's attributes read field by field, ``unknown_values`` included; raises
     ``MalformedResponse`` naming the first field (in table order) that cannot be read."""
     r = FieldReader(data, kind)
-    values = {f.name: _CAREFUL[f.kind](r, f) for f in table}
+    values: dict[str, Any] = {}
+    for f in table:
+        read = _BY_NAME.get(f.kind)
+        values[f.name] = read(r, f.json_name) if read is not None else _careful_other(r, f)
     values["unknown_values"] = tuple(r.unknown)
     return values
 
@@ -131,17 +128,10 @@ def read_carefully(table: Sequence[Field], data: Mapping[str, Any], kind: str) -
 
 # What each kind's check looks like, for a field whose value is in local ``{v}``.
 _QUICK_TIME = """\
-    if type({v}) is str:
-        if len({v}) < 20 or {v}[10] != "T" or {v}[-1] != "Z" or {v}[4] != "-":
+    if {v} is not None:
+        {v} = (_known({v}) if type({v}) is str else None) or _usual({v})
+        if {v} is None:
             return None
-        try:
-            {v} = _from_iso({v})
-        except ValueError:
-            return None
-        if {v}.tzinfo is not _UTC:
-            {v} = {v}.astimezone(_UTC)
-    elif {v} is not None:
-        return None
 """
 _QUICK_CHOICE = """\
     if {v} is None:
@@ -178,8 +168,8 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
     names: dict[str, Any] = {
         "_get": itemgetter(*(f.json_name for f in table)),
         "_keys": tuple(f.json_name for f in table),
-        "_from_iso": datetime.fromisoformat,
-        "_UTC": UTC,
+        "_known": known_time,
+        "_usual": usual_utc,
         "_UNUSUAL": UNUSUAL,
         "_STR_OR_NONE": frozenset({str, type(None)}),
         "_INT_OR_NONE": frozenset({int, type(None)}),

@@ -14,13 +14,13 @@ naming the object (``Graph alert 'da63…': …``). Timestamps have a module of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import MalformedResponse
-from .graph_vocab import Vocabulary
 
 __all__ = [
+    "Enumeration",
     "FieldError",
     "malformed",
     "object_items",
@@ -89,7 +89,52 @@ def reject_text(keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
             raise wrong(key, value, "text")
 
 
-def read_member(key: str, vocab: Vocabulary, value: object, unknown: list[str]) -> str:
+class Enumeration:
+    """An enumeration Microsoft documents: its members in canonical spelling, found in
+    any case (``"TruePositive"``, ``"truePositive"`` and ``"TRUEPOSITIVE"`` are one value).
+
+    Microsoft adds members now and then, so a value that is no member is never a
+    failure: :func:`read_member` keeps it exactly as sent and names the field among the
+    record's unknown values. The Graph vocabularies (:mod:`.graph_vocab`) are
+    enumerations with labels; the MDE and XDR ones (:mod:`.records.vocabularies`) give
+    theirs with ``enumeration()``.
+    """
+
+    __slots__ = ("members", "name", "spellings")
+
+    def __init__(self, name: str, members: Iterable[str]) -> None:
+        self.name = name
+        self.members: tuple[str, ...] = tuple(members)
+        #: Spellings found in one lookup (each member as written, and in lower case)
+        #: -> the member; any other casing is found through its lower-case form.
+        self.spellings: dict[str, str] = {m: m for m in self.members}
+        self.spellings.update({m.lower(): m for m in self.members})
+        if len({m.lower() for m in self.members}) != len(self.members):
+            raise ValueError(f"{name}: two members differ only in case")
+
+    def canonical(self, value: str) -> str | None:
+        """The member ``value`` names, in its canonical spelling; None if it names none."""
+        found = self.spellings.get(value)
+        if found is None:
+            found = self.spellings.get(value.lower())
+        return found
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and self.canonical(value) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {len(self.members)} members)"
+
+
+def read_member(key: str, vocab: Enumeration, value: object, unknown: list[str]) -> str:
+    """A member in its canonical spelling; a value that is none is kept as sent and
+    ``key`` appended to ``unknown``."""
     if type(value) is not str:
         raise wrong(key, value, "text")
     member = vocab.canonical(value)
@@ -137,7 +182,9 @@ def read_strings(key: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def read_members(key: str, vocab: Vocabulary, value: object, unknown: list[str]) -> tuple[str, ...]:
+def read_members(
+    key: str, vocab: Enumeration, value: object, unknown: list[str]
+) -> tuple[str, ...]:
     values = read_strings(key, value)
     members = tuple(map(vocab.spellings.get, values))
     if None not in members:

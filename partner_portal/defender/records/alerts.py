@@ -34,12 +34,7 @@ from ..errors import MalformedResponse
 from ..timestamps import usual_utc
 from .reading import FieldReader
 from .table import UNUSUAL, Field, Kind, fields_of, quick_reader, read_carefully
-from .vocabularies import (
-    ALERT_CLASSIFICATIONS,
-    ALERT_DETERMINATIONS,
-    ALERT_SEVERITIES,
-    ALERT_STATUSES,
-)
+from .vocabularies import AlertClassification, AlertDetermination, AlertSeverity, AlertStatus
 
 __all__ = [
     "ALERT_FIELDS",
@@ -201,12 +196,12 @@ ALERT_TABLE: tuple[Field, ...] = (
     ),
     Field("relatedUser", "related_user", Kind.CUSTOM, careful=_careful_user, quick=_quick_user),
     Field("comments", "comments", Kind.CUSTOM, careful=_careful_comments, quick=_quick_comments),
-    Field("severity", "severity", Kind.CHOICE, ALERT_SEVERITIES, default="UnSpecified"),
-    Field("status", "status", Kind.CHOICE, ALERT_STATUSES, default="Unknown"),
+    Field("severity", "severity", Kind.CHOICE, AlertSeverity.enumeration(), default="UnSpecified"),
+    Field("status", "status", Kind.CHOICE, AlertStatus.enumeration(), default="Unknown"),
     Field("incidentId", "incident_id", Kind.NUMBER),
     Field("investigationId", "investigation_id", Kind.NUMBER),
-    Field("classification", "classification", Kind.CHOICE, ALERT_CLASSIFICATIONS),
-    Field("determination", "determination", Kind.CHOICE, ALERT_DETERMINATIONS),
+    Field("classification", "classification", Kind.CHOICE, AlertClassification.enumeration()),
+    Field("determination", "determination", Kind.CHOICE, AlertDetermination.enumeration()),
     Field("mitreTechniques", "mitre_techniques", Kind.TEXT_LIST),
     Field("evidence", "evidence", Kind.OBJECTS),
 )

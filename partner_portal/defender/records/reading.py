@@ -9,9 +9,10 @@ problem raises :class:`~partner_portal.defender.errors.MalformedResponse` naming
 object and the field's path in it, ``alert 'da63…': comments[0].createdTime is not an
 ISO 8601 timestamp ('soon')``, as :func:`~..fields.malformed` words it for Graph.
 
-Enum fields keep a value outside the known vocabulary as sent and remember the field's
-name in :attr:`FieldReader.unknown`: Microsoft adds values to its enums now and then, and
-a sync must not stop for that.
+Enum fields are read as the Graph ones are (:func:`~..fields.read_member`): found in any
+case and stored in Microsoft's spelling; a value outside the vocabulary is kept as sent
+and the field's name remembered in :attr:`FieldReader.unknown`: Microsoft adds values to
+its enums now and then, and a sync must not stop for that.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ..errors import MalformedResponse
-from ..fields import FieldError, malformed, object_items, read_ident, read_int, read_strings, wrong
+from ..fields import (
+    Enumeration,
+    FieldError,
+    malformed,
+    object_items,
+    read_ident,
+    read_int,
+    read_member,
+    read_strings,
+    wrong,
+)
 from ..timestamps import read_time, usual_utc
 
 __all__ = ["FieldReader"]
@@ -94,13 +105,14 @@ class FieldReader:
         except FieldError as error:
             raise self.refuse(error) from None
 
-    def enum(self, name: str, allowed: frozenset[str], *, default: str | None) -> str | None:
-        value = self.str_opt(name)
+    def enum(self, name: str, vocabulary: Enumeration, *, default: str | None) -> str | None:
+        value = self.data.get(name)
         if value is None:
             return default
-        if value not in allowed:
-            self.unknown.append(name)
-        return value
+        try:
+            return read_member(name, vocabulary, value, self.unknown)
+        except FieldError as error:
+            raise self.refuse(error) from None
 
     def str_list(self, name: str) -> tuple[str, ...]:
         return self._read(read_strings, name)

@@ -35,6 +35,7 @@ from enum import Enum
 from operator import itemgetter
 from typing import Any, cast
 
+from ..fields import Enumeration, read_member
 from ..generated import compile_function
 from ..timestamps import known_time, usual_utc
 from .reading import FieldReader
@@ -64,7 +65,7 @@ class Kind(Enum):
     TEXT = "string or null"
     NUMBER = "integer (or digit string) or null"
     TIME = "ISO 8601 timestamp or null"
-    CHOICE = "string of a vocabulary (others kept and flagged) or null"
+    CHOICE = "member of a vocabulary in any case (others kept and flagged) or null"
     TEXT_LIST = "list of strings or null"
     OBJECTS = "list of objects or null"
     CUSTOM = "read by the field's own pair of readings"
@@ -78,7 +79,7 @@ class Field:
     name: str
     kind: Kind
     #: CHOICE: the documented values, and what a missing value reads as.
-    vocabulary: frozenset[str] = frozenset()
+    vocabulary: Enumeration | None = None
     default: str | None = None
     #: CUSTOM: the careful reading, and the quick one (returns :data:`UNUSUAL` to hand over).
     careful: Callable[[FieldReader, Field], object] | None = None
@@ -106,6 +107,8 @@ _BY_NAME: dict[Kind, Callable[[FieldReader, str], object]] = {
 
 def _careful_other(r: FieldReader, f: Field) -> object:
     if f.kind is Kind.CHOICE:
+        if f.vocabulary is None:
+            raise TypeError(f"{f.json_name} needs its vocabulary")
         return r.enum(f.json_name, f.vocabulary, default=f.default)
     if f.careful is None:
         raise TypeError(f"{f.json_name} needs its careful reading")
@@ -138,15 +141,14 @@ _QUICK_CHOICE = """\
         {v} = {default}
     elif type({v}) is not str:
         return None
-    elif {v} not in {vocabulary}:
-        unknown += ({json_name},)
+    else:
+        {v} = {spelled}({v}) or _member({json_name}, {vocabulary}, {v}, unknown)
 """
 _QUICK_CHOICE_OR_NONE = """\
     if {v} is not None:
         if type({v}) is not str:
             return None
-        if {v} not in {vocabulary}:
-            unknown += ({json_name},)
+        {v} = {spelled}({v}) or _member({json_name}, {vocabulary}, {v}, unknown)
 """
 _QUICK_LIST = """\
     if {v} is None:
@@ -171,6 +173,7 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
         "_known": known_time,
         "_usual": usual_utc,
         "_UNUSUAL": UNUSUAL,
+        "_member": read_member,
         "_STR_OR_NONE": frozenset({str, type(None)}),
         "_INT_OR_NONE": frozenset({int, type(None)}),
         "_JUST_STR": frozenset({str}),
@@ -186,7 +189,7 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
         "        # Microsoft sends every documented field, null or not; one that lacks",
         "        # some reads them as None, as the careful reading does.",
         f"        ({every},) = map(data.get, _keys)",
-        "    unknown = ()",
+        "    unknown = []",
     ]
     for kind, types in ((Kind.TEXT, "_STR_OR_NONE"), (Kind.NUMBER, "_INT_OR_NONE")):
         group = [local[f.name] for f in table if f.kind is kind]
@@ -203,13 +206,18 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
         elif f.kind is Kind.TIME:
             lines.append(_QUICK_TIME.format(v=v))
         elif f.kind is Kind.CHOICE:
+            if f.vocabulary is None:
+                raise TypeError(f"{f.json_name} needs its vocabulary")
+            # A member's spelling is never empty, so `or` falls through only on a miss.
             names[f"_vocabulary_{position}"] = f.vocabulary
+            names[f"_spelled_{position}"] = f.vocabulary.spellings.get
             template = _QUICK_CHOICE if f.default is not None else _QUICK_CHOICE_OR_NONE
             lines.append(
                 template.format(
                     v=v,
                     default=repr(f.default),
                     vocabulary=f"_vocabulary_{position}",
+                    spelled=f"_spelled_{position}",
                     json_name=repr(f.json_name),
                 )
             )
@@ -224,7 +232,7 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
     filled = ", ".join(f"{f.name}={local[f.name]}" for f in table)
     lines += [
         "    record = _new(_Record)",
-        f"    record.__dict__.update({filled}, unknown_values=unknown, raw=data)",
+        f"    record.__dict__.update({filled}, unknown_values=tuple(unknown), raw=data)",
         "    return record",
     ]
     return "\n".join(lines) + "\n", names

@@ -19,8 +19,10 @@ page is made once.
 Unknown enum values: Microsoft adds values to enums from time to time (classification
 and determination grew several in recent years). A sync must not stop because of that,
 so an unknown value is kept as the raw string and its field is named in
-``unknown_values``; a value of the wrong JSON type, by contrast, is malformed data and
-raises :class:`~partner_portal.defender.errors.MalformedResponse`.
+``unknown_values``; a known one is found in any case and stored in Microsoft's spelling,
+by the rule the Graph records follow (:class:`~..fields.Enumeration`). A value of the
+wrong JSON type, by contrast, is malformed data and raises
+:class:`~partner_portal.defender.errors.MalformedResponse`.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ from .fields import (
 )
 from .generated import compile_function, source_of
 from .graph_vocab import Vocabulary
-from .timestamps import known_time, read_time
+from .timestamps import known_time, read_time, usual_utc
 
 __all__ = ["graph_field", "reader", "reader_source"]
 
@@ -168,6 +168,7 @@ def _source(cls: type) -> tuple[str, dict[str, Any]]:
         "TEXT_OR_NONE": _TEXT_OR_NONE,
         "TEXT_ONLY": _STRINGS_ONLY,
         "known_time": known_time,
+        "usual_utc": usual_utc,
         "new": object.__new__,
         "set_dict": object.__setattr__,
         "wrong": wrong,
@@ -202,7 +203,7 @@ def _source(cls: type) -> tuple[str, dict[str, Any]]:
                 f"    {v} = get({k})",
                 f"    if {v} is not None:",
                 f"        {v} = (known_time({v}) if type({v}) is str else None) "
-                f"or read_time({k}, {v})",
+                f"or usual_utc({v}) or read_time({k}, {v})",
             ]
         elif kind == _ENUM:  # a member's spelling is never empty
             namespace[f"S{i}"] = extra.spellings.get

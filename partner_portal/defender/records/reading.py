@@ -109,6 +109,8 @@ class FieldReader:
         value = self.data.get(name)
         if value is None:
             return default
+        if type(value) is str and value in vocabulary.spellings:
+            return vocabulary.spellings[value]
         try:
             return read_member(name, vocabulary, value, self.unknown)
         except FieldError as error:
@@ -136,6 +138,9 @@ class FieldReader:
     def each_object(self, name: str) -> list[FieldReader]:
         """A reader for each object of the list ``name`` (null: none), likewise
         (``comments[0].createdTime``)."""
+        value = self.data.get(name)
+        if type(value) is list and _OBJECTS_ONLY.issuperset(map(type, value)):
+            return [self._inner(f"{name}[{i}]", item) for i, item in enumerate(value)]
         return [self._inner(step, item) for step, item in self._read(_objects, name)]
 
     def _inner(self, step: str, data: dict[str, Any]) -> FieldReader:

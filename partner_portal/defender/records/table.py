@@ -10,9 +10,11 @@ vocabulary and what a missing value reads as. Two readings are made from one tab
   decides which problem that is;
 * :func:`quick_reader` compiles, once per table, a function that reads a whole object
   of the usual shape in one pass of straight-line code: every value fetched by one
-  ``itemgetter``, the texts and numbers checked in bulk, each enum test written out,
-  each timestamp of the usual shape read by :func:`~..timestamps.usual_utc` (the
-  careful reading's first step too). It returns None at anything unusual, and the
+  ``itemgetter``, the texts and numbers checked in bulk, each enum found by its exact
+  spelling in line (another casing, or a value that is no member, through
+  :func:`~..fields.read_member`, as the careful reading and the Graph readers do), each
+  timestamp of the usual shape read by :func:`~..timestamps.usual_utc` (the careful
+  reading's first step too). It returns None at anything unusual, and the
   caller then reads the object carefully. Its checks are the careful reading's or
   stricter (a digit string is no integer here), so whatever it accepts, the careful
   reading makes into an equal record.

@@ -19,7 +19,9 @@ by capability:
   small parts in ``graph_requests`` and ``graph_hunting``), which replaces both;
 * what the APIs send: ``records`` (typed alerts and incidents, and the vocabularies of
   their enum fields with the portal's labels); for Graph, ``graph_records``,
-  ``graph_evidence``, ``graph_observables`` and ``graph_vocab``;
+  ``graph_evidence``, ``graph_observables`` and ``graph_vocab``; what both are read
+  with: ``fields`` (single values, and the words for what is wrong with one),
+  ``timestamps`` and ``generated`` (readers compiled from declarations);
 * what goes wrong: ``errors`` (the base and API errors) and ``identity_errors`` (Entra
   ID's: refused tokens, tenant look-ups, token validation).
 """

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from .graph_fields import GraphFieldError, malformed, wrong
+from .fields import FieldError, malformed, wrong
 from .graph_schema import graph_field, reader
 from .graph_vocab import GRAPH_EVIDENCE_REMEDIATION_STATUSES as _REMEDIATION
 from .graph_vocab import GRAPH_EVIDENCE_ROLES as _ROLES
@@ -290,7 +290,7 @@ _BY_ODATA_TYPE = {f"#microsoft.graph.security.{c.graph_type}": _READERS[c] for c
 
 
 def read_evidence(data: object) -> AlertEvidence:
-    """Read one evidence item, raising :class:`GraphFieldError` if it is unusable."""
+    """Read one evidence item, raising :class:`FieldError` if it is unusable."""
     if type(data) is not dict:
         raise wrong("", data, "an object")
     odata_type = data.get("@odata.type")
@@ -314,7 +314,7 @@ def read_evidence_list(key: str, value: object, unknown: list[str]) -> tuple[Ale
     for index, data in enumerate(value):
         try:
             item = read_evidence(data)
-        except GraphFieldError as exc:
+        except FieldError as exc:
             exc.steps[:] = [key, f"[{index}]", *filter(None, exc.steps)]
             raise
         if item.unknown_values:
@@ -327,5 +327,5 @@ def parse_graph_evidence(data: object) -> AlertEvidence:
     """Check and convert one evidence item; raise ``MalformedResponse`` if unusable."""
     try:
         return read_evidence(data)
-    except GraphFieldError as exc:
+    except FieldError as exc:
         raise malformed("Graph evidence", data, exc) from None

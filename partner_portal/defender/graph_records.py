@@ -45,15 +45,14 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from .errors import MalformedResponse
-from .graph_evidence import AlertEvidence, read_evidence_list
-from .graph_fields import (
-    GraphFieldError,
+from .fields import (
+    FieldError,
     malformed,
     object_items,
     read_strings,
-    read_time,
     wrong,
 )
+from .graph_evidence import AlertEvidence, read_evidence_list
 from .graph_observables import Observable, evidence_observables
 from .graph_schema import graph_field, reader
 from .graph_vocab import (
@@ -66,6 +65,7 @@ from .graph_vocab import (
     GRAPH_SERVICE_SOURCES,
     service_source_label,
 )
+from .timestamps import read_time
 
 __all__ = [
     "GraphAlert",
@@ -235,7 +235,7 @@ def _incident(data: object) -> GraphIncident:
         for index, item in enumerate(alerts):
             try:
                 read.append(_alert(item))
-            except GraphFieldError as exc:
+            except FieldError as exc:
                 exc.steps[:] = ["alerts", f"[{index}]", *filter(None, exc.steps)]
                 raise
         alerts = tuple(read)
@@ -247,7 +247,7 @@ def parse_graph_alert(data: object) -> GraphAlert:
     """Check and convert one alert object; raise ``MalformedResponse`` if it is unusable."""
     try:
         return _alert(data)
-    except GraphFieldError as exc:
+    except FieldError as exc:
         raise malformed("Graph alert", data, exc) from None
 
 
@@ -255,7 +255,7 @@ def parse_graph_incident(data: object) -> GraphIncident:
     """Check and convert one incident object; raise ``MalformedResponse`` if unusable."""
     try:
         return _incident(data)
-    except GraphFieldError as exc:
+    except FieldError as exc:
         raise malformed("Graph incident", data, exc) from None
 
 
@@ -274,7 +274,7 @@ def _parse_all(what: str, parse: Callable[[object], R], items: Iterable[object])
     for index, data in enumerate(items):
         try:
             records.append(parse(data))
-        except GraphFieldError as exc:
+        except FieldError as exc:
             raise malformed(what, data, exc, index=index) from None
     return records
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .client import ClientStats
 from .errors import MalformedResponse
-from .graph_fields import GraphFieldError, malformed
+from .fields import FieldError, malformed
 from .graph_records import GraphComment, _comments
 from .graph_vocab import Vocabulary
 
@@ -51,7 +51,7 @@ def parse_comments(body: Any) -> tuple[GraphComment, ...]:
         raise MalformedResponse(None, "MalformedItem", "comments answer is not a list")
     try:
         return _comments("comments", items)
-    except GraphFieldError as exc:
+    except FieldError as exc:
         raise malformed("Graph comment list", body, exc) from None
 
 

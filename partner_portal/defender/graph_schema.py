@@ -30,14 +30,16 @@ some 130 fields an alert. A loop that interprets a list of fields spends more on
 interpreting than on the reading (for Microsoft's example alert, 440,000 machine
 instructions an alert against 245,000 now), so, as :mod:`dataclasses` does for
 ``__init__`` and cattrs for its converters, each class's reader is written out once as
-straight-line Python (:func:`reader_source` shows it) and compiled. Its source is made
-only from the class declarations (attribute names, JSON names as literals), never from
+straight-line Python (:func:`reader_source` shows it) and compiled by
+:mod:`.generated`, as the quick reading of an MDE alert is. Its source is made only
+from the class declarations (attribute names, JSON names as literals), never from
 data. The usual case costs one dictionary lookup and one type test per field; instances
 are made with ``object.__new__`` and their ``__dict__`` set in one step, since a frozen
 dataclass's ``__init__`` (``object.__setattr__`` per field) costs more than the reading
-(records.py does the same). Words for a problem are built only when there is one.
+(the MDE alert's quick reading does the same). Words for a problem are built only when
+there is one.
 
-Errors: a wrong type raises :class:`GraphFieldError` naming the field; each enclosing
+Errors: a wrong type raises :class:`~.fields.FieldError` naming the field; each enclosing
 reader adds its own step to the path, so the message reads ``evidence[2].fileDetails.
 fileSize is not an integer (found text)``. The public parsers turn it into
 :class:`~.errors.MalformedResponse` with :func:`malformed`.
@@ -50,20 +52,20 @@ from dataclasses import field, fields, is_dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
-from .graph_fields import (
-    GraphFieldError,
-    known_time,
+from .fields import (
+    FieldError,
     read_ident,
     read_int,
     read_member,
     read_members,
     read_records,
     read_strings,
-    read_time,
     reject_text,
     wrong,
 )
+from .generated import compile_function, source_of
 from .graph_vocab import Vocabulary
+from .timestamps import known_time, read_time, usual_utc
 
 __all__ = ["graph_field", "reader", "reader_source"]
 
@@ -136,38 +138,37 @@ def _entries(cls: type) -> list[Entry]:
 
 
 Reader = Callable[[dict[str, Any], list[str]], Any]
-_READERS: dict[type, tuple[Reader, str]] = {}
+_READERS: dict[type, Reader] = {}
 
 
 def reader(cls: type[T]) -> Callable[[dict[str, Any], list[str]], T]:
     """The function reading one JSON object (a dict) into a new ``cls`` record.
 
     It fills the fields the declaration lets it read, appends the JSON names of unknown
-    enum values to its second argument and raises :class:`GraphFieldError` for data of
+    enum values to its second argument and raises :class:`FieldError` for data of
     the wrong shape. Made on first use, then reused.
     """
     made = _READERS.get(cls)
     if made is None:
         source, namespace = _source(cls)
-        code = compile(source, f"<Graph reader of {cls.__qualname__}>", "exec")
-        exec(code, namespace)  # noqa: S102  (source made from our declarations, not data)
-        made = _READERS[cls] = (namespace["read"], source)
-    return made[0]
+        origin = f"Graph reader of {cls.__qualname__}"
+        made = _READERS[cls] = compile_function(source, "read", namespace, origin=origin)
+    return made
 
 
 def reader_source(cls: type) -> str:
     """The Python source of :func:`reader` for ``cls``, for reading and for tests."""
-    reader(cls)
-    return _READERS[cls][1]
+    return source_of(reader(cls))
 
 
 def _source(cls: type) -> tuple[str, dict[str, Any]]:
     namespace: dict[str, Any] = {
         "CLS": cls,
-        "GraphFieldError": GraphFieldError,
+        "FieldError": FieldError,
         "TEXT_OR_NONE": _TEXT_OR_NONE,
         "TEXT_ONLY": _STRINGS_ONLY,
         "known_time": known_time,
+        "usual_utc": usual_utc,
         "new": object.__new__,
         "set_dict": object.__setattr__,
         "wrong": wrong,
@@ -202,7 +203,7 @@ def _source(cls: type) -> tuple[str, dict[str, Any]]:
                 f"    {v} = get({k})",
                 f"    if {v} is not None:",
                 f"        {v} = (known_time({v}) if type({v}) is str else None) "
-                f"or read_time({k}, {v})",
+                f"or usual_utc({v}) or read_time({k}, {v})",
             ]
         elif kind == _ENUM:  # a member's spelling is never empty
             namespace[f"S{i}"] = extra.spellings.get
@@ -249,7 +250,7 @@ def _source(cls: type) -> tuple[str, dict[str, Any]]:
                 "        mark = len(unknown)",
                 "        try:",
                 f"            {v} = R{i}({v}, unknown)",
-                "        except GraphFieldError as exc:",
+                "        except FieldError as exc:",
                 f"            exc.steps.insert(0, {k})",
                 "            raise",
                 "        if len(unknown) > mark:",

@@ -10,7 +10,8 @@ Graph's enums are "evolvable": Microsoft adds members (newer ones only reach cli
 send ``Prefer: include-unknown-enum-members``; the others see ``unknownFutureValue``), and
 its pages disagree about ``determination``. A value that is not a member is therefore
 never a failure: :meth:`Vocabulary.canonical` answers ``None``, the parser keeps the value
-exactly as sent and names the field in the record's ``unknown_values``.
+exactly as sent and names the field in the record's ``unknown_values``. The lookup and
+that rule are :class:`~.fields.Enumeration`'s, which the MDE and XDR vocabularies use too.
 
 Members are the union of the v1.0 reference pages (property lists and value tables, which
 do not always agree) and the members the Graph SDKs already know.
@@ -19,7 +20,9 @@ do not always agree) and the members the Graph SDKs already know.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
+
+from .fields import Enumeration
 
 __all__ = [
     "GRAPH_ALERT_CLASSIFICATIONS",
@@ -46,33 +49,20 @@ def _humanise(value: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-class Vocabulary:
-    """One Graph enumeration: its members in canonical spelling, found in any case."""
+class Vocabulary(Enumeration):
+    """One Graph enumeration: its members in canonical spelling, found in any case, with
+    words for people."""
 
-    __slots__ = ("_labels", "members", "name", "spellings")
+    __slots__ = ("_labels",)
 
     def __init__(
         self, name: str, members: Iterable[str], labels: Mapping[str, str] | None = None
     ) -> None:
-        self.name = name
-        self.members: tuple[str, ...] = tuple(members)
-        #: Spellings found in one lookup (each member as Graph writes it, and in lower
-        #: case) -> the member; any other casing is found through its lower-case form.
-        self.spellings: dict[str, str] = {m: m for m in self.members}
-        self.spellings.update({m.lower(): m for m in self.members})
-        if len({m.lower() for m in self.members}) != len(self.members):
-            raise ValueError(f"{name}: two members differ only in case")
+        super().__init__(name, members)
         self._labels: dict[str, str] = dict(labels or {})
         unknown_labels = set(self._labels) - set(self.members)
         if unknown_labels:
             raise ValueError(f"{name}: labels for non-members {sorted(unknown_labels)}")
-
-    def canonical(self, value: str) -> str | None:
-        """The member ``value`` names, in Graph's spelling; None if it names none."""
-        found = self.spellings.get(value)
-        if found is None:
-            found = self.spellings.get(value.lower())
-        return found
 
     def label(self, value: str) -> str:
         """Words for a value, for people: a member's label, else the value as sent."""
@@ -80,18 +70,6 @@ class Vocabulary:
         if member is None:
             return value
         return self._labels.get(member) or _humanise(member)
-
-    def __contains__(self, value: object) -> bool:
-        return isinstance(value, str) and self.canonical(value) is not None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.members)
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    def __repr__(self) -> str:
-        return f"Vocabulary({self.name!r}, {len(self.members)} members)"
 
 
 GRAPH_ALERT_STATUSES = Vocabulary(

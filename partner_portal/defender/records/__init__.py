@@ -8,8 +8,9 @@ vocabulary is kept as sent and named in ``unknown_values``.
 
 * :mod:`.vocabularies`: the enum values of alerts and incidents with the portal's
   labels for them, defined once;
-* :mod:`.timestamps`: Microsoft's ISO 8601 timestamps, read and written;
-* :mod:`.reading`: the careful field-by-field reading every parser shares;
+* :mod:`.reading`: the careful field-by-field reading every parser shares, made of the
+  value readers the Graph records use too (:mod:`..fields`, :mod:`..timestamps`, whose
+  ``parse_timestamp`` and ``format_timestamp`` this package passes on);
 * :mod:`.table`: field tables, and the careful and quick readings made of one;
 * :mod:`.alerts`: Defender for Endpoint alerts, with a quick path for whole pages;
 * :mod:`.incidents`: Defender XDR incidents and the alerts they embed.
@@ -17,6 +18,7 @@ vocabulary is kept as sent and named in ``unknown_values``.
 
 from __future__ import annotations
 
+from ..timestamps import format_timestamp, parse_timestamp
 from . import vocabularies
 from .alerts import (
     ALERT_FIELDS,
@@ -27,7 +29,6 @@ from .alerts import (
     parse_alert_page,
 )
 from .incidents import IncidentAlert, IncidentRecord, parse_incident
-from .timestamps import format_timestamp, parse_timestamp
 
 # Every vocabulary, as ``vocabularies.__all__`` lists them: a new one is named there only.
 from .vocabularies import *  # noqa: F403

@@ -19,8 +19,10 @@ page is made once.
 Unknown enum values: Microsoft adds values to enums from time to time (classification
 and determination grew several in recent years). A sync must not stop because of that,
 so an unknown value is kept as the raw string and its field is named in
-``unknown_values``; a value of the wrong JSON type, by contrast, is malformed data and
-raises :class:`~partner_portal.defender.errors.MalformedResponse`.
+``unknown_values``; a known one is found in any case and stored in Microsoft's spelling,
+by the rule the Graph records follow (:class:`~..fields.Enumeration`). A value of the
+wrong JSON type, by contrast, is malformed data and raises
+:class:`~partner_portal.defender.errors.MalformedResponse`.
 """
 
 from __future__ import annotations
@@ -31,15 +33,10 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import MalformedResponse
+from ..timestamps import usual_utc
 from .reading import FieldReader
 from .table import UNUSUAL, Field, Kind, fields_of, quick_reader, read_carefully
-from .timestamps import utc_of_usual_shape
-from .vocabularies import (
-    ALERT_CLASSIFICATIONS,
-    ALERT_DETERMINATIONS,
-    ALERT_SEVERITIES,
-    ALERT_STATUSES,
-)
+from .vocabularies import AlertClassification, AlertDetermination, AlertSeverity, AlertStatus
 
 __all__ = [
     "ALERT_FIELDS",
@@ -111,12 +108,9 @@ _NO_COMMENTS: tuple[AlertComment, ...] = ()
 
 
 def _careful_user(r: FieldReader, f: Field) -> RelatedUser | None:
-    user_raw = r.data.get(f.json_name)
-    if user_raw is None:
+    ur = r.object(f.json_name)
+    if ur is None:
         return None
-    if not isinstance(user_raw, dict):
-        raise r.fail(f.json_name, "is not an object")
-    ur = FieldReader(user_raw, f"{r.kind}.{f.json_name}")
     return RelatedUser(ur.str_opt("userName"), ur.str_opt("domainName"))
 
 
@@ -138,8 +132,7 @@ def _quick_user(value: Any, shared: dict[Any, Any]) -> object:
 
 def _careful_comments(r: FieldReader, f: Field) -> tuple[AlertComment, ...]:
     comments = []
-    for item in r.objects(f.json_name):
-        cr = FieldReader(item, f"{r.kind}.{f.json_name}[]")
+    for cr in r.each_object(f.json_name):
         comments.append(
             AlertComment(
                 comment=cr.str_opt("comment"),
@@ -166,7 +159,7 @@ def _quick_comments(value: Any, shared: dict[Any, Any]) -> object:
         stamp = item.get("createdTime")
         created_time = None
         if stamp is not None:
-            created_time = utc_of_usual_shape(stamp)
+            created_time = usual_utc(stamp)
             if created_time is None:
                 return UNUSUAL
         made.append(AlertComment(text, author, created_time))
@@ -205,12 +198,12 @@ ALERT_TABLE: tuple[Field, ...] = (
     ),
     Field("relatedUser", "related_user", Kind.CUSTOM, careful=_careful_user, quick=_quick_user),
     Field("comments", "comments", Kind.CUSTOM, careful=_careful_comments, quick=_quick_comments),
-    Field("severity", "severity", Kind.CHOICE, ALERT_SEVERITIES, default="UnSpecified"),
-    Field("status", "status", Kind.CHOICE, ALERT_STATUSES, default="Unknown"),
+    Field("severity", "severity", Kind.CHOICE, AlertSeverity.enumeration(), default="UnSpecified"),
+    Field("status", "status", Kind.CHOICE, AlertStatus.enumeration(), default="Unknown"),
     Field("incidentId", "incident_id", Kind.NUMBER),
     Field("investigationId", "investigation_id", Kind.NUMBER),
-    Field("classification", "classification", Kind.CHOICE, ALERT_CLASSIFICATIONS),
-    Field("determination", "determination", Kind.CHOICE, ALERT_DETERMINATIONS),
+    Field("classification", "classification", Kind.CHOICE, AlertClassification.enumeration()),
+    Field("determination", "determination", Kind.CHOICE, AlertDetermination.enumeration()),
     Field("mitreTechniques", "mitre_techniques", Kind.TEXT_LIST),
     Field("evidence", "evidence", Kind.OBJECTS),
 )

@@ -17,14 +17,14 @@ from typing import Any
 from ..errors import MalformedResponse
 from .alerts import AlertComment
 from .reading import FieldReader
-from .vocabularies import (
-    ALERT_DETERMINATIONS,
-    ALERT_SEVERITIES,
-    INCIDENT_CLASSIFICATIONS,
-    INCIDENT_STATUSES,
-)
+from .vocabularies import AlertClassification, AlertDetermination, AlertSeverity, IncidentStatus
 
 __all__ = ["IncidentAlert", "IncidentRecord", "parse_incident"]
+
+_CLASSIFICATIONS = AlertClassification.enumeration()
+_DETERMINATIONS = AlertDetermination.enumeration()
+_STATUSES = IncidentStatus.enumeration()
+_SEVERITIES = AlertSeverity.enumeration()
 
 
 @dataclass(frozen=True)
@@ -76,17 +76,15 @@ def parse_incident(data: object) -> IncidentRecord:
     if incident_id is None:
         raise r.fail("incidentId", "is missing")
     comments = []
-    for item in r.objects("comments"):
-        cr = FieldReader(item, "incident.comments[]")
+    for cr in r.each_object("comments"):
         comments.append(
             AlertComment(cr.str_opt("comment"), cr.str_opt("createdBy"), cr.time_opt("createdTime"))
         )
     alerts = []
-    for item in r.objects("alerts"):
-        ar = FieldReader(item, "incident.alerts[]")
+    for ar in r.each_object("alerts"):
         alerts.append(
             IncidentAlert(
-                alert_id=ar.str_req("alertId"),
+                alert_id=ar.ident("alertId"),
                 incident_id=ar.int_opt("incidentId"),
                 service_source=ar.str_opt("serviceSource"),
                 detection_source=ar.str_opt("detectionSource"),
@@ -98,7 +96,7 @@ def parse_incident(data: object) -> IncidentRecord:
                 last_updated_time=ar.time_opt("lastUpdatedTime"),
                 devices=ar.objects("devices"),
                 entities=ar.objects("entities"),
-                raw=item,
+                raw=ar.data,
             )
         )
     return IncidentRecord(
@@ -108,10 +106,10 @@ def parse_incident(data: object) -> IncidentRecord:
         created_time=r.time_opt("createdTime"),
         last_update_time=r.time_opt("lastUpdateTime"),
         assigned_to=r.str_opt("assignedTo"),
-        classification=r.enum("classification", INCIDENT_CLASSIFICATIONS, default=None),
-        determination=r.enum("determination", ALERT_DETERMINATIONS, default=None),
-        status=r.enum("status", INCIDENT_STATUSES, default="Active") or "Active",
-        severity=r.enum("severity", ALERT_SEVERITIES, default="UnSpecified") or "UnSpecified",
+        classification=r.enum("classification", _CLASSIFICATIONS, default=None),
+        determination=r.enum("determination", _DETERMINATIONS, default=None),
+        status=r.enum("status", _STATUSES, default="Active") or "Active",
+        severity=r.enum("severity", _SEVERITIES, default="UnSpecified") or "UnSpecified",
         tags=r.str_list("tags"),
         comments=tuple(comments),
         alerts=tuple(alerts),

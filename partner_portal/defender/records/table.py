@@ -10,16 +10,19 @@ vocabulary and what a missing value reads as. Two readings are made from one tab
   decides which problem that is;
 * :func:`quick_reader` compiles, once per table, a function that reads a whole object
   of the usual shape in one pass of straight-line code: every value fetched by one
-  ``itemgetter``, the texts and numbers checked in bulk, each timestamp and enum
-  written out. It returns None at anything unusual, and the caller then reads the
-  object carefully. Its checks are the careful reading's or stricter (``type(x) is
-  str`` where that also takes subclasses), so whatever it accepts, the careful reading
-  makes into an equal record.
+  ``itemgetter``, the texts and numbers checked in bulk, each enum found by its exact
+  spelling in line (another casing, or a value that is no member, through
+  :func:`~..fields.read_member`, as the careful reading and the Graph readers do), each
+  timestamp of the usual shape read by :func:`~..timestamps.usual_utc` (the careful
+  reading's first step too). It returns None at anything unusual, and the
+  caller then reads the object carefully. Its checks are the careful reading's or
+  stricter (a digit string is no integer here), so whatever it accepts, the careful
+  reading makes into an equal record.
 
 The quick reading is generated rather than written by hand because a sync reads tens
 of thousands of alerts: a loop over the table, or a call per field, costs more than the
-reading itself, and a hand-written copy would say every field twice. Its source is kept
-on the function (``__source__``) for reading and debugging.
+reading itself, and a hand-written copy would say every field twice. It is compiled by
+:mod:`..generated`, as the Graph readers are, and keeps its source on ``__source__``.
 
 Kinds that are one of a kind (an alert's related user, its comments) bring their own
 pair of readings (:attr:`Field.careful`, :attr:`Field.quick`); the quick one receives a
@@ -30,11 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from operator import itemgetter
 from typing import Any, cast
 
+from ..fields import Enumeration, read_member
+from ..generated import compile_function
+from ..timestamps import known_time, usual_utc
 from .reading import FieldReader
 
 __all__ = [
@@ -58,11 +63,11 @@ QuickReader = Callable[[dict[str, Any], dict[Any, Any]], Any]
 class Kind(Enum):
     """How a field is read."""
 
-    ID = "non-empty string"
+    ID = "non-empty text, or an integer as its digits"
     TEXT = "string or null"
     NUMBER = "integer (or digit string) or null"
     TIME = "ISO 8601 timestamp or null"
-    CHOICE = "string of a vocabulary (others kept and flagged) or null"
+    CHOICE = "member of a vocabulary in any case (others kept and flagged) or null"
     TEXT_LIST = "list of strings or null"
     OBJECTS = "list of objects or null"
     CUSTOM = "read by the field's own pair of readings"
@@ -76,7 +81,7 @@ class Field:
     name: str
     kind: Kind
     #: CHOICE: the documented values, and what a missing value reads as.
-    vocabulary: frozenset[str] = frozenset()
+    vocabulary: Enumeration | None = None
     default: str | None = None
     #: CUSTOM: the careful reading, and the quick one (returns :data:`UNUSUAL` to hand over).
     careful: Callable[[FieldReader, Field], object] | None = None
@@ -91,37 +96,35 @@ def fields_of(kind: Kind, *pairs: tuple[str, str]) -> tuple[Field, ...]:
 # ------------------------------------------------------------------ careful reading
 
 
-def _careful_text(r: FieldReader, f: Field) -> str | None:
-    # Exactly a str: the alert reading has always refused subclasses for its texts.
-    value = r.data.get(f.json_name)
-    if value is not None and type(value) is not str:
-        raise r.fail(f.json_name, "is not a string")
-    return value
+# Kinds read by one FieldReader method from the JSON name alone.
+_BY_NAME: dict[Kind, Callable[[FieldReader, str], object]] = {
+    Kind.ID: FieldReader.ident,
+    Kind.TEXT: FieldReader.str_opt,
+    Kind.NUMBER: FieldReader.int_opt,
+    Kind.TIME: FieldReader.time_opt,
+    Kind.TEXT_LIST: FieldReader.str_list,
+    Kind.OBJECTS: FieldReader.objects,
+}
 
 
-def _careful_custom(r: FieldReader, f: Field) -> object:
+def _careful_other(r: FieldReader, f: Field) -> object:
+    if f.kind is Kind.CHOICE:
+        if f.vocabulary is None:
+            raise TypeError(f"{f.json_name} needs its vocabulary")
+        return r.enum(f.json_name, f.vocabulary, default=f.default)
     if f.careful is None:
         raise TypeError(f"{f.json_name} needs its careful reading")
     return f.careful(r, f)
-
-
-_CAREFUL: dict[Kind, Callable[[FieldReader, Field], object]] = {
-    Kind.ID: lambda r, f: r.str_req(f.json_name),
-    Kind.TEXT: _careful_text,
-    Kind.NUMBER: lambda r, f: r.int_opt(f.json_name),
-    Kind.TIME: lambda r, f: r.time_opt(f.json_name),
-    Kind.CHOICE: lambda r, f: r.enum(f.json_name, f.vocabulary, default=f.default),
-    Kind.TEXT_LIST: lambda r, f: r.str_list(f.json_name),
-    Kind.OBJECTS: lambda r, f: r.objects(f.json_name),
-    Kind.CUSTOM: _careful_custom,
-}
 
 
 def read_carefully(table: Sequence[Field], data: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The record's attributes read field by field, ``unknown_values`` included; raises
     ``MalformedResponse`` naming the first field (in table order) that cannot be read."""
     r = FieldReader(data, kind)
-    values = {f.name: _CAREFUL[f.kind](r, f) for f in table}
+    values: dict[str, Any] = {}
+    for f in table:
+        read = _BY_NAME.get(f.kind)
+        values[f.name] = read(r, f.json_name) if read is not None else _careful_other(r, f)
     values["unknown_values"] = tuple(r.unknown)
     return values
 
@@ -130,32 +133,24 @@ def read_carefully(table: Sequence[Field], data: Mapping[str, Any], kind: str) -
 
 # What each kind's check looks like, for a field whose value is in local ``{v}``.
 _QUICK_TIME = """\
-    if type({v}) is str:
-        if len({v}) < 20 or {v}[10] != "T" or {v}[-1] != "Z" or {v}[4] != "-":
+    if {v} is not None:
+        {v} = (_known({v}) if type({v}) is str else None) or _usual({v})
+        if {v} is None:
             return None
-        try:
-            {v} = _from_iso({v})
-        except ValueError:
-            return None
-        if {v}.tzinfo is not _UTC:
-            {v} = {v}.astimezone(_UTC)
-    elif {v} is not None:
-        return None
 """
 _QUICK_CHOICE = """\
     if {v} is None:
         {v} = {default}
     elif type({v}) is not str:
         return None
-    elif {v} not in {vocabulary}:
-        unknown += ({json_name},)
+    else:
+        {v} = {spelled}({v}) or _member({json_name}, {vocabulary}, {v}, unknown)
 """
 _QUICK_CHOICE_OR_NONE = """\
     if {v} is not None:
         if type({v}) is not str:
             return None
-        if {v} not in {vocabulary}:
-            unknown += ({json_name},)
+        {v} = {spelled}({v}) or _member({json_name}, {vocabulary}, {v}, unknown)
 """
 _QUICK_LIST = """\
     if {v} is None:
@@ -174,15 +169,13 @@ _QUICK_CUSTOM = """\
 
 def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[str, Any]]:
     """The source of the quick reading of ``table`` and the names it needs."""
-    for identifier in (name, *(f.name for f in table)):
-        if not identifier.isidentifier():
-            raise ValueError(f"{identifier!r} cannot name a function or an attribute")
     names: dict[str, Any] = {
         "_get": itemgetter(*(f.json_name for f in table)),
         "_keys": tuple(f.json_name for f in table),
-        "_from_iso": datetime.fromisoformat,
-        "_UTC": UTC,
+        "_known": known_time,
+        "_usual": usual_utc,
         "_UNUSUAL": UNUSUAL,
+        "_member": read_member,
         "_STR_OR_NONE": frozenset({str, type(None)}),
         "_INT_OR_NONE": frozenset({int, type(None)}),
         "_JUST_STR": frozenset({str}),
@@ -198,7 +191,7 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
         "        # Microsoft sends every documented field, null or not; one that lacks",
         "        # some reads them as None, as the careful reading does.",
         f"        ({every},) = map(data.get, _keys)",
-        "    unknown = ()",
+        "    unknown = []",
     ]
     for kind, types in ((Kind.TEXT, "_STR_OR_NONE"), (Kind.NUMBER, "_INT_OR_NONE")):
         group = [local[f.name] for f in table if f.kind is kind]
@@ -215,13 +208,18 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
         elif f.kind is Kind.TIME:
             lines.append(_QUICK_TIME.format(v=v))
         elif f.kind is Kind.CHOICE:
+            if f.vocabulary is None:
+                raise TypeError(f"{f.json_name} needs its vocabulary")
+            # A member's spelling is never empty, so `or` falls through only on a miss.
             names[f"_vocabulary_{position}"] = f.vocabulary
+            names[f"_spelled_{position}"] = f.vocabulary.spellings.get
             template = _QUICK_CHOICE if f.default is not None else _QUICK_CHOICE_OR_NONE
             lines.append(
                 template.format(
                     v=v,
                     default=repr(f.default),
                     vocabulary=f"_vocabulary_{position}",
+                    spelled=f"_spelled_{position}",
                     json_name=repr(f.json_name),
                 )
             )
@@ -236,7 +234,7 @@ def quick_reader_source(table: Sequence[Field], name: str) -> tuple[str, dict[st
     filled = ", ".join(f"{f.name}={local[f.name]}" for f in table)
     lines += [
         "    record = _new(_Record)",
-        f"    record.__dict__.update({filled}, unknown_values=unknown, raw=data)",
+        f"    record.__dict__.update({filled}, unknown_values=tuple(unknown), raw=data)",
         "    return record",
     ]
     return "\n".join(lines) + "\n", names
@@ -252,8 +250,7 @@ def quick_reader(table: Sequence[Field], record: type, name: str) -> QuickReader
     """
     source, names = quick_reader_source(table, name)
     names.update(_new=object.__new__, _Record=record)
-    code = compile(source, f"<quick reading of {record.__name__}>", "exec")
-    exec(code, names)  # noqa: S102 (source made above from the table, nothing else)
-    reader = cast(QuickReader, names[name])
-    reader.__source__ = source  # type: ignore[attr-defined]
-    return reader
+    origin = f"quick reading of {record.__name__}"
+    attributes = [f.name for f in table]
+    made = compile_function(source, name, names, origin=origin, identifiers=attributes)
+    return cast(QuickReader, made)

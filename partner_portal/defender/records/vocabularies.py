@@ -7,16 +7,20 @@ and carry the words the portal shows (``label``), e.g.
 ``"InformationalExpectedActivity"``, shown as "Informational, expected activity".
 ``choices()`` lists ``(value, label)`` pairs in the order the portal offers them.
 
-The parsers flag a value outside a vocabulary (and keep it: Microsoft adds values now
-and then, see :mod:`.alerts`); they test membership in the plain ``frozenset`` of
-strings each vocabulary also gives (``ALERT_SEVERITIES`` and the like), which is what
-the quick reading needs. The clients check what they send against the same sets.
+The parsers read a value through the vocabulary's ``enumeration()``, the lookup the
+Graph vocabularies use too (:class:`~..fields.Enumeration`): in any case, stored in
+Microsoft's spelling (``"high"`` reads as ``"High"``), and a value outside it flagged and
+kept as sent (Microsoft adds values now and then, see :mod:`.alerts`). Each vocabulary
+also gives the plain ``frozenset`` of its values (``ALERT_SEVERITIES`` and the like),
+which the clients check what they send against.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Self
+
+from ..fields import Enumeration
 
 __all__ = [
     "ALERT_CLASSIFICATIONS",
@@ -34,6 +38,9 @@ __all__ = [
     "IncidentStatus",
     "Vocabulary",
 ]
+
+
+_ENUMERATIONS: dict[type, Enumeration] = {}
 
 
 class Vocabulary(StrEnum):
@@ -55,6 +62,15 @@ class Vocabulary(StrEnum):
     def values(cls) -> frozenset[str]:
         """Every value, as plain strings (what the parsers test membership in)."""
         return frozenset(member.value for member in cls)
+
+    @classmethod
+    def enumeration(cls) -> Enumeration:
+        """The members found in any case, as the parsers read values (made once)."""
+        made = _ENUMERATIONS.get(cls)
+        if made is None:
+            members = (member.value for member in cls)
+            made = _ENUMERATIONS[cls] = Enumeration(cls.__name__, members)
+        return made
 
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:

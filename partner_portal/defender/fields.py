@@ -1,31 +1,27 @@
-"""Reading single values of Microsoft Graph JSON, and saying in words what is wrong.
+"""Reading single values of Microsoft's JSON, and saying in words what is wrong with one.
 
-The readers :mod:`.graph_schema` writes for each record class call these for everything
-beyond the plain case: timestamps, integers that arrive as text, IDs, enum members, lists.
-Each either returns the value in its Python form or raises :class:`GraphFieldError`
-naming the field and, in words, what is wrong with it (``is not an integer (found
-text)``); :func:`malformed` turns that into the
-:class:`~partner_portal.defender.errors.MalformedResponse` the public parsers raise.
-
-Timestamps: Graph's ``DateTimeOffset`` is ``2021-04-27T12:19:27.7211305Z``, up to seven
-fraction digits and always UTC. That shape goes straight to ``datetime.fromisoformat``
-(which reads it in Python 3.11, cutting the seventh digit: microseconds); anything else
-(an offset, no zone, twelve digits) is read by a strict pattern and converted to UTC.
+Both record families read through these: the Graph readers :mod:`.graph_schema` writes
+call them for everything beyond the plain case (integers that arrive as text, IDs, enum
+members, lists of text or of objects), and the careful reading of an MDE alert or XDR
+incident (:mod:`.records.reading`) is made of them. Each either returns the value in
+its Python form or raises :class:`FieldError` naming the field and, in words, what is
+wrong with it (``is not an integer (found text)``); an enclosing reader adds its own step
+to the path (``evidence[2].fileDetails.fileSize``). :func:`malformed` turns that into the
+:class:`~partner_portal.defender.errors.MalformedResponse` the public parsers raise,
+naming the object (``Graph alert 'da63…': …``). Timestamps have a module of their own,
+:mod:`.timestamps`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import MalformedResponse
-from .graph_vocab import Vocabulary
 
 __all__ = [
-    "GraphFieldError",
-    "known_time",
+    "Enumeration",
+    "FieldError",
     "malformed",
     "object_items",
     "read_ident",
@@ -34,17 +30,16 @@ __all__ = [
     "read_members",
     "read_records",
     "read_strings",
-    "read_time",
     "reject_text",
     "wrong",
 ]
 
 _STRINGS_ONLY = frozenset({str})
-_from_iso = datetime.fromisoformat
 
 
-class GraphFieldError(Exception):
-    """A field of a Graph object has the wrong type or is missing; ``path`` locates it."""
+class FieldError(Exception):
+    """A field of an object Microsoft sent has the wrong type or is missing; ``path``
+    locates it within the object, ``problem`` says what is wrong in words."""
 
     def __init__(self, step: str, problem: str) -> None:
         super().__init__(step, problem)
@@ -70,12 +65,12 @@ def _found(value: object) -> str:
     return "an object" if isinstance(value, dict) else type(value).__name__
 
 
-def wrong(step: str, value: object, expected: str) -> GraphFieldError:
-    return GraphFieldError(step, f"is not {expected} (found {_found(value)})")
+def wrong(step: str, value: object, expected: str) -> FieldError:
+    return FieldError(step, f"is not {expected} (found {_found(value)})")
 
 
 def malformed(
-    what: str, data: object, error: GraphFieldError, *, index: int | None = None
+    what: str, data: object, error: FieldError, *, index: int | None = None
 ) -> MalformedResponse:
     """The typed error for a Graph object that cannot be read, in words: which object
     (its ``id`` if it has a usable one, its place on the page) and which field."""
@@ -94,7 +89,52 @@ def reject_text(keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
             raise wrong(key, value, "text")
 
 
-def read_member(key: str, vocab: Vocabulary, value: object, unknown: list[str]) -> str:
+class Enumeration:
+    """An enumeration Microsoft documents: its members in canonical spelling, found in
+    any case (``"TruePositive"``, ``"truePositive"`` and ``"TRUEPOSITIVE"`` are one value).
+
+    Microsoft adds members now and then, so a value that is no member is never a
+    failure: :func:`read_member` keeps it exactly as sent and names the field among the
+    record's unknown values. The Graph vocabularies (:mod:`.graph_vocab`) are
+    enumerations with labels; the MDE and XDR ones (:mod:`.records.vocabularies`) give
+    theirs with ``enumeration()``.
+    """
+
+    __slots__ = ("members", "name", "spellings")
+
+    def __init__(self, name: str, members: Iterable[str]) -> None:
+        self.name = name
+        self.members: tuple[str, ...] = tuple(members)
+        #: Spellings found in one lookup (each member as written, and in lower case)
+        #: -> the member; any other casing is found through its lower-case form.
+        self.spellings: dict[str, str] = {m: m for m in self.members}
+        self.spellings.update({m.lower(): m for m in self.members})
+        if len({m.lower() for m in self.members}) != len(self.members):
+            raise ValueError(f"{name}: two members differ only in case")
+
+    def canonical(self, value: str) -> str | None:
+        """The member ``value`` names, in its canonical spelling; None if it names none."""
+        found = self.spellings.get(value)
+        if found is None:
+            found = self.spellings.get(value.lower())
+        return found
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and self.canonical(value) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {len(self.members)} members)"
+
+
+def read_member(key: str, vocab: Enumeration, value: object, unknown: list[str]) -> str:
+    """A member in its canonical spelling; a value that is none is kept as sent and
+    ``key`` appended to ``unknown``."""
     if type(value) is not str:
         raise wrong(key, value, "text")
     member = vocab.canonical(value)
@@ -126,7 +166,7 @@ def read_records(
         mark = len(unknown)
         try:
             records.append(read(item, unknown))
-        except GraphFieldError as exc:
+        except FieldError as exc:
             exc.steps.insert(0, step)
             raise
         if len(unknown) > mark:
@@ -142,7 +182,9 @@ def read_strings(key: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def read_members(key: str, vocab: Vocabulary, value: object, unknown: list[str]) -> tuple[str, ...]:
+def read_members(
+    key: str, vocab: Enumeration, value: object, unknown: list[str]
+) -> tuple[str, ...]:
     values = read_strings(key, value)
     members = tuple(map(vocab.spellings.get, values))
     if None not in members:
@@ -168,60 +210,5 @@ def read_ident(key: str, value: object) -> str:
     if type(value) is int:
         return str(value)
     if value is None or value == "":
-        raise GraphFieldError(key, "is missing" if value is None else "is empty")
+        raise FieldError(key, "is missing" if value is None else "is empty")
     raise wrong(key, value, "an identifier")
-
-
-_TS = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,12}))?(Z|z|[+-]\d{2}:\d{2})?"
-)
-
-
-# Timestamps recur (an alert's evidence shares its creation time); datetimes are
-# immutable, so one made once is handed out again. Bounded: emptied when full.
-_TIMES: dict[str, datetime] = {}
-_TIMES_MAX = 4096
-#: The datetime already made for a timestamp text, if any.
-known_time = _TIMES.get
-
-
-def read_time(key: str, value: object) -> datetime:
-    """Graph's ``DateTimeOffset``: ``2021-04-27T12:19:27.7211305Z`` (up to 7 fraction
-    digits, always UTC), as an aware UTC datetime (microseconds: the 7th digit is cut)."""
-    # The shape Graph sends goes straight to fromisoformat, which reads it in 3.11.
-    if (
-        type(value) is str
-        and len(value) >= 20
-        and value[-1] == "Z"
-        and value[10] == "T"
-        and value[4] == "-"
-        and value[7] == "-"
-        and value[19] in ".Z"
-    ):
-        try:
-            stamp = _from_iso(value)
-        except ValueError:
-            pass
-        else:
-            if len(_TIMES) >= _TIMES_MAX:
-                _TIMES.clear()
-            _TIMES[value] = stamp
-            return stamp
-    if type(value) is not str:
-        raise wrong(key, value, "a timestamp")
-    match = _TS.fullmatch(value.strip())
-    if match is None:
-        raise GraphFieldError(key, f"is not an ISO 8601 timestamp ({value[:40]!r})")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    tz = UTC  # no zone: Microsoft's APIs only speak UTC
-    if zone and zone not in "Zz":
-        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-        tz = timezone(offset if zone[0] == "+" else -offset)
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        stamp = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
-        )
-    except ValueError:
-        raise GraphFieldError(key, f"is not a real date and time ({value[:40]!r})") from None
-    return stamp.astimezone(UTC)

@@ -14,19 +14,22 @@ from typing import Any, cast
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from partner_portal.alerts import selectors
 from partner_portal.alerts.filters import (
-    KNOWN_CATEGORY_OPTIONS,
-    KNOWN_DETECTION_SOURCE_OPTIONS,
+    KNOWN_CATEGORIES,
+    KNOWN_DETECTION_SOURCES,
     AlertFilterForm,
     ChartWindowForm,
     LiveForm,
 )
-from partner_portal.alerts.list_html import alert_rows_html
+from partner_portal.alerts.forms import STATUS_CHOICES
+from partner_portal.alerts.reads import alert_list as list_reads
+from partner_portal.alerts.reads import charts, exports
+from partner_portal.alerts.reads.keyset import InvalidCursor
 from partner_portal.core.access import Role, require_roles
 
 analysts_only = require_roles(Role.ANALYST)
@@ -50,13 +53,13 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         try:
-            page = selectors.alert_page(
+            page = list_reads.alert_page(
                 user=request.user,
                 query=form.to_query(),
                 after=form.cleaned_data.get("after") or "",
                 before=form.cleaned_data.get("before") or "",
             )
-        except selectors.InvalidCursor:
+        except InvalidCursor:
             form.add_error(None, "This page link is not valid; start from the first page.")
     if page is None:
         status = 400
@@ -66,11 +69,11 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "list_url": list_url,
-        "rows_html": alert_rows_html(page.alerts, list_url=list_url) if page else "",
         "filter_qs": form.filter_querystring(),
         "poll_seconds": POLL_SECONDS,
-        "known_category_options": KNOWN_CATEGORY_OPTIONS,
-        "known_detection_source_options": KNOWN_DETECTION_SOURCE_OPTIONS,
+        "known_categories": KNOWN_CATEGORIES,
+        "known_detection_sources": KNOWN_DETECTION_SOURCES,
+        "bulk_statuses": STATUS_CHOICES,
     }
     return render(request, "alerts/list.html", context, status=status)
 
@@ -84,7 +87,7 @@ def alert_counts(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid():
         return _bad_filter(form)
-    counts = selectors.alert_counts(user=request.user, query=form.to_query())
+    counts = list_reads.alert_counts(user=request.user, query=form.to_query())
     return render(request, "alerts/list_counts.html", {"counts": counts, "form": form})
 
 
@@ -99,10 +102,13 @@ def alert_live(request: HttpRequest) -> HttpResponse:
         return _bad_filter(form)
     if not live.is_valid():
         return JsonResponse({"errors": live.errors.get_json_data()}, status=400)
-    update = selectors.alerts_since(
+    update = list_reads.alerts_since(
         user=request.user, query=form.to_query(), since_id=live.cleaned_data["since_id"]
     )
-    rows = alert_rows_html(update.alerts, list_url=reverse("alerts:list"), fresh=True)
+    rows = render_to_string(
+        "alerts/_alert_rows.html",
+        {"rows": update.alerts, "list_url": reverse("alerts:list"), "fresh": True},
+    )
     return JsonResponse(
         {
             "count": update.count,
@@ -141,7 +147,7 @@ ROWS_PER_PIECE = 500
 
 def _csv_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    piece = [writer.writerow([name for name, _ in selectors.EXPORT_COLUMNS])]
+    piece = [writer.writerow([name for name, _ in exports.EXPORT_COLUMNS])]
     for row in rows:
         piece.append(writer.writerow([_csv_cell(value) for value in row]))
         if len(piece) >= ROWS_PER_PIECE:
@@ -151,7 +157,7 @@ def _csv_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
 
 
 def _json_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    names = [name for name, _ in selectors.EXPORT_COLUMNS]
+    names = [name for name, _ in exports.EXPORT_COLUMNS]
     encoder = DjangoJSONEncoder()
     piece = ["["]
     separator = "\n"
@@ -169,7 +175,7 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid():
         return _bad_filter(form)
-    rows = selectors.alert_export_rows(user=request.user, query=form.to_query())
+    rows = exports.alert_export_rows(user=request.user, query=form.to_query())
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     if kind == "csv":
         response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
@@ -222,7 +228,7 @@ def alert_chart_data(request: HttpRequest) -> HttpResponse:
         return _bad_filter(form)
     if not window.is_valid():
         return JsonResponse({"errors": window.errors.get_json_data()}, status=400)
-    data = selectors.alert_chart_data(
+    data = charts.alert_chart_data(
         user=request.user, query=form.to_query(), window=window.cleaned_data["window"]
     )
     return JsonResponse(data)

@@ -8,9 +8,9 @@ customers the user's scope allows and agree on what "the current filter" means.
 
 A page is cut with a keyset cursor (`keyset`) and read as plain tuples of the columns a
 row shows, never model instances or the large `raw` JSON; each row's display values are
-worked out once here for the row template (`templates/alerts/_alert_row.html`). The page
-also carries the live-update mark: the highest alert id in the user's scope when it was
-read, from which the page's poller asks for what is new.
+worked out once here for the rows' template (`templates/alerts/_alert_rows.html`). The
+page also carries the live-update mark: the highest alert id in the user's scope when it
+was read, from which the page's poller asks for what is new.
 
 Severities, statuses and their labels are the protocol core's vocabularies
 (`partner_portal.defender`).
@@ -131,8 +131,8 @@ LIST_COLUMNS = (
 STATUS_LABELS = {s.value: s.label for s in AlertStatus if s.label != s.value}
 NO_VALUE = "\u2014"  # an em dash, for an empty cell
 
-# One row of the list, as `templates/alerts/_alert_row.html` prints it: the stored values plus the
-# display values worked out once here ("label", "created_iso", ...).
+# One row of the list, as `templates/alerts/_alert_rows.html` prints it: the stored values
+# plus the display values worked out once here ("label", "created_iso", "pk_text", ...).
 AlertRow = dict[str, Any]
 
 

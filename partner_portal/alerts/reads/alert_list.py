@@ -8,9 +8,9 @@ customers the user's scope allows and agree on what "the current filter" means.
 
 A page is cut with a keyset cursor (`keyset`) and read as plain tuples of the columns a
 row shows, never model instances or the large `raw` JSON; each row's display values are
-worked out once here for the rows' template (`templates/alerts/_alert_rows.html`). The
-page also carries the live-update mark: the highest alert id in the user's scope when it
-was read, from which the page's poller asks for what is new.
+worked out once here for `list_html`. The page also carries the live-update mark: the
+highest alert id in the user's scope when it was read, from which the page's poller asks
+for what is new.
 
 Severities, statuses and their labels are the protocol core's vocabularies
 (`partner_portal.defender`).
@@ -131,17 +131,14 @@ LIST_COLUMNS = (
 STATUS_LABELS = {s.value: s.label for s in AlertStatus if s.label != s.value}
 NO_VALUE = "\u2014"  # an em dash, for an empty cell
 
-# One row of the list, as `templates/alerts/_alert_rows.html` prints it: the stored values
-# plus the display values worked out once here ("label", "created_iso", "pk_text", ...).
+# One row of the list, as `list_html.alert_rows_html` prints it: the stored values plus the
+# display values worked out once here ("label", "created_iso", ...).
 AlertRow = dict[str, Any]
 
 
 def _list_row(values: tuple[Any, ...]) -> AlertRow:
     row = dict(zip(LIST_COLUMNS, values, strict=True))
     row["customer_name"] = row.pop("customer__display_name")
-    # Printed three times a row: as text, a template writes it as it is, where a number
-    # would go through localisation (tens of microseconds a row).
-    row["pk_text"] = str(row["pk"])
     created = localtime(row["created_at"])
     row["created_iso"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
     row["created_display"] = created.strftime("%Y-%m-%d %H:%M")
@@ -153,7 +150,7 @@ def _list_row(values: tuple[Any, ...]) -> AlertRow:
 
 
 def list_rows(alerts: QuerySet[Alert]) -> list[AlertRow]:
-    """The rows of an ordered, sliced alert queryset, ready for the row template."""
+    """The rows of an ordered, sliced alert queryset, ready for `list_html`."""
     return [_list_row(values) for values in alerts.values_list(*LIST_COLUMNS)]
 
 

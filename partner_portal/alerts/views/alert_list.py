@@ -1,7 +1,9 @@
 """The consolidated alert list: the page, its counts, live updates, exports and charts.
 
-Each view validates the query string with `AlertFilterForm`, calls one selector (which
-applies the analyst's scope) and renders; nothing here queries the database directly.
+Each view validates the query string with `AlertFilterForm`, calls one read of
+`partner_portal.alerts.reads` (which applies the analyst's scope) and renders; nothing
+here queries the database directly. The page and its live updates print the same rows
+(`list_html.alert_rows_html`), so a fresh row looks like any other.
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ from typing import Any, cast
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from partner_portal.alerts.filters import (
-    KNOWN_CATEGORIES,
-    KNOWN_DETECTION_SOURCES,
+    KNOWN_CATEGORY_OPTIONS,
+    KNOWN_DETECTION_SOURCE_OPTIONS,
     AlertFilterForm,
     ChartWindowForm,
     LiveForm,
 )
 from partner_portal.alerts.forms import STATUS_CHOICES
+from partner_portal.alerts.list_html import alert_rows_html
 from partner_portal.alerts.reads import alert_list as list_reads
 from partner_portal.alerts.reads import charts, exports
 from partner_portal.alerts.reads.keyset import InvalidCursor
@@ -69,10 +71,11 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "list_url": list_url,
+        "rows_html": alert_rows_html(page.alerts, list_url=list_url) if page else "",
         "filter_qs": form.filter_querystring(),
         "poll_seconds": POLL_SECONDS,
-        "known_categories": KNOWN_CATEGORIES,
-        "known_detection_sources": KNOWN_DETECTION_SOURCES,
+        "known_category_options": KNOWN_CATEGORY_OPTIONS,
+        "known_detection_source_options": KNOWN_DETECTION_SOURCE_OPTIONS,
         "bulk_statuses": STATUS_CHOICES,
     }
     return render(request, "alerts/list.html", context, status=status)
@@ -105,10 +108,7 @@ def alert_live(request: HttpRequest) -> HttpResponse:
     update = list_reads.alerts_since(
         user=request.user, query=form.to_query(), since_id=live.cleaned_data["since_id"]
     )
-    rows = render_to_string(
-        "alerts/_alert_rows.html",
-        {"rows": update.alerts, "list_url": reverse("alerts:list"), "fresh": True},
-    )
+    rows = alert_rows_html(update.alerts, list_url=reverse("alerts:list"), fresh=True)
     return JsonResponse(
         {
             "count": update.count,

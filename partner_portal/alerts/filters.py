@@ -1,9 +1,14 @@
 """The alert list's filters: parsed and validated from the query string.
 
 The whole filter lives in the URL so that a view of the console can be bookmarked or
-shared; this form turns it into a `selectors.AlertQuery`. The same form serves the list,
-its counts, live updates, exports and charts, so they always agree on what "the current
-filter" means.
+shared; this form turns it into a `reads.alert_list.AlertQuery`. The same form serves the
+list, its counts, live updates, exports and charts, so they always agree on what "the
+current filter" means.
+
+The choices of status, classification and severity are the protocol core's vocabularies,
+as `forms` lists them once for every form of the console. The list page prints the
+inputs this form writes (`controls`, `customer_options`) rather than Django's widget
+templates: `bench/RESULTS.md` (Console) has the figures that keep it so.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from django import forms
 from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
 
-from partner_portal.alerts import selectors
+from partner_portal.alerts.forms import (
+    ANY,
+    CLASSIFICATION_CHOICES,
+    SEVERITY_CHOICES,
+    STATUS_CHOICES,
+)
+from partner_portal.alerts.reads.alert_list import UNCLASSIFIED, AlertQuery
+from partner_portal.alerts.reads.keyset import SORTS, InvalidCursor, decode_cursor
 from partner_portal.core.bounds import IdField
 from tenants.scoping import visible_customers
 
@@ -100,23 +112,17 @@ class AlertFilterForm(forms.Form):
         help_text="Hold Ctrl (⌘ on a Mac) to pick several.",
     )
     severity = forms.MultipleChoiceField(
-        choices=[(s, s) for s in selectors.SEVERITIES],
+        choices=SEVERITY_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
     status = forms.MultipleChoiceField(
-        choices=[("New", "New"), ("InProgress", "In progress"), ("Resolved", "Resolved")],
+        choices=STATUS_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
     classification = forms.ChoiceField(
-        choices=[
-            ("", "Any"),
-            ("TruePositive", "True positive"),
-            ("InformationalExpectedActivity", "Informational, expected activity"),
-            ("FalsePositive", "False positive"),
-            (selectors.UNCLASSIFIED, "Not classified"),
-        ],
+        choices=[ANY, *CLASSIFICATION_CHOICES, (UNCLASSIFIED, "Not classified")],
         required=False,
     )
     category = forms.CharField(
@@ -161,7 +167,7 @@ class AlertFilterForm(forms.Form):
     )
     sort = forms.ChoiceField(
         label="Sort by",
-        choices=[(key, spec.label) for key, spec in selectors.SORTS.items()],
+        choices=[(key, spec.label) for key, spec in SORTS.items()],
         required=False,
     )
     after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
@@ -305,14 +311,14 @@ class AlertFilterForm(forms.Form):
                 break
             if data.get(key):
                 try:
-                    selectors.decode_cursor(data[key], sort)
-                except selectors.InvalidCursor:
+                    decode_cursor(data[key], sort)
+                except InvalidCursor:
                     self.add_error(None, BAD_PAGE_LINK)
                     data.pop(key, None)
                     break
         return data
 
-    def to_query(self) -> selectors.AlertQuery:
+    def to_query(self) -> AlertQuery:
         """The validated filter; call only after is_valid()."""
         data = self.cleaned_data
         since = until = None
@@ -322,7 +328,7 @@ class AlertFilterForm(forms.Form):
         elif period == "custom":
             since, until = data.get("since"), data.get("until")
         customers = data.get("customer")
-        return selectors.AlertQuery(
+        return AlertQuery(
             customers=tuple(customers) if customers is not None else None,
             severities=tuple(data.get("severity") or ()),
             statuses=tuple(data.get("status") or ()),

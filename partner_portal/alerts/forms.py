@@ -41,8 +41,8 @@ CLASSIFICATION_CHOICES = vocabulary_choices(
     c for c in AlertClassification if c is not AlertClassification.UNKNOWN
 )
 DETERMINATION_CHOICES = vocabulary_choices(SETTABLE_ALERT_DETERMINATIONS)
-# Incidents are filtered by the severities the alert list offers, highest first.
-INCIDENT_SEVERITY_CHOICES = vocabulary_choices(AlertSeverity(s) for s in SEVERITIES)
+# The severities the console filters alerts and incidents by, highest first.
+SEVERITY_CHOICES = vocabulary_choices(AlertSeverity(s) for s in SEVERITIES)
 
 
 class AlertIdsField(forms.Field):
@@ -139,7 +139,7 @@ class BulkUpdateForm(forms.Form):
 class IncidentFilterForm(forms.Form):
     customer = IdsChoiceField(queryset=Customer.objects.none(), required=False)
     status = forms.ChoiceField(choices=[ANY, *IncidentStatus.choices()], required=False)
-    severity = forms.ChoiceField(choices=[ANY, *INCIDENT_SEVERITY_CHOICES], required=False)
+    severity = forms.ChoiceField(choices=[ANY, *SEVERITY_CHOICES], required=False)
     q = forms.CharField(label="Search", max_length=200, required=False)
 
     def __init__(self, *args: Any, customers: Any = None, **kwargs: Any) -> None:

@@ -2,8 +2,10 @@
 
 The list page and its live updates print up to 50 rows of 8 cells each. Through the
 template engine those rows were the largest single cost of the page (about 4 ms of
-15); written here with one escaped f-string per row they cost a tenth of that. Every
-value from the database goes through `escape`; the rest is fixed markup.
+15); written here with one escaped f-string per row they cost a tenth of that. Measured
+again with the rows and the filter inputs back in templates, the list view's own CPU
+time doubled (`bench/RESULTS.md`, Console), so they stay here. Every value from the
+database goes through `escape`; the rest is fixed markup.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-from partner_portal.alerts.selectors import AlertRow
+from partner_portal.alerts.reads.alert_list import AlertRow
 
 
 def _sub(value: str) -> str:
@@ -46,7 +48,7 @@ def alert_row_html(row: AlertRow, *, list_url: str, fresh: bool = False) -> str:
 
 
 def alert_rows_html(rows: Iterable[AlertRow], *, list_url: str, fresh: bool = False) -> SafeString:
-    """The `<tr>` elements of `rows` (`selectors.list_rows`), in the order given."""
+    """The `<tr>` elements of `rows` (`reads.alert_list.list_rows`), in the order given."""
     return mark_safe(  # noqa: S308 - every stored value is escaped in alert_row_html
         "".join(alert_row_html(row, list_url=list_url, fresh=fresh) for row in rows)
     )

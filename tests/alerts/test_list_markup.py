@@ -6,6 +6,7 @@ The filter inputs are compared with what Django's own widgets write for the same
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from django.test.html import parse_html
 from partner_portal.alerts.filters import AlertFilterForm
 from partner_portal.alerts.list_html import alert_rows_html
 from partner_portal.alerts.reads.alert_list import AlertRow
+from tests.alerts.factories import CustomerFactory
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +212,28 @@ def test_submitted_values_are_escaped_in_the_inputs(analyst: Any) -> None:
     assert 'value="&quot;&gt;&lt;script&gt;"' in form.controls["q"]
     assert 'value="&lt;b&gt;"' in form.controls["category"]
     assert "<script>" not in "".join(form.controls.values())
+
+
+def test_the_page_offers_the_suggestions_and_the_customers_in_scope(
+    analyst_client: Client, analyst: Any
+) -> None:
+    alpha = CustomerFactory(display_name="Alpha Ltd")
+    hostile = CustomerFactory(display_name="Beta <b>& Co</b>")
+    CustomerFactory(display_name="Gamma, out of scope")
+    for customer in (alpha, hostile):
+        AnalystScopeFactory(user=analyst, customer=customer)
+    html = analyst_client.get("/alerts/", {"customer": hostile.pk}).content.decode()
+    assert '<datalist id="known-categories"><option value="Collection">' in html
+    assert '<datalist id="known-detection-sources"><option value="AutomatedInvestigation">' in html
+    select = re.search(r'<select name="customer"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    assert select.group(0).startswith(
+        '<select name="customer" id="id_customer" multiple size="6"'
+        ' aria-describedby="customer-help">'
+    )
+    assert parse_html(select.group(1)) == parse_html(
+        f'<option value="{alpha.pk}">Alpha Ltd</option>'
+        f'<option value="{hostile.pk}" selected>Beta &lt;b&gt;&amp; Co&lt;/b&gt;</option>'
+    )
+    assert '<p class="help muted" id="customer-help">Hold Ctrl' in html
+    assert '<p class="help muted" id="q-help">Title, description' in html

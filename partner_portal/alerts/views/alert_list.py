@@ -1,7 +1,9 @@
 """The consolidated alert list: the page, its counts, live updates, exports and charts.
 
-Each view validates the query string with `AlertFilterForm`, calls one selector (which
-applies the analyst's scope) and renders; nothing here queries the database directly.
+Each view validates the query string with `AlertFilterForm`, calls one read of
+`partner_portal.alerts.reads` (which applies the analyst's scope) and renders; nothing
+here queries the database directly. The page and its live updates print the same rows
+(`list_html.alert_rows_html`), so a fresh row looks like any other.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from partner_portal.alerts import selectors
 from partner_portal.alerts.filters import (
     KNOWN_CATEGORY_OPTIONS,
     KNOWN_DETECTION_SOURCE_OPTIONS,
@@ -26,7 +27,11 @@ from partner_portal.alerts.filters import (
     ChartWindowForm,
     LiveForm,
 )
+from partner_portal.alerts.forms import STATUS_CHOICES
 from partner_portal.alerts.list_html import alert_rows_html
+from partner_portal.alerts.reads import alert_list as list_reads
+from partner_portal.alerts.reads import charts, exports
+from partner_portal.alerts.reads.keyset import InvalidCursor
 from partner_portal.core.access import Role, require_roles
 
 analysts_only = require_roles(Role.ANALYST)
@@ -50,13 +55,13 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         try:
-            page = selectors.alert_page(
+            page = list_reads.alert_page(
                 user=request.user,
                 query=form.to_query(),
                 after=form.cleaned_data.get("after") or "",
                 before=form.cleaned_data.get("before") or "",
             )
-        except selectors.InvalidCursor:
+        except InvalidCursor:
             form.add_error(None, "This page link is not valid; start from the first page.")
     if page is None:
         status = 400
@@ -71,6 +76,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "poll_seconds": POLL_SECONDS,
         "known_category_options": KNOWN_CATEGORY_OPTIONS,
         "known_detection_source_options": KNOWN_DETECTION_SOURCE_OPTIONS,
+        "bulk_statuses": STATUS_CHOICES,
     }
     return render(request, "alerts/list.html", context, status=status)
 
@@ -84,7 +90,7 @@ def alert_counts(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid():
         return _bad_filter(form)
-    counts = selectors.alert_counts(user=request.user, query=form.to_query())
+    counts = list_reads.alert_counts(user=request.user, query=form.to_query())
     return render(request, "alerts/list_counts.html", {"counts": counts, "form": form})
 
 
@@ -99,7 +105,7 @@ def alert_live(request: HttpRequest) -> HttpResponse:
         return _bad_filter(form)
     if not live.is_valid():
         return JsonResponse({"errors": live.errors.get_json_data()}, status=400)
-    update = selectors.alerts_since(
+    update = list_reads.alerts_since(
         user=request.user, query=form.to_query(), since_id=live.cleaned_data["since_id"]
     )
     rows = alert_rows_html(update.alerts, list_url=reverse("alerts:list"), fresh=True)
@@ -141,7 +147,7 @@ ROWS_PER_PIECE = 500
 
 def _csv_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    piece = [writer.writerow([name for name, _ in selectors.EXPORT_COLUMNS])]
+    piece = [writer.writerow([name for name, _ in exports.EXPORT_COLUMNS])]
     for row in rows:
         piece.append(writer.writerow([_csv_cell(value) for value in row]))
         if len(piece) >= ROWS_PER_PIECE:
@@ -151,7 +157,7 @@ def _csv_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
 
 
 def _json_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    names = [name for name, _ in selectors.EXPORT_COLUMNS]
+    names = [name for name, _ in exports.EXPORT_COLUMNS]
     encoder = DjangoJSONEncoder()
     piece = ["["]
     separator = "\n"
@@ -169,7 +175,7 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid():
         return _bad_filter(form)
-    rows = selectors.alert_export_rows(user=request.user, query=form.to_query())
+    rows = exports.alert_export_rows(user=request.user, query=form.to_query())
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     if kind == "csv":
         response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
@@ -222,7 +228,7 @@ def alert_chart_data(request: HttpRequest) -> HttpResponse:
         return _bad_filter(form)
     if not window.is_valid():
         return JsonResponse({"errors": window.errors.get_json_data()}, status=400)
-    data = selectors.alert_chart_data(
+    data = charts.alert_chart_data(
         user=request.user, query=form.to_query(), window=window.cleaned_data["window"]
     )
     return JsonResponse(data)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("partner_portal.alerts.urls", namespace="alerts")),
 ]
 
+handler400 = "partner_portal.core.views.bad_request"
 handler403 = "partner_portal.core.views.permission_denied"
 handler404 = "partner_portal.core.views.page_not_found"
 handler500 = "partner_portal.core.views.server_error"

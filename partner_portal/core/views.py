@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -50,6 +51,22 @@ def _error_page(request: HttpRequest, status: int, title: str, text: str) -> Htt
     return render(request, "core/error.html", context, status=status)
 
 
+def _bare_error_page(status: int, title: str, text: str) -> HttpResponse:
+    """The error page without the request: its host may be forged (400) or the database
+    gone (500), so nothing is read from the request or the session to draw it."""
+    context: dict[str, Any] = {"status": status, "title": title, "text": text}
+    return HttpResponse(render_to_string("core/error.html", context), status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _bare_error_page(
+        400,
+        "Bad request",
+        "The portal could not accept this request: the address names a host it does not "
+        "serve, or the request was malformed.",
+    )
+
+
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error_page(
         request,
@@ -66,8 +83,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error_page(
-        request,
+    return _bare_error_page(
         500,
         "Something went wrong",
         "The error has been logged. Try again in a moment; if it persists, tell a portal admin.",

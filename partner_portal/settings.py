@@ -282,6 +282,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins pause further attempts (partner_portal/core/signin_throttle.py): for an
+# account from one address after SIGNIN_ACCOUNT_FAILURES, for the whole address after
+# SIGNIN_ADDRESS_FAILURES, each time for SIGNIN_COOLOFF_SECONDS.
+AUTHENTICATION_BACKENDS = ["partner_portal.core.signin_throttle.ThrottledModelBackend"]
+SIGNIN_ACCOUNT_FAILURES = env.int("SIGNIN_ACCOUNT_FAILURES", default=5)
+SIGNIN_ADDRESS_FAILURES = env.int("SIGNIN_ADDRESS_FAILURES", default=50)
+SIGNIN_COOLOFF_SECONDS = env.int("SIGNIN_COOLOFF_SECONDS", default=900)
+for _name in ("SIGNIN_ACCOUNT_FAILURES", "SIGNIN_ADDRESS_FAILURES", "SIGNIN_COOLOFF_SECONDS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be 1 or more (it is {globals()[_name]}).")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -294,7 +304,10 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not LOCAL_RUN)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if LOCAL_RUN else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not LOCAL_RUN)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not LOCAL_RUN)
-if env.bool("BEHIND_TLS_PROXY", default=False):
+# Behind the reverse proxy that ends TLS: its X-Forwarded-Proto says whether the request
+# was HTTPS, and the last X-Forwarded-For address is the client's (core/http.py).
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -13,6 +13,11 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/login/", core_views.PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", core_views.PortalLogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        core_views.PortalPasswordChangeView.as_view(),
+        name="password_change",
+    ),
     path("admin/", admin.site.urls),
     path("", include("tenants.urls", namespace="tenants")),
     path("", include("partner_portal.alerts.urls", namespace="alerts")),

@@ -50,3 +50,12 @@ def test_the_server_error_page_reads_nothing_from_the_request() -> None:
     assert response.status_code == 500
     assert "Something went wrong" in body and "Partner Portal" in body
     _clean(body)
+
+
+def test_a_form_without_its_csrf_token_gets_the_portal_page() -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"username": "a", "password": "b"})
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "The form has expired" in body and "Partner Portal" in body
+    _clean(body)

@@ -62,11 +62,11 @@ class Pause:
             return (
                 "Too many failed sign-ins for this account from your address. Signing in "
                 f"to it from here is paused {when}; until then even the right password is "
-                "refused. Try again then, or ask a portal admin."
+                "refused. Try again then."
             )
         return (
             "Too many failed sign-ins from your address. Signing in from it is paused "
-            f"{when}. Try again then, or ask a portal admin."
+            f"{when}. Try again then."
         )
 
 

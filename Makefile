@@ -18,7 +18,7 @@ $(VENV)/.dev-installed: requirements/dev.lock | $(BIN)/python
 	touch $@ $(VENV)/.base-installed
 
 run: $(VENV)/.base-installed
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_portal
+	EMBEDDED=$${EMBEDDED:-true} $(BIN)/python manage.py run_portal
 
 test: $(VENV)/.dev-installed lint typecheck pytest
 

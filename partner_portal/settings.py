@@ -6,6 +6,8 @@ file, a broker kept in files, and the database as the shared cache, all in DATA_
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from pathlib import Path
 
@@ -18,25 +20,37 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DATA_DIR = Path(env("PORTAL_DATA_DIR", default=str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The folder holds the database, the secret key, token caches and the sandbox's secrets:
+# only the account that runs the portal may enter it.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+# A folder owned by another account (a mounted volume) is left as it is.
+with contextlib.suppress(PermissionError):
+    DATA_DIR.chmod(0o700)
 
 DEBUG = env.bool("DEBUG", default=False)
+# The one-machine mode of `make run` (plain HTTP on 127.0.0.1, a key generated into
+# DATA_DIR, static files served from the source tree), with DEBUG off all the same.
+EMBEDDED = env.bool("EMBEDDED", default=False)
+# What development and the embedded mode share: no HTTPS-only defaults, a generated key.
+LOCAL_RUN = DEBUG or EMBEDDED
 
 
 def _embedded_secret_key(path: Path) -> str:
     """A key generated once and kept beside the embedded database, for local runs only."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    path.chmod(0o600)
     return path.read_text().strip()
 
 
 SECRET_KEY = env("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not LOCAL_RUN:
         raise ImproperlyConfigured(
-            "Set SECRET_KEY (a long random string) when DEBUG is off; "
-            "only the embedded development setup (DEBUG=true) generates one."
+            "Set SECRET_KEY (a long random string) in production; only the embedded "
+            "one-machine mode (EMBEDDED=true, as `make run` sets) generates one."
         )
     SECRET_KEY = _embedded_secret_key(DATA_DIR / "secret_key")
 
@@ -124,8 +138,9 @@ CACHES["default"].setdefault("KEY_PREFIX", "portal")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 BROKER_DIR = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    BROKER_DIR.mkdir(mode=0o700, exist_ok=True)
     for sub in ("queue", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+        (BROKER_DIR / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -251,7 +266,7 @@ CONSENT_STATE_MAX_AGE = env.int("CONSENT_STATE_MAX_AGE", default=24 * 3600)
 SANDBOX_CONFIG_FILE = env("SANDBOX_CONFIG_FILE", default=str(DATA_DIR / "sandbox" / "sandbox.json"))
 
 if (
-    not DEBUG
+    not LOCAL_RUN
     and PARTNER_APP_CLIENT_ID
     and not (PARTNER_APP_CLIENT_SECRET or PARTNER_APP_CERTIFICATE_KEY_FILE)
 ):
@@ -268,18 +283,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins pause further attempts (partner_portal/core/signin_throttle.py): for an
+# account from one address after SIGNIN_ACCOUNT_FAILURES, for the whole address after
+# SIGNIN_ADDRESS_FAILURES, each time for SIGNIN_COOLOFF_SECONDS.
+AUTHENTICATION_BACKENDS = ["partner_portal.core.signin_throttle.ThrottledModelBackend"]
+SIGNIN_ACCOUNT_FAILURES = env.int("SIGNIN_ACCOUNT_FAILURES", default=5)
+SIGNIN_ADDRESS_FAILURES = env.int("SIGNIN_ADDRESS_FAILURES", default=50)
+SIGNIN_COOLOFF_SECONDS = env.int("SIGNIN_COOLOFF_SECONDS", default=900)
+for _name in ("SIGNIN_ACCOUNT_FAILURES", "SIGNIN_ADDRESS_FAILURES", "SIGNIN_COOLOFF_SECONDS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be 1 or more (it is {globals()[_name]}).")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
 
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-if env.bool("BEHIND_TLS_PROXY", default=False):
+# On by default; a local run over plain http://127.0.0.1 (DEBUG or EMBEDDED) turns them off.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_RUN)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not LOCAL_RUN)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not LOCAL_RUN)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if LOCAL_RUN else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not LOCAL_RUN)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not LOCAL_RUN)
+# Behind the reverse proxy that ends TLS: its X-Forwarded-Proto says whether the request
+# was HTTPS, and the last X-Forwarded-For address is the client's (core/http.py).
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -300,11 +329,14 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if LOCAL_RUN
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
+
+# The embedded mode has no collectstatic step: whitenoise serves from the source tree.
+WHITENOISE_USE_FINDERS = LOCAL_RUN
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -13,11 +13,17 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/login/", core_views.PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", core_views.PortalLogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        core_views.PortalPasswordChangeView.as_view(),
+        name="password_change",
+    ),
     path("admin/", admin.site.urls),
     path("", include("tenants.urls", namespace="tenants")),
     path("", include("partner_portal.alerts.urls", namespace="alerts")),
 ]
 
+handler400 = "partner_portal.core.views.bad_request"
 handler403 = "partner_portal.core.views.permission_denied"
 handler404 = "partner_portal.core.views.page_not_found"
 handler500 = "partner_portal.core.views.server_error"

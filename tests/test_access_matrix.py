@@ -217,6 +217,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "healthz": None,  # public; 503 while a service is down, which is its job
     "login": _row(200, LOGIN, LOGIN, LOGIN, LOGIN),  # signed-in users are sent on
     "logout": _row(405, 405, 405, 405, 405),
+    "password_change": SIGNED_IN,
     "alerts:list": ANALYST_PAGE,
     "alerts:counts": ANALYST_PAGE,
     "alerts:live": ANALYST_PAGE,

@@ -74,6 +74,7 @@ PAGES: dict[str, tuple[str, ...]] = {
 # Pages without path arguments that read no query values a user types (or no GET at all).
 NOT_LISTS = {
     "home", "healthz", "login", "logout",
+    "password_change",  # its form is posted
     "alerts:bulk",  # POST only
     "alerts:health",
     "alerts:scopes",  # its form is posted

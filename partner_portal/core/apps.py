@@ -7,7 +7,17 @@ class CoreConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+        from django.db.backends.signals import connection_created
+
         # Make this project's Celery app the current one, so that shared tasks queued
         # from web requests go to the configured broker.
         from partner_portal.celery import app  # noqa: F401
         from partner_portal.core import checks  # noqa: F401  (registers the checks)
+        from partner_portal.core.data_files import protect_sqlite_file
+        from partner_portal.core.signin_throttle import on_logged_in, on_login_failed
+
+        connection_created.connect(protect_sqlite_file, dispatch_uid="portal-private-sqlite")
+        # Failed sign-ins are counted, successful ones forgive (core/signin_throttle.py).
+        user_login_failed.connect(on_login_failed, dispatch_uid="portal-signin-throttle")
+        user_logged_in.connect(on_logged_in, dispatch_uid="portal-signin-throttle")

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The address the request came from, for the audit trail.
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
 
-    REMOTE_ADDR is the proxy's when behind one; the proxy is trusted to set it right
-    (gunicorn's forwarded-allow-ips), never a header a browser can forge.
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address the request came from, for the audit trail and the sign-in throttle.
+
+    Directly served, it is the connection's (REMOTE_ADDR). Behind the reverse proxy that
+    ends TLS (BEHIND_TLS_PROXY), the connection is the proxy's own, so the address is the
+    last one in X-Forwarded-For: the one that proxy appended. Addresses before it are
+    whatever the browser sent and are never believed.
     """
-    return request.META.get("REMOTE_ADDR") or None
+    if settings.BEHIND_TLS_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return _address(forwarded.split(",")[-1])
+    return _address(request.META.get("REMOTE_ADDR") or "")

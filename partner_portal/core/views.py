@@ -1,18 +1,25 @@
-"""Sign-in, the home page, health and error pages."""
+"""Sign-in, password change, the home page, health and error pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from partner_portal.core.access import public, signed_in, user_roles
+from partner_portal.core.account_events import password_changed
+from partner_portal.core.forms import PAUSED, SignInForm
 from partner_portal.core.health import run_checks
+from partner_portal.core.http import client_ip
 
 
 @signed_in
@@ -30,8 +37,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @method_decorator(public, name="dispatch")
 class PortalLoginView(auth_views.LoginView):
+    """Sign-in; after too many failures it answers 429 and says until when it is paused."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = SignInForm
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, PAUSED):
+            response.status_code = 429
+        return response
 
 
 PortalLoginView.access_policy = "public"  # type: ignore[attr-defined]
@@ -45,9 +61,48 @@ class PortalLogoutView(auth_views.LogoutView):
 PortalLogoutView.access_policy = "public"  # type: ignore[attr-defined]
 
 
+@method_decorator(signed_in, name="dispatch")
+class PortalPasswordChangeView(auth_views.PasswordChangeView):
+    """A signed-in user changes their own password (the current one is asked first).
+
+    The session stays signed in; other sessions of the account end (Django rotates the
+    session hash). Accounts without a local password are told so instead of a form.
+    """
+
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        password_changed.send(
+            sender=type(self), user=self.request.user, address=client_ip(self.request)
+        )
+        messages.success(self.request, "Your password has been changed.")
+        return response
+
+
+PortalPasswordChangeView.access_policy = "signed-in"  # type: ignore[attr-defined]
+
+
 def _error_page(request: HttpRequest, status: int, title: str, text: str) -> HttpResponse:
     context: dict[str, Any] = {"status": status, "title": title, "text": text}
     return render(request, "core/error.html", context, status=status)
+
+
+def _bare_error_page(status: int, title: str, text: str) -> HttpResponse:
+    """The error page without the request: its host may be forged (400) or the database
+    gone (500), so nothing is read from the request or the session to draw it."""
+    context: dict[str, Any] = {"status": status, "title": title, "text": text}
+    return HttpResponse(render_to_string("core/error.html", context), status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _bare_error_page(
+        400,
+        "Bad request",
+        "The portal could not accept this request: the address names a host it does not "
+        "serve, or the request was malformed.",
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -66,8 +121,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error_page(
-        request,
+    return _bare_error_page(
         500,
         "Something went wrong",
         "The error has been logged. Try again in a moment; if it persists, tell a portal admin.",

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .persistence import atomic_write
+from .persistence import atomic_write, private_dir
 
 if TYPE_CHECKING:
     from .graph_data import GraphTenant
@@ -76,5 +76,5 @@ def apply(graph: GraphTenant, saved: dict[str, Any]) -> None:
 def write(state_dir: Path | None, tenants: dict[str, dict[str, Any]]) -> None:
     if state_dir is None:
         return
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     atomic_write(state_dir / GRAPH_STATE_FILE, json.dumps(tenants))

@@ -10,6 +10,7 @@ that changed since (:data:`MUTABLE_FIELDS`), alerts and incidents created since,
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,20 @@ ADDED_ALERT_FIELDS = ("data", "evidence", "created", "updated", "last_event")
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` whole; the file is the owner's alone (sandbox.json holds the app's
+    client secret)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    tmp.chmod(0o600)  # a .tmp left by an older version keeps its mode on O_TRUNC
     tmp.replace(path)
+
+
+def private_dir(path: Path) -> None:
+    """Create the state folder (and its parents) readable by the owner only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
 
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
@@ -56,7 +68,7 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
 
 def write_state(state_dir: Path, state: dict[str, Any], config: dict[str, Any]) -> None:
     """Write ``state.json`` and ``sandbox.json`` (the caller serialises writers)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     atomic_write(state_dir / STATE_FILE, json.dumps({"version": STATE_VERSION, **state}))
     atomic_write(state_dir / CONFIG_FILE, json.dumps(config, indent=2))
 

@@ -259,7 +259,9 @@ class Pki:
 
 def ensure_pki(state_dir: Path, hosts: list[str]) -> Pki:
     """Create whatever is missing in ``state_dir`` and load everything."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    # The folder holds private keys and, beside them, sandbox.json with a client secret.
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
     ca_key, ca_cert = _ensure_ca(state_dir)
     _ensure_server_cert(state_dir, ca_key, ca_cert, hosts)
 

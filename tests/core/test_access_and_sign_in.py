@@ -62,7 +62,7 @@ def test_sign_in_with_wrong_password_says_so_and_stays_signed_out() -> None:
     client = Client()
     response = client.post("/accounts/login/", {"username": "dana", "password": "nope"})
     assert response.status_code == 200
-    assert "didn't match" in response.content.decode()
+    assert "did not match" in response.content.decode()
     assert not response.context["user"].is_authenticated
 
 

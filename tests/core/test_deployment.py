@@ -170,3 +170,38 @@ def test_the_settings_know_the_same_clouds_and_regions_as_the_customer_model() -
 
     assert project_settings._clouds == tuple(CloudChoice.values)
     assert project_settings._api_regions == tuple(RegionChoice.values)
+
+
+def test_embedded_mode_runs_without_debug_over_plain_http(tmp_path: Path) -> None:
+    # A data folder left open by an earlier version is closed to other accounts.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data").chmod(0o755)
+    env = _production_env(tmp_path / "data", EMBEDDED="true")
+    env.pop("SECRET_KEY")
+    shown = (
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.WHITENOISE_USE_FINDERS)"
+    )
+    result = _manage(env, "shell", "-c", shown)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["False", "False", "False", "True"]
+    data = tmp_path / "data"
+    assert oct(data.stat().st_mode & 0o777) == "0o700"
+    assert oct((data / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_embedded_database_is_created_private_whatever_the_umask(tmp_path: Path) -> None:
+    """`manage.py migrate` run by hand (umask 022 here) still leaves the database 0600."""
+    env = _production_env(tmp_path, EMBEDDED="true")
+    env.pop("DATABASE_URL")
+    env.pop("SECRET_KEY")
+    previous = os.umask(0o022)
+    try:
+        result = _manage(env, "migrate", "--verbosity", "0")
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "portal.sqlite3"
+    assert database.exists()
+    for path in tmp_path.glob("portal.sqlite3*"):
+        assert oct(path.stat().st_mode & 0o777) == "0o600", path.name

@@ -20,7 +20,9 @@ from tests.fixtures.portal_process import (
 from tests.waiting import wait_until
 
 
-def _get(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, str]:
+def _get(
+    opener: urllib.request.OpenerDirector, url: str | urllib.request.Request
+) -> tuple[int, str]:
     try:
         with opener.open(url, timeout=5) as response:
             return response.status, response.read().decode()
@@ -48,6 +50,21 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
         status, body = _get(opener, f"{base}/healthz?code=secret-consent-code")
         assert status == 200, body
 
+        # DEBUG is off under `make run`: a forged Host and an unknown page get the
+        # portal's own pages, never Django's debug page with the settings.
+        forged = urllib.request.Request(f"{base}/", headers={"Host": "evil.example"})
+        status, body = _get(opener, forged)
+        assert status == 400, body
+        assert "Bad request" in body and "Partner Portal" in body
+        for debug_mark in ("DisallowedHost", "Traceback", "CELERY_BROKER_URL", "settings"):
+            assert debug_mark not in body
+        status, body = _get(opener, f"{base}/no-such-page/")
+        assert status == 404 and "Page not found" in body
+        assert "Using the URLconf" not in body
+        # Static files are served without a collectstatic step.
+        status, css = _get(opener, f"{base}/static/css/portal.css")
+        assert status == 200 and "{" in css
+
         status, page = _get(opener, f"{base}/accounts/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
         form = urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
@@ -64,6 +81,18 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
 
         worker = wait_until(worker_beat, timeout=60, message=lambda: "no worker heartbeat arrived")
         assert worker.get("last_heartbeat"), "no worker heartbeat arrived"
+
+        # Database, key, broker, beat schedule: nothing in the data folder is readable by
+        # another account.
+        names = {path.name for path in tmp_path.rglob("*")}
+        assert {"portal.sqlite3", "secret_key", "broker"} <= names
+        assert any(name.startswith("celerybeat-schedule") for name in names)
+        exposed = [
+            f"{path.relative_to(tmp_path)}: {oct(path.stat().st_mode & 0o777)}"
+            for path in [tmp_path, *tmp_path.rglob("*")]
+            if path.exists() and path.stat().st_mode & 0o077
+        ]
+        assert exposed == []
     finally:
         supervisor.send_signal(signal.SIGINT)
         rest, _ = supervisor.communicate(timeout=60)

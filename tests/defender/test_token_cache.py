@@ -38,6 +38,19 @@ def test_file_cache_roundtrip_and_expiry(tmp_path: Path, monkeypatch: pytest.Mon
     assert isinstance(cache, TokenCacheBackend)
 
 
+def test_file_cache_files_are_private_to_their_account(tmp_path: Path) -> None:
+    """Cached entries hold access tokens: a 0700 folder of 0600 files, whatever the umask."""
+    cache = FileTokenCache(tmp_path / "token-cache")
+    cache.save("key", "blob", ttl_seconds=100)
+    with cache.lock("key"):
+        pass
+    folder = tmp_path / "token-cache"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    files = list(folder.iterdir())
+    assert {path.suffix for path in files} == {".json", ".lock"}
+    assert {oct(path.stat().st_mode & 0o777) for path in files} == {"0o600"}
+
+
 def test_file_lock_excludes_other_threads(tmp_path: Path) -> None:
     cache = FileTokenCache(tmp_path)
     inside = threading.Event()

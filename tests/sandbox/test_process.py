@@ -184,3 +184,14 @@ def test_consent_changes_at_the_same_moment_are_all_saved(sandbox_factory: Any) 
         sb.control("POST", f"/_sandbox/tenants/{tenant}/consent").raise_for_status()
     saved = json.loads((sb.state_dir / "state.json").read_text())
     assert all(record["consented"] for record in saved["tenants"])
+
+
+def test_sandbox_state_is_private_to_its_account(sandbox: SandboxProcess) -> None:
+    """sandbox.json holds the app's client secret; the folder also holds private keys."""
+    state_dir = Path(sandbox.state_dir)
+    assert oct(state_dir.stat().st_mode & 0o777) == "0o700"
+    config = json.loads((state_dir / "sandbox.json").read_text())
+    private = [state_dir / "sandbox.json", Path(config["certificate"]["private_key_file"])]
+    private += [path for path in state_dir.glob("*.json") if path.name != "sandbox.json"]
+    for path in private:
+        assert oct(path.stat().st_mode & 0o777) == "0o600", path.name

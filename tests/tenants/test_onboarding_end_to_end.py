@@ -75,12 +75,12 @@ def test_seed_demo_onboards_through_the_same_flow(portal_with_sandbox: Any) -> N
 
     portal = portal_with_sandbox
     env = dict(os.environ)
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"):
         env.pop(name, None)
     env.update(
         DJANGO_SETTINGS_MODULE="partner_portal.settings",
         PORTAL_DATA_DIR=str(portal.data_dir),
-        DEBUG="true",
+        EMBEDDED="true",
         PUBLIC_BASE_URL=portal.url,
         SANDBOX_CONFIG_FILE=str(Path(portal.sandbox.state_dir) / "sandbox.json"),
     )

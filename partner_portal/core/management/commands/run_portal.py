@@ -4,6 +4,10 @@
 them all, the web server first and the sandbox last, and the command exits only once
 each child has gone. If any child dies on its own, the rest are stopped too, so a
 half-running portal is never left behind.
+
+Everything it and its children write in the data folder (database, broker messages,
+beat schedule, token caches, the sandbox's state) is created readable by the running
+account only: the umask is set before anything starts.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from partner_portal.core.data_files import private_umask
 
 STOP_GRACE_SECONDS = 15
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)s'
@@ -49,6 +55,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="Do not onboard demo customers.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        private_umask()
         self.children: list[Child] = []
         self.stopping = False
         signal.signal(signal.SIGINT, self._on_signal)

@@ -1,0 +1,42 @@
+"""The sign-in and password forms, with the portal's words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from partner_portal.core.http import client_ip
+from partner_portal.core.signin_throttle import throttle
+
+PAUSED = "paused"
+
+
+class SignInForm(AuthenticationForm):
+    """User name and password; while failed sign-ins have paused this account from this
+    address (or the address), says until when instead of checking the password."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Your user name and password did not match. Try again.",
+        "inactive": "This account is deactivated. Ask a portal admin.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        self._refuse_if_paused()
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # This failure may be the one that starts a pause: say so at once.
+            self._refuse_if_paused()
+            raise
+
+    def _refuse_if_paused(self) -> None:
+        username = self.cleaned_data.get("username")
+        if self.request is None or not username:
+            return
+        gate = throttle()
+        pause = gate.pause_for(username=username, address=client_ip(self.request))
+        if pause is not None:
+            raise forms.ValidationError(pause.wording(gate.now()), code=PAUSED)

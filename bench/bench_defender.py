@@ -43,10 +43,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from partner_portal.defender.clouds import ALERT_READ, MDE_RESOURCE, endpoints_for  # noqa: E402
+from partner_portal.defender.clouds import (  # noqa: E402
+    ALERT_READ,
+    GRAPH_ALERT_READ,
+    MDE_RESOURCE,
+    endpoints_for,
+)
 from partner_portal.defender.credentials import AppCredentials  # noqa: E402
-from partner_portal.defender.graph import ALERT_READ as GRAPH_ALERT_READ  # noqa: E402
-from partner_portal.defender.graph import GRAPH_MAX_TOP, ORDER, GraphClient  # noqa: E402
+from partner_portal.defender.graph import GRAPH_MAX_TOP, GraphClient  # noqa: E402
+from partner_portal.defender.graph_listing import ORDER  # noqa: E402
 from partner_portal.defender.http import make_session  # noqa: E402
 from partner_portal.defender.mde import MdeClient  # noqa: E402
 from partner_portal.defender.rate_limit import NO_LIMIT  # noqa: E402

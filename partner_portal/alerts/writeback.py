@@ -7,10 +7,8 @@ back from Defender: if it changed since the analyst's page was rendered, nothing
 written and the analyst sees the conflict. Each attempt, whatever its outcome, leaves
 an audit event naming who, which alert, what and how it ended.
 
-Changes still go through the Defender for Endpoint API, also for customers whose alerts
-are synced from Microsoft Graph: an alert of another Defender product, or a customer
-whose consent lacks that API's write permission, is refused here in words (`_unwritable`)
-rather than sent to an API that cannot take it.
+Before anything is sent, `writeback_access` decides whether the alert can be changed at
+all and hands out the customer's client; a refusal is recorded like any other outcome.
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from django.db import transaction
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
+from partner_portal.alerts.writeback_access import client_for, unwritable
 from partner_portal.core.failures import describe_failure
 from partner_portal.defender import (
     ALERT_READWRITE,
@@ -35,22 +34,16 @@ from partner_portal.defender import (
     Forbidden,
     MdeClient,
     NotFound,
-    RetryPolicy,
     parse_alert,
 )
-from tenants import microsoft, verification
+from tenants import verification
 from tenants.audit import audit_record
-from tenants.models import Customer, CustomerStatus
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
-# The product of every alert the Defender for Endpoint API serves.
-ENDPOINT = "microsoftDefenderForEndpoint"
-# A person is waiting for the answer, so give up far sooner than a background sync would.
-INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, max_throttled=3, max_total_wait=20.0)
 # Microsoft's per-minute limit of the alerts API per customer, as its client keeps to it.
 CALLS_PER_MINUTE = min(calls for calls, seconds in MdeClient.limits if seconds == 60)
 # A selection larger than this would keep the request waiting on that limit for longer
@@ -127,8 +120,8 @@ def alert_update(
     `seen_last_update` is the alert's lastUpdateTime the analyst's page showed; if
     Defender's differs, nothing is written and the result is a conflict.
     """
-    client, problem = _client_for(alert.customer)
-    problem = problem or _unwritable(alert)
+    client, problem = client_for(alert.customer)
+    problem = problem or unwritable(alert)
     if client is None or problem:
         return _record(alert, actor, Outcome.FAILED, problem, changes.wanted(), ip_address, 0)
     return _apply(
@@ -164,8 +157,8 @@ def alerts_bulk_update(
         by_customer[alert.customer_id].append(alert)
     results: list[WriteResult] = []
     for group in by_customer.values():
-        client, problem = _client_for(group[0].customer)
-        refused = [(a, problem or _unwritable(a)) for a in group]
+        client, problem = client_for(group[0].customer)
+        refused = [(a, problem or unwritable(a)) for a in group]
         results += [
             _record(a, actor, Outcome.FAILED, why, changes.wanted(), ip_address, 0, True)
             for a, why in refused
@@ -206,43 +199,6 @@ def alerts_bulk_update(
                 )
             )
     return results
-
-
-# --- steps ------------------------------------------------------------------------------------
-def _client_for(customer: Customer) -> tuple[MdeClient | None, str]:
-    if not customer.tenant_id:
-        return None, "This customer has no verified tenant yet, so Defender cannot be reached."
-    if customer.status == CustomerStatus.OFFBOARDED:
-        return None, "This customer is offboarded: the portal no longer changes its alerts."
-    if customer.status == CustomerStatus.CONSENT_REVOKED:
-        return None, (
-            "This customer removed the portal's access in Microsoft Entra ID; ask onboarding "
-            "staff for a new consent link before changing its alerts."
-        )
-    try:
-        client = microsoft.mde_client(customer)
-    except microsoft.PartnerAppNotConfigured as exc:
-        return None, str(exc)
-    client.retry = INTERACTIVE_RETRY
-    return client, ""
-
-
-def _unwritable(alert: Alert) -> str:
-    """Why this alert cannot be changed through the Defender for Endpoint API ("" if it
-    can): it comes from another Defender product, or its customer consented to Graph only."""
-    if alert.service_source and alert.service_source != ENDPOINT:
-        return (
-            "Alerts of this Defender product cannot be changed from the portal yet; "
-            "change it in the Microsoft Defender portal. Nothing was changed."
-        )
-    customer = alert.customer
-    if customer.on_graph and ALERT_READWRITE not in customer.granted_roles:
-        return (
-            "This customer consented to Microsoft Graph only, and the portal still changes "
-            "alerts through the Defender for Endpoint API; change it in the Microsoft "
-            "Defender portal. Nothing was changed."
-        )
-    return ""
 
 
 def _read_back(

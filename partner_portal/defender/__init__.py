@@ -16,7 +16,8 @@ by capability:
   through), ``retry``, ``rate_limit`` and ``paging`` (what it is made of), and one
   module per API: ``mde`` (Defender for Endpoint alerts), ``xdr`` (Defender XDR
   incidents), ``graph`` (Microsoft Graph security: alerts_v2, incidents, hunting; its
-  small parts in ``graph_requests`` and ``graph_hunting``), which replaces both;
+  listings in ``graph_listing``, its small parts in ``graph_requests`` and
+  ``graph_hunting``), which replaces both;
 * what the APIs send: ``records`` (typed alerts and incidents, and the vocabularies of
   their enum fields with the portal's labels); for Graph, ``graph_records``,
   ``graph_evidence``, ``graph_observables`` and ``graph_vocab``; what both are read

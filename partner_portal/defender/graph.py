@@ -11,25 +11,14 @@ for Graph's newer enum members (``Prefer: include-unknown-enum-members``); Graph
 body (``{"error": {"code", "message", "innerError": {"request-id"}}}``) is read into
 the usual errors, and a 403 names the permission the call needs when Graph does not.
 
-Deep listings of alerts do not use ``$skip`` (its limits are low): the listing is sorted
-on ``lastUpdateDateTime`` and, when a run of ``@odata.nextLink`` hops reaches its bound
-or a full page comes without a link, it starts again from the last timestamp seen
-(``ge``, leaving out the alerts already given at exactly that timestamp), so nothing is
-lost to ties and nothing is given twice; when more alerts share one timestamp than a run
-holds, it asks for larger pages, and at 1,000 it raises ``PageLimitExceeded`` rather than
-loop. It relies on ``$orderby`` being honoured (undocumented, used by Elastic). With the
-client's ``prefetch`` on, each next link is fetched while the current page is read.
-
-Incidents come with their alerts (``$expand=alerts``) unless that keeps failing with
-server errors, Microsoft's known fault on large tenants (elastic/integrations#18144):
-the page is then read without ``$expand`` and each incident's alerts are listed
-separately, for the rest of the listing; ``stats.expand_fallbacks`` counts such pages.
+Listings go by watermark, not ``$skip``: how alerts are paged past ties on
+``lastUpdateDateTime`` (with ``prefetch``) and how incidents fall back when
+``$expand=alerts`` keeps failing is told in :mod:`.graph_listing`, whose functions the
+listing methods delegate to.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -37,27 +26,25 @@ from urllib.parse import quote
 
 import requests
 
+from . import graph_listing
 from .client import DefenderApiClient
 from .clouds import (
     GRAPH_ALERT_READ,
     GRAPH_ALERT_READWRITE,
     GRAPH_HUNTING,
-    GRAPH_INCIDENT_READ,
     GRAPH_INCIDENT_READWRITE,
 )
-from .errors import Forbidden, MalformedResponse, PageLimitExceeded, ServerError
+from .errors import Forbidden, MalformedResponse, PageLimitExceeded
 from .graph_hunting import HuntingColumn, HuntingResult, parse_hunting_result
+from .graph_listing import ALERTS, INCIDENTS
 from .graph_records import (
     GraphAlert,
     GraphComment,
     GraphIncident,
     GraphPage,
-    graph_envelope,
     parse_graph_alert,
     parse_graph_alert_page,
-    parse_graph_alerts,
     parse_graph_incident,
-    parse_graph_incident_page,
 )
 from .graph_requests import (
     SETTABLE_ALERT_STATUSES,
@@ -67,7 +54,6 @@ from .graph_requests import (
     enum_value,
     parse_comments,
     quoted,
-    without_expand,
 )
 from .graph_vocab import (
     GRAPH_ALERT_CLASSIFICATIONS,
@@ -75,9 +61,7 @@ from .graph_vocab import (
     GRAPH_ALERT_STATUSES,
     GRAPH_INCIDENT_STATUSES,
 )
-from .paging import Ahead
 from .rate_limit import Limits, RateLimiter, per_minute
-from .records import format_timestamp
 
 __all__ = [
     "GRAPH_MAX_TOP",
@@ -95,11 +79,8 @@ GRAPH_SECURITY_LIMITS: Limits = (per_minute(150),)
 #: The largest ``$top`` Graph honours for alerts (larger values are clamped).
 GRAPH_MAX_TOP = 1000
 
-ALERTS = "/security/alerts_v2"
-INCIDENTS = "/security/incidents"
-ORDER = "lastUpdateDateTime asc"  # undocumented, used in production by Elastic
 ALERT_READ, ALERT_WRITE = GRAPH_ALERT_READ, GRAPH_ALERT_READWRITE
-INCIDENT_READ, INCIDENT_WRITE = GRAPH_INCIDENT_READ, GRAPH_INCIDENT_READWRITE
+INCIDENT_WRITE = GRAPH_INCIDENT_READWRITE
 HUNTING = GRAPH_HUNTING
 
 
@@ -211,98 +192,10 @@ class GraphClient(DefenderApiClient):
         max_pages: int | None = None,
     ) -> Iterator[list[GraphAlert]]:
         """Alerts changed after ``since`` (all without it), oldest change first, one
-        list per page; each alert is given once (see the module's story)."""
+        list per page; each alert is given once (see :mod:`.graph_listing`)."""
         self._check_page_size(page_size)
         bound = self.default_max_pages if max_pages is None else max_pages
-        # With ``prefetch``, each next page is asked for while this one is read.
-        ahead: Ahead[GraphPage[Any]] = Ahead(self.prefetch)
-        try:
-            yield from self._alert_listing(since, page_size, bound, ahead)
-        finally:
-            ahead.close()
-
-    def _alert_listing(
-        self,
-        since: datetime | None,
-        page_size: int,
-        bound: int,
-        ahead: Ahead[GraphPage[Any]],
-    ) -> Iterator[list[GraphAlert]]:
-        mark = since
-        at_mark: set[str] = set()  # alerts given whose change time is exactly ``mark``
-        given: dict[str, datetime | None] = {}
-        operator, number, top = "gt", 0, page_size
-        while True:
-            params: dict[str, str | int] = {"$orderby": ORDER, "$top": top}
-            if mark is not None:
-                params["$filter"] = f"lastUpdateDateTime {operator} {format_timestamp(mark)}"
-            url: str = ALERTS
-            query: dict[str, str | int] | None = params
-            start = (mark, len(at_mark))
-            hops = 0
-            while True:
-                number += 1
-                hops += 1
-                self._count_page(number, bound)
-                raw = ahead.result(url, functools.partial(self._raw_alerts, url, query))
-                if hops < self.max_hops and number < bound:
-                    self._read_ahead(ahead, url, raw.next_link)
-                page = self._alert_page(url, query, raw)
-                fresh = []
-                for alert in page.items:
-                    when = alert.last_update_date_time
-                    if alert.id in given and (when is None or (given[alert.id] or when) >= when):
-                        continue  # given already, in this state or a newer one
-                    given[alert.id] = when
-                    fresh.append(alert)
-                    if when is not None:
-                        if mark is None or when > mark:
-                            mark, at_mark = when, set()
-                        at_mark.add(alert.id)
-                self.stats.items += len(fresh)
-                if fresh:
-                    yield fresh
-                link = self._next_url(url, page)
-                if link is None and len(page.items) < top:
-                    return  # the last page
-                if link is None or hops >= self.max_hops:
-                    break
-                url, query = link, None
-            if (mark, len(at_mark)) == start:
-                # A whole run brought nothing new: more alerts share one timestamp than
-                # a run holds. Larger pages, else stop in words rather than loop.
-                if top >= self.max_page_size:
-                    stuck = f"alert listing cannot advance past lastUpdateDateTime {mark}"
-                    raise PageLimitExceeded(None, None, stuck)
-                top = min(2 * top, self.max_page_size)
-            operator = "ge"
-            self.stats.filter_restarts += 1
-
-    def _raw_alerts(self, url: str, query: dict[str, str | int] | None = None) -> GraphPage[Any]:
-        """A page of alerts as it came; read by :meth:`_alert_page` (in the caller's
-        thread while the next page is on its way, with the client's ``prefetch``)."""
-        page: GraphPage[Any] = self._call(
-            ALERT_READ, "GET", url, params=query, parse=graph_envelope
-        )
-        return page
-
-    def _read_ahead(self, ahead: Ahead[GraphPage[Any]], url: str, link: str | None) -> None:
-        """Ask for the page at ``link`` now, in the background, if it will be followed
-        (a link that :meth:`_next_url` refuses is not)."""
-        if link is not None and link != url and self.same_origin(link):
-            ahead.start(link, functools.partial(self._raw_alerts, link))
-
-    def _alert_page(
-        self, url: str, query: dict[str, str | int] | None, raw: GraphPage[Any]
-    ) -> GraphPage[GraphAlert]:
-        try:
-            page = GraphPage(parse_graph_alerts(raw.items), raw.next_link, raw.count)
-        except MalformedResponse:
-            # A garbled item may be a passing fault: the page is asked for again, with
-            # the usual bounds.
-            page = self._call(ALERT_READ, "GET", url, params=query, parse=parse_graph_alert_page)
-        self.stats.pages += 1
-        return page
+        yield from graph_listing.alert_pages(self, since, page_size=page_size, bound=bound)
 
     def incident_alerts(self, incident_id: str) -> list[GraphAlert]:
         """All alerts of one incident (``$filter=incidentId eq '…'``)."""
@@ -367,46 +260,12 @@ class GraphClient(DefenderApiClient):
         max_pages: int | None = None,
     ) -> Iterator[list[GraphIncident]]:
         """Incidents changed after ``since`` (all without it), one list per page, with
-        their alerts when ``expand_alerts`` (see the module's story for the fallback)."""
+        their alerts when ``expand_alerts`` (see :mod:`.graph_listing` for the fallback)."""
         self._check_page_size(page_size)
         bound = self.default_max_pages if max_pages is None else max_pages
-        params: dict[str, str | int] = {}
-        if since is not None:
-            params["$filter"] = f"lastUpdateDateTime gt {format_timestamp(since)}"
-        if page_size is not None:
-            params["$top"] = page_size
-        expand = expand_alerts
-        url: str | None = INCIDENTS
-        query: dict[str, str | int] | None = {**params, "$expand": "alerts"} if expand else params
-        given: set[str] = set()
-        number = 0
-        while url is not None:
-            number += 1
-            self._count_page(number, bound)
-            try:
-                page = self._page(INCIDENT_READ, url, query, parse_graph_incident_page)
-            except ServerError:
-                if not expand:
-                    raise
-                expand = False
-                url = without_expand(url)
-                query = None if query is None else params
-                page = self._page(INCIDENT_READ, url, query, parse_graph_incident_page)
-            if expand_alerts and not expand:
-                self.stats.expand_fallbacks += 1
-                items = [
-                    dataclasses.replace(i, alerts=tuple(self.incident_alerts(i.id)))
-                    for i in page.items
-                ]
-            else:
-                items = page.items
-            fresh = [i for i in items if i.id not in given]
-            given.update(i.id for i in fresh)
-            self.stats.items += len(fresh)
-            yield fresh
-            url, query = self._next_url(url, page), None
-            if url is not None and not expand:
-                url = without_expand(url)
+        yield from graph_listing.incident_pages(
+            self, since, expand_alerts=expand_alerts, page_size=page_size, bound=bound
+        )
 
     def update_incident(
         self,

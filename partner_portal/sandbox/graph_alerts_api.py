@@ -17,16 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .api import ApiError
 from .directory import Tenant
-from .graph_data import (
-    GRAPH_TO_MDE_DETERMINATION,
-    GraphData,
-    View,
-    alert_views,
-    change_extra,
-    endpoint_alert,
-    ordered_views,
-    upper_first,
-)
+from .graph_data import GraphData, change_extra
 from .graph_enums import (
     ALERT_CLASSIFICATION,
     ALERT_DETERMINATION,
@@ -39,6 +30,14 @@ from .graph_enums import (
     wants_newer,
 )
 from .graph_gate import graph_family
+from .graph_views import (
+    GRAPH_TO_MDE_DETERMINATION,
+    View,
+    alert_views,
+    endpoint_alert,
+    ordered_views,
+    upper_first,
+)
 from .model import Alert, dumps
 from .odata import Field, compile_filter, next_link, parse_int_option, query_options
 from .state import Sandbox

@@ -1,10 +1,9 @@
 """The Graph security API's view of a tenant: alerts of every Defender product and
 incidents spanning them.
 
-- Endpoint alerts are the tenant's Defender for Endpoint alerts, converted on each read,
-  so both APIs agree: the same ``id`` and ``providerAlertId``, and a change through
-  either API is seen by both (a Graph PATCH or comment goes through
-  ``Sandbox.patch_alert``).
+- Endpoint alerts are the tenant's Defender for Endpoint alerts, converted on each read
+  (``graph_views.py``), so a change through either API is seen by both (a Graph PATCH or
+  comment goes through ``Sandbox.patch_alert``).
 - The other products' alerts (Office 365, Identity, Cloud Apps, Entra ID Protection, DLP,
   Defender for Cloud) are generated once per tenant from the seed, about one for every
   three endpoint alerts; half join an existing incident (incidents spanning products).
@@ -14,23 +13,24 @@ incidents spanning them.
 - Some values are enum members Graph shows only on request (``graph_enums.py``):
   serviceSource ``microsoftDefenderForCloud``, its detection sources, the remediation
   status of its first evidence, and the incident status ``awaitingAction``.
-- Reads are cheap after the first: each alert's Graph view and its serialised JSON are
-  kept until the alert changes, and the listing of every view (and each order a caller
-  sorted it in) until an alert is added or changed anywhere (``Alert.revision``, and the
-  tenant's own ``revision`` for the other products' alerts).
+- Reads are cheap after the first: the caches of views and listings that
+  ``graph_views.py`` fills live on :class:`GraphTenant`; :func:`change_extra` moves its
+  ``revision`` so that they are built again.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import graph_evidence, graph_store
 from .directory import Tenant
-from .model import Alert, dumps, format_ticks, now_ticks, seeded
+from .model import format_ticks, now_ticks, seeded
+
+if TYPE_CHECKING:
+    from .graph_views import View
 
 # (serviceSource, product, alert title, category, MITRE techniques)
 PRODUCTS = [
@@ -94,36 +94,8 @@ CLOUD_DETECTION_SOURCES = (
     "microsoftDefenderForStorage",
 )
 CLOUD_REMEDIATION_STATUSES = ("active", "pendingApproval", "running")
-# Defender for Endpoint's detection sources as Graph names them.
-MDE_DETECTION_SOURCE = {
-    "WindowsDefenderAtp": "microsoftDefenderForEndpoint",
-    "WindowsDefenderAv": "antivirus",
-    "WindowsDefenderSmartScreen": "smartScreen",
-    "CustomerTI": "customTi",
-    "AutomatedInvestigation": "automatedInvestigation",
-    "CustomDetection": "customDetection",
-    "MTP": "microsoft365Defender",
-    "Manual": "manual",
-}
-# Determinations Defender for Endpoint spells otherwise than Graph's enum (both ways).
-MDE_DETERMINATION = {"InsufficientData": "notEnoughDataToValidate", "NotAvailable": "unknown"}
-GRAPH_TO_MDE_DETERMINATION = {graph: mde for mde, graph in MDE_DETERMINATION.items()}
 DAY = 24 * 3600 * 10_000_000
 FIRST_EXTRA_INCIDENT = 900_000
-
-
-def lower_first(value: Any, default: str = "unknown") -> str:
-    """``TruePositive`` → ``truePositive``; None → ``default``."""
-    if not value:
-        return default
-    text = str(value)
-    if text == "UnSpecified":
-        return "unknown"
-    return text[0].lower() + text[1:]
-
-
-def upper_first(value: str) -> str:
-    return value[0].upper() + value[1:] if value else value
 
 
 @dataclass
@@ -277,121 +249,6 @@ class GraphData:
         if waiting is not None:
             graph.incidents.setdefault(waiting, IncidentState()).status = "awaitingAction"
         return graph
-
-
-def endpoint_alert(alert: Alert, tenant: Tenant) -> dict[str, Any]:
-    """A Defender for Endpoint alert in Graph's shape (call under the data lock)."""
-    data = alert.data
-    device = alert.device
-    evidence = []
-    if device is not None:
-        users = [
-            a
-            for a in tenant.data.accounts
-            if data["relatedUser"] and a.user_name == data["relatedUser"]["userName"]
-        ]
-        evidence.append(graph_evidence.device_evidence(device, data["alertCreationTime"], users))
-    evidence += [graph_evidence.from_mde(e, device) for e in alert.evidence]
-    return {
-        "id": data["id"],
-        "providerAlertId": data["id"],
-        "incidentId": str(data["incidentId"]),
-        "status": lower_first(data["status"]),
-        "severity": lower_first(data["severity"]),
-        "classification": lower_first(data["classification"]),
-        "determination": MDE_DETERMINATION.get(
-            data["determination"], lower_first(data["determination"])
-        ),
-        "serviceSource": "microsoftDefenderForEndpoint",
-        "detectionSource": MDE_DETECTION_SOURCE.get(
-            data["detectionSource"], lower_first(data["detectionSource"])
-        ),
-        "detectorId": data["detectorId"],
-        "tenantId": tenant.tenant_id,
-        "title": data["title"],
-        "description": data["description"],
-        "recommendedActions": "Isolate the device and investigate the process tree.",
-        "category": data["category"],
-        "assignedTo": data["assignedTo"],
-        "alertWebUrl": f"https://security.microsoft.com/alerts/{data['id']}?tid={tenant.tenant_id}",
-        "incidentWebUrl": f"https://security.microsoft.com/incidents/{data['incidentId']}?tid={tenant.tenant_id}",
-        "actorDisplayName": None,
-        "threatDisplayName": data["threatName"],
-        "threatFamilyName": data["threatFamilyName"],
-        "mitreTechniques": list(data["mitreTechniques"]),
-        "createdDateTime": data["alertCreationTime"],
-        "lastUpdateDateTime": data["lastUpdateTime"],
-        "resolvedDateTime": data["resolvedTime"],
-        "firstActivityDateTime": data["firstEventTime"],
-        "lastActivityDateTime": data["lastEventTime"],
-        "comments": [
-            {
-                "comment": c["comment"],
-                "createdByDisplayName": c["createdBy"],
-                "createdDateTime": c["createdTime"],
-            }
-            for c in data["comments"]
-        ],
-        "evidence": evidence,
-        "systemTags": [],
-    }
-
-
-@dataclass(slots=True)
-class View:
-    """One Graph alert as the API sees it: its JSON and its times (ticks)."""
-
-    record: dict[str, Any]
-    created: int
-    updated: int
-    source: Alert | ExtraAlert
-    _json: bytes | None = None
-
-    def json(self) -> bytes:
-        """The alert serialised, built once (a changed alert gets a new view)."""
-        if self._json is None:
-            self._json = dumps(self.record)
-        return self._json
-
-
-def alert_views(tenant: Tenant, graph: GraphTenant) -> list[View]:
-    """Every Graph alert of the tenant, in creation order (a shared list: not to be
-    changed). Built again only when an alert was added or changed since the last call."""
-    with tenant.data.lock, graph.lock:
-        alerts, extras = tenant.data.alerts, graph.extras
-        stamp = (Alert.revision, graph.revision, len(alerts), len(extras))
-        if graph.listing is not None and graph.listing[0] == stamp:
-            return graph.listing[1]
-        converted = graph.converted
-        views = []
-        for alert in alerts:
-            view = converted.get(alert.id)
-            if view is None or view.updated != alert.updated:
-                record = endpoint_alert(alert, tenant)
-                view = converted[alert.id] = View(record, alert.created, alert.updated, alert)
-            views.append(view)
-        for extra in extras:
-            view = converted.get(extra.data["id"])
-            if view is None or view.updated != extra.updated:
-                view = View(extra.data, extra.created, extra.updated, extra)
-                converted[extra.data["id"]] = view
-            views.append(view)
-        views.sort(key=lambda v: v.created)
-        graph.listing = (stamp, views)
-        return views
-
-
-def ordered_views(
-    graph: GraphTenant, views: list[View], key: Callable[[View], Any], name: str, descending: bool
-) -> list[View]:
-    """``views`` (what :func:`alert_views` answered) sorted on ``key`` (the field
-    ``name``), stable; kept until the listing changes (a shared list: not to be changed)."""
-    with graph.lock:
-        cached = graph.orderings.get((name, descending))
-        if cached is None or cached[0] is not views:
-            cached = (views, sorted(views, key=key, reverse=descending))
-            graph.orderings[(name, descending)] = cached
-        return cached[1]
 
 
 def change_extra(

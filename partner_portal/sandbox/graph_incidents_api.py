@@ -21,7 +21,7 @@ from .api import ApiError
 from .directory import Tenant
 from .faults import Faults
 from .graph_alerts_api import page
-from .graph_data import GraphData, GraphTenant, IncidentState, View, alert_views
+from .graph_data import GraphData, GraphTenant, IncidentState
 from .graph_enums import (
     ALERT_CLASSIFICATION,
     ALERT_DETERMINATION,
@@ -34,6 +34,7 @@ from .graph_enums import (
     wants_newer,
 )
 from .graph_gate import graph_family
+from .graph_views import View, alert_views
 from .model import dumps, format_ticks, now_ticks, parse_datetime
 from .odata import Field
 from .state import Sandbox

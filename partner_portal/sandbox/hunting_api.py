@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from .api import ApiError
 from .directory import Tenant
-from .graph_data import GraphData, alert_views, upper_first
+from .graph_data import GraphData
 from .graph_gate import graph_family
+from .graph_views import alert_views, upper_first
 from .model import TICKS_PER_SECOND, format_ticks, now_ticks, parse_datetime
 from .web import Request, Response, json_response
 

@@ -4,7 +4,7 @@ Graph serves the alerts of every Defender product (Endpoint, Office 365, Identit
 Apps, Entra ID Protection, data loss prevention, Defender for Cloud), with their evidence
 inline, so nothing is fetched after a page. Pages of up to 1,000 alerts (Graph's ceiling,
 or SYNC_PAGE_SIZE if smaller) are read oldest change first; deep listings move their
-`lastUpdateDateTime` filter on rather than skipping (see `defender.graph`).
+`lastUpdateDateTime` filter on rather than skipping (see `defender.graph_listing`).
 
 It is the alerts source of a customer on Graph (`Customer.on_graph`), in place of the
 Defender for Endpoint API's. An endpoint alert has the same ID in both APIs, and rows are

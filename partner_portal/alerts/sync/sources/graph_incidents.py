@@ -1,7 +1,7 @@
 """Microsoft Graph incidents (`GET /v1.0/security/incidents`), stored as `Incident` rows.
 
 Incidents are listed with their alerts (`$expand=alerts`, or the alerts listed
-separately when Microsoft's expanded listing keeps failing: see `defender.graph`), so a
+separately when Microsoft's expanded listing keeps failing: see `defender.graph_listing`), so a
 row keeps the IDs of its alerts across every Defender product. A merged incident keeps
 the incident it was merged into (`redirect_incident_id`, status "Redirected").
 

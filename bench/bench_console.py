@@ -73,7 +73,8 @@ INSERT INTO alerts_alert (
     severity_rank, status, classification, determination, investigation_state, category,
     detection_source, threat_family_name, assigned_to, machine_id, computer_dns_name,
     related_user, mitre_techniques, created_at, first_event_at, last_event_at,
-    last_updated_at, resolved_at, has_evidence, raw, synced_at)
+    last_updated_at, resolved_at, has_evidence, raw, synced_at,
+    service_source, alert_web_url, incident_web_url, system_tags, from_graph)
 SELECT
     x.cid,
     'da' || (638000000000000000 + g) || '_' || (g::bigint * 7919 %% 1000000007),
@@ -99,7 +100,8 @@ SELECT
         'status', x.status, 'category', x.category, 'detectionSource', x.source,
         'computerDnsName', x.computer, 'mitreTechniques', x.mitre,
         'comments', '[]'::jsonb, 'evidence', '[]'::jsonb, 'padding', repeat('x', 300)),
-    now()
+    now(),
+    'microsoftDefenderForEndpoint', '', '', '[]'::jsonb, false
 FROM generate_series(1, %(alerts)s) AS g
 CROSS JOIN (SELECT min(id) AS first FROM tenants_customer) AS base
 CROSS JOIN LATERAL (SELECT

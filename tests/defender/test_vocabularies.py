@@ -70,7 +70,8 @@ def test_documented_values() -> None:
         "InformationalExpectedActivity",
         "FalsePositive",
     } == ALERT_CLASSIFICATIONS
-    assert {"Active", "Resolved", "Redirected", "InProgress"} == INCIDENT_STATUSES
+    # AwaitingAction: Graph only (Defender Experts), read with Prefer: include-unknown-enum-members.
+    assert {"Active", "Resolved", "Redirected", "InProgress", "AwaitingAction"} == INCIDENT_STATUSES
     assert len(ALERT_DETERMINATIONS) == 19
     assert [s.label for s in AlertSeverity] == [
         "Unspecified",

@@ -27,6 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from partner_portal.alerts.models import SEVERITY_RANK, Alert, Incident
+from partner_portal.alerts.sync.stored import StoredChanges, announce_stored
 from partner_portal.defender import AlertRecord, IncidentRecord
 
 M = TypeVar("M", bound=Model)
@@ -138,12 +139,13 @@ def incident_from_record(customer_id: int, record: IncidentRecord, now: datetime
 # --- alerts ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UpsertResult:
-    """What one upsert wrote: rows created and updated, and the IDs of the new alerts
-    (a source may fetch more for those, e.g. evidence)."""
+    """What one upsert wrote: rows created and updated, the IDs of the new alerts (a
+    source may fetch more for those, e.g. evidence) and of the rewritten ones."""
 
     created: int
     updated: int
     new_ids: tuple[str, ...] = ()
+    changed_ids: tuple[str, ...] = ()
 
 
 def _latest_per_id(records: Iterable[AlertRecord]) -> dict[str, AlertRecord]:
@@ -177,8 +179,17 @@ def alerts_upsert(*, customer_id: int, records: Iterable[AlertRecord]) -> Upsert
     if not latest:
         return UpsertResult(0, 0)
     if connection.vendor == "postgresql":
-        return _alerts_upsert_postgres(customer_id, latest)
-    return _alerts_upsert_portable(customer_id, latest)
+        result = _alerts_upsert_postgres(customer_id, latest)
+    else:
+        result = _alerts_upsert_portable(customer_id, latest)
+    announce_stored(
+        StoredChanges(
+            customer_id=customer_id,
+            new_alert_ids=result.new_ids,
+            changed_alert_ids=result.changed_ids,
+        )
+    )
+    return result
 
 
 def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) -> UpsertResult:
@@ -217,7 +228,9 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AlertRecord]) ->
                 row.raw = {**row.raw, "evidence": evidence[row.alert_id]}
                 row.has_evidence = True
     _insert_or_update(Alert, rows, key="alert_id", fields=ALERT_FIELDS, batch_size=2000)
-    return UpsertResult(len(new_ids), len(rows) - len(new_ids), tuple(new_ids))
+    fresh = set(new_ids)
+    changed = tuple(row.alert_id for row in rows if row.alert_id not in fresh)
+    return UpsertResult(len(new_ids), len(changed), tuple(new_ids), changed)
 
 
 def _insert_or_update(
@@ -315,7 +328,8 @@ def _alerts_upsert_postgres(customer_id: int, latest: dict[str, AlertRecord]) ->
         )
         written: Sequence[tuple[str, bool]] = cursor.fetchall()
     new_ids = tuple(alert_id for alert_id, inserted in written if inserted)
-    return UpsertResult(len(new_ids), len(written) - len(new_ids), new_ids)
+    changed = tuple(alert_id for alert_id, inserted in written if not inserted)
+    return UpsertResult(len(new_ids), len(changed), new_ids, changed)
 
 
 def _copy_rows(
@@ -350,14 +364,23 @@ def incidents_upsert(*, customer_id: int, records: Iterable[IncidentRecord]) -> 
         )
     )
     now = timezone.now()
-    rows, created, updated = [], 0, 0
+    rows: list[Incident] = []
+    created: list[int] = []
+    updated: list[int] = []
     for incident_id, record in latest.items():
         if incident_id not in existing:
-            created += 1
+            created.append(incident_id)
         elif not _newer(record.last_update_time, existing[incident_id]):
             continue
         else:
-            updated += 1
+            updated.append(incident_id)
         rows.append(incident_from_record(customer_id, record, now))
     _insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
-    return UpsertResult(created, updated)
+    announce_stored(
+        StoredChanges(
+            customer_id=customer_id,
+            new_incident_ids=tuple(created),
+            changed_incident_ids=tuple(updated),
+        )
+    )
+    return UpsertResult(len(created), len(updated))

@@ -252,6 +252,9 @@ NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
 NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=3600.0)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
 NOTIFY_SWEEP_GRACE_SECONDS = env.int("NOTIFY_SWEEP_GRACE_SECONDS", default=60)
+# Alerts Microsoft last changed longer ago than this are not notified (a first sync's
+# backfill reaches weeks back).
+NOTIFY_MAX_ALERT_AGE_HOURS = env.int("NOTIFY_MAX_ALERT_AGE_HOURS", default=24)
 # A CA file for receivers with a private certificate authority (empty: the usual store).
 NOTIFY_CA_FILE = env("NOTIFY_CA_FILE", default="")
 CELERY_BEAT_SCHEDULE["deliver-due-notifications"] = {

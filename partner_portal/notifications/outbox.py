@@ -11,6 +11,9 @@ again, or changed, joins no new notification. An alert new to a group joins the 
 notification while it still waits (group wait); once that was sent, it starts the next
 round, sent no sooner than the policy's repeat interval after the last one. Each round
 has its own dedup key, unique in the table, so two writers cannot make the same one.
+
+Only alerts Microsoft changed within `NOTIFY_MAX_ALERT_AGE_HOURS` are routed: a new
+customer's first sync brings weeks of history, which is for the console, not for a pager.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
@@ -62,8 +67,12 @@ def record_stored(changes: StoredChanges) -> None:
         CustomerTag.objects.filter(customers=customer_id).values_list("pk", flat=True)
     )
     groups: dict[tuple[int, int, str], _Group] = {}
-    alerts = Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids).values_list(
-        "alert_id", "incident_id", "severity", "category", "mitre_techniques", "title"
+    now = timezone.now()
+    recent = now - timedelta(hours=settings.NOTIFY_MAX_ALERT_AGE_HOURS)
+    alerts = (
+        Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids)
+        .filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
+        .values_list("alert_id", "incident_id", "severity", "category", "mitre_techniques", "title")
     )
     for alert_id, incident_id, severity, category, techniques, title in alerts:
         facts = AlertFacts(customer_id, tag_ids, severity, category, tuple(techniques or ()), title)
@@ -77,7 +86,7 @@ def record_stored(changes: StoredChanges) -> None:
                 )
                 group.alert_ids.append(alert_id)
     if groups:
-        written = _write_groups(customer_id, list(groups.values()), timezone.now())
+        written = _write_groups(customer_id, list(groups.values()), now)
         _enqueue_on_commit(written)
 
 

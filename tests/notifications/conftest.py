@@ -4,9 +4,11 @@ the way the worker drains it (`delivery.deliver` by ID)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from partner_portal.defender import AlertRecord, parse_alert
 from partner_portal.notifications import delivery
@@ -47,7 +49,9 @@ def drain() -> list[str]:
 
 @pytest.fixture
 def make_alert() -> Callable[..., AlertRecord]:
-    def make(alert_id: str, updated: str = "2026-11-30T10:00:00Z", **fields: Any) -> AlertRecord:
+    def make(alert_id: str, updated: str | None = None, **fields: Any) -> AlertRecord:
+        """An alert Microsoft changed a minute ago, unless `updated` says otherwise."""
+        now = timezone.now()
         data: dict[str, Any] = {
             "id": alert_id,
             "title": f"Suspicious PowerShell {alert_id}",
@@ -56,8 +60,8 @@ def make_alert() -> Callable[..., AlertRecord]:
             "incidentId": 41,
             "category": "Execution",
             "detectionSource": "WindowsDefenderAtp",
-            "alertCreationTime": "2026-11-30T09:59:00Z",
-            "lastUpdateTime": updated,
+            "alertCreationTime": (now - timedelta(minutes=2)).isoformat(),
+            "lastUpdateTime": updated or (now - timedelta(minutes=1)).isoformat(),
             "mitreTechniques": ["T1059.001"],
             "evidence": [],
             **fields,

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.notifications.models import (
@@ -116,7 +118,7 @@ def test_the_same_alert_synced_again_or_changed_is_not_sent_again(
     assert drain() == ["delivered"]
 
     alerts_upsert(customer_id=customer.pk, records=[make_alert("da-once")])
-    changed = make_alert("da-once", updated="2026-11-30T11:00:00Z", status="InProgress")
+    changed = make_alert("da-once", updated=timezone.now().isoformat(), status="InProgress")
     result = alerts_upsert(customer_id=customer.pk, records=[changed])
     assert result.changed_ids == ("da-once",)
 
@@ -224,3 +226,18 @@ def test_alerts_of_one_incident_are_grouped_and_a_later_one_waits_for_the_repeat
     assert (later.not_before - first.delivered_at).total_seconds() >= 600
     assert drain() == ["waiting"]
     assert len(receiver.requests) == 1
+
+
+def test_alerts_microsoft_last_changed_long_ago_are_not_notified(
+    customer: Customer, receiver: HttpReceiver, make_alert: Callable[..., Any], settings: Any
+) -> None:
+    """A new customer's first sync brings weeks of history: none of it pages anyone."""
+    settings.NOTIFY_MAX_ALERT_AGE_HOURS = 24
+    PolicyFactory(channels=[ChannelFactory(url=receiver.url("/hook"))])
+    old = (timezone.now() - timedelta(days=3)).isoformat()
+    page = [make_alert("da-history", updated=old), make_alert("da-today")]
+    assert alerts_upsert(customer_id=customer.pk, records=page).created == 2
+    assert drain() == ["delivered"]
+    assert [json.loads(r.body)["alerts"][0]["alert_id"] for r in receiver.accepted()] == [
+        "da-today"
+    ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.notifications.models import Notification, NotificationStatus
@@ -74,7 +75,7 @@ def test_a_worker_delivers_once_retries_a_500_and_ignores_a_resync(
 
     alerts_upsert(customer_id=customer.pk, records=[make_alert("da-w1")])
     alerts_upsert(
-        customer_id=customer.pk, records=[make_alert("da-w2", updated="2026-12-01T00:00:00Z")]
+        customer_id=customer.pk, records=[make_alert("da-w2", updated=timezone.now().isoformat())]
     )
     assert not Notification.objects.exclude(status=NotificationStatus.DELIVERED).exists()
     assert Notification.objects.count() == 2

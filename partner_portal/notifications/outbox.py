@@ -48,6 +48,15 @@ class _Group:
     alert_ids: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Round:
+    """One notification a group has already: its round, alerts and when it was sent."""
+
+    number: int
+    alert_ids: frozenset[str]
+    delivered_at: datetime | None
+
+
 def dedup_key(
     *, policy_id: int, channel_id: int, customer_id: int, group_key: str, round: int
 ) -> str:
@@ -94,22 +103,13 @@ def _write_groups(
     customer_id: int, groups: list[_Group], now: datetime
 ) -> list[tuple[int, datetime]]:
     """Write the groups' notifications; (id, not_before) of each row written or joined."""
-    seen = defaultdict(list)
-    for (
-        policy_id,
-        channel_id,
-        group_key,
-        round_,
-        alert_ids,
-        status,
-        delivered_at,
-    ) in Notification.objects.filter(
+    seen: defaultdict[tuple[int, int, str], list[_Round]] = defaultdict(list)
+    rows = Notification.objects.filter(
         customer_id=customer_id, group_key__in={g.group_key for g in groups}, is_test=False
-    ).values_list(
-        "policy_id", "channel_id", "group_key", "round", "alert_ids", "status", "delivered_at"
-    ):
+    ).values_list("policy_id", "channel_id", "group_key", "round", "alert_ids", "delivered_at")
+    for policy_id, channel_id, group_key, round_, alert_ids, delivered_at in rows:
         seen[(policy_id, channel_id, group_key)].append(
-            (round_, set(alert_ids), status, delivered_at)
+            _Round(round_, frozenset(alert_ids), delivered_at)
         )
     first_rounds = []
     touched: list[tuple[int, datetime]] = []
@@ -169,16 +169,16 @@ def _row(
 def _join_group(
     customer_id: int,
     group: _Group,
-    history: list[tuple[int, set[str], str, datetime | None]],
+    history: list[_Round],
     now: datetime,
 ) -> tuple[int, datetime] | None:
     """Add the alerts new to a group that has notifications already: to its waiting
     round, or as the next round. Alerts the group has seen are left out."""
-    known = set().union(*(ids for _, ids, _, _ in history))
+    known = frozenset().union(*(r.alert_ids for r in history))
     fresh = [alert_id for alert_id in dict.fromkeys(group.alert_ids) if alert_id not in known]
     if not fresh:
         return None
-    last_round = max(round_ for round_, _, _, _ in history)
+    last_round = max(r.number for r in history)
     waiting = (
         Notification.objects.select_for_update(skip_locked=True)
         .filter(
@@ -195,7 +195,7 @@ def _join_group(
         waiting.alert_ids = [*waiting.alert_ids, *fresh]
         waiting.save(update_fields=["alert_ids"])
         return waiting.pk, waiting.not_before
-    delivered = [at for _, _, _, at in history if at is not None]
+    delivered = [r.delivered_at for r in history if r.delivered_at is not None]
     row = _row(customer_id, group, fresh, last_round + 1, now, max(delivered, default=None))
     try:
         with transaction.atomic():

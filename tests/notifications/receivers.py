@@ -26,11 +26,17 @@ class Received:
 
 
 class HttpReceiver:
-    """POSTs to any path are recorded; `answers` are used in order, then 200."""
+    """POSTs to any path are recorded; `answers` are used in order, then 200.
+
+    `hold_next` requests are kept waiting without an answer until `release` is set (a
+    sender that dies meanwhile): they are recorded in `held`, never answered."""
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
+        self.held: list[Received] = []
         self.answers: deque[int] = deque()
+        self.hold_next = 0
+        self.release = threading.Event()
         self._lock = threading.Lock()
         receiver = self
 
@@ -38,6 +44,13 @@ class HttpReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                with receiver._lock:
+                    hold = receiver.hold_next > 0
+                    receiver.hold_next -= int(hold)
+                if hold:
+                    receiver.held.append(Received(self.path, dict(self.headers.items()), body, 0))
+                    receiver.release.wait(timeout=120)
+                    return
                 with receiver._lock:
                     status = receiver.answers.popleft() if receiver.answers else 200
                     receiver.requests.append(
@@ -70,6 +83,7 @@ class HttpReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -182,7 +182,7 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
 }
 for _name in ("channel_detail", "channel_edit", "channel_test"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
-for _name in ("policy_edit", "policy_move"):
+for _name in ("policy_edit", "policy_move", "policy_preview"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["policy"].pk
 for _name in ("detail", "edit", "new_link", "email_link", "verify", "offboard", "delete"):
     ARGUMENTS[(f"tenants:customer_{_name}", "pk")] = lambda o: o["customer"].pk
@@ -265,12 +265,13 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:policy_create": ADMIN_PAGE,
     "notifications:policy_edit": ADMIN_PAGE,
     "notifications:policy_move": ADMIN_POST,
+    "notifications:policy_preview": ANALYST_PAGE,
     "notifications:tags": ANALYST_PAGE,
     "notifications:tag_create": ADMIN_POST,
     "notifications:customer_tags": ADMIN_POST,
 }
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
-OBJECT_PAGES = {"alerts:detail", "alerts:incident"}
+OBJECT_PAGES = {"alerts:detail", "alerts:incident", "notifications:policy_preview"}
 
 
 def expected_status(route: Route, role: str, owner: str) -> set[int]:

@@ -16,6 +16,11 @@ urlpatterns = [
     path("notifications/policies/new/", views.policy_create, name="policy_create"),
     path("notifications/policies/<int:pk>/edit/", views.policy_edit, name="policy_edit"),
     path("notifications/policies/<int:pk>/move/", views.policy_move, name="policy_move"),
+    path(
+        "notifications/policies/<int:pk>/preview/",
+        views.policy_preview_page,
+        name="policy_preview",
+    ),
     path("notifications/tags/", views.tag_list, name="tags"),
     path("notifications/tags/new/", views.tag_create, name="tag_create"),
     path("notifications/tags/customer/", views.customer_tags_set, name="customer_tags"),

@@ -13,6 +13,7 @@ from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_r
 from partner_portal.notifications import selectors, services
 from partner_portal.notifications.forms import ChannelForm, CustomerTagsForm, PolicyForm, TagForm
 from partner_portal.notifications.models import Channel, NotificationStatus, Policy
+from partner_portal.notifications.preview import policy_preview
 from partner_portal.notifications.senders import host_of
 from tenants import scoping
 
@@ -126,6 +127,18 @@ def _policy_form(request: AuthenticatedHttpRequest, policy: Policy) -> HttpRespo
     context = {"form": form, "policy": policy if policy.pk else None}
     return render(
         request, "notifications/policy_form.html", context, status=400 if form.errors else 200
+    )
+
+
+@require_roles(*READERS)
+@require_GET
+def policy_preview_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    policy = selectors.visible_policy(pk=pk, user=request.user)
+    if policy is None:
+        raise Http404("No such policy.")
+    preview = policy_preview(policy=policy, user=request.user)
+    return render(
+        request, "notifications/policy_preview.html", {"policy": policy, "preview": preview}
     )
 
 

@@ -4,7 +4,8 @@ The row stays locked (`SELECT ... FOR UPDATE SKIP LOCKED`) while the message is 
 so two workers handed the same notification cannot both send it: the second finds it
 locked or delivered and does nothing. A failure leaves it waiting with a later
 `not_before` (exponential backoff) until `NOTIFY_MAX_ATTEMPTS`, then it is given up,
-with what went wrong in words on the row and on each attempt.
+with what went wrong in words on the row and on each attempt. A notification due while
+its policy is muted waits for the window's end.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from partner_portal.core.failures import describe_failure
 from partner_portal.notifications import senders
 from partner_portal.notifications.messages import compose
 from partner_portal.notifications.models import DeliveryAttempt, Notification, NotificationStatus
+from partner_portal.notifications.mute import from_json, muted_until
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,12 @@ def deliver(*, notification_id: int) -> Outcome:
             return Outcome("waiting", (notification.not_before - now).total_seconds())
         if not notification.channel.enabled:
             return _give_up(notification, "channel_disabled", "The channel was switched off.")
+        policy = notification.policy
+        until = muted_until(from_json(policy.mute_windows), now) if policy else None
+        if until is not None and not notification.is_test:
+            notification.not_before = until
+            notification.save(update_fields=["not_before"])
+            return Outcome("muted", (until - now).total_seconds())
         started = time.monotonic()
         try:
             status_code = senders.send(

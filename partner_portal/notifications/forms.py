@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 
 from partner_portal.defender import AlertSeverity
 from partner_portal.notifications.models import Channel, ChannelKind, CustomerTag, Policy
+from partner_portal.notifications.mute import BadWindow, from_json, parse_windows
 from tenants.models import Customer
 
 MIN_SECRET_LENGTH = 16
@@ -105,6 +106,14 @@ class PolicyForm(forms.ModelForm):
         max_length=500,
         help_text="Comma-separated IDs, e.g. T1059, T1003.001. Empty: any.",
     )
+    mute_text = forms.CharField(
+        label="Mute windows",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One a line, e.g. “Mon-Fri 18:00-08:00 Europe/Amsterdam” or "
+        "“Sat,Sun 00:00-24:00”. Notifications wait for the window's end; none is dropped.",
+    )
     customers = forms.ModelMultipleChoiceField(
         queryset=Customer.objects.order_by("display_name"), required=False
     )
@@ -131,6 +140,8 @@ class PolicyForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["categories_text"].initial = ", ".join(self.instance.categories)
             self.fields["techniques_text"].initial = ", ".join(self.instance.mitre_techniques)
+            windows = from_json(self.instance.mute_windows)
+            self.fields["mute_text"].initial = "\n".join(str(w) for w in windows)
 
     def clean_group_wait_seconds(self) -> int:
         value: int = self.cleaned_data["group_wait_seconds"]
@@ -152,6 +163,13 @@ class PolicyForm(forms.ModelForm):
                 raise ValidationError(f"“{technique[:40]}” is not a MITRE technique ID.")
         return techniques
 
+    def clean_mute_text(self) -> list[dict[str, object]]:
+        try:
+            windows = parse_windows(self.cleaned_data.get("mute_text") or "")
+        except BadWindow as exc:
+            raise ValidationError(str(exc)) from None
+        return [window.as_json() for window in windows]
+
     def clean_categories_text(self) -> list[str]:
         return _words(self.cleaned_data.get("categories_text") or "")
 
@@ -161,6 +179,7 @@ class PolicyForm(forms.ModelForm):
         policy.categories = self.cleaned_data["categories_text"]
         policy.mitre_techniques = self.cleaned_data["techniques_text"]
         policy.severities = list(self.cleaned_data["severities"])
+        policy.mute_windows = self.cleaned_data["mute_text"]
         relations = {name: self.cleaned_data[name] for name in ("customers", "tags", "channels")}
         return policy, relations
 

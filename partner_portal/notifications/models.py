@@ -74,6 +74,8 @@ class Policy(models.Model):
     group_by = models.CharField(max_length=16, choices=GroupBy, default=GroupBy.ALERT)
     group_wait_seconds = models.PositiveIntegerField(default=30)
     repeat_interval_seconds = models.PositiveIntegerField(default=4 * 3600)
+    #: Weekly windows when notifications wait (see `mute.py`), as JSON objects.
+    mute_windows = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

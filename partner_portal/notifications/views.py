@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
@@ -29,12 +30,14 @@ def channel_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @require_roles(Role.ADMIN)
+@sensitive_post_parameters(*services.SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 def channel_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _channel_form(request, Channel())
 
 
 @require_roles(Role.ADMIN)
+@sensitive_post_parameters(*services.SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 def channel_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _channel_form(request, get_object_or_404(Channel, pk=pk))

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "partner_portal.core",
     "tenants",
     "partner_portal.alerts",
+    "partner_portal.notifications",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +259,23 @@ if not 0 <= RETENTION_HOUR_UTC <= 23:
 CELERY_BEAT_SCHEDULE["apply-retention-nightly"] = {
     "task": "alerts.apply_retention",
     "schedule": crontab(minute=17, hour=RETENTION_HOUR_UTC),
+}
+
+# --- Notifications ---------------------------------------------------------------------
+# A failed delivery is tried again after BASE, 2*BASE, 4*BASE ... seconds (at most MAX),
+# NOTIFY_MAX_ATTEMPTS times in all. The sweep queues due notifications whose task was lost.
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=3600.0)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
+NOTIFY_SWEEP_GRACE_SECONDS = env.int("NOTIFY_SWEEP_GRACE_SECONDS", default=60)
+# Alerts Microsoft last changed longer ago than this are not notified (a first sync's
+# backfill reaches weeks back).
+NOTIFY_MAX_ALERT_AGE_HOURS = env.int("NOTIFY_MAX_ALERT_AGE_HOURS", default=24)
+# A CA file for receivers with a private certificate authority (empty: the usual store).
+NOTIFY_CA_FILE = env("NOTIFY_CA_FILE", default="")
+CELERY_BEAT_SCHEDULE["deliver-due-notifications"] = {
+    "task": "notifications.deliver_due",
+    "schedule": env.float("NOTIFY_SWEEP_SECONDS", default=15.0),
 }
 
 # A consent link works for this many days; the state of one click on it for this long.

@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tenants.urls", namespace="tenants")),
     path("", include("partner_portal.alerts.urls", namespace="alerts")),
+    path("", include("partner_portal.notifications.urls", namespace="notifications")),
 ]
 
 handler400 = "partner_portal.core.views.bad_request"

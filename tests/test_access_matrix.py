@@ -36,6 +36,7 @@ from tests.alerts.factories import (
     SyncStateFactory,
 )
 from tests.factories import GroupFactory, UserFactory
+from tests.notifications.factories import ChannelFactory, PolicyFactory
 from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory, ConsentRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,12 +100,17 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
         actor_label="system", action="customer.registered", customer=customer,
         customer_name=name, summary=f"Registered {name}",
     )  # fmt: skip
+    # Channels and policies are the partner's; a policy naming only B is B's.
+    channel = ChannelFactory(name=f"Channel {label}")
+    policy = PolicyFactory(name=f"Policy {label}", customers=[customer], channels=[channel])
     return {
         "customer": customer,
         "alert": alerts[0],
         "incident": incident,
         "consent": consent,
         "scope": scope,
+        "channel": channel,
+        "policy": policy,
     }
 
 
@@ -174,6 +180,10 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
     ("*", "public_id"): lambda o: o["consent"].public_id,
 }
+for _name in ("channel_detail", "channel_edit", "channel_test"):
+    ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
+for _name in ("policy_edit", "policy_move", "policy_preview"):
+    ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["policy"].pk
 for _name in ("detail", "edit", "new_link", "email_link", "verify", "offboard", "delete"):
     ARGUMENTS[(f"tenants:customer_{_name}", "pk")] = lambda o: o["customer"].pk
 
@@ -247,9 +257,22 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "tenants:consent_callback": None,  # public; answers the missing parameters itself
     "tenants:consent_landing": _row(200, 200, 200, 200, 200),
     "tenants:consent_start": _row(405, 405, 405, 405, 405),
+    "notifications:channels": ANALYST_PAGE,
+    "notifications:channel_create": ADMIN_PAGE,
+    "notifications:channel_detail": ANALYST_PAGE,
+    "notifications:channel_edit": ADMIN_PAGE,
+    "notifications:channel_test": ADMIN_POST,
+    "notifications:policies": ANALYST_PAGE,
+    "notifications:policy_create": ADMIN_PAGE,
+    "notifications:policy_edit": ADMIN_PAGE,
+    "notifications:policy_move": ADMIN_POST,
+    "notifications:policy_preview": ANALYST_PAGE,
+    "notifications:tags": ANALYST_PAGE,
+    "notifications:tag_create": ADMIN_POST,
+    "notifications:customer_tags": ADMIN_POST,
 }
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
-OBJECT_PAGES = {"alerts:detail", "alerts:incident"}
+OBJECT_PAGES = {"alerts:detail", "alerts:incident", "notifications:policy_preview"}
 
 
 def expected_status(route: Route, role: str, owner: str) -> set[int]:

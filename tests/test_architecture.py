@@ -1,4 +1,5 @@
-"""Dependencies point one way: core <- tenants <- alerts, and the Microsoft code stands alone.
+"""Dependencies point one way: core <- tenants <- alerts <- notifications, and the Microsoft
+code stands alone.
 
 Every `.py` file under `partner_portal/` and `tenants/` is parsed (never imported) and
 each import it could make is collected: top-level and nested `import`/`from` statements
@@ -7,9 +8,12 @@ the file's package, and `importlib.import_module(...)` or `__import__(...)` call
 literal module name. Each is then held against the rules below; a broken rule is reported
 as `file:line: the import (why)`.
 
-- `partner_portal.core` knows no app: no `tenants`, no `partner_portal.alerts`.
-- `tenants` never reaches up into `partner_portal.alerts`; the alerts app plugs into
-  tenants' extension points instead (see `tenants/panels.py`).
+- `partner_portal.core` knows no app: no `tenants`, no `partner_portal.alerts`, no
+  `partner_portal.notifications`.
+- `tenants` never reaches up into `partner_portal.alerts` or `partner_portal.notifications`;
+  the apps above plug into tenants' extension points instead (see `tenants/panels.py`).
+- `partner_portal.alerts` never reaches up into `partner_portal.notifications`; that app
+  hears about stored alerts through the sync's listeners (`alerts/sync/stored.py`).
 - `partner_portal.defender` and `partner_portal.sandbox` are plain Python: no Django and
   no other project package (each may import itself).
 
@@ -34,6 +38,8 @@ COMPOSITION_ROOT = frozenset(
 )
 PROJECT_PACKAGES = ("partner_portal", "tenants")
 STANDALONE = ("partner_portal.defender", "partner_portal.sandbox")
+#: Each app, lowest first: an app may import those before it, never those after it.
+LAYERS = ("tenants", "partner_portal.alerts", "partner_portal.notifications")
 
 
 @dataclass(frozen=True)
@@ -97,11 +103,15 @@ def imports_of(source: str, *, module: str, is_package: bool = False) -> Iterato
 def why_forbidden(importer: str, imported: str) -> str | None:
     """The rule `importer` would break by importing `imported`, or None."""
     if _within(importer, "partner_portal.core"):
-        for app in ("tenants", "partner_portal.alerts"):
+        for app in LAYERS:
             if _within(imported, app):
                 return f"partner_portal.core imports no app ({app})"
-    if _within(importer, "tenants") and _within(imported, "partner_portal.alerts"):
-        return "tenants never imports partner_portal.alerts"
+    for level, app in enumerate(LAYERS):
+        if not _within(importer, app):
+            continue
+        for higher in LAYERS[level + 1 :]:
+            if _within(imported, higher):
+                return f"{app} never imports {higher}"
     for package in STANDALONE:
         if not _within(importer, package):
             continue
@@ -210,6 +220,27 @@ def test_a_wrong_way_import_inside_a_function_is_reported() -> None:
             "partner_portal.sandbox imports no other project package",
         ),
         ("partner_portal/sandbox/web/peek.py", "from .. import state\n", None),
+        (
+            "partner_portal/alerts/sync/upsert.py",
+            "from partner_portal.notifications.outbox import record_stored\n",
+            "partner_portal.alerts never imports partner_portal.notifications",
+        ),
+        (
+            "tenants/views.py",
+            "def f():\n    from partner_portal.notifications import models\n",
+            "tenants never imports partner_portal.notifications",
+        ),
+        (
+            "partner_portal/core/views.py",
+            "import partner_portal.notifications.models\n",
+            "partner_portal.core imports no app (partner_portal.notifications)",
+        ),
+        (
+            "partner_portal/notifications/outbox.py",
+            "from partner_portal.alerts import models\n",
+            None,
+        ),
+        ("partner_portal/notifications/views.py", "from tenants import scoping\n", None),
         ("partner_portal/settings.py", "from tenants import models\n", None),
         ("tenants/views.py", "from partner_portal.core.access import Role\n", None),
     ],

@@ -80,6 +80,10 @@ NOT_LISTS = {
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted
     "tenants:consent_callback",  # Microsoft's redirect back, not a list
+    # Notification settings: short lists without filters, and forms that are posted.
+    "notifications:channels", "notifications:channel_create",
+    "notifications:policies", "notifications:policy_create",
+    "notifications:tags", "notifications:tag_create", "notifications:customer_tags",
 }  # fmt: skip
 # What a page needs in its query to answer at all.
 BASE_QUERY = {"alerts:live": {"since_id": "0"}}

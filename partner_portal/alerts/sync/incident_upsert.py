@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import SEVERITY_RANK, Incident
 from partner_portal.alerts.sync.graph_rows import graph_incident, numeric_id
+from partner_portal.alerts.sync.stored import StoredChanges, announce_stored
 from partner_portal.alerts.sync.upsert import UpsertResult, insert_or_update, newer
 from partner_portal.defender import GraphIncident, IncidentRecord
 
@@ -92,17 +93,26 @@ def incidents_upsert(*, customer_id: int, records: Iterable[AnyIncident]) -> Ups
         ).values_list("incident_id", "last_updated_at", "from_graph")
     }
     now = timezone.now()
-    rows, created, updated = [], 0, 0
+    rows: list[Incident] = []
+    created: list[int] = []
+    updated: list[int] = []
     for incident_id, record in latest.items():
         known = existing.get(incident_id)
         if known is None:
-            created += 1
+            created.append(incident_id)
         elif newer(_updated(record), known[0]) or (
             isinstance(record, GraphIncident) and not known[1]
         ):
-            updated += 1
+            updated.append(incident_id)
         else:
             continue
         rows.append(_row(customer_id, incident_id, record, now))
     insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
-    return UpsertResult(created, updated)
+    announce_stored(
+        StoredChanges(
+            customer_id=customer_id,
+            new_incident_ids=tuple(created),
+            changed_incident_ids=tuple(updated),
+        )
+    )
+    return UpsertResult(len(created), len(updated))

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import SEVERITY_RANK, Alert
 from partner_portal.alerts.sync.graph_rows import graph_alert_row
+from partner_portal.alerts.sync.stored import StoredChanges, announce_stored
 from partner_portal.defender import AlertRecord, GraphAlert
 
 M = TypeVar("M", bound=Model)
@@ -150,12 +151,13 @@ def alert_from_record(customer_id: int, record: AnyAlert, now: datetime) -> Aler
 # --- alerts ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UpsertResult:
-    """What one upsert wrote: rows created and updated, and the IDs of the new alerts
-    (a source may fetch more for those, e.g. evidence)."""
+    """What one upsert wrote: rows created and updated, the IDs of the new alerts (a
+    source may fetch more for those, e.g. evidence) and of the rewritten ones."""
 
     created: int
     updated: int
     new_ids: tuple[str, ...] = ()
+    changed_ids: tuple[str, ...] = ()
 
 
 def _latest_per_id(records: Iterable[AnyAlert]) -> dict[str, AnyAlert]:
@@ -191,8 +193,17 @@ def alerts_upsert(*, customer_id: int, records: Iterable[AnyAlert]) -> UpsertRes
     if not latest:
         return UpsertResult(0, 0)
     if connection.vendor == "postgresql":
-        return _alerts_upsert_postgres(customer_id, latest)
-    return _alerts_upsert_portable(customer_id, latest)
+        result = _alerts_upsert_postgres(customer_id, latest)
+    else:
+        result = _alerts_upsert_portable(customer_id, latest)
+    announce_stored(
+        StoredChanges(
+            customer_id=customer_id,
+            new_alert_ids=result.new_ids,
+            changed_alert_ids=result.changed_ids,
+        )
+    )
+    return result
 
 
 def _alerts_upsert_portable(customer_id: int, latest: dict[str, AnyAlert]) -> UpsertResult:
@@ -233,7 +244,9 @@ def _alerts_upsert_portable(customer_id: int, latest: dict[str, AnyAlert]) -> Up
                 row.raw = {**row.raw, "evidence": evidence[row.alert_id]}
                 row.has_evidence = True
     insert_or_update(Alert, rows, key="alert_id", fields=ALERT_FIELDS, batch_size=2000)
-    return UpsertResult(len(new_ids), len(rows) - len(new_ids), tuple(new_ids))
+    fresh = set(new_ids)
+    changed = tuple(row.alert_id for row in rows if row.alert_id not in fresh)
+    return UpsertResult(len(new_ids), len(changed), tuple(new_ids), changed)
 
 
 def insert_or_update(
@@ -337,7 +350,8 @@ def _alerts_upsert_postgres(customer_id: int, latest: dict[str, AnyAlert]) -> Up
         )
         written: Sequence[tuple[str, bool]] = cursor.fetchall()
     new_ids = tuple(alert_id for alert_id, inserted in written if inserted)
-    return UpsertResult(len(new_ids), len(written) - len(new_ids), new_ids)
+    changed = tuple(alert_id for alert_id, inserted in written if not inserted)
+    return UpsertResult(len(new_ids), len(changed), new_ids, changed)
 
 
 def _copy_rows(

@@ -1,0 +1,113 @@
+"""What a notification says, before any channel's format: the customer, the alerts (at
+most `MAX_ALERTS` listed), the portal link and the Defender deep link of each.
+
+Only what an analyst reads goes in: no token, no secret, no tenant credential. The
+Defender link names the customer's tenant ID, as every Defender link does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.urls import reverse
+
+from partner_portal.alerts.models import Alert, Incident
+from partner_portal.alerts.reads.defender_links import defender_alert_url, defender_incident_url
+from partner_portal.notifications.models import Notification
+
+MAX_ALERTS = 20
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    alert_id: str
+    title: str
+    severity: str
+    category: str
+    status: str
+    created_at: str
+    portal_url: str
+    defender_url: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification's content, shared by every channel format."""
+
+    id: str
+    subject: str
+    customer: str
+    policy: str
+    alerts: tuple[AlertLine, ...]
+    more: int  # alerts of the group not listed
+    incident_id: int | None = None
+    incident_url: str = ""
+    test: bool = False
+
+
+def portal_url(path: str) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def _line(alert: Alert) -> AlertLine:
+    return AlertLine(
+        alert_id=alert.alert_id,
+        title=alert.title or "(untitled alert)",
+        severity=alert.severity,
+        category=alert.category,
+        status=alert.status,
+        created_at=alert.created_at.isoformat() if alert.created_at else "",
+        portal_url=portal_url(reverse("alerts:detail", args=[alert.pk])),
+        defender_url=defender_alert_url(alert),
+    )
+
+
+def compose(notification: Notification) -> Message:
+    """The message of a stored notification, read from the alerts as they are now."""
+    if notification.is_test or notification.customer is None:
+        return Message(
+            id=notification.dedup_key,
+            subject=f"Test from {settings.PARTNER_NAME}: the channel works",
+            customer="",
+            policy="",
+            alerts=(),
+            more=0,
+            test=True,
+        )
+    customer = notification.customer
+    alerts = list(
+        Alert.objects.filter(customer=customer, alert_id__in=notification.alert_ids)
+        .select_related("customer")
+        .order_by("-severity_rank", "-created_at")[:MAX_ALERTS]
+    )
+    lines = tuple(_line(alert) for alert in alerts)
+    incident_id = None
+    incident_url = ""
+    if notification.group_key.startswith("incident:"):
+        incident_id = int(notification.group_key.removeprefix("incident:"))
+        incident = (
+            Incident.objects.filter(customer=customer, incident_id=incident_id)
+            .select_related("customer")
+            .first()
+        )
+        if incident is not None:
+            incident_url = defender_incident_url(incident)
+    top = lines[0] if lines else None
+    count = len(notification.alert_ids)
+    if incident_id is not None:
+        subject = f"[{customer.display_name}] Incident {incident_id}: {count} alert(s)"
+        if top:
+            subject += f", {top.severity}: {top.title}"
+    else:
+        subject = f"[{customer.display_name}] {top.severity}: {top.title}" if top else ""
+    return Message(
+        id=notification.dedup_key,
+        subject=subject[:250] or f"[{customer.display_name}] Defender alert",
+        customer=customer.display_name,
+        policy=notification.policy.name if notification.policy else "",
+        alerts=lines,
+        more=max(0, count - len(lines)),
+        incident_id=incident_id,
+        incident_url=incident_url,
+    )

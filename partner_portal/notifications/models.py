@@ -1,0 +1,147 @@
+"""Notifications: where they go (channels), which alerts go where (policies, customer
+tags), and the outbox of what is to be sent or was sent (notifications and attempts)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Customer
+
+
+class CustomerTag(models.Model):
+    """A label staff give customers ("Gold", "EU", "24x7"); policies match on it, so a
+    customer tagged later is covered by every policy naming the tag."""
+
+    name = models.CharField(max_length=40, unique=True)
+    customers = models.ManyToManyField(Customer, related_name="notification_tags", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    TEAMS = "teams", "Microsoft Teams"
+    SLACK = "slack", "Slack"
+    WEBHOOK = "webhook", "Webhook (signed JSON)"
+
+
+class Channel(models.Model):
+    """One destination. `url` (Teams, Slack, webhook) and `signing_secret` (webhook) are
+    secrets: they are written by the form and read by the sender, and never printed."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=ChannelKind)
+    enabled = models.BooleanField(default=True)
+    #: E-mail: the recipients, comma-separated (addresses are not secret).
+    recipients = models.CharField(max_length=1000, blank=True)
+    url = models.CharField(max_length=2000, blank=True)
+    signing_secret = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupBy(models.TextChoices):
+    ALERT = "alert", "Each alert"
+    INCIDENT = "incident", "Incident (alerts of one incident together)"
+
+
+class Policy(models.Model):
+    """One routing rule: which alerts (matchers; an empty matcher matches everything)
+    go to which channels, and how they are grouped. Policies are tried in `position`
+    order; the first that matches decides, unless it says to go on."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+    customers = models.ManyToManyField(Customer, related_name="+", blank=True)
+    tags = models.ManyToManyField(CustomerTag, related_name="policies", blank=True)
+    severities = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    mitre_techniques = models.JSONField(default=list, blank=True)
+    title_contains = models.CharField(max_length=200, blank=True)
+    continue_matching = models.BooleanField(default=False)
+    channels = models.ManyToManyField(Channel, related_name="policies")
+    group_by = models.CharField(max_length=16, choices=GroupBy, default=GroupBy.ALERT)
+    group_wait_seconds = models.PositiveIntegerField(default=30)
+    repeat_interval_seconds = models.PositiveIntegerField(default=4 * 3600)
+    #: Weekly windows when notifications wait (see `mute.py`), as JSON objects.
+    mute_windows = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name_plural = "policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Gave up"
+
+
+class Notification(models.Model):
+    """One message to one channel: a row of the outbox, written in the transaction that
+    stored its alerts. `dedup_key` (policy, channel, customer, alert or incident, round)
+    is unique, so a re-sync, a retried task or a restart cannot make a second one."""
+
+    dedup_key = models.CharField(max_length=255, unique=True)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    policy = models.ForeignKey(Policy, on_delete=models.SET_NULL, null=True, blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True)
+    #: "alert:<Defender alert ID>" or "incident:<ID>"; empty for a channel test.
+    group_key = models.CharField(max_length=160, blank=True)
+    round = models.PositiveIntegerField(default=1)
+    alert_ids = models.JSONField(default=list, blank=True)
+    is_test = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=16, choices=NotificationStatus, default=NotificationStatus.PENDING
+    )
+    not_before = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "not_before"]),
+            models.Index(fields=["channel", "-created_at"]),
+            models.Index(fields=["policy", "channel", "customer", "group_key"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dedup_key} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a notification, and what came of it, in words."""
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="attempt_rows"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    succeeded = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{'delivered' if self.succeeded else self.error_code} at {self.at}"

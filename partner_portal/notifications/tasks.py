@@ -1,0 +1,31 @@
+"""Celery tasks of notifications: thin, by ID, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from partner_portal.notifications import delivery
+
+
+@shared_task(
+    name="notifications.deliver",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def deliver_notification(notification_id: int) -> str:
+    """Send one notification; when it must wait or be tried again, come back then."""
+    outcome = delivery.deliver(notification_id=notification_id)
+    if outcome.retry_in is not None:
+        deliver_notification.apply_async((notification_id,), countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="notifications.deliver_due", time_limit=60, soft_time_limit=50)
+def deliver_due() -> int:
+    """Beat runs this every few seconds: queue what a lost or restarted task left behind."""
+    ids = delivery.due_notification_ids()
+    for notification_id in ids:
+        deliver_notification.delay(notification_id)
+    return len(ids)

@@ -1,0 +1,27 @@
+"""Notification pages: channels, routing policies, customer tags."""
+
+from django.urls import path
+
+from partner_portal.notifications import views
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("notifications/channels/", views.channel_list, name="channels"),
+    path("notifications/channels/new/", views.channel_create, name="channel_create"),
+    path("notifications/channels/<int:pk>/", views.channel_detail, name="channel_detail"),
+    path("notifications/channels/<int:pk>/edit/", views.channel_edit, name="channel_edit"),
+    path("notifications/channels/<int:pk>/test/", views.channel_test, name="channel_test"),
+    path("notifications/policies/", views.policy_list, name="policies"),
+    path("notifications/policies/new/", views.policy_create, name="policy_create"),
+    path("notifications/policies/<int:pk>/edit/", views.policy_edit, name="policy_edit"),
+    path("notifications/policies/<int:pk>/move/", views.policy_move, name="policy_move"),
+    path(
+        "notifications/policies/<int:pk>/preview/",
+        views.policy_preview_page,
+        name="policy_preview",
+    ),
+    path("notifications/tags/", views.tag_list, name="tags"),
+    path("notifications/tags/new/", views.tag_create, name="tag_create"),
+    path("notifications/tags/customer/", views.customer_tags_set, name="customer_tags"),
+]

@@ -6,6 +6,8 @@ file, a broker kept in files, and the database as the shared cache, all in DATA_
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import os
 import secrets
@@ -45,6 +47,14 @@ def _embedded_secret_key(path: Path) -> str:
     return path.read_text().strip()
 
 
+def _fernet_key(key: str) -> bool:
+    """Whether `key` is a Fernet key: 32 bytes in URL-safe base64 (44 characters)."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
+
+
 SECRET_KEY = env("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not LOCAL_RUN:
@@ -53,6 +63,20 @@ if not SECRET_KEY:
             "one-machine mode (EMBEDDED=true, as `make run` sets) generates one."
         )
     SECRET_KEY = _embedded_secret_key(DATA_DIR / "secret_key")
+
+# Keys that seal secrets stored in the database (partner_portal/core/sealed.py): Fernet
+# keys separated by commas; the first seals, all open. Unset: derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = [
+    k.strip() for k in env.list("FIELD_ENCRYPTION_KEY", default=[]) if k.strip()
+]
+for _position, _key in enumerate(FIELD_ENCRYPTION_KEY, start=1):
+    if not _fernet_key(_key):
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEY: key {_position} of {len(FIELD_ENCRYPTION_KEY)} is not a "
+            "Fernet key (32 bytes in URL-safe base64, 44 characters); make one with "
+            '`python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`.'
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

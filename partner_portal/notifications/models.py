@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from partner_portal.core.sealed import SealedTextField, could_not_open
 from tenants.models import Customer
 
 
@@ -32,15 +33,16 @@ class ChannelKind(models.TextChoices):
 
 class Channel(models.Model):
     """One destination. `url` (Teams, Slack, webhook) and `signing_secret` (webhook) are
-    secrets: they are written by the form and read by the sender, and never printed."""
+    secrets: they are written by the form and read by the sender, never printed, and
+    stored sealed (`core.sealed`): the database holds only their encrypted tokens."""
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=ChannelKind)
     enabled = models.BooleanField(default=True)
     #: E-mail: the recipients, comma-separated (addresses are not secret).
     recipients = models.CharField(max_length=1000, blank=True)
-    url = models.CharField(max_length=2000, blank=True)
-    signing_secret = models.CharField(max_length=200, blank=True)
+    url = SealedTextField(blank=True)
+    signing_secret = SealedTextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -48,6 +50,16 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def unopened_secrets(self) -> str:
+        """What of this channel was sealed with a key the portal no longer has, in words
+        ("the URL and the signing secret"); "" when everything opens."""
+        names = [
+            words
+            for name, words in (("url", "the URL"), ("signing_secret", "the signing secret"))
+            if could_not_open(getattr(self, name))
+        ]
+        return " and ".join(names)
 
 
 class GroupBy(models.TextChoices):

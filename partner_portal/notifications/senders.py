@@ -68,6 +68,13 @@ class ChannelIncomplete(DeliveryError):
     retry = False
 
 
+class ChannelSecretUnreadable(DeliveryError):
+    """The channel's stored secret was sealed with a key the portal no longer has."""
+
+    failure_code = "channel_secret_unreadable"
+    retry = False
+
+
 def host_of(url: str) -> str:
     """The host of a channel URL: what may be shown of it."""
     try:
@@ -81,6 +88,13 @@ def send(channel: Channel, message: Message, *, sent_at: str) -> int | None:
     if channel.kind == ChannelKind.EMAIL:
         _send_email(channel, message)
         return None
+    unopened = channel.unopened_secrets()
+    if unopened:
+        raise ChannelSecretUnreadable(
+            f"The portal cannot decrypt {unopened} of this channel: it was stored with "
+            "another key (FIELD_ENCRYPTION_KEY or SECRET_KEY changed). Edit the channel "
+            f"and re-enter {unopened}."
+        )
     if not channel.url:
         raise ChannelIncomplete("The channel has no URL; edit the channel and enter one.")
     headers = {"Content-Type": "application/json"}

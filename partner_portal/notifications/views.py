@@ -60,6 +60,7 @@ def _channel_form(request: AuthenticatedHttpRequest, channel: Channel) -> HttpRe
         "channel": channel if channel.pk else None,
         "url_saved": bool(channel.url),
         "secret_saved": bool(channel.signing_secret),
+        "unopened": channel.unopened_secrets() if channel.pk else "",
     }
     return render(
         request, "notifications/channel_form.html", context, status=400 if form.errors else 200
@@ -73,6 +74,7 @@ def channel_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     context = {
         "channel": channel,
         "host": host_of(channel.url),
+        "unopened": channel.unopened_secrets(),
         "deliveries": selectors.channel_deliveries(channel=channel, user=request.user),
     }
     return render(request, "notifications/channel_detail.html", context)

@@ -63,6 +63,18 @@ def test_partner_app_without_a_credential_is_refused(tmp_path: Path) -> None:
     assert "PARTNER_APP_CLIENT_SECRET" in result.stderr
 
 
+def test_a_malformed_field_encryption_key_refuses_to_start(tmp_path: Path) -> None:
+    good = "A" * 43 + "="  # 32 bytes in URL-safe base64
+    env = _production_env(tmp_path, FIELD_ENCRYPTION_KEY=f"{good},not-a-fernet-key")
+    result = _manage(env, "check")
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY: key 2 of 2 is not a Fernet key" in result.stderr
+    assert "not-a-fernet-key" not in result.stderr
+
+    result = _manage(_production_env(tmp_path, FIELD_ENCRYPTION_KEY=f" {good} , {good}"), "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_embedded_default_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
     env = _production_env(tmp_path, DEBUG="true")
     env.pop("SECRET_KEY")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from partner_portal.alerts.sync.upsert import alerts_upsert
@@ -41,7 +42,8 @@ def start_worker(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     env.update(
         DJANGO_SETTINGS_MODULE="partner_portal.settings",
         DATABASE_URL=database_url_for_workers(),
-        SECRET_KEY="notify-worker-test-" + "x" * 40,
+        # The worker opens the channel secrets this process sealed: the same key.
+        SECRET_KEY=settings.SECRET_KEY,
         PORTAL_DATA_DIR=str(tmp_path),
         DEBUG="false",
         NOTIFY_RETRY_BASE_SECONDS="1",

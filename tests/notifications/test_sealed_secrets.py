@@ -9,10 +9,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from partner_portal.core.access import Role
 from partner_portal.notifications import formats
@@ -143,25 +141,3 @@ def test_a_channel_no_key_opens_fails_in_words_and_asks_to_reenter_its_secrets(
     again = admin.post(reverse("notifications:channel_test", args=[channel.pk]), follow=True)
     assert "The test message was delivered." in again.content.decode()
     assert len(receiver.accepted("/hooks/re-entered")) == 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_seals_values_stored_in_plain_text(settings: Any) -> None:
-    settings.FIELD_ENCRYPTION_KEY = [OLD_KEY]
-    executor = MigrationExecutor(connection)
-    executor.migrate([("notifications", "0001_initial")])
-    plain_url = "https://hooks.example.com/plain-before-sealing"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO notifications_channel (name, kind, enabled, recipients, url,"
-            " signing_secret, created_at) VALUES (%s, %s, %s, '', %s, %s, %s)",
-            ["Plain", ChannelKind.WEBHOOK, True, plain_url, SIGNING_SECRET, timezone.now()],
-        )
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes("notifications"))
-
-    channel = Channel.objects.get(name="Plain")
-    raw_url, raw_secret = raw_columns(channel)
-    assert plain_url not in raw_url and SIGNING_SECRET not in raw_secret
-    assert (channel.url, channel.signing_secret) == (plain_url, SIGNING_SECRET)

@@ -121,6 +121,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "partner_portal.core.context_processors.portal",
+                "tenants.context_processors.graph_migration",
             ],
         },
     },

@@ -132,6 +132,17 @@ class Customer(models.Model):
         return roles_are_on_graph(self.granted_roles or ())
 
     @property
+    def on_legacy_api(self) -> bool:
+        """Connected and verified, but still read through the Defender for Endpoint and
+        XDR APIs, which Microsoft stops on 1 February 2027: its admin must consent again."""
+        return (
+            bool(self.tenant_id)
+            and self.last_verified_at is not None
+            and self.status != CustomerStatus.OFFBOARDED
+            and not self.on_graph
+        )
+
+    @property
     def needs_reconsent(self) -> bool:
         return self.status in (CustomerStatus.MISSING_PERMISSIONS, CustomerStatus.CONSENT_REVOKED)
 

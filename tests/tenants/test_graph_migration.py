@@ -97,3 +97,15 @@ def test_a_legacy_customers_page_says_what_to_do(fleet: dict[str, Customer]) -> 
     on_graph = client.get(f"/customers/{fleet['graph'].pk}/").content.decode()
     assert 'id="legacy-api"' in legacy and "ask the customer's admin to consent again" in legacy
     assert 'id="legacy-api"' not in on_graph
+
+
+def test_tenant_health_marks_each_legacy_customer(fleet: dict[str, Customer]) -> None:
+    html = client_for(Role.ONBOARDING, Role.ANALYST).get("/health/").content.decode()
+    marked = {
+        name
+        for name, customer in fleet.items()
+        if f'data-customer-id="{customer.pk}"' in html
+        and "legacy API"
+        in html.split(f'data-customer-id="{customer.pk}"', 1)[1].split("</tr>", 1)[0]
+    }
+    assert marked == {"legacy", "legacy_missing"}

@@ -73,29 +73,39 @@ def consent_landing_url(consent: ConsentRequest) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
-@transaction.atomic
-def consent_link_email(*, consent: ConsentRequest, to: str, actor: User) -> None:
-    """E-mail the consent link to the customer's contact."""
-    customer = consent.customer
+def consent_link_message(consent: ConsentRequest) -> tuple[str, str]:
+    """The subject and body of the e-mail that carries a consent link."""
     context = {
-        "customer": customer,
+        "customer": consent.customer,
         "partner_name": settings.PARTNER_NAME,
         "link": consent_landing_url(consent),
         "expires_at": consent.expires_at,
     }
     body = render_to_string("tenants/email/consent_link.txt", context)
     subject = f"{settings.PARTNER_NAME}: please approve access to Microsoft Defender alerts"
-    # Sent after commit so that a rolled-back audit event never accompanies a sent mail.
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
-    )
+    return subject, body
+
+
+def consent_link_emailed(*, consent: ConsentRequest, to: str, actor: User) -> None:
+    """Record that the link went to `to` (in the caller's transaction)."""
     audit_record(
         action="consent.link_emailed",
-        customer=customer,
+        customer=consent.customer,
         actor=actor,
         summary=f"Consent link e-mailed to {to}",
         details={"consent_request": consent.pk, "to": to},
     )
+
+
+@transaction.atomic
+def consent_link_email(*, consent: ConsentRequest, to: str, actor: User) -> None:
+    """E-mail the consent link to the customer's contact."""
+    subject, body = consent_link_message(consent)
+    # Sent after commit so that a rolled-back audit event never accompanies a sent mail.
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
+    )
+    consent_link_emailed(consent=consent, to=to, actor=actor)
 
 
 def _hash(nonce: str) -> str:

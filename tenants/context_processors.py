@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from partner_portal.core.access import Role, user_roles
-from tenants import selectors
+from tenants.reconsent import legacy_api_customers
 
 CACHE_KEY = "tenants:legacy-api-count"
 CACHE_SECONDS = 60
@@ -26,6 +26,6 @@ def graph_migration(request: HttpRequest) -> dict[str, Any]:
         return {}
     count = cache.get(CACHE_KEY)
     if count is None:
-        count = selectors.legacy_api_count()
+        count = len(legacy_api_customers())
         cache.set(CACHE_KEY, count, CACHE_SECONDS)
     return {"legacy_api_customers": count}

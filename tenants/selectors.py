@@ -86,15 +86,3 @@ def audit_events(
     if search:
         events = events.filter(contains_any(search, "summary", "customer_name"))
     return events
-
-
-def legacy_api_count() -> int:
-    """How many customers must consent again to move to Microsoft Graph
-    (`Customer.on_legacy_api`)."""
-    customers = (
-        Customer.objects.exclude(status=CustomerStatus.OFFBOARDED)
-        .exclude(tenant_id=None)
-        .exclude(last_verified_at=None)
-        .only("id", "tenant_id", "status", "last_verified_at", "granted_roles")
-    )
-    return sum(1 for customer in customers.iterator() if customer.on_legacy_api)

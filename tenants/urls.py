@@ -9,6 +9,11 @@ app_name = "tenants"
 urlpatterns = [
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_register, name="customer_register"),
+    path(
+        "customers/reconsent-email/",
+        views.customers_reconsent_email,
+        name="customers_reconsent_email",
+    ),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/new-link/", views.customer_new_link, name="customer_new_link"),

@@ -20,6 +20,7 @@ from tenants import (
     microsoft,
     offboarding,
     panels,
+    reconsent,
     registration,
     roles,
     selectors,
@@ -144,6 +145,31 @@ def customer_email_link(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
         )
         messages.success(request, f"Consent link sent to {form.cleaned_data['to']}.")
     return redirect("tenants:customer_detail", pk=pk)
+
+
+@staff_only
+@require_POST
+def customers_reconsent_email(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """E-mail a new consent link to every customer still on the legacy API."""
+    report = reconsent.reconsent_links_email(actor=request.user)
+    if report.sent:
+        messages.success(
+            request, f"New consent link e-mailed to {len(report.sent)} customer(s): "
+            + ", ".join(report.sent) + "."
+        )  # fmt: skip
+    if report.without_contact:
+        messages.warning(
+            request, "No contact e-mail address, so no mail (open the customer and copy its "
+            "new link): " + ", ".join(report.without_contact) + "."
+        )  # fmt: skip
+    for name, reason in report.not_sent:
+        messages.error(
+            request, f"{name}: the link was made but not sent ({reason}); open the customer "
+            "to copy it or send it again."
+        )  # fmt: skip
+    if not (report.sent or report.without_contact or report.not_sent):
+        messages.info(request, "Every connected customer is on Microsoft Graph already.")
+    return redirect("tenants:customer_list")
 
 
 @staff_only

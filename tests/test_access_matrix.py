@@ -249,6 +249,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "tenants:customer_edit": STAFF_PAGE,
     "tenants:customer_new_link": STAFF_POST,
     "tenants:customer_email_link": STAFF_POST,
+    "tenants:customers_reconsent_email": STAFF_POST,
     "tenants:customer_verify": STAFF_POST,
     "tenants:customer_offboard": STAFF_POST,
     "tenants:customer_delete": STAFF_POST,

@@ -79,6 +79,7 @@ NOT_LISTS = {
     "alerts:health",
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted
+    "tenants:customers_reconsent_email",  # POST only
     "tenants:consent_callback",  # Microsoft's redirect back, not a list
     # Notification settings: short lists without filters, and forms that are posted.
     "notifications:channels", "notifications:channel_create",

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from partner_portal.core.access import Role
-from tenants.models import GRAPH_ALERT_READWRITE, Customer, CustomerStatus
+from tenants.models import GRAPH_ALERT_READWRITE, AuditEvent, Customer, CustomerStatus
 from tests.factories import UserFactory
 from tests.tenants.factories import CustomerFactory
 
@@ -109,3 +109,55 @@ def test_tenant_health_marks_each_legacy_customer(fleet: dict[str, Customer]) ->
         in html.split(f'data-customer-id="{customer.pk}"', 1)[1].split("</tr>", 1)[0]
     }
     assert marked == {"legacy", "legacy_missing"}
+
+
+def test_staff_email_every_legacy_customer_a_new_link_in_one_action(
+    fleet: dict[str, Customer], mailoutbox: list[Any]
+) -> None:
+    Customer.objects.filter(pk=fleet["legacy"].pk).update(contact_email="it@legacy.example")
+    Customer.objects.filter(pk=fleet["legacy_missing"].pk).update(contact_email="")
+    client = client_for(Role.ONBOARDING)
+
+    answer = client.post("/customers/reconsent-email/", follow=True)
+
+    assert answer.status_code == 200
+    assert [m.to for m in mailoutbox] == [["it@legacy.example"]]
+    link = fleet["legacy"].consents.get(outcome="pending")
+    assert f"/consent/{link.public_id}/" in mailoutbox[0].body
+    page = answer.content.decode()
+    assert "New consent link e-mailed to 1 customer(s): Legacy One." in page
+    assert "No contact e-mail address" in page and "Legacy Two" in page
+    # The customer without an address gets nothing; those on Graph are left alone.
+    assert not fleet["legacy_missing"].consents.exists()
+    assert not fleet["graph"].consents.exists()
+    assert (
+        AuditEvent.objects.filter(
+            customer=fleet["legacy"], action__in=["consent.link_created", "consent.link_emailed"]
+        ).count()
+        == 2
+    )
+
+
+def test_a_mail_server_that_is_down_is_said_in_words_and_the_link_is_kept(
+    fleet: dict[str, Customer], settings: Any
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens there
+    Customer.objects.filter(pk=fleet["legacy"].pk).update(contact_email="it@legacy.example")
+
+    answer = client_for(Role.ONBOARDING).post("/customers/reconsent-email/", follow=True)
+
+    assert answer.status_code == 200
+    assert "Legacy One: the link was made but not sent (the mail server could not be reached)" in (
+        answer.content.decode()
+    )
+    assert fleet["legacy"].consents.filter(outcome="pending").exists()
+
+
+def test_the_customers_list_offers_the_action_only_while_some_are_on_the_legacy_api() -> None:
+    client = client_for(Role.ONBOARDING)
+    verified(granted_roles=[GRAPH_ALERT_READWRITE])
+    assert 'id="reconsent-email"' not in client.get("/customers/").content.decode()
+    cache.clear()
+    verified(granted_roles=LEGACY_ROLES)
+    assert 'id="reconsent-email"' in client.get("/customers/").content.decode()

@@ -22,6 +22,7 @@ pytest_plugins = [
     for plugin in (
         "tests.fixtures.sandbox",
         "tests.fixtures.portal",
+        "tests.fixtures.customers",
         "tests.fixtures.portal_process",
         "tests.fixtures.browser",
     )

@@ -55,9 +55,12 @@ def _channel_form(request: AuthenticatedHttpRequest, channel: Channel) -> HttpRe
         else:
             messages.success(request, f"Saved channel {saved.name}.")
             return redirect("notifications:channel_detail", pk=saved.pk)
+    edited = channel if channel.pk else None
     context = {
         "form": form,
-        "channel": channel if channel.pk else None,
+        "kind": "channel",
+        "edited": edited,
+        "channel": edited,
         "url_saved": bool(channel.url),
         "secret_saved": bool(channel.signing_secret),
         "unopened": channel.unopened_secrets() if channel.pk else "",
@@ -129,7 +132,8 @@ def _policy_form(request: AuthenticatedHttpRequest, policy: Policy) -> HttpRespo
         else:
             messages.success(request, f"Saved policy {saved.name}.")
             return redirect("notifications:policies")
-    context = {"form": form, "policy": policy if policy.pk else None}
+    edited = policy if policy.pk else None
+    context = {"form": form, "kind": "policy", "edited": edited, "policy": edited}
     return render(
         request, "notifications/policy_form.html", context, status=400 if form.errors else 200
     )

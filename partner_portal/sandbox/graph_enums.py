@@ -132,28 +132,35 @@ def _masked(record: dict[str, Any], enums: Newer) -> dict[str, Any]:
     return {**record, **changed} if changed else record
 
 
+def _seen_with(
+    record: dict[str, Any],
+    enums: Newer,
+    nested: str,
+    nested_seen: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """`record` masked, and each object of its `nested` list as `nested_seen` shows it;
+    a copy is made only where something changed."""
+    out = _masked(record, enums)
+    items = record.get(nested)
+    if isinstance(items, list):
+        seen = [nested_seen(i) if isinstance(i, dict) else i for i in items]
+        if any(a is not b for a, b in zip(seen, items, strict=True)):
+            out = {**out, nested: seen}
+    return out
+
+
+def _alert_masked(record: dict[str, Any]) -> dict[str, Any]:
+    return _seen_with(record, ALERT_NEWER, "evidence", lambda e: _masked(e, EVIDENCE_NEWER))
+
+
 def alert_as_seen(record: dict[str, Any], include: bool) -> dict[str, Any]:
     """An alert (and its evidence) as the caller sees it; the record itself is kept."""
-    if include:
-        return record
-    out = _masked(record, ALERT_NEWER)
-    evidence = record.get("evidence")
-    if isinstance(evidence, list):
-        seen = [_masked(e, EVIDENCE_NEWER) if isinstance(e, dict) else e for e in evidence]
-        if any(a is not b for a, b in zip(seen, evidence, strict=True)):
-            out = {**out, "evidence": seen}
-    return out
+    return record if include else _alert_masked(record)
 
 
 def incident_as_seen(record: dict[str, Any], include: bool) -> dict[str, Any]:
     """An incident (and its expanded alerts) as the caller sees it."""
-    if include:
-        return record
-    out = _masked(record, INCIDENT_NEWER)
-    alerts = record.get("alerts")
-    if isinstance(alerts, list):
-        out = {**out, "alerts": [alert_as_seen(a, include) for a in alerts]}
-    return out
+    return record if include else _seen_with(record, INCIDENT_NEWER, "alerts", _alert_masked)
 
 
 def hidden_member_error(name: str, value: str) -> str:

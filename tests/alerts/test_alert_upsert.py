@@ -36,14 +36,6 @@ def alert(alert_id: str, updated: str = "2026-01-02T10:00:00Z", **fields: Any) -
     return parse_alert(data)
 
 
-@pytest.fixture
-def customer() -> Customer:
-    return CustomerFactory(
-        display_name="Contoso", tenant_id="11111111-1111-1111-1111-111111111111",
-        status=CustomerStatus.ACTIVE,
-    )  # fmt: skip
-
-
 def test_new_alerts_are_created_with_every_column_filled(customer: Customer) -> None:
     result = upsert.alerts_upsert(customer_id=customer.pk, records=[alert("a1"), alert("a2")])
     assert (result.created, result.updated, sorted(result.new_ids)) == (2, 0, ["a1", "a2"])

@@ -40,6 +40,15 @@ def _pascal(value: str | None, *, unset: bool = False) -> str:
     return "UnSpecified" if value == "unknown" else value[0].upper() + value[1:]
 
 
+def column_differences(key: object, row: Alert | Incident, expected: dict[str, Any]) -> list[str]:
+    """Each column of `row` that does not hold its `expected` value, named by `key`."""
+    return [
+        f"{key}.{column}: {getattr(row, column)!r} != {value!r}"
+        for column, value in expected.items()
+        if getattr(row, column) != value
+    ]
+
+
 def graph_differences(customer: Customer, alerts: list[dict[str, Any]]) -> list[str]:
     """Every way the customer's rows differ from Graph's alerts (empty when equal)."""
     truth = {a["id"]: a for a in alerts}
@@ -72,9 +81,7 @@ def graph_differences(customer: Customer, alerts: list[dict[str, Any]]) -> list[
             "from_graph": True,
             "raw": api,
         }
-        for column, value in expected.items():
-            if getattr(row, column) != value:
-                problems.append(f"{alert_id}.{column}: {getattr(row, column)!r} != {value!r}")
+        problems += column_differences(alert_id, row, expected)
     return problems
 
 
@@ -220,9 +227,7 @@ def graph_incident_differences(customer: Customer, truth: dict[str, Any]) -> lis
             "from_graph": True,
             "raw": api,
         }
-        for column, value in expected.items():
-            if getattr(row, column) != value:
-                problems.append(f"{incident_id}.{column}: {getattr(row, column)!r} != {value!r}")
+        problems += column_differences(incident_id, row, expected)
         if set(row.alert_ids) != members.get(incident_id, set()):
             problems.append(f"{incident_id}.alert_ids differ")
     return problems

@@ -14,16 +14,10 @@ from django.utils import timezone
 from partner_portal.alerts.models import Alert, SyncRun, SyncStatus
 from tenants.models import Customer, CustomerStatus
 from tests.alerts.conftest import differences, ground_truth
-from tests.alerts.worker_support import Cluster
+from tests.alerts.worker_support import WORKER_TEST_MARKS, Cluster
 from tests.waiting import wait_for_next_second, wait_until
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.worker,
-    pytest.mark.sandbox,
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [*WORKER_TEST_MARKS, pytest.mark.sandbox]
 
 
 def _alert_count(customer: Customer) -> int:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from celery import Celery
 from django.db import connection
 
@@ -18,6 +19,15 @@ from partner_portal.sandbox.testing import SandboxProcess
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: The marks of a test that runs a real worker on PostgreSQL and Redis (its rows must be
+#: committed for the worker to see them).
+WORKER_TEST_MARKS = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def free_port() -> int:

@@ -8,27 +8,12 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
-from django.db import connection
-
 from partner_portal.celery import app as celery_app
 from partner_portal.core.models import WorkerHeartbeat
+from tests.alerts.worker_support import ROOT, WORKER_TEST_MARKS, database_url_for_workers
 from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-]
-
-
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+pytestmark = WORKER_TEST_MARKS
 
 
 def test_worker_consumes_a_task_from_redis_and_writes_to_postgres(tmp_path: Path) -> None:
@@ -37,7 +22,7 @@ def test_worker_consumes_a_task_from_redis_and_writes_to_postgres(tmp_path: Path
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="partner_portal.settings",
-        DATABASE_URL=_test_database_url(),
+        DATABASE_URL=database_url_for_workers(),
         SECRET_KEY="worker-test-" + "x" * 40,
         PORTAL_DATA_DIR=str(tmp_path),
         DEBUG="false",

@@ -8,11 +8,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from partner_portal.defender import AlertRecord, parse_alert
 from partner_portal.notifications import delivery
-from partner_portal.notifications.models import Notification, NotificationStatus
+from partner_portal.notifications.models import (
+    Channel,
+    ChannelKind,
+    Notification,
+    NotificationStatus,
+)
 from tests.notifications.receivers import HttpReceiver, SmtpReceiver
 
 
@@ -37,6 +44,17 @@ def smtp(settings: Any) -> Iterator[SmtpReceiver]:
 def quick_retries(settings: Any) -> None:
     settings.NOTIFY_RETRY_BASE_SECONDS = 0
     settings.NOTIFY_MAX_ATTEMPTS = 3
+
+
+def webhook_added_on_page(client: Client, *, name: str, url: str, signing_secret: str) -> Channel:
+    """A webhook channel added the way an admin adds one: through its form."""
+    response = client.post(
+        reverse("notifications:channel_create"),
+        {"name": name, "kind": ChannelKind.WEBHOOK, "enabled": "on",
+         "url": url, "signing_secret": signing_secret},
+    )  # fmt: skip
+    assert response.status_code == 302
+    return Channel.objects.get(name=name)
 
 
 def drain() -> list[str]:

@@ -33,14 +33,6 @@ SECRET = "whsec-Nq4yTt0pVb7cXr2LmZk9"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "notifications.md"
 
 
-@pytest.fixture
-def customer() -> Customer:
-    return CustomerFactory(
-        display_name="Contoso", tenant_id="11111111-2222-4333-8444-555555555555",
-        status=CustomerStatus.ACTIVE,
-    )  # fmt: skip
-
-
 def every_channel(receiver: HttpReceiver) -> list[Any]:
     return [
         ChannelFactory(kind=ChannelKind.EMAIL, url="", recipients="soc@partner.example"),

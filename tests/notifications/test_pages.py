@@ -23,6 +23,7 @@ from partner_portal.notifications.models import (
 from tenants.models import AuditEvent
 from tests.alerts.factories import CustomerFactory
 from tests.factories import UserFactory
+from tests.notifications.conftest import webhook_added_on_page
 from tests.notifications.factories import ChannelFactory, CustomerTagFactory, PolicyFactory
 from tests.notifications.receivers import HttpReceiver
 from tests.tenants.factories import AnalystScopeFactory
@@ -57,13 +58,9 @@ def test_channel_secrets_are_never_shown_again_nor_logged(
     caplog.set_level(logging.DEBUG, logger="urllib3")
     admin, _ = signed_in(Role.ADMIN)
     url = receiver.url(f"/hooks/{URL_SECRET}")
-    response = admin.post(
-        reverse("notifications:channel_create"),
-        {"name": "Partner SIEM", "kind": ChannelKind.WEBHOOK, "enabled": "on",
-         "url": url, "signing_secret": SIGNING_SECRET},
-    )  # fmt: skip
-    assert response.status_code == 302
-    channel = Channel.objects.get(name="Partner SIEM")
+    channel = webhook_added_on_page(
+        admin, name="Partner SIEM", url=url, signing_secret=SIGNING_SECRET
+    )
     assert channel.url == url and channel.signing_secret == SIGNING_SECRET
 
     test = admin.post(reverse("notifications:channel_test", args=[channel.pk]), follow=True)

@@ -16,6 +16,7 @@ from partner_portal.core.access import Role
 from partner_portal.notifications import formats
 from partner_portal.notifications.models import Channel, ChannelKind, NotificationStatus
 from tests.factories import UserFactory
+from tests.notifications.conftest import webhook_added_on_page
 from tests.notifications.factories import ChannelFactory
 from tests.notifications.receivers import HttpReceiver
 
@@ -47,13 +48,7 @@ def test_the_database_holds_only_tokens_and_the_channel_still_sends_signed(
     settings.FIELD_ENCRYPTION_KEY = [OLD_KEY]
     admin = admin_client()
     url = receiver.url(URL_PATH)
-    created = admin.post(
-        reverse("notifications:channel_create"),
-        {"name": "SIEM", "kind": ChannelKind.WEBHOOK, "enabled": "on",
-         "url": url, "signing_secret": SIGNING_SECRET},
-    )  # fmt: skip
-    assert created.status_code == 302
-    channel = Channel.objects.get(name="SIEM")
+    channel = webhook_added_on_page(admin, name="SIEM", url=url, signing_secret=SIGNING_SECRET)
 
     raw_url, raw_secret = raw_columns(channel)
     assert raw_url and raw_secret

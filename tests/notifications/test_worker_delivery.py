@@ -22,19 +22,12 @@ from partner_portal.notifications import delivery, tasks
 from partner_portal.notifications.models import Notification, NotificationStatus
 from tenants.models import CustomerStatus
 from tests.alerts.factories import CustomerFactory
-from tests.alerts.worker_support import database_url_for_workers
+from tests.alerts.worker_support import ROOT, WORKER_TEST_MARKS, database_url_for_workers
 from tests.notifications.factories import ChannelFactory, PolicyFactory
 from tests.notifications.receivers import HttpReceiver
 from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = WORKER_TEST_MARKS
 
 
 def start_worker(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:

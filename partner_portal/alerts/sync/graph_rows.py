@@ -79,7 +79,8 @@ def _user(evidence: tuple[AlertEvidence, ...]) -> str:
     return f"{account.domain_name}\\{name}" if account.domain_name else name
 
 
-def _as_is(value: Any) -> Any:
+def as_is(value: Any) -> Any:
+    """The JSON columns' value unchanged: what the ORM writer takes (COPY takes text)."""
     return value
 
 
@@ -87,7 +88,7 @@ def graph_alert_row(
     customer_id: int,
     record: GraphAlert,
     now: datetime,
-    json_value: Callable[[Any], Any] = _as_is,
+    json_value: Callable[[Any], Any] = as_is,
 ) -> tuple[Any, ...]:
     """The columns of one alert row from Graph, in `upsert.ROW_NAMES` order."""
     raw = record.raw

@@ -34,7 +34,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from partner_portal.alerts.models import SEVERITY_RANK, Alert
-from partner_portal.alerts.sync.graph_rows import graph_alert_row
+from partner_portal.alerts.sync.graph_rows import as_is, graph_alert_row
 from partner_portal.alerts.sync.stored import StoredChanges, announce_stored
 from partner_portal.defender import AlertRecord, GraphAlert
 
@@ -67,15 +67,11 @@ ROW_NAMES = ["customer_id", "alert_id", *ALERT_FIELDS]
 _json_text = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
-def _as_is(value: Any) -> Any:
-    return value
-
-
 def _alert_row(
     customer_id: int,
     record: AlertRecord,
     now: datetime,
-    json_value: Callable[[Any], Any] = _as_is,
+    json_value: Callable[[Any], Any] = as_is,
 ) -> tuple[Any, ...]:
     """The columns of one alert row, in `ROW_NAMES` order. `json_value` turns the two JSON
     columns (MITRE techniques, raw) into what the writer takes: text for COPY."""
@@ -122,7 +118,7 @@ _ENDPOINT = "microsoftDefenderForEndpoint"
 
 
 def _row(
-    customer_id: int, record: AnyAlert, now: datetime, json_value: Callable[[Any], Any] = _as_is
+    customer_id: int, record: AnyAlert, now: datetime, json_value: Callable[[Any], Any] = as_is
 ) -> tuple[Any, ...]:
     if type(record) is GraphAlert:
         return graph_alert_row(customer_id, record, now, json_value)

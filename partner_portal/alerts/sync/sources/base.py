@@ -13,7 +13,9 @@ on 1 February 2027 (`on_graph`); a customer collects the sources of the API it i
 (`Customer.on_graph`, decided by verification), so its switch to Graph needs no step.
 
 The pass, the dispatcher and the progress reads work on this interface alone; a new
-source is a new module with a subclass, registered in `sources/__init__.py`.
+source is a new module with a subclass, registered in `sources/__init__.py`. A source
+that reads Microsoft Graph subclasses `GraphSource`, which holds what every Graph source
+shares: the client, its limits and `on_graph`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
-from partner_portal.defender import ClientStats
+from partner_portal.defender import GRAPH_SECURITY_LIMITS, ClientStats, GraphClient
+from tenants import microsoft
 from tenants.models import CustomerStatus
 
 if TYPE_CHECKING:
@@ -122,6 +125,17 @@ class Source(ABC, Generic[ClientT, RecordT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+class GraphSource(Source[GraphClient, RecordT]):
+    """A source read from Microsoft Graph's security API: one client and one set of limits
+    for every Graph source, collected for the customers on Graph."""
+
+    limits = GRAPH_SECURITY_LIMITS
+    on_graph = True
+
+    def client(self, customer: Customer, *, token_sources: list[str]) -> GraphClient:
+        return microsoft.graph_client(customer, token_sources=token_sources)
 
 
 AnySource = Source[Any, Any]

@@ -21,37 +21,30 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from partner_portal.alerts import models
-from partner_portal.alerts.sync.sources.base import Source
+from partner_portal.alerts.sync.sources.base import GraphSource
 from partner_portal.alerts.sync.upsert import UpsertResult, alerts_upsert
 from partner_portal.defender import (
     GRAPH_ALERT_READ,
     GRAPH_MAX_TOP,
-    GRAPH_SECURITY_LIMITS,
     GraphAlert,
     GraphClient,
 )
-from tenants import microsoft
 
 if TYPE_CHECKING:
     from tenants.models import Customer
 
 
-class GraphAlerts(Source[GraphClient, GraphAlert]):
+class GraphAlerts(GraphSource[GraphAlert]):
     """Alerts of every Defender product from Microsoft Graph."""
 
     name = models.Source.GRAPH_ALERTS.value
     label = str(models.Source.GRAPH_ALERTS.label)
     permission = GRAPH_ALERT_READ
-    limits = GRAPH_SECURITY_LIMITS
     model = models.Alert
     customer_fields = ("collect_alerts",)
-    on_graph = True
 
     def wanted_by(self, customer: Customer) -> bool:
         return customer.collect_alerts
-
-    def client(self, customer: Customer, *, token_sources: list[str]) -> GraphClient:
-        return microsoft.graph_client(customer, token_sources=token_sources)
 
     def pages(self, client: GraphClient, *, since: datetime) -> Iterable[Sequence[GraphAlert]]:
         return client.iter_alert_pages(

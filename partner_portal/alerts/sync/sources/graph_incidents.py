@@ -18,36 +18,29 @@ from typing import TYPE_CHECKING
 
 from partner_portal.alerts import models
 from partner_portal.alerts.sync.incident_upsert import incidents_upsert
-from partner_portal.alerts.sync.sources.base import Source
+from partner_portal.alerts.sync.sources.base import GraphSource
 from partner_portal.alerts.sync.upsert import UpsertResult
 from partner_portal.defender import (
     GRAPH_INCIDENT_READ,
-    GRAPH_SECURITY_LIMITS,
     GraphClient,
     GraphIncident,
 )
-from tenants import microsoft
 
 if TYPE_CHECKING:
     from tenants.models import Customer
 
 
-class GraphIncidents(Source[GraphClient, GraphIncident]):
+class GraphIncidents(GraphSource[GraphIncident]):
     """Incidents spanning every Defender product, from Microsoft Graph."""
 
     name = models.Source.GRAPH_INCIDENTS.value
     label = str(models.Source.GRAPH_INCIDENTS.label)
     permission = GRAPH_INCIDENT_READ
-    limits = GRAPH_SECURITY_LIMITS
     model = models.Incident
     customer_fields = ("collect_incidents",)
-    on_graph = True
 
     def wanted_by(self, customer: Customer) -> bool:
         return customer.collect_incidents
-
-    def client(self, customer: Customer, *, token_sources: list[str]) -> GraphClient:
-        return microsoft.graph_client(customer, token_sources=token_sources)
 
     def pages(self, client: GraphClient, *, since: datetime) -> Iterable[Sequence[GraphIncident]]:
         return client.iter_incident_pages(since=since)

@@ -36,7 +36,7 @@ from partner_portal.alerts.models import Alert, Incident, SyncRun, SyncState, Sy
 from partner_portal.core.pruning import delete_in_batches
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Customer
-from tenants.retention import audit_cutoff, prune_audit
+from tenants.retention import expired_audit_events
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,9 @@ def apply_retention(
     now = now or timezone.now()
     policy = policy or RetentionPolicy.from_settings()
 
-    def remove(queryset: QuerySet[SyncRun] | QuerySet[Alert] | QuerySet[Incident]) -> int:
+    def remove(
+        queryset: QuerySet[SyncRun] | QuerySet[Alert] | QuerySet[Incident] | QuerySet[AuditEvent],
+    ) -> int:
         if dry_run:
             return queryset.count()
         return delete_in_batches(queryset, batch_size=policy.batch_size)
@@ -134,13 +136,7 @@ def apply_retention(
         for customer_id in Customer.objects.values_list("id", flat=True).iterator():
             alerts += remove(_aged(Alert, cutoff).filter(customer_id=customer_id))
             incidents += remove(_aged(Incident, cutoff).filter(customer_id=customer_id))
-    if dry_run:
-        audit_before = audit_cutoff(now=now, days=policy.audit_days)
-        audit = (
-            AuditEvent.objects.filter(created_at__lt=audit_before).count() if audit_before else 0
-        )
-    else:
-        audit = prune_audit(now=now, days=policy.audit_days, batch_size=policy.batch_size)
+    audit = remove(expired_audit_events(now=now, days=policy.audit_days))
     report = RetentionReport(
         sync_runs=sync_runs, alerts=alerts, incidents=incidents, audit_events=audit
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -192,6 +193,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# A customer's first pass (its backfill) has a queue of its own, so a deployment can give
+# backfills their own workers (README, "Scale out"); a worker without -Q consumes both.
+SYNC_QUEUE, SYNC_BACKFILL_QUEUE = "celery", "backfill"
+CELERY_TASK_DEFAULT_QUEUE = SYNC_QUEUE
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in (SYNC_QUEUE, SYNC_BACKFILL_QUEUE)
+]
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {

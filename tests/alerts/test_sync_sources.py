@@ -219,3 +219,38 @@ def test_a_403_names_the_sources_permission_and_stops_dispatching_it(
     later = timezone.now() + timedelta(days=1)
     assert dispatch.dispatch_due_syncs(now=later) == []
     assert passes.sync_source(customer_id=customer.pk, source="fake_alerts") is None
+
+
+def _queued_on(queue: str) -> list[list[object]]:
+    """The arguments of the sync tasks waiting on `queue` in the (in-memory) broker."""
+    waiting = []
+    with app.connection_for_read() as connection, connection.SimpleQueue(queue) as simple:
+        while simple.qsize():
+            message = simple.get(timeout=1)
+            waiting.append(message.payload[0])
+            message.ack()
+    return waiting
+
+
+def test_a_first_pass_waits_on_the_backfill_queue_and_later_passes_on_the_default_one(
+    fake: FakeAlerts, customer: Customer, settings: Any
+) -> None:
+    assert app.conf.broker_url.startswith("memory://")
+    for queue in (settings.SYNC_QUEUE, settings.SYNC_BACKFILL_QUEUE):
+        _queued_on(queue)  # nothing left over from other tests
+
+    assert dispatch.dispatch_due_syncs() == [(customer.pk, "fake_alerts")]
+    assert _queued_on(settings.SYNC_BACKFILL_QUEUE) == [[customer.pk, "fake_alerts"]]
+    assert _queued_on(settings.SYNC_QUEUE) == []
+
+    # Once a pass has set the watermark, the next one is an increment.
+    SyncState.objects.filter(customer=customer).update(watermark=timezone.now())
+    later = timezone.now() + timedelta(seconds=settings.SYNC_DEFAULT_INTERVAL_SECONDS + 1)
+    assert dispatch.dispatch_due_syncs(now=later) == [(customer.pk, "fake_alerts")]
+    assert _queued_on(settings.SYNC_QUEUE) == [[customer.pk, "fake_alerts"]]
+    assert _queued_on(settings.SYNC_BACKFILL_QUEUE) == []
+
+
+def test_a_worker_started_without_q_consumes_both_queues() -> None:
+    names = {queue.name for queue in app.amqp.queues.consume_from.values()}
+    assert names >= {"celery", "backfill"}

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -217,3 +218,25 @@ def test_embedded_database_is_created_private_whatever_the_umask(tmp_path: Path)
     assert database.exists()
     for path in tmp_path.glob("portal.sqlite3*"):
         assert oct(path.stat().st_mode & 0o777) == "0o600", path.name
+
+
+def _consumed_queues(services: dict) -> set[str]:
+    """The queues the compose file's Celery workers consume (what each `-Q` names)."""
+    queues: set[str] = set()
+    for service in services.values():
+        command = service.get("command") or []
+        if command[:4] == ["celery", "-A", "partner_portal", "worker"]:
+            assert "-Q" in command, "a worker without -Q would take both kinds of pass"
+            queues |= set(command[command.index("-Q") + 1].split(","))
+    return queues
+
+
+def test_compose_gives_regular_passes_and_backfills_workers_of_their_own(
+    compose: dict, settings: Any
+) -> None:
+    wanted = {settings.SYNC_QUEUE, settings.SYNC_BACKFILL_QUEUE}
+    assert _consumed_queues(compose["services"]) == wanted
+    workers_only = yaml.safe_load((ROOT / "docker-compose.workers.yml").read_text())
+    assert _consumed_queues(workers_only["services"]) == wanted
+    # The second machine adds workers only: one beat, one database, one broker.
+    assert set(workers_only["services"]) == {"worker", "backfill-worker"}

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "partner_portal.core",
     "tenants",
     "partner_portal.alerts",
+    "partner_portal.correlation",
     "partner_portal.notifications",
 ]
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tenants.urls", namespace="tenants")),
     path("", include("partner_portal.alerts.urls", namespace="alerts")),
+    path("", include("partner_portal.correlation.urls", namespace="correlation")),
     path("", include("partner_portal.notifications.urls", namespace="notifications")),
 ]
 

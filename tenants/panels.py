@@ -2,8 +2,8 @@
 
 The customer page belongs to tenants, but some of what staff want to see there belongs
 to apps above it: the alerts app knows how each customer's sync is doing. Tenants may not
-import those apps (dependencies point one way), so the page keeps a slot and asks this
-registry what to put in it.
+import those apps (dependencies point one way), so the page keeps a slot
+(`partner_portal.core.panels`) and asks it what to put there.
 
 An app registers a panel source, usually from its `AppConfig.ready()`: a function that
 takes the customer and returns a `Panel` (a template and the context it needs) or None
@@ -14,60 +14,37 @@ is given the customer as `customer` besides its own context.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
+from partner_portal.core.panels import Panel, PanelSlot, render_panels
 from tenants.models import Customer
 
+__all__ = [
+    "Panel",
+    "customer_panels",
+    "register_customer_panel",
+    "registered_customer_panels",
+    "render_customer_panels",
+    "unregister_customer_panel",
+]
 
-@dataclass(frozen=True)
-class Panel:
-    """One card: the template that draws it and what that template needs."""
+_slot: PanelSlot[[Customer]] = PanelSlot()
 
-    template_name: str
-    context: Mapping[str, Any] = field(default_factory=dict)
-
-
-PanelSource = Callable[[Customer], Panel | None]
-
-# Keyed by a name so that registering again (a second `ready()`, a test) replaces the
-# source in its place rather than showing the card twice.
-_sources: dict[str, PanelSource] = {}
-
-
-def register_customer_panel(name: str, source: PanelSource) -> None:
-    """Show the panel `source` returns on every customer page, after those registered
-    before it. `name` identifies the source, e.g. "alerts.sync"."""
-    _sources[name] = source
-
-
-def unregister_customer_panel(name: str) -> None:
-    """Stop showing a panel; unknown names are ignored."""
-    _sources.pop(name, None)
-
-
-def registered_customer_panels() -> list[str]:
-    """The names of the registered sources, in the order their panels appear."""
-    return list(_sources)
+#: Show the panel a source returns on every customer page, after those registered
+#: before it; the name identifies the source, e.g. "alerts.sync".
+register_customer_panel = _slot.register
+unregister_customer_panel = _slot.unregister
+registered_customer_panels = _slot.names
 
 
 def customer_panels(*, customer: Customer) -> list[Panel]:
     """The panels to show for `customer`, in order."""
-    panels = (source(customer) for source in list(_sources.values()))
-    return [panel for panel in panels if panel is not None]
+    return _slot.panels(customer)
 
 
 def render_customer_panels(*, customer: Customer, request: HttpRequest) -> list[SafeString]:
     """Each panel for `customer` as HTML, ready to print on the page."""
-    # The template engine escapes what it prints, so its output is safe to print again.
-    return [
-        render_to_string(
-            panel.template_name, {**panel.context, "customer": customer}, request=request
-        )
-        for panel in customer_panels(customer=customer)
-    ]
+    return render_panels(
+        customer_panels(customer=customer), request=request, context={"customer": customer}
+    )

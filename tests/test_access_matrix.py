@@ -35,6 +35,7 @@ from tests.alerts.factories import (
     SyncRunFactory,
     SyncStateFactory,
 )
+from tests.correlation.factories import IndicatorFactory, SightingFactory
 from tests.factories import GroupFactory, UserFactory
 from tests.notifications.factories import ChannelFactory, PolicyFactory
 from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory, ConsentRequestFactory
@@ -137,6 +138,11 @@ def world() -> World:
         "A": _seed_customer("A", "Alpha", "aaaaaaaa-1111-4aaa-8aaa-aaaaaaaaaaaa", analyst_a),
         "B": _seed_customer("B", MARK, B_TENANT, analyst_b),
     }
+    # One file hash in an alert of each: a campaign for those who see both customers.
+    shared = IndicatorFactory()
+    for owned in objects.values():
+        SightingFactory(indicator=shared, alert=owned["alert"])
+        owned["campaign"] = shared
     clients = {
         ANON: _client(None),
         ANALYST_A: _client(analyst_a),
@@ -178,6 +184,7 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:incident", "pk"): lambda o: o["incident"].pk,
     ("alerts:scope_revoke", "pk"): lambda o: o["scope"].pk,
     ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
+    ("correlation:campaign", "key"): lambda o: o["campaign"].pk,
     ("*", "public_id"): lambda o: o["consent"].public_id,
 }
 for _name in ("channel_detail", "channel_edit", "channel_test"):
@@ -243,6 +250,9 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "alerts:health": _row(LOGIN, 200, 200, 200, 200),
     "alerts:scopes": ADMIN_PAGE,
     "alerts:scope_revoke": ADMIN_POST,
+    "correlation:campaigns": ANALYST_PAGE,
+    # A campaign spans customers: A's analyst sees one customer, so no campaign at all.
+    "correlation:campaign": _row(LOGIN, 404, 200, 403, 200),
     "tenants:customer_list": STAFF_PAGE,
     "tenants:customer_register": STAFF_PAGE,
     "tenants:customer_detail": STAFF_PAGE,
@@ -273,7 +283,12 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:customer_tags": ADMIN_POST,
 }
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
-OBJECT_PAGES = {"alerts:detail", "alerts:incident", "notifications:policy_preview"}
+OBJECT_PAGES = {
+    "alerts:detail",
+    "alerts:incident",
+    "correlation:campaign",
+    "notifications:policy_preview",
+}
 
 
 def expected_status(route: Route, role: str, owner: str) -> set[int]:
@@ -411,6 +426,7 @@ def test_the_b_markers_are_visible_to_those_who_may_see_b(world: World) -> None:
         incident = body_of(client.get(reverse("alerts:incident", args=[b["incident"].pk])))
         assert MARK in incident
         assert MARK in body_of(client.get(reverse("alerts:health")))
+        assert MARK in body_of(client.get(reverse("correlation:campaigns")))
         for name, query in (
             ("alerts:list", ""),
             ("alerts:export_csv", ""),

@@ -1,5 +1,5 @@
-"""Dependencies point one way: core <- tenants <- alerts <- notifications, and the Microsoft
-code stands alone.
+"""Dependencies point one way: core <- tenants <- alerts <- correlation <- notifications, and
+the Microsoft code stands alone.
 
 Every `.py` file under `partner_portal/` and `tenants/` is parsed (never imported) and
 each import it could make is collected: top-level and nested `import`/`from` statements
@@ -12,8 +12,10 @@ as `file:line: the import (why)`.
   `partner_portal.notifications`.
 - `tenants` never reaches up into `partner_portal.alerts` or `partner_portal.notifications`;
   the apps above plug into tenants' extension points instead (see `tenants/panels.py`).
-- `partner_portal.alerts` never reaches up into `partner_portal.notifications`; that app
-  hears about stored alerts through the sync's listeners (`alerts/sync/stored.py`).
+- `partner_portal.alerts` never reaches up into `partner_portal.correlation` or
+  `partner_portal.notifications`; those apps hear about stored alerts through the sync's
+  listeners (`alerts/sync/stored.py`) and add cards to the alert page through its slot
+  (`alerts/detail_panels.py`). Correlation never reaches up into notifications.
 - `partner_portal.defender` and `partner_portal.sandbox` are plain Python: no Django and
   no other project package (each may import itself).
 
@@ -39,7 +41,12 @@ COMPOSITION_ROOT = frozenset(
 PROJECT_PACKAGES = ("partner_portal", "tenants")
 STANDALONE = ("partner_portal.defender", "partner_portal.sandbox")
 #: Each app, lowest first: an app may import those before it, never those after it.
-LAYERS = ("tenants", "partner_portal.alerts", "partner_portal.notifications")
+LAYERS = (
+    "tenants",
+    "partner_portal.alerts",
+    "partner_portal.correlation",
+    "partner_portal.notifications",
+)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from partner_portal.alerts.filters import AlertFilterForm, ChartWindowForm, Live
 from partner_portal.alerts.forms import IncidentFilterForm
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import BIGINT_MAX
+from partner_portal.correlation.views import WindowForm
 from tenants.forms import AuditFilterForm, CustomerFilterForm
 from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
 from tests.factories import UserFactory
@@ -68,6 +69,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "alerts:charts": (*ALERT_FILTER, *ChartWindowForm.base_fields),
     "alerts:chart_data": (*ALERT_FILTER, *ChartWindowForm.base_fields),
     "alerts:incidents": (*IncidentFilterForm.base_fields, "page"),
+    "correlation:campaigns": tuple(WindowForm.base_fields),
     "tenants:customer_list": (*CustomerFilterForm.base_fields, "page"),
     "tenants:audit_log": (*AuditFilterForm.base_fields, "page"),
 }

@@ -75,7 +75,7 @@ from .errors import (
     Unauthorized,
 )
 from .graph import GRAPH_MAX_TOP, GRAPH_SECURITY_LIMITS, GraphClient, GraphClientStats
-from .graph_evidence import AlertEvidence, UnknownEvidence
+from .graph_evidence import AlertEvidence, UnknownEvidence, parse_graph_evidence
 from .graph_hunting import HuntingColumn, HuntingResult
 from .graph_observables import Observable, ObservableKind, evidence_observables
 
@@ -277,6 +277,7 @@ __all__ = [
     "parse_alert",
     "parse_cloud",
     "parse_consent_callback",
+    "parse_graph_evidence",
     "parse_incident",
     "parse_timestamp",
     "partner_consent_url",

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from partner_portal.alerts import writeback
+from partner_portal.alerts.detail_panels import render_alert_panels
 from partner_portal.alerts.forms import AlertUpdateForm, BulkUpdateForm
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.reads import alert_detail as detail_reads
@@ -48,6 +49,7 @@ def _render_detail(
         "alert": detail.alert,
         "form": form or AlertUpdateForm(initial=_initial(detail.alert)),
         "result": result,
+        "panels": render_alert_panels(alert=detail.alert, request=request),
     }
     return render(request, "alerts/detail.html", context, status=status)
 

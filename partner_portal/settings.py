@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "tenants",
     "partner_portal.alerts",
     "partner_portal.correlation",
+    "partner_portal.hunting",
     "partner_portal.notifications",
 ]
 
@@ -265,6 +266,11 @@ SYNC_EVIDENCE_SEVERITIES = env.list("SYNC_EVIDENCE_SEVERITIES", default=["High",
 SYNC_LOCK_SECONDS = env.int("SYNC_LOCK_SECONDS", default=120)
 SYNC_MAX_BACKOFF_SECONDS = env.int("SYNC_MAX_BACKOFF_SECONDS", default=900)
 SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=900)
+# Hunting across customers: queries in flight at once per hunt, rows kept per customer,
+# and each tenant's hunting quota (Microsoft documents 45 a minute per app and tenant).
+HUNT_CONCURRENCY = env.int("HUNT_CONCURRENCY", default=24)
+HUNT_MAX_ROWS = env.int("HUNT_MAX_ROWS", default=10000)
+HUNT_CALLS_PER_MINUTE = env.int("HUNT_CALLS_PER_MINUTE", default=45)
 
 # --- Retention (a nightly task deletes in small batches; 0 days keeps everything) ------
 # Sync history: the last RETAIN_SYNC_RUNS passes of each customer's source, and every

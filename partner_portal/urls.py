@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("tenants.urls", namespace="tenants")),
     path("", include("partner_portal.alerts.urls", namespace="alerts")),
     path("", include("partner_portal.correlation.urls", namespace="correlation")),
+    path("", include("partner_portal.hunting.urls", namespace="hunting")),
     path("", include("partner_portal.notifications.urls", namespace="notifications")),
 ]
 

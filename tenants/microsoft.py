@@ -29,6 +29,7 @@ from partner_portal.defender import (
     GraphClient,
     Limiter,
     MdeClient,
+    RateLimiter,
     TokenCacheBackend,
     TokenProvider,
     TokenValidator,
@@ -78,6 +79,8 @@ _sandbox_cache: dict[str, tuple[float, PartnerApp]] = {}
 _providers: dict[tuple[str, str, str], TokenProvider] = {}
 _validators: dict[tuple[str, str], TokenValidator] = {}
 _limiters: dict[tuple[str, tuple[tuple[int, float], ...]], Limiter] = {}
+# Without Redis: one in-process limiter per set of limits, shared by this worker's threads.
+_local_limiters: dict[tuple[tuple[int, float], ...], Limiter] = {}
 _local = threading.local()
 
 
@@ -278,6 +281,17 @@ def _api_client(api: type[ClientT], customer: Customer, token_sources: list[str]
         session=_api_session(app),
         limiter=_limiter(api.limits),
     )
+
+
+def hunting_limiter() -> Limiter:
+    """Keeps each tenant's hunting queries under HUNT_CALLS_PER_MINUTE across every worker
+    (key "hunting:<tenant ID>"), apart from the tenant's other Graph calls."""
+    limits = ((settings.HUNT_CALLS_PER_MINUTE, 60.0),)
+    shared = _limiter(limits)
+    if shared is not None:
+        return shared
+    with _lock:
+        return _local_limiters.setdefault(limits, RateLimiter(limits))
 
 
 def _tenant_id(customer: Customer) -> str:

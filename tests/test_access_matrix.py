@@ -37,6 +37,7 @@ from tests.alerts.factories import (
 )
 from tests.correlation.factories import IndicatorFactory, SightingFactory
 from tests.factories import GroupFactory, UserFactory
+from tests.hunting.factories import HuntFactory, HuntTargetFactory, SavedQueryFactory
 from tests.notifications.factories import ChannelFactory, PolicyFactory
 from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory, ConsentRequestFactory
 
@@ -101,6 +102,10 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
         actor_label="system", action="customer.registered", customer=customer,
         customer_name=name, summary=f"Registered {name}",
     )  # fmt: skip
+    # A hunt and a saved query belong to the analyst who made them.
+    hunt = HuntFactory(created_by=scope_user)
+    HuntTargetFactory(hunt=hunt, customer=customer, columns=["Title"], rows=[{"Title": name}])
+    saved = SavedQueryFactory(owner=scope_user)
     # Channels and policies are the partner's; a policy naming only B is B's.
     channel = ChannelFactory(name=f"Channel {label}")
     policy = PolicyFactory(name=f"Policy {label}", customers=[customer], channels=[channel])
@@ -112,6 +117,8 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
         "scope": scope,
         "channel": channel,
         "policy": policy,
+        "hunt": hunt,
+        "saved": saved,
     }
 
 
@@ -185,8 +192,11 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:scope_revoke", "pk"): lambda o: o["scope"].pk,
     ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
     ("correlation:campaign", "key"): lambda o: o["campaign"].pk,
+    ("hunting:delete", "pk"): lambda o: o["saved"].pk,
     ("*", "public_id"): lambda o: o["consent"].public_id,
 }
+for _name in ("hunt", "results", "export"):
+    ARGUMENTS[(f"hunting:{_name}", "pk")] = lambda o: o["hunt"].pk
 for _name in ("channel_detail", "channel_edit", "channel_test"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
 for _name in ("policy_edit", "policy_move", "policy_preview"):
@@ -253,6 +263,14 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "correlation:campaigns": ANALYST_PAGE,
     # A campaign spans customers: A's analyst sees one customer, so no campaign at all.
     "correlation:campaign": _row(LOGIN, 404, 200, 403, 200),
+    "hunting:hunts": ANALYST_PAGE,
+    "hunting:start": ANALYST_POST,
+    "hunting:save": ANALYST_POST,
+    "hunting:delete": ANALYST_POST,
+    # A hunt is its maker's alone (A's analyst made A's), whoever else sees the customer.
+    "hunting:hunt": _row(LOGIN, 200, 404, 403, 404),
+    "hunting:results": _row(LOGIN, 200, 404, 403, 404),
+    "hunting:export": _row(LOGIN, 200, 404, 403, 404),
     "tenants:customer_list": STAFF_PAGE,
     "tenants:customer_register": STAFF_PAGE,
     "tenants:customer_detail": STAFF_PAGE,
@@ -287,6 +305,9 @@ OBJECT_PAGES = {
     "alerts:detail",
     "alerts:incident",
     "correlation:campaign",
+    "hunting:hunt",
+    "hunting:results",
+    "hunting:export",
     "notifications:policy_preview",
 }
 

@@ -45,6 +45,7 @@ LAYERS = (
     "tenants",
     "partner_portal.alerts",
     "partner_portal.correlation",
+    "partner_portal.hunting",
     "partner_portal.notifications",
 )
 

@@ -101,6 +101,14 @@ BENCHMARKS = {
             r"Graph alerts, mail alert .*: parse_graph_alert_page .* ratio .* = \d+\.\d\d",
         ),
     ),
+    "bench_hunting.py": Benchmark(
+        "bench_hunting.py",
+        (
+            r"hunting: 3 customers, 0\.2 s a query, 24 at once: first rows .* "
+            r"hunting calls per tenant 1-1, throttled 0",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
     "bench_sync.py": Benchmark(
         "bench_sync.py",
         (
@@ -116,6 +124,7 @@ MARKS = {
     "bench_defender.py": [pytest.mark.sandbox],
     "bench_graph_records.py": [],
     "bench_console.py": [pytest.mark.postgres],
+    "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
     "bench_sync.py": [
         pytest.mark.sandbox,

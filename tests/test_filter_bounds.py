@@ -70,6 +70,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "alerts:chart_data": (*ALERT_FILTER, *ChartWindowForm.base_fields),
     "alerts:incidents": (*IncidentFilterForm.base_fields, "page"),
     "correlation:campaigns": tuple(WindowForm.base_fields),
+    "hunting:hunts": ("saved",),
     "tenants:customer_list": (*CustomerFilterForm.base_fields, "page"),
     "tenants:audit_log": (*AuditFilterForm.base_fields, "page"),
 }
@@ -78,6 +79,7 @@ NOT_LISTS = {
     "home", "healthz", "login", "logout",
     "password_change",  # its form is posted
     "alerts:bulk",  # POST only
+    "hunting:start", "hunting:save",  # POST only
     "alerts:health",
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted

@@ -13,6 +13,7 @@ NAVIGATION: list[tuple[str, str, tuple[Role, ...]]] = [
     ("Alerts", "alerts:list", (Role.ANALYST,)),
     ("Incidents", "alerts:incidents", (Role.ANALYST,)),
     ("Campaigns", "correlation:campaigns", (Role.ANALYST,)),
+    ("Hunting", "hunting:hunts", (Role.ANALYST,)),
     ("Tenant health", "alerts:health", (Role.ANALYST, Role.ONBOARDING)),
     ("Customers", "tenants:customer_list", (Role.ONBOARDING,)),
     ("Notifications", "notifications:policies", (Role.ANALYST, Role.ADMIN)),

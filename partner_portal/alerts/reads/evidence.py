@@ -275,8 +275,9 @@ def mde_view(item: Mapping[str, Any]) -> EvidenceView:
 # ---------------------------------------------------------------------- the whole
 
 
-def evidence_views(raw: Mapping[str, Any] | None) -> list[EvidenceView]:
-    """Every evidence item of an alert's stored JSON, in Defender's order, as views."""
+def evidence_views(raw: Mapping[str, Any] | None, *, with_json: bool = True) -> list[EvidenceView]:
+    """Every evidence item of an alert's stored JSON, in Defender's order, as views
+    (`with_json=False` leaves out the pretty-printed JSON a summary does not show)."""
     items = (raw or {}).get("evidence") if isinstance(raw, Mapping) else None
     views: list[EvidenceView] = []
     for item in items if isinstance(items, list) else []:
@@ -288,7 +289,8 @@ def evidence_views(raw: Mapping[str, Any] | None) -> list[EvidenceView]:
         else:
             view = mde_view(item)
         view.raw = item if isinstance(item, Mapping) else {}
-        view.raw_json = json.dumps(item, ensure_ascii=False, indent=2)
+        if with_json:
+            view.raw_json = json.dumps(item, ensure_ascii=False, indent=2)
         views.append(view)
     number_fields(views)
     return views

@@ -134,7 +134,7 @@ def evidence_summary(alerts: Iterable[Alert]) -> list[EvidenceGroup]:
 
     for alert in alerts:
         raw = alert.raw if isinstance(alert.raw, dict) else {}
-        for view in _views(raw):
+        for view in _views(raw, with_json=False):
             thing = _things_of(view)
             if thing is not None:
                 add(*thing, alert.alert_id)

@@ -191,3 +191,29 @@ def test_the_timeline_orders_creation_alerts_comments_and_the_portals_changes() 
         ("incident", "Last updated in Defender"),
     ]
     assert events[3].by == "Sam" and events[4].alert == alert and events[5].by == "sam"
+
+
+def test_groups_and_cloud_resources_are_laid_out_as_their_own_kinds() -> None:
+    resource_id = (
+        "/subscriptions/8700d3a3-3bb7-4fbe-a090-488a1ad04161/resourceGroups/prod/providers/"
+        "Microsoft.Compute/virtualMachines/web-01"
+    )
+    group, azure, aws = evidence_views(
+        {
+            "evidence": [
+                {"@odata.type": "#microsoft.graph.security.securityGroupEvidence",
+                 "displayName": "Domain Admins", "securityGroupId": "S-1-5-21-1-512"},
+                {"@odata.type": "#microsoft.graph.security.azureResourceEvidence",
+                 "resourceId": resource_id, "resourceName": "web-01",
+                 "resourceType": "Virtual Machine"},
+                {"@odata.type": "#microsoft.graph.security.amazonResourceEvidence",
+                 "amazonAccountId": "123456789012", "amazonResourceId": "i-0abc",
+                 "resourceName": "bastion", "resourceType": "EC2 instance"},
+            ]
+        }
+    )  # fmt: skip
+    assert (group.kind, group.title) == ("group", "Domain Admins")
+    assert _fields(group)["Group ID"] == "S-1-5-21-1-512"
+    assert (azure.kind, azure.label, azure.title) == ("cloudresource", "Azure resource", "web-01")
+    assert _fields(azure)["Resource ID"] == resource_id
+    assert (aws.label, _fields(aws)["Account"]) == ("AWS resource", "123456789012")

@@ -29,7 +29,12 @@ __all__ = [
     "GRAPH_ALERT_DETERMINATIONS",
     "GRAPH_ALERT_SEVERITIES",
     "GRAPH_ALERT_STATUSES",
+    "GRAPH_DELIVERY_ACTIONS",
+    "GRAPH_DELIVERY_LOCATIONS",
     "GRAPH_DETECTION_SOURCES",
+    "GRAPH_DETECTION_STATUSES",
+    "GRAPH_DEVICE_HEALTH_STATUSES",
+    "GRAPH_DEVICE_RISK_SCORES",
     "GRAPH_EVIDENCE_REMEDIATION_STATUSES",
     "GRAPH_EVIDENCE_ROLES",
     "GRAPH_EVIDENCE_VERDICTS",
@@ -196,7 +201,9 @@ GRAPH_INCIDENT_STATUSES = Vocabulary(
     ("active", "resolved", "inProgress", "redirected", "unknownFutureValue", "awaitingAction"),
 )
 GRAPH_EVIDENCE_VERDICTS = Vocabulary(
-    "verdict", ("unknown", "suspicious", "malicious", "noThreatsFound", "unknownFutureValue")
+    "verdict",
+    ("unknown", "suspicious", "malicious", "noThreatsFound", "unknownFutureValue"),
+    labels={"unknown": "Not judged", "unknownFutureValue": "A newer verdict"},
 )
 GRAPH_EVIDENCE_REMEDIATION_STATUSES = Vocabulary(
     # The members after unknownFutureValue are sent only on request.
@@ -215,6 +222,7 @@ GRAPH_EVIDENCE_REMEDIATION_STATUSES = Vocabulary(
         "running",
         "partiallyRemediated",
     ),
+    labels={"none": "No action taken", "unremediated": "Not remediated"},
 )
 GRAPH_EVIDENCE_ROLES = Vocabulary(
     "evidence role",
@@ -236,6 +244,72 @@ GRAPH_EVIDENCE_ROLES = Vocabulary(
         "policyViolator",
         "unknownFutureValue",
     ),
+)
+
+GRAPH_DETECTION_STATUSES = Vocabulary(
+    "detection status", ("detected", "blocked", "prevented", "unknownFutureValue")
+)
+GRAPH_DEVICE_HEALTH_STATUSES = Vocabulary(
+    "device health",
+    (
+        "active",
+        "inactive",
+        "impairedCommunication",
+        "noSensorData",
+        "noSensorDataImpairedCommunication",
+        "unknown",
+        "unknownFutureValue",
+    ),
+    labels={
+        "impairedCommunication": "Impaired communication",
+        "noSensorData": "No sensor data",
+        "noSensorDataImpairedCommunication": "No sensor data, impaired communication",
+    },
+)
+GRAPH_DEVICE_RISK_SCORES = Vocabulary(
+    "device risk",
+    ("none", "informational", "low", "medium", "high", "unknownFutureValue"),
+    labels={"none": "No known risk"},
+)
+# An analysed e-mail's `deliveryAction` and `deliveryLocation` are text in Graph's schema;
+# these are the values Defender for Office 365 documents (Microsoft's pages spell them
+# "Delivered" or "junkFolder" alike: the lookup ignores case, other values show as sent).
+GRAPH_DELIVERY_ACTIONS = Vocabulary(
+    "delivery action",
+    ("unknown", "delivered", "deliveredAsSpam", "junked", "blocked", "replaced"),
+    labels={
+        "delivered": "Delivered",
+        "deliveredAsSpam": "Delivered as spam",
+        "junked": "Delivered to junk",
+        "blocked": "Blocked",
+        "replaced": "Replaced (attachment removed)",
+    },
+)
+GRAPH_DELIVERY_LOCATIONS = Vocabulary(
+    "delivery location",
+    (
+        "unknown",
+        "inbox",
+        "inboxFolder",
+        "junkFolder",
+        "deletedFolder",
+        "deletedItemsFolder",
+        "quarantine",
+        "onpremExternal",
+        "external",
+        "failed",
+        "dropped",
+        "forwarded",
+    ),
+    labels={
+        "inbox": "Inbox",
+        "inboxFolder": "Inbox or a folder",
+        "junkFolder": "Junk folder",
+        "deletedFolder": "Deleted items",
+        "deletedItemsFolder": "Deleted items",
+        "onpremExternal": "On-premises or external mailbox",
+        "external": "External",
+    },
 )
 
 

@@ -5,7 +5,8 @@ scope is simply "not found" (the view answers 404). From that one visible alert 
 reaches the rows around it, all of the same customer: its incident and the incident's
 other alerts, the other alerts of the same device, the portal's audit events about it
 (who changed what through write-back), and Defender's own comments and evidence, read
-from the JSON Defender sent (`raw`), with every other raw field listed as text.
+from the JSON Defender sent (`raw`; the evidence laid out per kind by `evidence.py`),
+with every other raw field listed as text.
 
 `alerts_for_action` is the write-back's choice of alerts: of the alerts an analyst
 ticked on the list, only those they may see, so a forged selection acts on nothing
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_alert_url
+from partner_portal.alerts.reads.evidence import EvidenceView, evidence_views
 from partner_portal.alerts.visibility import visible_alerts
 from partner_portal.defender import MalformedResponse, parse_timestamp
 from tenants.models import AuditEvent
@@ -53,7 +55,7 @@ class AlertDetail:
     incident_alerts: list[Alert]
     same_device: list[Alert]
     comments: list[dict[str, Any]]
-    evidence: list[list[tuple[str, str]]]
+    evidence: list[EvidenceView]
     raw_fields: list[tuple[str, str]]
     recent_actions: list[AuditEvent] = field(default_factory=list)
 
@@ -64,16 +66,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _evidence_rows(raw: dict[str, Any]) -> list[list[tuple[str, str]]]:
-    rows = []
-    for item in raw.get("evidence") or []:
-        if isinstance(item, dict):
-            rows.append(
-                [(key, _as_text(value)) for key, value in item.items() if value not in (None, "")]
-            )
-    return rows
 
 
 def _comments(raw: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,7 +130,7 @@ def alert_detail(*, user: User | AnonymousUser, pk: int) -> AlertDetail | None:
         incident_alerts=incident_alerts,
         same_device=same_device,
         comments=_comments(raw),
-        evidence=_evidence_rows(raw),
+        evidence=evidence_views(raw),
         raw_fields=raw_fields,
         recent_actions=recent,
     )

@@ -4,18 +4,25 @@ Incidents are read through `visibility.visible_incidents`, so an analyst sees on
 incidents of customers in their scope, and one outside it is "not found". An incident's
 alerts are those of the same customer that Defender links to it on either side: the
 alert names the incident, or the incident lists the alert. Alerts the incident lists but
-the portal has not stored (yet) are named, so the page can say so.
+the portal has not stored (yet) are named, so the page can say so. The page's evidence
+summary and timeline come from `incident_story`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_incident_url
+from partner_portal.alerts.reads.incident_story import (
+    EvidenceGroup,
+    TimelineEvent,
+    evidence_summary,
+    incident_timeline,
+)
 from partner_portal.alerts.visibility import visible_incidents
 from partner_portal.core.bounds import parse_whole_number
 
@@ -54,6 +61,9 @@ class IncidentDetail:
     alerts: list[Alert]
     missing_alert_ids: list[str]
     defender_url: str
+    # What the alerts' evidence names, and what happened when (`incident_story`).
+    evidence_summary: list[EvidenceGroup] = field(default_factory=list)
+    timeline: list[TimelineEvent] = field(default_factory=list)
 
 
 def incident_detail(*, user: User | AnonymousUser, pk: int) -> IncidentDetail | None:
@@ -74,4 +84,6 @@ def incident_detail(*, user: User | AnonymousUser, pk: int) -> IncidentDetail | 
         alerts=alerts,
         missing_alert_ids=missing,
         defender_url=defender_incident_url(incident),
+        evidence_summary=evidence_summary(alerts),
+        timeline=incident_timeline(incident, alerts),
     )

@@ -3,6 +3,10 @@
 The words come from the protocol core's vocabularies (`partner_portal.defender`), the
 same ones the forms offer, so a template never spells a label by hand. A value the core
 does not know (Microsoft adds values now and then) is shown as Defender sent it.
+
+`{{ value|word:"verdict" }}` names the vocabulary of an evidence value (a verdict, a
+remediation status, a role, an e-mail's delivery action or location, a device's health
+or risk, a detection status); the names are `EVIDENCE_VOCABULARIES`' keys.
 """
 
 from __future__ import annotations
@@ -10,13 +14,43 @@ from __future__ import annotations
 from django import template
 
 from partner_portal.defender import AlertStatus
+from partner_portal.defender.graph_vocab import (
+    GRAPH_DELIVERY_ACTIONS,
+    GRAPH_DELIVERY_LOCATIONS,
+    GRAPH_DETECTION_STATUSES,
+    GRAPH_DEVICE_HEALTH_STATUSES,
+    GRAPH_DEVICE_RISK_SCORES,
+    GRAPH_EVIDENCE_REMEDIATION_STATUSES,
+    GRAPH_EVIDENCE_ROLES,
+    GRAPH_EVIDENCE_VERDICTS,
+    Vocabulary,
+)
 
 register = template.Library()
 
 _ALERT_STATUS_LABELS = {status.value: status.label for status in AlertStatus}
+
+EVIDENCE_VOCABULARIES: dict[str, Vocabulary] = {
+    "verdict": GRAPH_EVIDENCE_VERDICTS,
+    "remediation": GRAPH_EVIDENCE_REMEDIATION_STATUSES,
+    "role": GRAPH_EVIDENCE_ROLES,
+    "delivery_action": GRAPH_DELIVERY_ACTIONS,
+    "delivery_location": GRAPH_DELIVERY_LOCATIONS,
+    "detection": GRAPH_DETECTION_STATUSES,
+    "health": GRAPH_DEVICE_HEALTH_STATUSES,
+    "risk": GRAPH_DEVICE_RISK_SCORES,
+}
 
 
 @register.filter
 def alert_status_label(value: str) -> str:
     """An alert status in words (InProgress, say, as its label in the core)."""
     return _ALERT_STATUS_LABELS.get(value, value)
+
+
+@register.filter
+def word(value: object, vocabulary: str) -> str:
+    """An evidence value in words ("junkFolder" as "Junk folder"); as sent if unknown."""
+    text = "" if value is None else str(value)
+    found = EVIDENCE_VOCABULARIES.get(vocabulary)
+    return found.label(text) if found is not None and text else text

@@ -1,8 +1,9 @@
 """Filling the indicator index as alerts are stored, and for alerts stored before it.
 
 `index_stored` is a store listener (`alerts/sync/stored.py`): it runs inside the
-transaction that stores a page of alerts, reads the new and changed rows back, and
-records each shareable indicator (`indicators.py`) and where it was seen. Indicators
+transaction that stores a page of alerts, takes the new and changed alerts from the
+records the page was stored from (their evidence already read; only the rows' keys are
+read back), and records each shareable indicator (`indicators.py`) and where it was seen. Indicators
 are only ever inserted, in digest order, and sightings belong to one alert, so pages of
 different customers stored at the same time never wait on each other here. A changed
 alert keeps its earlier sightings and gains those its new evidence brings.
@@ -18,36 +19,34 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
-from partner_portal.correlation.indicators import alert_indicators
+from partner_portal.correlation.indicators import alert_indicators, record_indicators
 from partner_portal.correlation.models import Indicator, Sighting
+from partner_portal.defender import AlertRecord, GraphAlert
 
 LISTENER = "correlation.index"
 ROW_FIELDS = ("pk", "customer_id", "raw", "mitre_techniques", "created_at", "synced_at")
 Row = tuple[int, int, Any, Any, datetime | None, datetime]
+Sighted = list[tuple[str, str, int, int, datetime]]
 
 
 def digest(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
 
 
-def index_rows(rows: Iterable[Row]) -> int:
-    """Record the indicators of these alert rows; return the sightings added."""
-    wanted: dict[str, tuple[str, str]] = {}
-    seen: list[tuple[str, int, int, datetime]] = []
-    for pk, customer_id, raw, techniques, created_at, synced_at in rows:
-        if not isinstance(raw, dict):
-            continue
-        for kind, value in alert_indicators(raw=raw, mitre_techniques=techniques or []):
-            key = digest(kind, value)
-            wanted[key] = (kind, value)
-            seen.append((key, pk, customer_id, created_at or synced_at))
+def _record(seen: Sighted) -> int:
+    """Record sightings `(kind, value, alert pk, customer pk, seen at)`; return how many
+    were new."""
     if not seen:
         return 0
+    if connection.vendor == "postgresql":
+        return _record_postgres(seen)
+    wanted = {digest(kind, value): (kind, value) for kind, value, *_ in seen}
     keys = sorted(wanted)  # one order for every writer: concurrent inserts never deadlock
     Indicator.objects.bulk_create(
         [Indicator(kind=wanted[k][0], value=wanted[k][1][:1000], digest=k) for k in keys],
@@ -56,27 +55,99 @@ def index_rows(rows: Iterable[Row]) -> int:
     )
     ids = dict(Indicator.objects.filter(digest__in=keys).values_list("digest", "pk"))
     known = set(
-        Sighting.objects.filter(alert_id__in={pk for _, pk, _, _ in seen}).values_list(
+        Sighting.objects.filter(alert_id__in={row[2] for row in seen}).values_list(
             "indicator_id", "alert_id"
         )
     )
-    new = [
-        Sighting(indicator_id=ids[key], alert_id=pk, customer_id=customer_id, seen_at=at)
-        for key, pk, customer_id, at in seen
-        if (ids[key], pk) not in known
-    ]
-    Sighting.objects.bulk_create(new, ignore_conflicts=True, batch_size=2000)
+    new = {}
+    for kind, value, alert_pk, customer_id, at in seen:
+        indicator_id = ids[digest(kind, value)]
+        if (indicator_id, alert_pk) not in known:
+            new[(indicator_id, alert_pk)] = Sighting(
+                indicator_id=indicator_id, alert_id=alert_pk, customer_id=customer_id, seen_at=at
+            )
+    Sighting.objects.bulk_create(list(new.values()), ignore_conflicts=True, batch_size=2000)
     return len(new)
 
 
+# A staging table per connection (rows deleted at each commit): the page's sightings are
+# copied in with COPY, then indicators and sightings are inserted from it.
+STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS correlation_stage (kind text, value text, "
+    "digest text, alert_id bigint, customer_id bigint, seen_at timestamptz) "
+    "ON COMMIT DELETE ROWS"
+)
+
+
+def _record_postgres(seen: Sighted) -> int:
+    """The same in a few statements whatever the page's size: COPY into the staging
+    table, new indicators inserted in digest order (so concurrent pages never deadlock),
+    sightings joined to them; conflicts are left to the unique keys."""
+    with connection.cursor() as cursor:
+        cursor.execute(STAGE)
+        cursor.execute("TRUNCATE correlation_stage")
+        with cursor.cursor.copy("COPY correlation_stage FROM STDIN") as copy:
+            for kind, value, alert_pk, customer_id, at in seen:
+                key = digest(kind, value)
+                copy.write_row((kind, value[:1000], key, alert_pk, customer_id, at))
+        cursor.execute(
+            "INSERT INTO correlation_indicator (kind, value, digest, created_at) "
+            "SELECT DISTINCT ON (digest) kind, value, digest, now() FROM correlation_stage "
+            "ORDER BY digest ON CONFLICT (digest) DO NOTHING"
+        )
+        cursor.execute(
+            "INSERT INTO correlation_sighting (indicator_id, alert_id, customer_id, seen_at) "
+            "SELECT i.id, s.alert_id, s.customer_id, s.seen_at FROM correlation_stage s "
+            "JOIN correlation_indicator i ON i.digest = s.digest "
+            "ON CONFLICT (alert_id, indicator_id) DO NOTHING"
+        )
+        return max(cursor.rowcount, 0)
+
+
+def index_rows(rows: Iterable[Row]) -> int:
+    """Record the indicators of these alert rows; return the sightings added."""
+    seen: Sighted = []
+    for pk, customer_id, raw, techniques, created_at, synced_at in rows:
+        if isinstance(raw, dict):
+            for kind, value in alert_indicators(raw=raw, mitre_techniques=techniques or []):
+                seen.append((kind, value, pk, customer_id, created_at or synced_at))
+    return _record(seen)
+
+
 def index_stored(changes: StoredChanges) -> None:
-    """The store listener: index the alerts one upsert wrote, in its transaction."""
+    """The store listener: index the alerts one upsert wrote, in its transaction, from
+    the records it wrote them from (only their primary keys are read back)."""
     alert_ids = (*changes.new_alert_ids, *changes.changed_alert_ids)
-    if alert_ids:
-        rows = Alert.objects.filter(
-            customer_id=changes.customer_id, alert_id__in=alert_ids
-        ).values_list(*ROW_FIELDS)
-        index_rows(rows)
+    if not alert_ids:
+        return
+    records = changes.alert_records
+    if any(alert_id not in records for alert_id in alert_ids):
+        rows = Alert.objects.filter(customer_id=changes.customer_id, alert_id__in=alert_ids)
+        index_rows(rows.values_list(*ROW_FIELDS))
+        return
+    found = [(alert_id, record_indicators(records[alert_id])) for alert_id in alert_ids]
+    found = [(alert_id, pairs) for alert_id, pairs in found if pairs]
+    if not found:
+        return
+    pks = dict(
+        Alert.objects.filter(
+            customer_id=changes.customer_id, alert_id__in=[a for a, _ in found]
+        ).values_list("alert_id", "pk")
+    )
+    now = timezone.now()
+    seen: Sighted = [
+        (kind, value, pks[alert_id], changes.customer_id, _raised(records[alert_id]) or now)
+        for alert_id, pairs in found
+        if alert_id in pks
+        for kind, value in pairs
+    ]
+    _record(seen)
+
+
+def _raised(record: AlertRecord | GraphAlert) -> datetime | None:
+    if isinstance(record, GraphAlert):
+        return record.created_date_time
+    return record.alert_creation_time
 
 
 def index_alerts(alerts: QuerySet[Alert], *, batch_size: int = 500) -> int:

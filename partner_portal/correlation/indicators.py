@@ -16,13 +16,20 @@ together: private, loopback and other non-public addresses, Microsoft's own doma
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from partner_portal.correlation.models import IndicatorKind
-from partner_portal.defender import DefenderError, evidence_observables, parse_graph_evidence
+from partner_portal.defender import (
+    AlertRecord,
+    DefenderError,
+    GraphAlert,
+    evidence_observables,
+    parse_graph_evidence,
+)
 
 #: Domains (and their subdomains) every Microsoft customer's alerts mention.
 MICROSOFT_DOMAINS = (
@@ -41,6 +48,7 @@ def microsoft_domain(domain: str) -> bool:
     return any(domain == known or domain.endswith("." + known) for known in MICROSOFT_DOMAINS)
 
 
+@functools.lru_cache(maxsize=8192)
 def public_ip(value: str) -> str | None:
     """The address in its standard form if it is a public one, else None."""
     try:
@@ -102,7 +110,7 @@ _MDE_FIELDS = {"sha256": "sha256", "sha1": "sha1", "ipAddress": "ip", "url": "ur
 
 def _mde_pairs(evidence: list[Any]) -> Iterator[Pair]:
     for item in evidence:
-        if not isinstance(item, dict):
+        if not isinstance(item, Mapping):
             continue
         for name, kind in _MDE_FIELDS.items():
             value = item.get(name)
@@ -112,21 +120,34 @@ def _mde_pairs(evidence: list[Any]) -> Iterator[Pair]:
                     yield "domain", host
 
 
-def alert_indicators(*, raw: Mapping[str, Any], mitre_techniques: list[str]) -> list[Pair]:
-    """The shareable indicators of one stored alert, each once, in evidence order."""
-    evidence = raw.get("evidence") or []
-    if not isinstance(evidence, list):
-        evidence = []
-    graph = any(isinstance(item, dict) and "@odata.type" in item for item in evidence)
+def _collect(pairs: Iterable[Pair], detector: object, techniques: Iterable[object]) -> list[Pair]:
     found: dict[Pair, None] = {}
-    for kind, value in (_graph_pairs if graph else _mde_pairs)(evidence):
+    for kind, value in pairs:
         pair = shareable(kind, value)
         if pair is not None:
             found.setdefault(pair, None)
-    detector = raw.get("detectorId")
     if isinstance(detector, str) and detector.strip():
-        for technique in mitre_techniques or []:
+        for technique in techniques:
             if isinstance(technique, str) and technique.strip():
                 value = f"{technique.strip().upper()} · {detector.strip().lower()}"
                 found.setdefault((IndicatorKind.TECHNIQUE.value, value), None)
     return list(found)
+
+
+def alert_indicators(*, raw: Mapping[str, Any], mitre_techniques: list[str]) -> list[Pair]:
+    """The shareable indicators of one stored alert (its row's `raw`), each once."""
+    evidence = raw.get("evidence") or []
+    if not isinstance(evidence, list):
+        evidence = []
+    graph = any(isinstance(item, dict) and "@odata.type" in item for item in evidence)
+    pairs = (_graph_pairs if graph else _mde_pairs)(evidence)
+    return _collect(pairs, raw.get("detectorId"), mitre_techniques or [])
+
+
+def record_indicators(record: AlertRecord | GraphAlert) -> list[Pair]:
+    """The same, from the record the sync has just stored (its evidence already read)."""
+    if isinstance(record, GraphAlert):
+        pairs: Iterable[Pair] = ((o.kind, o.value) for o in record.observables())
+    else:
+        pairs = _mde_pairs(list(record.evidence))
+    return _collect(pairs, record.detector_id, record.mitre_techniques)

@@ -43,21 +43,30 @@ class Indicator(models.Model):
 
 
 class Sighting(models.Model):
-    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="sightings")
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # Written by the thousand in the sync's transaction, so the database checks no
+    # foreign key per row (the index writes only existing rows' keys); deleting an
+    # alert, customer or indicator still deletes its sightings (Django cascades).
+    indicator = models.ForeignKey(
+        Indicator, on_delete=models.CASCADE, related_name="sightings", db_constraint=False
+    )
+    alert = models.ForeignKey(
+        Alert, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     #: When the alert was raised (Microsoft's creation time, else when it was stored).
     seen_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["indicator", "alert"], name="sighting_unique")
+            # Also the index of an alert's sightings (its page, its deletion).
+            models.UniqueConstraint(fields=["alert", "indicator"], name="sighting_unique")
         ]
         indexes = [
             # "Also seen at N customers since …" and the campaigns' window, per indicator.
             models.Index(fields=["indicator", "seen_at", "customer"], name="sighting_recent"),
             models.Index(fields=["seen_at", "indicator"], name="sighting_window"),
-            models.Index(fields=["alert"], name="sighting_alert"),
         ]
 
     def __str__(self) -> str:

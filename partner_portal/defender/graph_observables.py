@@ -17,6 +17,7 @@ model (:class:`~.graph_evidence.UnknownEvidence`) gives none.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,6 +64,19 @@ class Observable:
     value: str
 
 
+@functools.lru_cache(maxsize=8192)
+def _address(value: str) -> tuple[str, bool] | None:
+    """An IP address in its standard form and whether every device has it (loopback,
+    link-local, unspecified); None if `value` is no address. Cached: a fleet's alerts
+    name the same few thousand addresses again and again."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    common = address.is_loopback or address.is_link_local or address.is_unspecified
+    return address.compressed, common
+
+
 def evidence_observables(evidence: Iterable[AlertEvidence]) -> tuple[Observable, ...]:
     """The observables of some evidence, normalised (see above), each once, in the
     order the evidence names them."""
@@ -73,15 +87,11 @@ def evidence_observables(evidence: Iterable[AlertEvidence]) -> tuple[Observable,
             found.setdefault(Observable(kind, value if kind == "url" else value.lower()), None)
 
     def add_ip(value: str | None, *, device: bool = False) -> None:
-        try:
-            address = ipaddress.ip_address((value or "").strip())
-        except ValueError:
+        address = _address((value or "").strip())
+        if address is None:
             add("ip", value)
-            return
-        if not device or not (
-            address.is_loopback or address.is_link_local or address.is_unspecified
-        ):
-            add("ip", address.compressed)
+        elif not device or not address[1]:
+            add("ip", address[0])
 
     def add_url(value: str | None) -> None:
         if not value or not value.strip():
@@ -92,10 +102,11 @@ def evidence_observables(evidence: Iterable[AlertEvidence]) -> tuple[Observable,
         except ValueError:
             return
         if host:
-            try:
-                add("ip", ipaddress.ip_address(host).compressed)
-            except ValueError:
+            address = _address(host)
+            if address is None:
                 add("domain", host.rstrip("."))
+            else:
+                add("ip", address[0])
 
     def add_file(details: FileDetails | None) -> None:
         if details is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import template
 
-from partner_portal.defender import AlertStatus
+from partner_portal.defender import AlertStatus, IncidentStatus
 
 register = template.Library()
 
@@ -20,3 +20,12 @@ _ALERT_STATUS_LABELS = {status.value: status.label for status in AlertStatus}
 def alert_status_label(value: str) -> str:
     """An alert status in words (InProgress, say, as its label in the core)."""
     return _ALERT_STATUS_LABELS.get(value, value)
+
+
+_INCIDENT_STATUS_LABELS = {status.value: status.label for status in IncidentStatus}
+
+
+@register.filter
+def incident_status_label(value: str) -> str:
+    """An incident status in words (AwaitingAction, say)."""
+    return _INCIDENT_STATUS_LABELS.get(value, value)

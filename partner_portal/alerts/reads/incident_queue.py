@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -247,20 +247,31 @@ class IncidentCounts:
 
 
 def incident_counts(*, user: User | AnonymousUser, query: IncidentQuery) -> IncidentCounts:
-    """How many incidents match, by severity and by status, from one grouped query."""
+    """How many incidents match, by severity and by status, from one grouped query.
+
+    Each count is what its link shows: the filter with that one severity (or status) in
+    place of the severities (statuses) chosen. So the severity counts honour every filter
+    but the severity one, the status counts every filter but the status one, and the
+    total honours all of them.
+    """
     severity = dict.fromkeys(SEVERITIES, 0)
     status = {s.value: 0 for s in QUEUE_STATUSES}
     total = 0
     grouped = (
-        filtered_incidents(user=user, query=query)
+        filtered_incidents(user=user, query=replace(query, severities=(), statuses=()))
         .values_list("severity", "status")
         .annotate(n=Count("*"))
         .order_by()
     )
     for sev, stat, n in grouped:
-        total += n
-        severity[sev] = severity.get(sev, 0) + n
-        status[stat] = status.get(stat, 0) + n
+        severity_chosen = not query.severities or sev in query.severities
+        status_chosen = not query.statuses or stat in query.statuses
+        if status_chosen:
+            severity[sev] = severity.get(sev, 0) + n
+        if severity_chosen:
+            status[stat] = status.get(stat, 0) + n
+        if severity_chosen and status_chosen:
+            total += n
     return IncidentCounts(total, list(severity.items()), list(status.items()))
 
 

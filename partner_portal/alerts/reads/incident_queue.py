@@ -84,11 +84,12 @@ def queue(*, user: User | AnonymousUser) -> QuerySet[Incident]:
 
 
 def _tagged(tag: str) -> Q:
-    """Incidents carrying `tag`: one people set (`tags`, Graph's `customTags`) or one of
-    Microsoft's (`systemTags`), spelled exactly."""
-    names = ("tags", "custom_tags", "system_tags")
+    """Incidents carrying `tag`: one people set (`tags`, which holds Graph's `customTags`
+    as well as the XDR API's tags) or one of Microsoft's (`systemTags`), spelled exactly."""
+    names = ("tags", "system_tags")
     if connection.vendor == "postgresql":
-        # jsonb containment: an exact element match.
+        # jsonb containment, an exact element match, answered by the GIN indexes of
+        # migration 0006.
         return Q(*(Q(**{f"{name}__contains": [tag]}) for name in names), _connector=Q.OR)
     # SQLite has no JSON containment: match the element as the list's JSON text holds it.
     quoted = json.dumps(tag)

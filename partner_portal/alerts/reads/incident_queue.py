@@ -39,7 +39,7 @@ from partner_portal.alerts.reads.keyset import SORTS, Row, SortSpec, _ordering, 
 from partner_portal.alerts.visibility import visible_alerts, visible_incidents
 from partner_portal.core.bounds import parse_whole_number
 from partner_portal.defender import IncidentStatus
-from tenants.scoping import visible_customers
+from tenants.scoping import sees_all_customers, visible_customers
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -101,6 +101,13 @@ def filtered_incidents(*, user: User | AnonymousUser, query: IncidentQuery) -> Q
     incidents = queue(user=user)
     if query.customers is not None:
         incidents = incidents.filter(customer_id__in=query.customers)
+    elif not sees_all_customers(user):
+        # The scope's customers named as values as well: the door's subquery alone leaves
+        # PostgreSQL guessing how few rows the scope holds, and it then walks the whole
+        # queue's time index (50 ms for one customer of 200 at 50,000 incidents) where the
+        # (customer, time) index answers in under 1 ms.
+        scope = visible_customers(user=user).values_list("pk", flat=True)
+        incidents = incidents.filter(customer_id__in=list(scope))
     if query.severities:
         incidents = incidents.filter(severity__in=query.severities)
     if query.statuses:

@@ -9,6 +9,7 @@ import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -124,6 +125,17 @@ def test_each_filter_narrows_the_queue(
     world: dict[str, Any], query: str, expected: set[str]
 ) -> None:
     assert shown(world, query) == expected
+
+
+def test_the_tag_filter_without_json_containment_matches_whole_tags(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite (the embedded mode) has no jsonb containment; the filter then matches the
+    # tag as the list's JSON text holds it, quotes included, so a part of a tag is no match.
+    monkeypatch.setattr(incident_queue, "connection", SimpleNamespace(vendor="sqlite"))
+    assert shown(world, "?tag=vip") == {"phishing"}
+    assert shown(world, "?tag=Defender+Experts") == {"phishing"}
+    assert shown(world, "?tag=vi") == set()
 
 
 def test_the_customer_and_time_filters(world: dict[str, Any]) -> None:

@@ -209,15 +209,15 @@ class IncidentPage:
     live_mark: int
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The last mark a time can stand for (the end of the year 9999).
+LATEST_MARK = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+
+
 def live_mark(now: datetime | None = None) -> int:
     """The mark of "now": microseconds since the epoch, `SETTLE` ago."""
     moment = (now or datetime.now(UTC)) - SETTLE
     return (moment - EPOCH) // timedelta(microseconds=1)
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The last mark a time can stand for (the end of the year 9999).
-LATEST_MARK = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 
 
 def _moment(mark: int) -> datetime:

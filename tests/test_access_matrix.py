@@ -87,6 +87,7 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
     incident = IncidentFactory(
         customer=customer, incident_id=500, name=f"{name} incident", status="Active",
         severity="High", alert_ids=[a.alert_id for a in alerts], created_at=now,
+        synced_at=now - timedelta(minutes=1),  # settled: the queue's live poll reports it
     )  # fmt: skip
     run = SyncRunFactory(
         customer=customer, source=Source.ALERTS, status=SyncStatus.FAILED, api_calls=7,
@@ -219,7 +220,7 @@ def url_for(route: Route, owner: dict[str, Any]) -> str:
 
 
 # Query strings a URL needs to answer at all (the live poll needs its mark).
-QUERY = {"alerts:live": "since_id=0"}
+QUERY = {"alerts:live": "since_id=0", "alerts:incident_live": "mark=0"}
 
 
 # --- expected status ---------------------------------------------------------------------------
@@ -256,6 +257,10 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "alerts:update": ANALYST_POST,
     "alerts:bulk": ANALYST_POST,
     "alerts:incidents": ANALYST_PAGE,
+    "alerts:incident_counts": ANALYST_PAGE,
+    "alerts:incident_live": ANALYST_PAGE,
+    "alerts:incident_export_csv": ANALYST_PAGE,
+    "alerts:incident_export_json": ANALYST_PAGE,
     "alerts:incident": ANALYST_PAGE,
     "alerts:health": _row(LOGIN, 200, 200, 200, 200),
     "alerts:scopes": ADMIN_PAGE,
@@ -453,6 +458,10 @@ def test_the_b_markers_are_visible_to_those_who_may_see_b(world: World) -> None:
             ("alerts:export_csv", ""),
             ("alerts:export_json", ""),
             ("alerts:live", "since_id=0"),
+            ("alerts:incidents", ""),
+            ("alerts:incident_export_csv", ""),
+            ("alerts:incident_export_json", ""),
+            ("alerts:incident_live", "mark=0"),
         ):
             url = reverse(name) + (f"?{query}" if query else "")
             body = body_of(client.get(url))

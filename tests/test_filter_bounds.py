@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from partner_portal.alerts.filters import AlertFilterForm, ChartWindowForm, LiveForm
-from partner_portal.alerts.forms import IncidentFilterForm
+from partner_portal.alerts.incident_filters import IncidentFilterForm, IncidentLiveForm
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import BIGINT_MAX
 from partner_portal.correlation.views import WindowForm
@@ -59,6 +59,7 @@ HOSTILE = (
 )
 
 ALERT_FILTER = tuple(AlertFilterForm.base_fields)
+INCIDENT_FILTER = tuple(IncidentFilterForm.base_fields)
 # The query parameters each list page reads: its forms' fields, plus Paginator's `page`.
 PAGES: dict[str, tuple[str, ...]] = {
     "alerts:list": ALERT_FILTER,
@@ -68,7 +69,11 @@ PAGES: dict[str, tuple[str, ...]] = {
     "alerts:export_json": ALERT_FILTER,
     "alerts:charts": (*ALERT_FILTER, *ChartWindowForm.base_fields),
     "alerts:chart_data": (*ALERT_FILTER, *ChartWindowForm.base_fields),
-    "alerts:incidents": (*IncidentFilterForm.base_fields, "page"),
+    "alerts:incidents": INCIDENT_FILTER,
+    "alerts:incident_counts": INCIDENT_FILTER,
+    "alerts:incident_live": (*INCIDENT_FILTER, *IncidentLiveForm.base_fields),
+    "alerts:incident_export_csv": INCIDENT_FILTER,
+    "alerts:incident_export_json": INCIDENT_FILTER,
     "correlation:campaigns": tuple(WindowForm.base_fields),
     "hunting:hunts": ("saved",),
     "tenants:customer_list": (*CustomerFilterForm.base_fields, "page"),
@@ -91,7 +96,7 @@ NOT_LISTS = {
     "notifications:tags", "notifications:tag_create", "notifications:customer_tags",
 }  # fmt: skip
 # What a page needs in its query to answer at all.
-BASE_QUERY = {"alerts:live": {"since_id": "0"}}
+BASE_QUERY = {"alerts:live": {"since_id": "0"}, "alerts:incident_live": {"mark": "0"}}
 
 ID_ERROR = f"Enter a whole number from 1 to {BIGINT_MAX}."
 MARK_ERROR = f"Enter a whole number from 0 to {BIGINT_MAX}."
@@ -170,9 +175,12 @@ SAYS_SO: dict[tuple[str, str], Callable[[str, dict[str, Any]], bool]] = {
     ("alerts:export_json", "customer"): _matches_nothing,
     ("alerts:chart_data", "customer"): _charts_nothing,
     ("alerts:live", "since_id"): _mark_error,
-    ("alerts:incidents", "customer"): _id_error,
+    ("alerts:incidents", "customer"): _left_out,
+    ("alerts:incident_counts", "customer"): _counts_nothing,
+    ("alerts:incident_live", "customer"): _matches_nothing,
+    ("alerts:incident_export_csv", "customer"): _matches_nothing,
+    ("alerts:incident_export_json", "customer"): _matches_nothing,
     ("tenants:audit_log", "customer"): _id_error,
-    ("alerts:incidents", "page"): _no_such_page,
     ("tenants:customer_list", "page"): _no_such_page,
     ("tenants:audit_log", "page"): _no_such_page,
 }
@@ -216,9 +224,8 @@ def test_the_walk_checks_what_it_should(seen: dict[str, Any]) -> None:
 
 
 # --- the two reproductions of the security run ---------------------------------------------
-@pytest.mark.parametrize("page", ["/incidents/", "/audit/"], ids=["incidents", "audit_log"])
-def test_a_customer_id_beyond_64_bits_is_a_form_error(seen: dict[str, Any], page: str) -> None:
-    response = seen["client"].get(f"{page}?customer=9223372036854775808")
+def test_a_customer_id_beyond_64_bits_is_a_form_error(seen: dict[str, Any]) -> None:
+    response = seen["client"].get("/audit/?customer=9223372036854775808")
     assert response.status_code == 200
     body = body_of(response)
     assert "This filter was not applied" in body
@@ -230,9 +237,9 @@ def test_the_largest_id_is_accepted_and_matches_nothing(seen: dict[str, Any]) ->
     client = seen["client"]
     audit = body_of(client.get(f"/audit/?customer={BIGINT_MAX}"))
     assert "filter-errors" not in audit and "No events match." in audit
-    # Not a customer the admin can pick: the usual "not one of the choices" error.
+    # Not a customer in scope: left out, and the page says so.
     incidents = body_of(client.get(f"/incidents/?customer={BIGINT_MAX}"))
-    assert "Select a valid choice" in incidents
+    assert LEFT_OUT in incidents and "Bounds incident" not in incidents
     live = client.get(f"/alerts/live/?since_id={BIGINT_MAX}")
     assert live.status_code == 200 and live.json()["count"] == 0
 
@@ -291,7 +298,15 @@ def test_the_charts_page_names_a_bad_filter_and_a_bad_window(seen: dict[str, Any
 def test_an_incident_search_of_unicode_digits_is_plain_text(seen: dict[str, Any]) -> None:
     response = seen["client"].get("/incidents/?q=²")
     assert response.status_code == 200
-    assert "No incidents match." in body_of(response)
+    assert "No incidents match this filter." in body_of(response)
+
+
+def test_incident_live_mark_beyond_the_calendar_is_refused_in_words(
+    seen: dict[str, Any],
+) -> None:
+    response = seen["client"].get("/incidents/live/?mark=9223372036854775807")
+    assert response.status_code == 400
+    assert "Enter a whole number from 0 to" in response.json()["errors"]["mark"][0]["message"]
 
 
 def test_page_links_keep_every_repeated_filter_value(seen: dict[str, Any]) -> None:
@@ -301,7 +316,7 @@ def test_page_links_keep_every_repeated_filter_value(seen: dict[str, Any]) -> No
         IncidentFactory(customer=customer, incident_id=1000 + n, name=f"Many {n}")
     response = seen["client"].get(f"/incidents/?customer={customer.pk}&customer={other.pk}")
     body = body_of(response)
-    assert f"?customer={customer.pk}&amp;customer={other.pk}&amp;page=2" in body
+    assert f"?customer={customer.pk}&amp;customer={other.pk}&amp;after=" in body
 
 
 @pytest.mark.parametrize("alert", ["9223372036854775808", "²", "0"])

@@ -1,5 +1,5 @@
-"""Forms of the console's detail, write-back, incident and scope pages; they validate,
-services write."""
+"""Forms of the console's detail, write-back and scope pages, and the vocabularies' choices
+every form of the console offers; they validate, services write."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from django.contrib.auth.models import Group
 from partner_portal.alerts.reads.alert_list import SEVERITIES
 from partner_portal.alerts.writeback import BULK_LIMIT, CALLS_PER_MINUTE, AlertChanges
 from partner_portal.core.access import Role
-from partner_portal.core.bounds import IdsChoiceField, parse_whole_number
+from partner_portal.core.bounds import parse_whole_number
 from partner_portal.defender import (
     SETTABLE_ALERT_DETERMINATIONS,
     SETTABLE_ALERT_STATUSES,
     AlertClassification,
     AlertSeverity,
-    IncidentStatus,
     Vocabulary,
 )
 from tenants.models import Customer
@@ -134,19 +133,6 @@ class BulkUpdateForm(forms.Form):
         if not data.get("status") and not data["assigned_to"]:
             raise forms.ValidationError("Choose a status or an assignee to apply.")
         return data
-
-
-class IncidentFilterForm(forms.Form):
-    customer = IdsChoiceField(queryset=Customer.objects.none(), required=False)
-    status = forms.ChoiceField(choices=[ANY, *IncidentStatus.choices()], required=False)
-    severity = forms.ChoiceField(choices=[ANY, *SEVERITY_CHOICES], required=False)
-    q = forms.CharField(label="Search", max_length=200, required=False)
-
-    def __init__(self, *args: Any, customers: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if customers is not None:
-            # Only customers the user may see are offered (and accepted).
-            self.fields["customer"].queryset = customers  # type: ignore[attr-defined]
 
 
 class ScopeGrantForm(forms.Form):

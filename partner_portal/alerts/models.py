@@ -134,8 +134,26 @@ class Incident(models.Model):
             )
         ]
         indexes = [
+            # The queue's pages (`reads.incident_queue`), newest first overall and per
+            # customer (an analyst's scope), by severity and by status; the id breaks ties
+            # for keyset paging.
             models.Index(fields=["-created_at", "-id"], name="incident_newest"),
-            models.Index(fields=["customer", "-created_at"], name="incident_customer_newest"),
+            models.Index(
+                fields=["customer", "-created_at", "-id"], name="incident_customer_newest"
+            ),
+            models.Index(
+                fields=["-severity_rank", "-created_at", "-id"], name="incident_rank_newest"
+            ),
+            models.Index(fields=["status", "-created_at", "-id"], name="incident_status_newest"),
+            # The queue's counts by severity and status: an index-only scan on PostgreSQL
+            # for the common filters (time, customer; merged incidents left out).
+            models.Index(
+                fields=["severity", "status", "created_at"],
+                include=["customer", "redirect_incident_id"],
+                name="incident_counts",
+            ),
+            # Live updates: the incidents written since a mark.
+            models.Index(fields=["synced_at"], name="incident_synced"),
         ]
 
     def __str__(self) -> str:

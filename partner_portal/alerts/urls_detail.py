@@ -1,15 +1,13 @@
-"""Alert detail, write-back, incidents, tenant health and analyst scopes."""
+"""Alert detail, write-back, tenant health and analyst scopes."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from partner_portal.alerts.views import alert_detail, health, incidents, scopes
+from partner_portal.alerts.views import alert_detail, health, scopes
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/<int:pk>/", alert_detail.alert_detail, name="detail"),
     path("alerts/<int:pk>/update/", alert_detail.alert_update, name="update"),
     path("alerts/bulk/", alert_detail.alert_bulk, name="bulk"),
-    path("incidents/", incidents.incident_list, name="incidents"),
-    path("incidents/<int:pk>/", incidents.incident_detail, name="incident"),
     path("health/", health.tenant_health, name="health"),
     path("scopes/", scopes.scope_list, name="scopes"),
     path("scopes/<int:pk>/revoke/", scopes.scope_revoke, name="scope_revoke"),

@@ -15,12 +15,11 @@ waiting for the answer.
 from __future__ import annotations
 
 from partner_portal.alerts.models import Alert
+from partner_portal.alerts.products import ENDPOINT
 from partner_portal.defender import ALERT_READWRITE, MdeClient, RetryPolicy
 from tenants import microsoft
 from tenants.models import Customer, CustomerStatus
 
-# The product of every alert the Defender for Endpoint API serves.
-ENDPOINT = "microsoftDefenderForEndpoint"
 # A person is waiting for the answer, so give up far sooner than a background sync would.
 INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, max_throttled=3, max_total_wait=20.0)
 

@@ -1,15 +1,20 @@
-// The alert list's behaviour in the browser: counts loaded after the page, live updates
-// by polling, "select all", and the custom time range shown only when chosen.
-// The page works without it; this only adds what needs a script.
+// A console list's behaviour in the browser (the alert list and the incident queue):
+// counts loaded after the page, live updates by polling, "select all", and the custom
+// time range shown only when chosen. The page works without it; this only adds what
+// needs a script. The table names its live endpoint, the mark it holds (data-since-id)
+// and the query parameter the mark travels in (data-mark-param); the banner names what
+// it counts (data-one, data-many).
 (function () {
   "use strict";
 
-  const table = document.getElementById("alert-table");
-  const banner = document.getElementById("new-alerts");
+  const table = document.querySelector("table[data-live-url]");
+  const banner = document.querySelector("[data-new-banner]");
+  const markParam = (table && table.dataset.markParam) || "since_id";
+  const keyOf = (row) => row.dataset.alertId || row.dataset.incidentId;
 
   // --- counts: a separate request, so a large filter never slows the list itself ---------
   function loadCounts() {
-    const holder = document.getElementById("alert-counts");
+    const holder = document.querySelector("[data-counts-url]");
     if (!holder || !holder.dataset.countsUrl) return;
     fetch(holder.dataset.countsUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
@@ -31,7 +36,7 @@
 
   function liveUrl() {
     const url = new URL(table.dataset.liveUrl, window.location.href);
-    url.searchParams.set("since_id", table.dataset.sinceId || "0");
+    url.searchParams.set(markParam, table.dataset.sinceId || "0");
     return url;
   }
 
@@ -48,7 +53,7 @@
         pending = data.count;
         if (pending > 0) {
           banner.querySelector("[data-new-text]").textContent =
-            pending === 1 ? "1 new alert matches this filter —" : pending + " new alerts match this filter —";
+            pending === 1 ? "1 " + banner.dataset.one + " —" : pending + " " + banner.dataset.many + " —";
           banner.hidden = false;
         }
       })
@@ -72,20 +77,30 @@
         const template = document.createElement("template");
         template.innerHTML = data.rows_html.trim();
         body.querySelectorAll("tr.empty").forEach((row) => row.remove());
-        const known = new Set(Array.from(body.rows, (row) => row.dataset.alertId));
-        const rows = Array.from(template.content.querySelectorAll("tr")).filter(
-          (row) => !known.has(row.dataset.alertId)
-        );
+        // Rows that left the filter (an incident merged, say) go; rows already shown
+        // that changed are replaced where they stand; the others come first.
+        const gone = new Set((data.gone || []).map(String));
+        const known = new Map();
+        Array.from(body.rows).forEach((row) => {
+          if (gone.has(keyOf(row))) row.remove();
+          else known.set(keyOf(row), row);
+        });
+        const rows = [];
+        template.content.querySelectorAll("tr").forEach((row) => {
+          const shown = known.get(keyOf(row));
+          if (shown) shown.replaceWith(row);
+          else rows.push(row);
+        });
         body.prepend(...rows);
         // Keep what was on screen where it was when the list sits above the viewport.
         if (body.getBoundingClientRect().top < 0) {
           window.scrollBy(0, body.getBoundingClientRect().bottom - before);
         }
-        table.dataset.sinceId = String(data.since_id);
+        table.dataset.sinceId = String(data[markParam]);
         pending = 0;
         banner.hidden = true;
         if (rows.length) {
-          const link = rows[0].querySelector("a.alert-link");
+          const link = rows[0].querySelector("a.alert-link, a.incident-link");
           if (link) link.focus({ preventScroll: true });
         }
       })

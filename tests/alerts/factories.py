@@ -68,6 +68,8 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     severity_rank = factory.LazyAttribute(lambda i: SEVERITY_RANK.get(i.severity, 0))
     created_at = factory.Sequence(lambda n: BASE_TIME + timedelta(minutes=n))
     last_updated_at = factory.LazyAttribute(lambda i: i.created_at)
+    # Written when Defender last changed it, unless a test says otherwise.
+    synced_at = factory.LazyAttribute(lambda i: i.last_updated_at or timezone.now())
     raw = factory.LazyFunction(dict)
 
 

@@ -2,82 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from partner_portal.alerts.views import alert_list as list_views
 from tests.alerts.factories import AlertFactory, CustomerFactory
-from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def module_browser(django_db_setup: None) -> Iterator[Any]:
-    """A Chromium of this module's own, closed when the module ends.
-
-    Playwright's sync API keeps an event loop in this thread, which Django takes for async
-    code; while it runs, the ORM calls of these tests (plain synchronous ones) are let
-    through. Closing it here keeps the loop from outliving the module and tripping the
-    database calls of tests that run later. The database is set up before it starts.
-    """
-    from playwright.sync_api import sync_playwright
-
-    from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def signed_in_page(module_browser: Any, live_server: Any) -> Any:
-    # A superuser holds every role without the groups a data migration creates (a
-    # transactional test's flush removes those for the tests after it).
-    admin = UserFactory(username="console-admin", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(admin)
-    context = module_browser.new_context(base_url=live_server.url)
-    host = live_server.url.split("//", 1)[1].split(":", 1)[0]
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "domain": host,
-                "path": "/",
-            }
-        ]
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "response",
-        lambda r: (
-            errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
-    page.script_errors = errors
-    yield page
-    context.close()
+# The browser and the signed-in page are `tests.fixtures.browser`'s `module_browser` and
+# `signed_in_page`.
 
 
 def test_counts_load_and_a_new_alert_is_shown_on_request(

@@ -49,6 +49,9 @@ def row(**overrides: Any) -> AlertRow:
         "created_iso": "2026-11-20T09:30:00Z",
         "created_display": "2026-11-20 09:30",
         "label": "Suspicious process",
+        "service_source": "microsoftDefenderForEndpoint",
+        "from_graph": True,
+        "product": "Defender for Endpoint",
     }
     values.update(overrides)
     return values
@@ -78,6 +81,7 @@ def test_row_markup_is_what_the_page_and_its_script_expect() -> None:
       <td class="title"><a class="alert-link" href="/alerts/42/">Suspicious process</a>
         <span class="sub">da6383_1 · Execution</span></td>
       <td>Alpha Ltd</td>
+      <td class="product">Defender for Endpoint</td>
       <td><span class="status status-InProgress">In progress</span><span
         class="sub">TruePositive</span></td>
       <td class="where">ws-01.alpha.example<span class="sub">alice</span></td>
@@ -106,13 +110,14 @@ def test_row_escapes_every_stored_value() -> None:
                 computer=hostile,
                 related_user=hostile,
                 assigned=hostile,
+                product=hostile,
             )
         ],
         list_url="/alerts/",
     )
     assert "<img" not in html
     assert 'onerror="' not in html
-    assert html.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 13
+    assert html.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 14
 
 
 def test_row_leaves_out_empty_second_lines_and_marks_fresh_rows() -> None:

@@ -27,10 +27,26 @@ from django.db.models import Model
 
 from partner_portal.alerts import reads, visibility
 from partner_portal.alerts.models import Alert, Incident
-from partner_portal.alerts.reads import alert_detail, alert_list, charts, exports, health, incidents
+from partner_portal.alerts.reads import (
+    alert_detail,
+    alert_list,
+    charts,
+    exports,
+    health,
+    incident_queue,
+    incidents,
+    keyset,
+)
 from partner_portal.alerts.reads.alert_detail import AlertDetail
 from partner_portal.alerts.reads.alert_list import AlertCounts, AlertPage, AlertQuery, LiveUpdate
+from partner_portal.alerts.reads.incident_queue import (
+    IncidentChanges,
+    IncidentCounts,
+    IncidentPage,
+    IncidentQuery,
+)
 from partner_portal.alerts.reads.incidents import IncidentDetail
+from partner_portal.alerts.reads.keyset import format_time
 from tenants import scoping
 from tenants.models import Customer
 from tests.alerts.factories import BASE_TIME, AlertFactory, CustomerFactory, IncidentFactory
@@ -44,9 +60,34 @@ MODULES = tuple(
     for info in pkgutil.iter_modules(reads.__path__)
 )
 QUERY = AlertQuery()
+QUEUE = IncidentQuery()
 
 Call = Callable[[Any, dict[str, int]], Any]
+
+
+def _customer_cursor(u: Any, ids: dict[str, int]) -> Any:
+    """A "customer, then newest" page after a cursor naming the world's customer: the
+    customer is looked up through the door (a shut door makes the cursor invalid)."""
+    cursor = f"{ids['customer']},{format_time(BASE_TIME + timedelta(days=1))},{2**40}"
+    try:
+        return keyset.keyset_slice(
+            Incident.objects.all(),
+            read=lambda rows: list(rows.values("pk", "customer_id", "created_at")),
+            user=u,
+            sort="customer",
+            after=cursor,
+            size=10,
+        ).rows
+    except keyset.InvalidCursor:
+        return None
+
+
 CALLS: dict[str, Call] = {
+    "keyset.keyset_slice": _customer_cursor,
+    "keyset.cursor_values": lambda u, ids: (
+        _customer_cursor(u, ids)
+        and keyset.cursor_values((ids["customer"], BASE_TIME, 1), "customer", u)
+    ),
     "alert_list.filtered_alerts": lambda u, ids: alert_list.filtered_alerts(user=u, query=QUERY),
     "alert_list.live_watermark": lambda u, ids: alert_list.live_watermark(user=u),
     "alert_list.alert_page": lambda u, ids: alert_list.alert_page(user=u, query=QUERY),
@@ -65,7 +106,31 @@ CALLS: dict[str, Call] = {
     "alert_detail.alerts_for_action": lambda u, ids: alert_detail.alerts_for_action(
         user=u, pks=[ids["alert"]]
     ),
-    "incidents.incident_list": lambda u, ids: incidents.incident_list(user=u),
+    "incident_queue.queue": lambda u, ids: incident_queue.queue(user=u),
+    "incident_queue.filtered_incidents": lambda u, ids: incident_queue.filtered_incidents(
+        user=u, query=QUEUE
+    ),
+    "incident_queue.products_of": lambda u, ids: incident_queue.products_of(
+        user=u, incidents=[(ids["customer"], 7)]
+    ),
+    "incident_queue.legacy_customers": lambda u, ids: incident_queue.legacy_customers(
+        user=u, customer_ids=[ids["customer"]]
+    ),
+    "incident_queue.queue_rows": lambda u, ids: incident_queue.queue_rows(
+        Incident.objects.filter(pk=ids["incident"]), user=u
+    )[0]["products"],
+    "incident_queue.incident_page": lambda u, ids: incident_queue.incident_page(
+        user=u, query=QUEUE
+    ),
+    "incident_queue.incident_counts": lambda u, ids: incident_queue.incident_counts(
+        user=u, query=QUEUE
+    ),
+    "incident_queue.incidents_changed": lambda u, ids: incident_queue.incidents_changed(
+        user=u, query=QUEUE, mark=0
+    ),
+    "exports.incident_export_rows": lambda u, ids: list(
+        exports.incident_export_rows(user=u, query=QUEUE, page_url="/incidents/")
+    ),
     "incidents.incident_detail": lambda u, ids: incidents.incident_detail(
         user=u, pk=ids["incident"]
     ),
@@ -98,6 +163,14 @@ def _is_empty(answer: Any) -> bool:
         return answer.total == 0
     if isinstance(answer, LiveUpdate):
         return answer.count == 0 and answer.alerts == []
+    if isinstance(answer, IncidentPage):
+        return answer.incidents == []
+    if isinstance(answer, IncidentCounts):
+        return answer.total == 0
+    if isinstance(answer, IncidentChanges):
+        return answer.count == 0 and answer.incidents == [] and answer.gone == []
+    if isinstance(answer, dict) and "over_time" not in answer:  # products of incidents
+        return not answer
     if isinstance(answer, dict):  # chart data
         series = answer["over_time"]["series"].values()
         return not any(any(counts) for counts in series) and not answer["top_categories"]
@@ -109,7 +182,8 @@ def world(analyst: Any) -> tuple[Any, dict[str, int]]:
     # An analyst who may see every customer: portal admins and onboarding staff see every
     # customer's health without asking the scope, by design.
     AnalystScopeFactory(user=analyst, all_customers=True)
-    customer = CustomerFactory(display_name="Contoso")
+    # Verified but not on Graph: a customer on the legacy API, so its mark shows.
+    customer = CustomerFactory(display_name="Contoso", last_verified_at=BASE_TIME)
     alert = AlertFactory(
         customer=customer, severity="High", incident_id=7, machine_id="m" * 40,
         created_at=BASE_TIME, last_updated_at=BASE_TIME,
@@ -118,7 +192,7 @@ def world(analyst: Any) -> tuple[Any, dict[str, int]]:
         customer=customer, incident_id=7, name="Staging", status="Active", severity="High",
         alert_ids=[alert.alert_id], created_at=BASE_TIME,
     )  # fmt: skip
-    return analyst, {"alert": alert.pk, "incident": incident.pk}
+    return analyst, {"alert": alert.pk, "incident": incident.pk, "customer": customer.pk}
 
 
 def _shut_the_doors(monkeypatch: pytest.MonkeyPatch) -> None:

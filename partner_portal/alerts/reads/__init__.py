@@ -2,12 +2,13 @@
 
 - `alert_list`: the consolidated alert list: the filter every list-derived read shares,
   one page of rows, its counts and its live updates (and the mark they start from).
-- `keyset`: the list's sort orders and the keyset cursors its pages are cut with.
-- `exports`: the filtered alerts as CSV/JSON rows.
+- `incident_queue`: the incident queue: its filter, pages, counts and live updates.
+- `keyset`: the sort orders of both lists and the keyset cursors their pages are cut with.
+- `exports`: the filtered alerts, or the queue's incidents, as CSV/JSON rows.
 - `charts`: the chart page's figures for the filtered alerts.
 - `alert_detail`: one alert with its incident, device, comments and evidence, and the
   alerts a bulk change may touch.
-- `incidents`: the incident list and one incident with its alerts.
+- `incidents`: one incident with its alerts.
 - `health`: each customer's sync health and API budget.
 - `defender_links`: deep links into the customer's Defender portal.
 

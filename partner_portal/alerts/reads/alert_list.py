@@ -26,15 +26,8 @@ from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Su
 from django.utils.timezone import localtime
 
 from partner_portal.alerts.models import Alert
-from partner_portal.alerts.reads.keyset import (
-    SORTS,
-    InvalidCursor,
-    SortSpec,
-    _ordering,
-    beyond,
-    decode_cursor,
-    encode_cursor,
-)
+from partner_portal.alerts.products import alerts_of_products, product_label, product_of
+from partner_portal.alerts.reads.keyset import SORTS, Row, SortSpec, _ordering, keyset_slice
 from partner_portal.alerts.visibility import visible_alerts
 from partner_portal.defender import SETTABLE_ALERT_STATUSES, AlertSeverity, AlertStatus
 from tenants.scoping import sees_all_customers, visible_customers
@@ -75,6 +68,7 @@ class AlertQuery:
     classification: str = ""
     category: str = ""
     detection_source: str = ""
+    products: tuple[str, ...] = ()
     assigned_to: str = ""
     text: str = ""
     since: datetime | None = None
@@ -101,6 +95,8 @@ def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySe
         alerts = alerts.filter(category=query.category)
     if query.detection_source:
         alerts = alerts.filter(detection_source=query.detection_source)
+    if query.products:
+        alerts = alerts.filter(alerts_of_products(query.products))
     if query.assigned_to:
         alerts = alerts.filter(assigned_to__iexact=query.assigned_to)
     if query.since is not None:
@@ -125,7 +121,7 @@ def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySe
 LIST_COLUMNS = (
     "pk", "customer_id", "customer__display_name", "alert_id", "title", "severity",
     "severity_rank", "status", "classification", "category", "assigned_to",
-    "computer_dns_name", "related_user", "created_at",
+    "computer_dns_name", "related_user", "created_at", "service_source", "from_graph",
 )  # fmt: skip
 # The statuses whose words differ from how Defender spells them (InProgress, say).
 STATUS_LABELS = {s.value: s.label for s in AlertStatus if s.label != s.value}
@@ -133,7 +129,7 @@ NO_VALUE = "\u2014"  # an em dash, for an empty cell
 
 # One row of the list, as `list_html.alert_rows_html` prints it: the stored values plus the
 # display values worked out once here ("label", "created_iso", ...).
-AlertRow = dict[str, Any]
+AlertRow = Row
 
 
 def _list_row(values: tuple[Any, ...]) -> AlertRow:
@@ -146,6 +142,7 @@ def _list_row(values: tuple[Any, ...]) -> AlertRow:
     row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
     row["computer"] = row["computer_dns_name"] or NO_VALUE
     row["assigned"] = row["assigned_to"] or NO_VALUE
+    row["product"] = product_label(product_of(row["service_source"], row["from_graph"]))
     return row
 
 
@@ -191,21 +188,6 @@ def live_watermark(*, user: User | AnonymousUser) -> int:
     return top or 0
 
 
-def _cursor_values(cursor: tuple[Any, ...], sort: str, user: User | AnonymousUser) -> list[Any]:
-    """The cursor's values lined up with the sort's columns (the customer sort needs the
-    customer's name, looked up in scope so a foreign customer pk is refused)."""
-    if sort != "customer":
-        return list(cursor)
-    customer_id, created_at, pk = cursor
-    name = (
-        visible_customers(user=user).filter(pk=customer_id).values_list("display_name", flat=True)
-    )
-    found = list(name)
-    if not found:
-        raise InvalidCursor("customer not visible")
-    return [found[0], customer_id, created_at, pk]
-
-
 def alert_page(
     *,
     user: User | AnonymousUser,
@@ -216,29 +198,23 @@ def alert_page(
 ) -> AlertPage:
     """One page of alerts: the first, the one after cursor `after`, or the one before
     cursor `before`. Raises InvalidCursor for a cursor that does not fit the sort."""
-    spec = SORTS[query.sort]
     watermark = live_watermark(user=user)
-    alerts = filtered_alerts(user=user, query=query)
-    forward = not before
-    cursor_text = after or before
-    if cursor_text:
-        values = _cursor_values(decode_cursor(cursor_text, query.sort), query.sort, user)
-        alerts = alerts.filter(beyond(query.sort, values, forward))
-    rows = list_rows(alerts.order_by(*_ordering(spec, forward))[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    if not forward:
-        rows.reverse()
-    page = AlertPage(alerts=rows, sort=spec, live_since_id=watermark)
-    if rows:
-        first, last = encode_cursor(rows[0], query.sort), encode_cursor(rows[-1], query.sort)
-        if forward:
-            page.next_cursor = last if more else None
-            page.previous_cursor = first if cursor_text else None
-        else:
-            page.next_cursor = last
-            page.previous_cursor = first if more else None
-    return page
+    cut = keyset_slice(
+        filtered_alerts(user=user, query=query),
+        read=list_rows,
+        user=user,
+        sort=query.sort,
+        after=after,
+        before=before,
+        size=size,
+    )
+    return AlertPage(
+        alerts=cut.rows,
+        sort=SORTS[query.sort],
+        next_cursor=cut.next_cursor,
+        previous_cursor=cut.previous_cursor,
+        live_since_id=watermark,
+    )
 
 
 # --- counts ----------------------------------------------------------------------------------

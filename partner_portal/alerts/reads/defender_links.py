@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 
 
 def _portal(customer: Customer) -> str:
+    return _cloud_portal(customer.cloud)
+
+
+def _cloud_portal(cloud_name: str) -> str:
     try:
-        cloud = Cloud(customer.cloud)
+        cloud = Cloud(cloud_name)
     except ValueError:
         cloud = Cloud.COMMERCIAL
     return cloud.portal_url
@@ -35,4 +39,9 @@ def defender_alert_url(alert: Alert) -> str:
 def defender_incident_url(incident: Incident) -> str:
     """Deep link to the incident, the same way."""
     customer = incident.customer
-    return f"{_portal(customer)}/incidents/{incident.incident_id}?tid={customer.tenant_id or ''}"
+    return incident_link(customer.cloud, customer.tenant_id, incident.incident_id)
+
+
+def incident_link(cloud: str, tenant_id: str | None, incident_id: int) -> str:
+    """Deep link to an incident from the stored values alone (exports read no models)."""
+    return f"{_cloud_portal(cloud)}/incidents/{incident_id}?tid={tenant_id or ''}"

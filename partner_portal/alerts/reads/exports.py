@@ -1,4 +1,8 @@
-"""The alert export: every alert of the list's current filter, as rows for CSV or JSON.
+"""The exports: every alert of the list's current filter, or every incident of the
+queue's, as rows for CSV or JSON.
+
+`EXPORT_NAMES` names the columns of a row: the stored columns of `EXPORT_COLUMNS`, then
+the product (worked out from the alert's `serviceSource`, see `products`).
 
 The export reads what the list shows (`alert_list.filtered_alerts`, so the user's scope
 and filter) in the list's sort order, with more columns than a list row and with no
@@ -9,9 +13,18 @@ not grow with the number of rows; the view writes them out as they come.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from partner_portal.alerts.products import product_label, product_of
 from partner_portal.alerts.reads.alert_list import AlertQuery, filtered_alerts
+from partner_portal.alerts.reads.defender_links import incident_link
+from partner_portal.alerts.reads.incident_queue import (
+    IncidentQuery,
+    filtered_incidents,
+    legacy_customers,
+    products_of,
+)
 from partner_portal.alerts.reads.keyset import SORTS, _ordering
 
 if TYPE_CHECKING:
@@ -37,18 +50,66 @@ EXPORT_COLUMNS = (
     ("incident_id", "incident_id"),
     ("mitre_techniques", "mitre_techniques"),
 )
+EXPORT_NAMES = (*(name for name, _ in EXPORT_COLUMNS), "product")
 EXPORT_CHUNK = 2000
+
+
+def with_product(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """Rows read with `service_source, from_graph` last, those two turned into the
+    product's name."""
+    for *values, service_source, from_graph in rows:
+        yield (*values, product_label(product_of(service_source, from_graph)))
 
 
 def alert_export_rows(
     *, user: User | AnonymousUser, query: AlertQuery
 ) -> Iterator[tuple[Any, ...]]:
-    """Every matching alert as a tuple of EXPORT_COLUMNS, read in chunks (a server-side
+    """Every matching alert as a tuple of EXPORT_NAMES, read in chunks (a server-side
     cursor on PostgreSQL) so memory does not grow with the number of rows."""
     spec = SORTS[query.sort]
     rows = (
         filtered_alerts(user=user, query=query)
         .order_by(*_ordering(spec, True))
-        .values_list(*[column for _, column in EXPORT_COLUMNS])
+        .values_list(*[column for _, column in EXPORT_COLUMNS], "service_source", "from_graph")
     )
-    return rows.iterator(chunk_size=EXPORT_CHUNK)
+    return with_product(rows.iterator(chunk_size=EXPORT_CHUNK))
+
+
+# The incident export's columns: what a queue row shows, plus the links.
+INCIDENT_EXPORT_NAMES = (
+    "customer", "tenant_id", "incident_id", "name", "created_at", "last_updated_at",
+    "severity", "status", "classification", "determination", "assigned_to", "products",
+    "tags", "system_tags", "alert_count", "legacy_api", "portal_url", "defender_url",
+)  # fmt: skip
+_INCIDENT_READ = (
+    "customer_id", "customer__display_name", "customer__tenant_id", "customer__cloud",
+    "incident_id", "name", "created_at", "last_updated_at", "severity", "status",
+    "classification", "determination", "assigned_to", "tags", "system_tags", "alert_ids", "pk",
+)  # fmt: skip
+
+
+def incident_export_rows(
+    *, user: User | AnonymousUser, query: IncidentQuery, page_url: str
+) -> Iterator[tuple[Any, ...]]:
+    """Every incident of the queue's filter as a tuple of INCIDENT_EXPORT_NAMES, in the
+    queue's order; `page_url` is the absolute URL of the queue (an incident's page is
+    `page_url` + its pk). Read in chunks, each chunk's products in one more query."""
+    spec = SORTS[query.sort]
+    rows = (
+        filtered_incidents(user=user, query=query)
+        .order_by(*_ordering(spec, True))
+        .values_list(*_INCIDENT_READ)
+        .iterator(chunk_size=EXPORT_CHUNK)
+    )
+    while chunk := list(islice(rows, EXPORT_CHUNK)):
+        products = products_of(user=user, incidents=((row[0], row[4]) for row in chunk))
+        legacy = legacy_customers(user=user, customer_ids=(row[0] for row in chunk))
+        for row in chunk:
+            (customer_id, customer, tenant_id, cloud, incident_id, *facts, tags, system_tags,
+             alert_ids, pk) = row  # fmt: skip
+            yield (
+                customer, tenant_id, incident_id, *facts,
+                products.get((customer_id, incident_id), []), tags, system_tags,
+                len(alert_ids), customer_id in legacy, f"{page_url}{pk}/",
+                incident_link(cloud, tenant_id, incident_id),
+            )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The incident pages: the list of a user's incidents, and one incident with its alerts.
+"""One incident with its alerts (the queue itself is `incident_queue`).
 
 Incidents are read through `visibility.visible_incidents`, so an analyst sees only the
 incidents of customers in their scope, and one outside it is "not found". An incident's
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_incident_url
@@ -24,35 +24,9 @@ from partner_portal.alerts.reads.incident_story import (
     incident_timeline,
 )
 from partner_portal.alerts.visibility import visible_incidents
-from partner_portal.core.bounds import parse_whole_number
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
-
-
-def incident_list(
-    *,
-    user: User | AnonymousUser,
-    customer_ids: list[int] | None = None,
-    status: str = "",
-    severity: str = "",
-    search: str = "",
-) -> QuerySet[Incident]:
-    """Incidents `user` may see, newest first, filtered as the incident page asks."""
-    incidents = visible_incidents(user=user).select_related("customer")
-    if customer_ids:
-        incidents = incidents.filter(customer_id__in=customer_ids)
-    if status:
-        incidents = incidents.filter(status=status)
-    if severity:
-        incidents = incidents.filter(severity=severity)
-    if search:
-        query = Q(name__icontains=search) | Q(assigned_to__icontains=search)
-        number = parse_whole_number(search)
-        if number is not None:
-            query |= Q(incident_id=number)
-        incidents = incidents.filter(query)
-    return incidents.order_by("-created_at", "-id")
 
 
 @dataclass
@@ -64,6 +38,8 @@ class IncidentDetail:
     # What the alerts' evidence names, and what happened when (`incident_story`).
     evidence_summary: list[EvidenceGroup] = field(default_factory=list)
     timeline: list[TimelineEvent] = field(default_factory=list)
+    # The incident this one was merged into, when the portal holds it (its pk).
+    merged_into: int | None = None
 
 
 def incident_detail(*, user: User | AnonymousUser, pk: int) -> IncidentDetail | None:
@@ -79,6 +55,14 @@ def incident_detail(*, user: User | AnonymousUser, pk: int) -> IncidentDetail | 
     )
     known = {a.alert_id for a in alerts}
     missing = [alert_id for alert_id in incident.alert_ids if alert_id not in known]
+    merged_into = None
+    if incident.redirect_incident_id is not None:
+        merged_into = (
+            visible_incidents(user=user)
+            .filter(customer_id=incident.customer_id, incident_id=incident.redirect_incident_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
     return IncidentDetail(
         incident=incident,
         alerts=alerts,
@@ -86,4 +70,5 @@ def incident_detail(*, user: User | AnonymousUser, pk: int) -> IncidentDetail | 
         defender_url=defender_incident_url(incident),
         evidence_summary=evidence_summary(alerts),
         timeline=incident_timeline(incident, alerts),
+        merged_into=merged_into,
     )

@@ -9,24 +9,39 @@ A cursor comes from the query string, so it is parsed strictly (`decode_cursor` 
 `InvalidCursor`), and the one sort whose cursor names a customer looks that customer up
 in the user's scope (`alert_list`): a cursor never reaches a customer outside it.
 
-The list itself (`alert_list`), its live updates and the exports order their rows with
-`_ordering`.
+The alert list (`alert_list`) and the incident queue (`incident_queue`) share the sort
+orders (both tables have the columns they name) and cut their pages with `keyset_slice`;
+their live updates and exports order their rows with `_ordering`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import BooleanField, DateTimeField, Expression, F, IntegerField, Q, Value
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    Expression,
+    F,
+    IntegerField,
+    Model,
+    Q,
+    QuerySet,
+    Value,
+)
 
 from partner_portal.core.bounds import parse_whole_number
+from tenants.scoping import visible_customers
 
 if TYPE_CHECKING:
-    from partner_portal.alerts.models import Alert
-    from partner_portal.alerts.reads.alert_list import AlertRow
+    from django.contrib.auth.models import AnonymousUser, User
+
+# One row of a list as its selector hands it to the markup (the columns it reads plus the
+# display values worked out once).
+Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -88,12 +103,12 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def encode_cursor(alert: Alert | AlertRow, sort: str) -> str:
-    """The cursor of `alert` (a model instance or a list row) for `sort`: its sort values,
+def encode_cursor(item: Model | Row, sort: str) -> str:
+    """The cursor of `item` (a model instance or a list row) for `sort`: its sort values,
     comma-separated, readable."""
     parts = []
     for attribute, kind in SORTS[sort].cursor_parts:
-        value = alert[attribute] if isinstance(alert, dict) else getattr(alert, attribute)
+        value = item[attribute] if isinstance(item, dict) else getattr(item, attribute)
         parts.append(format_time(value) if kind == "time" else str(int(value)))
     return ",".join(parts)
 
@@ -226,3 +241,63 @@ def _ordering(spec: SortSpec, forward: bool) -> list[Any]:
         expression = F(column)
         order.append(expression.desc() if descending == forward else expression.asc())
     return order
+
+
+def cursor_values(cursor: tuple[Any, ...], sort: str, user: User | AnonymousUser) -> list[Any]:
+    """The cursor's values lined up with the sort's columns (the customer sort needs the
+    customer's name, looked up in scope so a foreign customer pk is refused)."""
+    if sort != "customer":
+        return list(cursor)
+    customer_id, created_at, pk = cursor
+    name = (
+        visible_customers(user=user).filter(pk=customer_id).values_list("display_name", flat=True)
+    )
+    found = list(name)
+    if not found:
+        raise InvalidCursor("customer not visible")
+    return [found[0], customer_id, created_at, pk]
+
+
+@dataclass
+class KeysetSlice:
+    """One page of rows, with the cursors of its neighbours (None at either end)."""
+
+    rows: list[Row]
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+def keyset_slice(
+    rows: QuerySet[Any],
+    *,
+    read: Callable[[QuerySet[Any]], list[Row]],
+    user: User | AnonymousUser,
+    sort: str,
+    after: str = "",
+    before: str = "",
+    size: int,
+) -> KeysetSlice:
+    """The first page of `rows` in `sort`'s order, the one after cursor `after`, or the
+    one before cursor `before`, read by `read` (which turns an ordered, sliced queryset
+    into list rows). Raises InvalidCursor for a cursor that does not fit the sort."""
+    spec = SORTS[sort]
+    forward = not before
+    cursor_text = after or before
+    if cursor_text:
+        values = cursor_values(decode_cursor(cursor_text, sort), sort, user)
+        rows = rows.filter(beyond(sort, values, forward))
+    found = read(rows.order_by(*_ordering(spec, forward))[: size + 1])
+    more = len(found) > size
+    found = found[:size]
+    if not forward:
+        found.reverse()
+    page = KeysetSlice(rows=found)
+    if found:
+        first, last = encode_cursor(found[0], sort), encode_cursor(found[-1], sort)
+        if forward:
+            page.next_cursor = last if more else None
+            page.previous_cursor = first if cursor_text else None
+        else:
+            page.next_cursor = last
+            page.previous_cursor = first if more else None
+    return page

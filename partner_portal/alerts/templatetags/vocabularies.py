@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django import template
 
-from partner_portal.defender import AlertStatus
+from partner_portal.defender import AlertStatus, IncidentStatus
 from partner_portal.defender.graph_vocab import (
     GRAPH_DELIVERY_ACTIONS,
     GRAPH_DELIVERY_LOCATIONS,
@@ -54,3 +54,12 @@ def word(value: object, vocabulary: str) -> str:
     text = "" if value is None else str(value)
     found = EVIDENCE_VOCABULARIES.get(vocabulary)
     return found.label(text) if found is not None and text else text
+
+
+_INCIDENT_STATUS_LABELS = {status.value: status.label for status in IncidentStatus}
+
+
+@register.filter
+def incident_status_label(value: str) -> str:
+    """An incident status in words (AwaitingAction, say)."""
+    return _INCIDENT_STATUS_LABELS.get(value, value)

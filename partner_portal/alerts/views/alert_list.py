@@ -8,13 +8,7 @@ here queries the database directly. The page and its live updates print the same
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
-from typing import Any, cast
-
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -32,6 +26,7 @@ from partner_portal.alerts.list_html import alert_rows_html
 from partner_portal.alerts.reads import alert_list as list_reads
 from partner_portal.alerts.reads import charts, exports
 from partner_portal.alerts.reads.keyset import InvalidCursor
+from partner_portal.alerts.views.export_files import export_response
 from partner_portal.core.access import Role, require_roles
 
 analysts_only = require_roles(Role.ANALYST)
@@ -120,72 +115,12 @@ def alert_live(request: HttpRequest) -> HttpResponse:
 
 
 # --- exports ---------------------------------------------------------------------------------
-class _Echo:
-    """A file-like object whose write() hands the line back, for csv.writer."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-# A spreadsheet would run a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, list):
-        value = ";".join(str(item) for item in value)
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return "" if value is None else value
-
-
-# Rows per piece handed to the server: one write per row would cost a system call each.
-ROWS_PER_PIECE = 500
-
-
-def _csv_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    piece = [writer.writerow([name for name, _ in exports.EXPORT_COLUMNS])]
-    for row in rows:
-        piece.append(writer.writerow([_csv_cell(value) for value in row]))
-        if len(piece) >= ROWS_PER_PIECE:
-            yield "".join(piece)
-            piece = []
-    yield "".join(piece)
-
-
-def _json_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    names = [name for name, _ in exports.EXPORT_COLUMNS]
-    encoder = DjangoJSONEncoder()
-    piece = ["["]
-    separator = "\n"
-    for row in rows:
-        piece.append(separator + encoder.encode(dict(zip(names, row, strict=True))))
-        separator = ",\n"
-        if len(piece) >= ROWS_PER_PIECE:
-            yield "".join(piece)
-            piece = []
-    piece.append("\n]\n")
-    yield "".join(piece)
-
-
 def _export(request: HttpRequest, kind: str) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid():
         return _bad_filter(form)
     rows = exports.alert_export_rows(user=request.user, query=form.to_query())
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    if kind == "csv":
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
-    else:
-        response = StreamingHttpResponse(_json_chunks(rows), content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="alerts-{stamp}.{kind}"'
-    response["Cache-Control"] = "no-store"
-    # The access decorators are typed for HttpResponse; Django serves a streamed response
-    # through the same path.
-    return cast(HttpResponse, response)
+    return export_response(rows, names=exports.EXPORT_NAMES, kind=kind, basename="alerts")
 
 
 @analysts_only

@@ -76,6 +76,7 @@ NOT_LISTS = {
     "home", "healthz", "login", "logout",
     "password_change",  # its form is posted
     "alerts:bulk",  # POST only
+    "alerts:incident_bulk",  # POST only
     "alerts:health",
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted

@@ -2,7 +2,13 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from partner_portal.alerts.views import alert_detail, health, incidents, scopes
+from partner_portal.alerts.views import (
+    alert_detail,
+    health,
+    incident_writeback,
+    incidents,
+    scopes,
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/<int:pk>/", alert_detail.alert_detail, name="detail"),
@@ -10,6 +16,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/bulk/", alert_detail.alert_bulk, name="bulk"),
     path("incidents/", incidents.incident_list, name="incidents"),
     path("incidents/<int:pk>/", incidents.incident_detail, name="incident"),
+    path("incidents/<int:pk>/update/", incident_writeback.incident_update, name="incident_update"),
+    path("incidents/bulk/", incident_writeback.incident_bulk, name="incident_bulk"),
     path("health/", health.tenant_health, name="health"),
     path("scopes/", scopes.scope_list, name="scopes"),
     path("scopes/<int:pk>/revoke/", scopes.scope_revoke, name="scope_revoke"),

@@ -268,10 +268,14 @@ class GraphClient(DefenderApiClient):
             self, since, expand_alerts=expand_alerts, page_size=page_size, bound=bound
         )
 
-    def get_incident(self, incident_id: str) -> GraphIncident:
-        """One incident as Graph has it now, without its alerts."""
+    def get_incident(self, incident_id: str, *, expand_alerts: bool = False) -> GraphIncident:
+        """One incident as Graph has it now, with its alerts when ``expand_alerts`` (one
+        incident by ID, without ``$filter``, which is not what made ``$expand`` fail)."""
         path = f"{INCIDENTS}/{quote(incident_id, safe='')}"
-        incident: GraphIncident = self._call(INCIDENT_READ, "GET", path, parse=parse_graph_incident)
+        params = {"$expand": "alerts"} if expand_alerts else None
+        incident: GraphIncident = self._call(
+            INCIDENT_READ, "GET", path, params=params, parse=parse_graph_incident
+        )
         return incident
 
     def update_incident(

@@ -1,4 +1,5 @@
-"""Incidents: the list of a user's visible incidents, and one incident with its alerts."""
+"""Incidents: the list of a user's visible incidents, and one incident with its alerts
+(and its write-back form, `incident_writeback.py`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from partner_portal.alerts.forms import IncidentFilterForm
 from partner_portal.alerts.reads import incidents as incident_reads
+from partner_portal.alerts.views.incident_writeback import render_incident
 from partner_portal.core.access import Role, require_roles
 from tenants.scoping import visible_customers
 
@@ -38,6 +40,4 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     detail = incident_reads.incident_detail(user=request.user, pk=pk)
     if detail is None:
         raise Http404("No such incident.")
-    return render(
-        request, "alerts/incident_detail.html", {"d": detail, "incident": detail.incident}
-    )
+    return render_incident(request, detail)

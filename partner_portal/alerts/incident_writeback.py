@@ -48,6 +48,7 @@ from partner_portal.alerts.writeback_outcomes import (
     changes_in_words,
     failed_message,
     forbidden_message,
+    refused_permission,
 )
 from partner_portal.defender import (
     GRAPH_INCIDENT_READWRITE,
@@ -64,6 +65,8 @@ from tenants.audit import audit_record
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+    from tenants.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +160,9 @@ def incident_update(
     `seen_last_update` is the incident's lastUpdateDateTime the analyst's page showed;
     if Graph's differs, nothing is written and the result is a conflict.
     """
-    client, problem = _client(incident)
-    if client is None:
+    client, problem = _client(incident.customer)
+    problem = problem or _merged(incident)
+    if client is None or problem:
         return _recorded(incident, actor, Outcome.FAILED, problem, changes, ip_address, 0, False)
     return _apply(client, incident, actor, changes, seen_last_update, ip_address, bulk=False)
 
@@ -188,7 +192,7 @@ def incidents_bulk_update(
         by_customer[incident.customer_id].append(incident)
     results: list[IncidentWriteResult] = []
     for group in by_customer.values():
-        client, problem = _client(group[0])
+        client, problem = _client(group[0].customer)
         for incident in group:
             why = problem or _merged(incident)
             if client is None or why:
@@ -202,10 +206,9 @@ def incidents_bulk_update(
 
 
 # --- the steps --------------------------------------------------------------------------------
-def _client(incident: Incident) -> tuple[GraphClient | None, str]:
-    customer = incident.customer
+def _client(customer: Customer) -> tuple[GraphClient | None, str]:
     client, problem = graph_client_for(customer)
-    problem = problem or incident_unwritable(customer) or _merged(incident)
+    problem = problem or incident_unwritable(customer)
     return (None, problem) if problem else (client, "")
 
 
@@ -316,12 +319,13 @@ def _failure(
 ) -> IncidentWriteResult:
     if isinstance(exc, Forbidden):
         # Recorded on the customer so that the health page offers the re-consent link.
+        permission = refused_permission(exc, GRAPH_INCIDENT_READWRITE)
         verification.customer_record_access_problem(
-            customer_id=incident.customer_id, exc=exc, missing_permission=GRAPH_INCIDENT_READWRITE
+            customer_id=incident.customer_id, exc=exc, missing_permission=permission
         )
-        message = forbidden_message(GRAPH_INCIDENT_READWRITE, "incidents")
+        message = forbidden_message(permission, "incidents")
         result = IncidentWriteResult(
-            incident, Outcome.FORBIDDEN, message, changes.wanted(), None, GRAPH_INCIDENT_READWRITE
+            incident, Outcome.FORBIDDEN, message, changes.wanted(), None, permission
         )
         _audit(result, actor, ip_address, calls, bulk)
         return result

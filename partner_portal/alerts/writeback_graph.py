@@ -39,6 +39,7 @@ from partner_portal.alerts.writeback_outcomes import (
     failed_message,
     forbidden_message,
     record_outcome,
+    refused_permission,
 )
 from partner_portal.defender import (
     GRAPH_ALERT_READWRITE,
@@ -178,12 +179,13 @@ def graph_alert_failure(
     """Graph refused or failed: the outcome in words, recorded."""
     if isinstance(exc, Forbidden):
         # Recorded on the customer so that the health page offers the re-consent link.
+        permission = refused_permission(exc, GRAPH_ALERT_READWRITE)
         verification.customer_record_access_problem(
-            customer_id=alert.customer_id, exc=exc, missing_permission=GRAPH_ALERT_READWRITE
+            customer_id=alert.customer_id, exc=exc, missing_permission=permission
         )
-        message = forbidden_message(GRAPH_ALERT_READWRITE)
+        message = forbidden_message(permission)
         result = WriteResult(
-            alert, Outcome.FORBIDDEN, message, wanted, permission=GRAPH_ALERT_READWRITE, api=API
+            alert, Outcome.FORBIDDEN, message, wanted, permission=permission, api=API
         )
     elif isinstance(exc, NotFound):
         message = "Microsoft Graph no longer knows this alert (it may have been deleted)."

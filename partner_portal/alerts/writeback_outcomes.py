@@ -23,7 +23,7 @@ from partner_portal.alerts.sync.graph_rows import (
     portal_value,
 )
 from partner_portal.core.failures import describe_failure
-from partner_portal.defender import AlertRecord, DefenderError, GraphAlert
+from partner_portal.defender import AlertRecord, DefenderError, Forbidden, GraphAlert
 from tenants.audit import audit_record
 
 if TYPE_CHECKING:
@@ -56,6 +56,12 @@ def forbidden_message(permission: str, what: str = "alerts") -> str:
         f"permission {permission}, which changing {what} needs. Nothing was changed. "
         "Ask onboarding staff to send the customer's admin a new consent link."
     )
+
+
+def refused_permission(exc: Forbidden, default: str) -> str:
+    """The permission Microsoft's 403 names (the protocol core names the call's own when
+    Microsoft does not), else `default`."""
+    return exc.missing_permissions[0] if exc.missing_permissions else default
 
 
 def failed_message(exc: DefenderError) -> str:

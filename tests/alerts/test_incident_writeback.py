@@ -15,6 +15,7 @@ from partner_portal.alerts.incident_writeback import (
     INCIDENT_BULK_LIMIT,
     IncidentChanges,
     incident_update,
+    incidents_bulk_update,
 )
 from partner_portal.alerts.models import Incident
 from partner_portal.alerts.writeback_outcomes import Outcome
@@ -191,7 +192,9 @@ def test_a_legacy_customers_incident_is_refused_in_words_and_nothing_is_sent(
     assert event.details["api_calls"] == 0
 
 
-def test_a_merged_incident_is_refused_in_words(customers: list[Customer], analyst: Any) -> None:
+def test_a_merged_incident_is_refused_in_words_and_does_not_stop_the_others(
+    customers: list[Customer], incident_sandbox: SandboxProcess, analyst: Any
+) -> None:
     merged = IncidentFactory(
         customer=customers[0], incident_id=1_987_650, status="Redirected", redirect_incident_id=7
     )
@@ -201,6 +204,13 @@ def test_a_merged_incident_is_refused_in_words(customers: list[Customer], analys
     )  # fmt: skip
     assert result.outcome == Outcome.FAILED
     assert "merged this incident into incident #7" in result.message
+
+    open_one = _open_incident(customers[0], skip=7)
+    refused, updated = incidents_bulk_update(
+        incidents=[merged, open_one], actor=analyst, assigned_to="night@partner.example"
+    )
+    assert (refused.outcome, updated.outcome) == (Outcome.FAILED, Outcome.UPDATED)
+    assert _truth(incident_sandbox, open_one)["assignedTo"] == "night@partner.example"
 
 
 def test_an_analyst_cannot_change_another_customers_incident(

@@ -23,6 +23,7 @@ from partner_portal.defender import parse_timestamp
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft
 from tenants.models import AuditEvent, Customer
+from tenants.selectors import customer_timeline
 from tests.alerts.conftest import point_portal_at
 from tests.alerts.factories import CustomerFactory, IncidentFactory
 from tests.alerts.graph_writeback_support import graph_customer, graph_incident_truth
@@ -121,6 +122,10 @@ def test_resolving_an_incident_writes_to_graph_then_the_row_and_audits(
     assert "Saved in Defender." in page
     assert '<p class="prewrap">Contained on every device.</p>' in page
     assert "Dana Reyes &lt;analyst@partner.example&gt; via Partner Portal" in page
+    assert f"analyst: Changed incident #{incident.incident_id}" in page  # its history
+    # Staff's view of the customer leaves analysts' actions out (they name its incidents).
+    timeline = [event.action for event in customer_timeline(customer=customers[0])]
+    assert "incident.updated" not in timeline
 
 
 def test_an_incident_changed_in_graph_meanwhile_is_shown_not_overwritten(

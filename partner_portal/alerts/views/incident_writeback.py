@@ -21,7 +21,11 @@ from partner_portal.alerts.incident_forms import (
     incident_initial,
 )
 from partner_portal.alerts.reads import incidents as incident_reads
-from partner_portal.alerts.reads.incident_actions import incident_for_action, incidents_for_action
+from partner_portal.alerts.reads.incident_actions import (
+    incident_for_action,
+    incident_recent_actions,
+    incidents_for_action,
+)
 from partner_portal.alerts.writeback_outcomes import Outcome
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.http import client_ip
@@ -47,6 +51,7 @@ def render_incident(
         "form": form or IncidentUpdateForm(initial=incident_initial(incident)),
         "result": result,
         "comments": shown_comments(incident.raw),
+        "actions": incident_recent_actions(incident=incident),
     }
     return render(request, "alerts/incident_detail.html", context, status=status)
 

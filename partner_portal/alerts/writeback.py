@@ -5,10 +5,10 @@ so the portal never shows a change Defender did not take. Customers on Microsoft
 have their alerts, of any Defender product, changed through Graph (`writeback_graph.py`);
 customers still on the legacy APIs through the Defender for Endpoint API
 (`PATCH /api/alerts/{id}`, here). Both go through the protocol core's rate-limited
-clients. Before writing, the alert is read
-back from Defender: if it changed since the analyst's page was rendered, nothing is
-written and the analyst sees the conflict. Each attempt, whatever its outcome, leaves
-an audit event naming who, which alert, what and how it ended.
+clients. Before writing, the alert is read back from Defender: if it changed since the
+analyst's page was rendered, nothing is written and the analyst sees the conflict. Each
+attempt, whatever its outcome, leaves an audit event naming who, which alert, what and
+how it ended.
 
 Before anything is sent, `writeback_access` decides whether the alert can be changed at
 all, through which API, and hands out the customer's client; a refusal is recorded like

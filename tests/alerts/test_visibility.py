@@ -27,7 +27,15 @@ from django.db.models import Model
 
 from partner_portal.alerts import reads, visibility
 from partner_portal.alerts.models import Alert, Incident
-from partner_portal.alerts.reads import alert_detail, alert_list, charts, exports, health, incidents
+from partner_portal.alerts.reads import (
+    alert_detail,
+    alert_list,
+    charts,
+    exports,
+    health,
+    incident_actions,
+    incidents,
+)
 from partner_portal.alerts.reads.alert_detail import AlertDetail
 from partner_portal.alerts.reads.alert_list import AlertCounts, AlertPage, AlertQuery, LiveUpdate
 from partner_portal.alerts.reads.incidents import IncidentDetail
@@ -68,6 +76,12 @@ CALLS: dict[str, Call] = {
     "incidents.incident_list": lambda u, ids: incidents.incident_list(user=u),
     "incidents.incident_detail": lambda u, ids: incidents.incident_detail(
         user=u, pk=ids["incident"]
+    ),
+    "incident_actions.incident_for_action": lambda u, ids: incident_actions.incident_for_action(
+        user=u, pk=ids["incident"]
+    ),
+    "incident_actions.incidents_for_action": lambda u, ids: incident_actions.incidents_for_action(
+        user=u, pks=[ids["incident"]]
     ),
     "health.health_customers": lambda u, ids: health.health_customers(user=u),
     "health.tenant_health": lambda u, ids: health.tenant_health(user=u),

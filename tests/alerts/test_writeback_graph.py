@@ -14,6 +14,7 @@ from django.test import Client
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.writeback import AlertChanges, Outcome, alert_update
 from partner_portal.alerts.writeback_access import uses_graph
+from partner_portal.alerts.writeback_graph import graph_difference
 from partner_portal.defender import parse_timestamp
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft
@@ -269,3 +270,30 @@ def test_the_api_a_change_goes_through_follows_the_consent(
 ) -> None:
     customer = CustomerFactory(granted_roles=roles)
     assert uses_graph(AlertFactory(customer=customer, service_source=product)) is expected
+
+
+@pytest.mark.parametrize(
+    ("wanted", "graph_has", "sent"),
+    [
+        # Case does not make a difference; a comment always does.
+        ({"status": "Resolved"}, {"status": "resolved"}, {}),
+        ({"comment": "again"}, {}, {"comment": "again"}),
+        # "Not set" is Graph's "unknown", whichever way Graph says it.
+        (
+            {"classification": "TruePositive"},
+            {"classification": None},
+            {"classification": "TruePositive"},
+        ),
+        # The legacy API's determinations Graph names otherwise.
+        ({"determination": "NotAvailable"}, {"determination": None}, {}),
+        (
+            {"determination": "InsufficientData"},
+            {"determination": "unknown"},
+            {"determination": "notEnoughDataToValidate"},
+        ),
+    ],
+)
+def test_only_what_graph_does_not_have_is_sent(
+    wanted: dict[str, str], graph_has: dict[str, str | None], sent: dict[str, str]
+) -> None:
+    assert graph_difference(wanted, graph_has) == sent

@@ -48,11 +48,13 @@ def tenant_expected_by(*, tenant_id: str, excluding: Customer | None = None) -> 
 
 
 def customer_timeline(*, customer: Customer, limit: int = 100) -> QuerySet[AuditEvent]:
-    """The customer's onboarding history for staff. Analysts' actions on alerts are left
-    out: they name alert content, which only analysts in scope may read (audit log)."""
+    """The customer's onboarding history for staff. Analysts' actions on alerts and
+    incidents are left out: they name their content, which only analysts in scope may
+    read (audit log)."""
     return (
         AuditEvent.objects.filter(customer=customer)
         .exclude(action__startswith="alert.")
+        .exclude(action__startswith="incident.")
         .select_related("actor")[:limit]
     )
 

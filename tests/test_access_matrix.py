@@ -190,6 +190,7 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:detail", "pk"): lambda o: o["alert"].pk,
     ("alerts:update", "pk"): lambda o: o["alert"].pk,
     ("alerts:incident", "pk"): lambda o: o["incident"].pk,
+    ("alerts:incident_update", "pk"): lambda o: o["incident"].pk,
     ("alerts:scope_revoke", "pk"): lambda o: o["scope"].pk,
     ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
     ("correlation:campaign", "key"): lambda o: o["campaign"].pk,
@@ -262,6 +263,8 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "alerts:incident_export_csv": ANALYST_PAGE,
     "alerts:incident_export_json": ANALYST_PAGE,
     "alerts:incident": ANALYST_PAGE,
+    "alerts:incident_update": ANALYST_POST,
+    "alerts:incident_bulk": ANALYST_POST,
     "alerts:health": _row(LOGIN, 200, 200, 200, 200),
     "alerts:scopes": ADMIN_PAGE,
     "alerts:scope_revoke": ADMIN_POST,
@@ -482,6 +485,23 @@ def test_a_as_analyst_cannot_write_to_b_alerts(world: World) -> None:
     assert not AuditEvent.objects.filter(action__startswith="alert.").exists()
     b_alert.refresh_from_db()
     assert b_alert.status == "New"
+
+
+def test_a_as_analyst_cannot_write_to_b_incidents(world: World) -> None:
+    client = world.clients[ANALYST_A]
+    b_incident = world.objects["B"]["incident"]
+    update = client.post(
+        reverse("alerts:incident_update", args=[b_incident.pk]),
+        {"status": "Resolved", "seen_last_update": ""},
+    )
+    assert update.status_code == 404
+    bulk = client.post(
+        reverse("alerts:incident_bulk"), {"ids": [b_incident.pk], "status": "Resolved"}
+    )
+    assert bulk.status_code == 404
+    assert not AuditEvent.objects.filter(action__startswith="incident.").exists()
+    b_incident.refresh_from_db()
+    assert b_incident.status == "Active"
 
 
 def test_every_url_is_in_the_table_or_follows_its_declared_policy() -> None:

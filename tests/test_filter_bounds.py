@@ -85,6 +85,7 @@ NOT_LISTS = {
     "password_change",  # its form is posted
     "alerts:bulk",  # POST only
     "hunting:start", "hunting:save",  # POST only
+    "alerts:incident_bulk",  # POST only
     "alerts:health",
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted

@@ -1,14 +1,19 @@
 """Write-back: analysts change alerts in Defender, and the portal's rows follow.
 
-Every change goes to Microsoft first (`PATCH /api/alerts/{id}` through the protocol
-core's rate-limited client); only Defender's answer updates the portal's row, so the
-portal never shows a change Defender did not take. Before writing, the alert is read
-back from Defender: if it changed since the analyst's page was rendered, nothing is
-written and the analyst sees the conflict. Each attempt, whatever its outcome, leaves
-an audit event naming who, which alert, what and how it ended.
+Every change goes to Microsoft first; only Defender's answer updates the portal's row,
+so the portal never shows a change Defender did not take. Customers on Microsoft Graph
+have their alerts, of any Defender product, changed through Graph (`writeback_graph.py`);
+customers still on the legacy APIs through the Defender for Endpoint API
+(`PATCH /api/alerts/{id}`, here). Both go through the protocol core's rate-limited
+clients. Before writing, the alert is read back from Defender: if it changed since the
+analyst's page was rendered, nothing is written and the analyst sees the conflict. Each
+attempt, whatever its outcome, leaves an audit event naming who, which alert, what and
+how it ended.
 
 Before anything is sent, `writeback_access` decides whether the alert can be changed at
-all and hands out the customer's client; a refusal is recorded like any other outcome.
+all, through which API, and hands out the customer's client; a refusal is recorded like
+any other outcome (`writeback_outcomes.py`). A comment names the analyst who wrote it
+(`comment_credit.py`).
 """
 
 from __future__ import annotations
@@ -16,17 +21,33 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from partner_portal.alerts.comment_credit import credited_comment
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
-from partner_portal.alerts.writeback_access import client_for, unwritable
-from partner_portal.core.failures import describe_failure
+from partner_portal.alerts.writeback_access import (
+    client_for,
+    graph_client_for,
+    unwritable,
+    uses_graph,
+)
+from partner_portal.alerts.writeback_graph import graph_alert_apply
+from partner_portal.alerts.writeback_outcomes import (
+    CONFLICT_MESSAGE,
+    SAVED_MESSAGE,
+    UNCHANGED_MESSAGE,
+    AlertChanges,
+    DefenderVersion,
+    Outcome,
+    WriteResult,
+    failed_message,
+    forbidden_message,
+    record_outcome,
+)
 from partner_portal.defender import (
     ALERT_READWRITE,
     AlertRecord,
@@ -37,10 +58,19 @@ from partner_portal.defender import (
     parse_alert,
 )
 from tenants import verification
-from tenants.audit import audit_record
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+__all__ = [
+    "BULK_LIMIT",
+    "CALLS_PER_MINUTE",
+    "AlertChanges",
+    "Outcome",
+    "WriteResult",
+    "alert_update",
+    "alerts_bulk_update",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,61 +79,7 @@ CALLS_PER_MINUTE = min(calls for calls, seconds in MdeClient.limits if seconds =
 # A selection larger than this would keep the request waiting on that limit for longer
 # than a web request may last.
 BULK_LIMIT = 50
-
-FORBIDDEN_MESSAGE = (
-    "Defender refused the change: the customer has not granted the portal the "
-    f"permission {ALERT_READWRITE}, which changing alerts needs. Nothing was changed. "
-    "Ask onboarding staff to send the customer's admin a new consent link."
-)
-
-
-class Outcome(StrEnum):
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    CONFLICT = "conflict"
-    FORBIDDEN = "forbidden"
-    NOT_FOUND = "not_found"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class AlertChanges:
-    """What the analyst asked for; None leaves a field as Defender has it."""
-
-    status: str | None = None
-    assigned_to: str | None = None
-    classification: str | None = None
-    determination: str | None = None
-    comment: str | None = None
-
-    def wanted(self) -> dict[str, str]:
-        return {
-            name: value
-            for name, value in (
-                ("status", self.status),
-                ("assigned_to", self.assigned_to),
-                ("classification", self.classification),
-                ("determination", self.determination),
-                ("comment", self.comment),
-            )
-            if value is not None and value != ""
-        }
-
-
-@dataclass
-class WriteResult:
-    """How one alert's change ended, in words an analyst can act on."""
-
-    alert: Alert
-    outcome: Outcome
-    message: str
-    changes: dict[str, str] = field(default_factory=dict)
-    # Defender's version of the alert when it differed from the page (a conflict).
-    current: AlertRecord | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)
+MDE = "mde"
 
 
 # --- services ---------------------------------------------------------------------------------
@@ -117,13 +93,21 @@ def alert_update(
 ) -> WriteResult:
     """Apply one analyst's changes to one alert in Defender, then to the portal's row.
 
-    `seen_last_update` is the alert's lastUpdateTime the analyst's page showed; if
+    `seen_last_update` is the alert's last-update time the analyst's page showed; if
     Defender's differs, nothing is written and the result is a conflict.
     """
+    if uses_graph(alert):
+        graph, problem = graph_client_for(alert.customer)
+        if graph is None:
+            return _refused(alert, actor, problem, changes, ip_address)
+        return graph_alert_apply(
+            graph, alert, actor, changes,
+            seen_last_update=seen_last_update, ip_address=ip_address, bulk=False,
+        )  # fmt: skip
     client, problem = client_for(alert.customer)
     problem = problem or unwritable(alert)
     if client is None or problem:
-        return _record(alert, actor, Outcome.FAILED, problem, changes.wanted(), ip_address, 0)
+        return _refused(alert, actor, problem, changes, ip_address)
     return _apply(
         client,
         alert,
@@ -146,8 +130,9 @@ def alerts_bulk_update(
 ) -> list[WriteResult]:
     """Set status and/or assignee on many alerts; one result per alert.
 
-    Alerts are read back from Defender a batch at a time (one call per 20) and then
-    patched one by one through each customer's rate-limited client. An alert whose
+    Through the Defender for Endpoint API, alerts are read back a batch at a time (one
+    call per 20) and then patched one by one; through Graph, each is read back and
+    patched in turn; both through each customer's rate-limited client. An alert whose
     Defender version is newer than the portal's row is reported as a conflict and left
     alone: the analyst chose it from a list that did not show that change.
     """
@@ -157,48 +142,89 @@ def alerts_bulk_update(
         by_customer[alert.customer_id].append(alert)
     results: list[WriteResult] = []
     for group in by_customer.values():
-        client, problem = client_for(group[0].customer)
-        refused = [(a, problem or unwritable(a)) for a in group]
-        results += [
-            _record(a, actor, Outcome.FAILED, why, changes.wanted(), ip_address, 0, True)
-            for a, why in refused
-            if client is None or why
-        ]
-        group = [a for a, why in refused if not why]
-        if client is None or not group:
-            continue
-        current, failure, calls = _read_back(client, group)
-        for index, alert in enumerate(group):
-            if failure is not None:
-                results.append(
-                    _failure_result(alert, actor, failure, changes, ip_address, calls, True)
-                )
-                # The read cost is booked once, on the first alert of the batch.
-                calls = 0
-                continue
-            record = current.get(alert.alert_id)
-            if record is None:
-                results.append(
-                    _record(
-                        alert, actor, Outcome.NOT_FOUND, NotFound.explanation,
-                        changes.wanted(), ip_address, calls if index == 0 else 0, True,
-                    )
-                )  # fmt: skip
-                continue
-            results.append(
-                _apply(
-                    client,
-                    alert,
-                    actor,
-                    changes,
-                    seen_last_update=alert.last_updated_at,
-                    current=record,
-                    ip_address=ip_address,
-                    bulk=True,
-                    extra_calls=calls if index == 0 else 0,
-                )
-            )
+        on_graph = [a for a in group if uses_graph(a)]
+        if on_graph:
+            results += _bulk_graph(on_graph, actor, changes, ip_address)
+        legacy = [a for a in group if not uses_graph(a)]
+        if legacy:
+            results += _bulk_mde(legacy, actor, changes, ip_address)
     return results
+
+
+def _bulk_graph(
+    group: list[Alert], actor: User, changes: AlertChanges, ip_address: str | None
+) -> list[WriteResult]:
+    graph, problem = graph_client_for(group[0].customer)
+    if graph is None:
+        return [_refused(a, actor, problem, changes, ip_address, bulk=True) for a in group]
+    results = []
+    for alert in group:
+        seen, ip = alert.last_updated_at, ip_address
+        results.append(
+            graph_alert_apply(
+                graph, alert, actor, changes, seen_last_update=seen, ip_address=ip, bulk=True
+            )
+        )
+    return results
+
+
+def _bulk_mde(
+    group: list[Alert], actor: User, changes: AlertChanges, ip_address: str | None
+) -> list[WriteResult]:
+    client, problem = client_for(group[0].customer)
+    refused = [(a, problem or unwritable(a)) for a in group]
+    results = [
+        _refused(a, actor, why, changes, ip_address, bulk=True)
+        for a, why in refused
+        if client is None or why
+    ]
+    group = [a for a, why in refused if not why]
+    if client is None or not group:
+        return results
+    current, failure, calls = _read_back(client, group)
+    for index, alert in enumerate(group):
+        if failure is not None:
+            results.append(_failure_result(alert, actor, failure, changes, ip_address, calls, True))
+            # The read cost is booked once, on the first alert of the batch.
+            calls = 0
+            continue
+        record = current.get(alert.alert_id)
+        if record is None:
+            result = WriteResult(
+                alert, Outcome.NOT_FOUND, NotFound.explanation, changes.wanted(), api=MDE
+            )
+            results.append(
+                record_outcome(result, actor, ip_address, calls if index == 0 else 0, True)
+            )
+            continue
+        results.append(
+            _apply(
+                client,
+                alert,
+                actor,
+                changes,
+                seen_last_update=alert.last_updated_at,
+                current=record,
+                ip_address=ip_address,
+                bulk=True,
+                extra_calls=calls if index == 0 else 0,
+            )
+        )
+    return results
+
+
+def _refused(
+    alert: Alert,
+    actor: User,
+    why: str,
+    changes: AlertChanges,
+    ip_address: str | None,
+    *,
+    bulk: bool = False,
+) -> WriteResult:
+    """Nothing was sent: the refusal in words, recorded like any other outcome."""
+    result = WriteResult(alert, Outcome.FAILED, why, changes.wanted())
+    return record_outcome(result, actor, ip_address, 0, bulk)
 
 
 def _read_back(
@@ -239,23 +265,19 @@ def _apply(
         if seen_last_update is not None and current.last_update_time != seen_last_update:
             # The row catches up with Defender, so the page shows what changed.
             to_store = current
-            result = WriteResult(
-                alert,
-                Outcome.CONFLICT,
-                "This alert changed in Defender after your page was loaded, so your change "
-                "was not sent. Review Defender's version below and try again.",
-                wanted,
-                current,
-            )
+            message = CONFLICT_MESSAGE.format(what="alert")
+            version = DefenderVersion.of(current)
+            result = WriteResult(alert, Outcome.CONFLICT, message, wanted, version, api=MDE)
         else:
             body = _difference(changes, current)
             if not body:
-                result = WriteResult(
-                    alert, Outcome.UNCHANGED, "Defender already had these values.", wanted
-                )
+                result = WriteResult(alert, Outcome.UNCHANGED, UNCHANGED_MESSAGE, wanted, api=MDE)
             else:
-                to_store = client.update_alert(alert.alert_id, **body)
-                result = WriteResult(alert, Outcome.UPDATED, "Saved in Defender.", body)
+                sent = dict(body)
+                if "comment" in sent:
+                    sent["comment"] = credited_comment(actor=actor, text=sent["comment"])
+                to_store = client.update_alert(alert.alert_id, **sent)
+                result = WriteResult(alert, Outcome.UPDATED, SAVED_MESSAGE, body, api=MDE)
         if to_store is not None:
             to_store = _with_known_evidence(alert, to_store)
     except DefenderError as exc:
@@ -265,7 +287,7 @@ def _apply(
     with transaction.atomic():
         if to_store is not None:
             alerts_upsert(customer_id=alert.customer_id, records=[to_store])
-        _audit(result, actor, ip_address, calls, bulk)
+        record_outcome(result, actor, ip_address, calls, bulk)
     if to_store is not None:
         alert.refresh_from_db()
     return result
@@ -313,63 +335,14 @@ def _failure_result(
         verification.customer_record_access_problem(
             customer_id=alert.customer_id, exc=exc, missing_permission=ALERT_READWRITE
         )
-        return _record(
-            alert, actor, Outcome.FORBIDDEN, FORBIDDEN_MESSAGE, wanted, ip_address, calls, bulk
+        message = forbidden_message(ALERT_READWRITE)
+        result = WriteResult(
+            alert, Outcome.FORBIDDEN, message, wanted, permission=ALERT_READWRITE, api=MDE
         )
-    if isinstance(exc, NotFound):
+    elif isinstance(exc, NotFound):
         message = "Defender no longer knows this alert (it may have been deleted)."
-        return _record(alert, actor, Outcome.NOT_FOUND, message, wanted, ip_address, calls, bulk)
-    logger.warning("Write-back to alert %s failed: %s", alert.pk, type(exc).__name__)
-    message = f"Defender did not take the change: {describe_failure(exc).words}"
-    return _record(alert, actor, Outcome.FAILED, message, wanted, ip_address, calls, bulk)
-
-
-def _record(
-    alert: Alert,
-    actor: User,
-    outcome: Outcome,
-    message: str,
-    changes: dict[str, str],
-    ip_address: str | None,
-    calls: int,
-    bulk: bool = False,
-) -> WriteResult:
-    result = WriteResult(alert, outcome, message, changes)
-    _audit(result, actor, ip_address, calls, bulk)
-    return result
-
-
-SUMMARY = {
-    Outcome.UPDATED: "Changed alert {title} in Defender: {what}",
-    Outcome.UNCHANGED: "No change needed on alert {title}: {what}",
-    Outcome.CONFLICT: "Change to alert {title} not sent: it changed in Defender meanwhile",
-    Outcome.FORBIDDEN: f"Defender refused a change to alert {{title}}: {ALERT_READWRITE} missing",
-    Outcome.NOT_FOUND: "Alert {title} not found in Defender",
-    Outcome.FAILED: "Change to alert {title} failed",
-}
-
-
-def _audit(
-    result: WriteResult, actor: User, ip_address: str | None, calls: int, bulk: bool
-) -> None:
-    alert = result.alert
-    what = ", ".join(
-        f"{name}={value!r}" if name != "comment" else "a comment"
-        for name, value in result.changes.items()
-    )
-    audit_record(
-        action=f"alert.{result.outcome}",
-        customer=alert.customer,
-        actor=actor,
-        ip_address=ip_address,
-        summary=SUMMARY[result.outcome].format(title=alert.title or alert.alert_id, what=what),
-        details={
-            "alert_id": alert.alert_id,
-            "alert_pk": alert.pk,
-            "outcome": str(result.outcome),
-            "changes": result.changes,
-            "message": result.message,
-            "api_calls": calls,
-            "bulk": bulk,
-        },
-    )
+        result = WriteResult(alert, Outcome.NOT_FOUND, message, wanted, api=MDE)
+    else:
+        logger.warning("Write-back to alert %s failed: %s", alert.pk, type(exc).__name__)
+        result = WriteResult(alert, Outcome.FAILED, failed_message(exc), wanted, api=MDE)
+    return record_outcome(result, actor, ip_address, calls, bulk)

@@ -2,7 +2,7 @@
 
 :class:`GraphClient` replaces :mod:`.mde` and :mod:`.xdr` (retired on 1 February 2027):
 it lists ``alerts_v2`` and ``incidents`` changed since a watermark, reads and changes an
-alert, changes an incident, comments on either, and runs advanced hunting queries.
+alert or an incident, comments on either, and runs advanced hunting queries.
 Records are those of :mod:`.graph_records`. Like every client it is built on
 :class:`~.client.DefenderApiClient`: one door, typed errors, ``Retry-After``, bounded
 retries and a limiter (Graph's 150 calls a minute per app per tenant for security
@@ -32,6 +32,7 @@ from .clouds import (
     GRAPH_ALERT_READ,
     GRAPH_ALERT_READWRITE,
     GRAPH_HUNTING,
+    GRAPH_INCIDENT_READ,
     GRAPH_INCIDENT_READWRITE,
 )
 from .errors import Forbidden, MalformedResponse, PageLimitExceeded
@@ -80,7 +81,7 @@ GRAPH_SECURITY_LIMITS: Limits = (per_minute(150),)
 GRAPH_MAX_TOP = 1000
 
 ALERT_READ, ALERT_WRITE = GRAPH_ALERT_READ, GRAPH_ALERT_READWRITE
-INCIDENT_WRITE = GRAPH_INCIDENT_READWRITE
+INCIDENT_READ, INCIDENT_WRITE = GRAPH_INCIDENT_READ, GRAPH_INCIDENT_READWRITE
 HUNTING = GRAPH_HUNTING
 
 
@@ -266,6 +267,16 @@ class GraphClient(DefenderApiClient):
         yield from graph_listing.incident_pages(
             self, since, expand_alerts=expand_alerts, page_size=page_size, bound=bound
         )
+
+    def get_incident(self, incident_id: str, *, expand_alerts: bool = False) -> GraphIncident:
+        """One incident as Graph has it now, with its alerts when ``expand_alerts`` (one
+        incident by ID, without ``$filter``, which is not what made ``$expand`` fail)."""
+        path = f"{INCIDENTS}/{quote(incident_id, safe='')}"
+        params = {"$expand": "alerts"} if expand_alerts else None
+        incident: GraphIncident = self._call(
+            INCIDENT_READ, "GET", path, params=params, parse=parse_graph_incident
+        )
+        return incident
 
     def update_incident(
         self,

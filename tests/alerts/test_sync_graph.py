@@ -184,7 +184,8 @@ def _move_to_graph(sandbox: SandboxProcess, tenant: str) -> None:
 
     kept = Alert.objects.get(pk=worked.pk)
     assert kept.status == "InProgress" and kept.from_graph
-    assert "Looked at before the move." in [c["comment"] for c in kept.raw["comments"]]
+    texts = [c["comment"] for c in kept.raw["comments"]]
+    assert "[analyst-moving@partner.example via Partner Portal] Looked at before the move." in texts
     event = AuditEvent.objects.get(action="alert.updated", customer=customer)
     assert event.details["alert_pk"] == kept.pk and event.details["alert_id"] == kept.alert_id
 

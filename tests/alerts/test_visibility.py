@@ -33,6 +33,7 @@ from partner_portal.alerts.reads import (
     charts,
     exports,
     health,
+    incident_actions,
     incident_queue,
     incidents,
     keyset,
@@ -133,6 +134,12 @@ CALLS: dict[str, Call] = {
     ),
     "incidents.incident_detail": lambda u, ids: incidents.incident_detail(
         user=u, pk=ids["incident"]
+    ),
+    "incident_actions.incident_for_action": lambda u, ids: incident_actions.incident_for_action(
+        user=u, pk=ids["incident"]
+    ),
+    "incident_actions.incidents_for_action": lambda u, ids: incident_actions.incidents_for_action(
+        user=u, pks=[ids["incident"]]
     ),
     "health.health_customers": lambda u, ids: health.health_customers(user=u),
     "health.tenant_health": lambda u, ids: health.tenant_health(user=u),

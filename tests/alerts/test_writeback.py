@@ -1,5 +1,6 @@
-"""Write-back to Defender against the sandbox: PATCH first, then the row; conflicts,
-missing Alert.ReadWrite.All, bulk changes, scope, and an audit event for every attempt."""
+"""Write-back through the Defender for Endpoint API (customers still on the legacy APIs)
+against the sandbox: PATCH first, then the row; conflicts, missing Alert.ReadWrite.All,
+bulk changes, scope, and an audit event for every attempt."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.alerts.writeback import BULK_LIMIT, AlertChanges, Outcome, alert_update
 from partner_portal.defender import parse_alert
+from partner_portal.sandbox.catalog import GRAPH_ROLES
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft
 from tenants.models import AuditEvent, Customer, CustomerStatus
@@ -31,13 +33,15 @@ wb_sandbox = sandbox_fixture("writeback", tenants=4, consented=2, alerts_per_ten
 
 @pytest.fixture
 def customers(wb_sandbox: SandboxProcess, settings: Any) -> Iterator[list[Customer]]:
-    """Active customers for the two consented tenants, their alerts mirrored as rows."""
+    """Active customers for the two consented tenants, still on the legacy APIs (their
+    Graph roles left out), their alerts mirrored as rows."""
     point_portal_at(wb_sandbox, settings)
     made = []
     for tenant in wb_sandbox.tenants[:2]:
+        legacy = sorted(r for r in tenant["roles"] if r not in GRAPH_ROLES)
         customer = CustomerFactory(
             display_name=tenant["name"], tenant_id=tenant["tenant_id"],
-            status=CustomerStatus.ACTIVE, granted_roles=sorted(tenant["roles"]),
+            status=CustomerStatus.ACTIVE, granted_roles=legacy,
         )  # fmt: skip
         _mirror(wb_sandbox, customer)
         made.append(customer)
@@ -91,7 +95,9 @@ def test_resolving_writes_to_defender_then_updates_the_row_and_audits(
     assert truth["classification"] == "TruePositive"
     assert truth["determination"] == "Malware"
     assert truth["assignedTo"] == "sam@partner.example"
-    assert "Confirmed and cleaned up." in [c["comment"] for c in truth["comments"]]
+    # Defender credits the app, so the text names the analyst who wrote it.
+    sent = f"[{analyst.email} via Partner Portal] Confirmed and cleaned up."
+    assert sent in [c["comment"] for c in truth["comments"]]
 
     alert.refresh_from_db()
     assert alert.status == "Resolved"
@@ -109,7 +115,8 @@ def test_resolving_writes_to_defender_then_updates_the_row_and_audits(
 
     page = scoped.get(f"/alerts/{alert.pk}/").content.decode()
     assert "Saved in Defender." in page
-    assert "Confirmed and cleaned up." in page
+    assert '<p class="prewrap">Confirmed and cleaned up.</p>' in page
+    assert f"{analyst.email} via Partner Portal" in page
 
 
 def test_a_change_made_in_defender_meanwhile_is_shown_not_overwritten(
@@ -288,28 +295,19 @@ def test_no_write_back_for_an_offboarded_or_revoked_customer(
     assert _defender(wb_sandbox, alert) == before
 
 
-def test_an_alert_of_another_product_or_a_graph_only_customer_is_refused_in_words(
+def test_another_products_alert_of_a_customer_still_on_the_legacy_api_is_refused_in_words(
     customers: list[Customer], wb_sandbox: SandboxProcess, analyst: Any
 ) -> None:
-    from partner_portal.alerts.writeback import alerts_bulk_update
     from tests.alerts.factories import AlertFactory
 
     customer = customers[0]
+    assert not customer.on_graph
     office = AlertFactory(customer=customer, service_source="microsoftDefenderForOffice365")
     result = alert_update(
         alert=office, actor=analyst, changes=AlertChanges(status="Resolved"),
         seen_last_update=office.last_updated_at,
     )  # fmt: skip
     assert result.outcome == Outcome.FAILED
-    assert "this Defender product cannot be changed from the portal yet" in result.message
-
-    # A consent to Graph alone: the Defender for Endpoint API is not even asked.
-    customer.granted_roles = ["SecurityAlert.ReadWrite.All", "SecurityIncident.ReadWrite.All"]
-    customer.save(update_fields=["granted_roles"])
-    endpoint = _open_alert(customer)
-    before = _defender(wb_sandbox, endpoint)
-    (bulk,) = alerts_bulk_update(alerts=[endpoint], actor=analyst, status="Resolved")
-    assert bulk.outcome == Outcome.FAILED and "Microsoft Graph only" in bulk.message
-    assert _defender(wb_sandbox, endpoint) == before
-    customer.refresh_from_db()
-    assert customer.status == CustomerStatus.ACTIVE and customer.missing_roles == []
+    assert "only through Microsoft Graph" in result.message
+    assert "Nothing was changed" in result.message
+    assert AuditEvent.objects.get(action="alert.failed").details["api_calls"] == 0

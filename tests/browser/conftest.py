@@ -60,8 +60,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             customers: dict[str, tuple[int, str]] = {}
             names = ("Contoso Retail", "Fabrikam Health")
             for tenant, name in zip(sandbox.tenants, names, strict=True):
-                # Consent to the Defender APIs only: the console's write-back still speaks
-                # the Defender for Endpoint API, so these customers stay on it.
+                # Consent to the Defender APIs only: these customers stay on the legacy
+                # APIs, whose write-back these tests cover (Graph's has its own test).
                 sandbox.control(
                     "PUT",
                     f"/_sandbox/tenants/{tenant['tenant_id']}/consent-scope",

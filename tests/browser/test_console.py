@@ -82,7 +82,9 @@ def test_filter_open_resolve_and_export(page: Any, console: Console, artifacts_d
     truth = _truth(console, tenant_id)[alert_id]
     assert truth["status"] == "Resolved"
     assert truth["classification"] == "TruePositive"
-    assert "Resolved from the partner console." in [c["comment"] for c in truth["comments"]]
+    # The text sent names the analyst (Defender credits the app).
+    credited = "[admin@localhost via Partner Portal] Resolved from the partner console."
+    assert credited in [c["comment"] for c in truth["comments"]]
 
 
 def test_a_new_alert_appears_without_reloading(page: Any, console: Console) -> None:

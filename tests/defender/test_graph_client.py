@@ -639,6 +639,20 @@ def test_server_errors_without_expand_still_raise() -> None:
 
 
 @responses.activate
+def test_get_incident_reads_one_incident_with_or_without_its_alerts() -> None:
+    responses.add(responses.GET, f"{INCIDENTS}/2972395", json=payload("get_incident.json"))
+    got = client().get_incident("2972395")
+    assert got.id == "2972395" and got.alerts is None
+    assert "%24expand" not in (responses.calls[0].request.url or "")
+
+    responses.add(responses.GET, f"{INCIDENTS}/7", json=incident(7, expanded=True))
+    expanded = client().get_incident("7", expand_alerts=True)
+    query = parse_qs(urlsplit(responses.calls[1].request.url or "").query)
+    assert query["$expand"] == ["alerts"]
+    assert expanded.alerts is not None and len(expanded.alerts) > 0
+
+
+@responses.activate
 def test_update_incident_body() -> None:
     responses.add(responses.PATCH, f"{INCIDENTS}/2972395", json=payload("get_incident.json"))
     got = client().update_incident(

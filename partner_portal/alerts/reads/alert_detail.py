@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.utils import timezone
-
+from partner_portal.alerts.comment_credit import shown_comments
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_alert_url
 from partner_portal.alerts.reads.evidence import EvidenceView, evidence_views
 from partner_portal.alerts.visibility import visible_alerts
-from partner_portal.defender import MalformedResponse, parse_timestamp
 from tenants.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -69,24 +66,7 @@ def _as_text(value: Any) -> str:
 
 
 def _comments(raw: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for item in raw.get("comments") or []:
-        if not isinstance(item, dict):
-            continue
-        try:
-            created = parse_timestamp(item.get("createdTime"))
-        except MalformedResponse:
-            created = None
-        found.append(
-            {
-                "comment": _as_text(item.get("comment")),
-                "created_by": _as_text(item.get("createdBy")),
-                "created_at": created,
-            }
-        )
-    # Newest first, like the rest of the console.
-    epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
-    return sorted(found, key=lambda c: c["created_at"] or epoch, reverse=True)
+    return shown_comments(raw)
 
 
 def alert_detail(*, user: User | AnonymousUser, pk: int) -> AlertDetail | None:

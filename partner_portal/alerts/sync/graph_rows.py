@@ -49,6 +49,9 @@ _ALERT_STATUSES = _spellings(AlertStatus)
 _CLASSIFICATIONS = _spellings(AlertClassification)
 _DETERMINATIONS = _spellings(AlertDetermination)
 _INCIDENT_STATUSES = _spellings(IncidentStatus)
+# The same tables for the write-back, which compares Graph's answers with the portal's values.
+ALERT_STATUS_SPELLINGS, INCIDENT_STATUS_SPELLINGS = _ALERT_STATUSES, _INCIDENT_STATUSES
+CLASSIFICATION_SPELLINGS, DETERMINATION_SPELLINGS = _CLASSIFICATIONS, _DETERMINATIONS
 
 
 def portal_value(table: dict[str, str], value: str | None, *, unset: bool = False) -> str:

@@ -4,6 +4,7 @@ Each queue view validates the query string with `IncidentFilterForm`, calls one 
 `reads.incident_queue` (or `reads.exports`), which applies the analyst's scope, and
 renders. The page and its live updates print the same rows (`list_html`). An incident
 merged into another is not in the queue; its own page still opens and says where it went.
+One incident's page carries its write-back form (`incident_writeback.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from partner_portal.alerts.reads import incidents as incident_reads
 from partner_portal.alerts.reads.keyset import InvalidCursor
 from partner_portal.alerts.views.alert_list import POLL_SECONDS
 from partner_portal.alerts.views.export_files import export_response
+from partner_portal.alerts.views.incident_writeback import render_incident
 from partner_portal.core.access import Role, require_roles
 
 analysts_only = require_roles(Role.ANALYST)
@@ -155,6 +157,4 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             format_html("Merged into {} in Defender; it has left the incident queue.", where),
         )
-    return render(
-        request, "alerts/incident_detail.html", {"d": detail, "incident": detail.incident}
-    )
+    return render_incident(request, detail)

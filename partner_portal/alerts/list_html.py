@@ -72,6 +72,8 @@ def incident_row_html(row: Row, *, list_url: str, fresh: bool = False) -> str:
     alerts = int(row["alert_count"])
     return (
         f'<tr data-incident-id="{pk}" data-version="{escape(row["version"])}"{fresh_class}>\n'
+        f'  <td class="pick"><input type="checkbox" name="ids" value="{pk}" form="bulk-form"'
+        f' aria-label="Select “{escape(row["label"])}”"></td>\n'
         f'  <td class="when"><time datetime="{escape(row["created_iso"])}">'
         f"{escape(row['created_display'])}</time></td>\n"
         f'  <td><span class="badge sev-{escape(row["severity"])}">{escape(row["severity"])}'

@@ -120,7 +120,9 @@
     const all = document.getElementById("select-all");
     if (!all || !table) return;
     all.addEventListener("change", () => {
-      table.querySelectorAll('input[name="alert"]').forEach((box) => { box.checked = all.checked; });
+      table.querySelectorAll('td.pick input[type="checkbox"]').forEach((box) => {
+        box.checked = all.checked;
+      });
     });
   }
 

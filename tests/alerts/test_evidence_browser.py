@@ -12,11 +12,8 @@ import pytest
 from partner_portal.alerts.models import Alert, SyncStatus
 from partner_portal.alerts.sync.passes import sync_source
 from partner_portal.defender.graph_vocab import GRAPH_DELIVERY_ACTIONS
-from tests.alerts.test_alert_list_browser import module_browser, signed_in_page
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-__all__ = ["module_browser", "signed_in_page"]
 
 OFFICE = "microsoftDefenderForOffice365"
 MESSAGE = "#microsoft.graph.security.analyzedMessageEvidence"

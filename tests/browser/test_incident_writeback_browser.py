@@ -144,3 +144,32 @@ def test_an_analyst_resolves_an_incident_with_a_classification(
         )
     finally:
         context.close()
+
+
+def test_an_analyst_resolves_an_incident_from_the_queue_with_a_classification(
+    chromium: Any, graph_portal: tuple[PortalProcess, str]
+) -> None:
+    portal, tenant_id = graph_portal
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{portal.url}/accounts/login/")
+        page.fill("#id_username", ANALYST)
+        page.fill("#id_password", ANALYST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=Sign out")
+
+        page.goto(f"{portal.url}/incidents/?status=Active")
+        row = page.locator("#incident-table tbody tr[data-incident-id]").first
+        number = row.locator(".sub").first.inner_text().split("·")[0].strip().lstrip("#")
+        row.locator("td.pick input[type=checkbox]").check()
+        page.select_option("#bulk_status", "Resolved")
+        page.select_option("#bulk_classification", "FalsePositive")
+        page.click("#bulk-apply")
+        page.wait_for_selector("text=1 of 1")
+
+        truth = _graph_incident(portal.sandbox, tenant_id, number)
+        assert (truth["status"], truth["classification"]) == ("resolved", "falsePositive")
+    finally:
+        context.close()

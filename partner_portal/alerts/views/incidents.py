@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from partner_portal.alerts.incident_filters import IncidentFilterForm, IncidentLiveForm
+from partner_portal.alerts.incident_forms import IncidentBulkForm
 from partner_portal.alerts.list_html import incident_rows_html
 from partner_portal.alerts.reads import exports
 from partner_portal.alerts.reads import incident_queue as queue_reads
@@ -62,6 +63,8 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "rows_html": incident_rows_html(page.incidents, list_url=list_url) if page else "",
         "filter_qs": form.filter_querystring(),
         "poll_seconds": POLL_SECONDS,
+        # The selection's change (alerts:incident_bulk), its fields named bulk_*.
+        "bulk_form": IncidentBulkForm(auto_id="bulk_%s"),
     }
     return render(request, "alerts/incidents.html", context, status=200 if page else 400)
 

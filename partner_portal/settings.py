@@ -32,7 +32,17 @@ with contextlib.suppress(PermissionError):
 DEBUG = env.bool("DEBUG", default=False)
 # The one-machine mode of `make run` (plain HTTP on 127.0.0.1, a key generated into
 # DATA_DIR, static files served from the source tree), with DEBUG off all the same.
-EMBEDDED = env.bool("EMBEDDED", default=False)
+# Unset, it follows the data folder: an operator command (`python manage.py sync_now`,
+# `shell`) run beside `make run` finds the key that the embedded mode generated and
+# works on the same embedded database. A deployment that names its own database, or a
+# data folder no embedded run has used, stays in production mode and needs SECRET_KEY.
+EMBEDDED_KEY_FILE = DATA_DIR / "secret_key"
+EMBEDDED = env.bool(
+    "EMBEDDED",
+    default=EMBEDDED_KEY_FILE.exists()
+    and not env("DATABASE_URL", default="")
+    and not env("SECRET_KEY", default=""),
+)
 # What development and the embedded mode share: no HTTPS-only defaults, a generated key.
 LOCAL_RUN = DEBUG or EMBEDDED
 
@@ -62,7 +72,7 @@ if not SECRET_KEY:
             "Set SECRET_KEY (a long random string) in production; only the embedded "
             "one-machine mode (EMBEDDED=true, as `make run` sets) generates one."
         )
-    SECRET_KEY = _embedded_secret_key(DATA_DIR / "secret_key")
+    SECRET_KEY = _embedded_secret_key(EMBEDDED_KEY_FILE)
 
 # Keys that seal secrets stored in the database (partner_portal/core/sealed.py): Fernet
 # keys separated by commas; the first seals, all open. Unset: derived from SECRET_KEY.

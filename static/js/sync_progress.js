@@ -46,10 +46,12 @@
       if (health) {
         health.textContent = "";
         var badge = document.createElement("span");
-        badge.className = "badge " + (s.healthy ? "status-ok" : "status-bad");
-        badge.textContent = s.healthy ? "OK" : "Failing";
+        var failing = s.health === "failing";
+        badge.className = "badge " + (s.health === "ok" ? "status-ok" : failing ? "status-bad" : "status-warn");
+        badge.textContent = s.health_text;
+        health.setAttribute("data-health", s.health);
         health.appendChild(badge);
-        if (!s.healthy && s.last_run) {
+        if (failing && s.last_run) {
           health.appendChild(document.createTextNode(
             " " + s.last_run.error_message + " (" + s.last_run.error_code + ")"));
         }

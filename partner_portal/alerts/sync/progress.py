@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
 from partner_portal.alerts.sync import sources
-from tenants.models import Customer
+from tenants.models import Customer, CustomerStatus
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -71,6 +71,30 @@ def _backfill(state: SyncState | None, first: SyncRun | None, stored: int) -> di
     }
 
 
+# A source's health as the customer page shows it; "ok" only once a pass has succeeded.
+HEALTH_TEXT = {
+    "ok": "OK",
+    "failing": "Failing",
+    "awaiting_consent": "Waiting for consent",
+    "not_synced": "Not synced yet",
+    "running": "First pass running",
+}
+
+
+def _health(customer: Customer, last: SyncRun | None) -> str:
+    """Whether a source is fine: a customer that has not consented is waiting for that,
+    and a source never synced has not shown it works yet."""
+    if customer.status in (CustomerStatus.PENDING_CONSENT, CustomerStatus.VERIFYING):
+        return "awaiting_consent"
+    if last is None:
+        return "not_synced"
+    if last.status == SyncStatus.FAILED:
+        return "failing"
+    if last.status == SyncStatus.RUNNING and last.backfill:
+        return "running"
+    return "ok"
+
+
 def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
     """Health and backfill progress of each source of `customer`, JSON-ready: those of
     the API it is on (Graph or the legacy ones), and any other it has synced before."""
@@ -84,13 +108,15 @@ def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
         runs = SyncRun.objects.filter(customer=customer, source=source.name)
         last = runs.order_by("-started_at", "-id").first()
         first = runs.filter(backfill=True).order_by("-started_at", "-id").first()
-        healthy = last is None or last.status != SyncStatus.FAILED
+        health = _health(customer, last)
         overview.append(
             {
                 "source": source.name,
                 "label": source.label,
                 "enabled": source.enabled_for(customer),
-                "healthy": healthy,
+                "healthy": health == "ok",
+                "health": health,
+                "health_text": HEALTH_TEXT[health],
                 "watermark": _iso(state.watermark) if state else None,
                 "last_success_at": _iso(state.last_success_at) if state else None,
                 "next_due_at": _iso(state.next_due_at) if state else None,

@@ -370,6 +370,8 @@ SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # --- I18N, static, e-mail, logging -----------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# One time format everywhere (partner_portal/core/times.py), also for `{{ datetime }}`.
+FORMAT_MODULE_PATH = ["partner_portal.core.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

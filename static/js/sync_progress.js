@@ -39,8 +39,17 @@
         text(root, "stored", String(s.stored));
       }
       text(root, "stored-total", String(s.stored));
-      text(root, "last-success", s.last_success_at
-        ? new Date(s.last_success_at).toLocaleString() : "never");
+      var success = root.querySelector('[data-field="last-success"]');
+      if (success) {
+        success.textContent = s.last_success_at ? "" : "never";
+        if (s.last_success_at) {
+          var moment = document.createElement("time");
+          moment.setAttribute("datetime", s.last_success_at);
+          moment.title = s.last_success_text;
+          moment.textContent = s.last_success_age;
+          success.appendChild(moment);
+        }
+      }
       text(root, "last-run", describeRun(s.last_run));
       var health = root.querySelector('[data-field="health"]');
       if (health) {

@@ -36,6 +36,7 @@ from partner_portal.alerts.reads.keyset import (
     encode_cursor,
 )
 from partner_portal.alerts.visibility import visible_alerts
+from partner_portal.core.times import format_moment
 from partner_portal.defender import SETTABLE_ALERT_STATUSES, AlertSeverity, AlertStatus
 from tenants.scoping import sees_all_customers, visible_customers
 
@@ -141,7 +142,7 @@ def _list_row(values: tuple[Any, ...]) -> AlertRow:
     row["customer_name"] = row.pop("customer__display_name")
     created = localtime(row["created_at"])
     row["created_iso"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    row["created_display"] = created.strftime("%Y-%m-%d %H:%M")
+    row["created_display"] = format_moment(created)
     row["label"] = row["title"] or row["alert_id"]
     row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
     row["computer"] = row["computer_dns_name"] or NO_VALUE

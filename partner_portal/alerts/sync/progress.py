@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
 from partner_portal.alerts.sync import sources
+from partner_portal.core.times import format_age, format_moment
 from tenants.models import Customer, CustomerStatus
 
 
@@ -119,6 +120,8 @@ def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
                 "health_text": HEALTH_TEXT[health],
                 "watermark": _iso(state.watermark) if state else None,
                 "last_success_at": _iso(state.last_success_at) if state else None,
+                "last_success_text": format_moment(state.last_success_at) if state else "",
+                "last_success_age": format_age(state.last_success_at) if state else "",
                 "next_due_at": _iso(state.next_due_at) if state else None,
                 "consecutive_failures": state.consecutive_failures if state else 0,
                 "stored": stored,

@@ -16,6 +16,7 @@ from html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from partner_portal.alerts.reads.alert_list import AlertRow
+from partner_portal.defender import in_words
 
 
 def _sub(value: str) -> str:
@@ -40,7 +41,7 @@ def alert_row_html(row: AlertRow, *, list_url: str, fresh: bool = False) -> str:
         f'    <span class="sub">{escape(row["alert_id"])}{category}</span></td>\n'
         f"  <td>{escape(row['customer_name'])}</td>\n"
         f'  <td><span class="status status-{escape(row["status"])}">'
-        f"{escape(row['status_label'])}</span>{_sub(row['classification'])}</td>\n"
+        f"{escape(row['status_label'])}</span>{_sub(in_words(row['classification']))}</td>\n"
         f'  <td class="where">{escape(row["computer"])}{_sub(row["related_user"])}</td>\n'
         f"  <td>{escape(row['assigned'])}</td>\n"
         "</tr>\n"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from partner_portal.alerts.change_words import describe_alert_changes
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.alerts.writeback_access import client_for, unwritable
@@ -353,10 +354,7 @@ def _audit(
     result: WriteResult, actor: User, ip_address: str | None, calls: int, bulk: bool
 ) -> None:
     alert = result.alert
-    what = ", ".join(
-        f"{name}={value!r}" if name != "comment" else "a comment"
-        for name, value in result.changes.items()
-    )
+    what = describe_alert_changes(result.changes)
     audit_record(
         action=f"alert.{result.outcome}",
         customer=alert.customer,

@@ -171,7 +171,11 @@ else:
 CACHES["default"].setdefault("KEY_PREFIX", "portal")
 
 # --- Celery ---------------------------------------------------------------------------
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# The file broker names a host (kombu warns "No hostname was supplied" on every
+# connection otherwise); a bare "filesystem://" is read the same way.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
+if CELERY_BROKER_URL in ("filesystem://", "filesystem:///"):
+    CELERY_BROKER_URL = "filesystem://localhost/"
 BROKER_DIR = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     BROKER_DIR.mkdir(mode=0o700, exist_ok=True)
@@ -402,9 +406,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "refusals_in_one_line": {"()": "partner_portal.core.log_filters.RefusalsInOneLine"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # A 403 or 404 is a line, not a traceback (partner_portal/core/log_filters.py).
+        "django.request": {"filters": ["refusals_in_one_line"]},
         # MSAL logs request details at DEBUG; keep it quiet so nothing secret can leak.
         "msal": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -32,16 +32,12 @@
       var b = s.backfill;
       if (box) {
         box.hidden = b.phase === "done" || !s.enabled;
-        text(root, "backfill-text", b.phase === "running"
-          ? "First backfill running: " + b.fetched + " read in " + plural(b.pages, "page")
-            + (b.per_second ? " (" + Math.round(b.per_second) + "/s)" : "")
-          : "First backfill waiting to start");
-        text(root, "stored", String(s.stored));
+        text(root, "backfill-text", b.text);
       }
       text(root, "stored-total", String(s.stored));
       var success = root.querySelector('[data-field="last-success"]');
       if (success) {
-        success.textContent = s.last_success_at ? "" : "never";
+        success.textContent = s.last_success_at ? "" : s.no_success_yet;
         if (s.last_success_at) {
           var moment = document.createElement("time");
           moment.setAttribute("datetime", s.last_success_at);

@@ -12,7 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from partner_portal.core.times import format_age, format_moment
-from tests.tenants.factories import AuditEventFactory, ConsentRequestFactory
+from tests.alerts.factories import AlertFactory
+from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory, ConsentRequestFactory
 
 MOMENT = datetime(2026, 11, 30, 7, 44, 5, tzinfo=UTC)
 
@@ -65,3 +66,18 @@ def test_audit_log_and_customer_page_show_seconds_and_zone_and_no_double_period(
     assert "a.m." not in page and "p.m." not in page
     sentence = page[page.index("It works until") :].split("</p>")[0]
     assert sentence.endswith(" UTC</time>.")
+
+
+@pytest.mark.django_db
+def test_evidence_times_read_like_every_other_time(analyst: object, analyst_client: Client) -> None:
+    alert = AlertFactory(
+        raw={
+            "evidence": [
+                {"entityType": "File", "evidenceCreationTime": "2026-11-30T07:44:05.1234567Z"}
+            ]
+        }
+    )
+    AnalystScopeFactory(user=analyst, customer=alert.customer)
+    page = analyst_client.get(f"/alerts/{alert.pk}/").content.decode()
+    assert "2026-11-30 07:44:05 UTC" in page
+    assert "2026-11-30T07:44:05.1234567Z" not in page

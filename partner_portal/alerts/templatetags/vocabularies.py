@@ -17,8 +17,8 @@ register = template.Library()
 
 @register.filter
 def words(value: str | None) -> str:
-    """A status, classification, determination or state in words: "InProgress" reads
-    "In progress", "InformationalExpectedActivity" "Informational, expected activity"."""
+    """A status, classification, determination or state in words (the label the core
+    gives InProgress, say, or InformationalExpectedActivity)."""
     return in_words(value)
 
 

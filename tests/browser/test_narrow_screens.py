@@ -4,18 +4,15 @@ multi-select hint meant for a keyboard is not shown."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from tenants.models import CustomerStatus
 from tests.alerts.factories import AlertFactory, CustomerFactory
-from tests.factories import UserFactory
+from tests.fixtures.browser import signed_in_context
 from tests.tenants.factories import AuditEventFactory, ConsentRequestFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,44 +25,12 @@ TOO_WIDE = """() => [...document.querySelectorAll('body *')]
     + Math.round(e.getBoundingClientRect().right))"""
 
 
-@pytest.fixture(scope="module")
-def module_browser(django_db_setup: None) -> Iterator[Any]:
-    """A Chromium of this module's own (see tests/alerts/test_alert_list_browser.py for
-    why the module closes it, and why the ORM is let through meanwhile)."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
 @pytest.fixture
-def phone(module_browser: Any, live_server: Any) -> Iterator[Any]:
-    # A superuser holds every role without the groups that a transactional test flushes.
-    admin = UserFactory(username="phone-admin", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(admin)
-    context = module_browser.new_context(
-        base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True
+def phone(live_browser: Any, live_server: Any) -> Iterator[Any]:
+    context = signed_in_context(
+        live_browser, live_server, viewport=PHONE, is_mobile=True, has_touch=True
     )
-    host = live_server.url.split("//", 1)[1].split(":", 1)[0]
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "domain": host, "path": "/"}]
-    )
-    page = context.new_page()
-    yield page
+    yield context.new_page()
     context.close()
 
 

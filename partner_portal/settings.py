@@ -33,7 +33,17 @@ with contextlib.suppress(PermissionError):
 DEBUG = env.bool("DEBUG", default=False)
 # The one-machine mode of `make run` (plain HTTP on 127.0.0.1, a key generated into
 # DATA_DIR, static files served from the source tree), with DEBUG off all the same.
-EMBEDDED = env.bool("EMBEDDED", default=False)
+# Unset, it follows the data folder: an operator command (`python manage.py sync_now`,
+# `shell`) run beside `make run` finds the key that the embedded mode generated and
+# works on the same embedded database. A deployment that names its own database, or a
+# data folder no embedded run has used, stays in production mode and needs SECRET_KEY.
+EMBEDDED_KEY_FILE = DATA_DIR / "secret_key"
+EMBEDDED = env.bool(
+    "EMBEDDED",
+    default=EMBEDDED_KEY_FILE.exists()
+    and not env("DATABASE_URL", default="")
+    and not env("SECRET_KEY", default=""),
+)
 # What development and the embedded mode share: no HTTPS-only defaults, a generated key.
 LOCAL_RUN = DEBUG or EMBEDDED
 
@@ -63,7 +73,7 @@ if not SECRET_KEY:
             "Set SECRET_KEY (a long random string) in production; only the embedded "
             "one-machine mode (EMBEDDED=true, as `make run` sets) generates one."
         )
-    SECRET_KEY = _embedded_secret_key(DATA_DIR / "secret_key")
+    SECRET_KEY = _embedded_secret_key(EMBEDDED_KEY_FILE)
 
 # Keys that seal secrets stored in the database (partner_portal/core/sealed.py): Fernet
 # keys separated by commas; the first seals, all open. Unset: derived from SECRET_KEY.
@@ -164,7 +174,11 @@ else:
 CACHES["default"].setdefault("KEY_PREFIX", "portal")
 
 # --- Celery ---------------------------------------------------------------------------
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# The file broker names a host (kombu warns "No hostname was supplied" on every
+# connection otherwise); a bare "filesystem://" is read the same way.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
+if CELERY_BROKER_URL in ("filesystem://", "filesystem:///"):
+    CELERY_BROKER_URL = "filesystem://localhost/"
 BROKER_DIR = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     BROKER_DIR.mkdir(mode=0o700, exist_ok=True)
@@ -375,6 +389,8 @@ SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # --- I18N, static, e-mail, logging -----------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# One time format everywhere (partner_portal/core/times.py), also for `{{ datetime }}`.
+FORMAT_MODULE_PATH = ["partner_portal.core.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -405,9 +421,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "refusals_in_one_line": {"()": "partner_portal.core.log_filters.RefusalsInOneLine"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # A 403 or 404 is a line, not a traceback (partner_portal/core/log_filters.py).
+        "django.request": {"filters": ["refusals_in_one_line"]},
         # MSAL logs request details at DEBUG; keep it quiet so nothing secret can leak.
         "msal": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from partner_portal.core.account_events import password_changed, sign_in_paused
+from partner_portal.core.times import format_moment
 from tenants.audit import audit_record
 
 PASSWORD_CHANGED = "account.password_changed"  # noqa: S105 (an action's name)
@@ -46,7 +47,7 @@ def record_sign_in_paused(
         customer=None,
         ip_address=address,
         summary=(
-            f"Sign-ins paused for {whom} until {until:%Y-%m-%d %H:%M} UTC "
+            f"Sign-ins paused for {whom} until {format_moment(until)} "
             f"after {failures} failed attempts"
         ),
         details={

@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from partner_portal.alerts.reads.alert_list import NO_VALUE, AlertRow
 from partner_portal.alerts.reads.keyset import Row
+from partner_portal.defender import in_words
 
 LEGACY_MARK = (
     ' <span class="badge status-warn legacy-api" title="Read through the Defender for'
@@ -48,7 +49,7 @@ def alert_row_html(row: AlertRow, *, list_url: str, fresh: bool = False) -> str:
         f"  <td>{escape(row['customer_name'])}</td>\n"
         f'  <td class="product">{escape(row["product"] or NO_VALUE)}</td>\n'
         f'  <td><span class="status status-{escape(row["status"])}">'
-        f"{escape(row['status_label'])}</span>{_sub(row['classification'])}</td>\n"
+        f"{escape(row['status_label'])}</span>{_sub(in_words(row['classification']))}</td>\n"
         f'  <td class="where">{escape(row["computer"])}{_sub(row["related_user"])}</td>\n'
         f"  <td>{escape(row['assigned'])}</td>\n"
         "</tr>\n"
@@ -85,7 +86,7 @@ def incident_row_html(row: Row, *, list_url: str, fresh: bool = False) -> str:
         f"  <td>{escape(row['customer_name'])}{legacy}</td>\n"
         f'  <td class="product">{escape(products)}</td>\n'
         f'  <td><span class="status status-{escape(row["status"])}">'
-        f"{escape(row['status_label'])}</span>{_sub(row['classification'])}</td>\n"
+        f"{escape(row['status_label'])}</span>{_sub(in_words(row['classification']))}</td>\n"
         f"  <td>{escape(row['assigned'])}</td>\n"
         "</tr>\n"
     )

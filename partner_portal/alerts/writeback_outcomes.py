@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from partner_portal.alerts.change_words import describe_alert_changes
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.graph_rows import (
     ALERT_STATUS_SPELLINGS,
@@ -157,9 +158,12 @@ SUMMARY = {
 
 
 def changes_in_words(changes: dict[str, object]) -> str:
-    """`status='Resolved', a comment` (a comment's text stays out of the summary)."""
-    return ", ".join(
-        f"{name}={value!r}" if name != "comment" else "a comment" for name, value in changes.items()
+    """ "status set to Resolved and a comment added" (a comment's text stays out)."""
+    return describe_alert_changes(
+        {
+            name: ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+            for name, value in changes.items()
+        }
     )
 
 

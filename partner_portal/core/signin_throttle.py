@@ -40,6 +40,7 @@ from django.http import HttpRequest
 
 from partner_portal.core.account_events import sign_in_paused
 from partner_portal.core.http import client_ip
+from partner_portal.core.times import format_moment
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Pause:
     def wording(self, now: datetime) -> str:
         """What the sign-in page says: why, until when, and how long that is."""
         minutes = max(1, math.ceil((self.until - now).total_seconds() / 60))
-        when = f"until {self.until:%H:%M} UTC (in about {minutes} minute{'s' * (minutes > 1)})"
+        when = f"until {format_moment(self.until)} (in about {minutes} minute{'s' * (minutes > 1)})"
         if self.scope == ACCOUNT:
             return (
                 "Too many failed sign-ins for this account from your address. Signing in "

@@ -19,10 +19,10 @@ do not always agree) and the members the Graph SDKs already know.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 from .fields import Enumeration
+from .records.vocabularies import humanise
 
 __all__ = [
     "GRAPH_ALERT_CLASSIFICATIONS",
@@ -43,15 +43,6 @@ __all__ = [
     "Vocabulary",
     "service_source_label",
 ]
-
-_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def _humanise(value: str) -> str:
-    """``"inProgress"`` -> ``"In progress"``; used when a member has no label of its own."""
-    words = _WORD_START.sub(" ", value).split()
-    text = " ".join(w if w.isupper() else w.lower() for w in words)
-    return text[:1].upper() + text[1:]
 
 
 class Vocabulary(Enumeration):
@@ -74,7 +65,7 @@ class Vocabulary(Enumeration):
         member = self.canonical(value)
         if member is None:
             return value
-        return self._labels.get(member) or _humanise(member)
+        return self._labels.get(member) or humanise(member)
 
 
 GRAPH_ALERT_STATUSES = Vocabulary(

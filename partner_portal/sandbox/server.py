@@ -28,6 +28,17 @@ log = logging.getLogger("partner_portal.sandbox")
 MAX_BODY = 10 * 1024 * 1024
 
 
+# A request line is logged up to this many characters: a Graph `$filter=id eq … or …`
+# naming a page of IDs runs to kilobytes and would bury everything else.
+MAX_LOGGED_REQUEST = 160
+
+
+def _shortened(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_LOGGED_REQUEST:
+        return f"{value[:MAX_LOGGED_REQUEST]}… ({len(value)} characters)"
+    return value
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
     server_version = "PartnerPortalSandbox/1.0"
@@ -37,7 +48,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
-            log.info("%s %s", self.address_string(), format % args)
+            log.info("%s %s", self.address_string(), format % tuple(map(_shortened, args)))
 
     def log_error(self, format: str, *args: Any) -> None:
         # A client's idle keep-alive connection reaching `timeout` is routine: the demo's

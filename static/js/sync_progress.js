@@ -32,24 +32,31 @@
       var b = s.backfill;
       if (box) {
         box.hidden = b.phase === "done" || !s.enabled;
-        text(root, "backfill-text", b.phase === "running"
-          ? "First backfill running: " + b.fetched + " read in " + plural(b.pages, "page")
-            + (b.per_second ? " (" + Math.round(b.per_second) + "/s)" : "")
-          : "First backfill waiting to start");
-        text(root, "stored", String(s.stored));
+        text(root, "backfill-text", b.text);
       }
       text(root, "stored-total", String(s.stored));
-      text(root, "last-success", s.last_success_at
-        ? new Date(s.last_success_at).toLocaleString() : "never");
+      var success = root.querySelector('[data-field="last-success"]');
+      if (success) {
+        success.textContent = s.last_success_at ? "" : s.no_success_yet;
+        if (s.last_success_at) {
+          var moment = document.createElement("time");
+          moment.setAttribute("datetime", s.last_success_at);
+          moment.title = s.last_success_text;
+          moment.textContent = s.last_success_age;
+          success.appendChild(moment);
+        }
+      }
       text(root, "last-run", describeRun(s.last_run));
       var health = root.querySelector('[data-field="health"]');
       if (health) {
         health.textContent = "";
         var badge = document.createElement("span");
-        badge.className = "badge " + (s.healthy ? "status-ok" : "status-bad");
-        badge.textContent = s.healthy ? "OK" : "Failing";
+        var failing = s.health === "failing";
+        badge.className = "badge " + (s.health === "ok" ? "status-ok" : failing ? "status-bad" : "status-warn");
+        badge.textContent = s.health_text;
+        health.setAttribute("data-health", s.health);
         health.appendChild(badge);
-        if (!s.healthy && s.last_run) {
+        if (failing && s.last_run) {
           health.appendChild(document.createTextNode(
             " " + s.last_run.error_message + " (" + s.last_run.error_code + ")"));
         }

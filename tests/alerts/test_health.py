@@ -161,3 +161,35 @@ def test_a_source_the_registry_does_not_know_is_shown_by_its_name(
     row = next(r for r in tenant_health(user=onboarding_staff) if r.customer == world["healthy"])
     retired = next(s for s in row.sources if s.source == "retired")
     assert (retired.api_calls_last_hour, retired.api_limit) == (7, None)
+
+
+def test_a_customer_that_has_not_consented_shows_neither_complete_permissions_nor_ok_sync(
+    staff_client: Client, world: dict
+) -> None:
+    pending = CustomerFactory(display_name="Northwind", status=CustomerStatus.PENDING_CONSENT)
+    row = _row(staff_client.get("/health/").content.decode(), pending)
+    assert 'data-permissions="not-granted"' in row
+    assert "complete" not in row
+    assert "not consented" in row
+    assert "no sync before consent" in row
+    # A consented, synced customer still reads as complete.
+    assert 'data-permissions="complete"' in _row(
+        staff_client.get("/health/").content.decode(), world["healthy"]
+    )
+
+
+def test_the_customer_page_sync_card_waits_for_consent_instead_of_saying_ok(
+    staff_client: Client,
+) -> None:
+    pending = CustomerFactory(display_name="Northwind", status=CustomerStatus.PENDING_CONSENT)
+    page = staff_client.get(f"/customers/{pending.pk}/").content.decode()
+    assert 'data-health="awaiting_consent"' in page
+    assert "Waiting for consent" in page
+    assert ">OK<" not in page
+
+
+def test_an_active_customer_never_synced_is_not_yet_ok(staff_client: Client) -> None:
+    active = CustomerFactory(display_name="Tailspin", status=CustomerStatus.ACTIVE)
+    data = staff_client.get(f"/sync/customers/{active.pk}/progress/").json()
+    assert {s["health"] for s in data["sources"]} == {"not_synced"}
+    assert not any(s["healthy"] for s in data["sources"])

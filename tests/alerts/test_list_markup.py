@@ -83,7 +83,7 @@ def test_row_markup_is_what_the_page_and_its_script_expect() -> None:
       <td>Alpha Ltd</td>
       <td class="product">Defender for Endpoint</td>
       <td><span class="status status-InProgress">In progress</span><span
-        class="sub">TruePositive</span></td>
+        class="sub">True positive</span></td>
       <td class="where">ws-01.alpha.example<span class="sub">alice</span></td>
       <td>—</td>
     </tr>
@@ -129,7 +129,7 @@ def test_row_leaves_out_empty_second_lines_and_marks_fresh_rows() -> None:
         [row(classification="TruePositive", related_user="alice")], list_url="/a/", fresh=True
     )
     assert '<tr data-alert-id="42" class="fresh">' in fresh
-    assert '<span class="sub">TruePositive</span>' in fresh
+    assert '<span class="sub">True positive</span>' in fresh
     assert '<span class="sub">alice</span>' in fresh
 
 

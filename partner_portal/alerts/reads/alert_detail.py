@@ -16,6 +16,7 @@ else.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_alert_url
 from partner_portal.alerts.reads.evidence import EvidenceView, evidence_views
 from partner_portal.alerts.visibility import visible_alerts
+from partner_portal.core.times import format_moment
 from tenants.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ INCIDENT_ALERTS_LIMIT = 50
 RECENT_ACTIONS_LIMIT = 20
 
 # Raw fields the detail page already shows in its own sections.
+ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$")
 SHOWN_ELSEWHERE = frozenset({"evidence", "comments"})
 
 
@@ -61,7 +64,8 @@ def _as_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        # A timestamp (evidence's createdDateTime, say) reads like every other time.
+        return (format_moment(value) or value) if ISO_MOMENT.match(value) else value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 

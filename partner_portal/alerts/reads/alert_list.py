@@ -29,7 +29,8 @@ from partner_portal.alerts.models import Alert
 from partner_portal.alerts.products import alerts_of_products, product_label, product_of
 from partner_portal.alerts.reads.keyset import SORTS, Row, SortSpec, _ordering, keyset_slice
 from partner_portal.alerts.visibility import visible_alerts
-from partner_portal.defender import SETTABLE_ALERT_STATUSES, AlertSeverity, AlertStatus
+from partner_portal.core.times import format_moment
+from partner_portal.defender import SETTABLE_ALERT_STATUSES, AlertSeverity, AlertStatus, in_words
 from tenants.scoping import sees_all_customers, visible_customers
 
 if TYPE_CHECKING:
@@ -123,8 +124,6 @@ LIST_COLUMNS = (
     "severity_rank", "status", "classification", "category", "assigned_to",
     "computer_dns_name", "related_user", "created_at", "service_source", "from_graph",
 )  # fmt: skip
-# The statuses whose words differ from how Defender spells them (InProgress, say).
-STATUS_LABELS = {s.value: s.label for s in AlertStatus if s.label != s.value}
 NO_VALUE = "\u2014"  # an em dash, for an empty cell
 
 # One row of the list, as `list_html.alert_rows_html` prints it: the stored values plus the
@@ -137,9 +136,9 @@ def _list_row(values: tuple[Any, ...]) -> AlertRow:
     row["customer_name"] = row.pop("customer__display_name")
     created = localtime(row["created_at"])
     row["created_iso"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    row["created_display"] = created.strftime("%Y-%m-%d %H:%M")
+    row["created_display"] = format_moment(created)
     row["label"] = row["title"] or row["alert_id"]
-    row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+    row["status_label"] = in_words(row["status"])
     row["computer"] = row["computer_dns_name"] or NO_VALUE
     row["assigned"] = row["assigned_to"] or NO_VALUE
     row["product"] = product_label(product_of(row["service_source"], row["from_graph"]))

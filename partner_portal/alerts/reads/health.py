@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 HOUR = 3600.0
+# Statuses in which the customer has not (yet) granted the partner app any access.
+AWAITING_CONSENT = (CustomerStatus.PENDING_CONSENT, CustomerStatus.VERIFYING)
 # Write-back PATCHes alerts through the same API the alerts source reads.
 WRITEBACK_SOURCE = Source.ALERTS.value
 
@@ -120,6 +122,12 @@ class CustomerHealth:
     @property
     def is_healthy(self) -> bool:
         return self.customer.status == CustomerStatus.ACTIVE and not self.last_error
+
+    @property
+    def awaiting_consent(self) -> bool:
+        """Not yet consented (or consent not yet verified): nothing is known about its
+        permissions and nothing has been synced, so neither may read as fine."""
+        return self.customer.status in AWAITING_CONSENT
 
 
 def health_customers(*, user: User | AnonymousUser) -> QuerySet[Customer]:

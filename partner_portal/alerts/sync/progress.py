@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
 from partner_portal.alerts.sync import sources
-from tenants.models import Customer
+from partner_portal.core.times import format_age, format_moment
+from tenants.models import Customer, CustomerStatus
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -62,6 +63,7 @@ def _backfill(state: SyncState | None, first: SyncRun | None, stored: int) -> di
         rate = round(first.fetched / elapsed, 1) if elapsed > 0 else None
     return {
         "phase": phase,
+        "text": _backfill_text(phase, first, rate),
         "pages": first.pages if first else 0,
         "fetched": first.fetched if first else 0,
         "stored": stored,
@@ -69,6 +71,56 @@ def _backfill(state: SyncState | None, first: SyncRun | None, stored: int) -> di
         "started_at": _iso(first.started_at) if first else None,
         "finished_at": _iso(state.last_success_at) if done and state else None,
     }
+
+
+def _backfill_text(phase: str, first: SyncRun | None, rate: float | None) -> str:
+    """Where the first backfill stands, in a sentence that counts only what this backfill
+    has read: items stored by earlier attempts or with incidents are the "Stored" figure."""
+    if phase == "done":
+        return "First backfill done."
+    if phase == "waiting" or first is None:
+        return "First backfill waiting to start."
+    if not first.pages and not first.fetched:
+        return f"First backfill started {format_age(first.started_at)}, reading the first page."
+    pages = f"{first.pages} page{'s' if first.pages != 1 else ''}"
+    speed = f" ({rate:,.0f}/s)" if rate else ""
+    return f"First backfill running: {first.fetched:,} read in {pages} so far{speed}."
+
+
+def _no_success_yet(phase: str, health: str) -> str:
+    """What "Last success" says before the first success, so that it never contradicts
+    a backfill that is running."""
+    if health == "awaiting_consent":
+        return "none yet: waiting for consent"
+    if phase == "running":
+        return "none yet: the first backfill is running"
+    if health == "failing":
+        return "never: no pass has succeeded yet"
+    return "none yet"
+
+
+# A source's health as the customer page shows it; "ok" only once a pass has succeeded.
+HEALTH_TEXT = {
+    "ok": "OK",
+    "failing": "Failing",
+    "awaiting_consent": "Waiting for consent",
+    "not_synced": "Not synced yet",
+    "running": "First pass running",
+}
+
+
+def _health(customer: Customer, last: SyncRun | None) -> str:
+    """Whether a source is fine: a customer that has not consented is waiting for that,
+    and a source never synced has not shown it works yet."""
+    if customer.status in (CustomerStatus.PENDING_CONSENT, CustomerStatus.VERIFYING):
+        return "awaiting_consent"
+    if last is None:
+        return "not_synced"
+    if last.status == SyncStatus.FAILED:
+        return "failing"
+    if last.status == SyncStatus.RUNNING and last.backfill:
+        return "running"
+    return "ok"
 
 
 def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
@@ -84,20 +136,26 @@ def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
         runs = SyncRun.objects.filter(customer=customer, source=source.name)
         last = runs.order_by("-started_at", "-id").first()
         first = runs.filter(backfill=True).order_by("-started_at", "-id").first()
-        healthy = last is None or last.status != SyncStatus.FAILED
+        health = _health(customer, last)
+        backfill = _backfill(state, first, stored)
         overview.append(
             {
                 "source": source.name,
                 "label": source.label,
                 "enabled": source.enabled_for(customer),
-                "healthy": healthy,
+                "healthy": health == "ok",
+                "health": health,
+                "health_text": HEALTH_TEXT[health],
                 "watermark": _iso(state.watermark) if state else None,
                 "last_success_at": _iso(state.last_success_at) if state else None,
+                "last_success_text": format_moment(state.last_success_at) if state else "",
+                "last_success_age": format_age(state.last_success_at) if state else "",
+                "no_success_yet": _no_success_yet(backfill["phase"], health),
                 "next_due_at": _iso(state.next_due_at) if state else None,
                 "consecutive_failures": state.consecutive_failures if state else 0,
                 "stored": stored,
                 "last_run": _run_summary(last),
-                "backfill": _backfill(state, first, stored),
+                "backfill": backfill,
             }
         )
     return {

@@ -2,7 +2,8 @@
 
 The words come from the protocol core's vocabularies (`partner_portal.defender`), the
 same ones the forms offer, so a template never spells a label by hand. A value the core
-does not know (Microsoft adds values now and then) is shown as Defender sent it.
+does not know (Microsoft adds values now and then) is cut into words
+("UnsupportedAlertType" reads "Unsupported alert type").
 
 `{{ value|word:"verdict" }}` names the vocabulary of an evidence value (a verdict, a
 remediation status, a role, an e-mail's delivery action or location, a device's health
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from django import template
 
-from partner_portal.defender import AlertStatus, IncidentStatus
+from partner_portal.defender import in_words
 from partner_portal.defender.graph_vocab import (
     GRAPH_DELIVERY_ACTIONS,
     GRAPH_DELIVERY_LOCATIONS,
@@ -28,7 +29,13 @@ from partner_portal.defender.graph_vocab import (
 
 register = template.Library()
 
-_ALERT_STATUS_LABELS = {status.value: status.label for status in AlertStatus}
+
+@register.filter
+def words(value: str | None) -> str:
+    """A status, classification, determination or state in words (the label the core
+    gives InProgress, say, or InformationalExpectedActivity)."""
+    return in_words(value)
+
 
 EVIDENCE_VOCABULARIES: dict[str, Vocabulary] = {
     "verdict": GRAPH_EVIDENCE_VERDICTS,
@@ -45,7 +52,7 @@ EVIDENCE_VOCABULARIES: dict[str, Vocabulary] = {
 @register.filter
 def alert_status_label(value: str) -> str:
     """An alert status in words (InProgress, say, as its label in the core)."""
-    return _ALERT_STATUS_LABELS.get(value, value)
+    return in_words(value)
 
 
 @register.filter
@@ -56,10 +63,7 @@ def word(value: object, vocabulary: str) -> str:
     return found.label(text) if found is not None and text else text
 
 
-_INCIDENT_STATUS_LABELS = {status.value: status.label for status in IncidentStatus}
-
-
 @register.filter
 def incident_status_label(value: str) -> str:
     """An incident status in words (AwaitingAction, say)."""
-    return _INCIDENT_STATUS_LABELS.get(value, value)
+    return in_words(value)

@@ -17,6 +17,7 @@ which the clients check what they send against.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Self
 
@@ -37,6 +38,8 @@ __all__ = [
     "AlertStatus",
     "IncidentStatus",
     "Vocabulary",
+    "humanise",
+    "in_words",
 ]
 
 
@@ -173,3 +176,34 @@ ALERT_CLASSIFICATIONS = AlertClassification.values()
 ALERT_DETERMINATIONS = AlertDetermination.values()
 INCIDENT_STATUSES = IncidentStatus.values()
 INCIDENT_CLASSIFICATIONS = ALERT_CLASSIFICATIONS
+
+
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def humanise(value: str) -> str:
+    """``"inProgress"`` -> ``"In progress"``, ``"UnsupportedAlertType"`` -> ``"Unsupported
+    alert type"``: words for a code that has no label of its own (acronyms kept)."""
+    words = _WORD_START.sub(" ", value).split()
+    text = " ".join(w if w.isupper() else w.lower() for w in words)
+    return text[:1].upper() + text[1:]
+
+
+# Every label, found by the value in any case (Graph spells ``inProgress`` what the MDE API
+# spells ``InProgress``); the vocabularies agree where a value appears in several.
+_LABELS: dict[str, str] = {
+    member.value.lower(): member.label
+    for vocabulary in (
+        AlertSeverity, AlertStatus, AlertClassification, AlertDetermination, IncidentStatus,
+    )
+    for member in vocabulary
+}  # fmt: skip
+
+
+def in_words(value: str | None) -> str:
+    """Any code Defender or Graph sends for a status, classification, determination or
+    state, in the portal's words: a vocabulary's label, else the code cut into words
+    (Microsoft adds values now and then); '' for no value."""
+    if not value:
+        return ""
+    return _LABELS.get(value.lower()) or humanise(value)

@@ -36,7 +36,12 @@ from tests.alerts.factories import (
     SyncStateFactory,
 )
 from tests.factories import GroupFactory, UserFactory
-from tests.notifications.factories import ChannelFactory, PolicyFactory
+from tests.notifications.factories import (
+    ChannelFactory,
+    PolicyFactory,
+    SuppressionHitFactory,
+    SuppressionRuleFactory,
+)
 from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory, ConsentRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +108,11 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
     # Channels and policies are the partner's; a policy naming only B is B's.
     channel = ChannelFactory(name=f"Channel {label}")
     policy = PolicyFactory(name=f"Policy {label}", customers=[customer], channels=[channel])
+    # A suppression rule naming only B, and the alert of B's it caught, are B's.
+    rule = SuppressionRuleFactory(reason=f"Rule of {name}", customers=[customer])
+    SuppressionHitFactory(
+        rule=rule, customer=customer, alert_id=alerts[1].alert_id, title=alerts[1].title
+    )
     return {
         "customer": customer,
         "alert": alerts[0],
@@ -111,6 +121,7 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
         "scope": scope,
         "channel": channel,
         "policy": policy,
+        "rule": rule,
     }
 
 
@@ -184,6 +195,8 @@ for _name in ("channel_detail", "channel_edit", "channel_test"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
 for _name in ("policy_edit", "policy_move", "policy_preview"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["policy"].pk
+for _name in ("suppression_detail", "suppression_edit", "suppression_end"):
+    ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["rule"].pk
 for _name in ("detail", "edit", "new_link", "email_link", "verify", "offboard", "delete"):
     ARGUMENTS[(f"tenants:customer_{_name}", "pk")] = lambda o: o["customer"].pk
 
@@ -271,9 +284,19 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:tags": ANALYST_PAGE,
     "notifications:tag_create": ADMIN_POST,
     "notifications:customer_tags": ADMIN_POST,
+    "notifications:suppressions": ANALYST_PAGE,
+    "notifications:suppression_create": ADMIN_PAGE,
+    "notifications:suppression_detail": ANALYST_PAGE,
+    "notifications:suppression_edit": ADMIN_PAGE,
+    "notifications:suppression_end": ADMIN_POST,
 }
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
-OBJECT_PAGES = {"alerts:detail", "alerts:incident", "notifications:policy_preview"}
+OBJECT_PAGES = {
+    "alerts:detail",
+    "alerts:incident",
+    "notifications:policy_preview",
+    "notifications:suppression_detail",
+}
 
 
 def expected_status(route: Route, role: str, owner: str) -> set[int]:

@@ -70,6 +70,8 @@ PAGES: dict[str, tuple[str, ...]] = {
     "alerts:incidents": (*IncidentFilterForm.base_fields, "page"),
     "tenants:customer_list": (*CustomerFilterForm.base_fields, "page"),
     "tenants:audit_log": (*AuditFilterForm.base_fields, "page"),
+    # "Suppress alerts like this": the alert to fill the form from.
+    "notifications:suppression_create": ("alert",),
 }
 # Pages without path arguments that read no query values a user types (or no GET at all).
 NOT_LISTS = {
@@ -85,6 +87,7 @@ NOT_LISTS = {
     "notifications:channels", "notifications:channel_create",
     "notifications:policies", "notifications:policy_create",
     "notifications:tags", "notifications:tag_create", "notifications:customer_tags",
+    "notifications:suppressions",
 }  # fmt: skip
 # What a page needs in its query to answer at all.
 BASE_QUERY = {"alerts:live": {"since_id": "0"}}

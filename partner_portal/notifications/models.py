@@ -1,8 +1,12 @@
 """Notifications: where they go (channels), which alerts go where (policies, customer
-tags), and the outbox of what is to be sent or was sent (notifications and attempts)."""
+tags), the outbox of what is to be sent or was sent (notifications and attempts), and
+what is kept quiet (suppression rules and the alerts they caught)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -157,3 +161,79 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{'delivered' if self.succeeded else self.error_code} at {self.at}"
+
+
+class SuppressionAction(models.TextChoices):
+    MUTE = "mute", "Do not notify"
+    RESOLVE = "resolve", "Do not notify, and resolve the alert in Defender"
+
+
+class SuppressionRule(models.Model):
+    """A snooze: alerts it matches notify nobody until it expires. Its matchers are
+    ANDed like a policy's, an empty one matching everything; it must expire (at most
+    `NOTIFY_SUPPRESSION_MAX_DAYS` after it was saved) and say why it exists, so that no
+    rule silences a customer for good. With the resolve action, each alert it catches is
+    also resolved in Defender, with the classification given, in the owner's name."""
+
+    reason = models.CharField(max_length=500)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    customers = models.ManyToManyField(Customer, related_name="+", blank=True)
+    tags = models.ManyToManyField(CustomerTag, related_name="suppressions", blank=True)
+    products = models.JSONField(default=list, blank=True)
+    severities = models.JSONField(default=list, blank=True)
+    title_contains = models.CharField(max_length=200, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    mitre_techniques = models.JSONField(default=list, blank=True)
+    detectors = models.JSONField(default=list, blank=True)
+    action = models.CharField(
+        max_length=16, choices=SuppressionAction, default=SuppressionAction.MUTE
+    )
+    classification = models.CharField(max_length=48, blank=True)
+    determination = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+
+class SuppressionHit(models.Model):
+    """One alert a rule kept quiet: why the outbox sent nothing for it, and, for the
+    resolve action, how resolving it in Defender went. Once per rule and alert, so a
+    re-sync or a change to the alert counts once."""
+
+    class Resolve(models.TextChoices):
+        NONE = "", "Not asked"
+        PENDING = "pending", "Waiting"
+        DONE = "done", "Resolved in Defender"
+        FAILED = "failed", "Not resolved"
+
+    rule = models.ForeignKey(SuppressionRule, on_delete=models.CASCADE, related_name="hits")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    alert_id = models.CharField(max_length=128)
+    title = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    resolve = models.CharField(max_length=16, choices=Resolve, blank=True, default="")
+    resolve_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "customer", "alert_id"], name="suppression_hit_once"
+            )
+        ]
+        indexes = [models.Index(fields=["customer", "alert_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} kept quiet by rule {self.rule_id}"

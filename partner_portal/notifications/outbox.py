@@ -12,6 +12,9 @@ notification while it still waits (group wait); once that was sent, it starts th
 round, sent no sooner than the policy's repeat interval after the last one. Each round
 has its own dedup key, unique in the table, so two writers cannot make the same one.
 
+An alert that an unexpired suppression rule matches is not routed: the rule records a
+hit instead (`suppression`), which says why nothing was sent.
+
 Only alerts Microsoft changed within `NOTIFY_MAX_ALERT_AGE_HOURS` are routed: a new
 customer's first sync brings weeks of history, which is for the console, not for a pager.
 """
@@ -29,6 +32,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
+from partner_portal.notifications import suppression
 from partner_portal.notifications.matching import AlertFacts, Route, active_routes, matching_routes
 from partner_portal.notifications.models import (
     CustomerTag,
@@ -68,23 +72,41 @@ def record_stored(changes: StoredChanges) -> None:
     alert_ids = (*changes.new_alert_ids, *changes.changed_alert_ids)
     if not alert_ids:
         return
+    now = timezone.now()
     routes = active_routes()
-    if not routes:
+    snoozes = suppression.active_snoozes(now=now)
+    if not routes and not snoozes:
         return
     customer_id = changes.customer_id
     tag_ids = frozenset(
         CustomerTag.objects.filter(customers=customer_id).values_list("pk", flat=True)
     )
     groups: dict[tuple[int, int, str], _Group] = {}
-    now = timezone.now()
+    caught: list[suppression.Caught] = []
     recent = now - timedelta(hours=settings.NOTIFY_MAX_ALERT_AGE_HOURS)
     alerts = (
         Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids)
         .filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
-        .values_list("alert_id", "incident_id", "severity", "category", "mitre_techniques", "title")
+        .values_list(
+            "alert_id",
+            "incident_id",
+            "severity",
+            "category",
+            "mitre_techniques",
+            "title",
+            "service_source",
+            "detection_source",
+        )
     )
-    for alert_id, incident_id, severity, category, techniques, title in alerts:
-        facts = AlertFacts(customer_id, tag_ids, severity, category, tuple(techniques or ()), title)
+    for alert_id, incident_id, severity, category, techniques, title, product, detector in alerts:
+        facts = AlertFacts(
+            customer_id, tag_ids, severity, category, tuple(techniques or ()), title,
+            product, detector,
+        )  # fmt: skip
+        quieted = suppression.caught_by(snoozes, facts)
+        if quieted:
+            caught.append(suppression.Caught(alert_id, title, quieted))
+            continue
         for route in matching_routes(routes, facts):
             by_incident = route.group_by == GroupBy.INCIDENT and incident_id is not None
             group_key = f"incident:{incident_id}" if by_incident else f"alert:{alert_id}"
@@ -94,6 +116,8 @@ def record_stored(changes: StoredChanges) -> None:
                     _Group(route, channel_id, group_key),
                 )
                 group.alert_ids.append(alert_id)
+    if caught:
+        suppression.record_hits(customer_id=customer_id, caught=caught, now=now)
     if groups:
         written = _write_groups(customer_id, list(groups.values()), now)
         _enqueue_on_commit(written)

@@ -105,7 +105,21 @@ class ChannelForm(forms.ModelForm):
         return secrets
 
 
+def product_choices() -> list[tuple[str, str]]:
+    """Defender's products as Graph names them (`serviceSource`)."""
+    return [
+        (member, GRAPH_SERVICE_SOURCES.label(member))
+        for member in GRAPH_SERVICE_SOURCES
+        if not member.startswith("unknown")
+    ]
+
+
 class PolicyForm(forms.ModelForm):
+    products = forms.MultipleChoiceField(
+        choices=product_choices, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: any product. Alerts of the older API are Defender for "
+        "Endpoint's.",
+    )  # fmt: skip
     severities = forms.MultipleChoiceField(
         choices=AlertSeverity.choices(),
         required=False,
@@ -141,7 +155,7 @@ class PolicyForm(forms.ModelForm):
     class Meta:
         model = Policy
         fields = [
-            "name", "enabled", "customers", "tags", "severities", "title_contains",
+            "name", "enabled", "customers", "tags", "products", "severities", "title_contains",
             "continue_matching", "channels", "group_by", "group_wait_seconds",
             "repeat_interval_seconds",
         ]  # fmt: skip
@@ -156,6 +170,7 @@ class PolicyForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
+            self.fields["products"].initial = self.instance.products
             self.fields["categories_text"].initial = ", ".join(self.instance.categories)
             self.fields["techniques_text"].initial = ", ".join(self.instance.mitre_techniques)
             windows = from_json(self.instance.mute_windows)
@@ -192,6 +207,7 @@ class PolicyForm(forms.ModelForm):
         policy.categories = self.cleaned_data["categories_text"]
         policy.mitre_techniques = self.cleaned_data["techniques_text"]
         policy.severities = list(self.cleaned_data["severities"])
+        policy.products = list(self.cleaned_data["products"])
         policy.mute_windows = self.cleaned_data["mute_text"]
         relations = {name: self.cleaned_data[name] for name in ("customers", "tags", "channels")}
         return policy, relations
@@ -212,15 +228,6 @@ class CustomerTagsForm(forms.Form):
     tags = forms.ModelMultipleChoiceField(
         queryset=CustomerTag.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
-
-
-def product_choices() -> list[tuple[str, str]]:
-    """Defender's products as Graph names them (`serviceSource`)."""
-    return [
-        (member, GRAPH_SERVICE_SOURCES.label(member))
-        for member in GRAPH_SERVICE_SOURCES
-        if not member.startswith("unknown")
-    ]
 
 
 class SuppressionRuleForm(forms.ModelForm):

@@ -113,6 +113,7 @@ def route_of(policy: Policy) -> Route:
         categories=frozenset(str(c).casefold() for c in policy.categories),
         mitre_techniques=frozenset(str(t).upper() for t in policy.mitre_techniques),
         title_contains=policy.title_contains.casefold(),
+        products=folded(policy.products),
         continue_matching=policy.continue_matching,
         channel_ids=tuple(c.pk for c in policy.channels.all() if c.enabled),
         group_by=policy.group_by,

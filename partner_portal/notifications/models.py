@@ -85,6 +85,8 @@ class Policy(models.Model):
     categories = models.JSONField(default=list, blank=True)
     mitre_techniques = models.JSONField(default=list, blank=True)
     title_contains = models.CharField(max_length=200, blank=True)
+    #: Graph's serviceSource values (e.g. "microsoftDefenderForOffice365").
+    products = models.JSONField(default=list, blank=True)
     continue_matching = models.BooleanField(default=False)
     channels = models.ManyToManyField(Channel, related_name="policies")
     group_by = models.CharField(max_length=16, choices=GroupBy, default=GroupBy.ALERT)

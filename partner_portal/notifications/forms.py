@@ -156,10 +156,13 @@ class PolicyForm(forms.ModelForm):
         model = Policy
         fields = [
             "name", "enabled", "customers", "tags", "products", "severities", "title_contains",
-            "continue_matching", "channels", "group_by", "group_wait_seconds",
+            "continue_matching", "incident_events", "channels", "group_by", "group_wait_seconds",
             "repeat_interval_seconds",
         ]  # fmt: skip
-        labels = {"continue_matching": "Continue to the next policies after a match"}
+        labels = {
+            "continue_matching": "Continue to the next policies after a match",
+            "incident_events": "Also notify a new incident, and an incident whose severity rises",
+        }
         help_texts = {
             "customers": "With tags: a customer named here or carrying a tag. Neither: all.",
             "group_wait_seconds": "Wait this long to gather alerts of one group (0 to 3600).",

@@ -101,6 +101,7 @@ class Route(Matchers):
     group_by: str
     group_wait_seconds: int
     repeat_interval_seconds: int
+    incident_events: bool = False
 
 
 def route_of(policy: Policy) -> Route:
@@ -119,6 +120,7 @@ def route_of(policy: Policy) -> Route:
         group_by=policy.group_by,
         group_wait_seconds=policy.group_wait_seconds,
         repeat_interval_seconds=policy.repeat_interval_seconds,
+        incident_events=policy.incident_events,
     )
 
 

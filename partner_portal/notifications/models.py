@@ -88,6 +88,8 @@ class Policy(models.Model):
     #: Graph's serviceSource values (e.g. "microsoftDefenderForOffice365").
     products = models.JSONField(default=list, blank=True)
     continue_matching = models.BooleanField(default=False)
+    #: Also tell of a new incident and of an incident's severity rising (`incident_events`).
+    incident_events = models.BooleanField(default=False)
     channels = models.ManyToManyField(Channel, related_name="policies")
     group_by = models.CharField(max_length=16, choices=GroupBy, default=GroupBy.ALERT)
     group_wait_seconds = models.PositiveIntegerField(default=30)

@@ -38,7 +38,9 @@ from tests.alerts.factories import (
 from tests.factories import GroupFactory, UserFactory
 from tests.notifications.factories import (
     ChannelFactory,
+    CustomerTagFactory,
     PolicyFactory,
+    SlaGoalFactory,
     SuppressionHitFactory,
     SuppressionRuleFactory,
 )
@@ -113,8 +115,13 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
     SuppressionHitFactory(
         rule=rule, customer=customer, alert_id=alerts[1].alert_id, title=alerts[1].title
     )
+    # An SLA goal on a tag the customer carries, so its alerts have timers.
+    tier = CustomerTagFactory(name=f"Tier {label}")
+    tier.customers.add(customer)
+    goal = SlaGoalFactory(tag=tier, severity="High", acknowledge_minutes=1)
     return {
         "customer": customer,
+        "goal": goal,
         "alert": alerts[0],
         "incident": incident,
         "consent": consent,
@@ -197,6 +204,7 @@ for _name in ("policy_edit", "policy_move", "policy_preview"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["policy"].pk
 for _name in ("suppression_detail", "suppression_edit", "suppression_end"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["rule"].pk
+ARGUMENTS[("notifications:sla_goal_delete", "pk")] = lambda o: o["goal"].pk
 for _name in ("detail", "edit", "new_link", "email_link", "verify", "offboard", "delete"):
     ARGUMENTS[(f"tenants:customer_{_name}", "pk")] = lambda o: o["customer"].pk
 
@@ -289,6 +297,9 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:suppression_detail": ANALYST_PAGE,
     "notifications:suppression_edit": ADMIN_PAGE,
     "notifications:suppression_end": ADMIN_POST,
+    "notifications:sla": ANALYST_PAGE,
+    "notifications:sla_goal_save": ADMIN_POST,
+    "notifications:sla_goal_delete": ADMIN_POST,
 }
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
 OBJECT_PAGES = {

@@ -88,6 +88,7 @@ NOT_LISTS = {
     "notifications:policies", "notifications:policy_create",
     "notifications:tags", "notifications:tag_create", "notifications:customer_tags",
     "notifications:suppressions",
+    "notifications:sla", "notifications:sla_goal_save",
 }  # fmt: skip
 # What a page needs in its query to answer at all.
 BASE_QUERY = {"alerts:live": {"since_id": "0"}}

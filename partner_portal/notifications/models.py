@@ -241,3 +241,49 @@ class SuppressionHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} kept quiet by rule {self.rule_id}"
+
+
+class SlaGoal(models.Model):
+    """How fast alerts of one severity must be acknowledged and resolved, for customers
+    carrying `tag` (or, without a tag, for every customer no tagged goal covers). A
+    customer with several tagged goals for a severity is held to the strictest."""
+
+    tag = models.ForeignKey(
+        CustomerTag, on_delete=models.CASCADE, null=True, blank=True, related_name="sla_goals"
+    )
+    severity = models.CharField(max_length=16)
+    acknowledge_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolve_minutes = models.PositiveIntegerField(null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tag__name", "severity"]
+        constraints = [
+            models.UniqueConstraint(fields=["tag", "severity"], name="sla_goal_per_tag_severity"),
+            models.UniqueConstraint(
+                fields=["severity"],
+                condition=models.Q(tag__isnull=True),
+                name="sla_goal_default_per_severity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag or 'All customers'} {self.severity}"
+
+
+class AlertAcknowledgement(models.Model):
+    """When an alert was first seen acknowledged (assigned, or no longer New): Defender's
+    last update time of the first stored version that showed it. The SLA's time to
+    acknowledge ends here; Microsoft keeps no such history itself."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    alert_id = models.CharField(max_length=128)
+    acknowledged_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "alert_id"], name="acknowledged_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} acknowledged at {self.acknowledged_at}"

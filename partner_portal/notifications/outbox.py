@@ -15,7 +15,7 @@ has its own dedup key, unique in the table, so two writers cannot make the same 
 Incidents new to the portal, or whose severity rose, are told of by the policies that
 ask for it (`incident_events`). An alert that an unexpired suppression rule matches is
 not routed: the rule records a hit instead (`suppression`), which says why nothing was
-sent.
+sent. The SLA's acknowledgements are written down here too (`sla.observe`).
 
 Only alerts Microsoft changed within `NOTIFY_MAX_ALERT_AGE_HOURS` are routed: a new
 customer's first sync brings weeks of history, which is for the console, not for a pager.
@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
-from partner_portal.notifications import incident_events, suppression
+from partner_portal.notifications import incident_events, sla, suppression
 from partner_portal.notifications.matching import AlertFacts, Route, active_routes, matching_routes
 from partner_portal.notifications.models import (
     CustomerTag,
@@ -76,6 +76,8 @@ def record_stored(changes: StoredChanges) -> None:
     incident_ids = (*changes.new_incident_ids, *changes.changed_incident_ids)
     if not alert_ids and not incident_ids:
         return
+    if alert_ids:
+        sla.observe(customer_id=changes.customer_id, alert_ids=alert_ids)
     now = timezone.now()
     routes = active_routes()
     snoozes = suppression.active_snoozes(now=now) if alert_ids else []

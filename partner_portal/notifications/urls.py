@@ -1,8 +1,8 @@
-"""Notification pages: channels, routing policies, customer tags, suppression rules."""
+"""Notification pages: channels, routing policies, customer tags, suppression rules, SLAs."""
 
 from django.urls import path
 
-from partner_portal.notifications import suppression_views, views
+from partner_portal.notifications import sla_views, suppression_views, views
 
 app_name = "notifications"
 
@@ -44,5 +44,12 @@ urlpatterns = [
         "notifications/suppressions/<int:pk>/end/",
         suppression_views.rule_end,
         name="suppression_end",
+    ),
+    path("notifications/sla/", sla_views.sla_page, name="sla"),
+    path("notifications/sla/goals/", sla_views.sla_goal_save, name="sla_goal_save"),
+    path(
+        "notifications/sla/goals/<int:pk>/delete/",
+        sla_views.sla_goal_delete,
+        name="sla_goal_delete",
     ),
 ]

@@ -1,5 +1,5 @@
-"""factory_boy factories for notification channels, policies, customer tags and
-suppression rules and their hits."""
+"""factory_boy factories for notification channels, policies, customer tags,
+suppression rules and their hits, SLA goals and recorded acknowledgements."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import factory
 from django.utils import timezone
 
 from partner_portal.notifications.models import (
+    AlertAcknowledgement,
     Channel,
     ChannelKind,
     CustomerTag,
     GroupBy,
     Policy,
+    SlaGoal,
     SuppressionAction,
     SuppressionHit,
     SuppressionRule,
@@ -100,3 +102,24 @@ class SuppressionHitFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     alert_id = factory.Sequence(lambda n: f"da-hit-{n:06d}")
     title = "Suspicious PowerShell"
+
+
+class SlaGoalFactory(factory.django.DjangoModelFactory):
+    """A goal for all customers unless given a tag."""
+
+    class Meta:
+        model = SlaGoal
+
+    tag = None
+    severity = "High"
+    acknowledge_minutes = 15
+    resolve_minutes = 240
+
+
+class AlertAcknowledgementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertAcknowledgement
+
+    customer = factory.SubFactory(CustomerFactory)
+    alert_id = factory.Sequence(lambda n: f"da-ack-{n:06d}")
+    acknowledged_at = factory.LazyFunction(timezone.now)

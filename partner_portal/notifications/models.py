@@ -110,6 +110,7 @@ class NotificationStatus(models.TextChoices):
     PENDING = "pending", "Waiting to be sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Gave up"
+    SUPPRESSED = "suppressed", "Not sent: its alerts were suppressed"
 
 
 class Notification(models.Model):

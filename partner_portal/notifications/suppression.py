@@ -13,8 +13,12 @@ rule's classification and determination and a comment naming the rule. The write
 records its own audit event, and the hit keeps how it ended, in words. Beat's sweep
 queues again any hit a lost task left pending.
 
+A rule made while a notification waits (its group wait, a mute window, a retry) takes
+effect too: before sending, `still_to_send` drops the alerts a rule now matches, and a
+notification left with none is not sent.
+
 An expired rule matches nothing: `active_snoozes` reads only rules whose expiry is still
-ahead, at the moment the page is stored.
+ahead, at the moment the page is stored (or the notification sent).
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.writeback import AlertChanges, Outcome, alert_update
-from partner_portal.notifications.matching import AlertFacts, Matchers, folded
+from partner_portal.notifications.matching import AlertFacts, Matchers, facts_of, folded
 from partner_portal.notifications.models import (
+    CustomerTag,
+    Notification,
     SuppressionAction,
     SuppressionHit,
     SuppressionRule,
@@ -137,6 +143,30 @@ def record_hits(*, customer_id: int, caught: list[Caught], now: datetime) -> Non
                 tasks.resolve_suppressed.delay(pk)
 
         transaction.on_commit(enqueue)
+
+
+def still_to_send(*, notification: Notification, now: datetime) -> list[str]:
+    """The alerts of a waiting notification that no rule keeps quiet now; those a rule
+    made since it was written are dropped from it and recorded as that rule's hits."""
+    snoozes = active_snoozes(now=now)
+    if not snoozes or notification.customer_id is None:
+        return list(notification.alert_ids)
+    customer_id = notification.customer_id
+    tag_ids = frozenset(
+        CustomerTag.objects.filter(customers=customer_id).values_list("pk", flat=True)
+    )
+    caught = []
+    for alert in Alert.objects.filter(
+        customer_id=customer_id, alert_id__in=notification.alert_ids
+    ).only("customer_id", "alert_id", "severity", "category", "mitre_techniques", "title",
+           "service_source", "detection_source"):  # fmt: skip
+        quieted = caught_by(snoozes, facts_of(alert, tag_ids))
+        if quieted:
+            caught.append(Caught(alert.alert_id, alert.title, quieted))
+    if caught:
+        record_hits(customer_id=customer_id, caught=caught, now=now)
+    dropped = {item.alert_id for item in caught}
+    return [alert_id for alert_id in notification.alert_ids if alert_id not in dropped]
 
 
 def pending_hit_ids(*, limit: int = 100) -> list[int]:

@@ -18,7 +18,9 @@ from django.utils import timezone
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.notifications.models import (
+    GroupBy,
     Notification,
+    NotificationStatus,
     SuppressionAction,
     SuppressionHit,
     SuppressionRule,
@@ -319,3 +321,31 @@ def test_the_sweep_queues_again_a_resolve_whose_task_was_lost(
         at=timezone.now() - timedelta(minutes=5),
     )  # fmt: skip
     assert suppression.pending_hit_ids() == [lost.pk]
+
+
+def test_a_rule_made_while_a_notification_waits_keeps_its_alerts_quiet(
+    customer: Customer, receiver: HttpReceiver, make_alert: Callable[..., Any]
+) -> None:
+    PolicyFactory(
+        group_by=GroupBy.INCIDENT, group_wait_seconds=600,
+        channels=[ChannelFactory(url=receiver.url("/hook"))],
+    )  # fmt: skip
+    alerts_upsert(
+        customer_id=customer.pk,
+        records=[make_alert("da-wait-quiet", incidentId=7), make_alert("da-wait-loud",
+                 incidentId=7, title="Credential theft")],
+    )  # fmt: skip
+    alerts_upsert(customer_id=customer.pk, records=[make_alert("da-alone", incidentId=8)])
+    assert drain() == ["waiting", "waiting"]
+    rule = SuppressionRuleFactory(title_contains="powershell")
+    Notification.objects.update(not_before=timezone.now())
+
+    assert drain() == ["delivered", "suppressed"]
+    assert delivered_alert_ids(receiver) == ["da-wait-loud"]
+    alone = Notification.objects.get(group_key="incident:8")
+    assert alone.status == NotificationStatus.SUPPRESSED
+    assert alone.error_message == "A suppression rule made meanwhile matches its alerts."
+    assert sorted(SuppressionHit.objects.filter(rule=rule).values_list("alert_id", flat=True)) == [
+        "da-alone",
+        "da-wait-quiet",
+    ]

@@ -38,7 +38,14 @@ from tests.alerts.factories import (
 from tests.correlation.factories import IndicatorFactory, SightingFactory
 from tests.factories import GroupFactory, UserFactory
 from tests.hunting.factories import HuntFactory, HuntTargetFactory, SavedQueryFactory
-from tests.notifications.factories import ChannelFactory, PolicyFactory
+from tests.notifications.factories import (
+    ChannelFactory,
+    CustomerTagFactory,
+    PolicyFactory,
+    SlaGoalFactory,
+    SuppressionHitFactory,
+    SuppressionRuleFactory,
+)
 from tests.tenants.factories import AnalystScopeFactory, AuditEventFactory, ConsentRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,8 +117,18 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
     # Channels and policies are the partner's; a policy naming only B is B's.
     channel = ChannelFactory(name=f"Channel {label}")
     policy = PolicyFactory(name=f"Policy {label}", customers=[customer], channels=[channel])
+    # A suppression rule naming only B, and the alert of B's it caught, are B's.
+    rule = SuppressionRuleFactory(reason=f"Rule of {name}", customers=[customer])
+    SuppressionHitFactory(
+        rule=rule, customer=customer, alert_id=alerts[1].alert_id, title=alerts[1].title
+    )
+    # An SLA goal on a tag the customer carries, so its alerts have timers.
+    tier = CustomerTagFactory(name=f"Tier {label}")
+    tier.customers.add(customer)
+    goal = SlaGoalFactory(tag=tier, severity="High", acknowledge_minutes=1)
     return {
         "customer": customer,
+        "goal": goal,
         "alert": alerts[0],
         "incident": incident,
         "consent": consent,
@@ -120,6 +137,7 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
         "policy": policy,
         "hunt": hunt,
         "saved": saved,
+        "rule": rule,
     }
 
 
@@ -203,6 +221,9 @@ for _name in ("channel_detail", "channel_edit", "channel_test"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
 for _name in ("policy_edit", "policy_move", "policy_preview"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["policy"].pk
+for _name in ("suppression_detail", "suppression_edit", "suppression_end"):
+    ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["rule"].pk
+ARGUMENTS[("notifications:sla_goal_delete", "pk")] = lambda o: o["goal"].pk
 for _name in ("detail", "edit", "new_link", "email_link", "verify", "offboard", "delete"):
     ARGUMENTS[(f"tenants:customer_{_name}", "pk")] = lambda o: o["customer"].pk
 
@@ -307,6 +328,14 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:tags": ANALYST_PAGE,
     "notifications:tag_create": ADMIN_POST,
     "notifications:customer_tags": ADMIN_POST,
+    "notifications:suppressions": ANALYST_PAGE,
+    "notifications:suppression_create": ADMIN_PAGE,
+    "notifications:suppression_detail": ANALYST_PAGE,
+    "notifications:suppression_edit": ADMIN_PAGE,
+    "notifications:suppression_end": ADMIN_POST,
+    "notifications:sla": ANALYST_PAGE,
+    "notifications:sla_goal_save": ADMIN_POST,
+    "notifications:sla_goal_delete": ADMIN_POST,
 }
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
 OBJECT_PAGES = {
@@ -317,6 +346,7 @@ OBJECT_PAGES = {
     "hunting:results",
     "hunting:export",
     "notifications:policy_preview",
+    "notifications:suppression_detail",
 }
 
 

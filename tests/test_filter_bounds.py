@@ -78,6 +78,8 @@ PAGES: dict[str, tuple[str, ...]] = {
     "hunting:hunts": ("saved",),
     "tenants:customer_list": (*CustomerFilterForm.base_fields, "page"),
     "tenants:audit_log": (*AuditFilterForm.base_fields, "page"),
+    # "Suppress alerts like this": the alert to fill the form from.
+    "notifications:suppression_create": ("alert",),
 }
 # Pages without path arguments that read no query values a user types (or no GET at all).
 NOT_LISTS = {
@@ -95,6 +97,8 @@ NOT_LISTS = {
     "notifications:channels", "notifications:channel_create",
     "notifications:policies", "notifications:policy_create",
     "notifications:tags", "notifications:tag_create", "notifications:customer_tags",
+    "notifications:suppressions",
+    "notifications:sla", "notifications:sla_goal_save",
 }  # fmt: skip
 # What a page needs in its query to answer at all.
 BASE_QUERY = {"alerts:live": {"since_id": "0"}, "alerts:incident_live": {"mark": "0"}}

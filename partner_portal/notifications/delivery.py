@@ -5,7 +5,8 @@ so two workers handed the same notification cannot both send it: the second find
 locked or delivered and does nothing. A failure leaves it waiting with a later
 `not_before` (exponential backoff) until `NOTIFY_MAX_ATTEMPTS`, then it is given up,
 with what went wrong in words on the row and on each attempt. A notification due while
-its policy is muted waits for the window's end.
+its policy is muted waits for the window's end; alerts a suppression rule made since
+then matches are left out, and a notification left without alerts is not sent.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from partner_portal.core.failures import describe_failure
-from partner_portal.notifications import senders
+from partner_portal.notifications import incident_events, senders, suppression
 from partner_portal.notifications.messages import compose
 from partner_portal.notifications.models import DeliveryAttempt, Notification, NotificationStatus
 from partner_portal.notifications.mute import from_json, muted_until
@@ -66,6 +67,20 @@ def deliver(*, notification_id: int) -> Outcome:
             notification.not_before = until
             notification.save(update_fields=["not_before"])
             return Outcome("muted", (until - now).total_seconds())
+        if (
+            notification.alert_ids
+            and not notification.is_test
+            and not notification.group_key.startswith(incident_events.GROUP_PREFIX)
+        ):
+            kept = suppression.still_to_send(notification=notification, now=now)
+            if not kept:
+                notification.status = NotificationStatus.SUPPRESSED
+                notification.error_message = "A suppression rule made meanwhile matches its alerts."
+                notification.save(update_fields=["status", "error_message"])
+                return Outcome("suppressed")
+            if len(kept) < len(notification.alert_ids):
+                notification.alert_ids = kept
+                notification.save(update_fields=["alert_ids"])
         started = time.monotonic()
         try:
             status_code = senders.send(

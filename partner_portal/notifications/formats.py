@@ -144,7 +144,8 @@ def webhook_body(message: Message, *, sent_at: str) -> bytes:
     """The documented JSON body, version 1, as the exact bytes that are signed."""
     payload = {
         "version": WEBHOOK_VERSION,
-        "type": "test" if message.test else "alerts",
+        "type": "test" if message.test else "incident" if message.event else "alerts",
+        "event": message.event or None,
         "id": message.id,
         "sent_at": sent_at,
         "subject": message.subject,

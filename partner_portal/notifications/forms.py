@@ -7,19 +7,39 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MaxValueValidator, validate_email
 
-from partner_portal.defender import AlertSeverity
-from partner_portal.notifications.models import Channel, ChannelKind, CustomerTag, Policy
+from partner_portal.alerts.forms import CLASSIFICATION_CHOICES, DETERMINATION_CHOICES
+from partner_portal.defender import GRAPH_SERVICE_SOURCES, AlertSeverity
+from partner_portal.notifications.models import (
+    Channel,
+    ChannelKind,
+    CustomerTag,
+    Policy,
+    SuppressionAction,
+    SuppressionRule,
+)
 from partner_portal.notifications.mute import BadWindow, from_json, parse_windows
 from tenants.models import Customer
 
 MIN_SECRET_LENGTH = 16
+#: The longest SLA goal: 90 days.
+MAX_MINUTES = 90 * 24 * 60
 
 
 def _words(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def _techniques(text: str) -> list[str]:
+    techniques = [t.upper() for t in _words(text)]
+    for technique in techniques:
+        head, _, tail = technique.partition(".")
+        if not (head[:1] == "T" and head[1:].isdigit() and (not tail or tail.isdigit())):
+            raise ValidationError(f"“{technique[:40]}” is not a MITRE technique ID.")
+    return techniques
 
 
 class ChannelForm(forms.ModelForm):
@@ -87,7 +107,21 @@ class ChannelForm(forms.ModelForm):
         return secrets
 
 
+def product_choices() -> list[tuple[str, str]]:
+    """Defender's products as Graph names them (`serviceSource`)."""
+    return [
+        (member, GRAPH_SERVICE_SOURCES.label(member))
+        for member in GRAPH_SERVICE_SOURCES
+        if not member.startswith("unknown")
+    ]
+
+
 class PolicyForm(forms.ModelForm):
+    products = forms.MultipleChoiceField(
+        choices=product_choices, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: any product. Alerts of the older API are Defender for "
+        "Endpoint's.",
+    )  # fmt: skip
     severities = forms.MultipleChoiceField(
         choices=AlertSeverity.choices(),
         required=False,
@@ -123,11 +157,14 @@ class PolicyForm(forms.ModelForm):
     class Meta:
         model = Policy
         fields = [
-            "name", "enabled", "customers", "tags", "severities", "title_contains",
-            "continue_matching", "channels", "group_by", "group_wait_seconds",
+            "name", "enabled", "customers", "tags", "products", "severities", "title_contains",
+            "continue_matching", "incident_events", "channels", "group_by", "group_wait_seconds",
             "repeat_interval_seconds",
         ]  # fmt: skip
-        labels = {"continue_matching": "Continue to the next policies after a match"}
+        labels = {
+            "continue_matching": "Continue to the next policies after a match",
+            "incident_events": "Also notify a new incident, and an incident whose severity rises",
+        }
         help_texts = {
             "customers": "With tags: a customer named here or carrying a tag. Neither: all.",
             "group_wait_seconds": "Wait this long to gather alerts of one group (0 to 3600).",
@@ -138,6 +175,7 @@ class PolicyForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
+            self.fields["products"].initial = self.instance.products
             self.fields["categories_text"].initial = ", ".join(self.instance.categories)
             self.fields["techniques_text"].initial = ", ".join(self.instance.mitre_techniques)
             windows = from_json(self.instance.mute_windows)
@@ -156,12 +194,7 @@ class PolicyForm(forms.ModelForm):
         return value
 
     def clean_techniques_text(self) -> list[str]:
-        techniques = [t.upper() for t in _words(self.cleaned_data.get("techniques_text") or "")]
-        for technique in techniques:
-            head, _, tail = technique.partition(".")
-            if not (head[:1] == "T" and head[1:].isdigit() and (not tail or tail.isdigit())):
-                raise ValidationError(f"“{technique[:40]}” is not a MITRE technique ID.")
-        return techniques
+        return _techniques(self.cleaned_data.get("techniques_text") or "")
 
     def clean_mute_text(self) -> list[dict[str, object]]:
         try:
@@ -179,6 +212,7 @@ class PolicyForm(forms.ModelForm):
         policy.categories = self.cleaned_data["categories_text"]
         policy.mitre_techniques = self.cleaned_data["techniques_text"]
         policy.severities = list(self.cleaned_data["severities"])
+        policy.products = list(self.cleaned_data["products"])
         policy.mute_windows = self.cleaned_data["mute_text"]
         relations = {name: self.cleaned_data[name] for name in ("customers", "tags", "channels")}
         return policy, relations
@@ -199,3 +233,114 @@ class CustomerTagsForm(forms.Form):
     tags = forms.ModelMultipleChoiceField(
         queryset=CustomerTag.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
+
+
+class SuppressionRuleForm(forms.ModelForm):
+    """A suppression rule; its expiry is given in days from now (renewing is saving)."""
+
+    customers = forms.ModelMultipleChoiceField(
+        queryset=Customer.objects.order_by("display_name"), required=False
+    )
+    tags = forms.ModelMultipleChoiceField(queryset=CustomerTag.objects.all(), required=False)
+    products = forms.MultipleChoiceField(
+        choices=product_choices, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: any product.",
+    )  # fmt: skip
+    severities = forms.MultipleChoiceField(
+        choices=AlertSeverity.choices(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: any severity.",
+    )  # fmt: skip
+    categories_text = forms.CharField(
+        label="Categories", required=False, max_length=500,
+        help_text="Comma-separated, e.g. Execution, InitialAccess. Empty: any.",
+    )  # fmt: skip
+    techniques_text = forms.CharField(
+        label="MITRE techniques", required=False, max_length=500,
+        help_text="Comma-separated IDs, e.g. T1059, T1003.001. Empty: any.",
+    )  # fmt: skip
+    detectors_text = forms.CharField(
+        label="Detection sources", required=False, max_length=500,
+        help_text="Comma-separated, e.g. WindowsDefenderAv, CustomDetection. Empty: any.",
+    )  # fmt: skip
+    days = forms.IntegerField(
+        label="Expires after (days)", min_value=1,
+        help_text="Required; saving again renews the rule from today.",
+    )  # fmt: skip
+    classification = forms.ChoiceField(
+        choices=[("", "—"), *CLASSIFICATION_CHOICES], required=False,
+        help_text="Resolve action: what Defender records. Required for it.",
+    )  # fmt: skip
+    determination = forms.ChoiceField(choices=[("", "—"), *DETERMINATION_CHOICES], required=False)
+
+    class Meta:
+        model = SuppressionRule
+        fields = ["reason", "customers", "tags", "title_contains", "action"]
+        labels = {"title_contains": "Title contains"}
+        help_texts = {
+            "reason": "Required: why alerts like these may stay quiet (shown on the rule).",
+            "customers": "With tags: a customer named here or carrying a tag. Neither: all.",
+        }
+        widgets = {"reason": forms.TextInput(attrs={"size": 80})}
+        error_messages = {"reason": {"required": "Say why alerts like these may stay quiet."}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = int(settings.NOTIFY_SUPPRESSION_MAX_DAYS)
+        days = self.fields["days"]
+        assert isinstance(days, forms.IntegerField)
+        days.max_value = limit
+        days.validators.append(MaxValueValidator(limit))
+        days.help_text = f"Required, at most {limit}; saving again renews the rule from today."
+        days.initial = min(7, limit)
+        rule = self.instance
+        if rule.pk:
+            self.fields["products"].initial = rule.products
+            self.fields["severities"].initial = rule.severities
+            self.fields["categories_text"].initial = ", ".join(rule.categories)
+            self.fields["techniques_text"].initial = ", ".join(rule.mitre_techniques)
+            self.fields["detectors_text"].initial = ", ".join(rule.detectors)
+            self.fields["classification"].initial = rule.classification
+            self.fields["determination"].initial = rule.determination
+
+    def clean_techniques_text(self) -> list[str]:
+        return _techniques(self.cleaned_data.get("techniques_text") or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == SuppressionAction.RESOLVE and not data.get("classification"):
+            self.add_error("classification", "Choose what Defender is to record.")
+        return data
+
+    def apply(self) -> tuple[SuppressionRule, dict[str, Any], int]:
+        """The rule with its plain fields set, its relations, and its days to live."""
+        rule: SuppressionRule = self.save(commit=False)
+        rule.products = list(self.cleaned_data["products"])
+        rule.severities = list(self.cleaned_data["severities"])
+        rule.categories = _words(self.cleaned_data["categories_text"] or "")
+        rule.mitre_techniques = self.cleaned_data["techniques_text"]
+        rule.detectors = _words(self.cleaned_data["detectors_text"] or "")
+        rule.classification = self.cleaned_data["classification"]
+        rule.determination = self.cleaned_data["determination"]
+        relations = {name: self.cleaned_data[name] for name in ("customers", "tags")}
+        return rule, relations, self.cleaned_data["days"]
+
+
+class SlaGoalForm(forms.Form):
+    """One SLA goal: a tag (or all customers), a severity and its two times, in minutes."""
+
+    tag = forms.ModelChoiceField(
+        queryset=CustomerTag.objects.all(), required=False, empty_label="All customers"
+    )
+    severity = forms.ChoiceField(choices=AlertSeverity.choices())
+    acknowledge_minutes = forms.IntegerField(
+        label="Acknowledge within (minutes)", required=False, min_value=1, max_value=MAX_MINUTES
+    )
+    resolve_minutes = forms.IntegerField(
+        label="Resolve within (minutes)", required=False, min_value=1, max_value=MAX_MINUTES
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("acknowledge_minutes") and not data.get("resolve_minutes"):
+            raise ValidationError("Give a time to acknowledge, a time to resolve, or both.")
+        return data

@@ -2,10 +2,12 @@
 
 A policy's matchers are ANDed; each matcher left empty matches everything. The customer
 matcher holds when the alert's customer is named or carries one of the named tags (so a
-customer tagged "Gold" tomorrow is covered by today's "Gold" policy). Category and title
-are compared without regard to case, MITRE techniques by their ID (T1059 also matches
+customer tagged "Gold" tomorrow is covered by today's "Gold" policy). Product, detector,
+category and title are compared without regard to case (a legacy alert, which names no
+product, is Defender for Endpoint's), MITRE techniques by their ID (T1059 also matches
 T1059.001). Policies are tried in order; the first that matches decides, unless it says
-"continue", in which case the next ones are tried too.
+"continue", in which case the next ones are tried too. Suppression rules use the same
+`Matchers`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from partner_portal.alerts.models import Alert
 from partner_portal.notifications.models import Policy
+
+#: The product of a legacy Defender for Endpoint alert, which names none.
+ENDPOINT = "microsoftdefenderforendpoint"
 
 
 @dataclass(frozen=True)
 class AlertFacts:
-    """What routing looks at in an alert."""
+    """What routing and suppression look at in an alert."""
 
     customer_id: int
     tag_ids: frozenset[int]
@@ -26,24 +32,38 @@ class AlertFacts:
     category: str
     mitre_techniques: tuple[str, ...]
     title: str
+    #: Graph's serviceSource (e.g. "microsoftDefenderForOffice365"); "" for the legacy API.
+    product: str = ""
+    #: The detection source (e.g. "WindowsDefenderAtp", "microsoftDefenderForEndpoint").
+    detector: str = ""
 
 
-@dataclass(frozen=True)
-class Route:
-    """A policy as routing uses it: plain sets, read once per stored page."""
+def facts_of(alert: Alert, tag_ids: frozenset[int] = frozenset()) -> AlertFacts:
+    """The facts of a stored alert (its customer's tags given by the caller)."""
+    return AlertFacts(
+        customer_id=alert.customer_id,
+        tag_ids=tag_ids,
+        severity=alert.severity,
+        category=alert.category,
+        mitre_techniques=tuple(alert.mitre_techniques or ()),
+        title=alert.title,
+        product=alert.service_source,
+        detector=alert.detection_source,
+    )
 
-    policy_id: int
-    customer_ids: frozenset[int]
-    tag_ids: frozenset[int]
-    severities: frozenset[str]
-    categories: frozenset[str]
-    mitre_techniques: frozenset[str]
-    title_contains: str
-    continue_matching: bool
-    channel_ids: tuple[int, ...]
-    group_by: str
-    group_wait_seconds: int
-    repeat_interval_seconds: int
+
+@dataclass(frozen=True, kw_only=True)
+class Matchers:
+    """Conditions on an alert, ANDed; an empty one matches everything."""
+
+    customer_ids: frozenset[int] = frozenset()
+    tag_ids: frozenset[int] = frozenset()
+    severities: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    mitre_techniques: frozenset[str] = frozenset()
+    title_contains: str = ""
+    products: frozenset[str] = frozenset()
+    detectors: frozenset[str] = frozenset()
 
     def matches(self, facts: AlertFacts) -> bool:
         if (self.customer_ids or self.tag_ids) and not (
@@ -51,6 +71,10 @@ class Route:
         ):
             return False
         if self.severities and facts.severity not in self.severities:
+            return False
+        if self.products and (facts.product.casefold() or ENDPOINT) not in self.products:
+            return False
+        if self.detectors and facts.detector.casefold() not in self.detectors:
             return False
         if self.categories and facts.category.casefold() not in self.categories:
             return False
@@ -63,6 +87,23 @@ class Route:
         return not self.title_contains or self.title_contains in facts.title.casefold()
 
 
+def folded(values: Iterable[object]) -> frozenset[str]:
+    return frozenset(str(value).casefold() for value in values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route(Matchers):
+    """A policy as routing uses it: plain sets, read once per stored page."""
+
+    policy_id: int
+    continue_matching: bool
+    channel_ids: tuple[int, ...]
+    group_by: str
+    group_wait_seconds: int
+    repeat_interval_seconds: int
+    incident_events: bool = False
+
+
 def route_of(policy: Policy) -> Route:
     """The routing view of one policy (its relations should be prefetched)."""
     return Route(
@@ -73,11 +114,13 @@ def route_of(policy: Policy) -> Route:
         categories=frozenset(str(c).casefold() for c in policy.categories),
         mitre_techniques=frozenset(str(t).upper() for t in policy.mitre_techniques),
         title_contains=policy.title_contains.casefold(),
+        products=folded(policy.products),
         continue_matching=policy.continue_matching,
         channel_ids=tuple(c.pk for c in policy.channels.all() if c.enabled),
         group_by=policy.group_by,
         group_wait_seconds=policy.group_wait_seconds,
         repeat_interval_seconds=policy.repeat_interval_seconds,
+        incident_events=policy.incident_events,
     )
 
 

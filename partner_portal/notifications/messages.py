@@ -14,7 +14,9 @@ from django.urls import reverse
 
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_alert_url, defender_incident_url
+from partner_portal.notifications import incident_events
 from partner_portal.notifications.models import Notification
+from tenants.models import Customer
 
 MAX_ALERTS = 20
 
@@ -44,6 +46,9 @@ class Message:
     incident_id: int | None = None
     incident_url: str = ""
     test: bool = False
+    #: "" for alerts; for an incident's change, `incident_events.CREATED` or
+    #: `incident_events.SEVERITY_RAISED`.
+    event: str = ""
 
 
 def portal_url(path: str) -> str:
@@ -93,6 +98,8 @@ def compose(notification: Notification) -> Message:
         )
         if incident is not None:
             incident_url = defender_incident_url(incident)
+    if notification.group_key.startswith(incident_events.GROUP_PREFIX):
+        return _incident_message(notification, customer, lines)
     top = lines[0] if lines else None
     count = len(notification.alert_ids)
     if incident_id is not None:
@@ -110,4 +117,34 @@ def compose(notification: Notification) -> Message:
         more=max(0, count - len(lines)),
         incident_id=incident_id,
         incident_url=incident_url,
+    )
+
+
+def _incident_message(
+    notification: Notification, customer: Customer, lines: tuple[AlertLine, ...]
+) -> Message:
+    """A new incident, or an incident whose severity rose, with its alerts."""
+    incident_id = int(notification.group_key.removeprefix(incident_events.GROUP_PREFIX))
+    incident = (
+        Incident.objects.filter(customer=customer, incident_id=incident_id)
+        .select_related("customer")
+        .first()
+    )
+    event = incident_events.event_of(notification)
+    severity = incident.severity if incident else ""
+    name = (incident.name if incident else "") or f"Incident {incident_id}"
+    if event == incident_events.SEVERITY_RAISED:
+        subject = f"[{customer.display_name}] Incident {incident_id} rose to {severity}: {name}"
+    else:
+        subject = f"[{customer.display_name}] New {severity} incident {incident_id}: {name}"
+    return Message(
+        id=notification.dedup_key,
+        subject=subject[:250],
+        customer=customer.display_name,
+        policy=notification.policy.name if notification.policy else "",
+        alerts=lines,
+        more=max(0, len(notification.alert_ids) - len(lines)),
+        incident_id=incident_id,
+        incident_url=defender_incident_url(incident) if incident else "",
+        event=event,
     )

@@ -1,8 +1,12 @@
 """Notifications: where they go (channels), which alerts go where (policies, customer
-tags), and the outbox of what is to be sent or was sent (notifications and attempts)."""
+tags), the outbox of what is to be sent or was sent (notifications and attempts), and
+what is kept quiet (suppression rules and the alerts they caught)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -81,7 +85,11 @@ class Policy(models.Model):
     categories = models.JSONField(default=list, blank=True)
     mitre_techniques = models.JSONField(default=list, blank=True)
     title_contains = models.CharField(max_length=200, blank=True)
+    #: Graph's serviceSource values (e.g. "microsoftDefenderForOffice365").
+    products = models.JSONField(default=list, blank=True)
     continue_matching = models.BooleanField(default=False)
+    #: Also tell of a new incident and of an incident's severity rising (`incident_events`).
+    incident_events = models.BooleanField(default=False)
     channels = models.ManyToManyField(Channel, related_name="policies")
     group_by = models.CharField(max_length=16, choices=GroupBy, default=GroupBy.ALERT)
     group_wait_seconds = models.PositiveIntegerField(default=30)
@@ -102,6 +110,7 @@ class NotificationStatus(models.TextChoices):
     PENDING = "pending", "Waiting to be sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Gave up"
+    SUPPRESSED = "suppressed", "Not sent: its alerts were suppressed"
 
 
 class Notification(models.Model):
@@ -157,3 +166,125 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{'delivered' if self.succeeded else self.error_code} at {self.at}"
+
+
+class SuppressionAction(models.TextChoices):
+    MUTE = "mute", "Do not notify"
+    RESOLVE = "resolve", "Do not notify, and resolve the alert in Defender"
+
+
+class SuppressionRule(models.Model):
+    """A snooze: alerts it matches notify nobody until it expires. Its matchers are
+    ANDed like a policy's, an empty one matching everything; it must expire (at most
+    `NOTIFY_SUPPRESSION_MAX_DAYS` after it was saved) and say why it exists, so that no
+    rule silences a customer for good. With the resolve action, each alert it catches is
+    also resolved in Defender, with the classification given, in the owner's name."""
+
+    reason = models.CharField(max_length=500)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    customers = models.ManyToManyField(Customer, related_name="+", blank=True)
+    tags = models.ManyToManyField(CustomerTag, related_name="suppressions", blank=True)
+    products = models.JSONField(default=list, blank=True)
+    severities = models.JSONField(default=list, blank=True)
+    title_contains = models.CharField(max_length=200, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    mitre_techniques = models.JSONField(default=list, blank=True)
+    detectors = models.JSONField(default=list, blank=True)
+    action = models.CharField(
+        max_length=16, choices=SuppressionAction, default=SuppressionAction.MUTE
+    )
+    classification = models.CharField(max_length=48, blank=True)
+    determination = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+
+class SuppressionHit(models.Model):
+    """One alert a rule kept quiet: why the outbox sent nothing for it, and, for the
+    resolve action, how resolving it in Defender went. Once per rule and alert, so a
+    re-sync or a change to the alert counts once."""
+
+    class Resolve(models.TextChoices):
+        NONE = "", "Not asked"
+        PENDING = "pending", "Waiting"
+        DONE = "done", "Resolved in Defender"
+        FAILED = "failed", "Not resolved"
+
+    rule = models.ForeignKey(SuppressionRule, on_delete=models.CASCADE, related_name="hits")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    alert_id = models.CharField(max_length=128)
+    title = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    resolve = models.CharField(max_length=16, choices=Resolve, blank=True, default="")
+    resolve_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "customer", "alert_id"], name="suppression_hit_once"
+            )
+        ]
+        indexes = [models.Index(fields=["customer", "alert_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} kept quiet by rule {self.rule_id}"
+
+
+class SlaGoal(models.Model):
+    """How fast alerts of one severity must be acknowledged and resolved, for customers
+    carrying `tag` (or, without a tag, for every customer no tagged goal covers). A
+    customer with several tagged goals for a severity is held to the strictest."""
+
+    tag = models.ForeignKey(
+        CustomerTag, on_delete=models.CASCADE, null=True, blank=True, related_name="sla_goals"
+    )
+    severity = models.CharField(max_length=16)
+    acknowledge_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolve_minutes = models.PositiveIntegerField(null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tag__name", "severity"]
+        constraints = [
+            models.UniqueConstraint(fields=["tag", "severity"], name="sla_goal_per_tag_severity"),
+            models.UniqueConstraint(
+                fields=["severity"],
+                condition=models.Q(tag__isnull=True),
+                name="sla_goal_default_per_severity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag or 'All customers'} {self.severity}"
+
+
+class AlertAcknowledgement(models.Model):
+    """When an alert was first seen acknowledged (assigned, or no longer New): Defender's
+    last update time of the first stored version that showed it. The SLA's time to
+    acknowledge ends here; Microsoft keeps no such history itself."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    alert_id = models.CharField(max_length=128)
+    acknowledged_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "alert_id"], name="acknowledged_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} acknowledged at {self.acknowledged_at}"

@@ -12,6 +12,11 @@ notification while it still waits (group wait); once that was sent, it starts th
 round, sent no sooner than the policy's repeat interval after the last one. Each round
 has its own dedup key, unique in the table, so two writers cannot make the same one.
 
+Incidents new to the portal, or whose severity rose, are told of by the policies that
+ask for it (`incident_events`). An alert that an unexpired suppression rule matches is
+not routed: the rule records a hit instead (`suppression`), which says why nothing was
+sent. The SLA's acknowledgements are written down here too (`sla.observe`).
+
 Only alerts Microsoft changed within `NOTIFY_MAX_ALERT_AGE_HOURS` are routed: a new
 customer's first sync brings weeks of history, which is for the console, not for a pager.
 """
@@ -29,6 +34,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
+from partner_portal.notifications import incident_events, sla, suppression
 from partner_portal.notifications.matching import AlertFacts, Route, active_routes, matching_routes
 from partner_portal.notifications.models import (
     CustomerTag,
@@ -64,27 +70,76 @@ def dedup_key(
 
 
 def record_stored(changes: StoredChanges) -> None:
-    """The store listener: route the page's alerts and write their notifications."""
+    """The store listener: route the page's alerts and incidents and write their
+    notifications."""
     alert_ids = (*changes.new_alert_ids, *changes.changed_alert_ids)
-    if not alert_ids:
+    incident_ids = (*changes.new_incident_ids, *changes.changed_incident_ids)
+    if not alert_ids and not incident_ids:
         return
+    if alert_ids:
+        sla.observe(customer_id=changes.customer_id, alert_ids=alert_ids)
+    now = timezone.now()
     routes = active_routes()
-    if not routes:
+    snoozes = suppression.active_snoozes(now=now) if alert_ids else []
+    if not routes and not snoozes:
         return
     customer_id = changes.customer_id
     tag_ids = frozenset(
         CustomerTag.objects.filter(customers=customer_id).values_list("pk", flat=True)
     )
-    groups: dict[tuple[int, int, str], _Group] = {}
-    now = timezone.now()
     recent = now - timedelta(hours=settings.NOTIFY_MAX_ALERT_AGE_HOURS)
+    if alert_ids:
+        _record_alerts(customer_id, tag_ids, alert_ids, routes, snoozes, now, recent)
+    events = incident_events.incident_notifications(
+        customer_id=customer_id, tag_ids=tag_ids, incident_ids=incident_ids,
+        routes=routes, now=now, recent=recent,
+    )  # fmt: skip
+    if events:
+        Notification.objects.bulk_create(events, ignore_conflicts=True)
+        _enqueue_on_commit(
+            list(
+                Notification.objects.filter(
+                    dedup_key__in=[row.dedup_key for row in events],
+                    status=NotificationStatus.PENDING,
+                ).values_list("pk", "not_before")
+            )
+        )
+
+
+def _record_alerts(
+    customer_id: int,
+    tag_ids: frozenset[int],
+    alert_ids: tuple[str, ...],
+    routes: list[Route],
+    snoozes: list[suppression.Snooze],
+    now: datetime,
+    recent: datetime,
+) -> None:
+    groups: dict[tuple[int, int, str], _Group] = {}
+    caught: list[suppression.Caught] = []
     alerts = (
         Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids)
         .filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
-        .values_list("alert_id", "incident_id", "severity", "category", "mitre_techniques", "title")
+        .values_list(
+            "alert_id",
+            "incident_id",
+            "severity",
+            "category",
+            "mitre_techniques",
+            "title",
+            "service_source",
+            "detection_source",
+        )
     )
-    for alert_id, incident_id, severity, category, techniques, title in alerts:
-        facts = AlertFacts(customer_id, tag_ids, severity, category, tuple(techniques or ()), title)
+    for alert_id, incident_id, severity, category, techniques, title, product, detector in alerts:
+        facts = AlertFacts(
+            customer_id, tag_ids, severity, category, tuple(techniques or ()), title,
+            product, detector,
+        )  # fmt: skip
+        quieted = suppression.caught_by(snoozes, facts)
+        if quieted:
+            caught.append(suppression.Caught(alert_id, title, quieted))
+            continue
         for route in matching_routes(routes, facts):
             by_incident = route.group_by == GroupBy.INCIDENT and incident_id is not None
             group_key = f"incident:{incident_id}" if by_incident else f"alert:{alert_id}"
@@ -94,6 +149,8 @@ def record_stored(changes: StoredChanges) -> None:
                     _Group(route, channel_id, group_key),
                 )
                 group.alert_ids.append(alert_id)
+    if caught:
+        suppression.record_hits(customer_id=customer_id, caught=caught, now=now)
     if groups:
         written = _write_groups(customer_id, list(groups.values()), now)
         _enqueue_on_commit(written)

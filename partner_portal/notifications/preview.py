@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.visibility import visible_alerts
-from partner_portal.notifications.matching import AlertFacts, route_of
+from partner_portal.notifications.matching import facts_of, route_of
 from partner_portal.notifications.models import Policy
 
 if TYPE_CHECKING:
@@ -60,15 +60,7 @@ def policy_preview(*, policy: Policy, user: User | AnonymousUser) -> Preview:
     matched = []
     for alert in candidates[:PREVIEW_SCAN]:
         tags = frozenset(tag.pk for tag in alert.customer.notification_tags.all())
-        facts = AlertFacts(
-            alert.customer_id,
-            tags,
-            alert.severity,
-            alert.category,
-            tuple(alert.mitre_techniques or ()),
-            alert.title,
-        )
-        if route.matches(facts):
+        if route.matches(facts_of(alert, tags)):
             matched.append(alert)
     return Preview(
         matched=matched[:PREVIEW_SHOWN],

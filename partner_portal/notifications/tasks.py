@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from partner_portal.notifications import delivery
+from partner_portal.notifications import delivery, suppression
 
 
 @shared_task(
@@ -24,8 +24,18 @@ def deliver_notification(notification_id: int) -> str:
 
 @shared_task(name="notifications.deliver_due", time_limit=60, soft_time_limit=50)
 def deliver_due() -> int:
-    """Beat runs this every few seconds: queue what a lost or restarted task left behind."""
+    """Beat runs this every few seconds: queue what a lost or restarted task left behind
+    (notifications due, and alerts a suppression rule is still to resolve)."""
     ids = delivery.due_notification_ids()
     for notification_id in ids:
         deliver_notification.delay(notification_id)
-    return len(ids)
+    hits = suppression.pending_hit_ids()
+    for hit_id in hits:
+        resolve_suppressed.delay(hit_id)
+    return len(ids) + len(hits)
+
+
+@shared_task(name="notifications.resolve_suppressed", time_limit=120, soft_time_limit=100)
+def resolve_suppressed(hit_id: int) -> str:
+    """Resolve in Defender the alert a suppression rule with the resolve action caught."""
+    return suppression.resolve_hit(hit_id=hit_id)

@@ -1,8 +1,8 @@
-"""Notification pages: channels, routing policies, customer tags."""
+"""Notification pages: channels, routing policies, customer tags, suppression rules, SLAs."""
 
 from django.urls import path
 
-from partner_portal.notifications import views
+from partner_portal.notifications import sla_views, suppression_views, views
 
 app_name = "notifications"
 
@@ -24,4 +24,32 @@ urlpatterns = [
     path("notifications/tags/", views.tag_list, name="tags"),
     path("notifications/tags/new/", views.tag_create, name="tag_create"),
     path("notifications/tags/customer/", views.customer_tags_set, name="customer_tags"),
+    path("notifications/suppressions/", suppression_views.rule_list, name="suppressions"),
+    path(
+        "notifications/suppressions/new/",
+        suppression_views.rule_create,
+        name="suppression_create",
+    ),
+    path(
+        "notifications/suppressions/<int:pk>/",
+        suppression_views.rule_detail,
+        name="suppression_detail",
+    ),
+    path(
+        "notifications/suppressions/<int:pk>/edit/",
+        suppression_views.rule_edit,
+        name="suppression_edit",
+    ),
+    path(
+        "notifications/suppressions/<int:pk>/end/",
+        suppression_views.rule_end,
+        name="suppression_end",
+    ),
+    path("notifications/sla/", sla_views.sla_page, name="sla"),
+    path("notifications/sla/goals/", sla_views.sla_goal_save, name="sla_goal_save"),
+    path(
+        "notifications/sla/goals/<int:pk>/delete/",
+        sla_views.sla_goal_delete,
+        name="sla_goal_delete",
+    ),
 ]

@@ -1,18 +1,28 @@
-"""factory_boy factories for notification channels, policies and customer tags."""
+"""factory_boy factories for notification channels, policies, customer tags,
+suppression rules and their hits, SLA goals and recorded acknowledgements."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import factory
+from django.utils import timezone
 
 from partner_portal.notifications.models import (
+    AlertAcknowledgement,
     Channel,
     ChannelKind,
     CustomerTag,
     GroupBy,
     Policy,
+    SlaGoal,
+    SuppressionAction,
+    SuppressionHit,
+    SuppressionRule,
 )
+from tests.factories import UserFactory
+from tests.tenants.factories import CustomerFactory
 
 
 class CustomerTagFactory(factory.django.DjangoModelFactory):
@@ -59,3 +69,57 @@ class PolicyFactory(factory.django.DjangoModelFactory):
     def tags(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create and extracted:
             self.tags.set(extracted)
+
+
+class SuppressionRuleFactory(factory.django.DjangoModelFactory):
+    """A rule that keeps every alert quiet for a week, unless told what to match."""
+
+    class Meta:
+        model = SuppressionRule
+        skip_postgeneration_save = True
+
+    reason = factory.Sequence(lambda n: f"Known noisy detection {n}")
+    owner = factory.SubFactory(UserFactory)
+    action = SuppressionAction.MUTE
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+    @factory.post_generation
+    def customers(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and extracted:
+            self.customers.set(extracted)
+
+    @factory.post_generation
+    def tags(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and extracted:
+            self.tags.set(extracted)
+
+
+class SuppressionHitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SuppressionHit
+
+    rule = factory.SubFactory(SuppressionRuleFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    alert_id = factory.Sequence(lambda n: f"da-hit-{n:06d}")
+    title = "Suspicious PowerShell"
+
+
+class SlaGoalFactory(factory.django.DjangoModelFactory):
+    """A goal for all customers unless given a tag."""
+
+    class Meta:
+        model = SlaGoal
+
+    tag = None
+    severity = "High"
+    acknowledge_minutes = 15
+    resolve_minutes = 240
+
+
+class AlertAcknowledgementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertAcknowledgement
+
+    customer = factory.SubFactory(CustomerFactory)
+    alert_id = factory.Sequence(lambda n: f"da-ack-{n:06d}")
+    acknowledged_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,56 @@
+"""The SLA page: goals (set by portal admins) and, per customer the reader may see, the
+open alerts' timers and the last 30 days' breaches."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
+from partner_portal.notifications import sla_pages
+from partner_portal.notifications.forms import SlaGoalForm
+from partner_portal.notifications.models import SlaGoal
+
+
+@require_roles(Role.ANALYST, Role.ADMIN)
+@require_GET
+def sla_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return _page(request, SlaGoalForm(), status=200)
+
+
+def _page(request: AuthenticatedHttpRequest, form: SlaGoalForm, *, status: int) -> HttpResponse:
+    context = {
+        "form": form,
+        "goals": sla_pages.goal_list(),
+        "overview": sla_pages.sla_overview(user=request.user),
+        "breach_days": sla_pages.BREACH_DAYS,
+    }
+    return render(request, "notifications/sla.html", context, status=status)
+
+
+@require_roles(Role.ADMIN)
+@require_POST
+def sla_goal_save(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = SlaGoalForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    data = form.cleaned_data
+    sla_pages.sla_goal_save(
+        tag=data["tag"],
+        severity=data["severity"],
+        acknowledge_minutes=data["acknowledge_minutes"],
+        resolve_minutes=data["resolve_minutes"],
+        actor=request.user,
+    )
+    messages.success(request, "Saved the SLA goal.")
+    return redirect("notifications:sla")
+
+
+@require_roles(Role.ADMIN)
+@require_POST
+def sla_goal_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    sla_pages.sla_goal_delete(goal=get_object_or_404(SlaGoal, pk=pk), actor=request.user)
+    messages.success(request, "Removed the SLA goal.")
+    return redirect("notifications:sla")

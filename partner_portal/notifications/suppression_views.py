@@ -1,0 +1,106 @@
+"""Suppression rule pages: the list with hit counts, a rule with the alerts it caught, the
+form (blank, or prefilled from an alert: "suppress alerts like this"), and ending a rule.
+Analysts read, cut to their customers; portal admins change."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from partner_portal.alerts.visibility import visible_alerts
+from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
+from partner_portal.core.bounds import parse_whole_number
+from partner_portal.notifications import suppression_rules
+from partner_portal.notifications.forms import SuppressionRuleForm
+from partner_portal.notifications.models import SuppressionRule
+
+READERS = (Role.ANALYST, Role.ADMIN)
+
+
+@require_roles(*READERS)
+@require_GET
+def rule_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    rows = suppression_rules.rule_list(user=request.user)
+    return render(request, "notifications/suppressions.html", {"rows": rows})
+
+
+@require_roles(*READERS)
+@require_GET
+def rule_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    row = suppression_rules.visible_rule(pk=pk, user=request.user)
+    if row is None:
+        raise Http404("No such suppression rule.")
+    hits = suppression_rules.rule_hits(rule=row.rule, user=request.user)
+    return render(
+        request,
+        "notifications/suppression_detail.html",
+        {"row": row, "rule": row.rule, "hits": hits},
+    )
+
+
+@require_roles(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    initial = {}
+    alert = None
+    if "alert" in request.GET:
+        pk = parse_whole_number(request.GET.get("alert", ""))
+        alert = visible_alerts(user=request.user).filter(pk=pk).first() if pk else None
+        if alert is None:
+            messages.error(request, "That alert was not found; the form starts empty.")
+        else:
+            initial = suppression_rules.initial_from_alert(alert)
+    return _rule_form(request, SuppressionRule(), initial=initial, alert=alert)
+
+
+@require_roles(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    row = suppression_rules.visible_rule(pk=pk, user=request.user)
+    if row is None:
+        raise Http404("No such suppression rule.")
+    return _rule_form(request, row.rule, initial={}, alert=None)
+
+
+def _rule_form(
+    request: AuthenticatedHttpRequest,
+    rule: SuppressionRule,
+    *,
+    initial: dict[str, object],
+    alert: object,
+) -> HttpResponse:
+    form = SuppressionRuleForm(request.POST or None, instance=rule, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        plain, relations, days = form.apply()
+        try:
+            saved = suppression_rules.rule_save(
+                rule=plain, relations=relations, days=days, actor=request.user
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"Saved suppression rule #{saved.pk}; "
+                f"it ends {saved.expires_at:%Y-%m-%d %H:%M} UTC.",
+            )
+            return redirect("notifications:suppression_detail", pk=saved.pk)
+    edited = rule if rule.pk else None
+    context = {"form": form, "kind": "suppression rule", "edited": edited, "alert": alert}
+    return render(
+        request, "notifications/suppression_form.html", context, status=400 if form.errors else 200
+    )
+
+
+@require_roles(Role.ADMIN)
+@require_POST
+def rule_end(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    row = suppression_rules.visible_rule(pk=pk, user=request.user)
+    if row is None:
+        raise Http404("No such suppression rule.")
+    suppression_rules.rule_end(rule=row.rule, actor=request.user)
+    messages.success(request, f"Ended suppression rule #{pk}: its alerts notify again.")
+    return redirect("notifications:suppression_detail", pk=pk)

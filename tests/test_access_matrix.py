@@ -256,6 +256,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "alerts:update": ANALYST_POST,
     "alerts:bulk": ANALYST_POST,
     "alerts:incidents": ANALYST_PAGE,
+    "alerts:overview": ANALYST_PAGE,
     "alerts:incident": ANALYST_PAGE,
     "alerts:health": _row(LOGIN, 200, 200, 200, 200),
     "alerts:scopes": ADMIN_PAGE,

@@ -137,6 +137,7 @@ class AlertFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "known-detection-sources", "autocomplete": "off"}),
     )
     assigned_to = forms.CharField(label="Assigned to", max_length=255, required=False)
+    unassigned = forms.BooleanField(label="Unassigned only", required=False)
     q = forms.CharField(
         label="Search",
         max_length=200,
@@ -216,6 +217,7 @@ class AlertFilterForm(forms.Form):
             html[name] = self._select(name)
         for name in ("severity", "status"):
             html[name] = self._checkboxes(name)
+        html["unassigned"] = self._checkbox("unassigned")
         return html
 
     def _described(self, name: str, help_id: str = "") -> tuple[str, str]:
@@ -283,6 +285,12 @@ class AlertFilterForm(forms.Form):
         _, errors = self._described(name)
         return mark_safe("".join(boxes) + errors)  # noqa: S308 - labels and values escaped
 
+    def _checkbox(self, name: str) -> SafeString:
+        checked = " checked" if getattr(self, "cleaned_data", {}).get(name) else ""
+        return mark_safe(  # noqa: S308 - nothing here comes from the request
+            f'<input type="checkbox" name="{name}" value="on" id="id_{name}"{checked}>'
+        )
+
     @property
     def ignored_customers(self) -> int:
         field = self.fields["customer"]
@@ -340,6 +348,7 @@ class AlertFilterForm(forms.Form):
             since=since,
             until=until,
             sort=data.get("sort") or "newest",
+            unassigned=bool(data.get("unassigned")),
         )
 
     def filter_querystring(self) -> str:

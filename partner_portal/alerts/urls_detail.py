@@ -1,8 +1,8 @@
-"""Alert detail, write-back, incidents, tenant health and analyst scopes."""
+"""Alert detail, write-back, incidents, tenant health, the overview and analyst scopes."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from partner_portal.alerts.views import alert_detail, health, incidents, scopes
+from partner_portal.alerts.views import alert_detail, health, incidents, overview, scopes
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/<int:pk>/", alert_detail.alert_detail, name="detail"),
@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("incidents/", incidents.incident_list, name="incidents"),
     path("incidents/<int:pk>/", incidents.incident_detail, name="incident"),
     path("health/", health.tenant_health, name="health"),
+    path("overview/", overview.overview, name="overview"),
     path("scopes/", scopes.scope_list, name="scopes"),
     path("scopes/<int:pk>/revoke/", scopes.scope_revoke, name="scope_revoke"),
 ]

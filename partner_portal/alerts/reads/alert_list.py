@@ -80,6 +80,8 @@ class AlertQuery:
     since: datetime | None = None
     until: datetime | None = None
     sort: str = "newest"
+    # Only alerts nobody is assigned to.
+    unassigned: bool = False
 
 
 def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySet[Alert]:
@@ -103,6 +105,8 @@ def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySe
         alerts = alerts.filter(detection_source=query.detection_source)
     if query.assigned_to:
         alerts = alerts.filter(assigned_to__iexact=query.assigned_to)
+    if query.unassigned:
+        alerts = alerts.filter(assigned_to="")
     if query.since is not None:
         alerts = alerts.filter(created_at__gte=query.since)
     if query.until is not None:

@@ -138,7 +138,8 @@ def overview(
         # To the second, in UTC as the list's "From (UTC)" reads it.
         mark = last_visit_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         params = [("period", "custom"), ("since", mark)]
-        since = alert_figure(user=user, label="New since your last visit", params=params, now=now)
+        label = f"New since your last visit ({mark.replace('T', ' ')} UTC)"
+        since = alert_figure(user=user, label=label, params=params, now=now)
     return Overview(
         new_serious=Figure(
             "New High and Medium, last 24 hours, still open",

@@ -12,7 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -232,3 +234,20 @@ def test_apps_above_add_figures_through_the_slot(world: dict[str, Any]) -> None:
     finally:
         unregister_overview_panel("sla")
     assert 'id="fig-sla" href="/sla/"' in page and "SLA breached" in page
+
+
+def test_the_overview_reads_the_same_number_of_queries_for_many_customers(
+    world: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    client = signed_in(world["analyst"])
+    client.get(reverse(OVERVIEW))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse(OVERVIEW))
+    for n in range(20):
+        customer = CustomerFactory(display_name=f"Many {n}")
+        AnalystScopeFactory(user=world["analyst"], customer=customer)
+        AlertFactory(customer=customer, severity="High", created_at=world["now"])
+        IncidentFactory(customer=customer, created_at=world["now"])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse(OVERVIEW))
+    assert len(response.context["o"].new_serious_by_customer) == 22

@@ -43,3 +43,10 @@ def test_overview_figures_open_lists_of_exactly_that_many(
     assert 0 < unassigned_figure <= open_figure
     assert unassigned_rows == unassigned_figure
     assert page.is_checked("#id_unassigned")
+
+
+def test_overview_fits_a_phone(page: Any, console: Console) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{console.url}/overview/")
+    page.wait_for_selector("#overview-figures")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -6,13 +6,15 @@ The tenants' models have theirs in `tests/tenants/factories.py`, the alerts' in
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from partner_portal.core.access import Role
-from partner_portal.core.models import WorkerHeartbeat
+from partner_portal.core.models import PageVisit, WorkerHeartbeat
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -53,3 +55,15 @@ class WorkerHeartbeatFactory(factory.django.DjangoModelFactory):
     worker = factory.Sequence(lambda n: f"celery{n}@localhost")
     last_seen = factory.LazyFunction(timezone.now)
     beats = 1
+
+
+class PageVisitFactory(factory.django.DjangoModelFactory):
+    """A person's last view of a page, a day ago, with no visit before it."""
+
+    class Meta:
+        model = PageVisit
+
+    user = factory.SubFactory(UserFactory)
+    page = "alerts:overview"
+    last_seen_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    previous_visit_at = None

@@ -283,6 +283,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "alerts:incident_live": ANALYST_PAGE,
     "alerts:incident_export_csv": ANALYST_PAGE,
     "alerts:incident_export_json": ANALYST_PAGE,
+    "alerts:overview": ANALYST_PAGE,
     "alerts:incident": ANALYST_PAGE,
     "alerts:incident_update": ANALYST_POST,
     "alerts:incident_bulk": ANALYST_POST,

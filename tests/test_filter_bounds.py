@@ -89,6 +89,7 @@ NOT_LISTS = {
     "hunting:start", "hunting:save",  # POST only
     "alerts:incident_bulk",  # POST only
     "alerts:health",
+    "alerts:overview",  # figures only; it reads no query values
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted
     "tenants:customers_reconsent_email",  # POST only

@@ -162,6 +162,8 @@ class ConsoleFilterForm(forms.Form):
                 continue
             if isinstance(widget, forms.CheckboxSelectMultiple):
                 html[name] = self._checkboxes(name)
+            elif isinstance(widget, forms.CheckboxInput):
+                html[name] = self._checkbox(name)
             elif isinstance(widget, forms.SelectMultiple):
                 html[name] = self._select(name, multiple=True)
             elif isinstance(widget, forms.Select):
@@ -223,6 +225,12 @@ class ConsoleFilterForm(forms.Form):
                 extra += f' size="{int(size)}"'
         return mark_safe(  # noqa: S308 - every choice and message is escaped
             f'<select name="{name}"{aria} id="id_{name}"{extra}>{options}</select>{errors}'
+        )
+
+    def _checkbox(self, name: str) -> SafeString:
+        checked = " checked" if getattr(self, "cleaned_data", {}).get(name) else ""
+        return mark_safe(  # noqa: S308 - nothing here comes from the request
+            f'<input type="checkbox" name="{name}" value="on" id="id_{name}"{checked}>'
         )
 
     def _checkboxes(self, name: str) -> SafeString:

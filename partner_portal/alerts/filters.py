@@ -81,6 +81,7 @@ class AlertFilterForm(ConsoleFilterForm):
         widget=forms.TextInput(attrs={"list": "known-detection-sources", "autocomplete": "off"}),
     )
     product = product_field()
+    unassigned = forms.BooleanField(label="Unassigned only", required=False)
     q = forms.CharField(
         label="Search",
         max_length=200,
@@ -99,6 +100,7 @@ class AlertFilterForm(ConsoleFilterForm):
             category=(data.get("category") or "").strip(),
             detection_source=(data.get("detection_source") or "").strip(),
             products=tuple(data.get("product") or ()),
+            unassigned=bool(data.get("unassigned")),
         )
 
 

@@ -1,8 +1,9 @@
-"""Alert detail, write-back, tenant health and analyst scopes."""
+"""Alert detail, write-back, incident write-back, tenant health, the overview and analyst
+scopes."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from partner_portal.alerts.views import alert_detail, health, incident_writeback, scopes
+from partner_portal.alerts.views import alert_detail, health, incident_writeback, overview, scopes
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/<int:pk>/", alert_detail.alert_detail, name="detail"),
@@ -11,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("incidents/<int:pk>/update/", incident_writeback.incident_update, name="incident_update"),
     path("incidents/bulk/", incident_writeback.incident_bulk, name="incident_bulk"),
     path("health/", health.tenant_health, name="health"),
+    path("overview/", overview.overview, name="overview"),
     path("scopes/", scopes.scope_list, name="scopes"),
     path("scopes/<int:pk>/revoke/", scopes.scope_revoke, name="scope_revoke"),
 ]

@@ -10,6 +10,7 @@ from partner_portal.core.access import Role, user_roles
 
 # (label, url name, roles that see it); entries whose URL is not installed are left out.
 NAVIGATION: list[tuple[str, str, tuple[Role, ...]]] = [
+    ("Overview", "alerts:overview", (Role.ANALYST,)),
     ("Alerts", "alerts:list", (Role.ANALYST,)),
     ("Incidents", "alerts:incidents", (Role.ANALYST,)),
     ("Campaigns", "correlation:campaigns", (Role.ANALYST,)),

@@ -1,5 +1,6 @@
 """Portal-wide records."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -15,3 +16,27 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class PageVisit(models.Model):
+    """When a person last looked at a page, for "new since your last visit".
+
+    Kept in the database rather than the session: a session ends at sign-out and is
+    per browser, while "since your last visit" means since yesterday's sign-in, on
+    any device. `previous_visit_at` is the end of the visit before the current one;
+    views within `VISIT_GAP` of each other count as one visit, so reloading the page
+    does not wipe what was new.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    page = models.CharField(max_length=64)
+    last_seen_at = models.DateTimeField()
+    previous_visit_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "page"], name="page_visit_one_per_user_page")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"

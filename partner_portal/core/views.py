@@ -19,12 +19,17 @@ from partner_portal.core.access import public, signed_in, user_roles
 from partner_portal.core.account_events import password_changed
 from partner_portal.core.forms import PAUSED, SignInForm
 from partner_portal.core.health import run_checks
+from partner_portal.core.home_panels import render_home_panels
 from partner_portal.core.http import client_ip
 
 
 @signed_in
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"roles": user_roles(request.user)})
+    return render(
+        request,
+        "core/home.html",
+        {"roles": user_roles(request.user), "panels": render_home_panels(request=request)},
+    )
 
 
 @public

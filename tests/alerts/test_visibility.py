@@ -37,6 +37,7 @@ from partner_portal.alerts.reads import (
     incident_queue,
     incidents,
     keyset,
+    overview,
 )
 from partner_portal.alerts.reads.alert_detail import AlertDetail
 from partner_portal.alerts.reads.alert_list import AlertCounts, AlertPage, AlertQuery, LiveUpdate
@@ -48,6 +49,7 @@ from partner_portal.alerts.reads.incident_queue import (
 )
 from partner_portal.alerts.reads.incidents import IncidentDetail
 from partner_portal.alerts.reads.keyset import format_time
+from partner_portal.alerts.reads.overview import Figure, Overview
 from tenants import scoping
 from tenants.models import Customer
 from tests.alerts.factories import BASE_TIME, AlertFactory, CustomerFactory, IncidentFactory
@@ -143,6 +145,15 @@ CALLS: dict[str, Call] = {
     ),
     "health.health_customers": lambda u, ids: health.health_customers(user=u),
     "health.tenant_health": lambda u, ids: health.tenant_health(user=u),
+    "overview.matching_alerts": lambda u, ids: overview.matching_alerts(
+        user=u, params=overview.OPEN, now=BASE_TIME
+    ),
+    "overview.alert_figure": lambda u, ids: overview.alert_figure(
+        user=u, label="Open", params=overview.OPEN, now=BASE_TIME
+    ),
+    "overview.overview": lambda u, ids: overview.overview(
+        user=u, last_visit_at=BASE_TIME - timedelta(days=1), now=BASE_TIME + timedelta(hours=1)
+    ),
 }
 
 
@@ -178,6 +189,18 @@ def _is_empty(answer: Any) -> bool:
         return answer.count == 0 and answer.incidents == [] and answer.gone == []
     if isinstance(answer, dict) and "over_time" not in answer:  # products of incidents
         return not answer
+    if isinstance(answer, Figure):
+        return answer.count == 0
+    if isinstance(answer, Overview):
+        figures = [
+            answer.open_alerts,
+            answer.new_serious,
+            answer.unassigned,
+            *answer.open_incidents,
+        ]
+        if answer.since_last_visit:
+            figures.append(answer.since_last_visit)
+        return answer.oldest_open is None and not any(f.count for f in figures)
     if isinstance(answer, dict):  # chart data
         series = answer["over_time"]["series"].values()
         return not any(any(counts) for counts in series) and not answer["top_categories"]

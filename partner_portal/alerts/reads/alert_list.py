@@ -75,6 +75,8 @@ class AlertQuery:
     since: datetime | None = None
     until: datetime | None = None
     sort: str = "newest"
+    # Only alerts nobody is assigned to.
+    unassigned: bool = False
 
 
 def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySet[Alert]:
@@ -100,6 +102,8 @@ def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySe
         alerts = alerts.filter(alerts_of_products(query.products))
     if query.assigned_to:
         alerts = alerts.filter(assigned_to__iexact=query.assigned_to)
+    if query.unassigned:
+        alerts = alerts.filter(assigned_to="")
     if query.since is not None:
         alerts = alerts.filter(created_at__gte=query.since)
     if query.until is not None:

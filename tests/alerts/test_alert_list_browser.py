@@ -29,14 +29,14 @@ def module_browser(django_db_setup: None) -> Iterator[Any]:
     """
     from playwright.sync_api import sync_playwright
 
-    from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, watch_csp
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield browser
+            yield watch_csp(browser)
             browser.close()
     finally:
         if previous is None:

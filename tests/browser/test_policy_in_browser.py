@@ -1,0 +1,68 @@
+"""The Content-Security-Policy in Chromium: the portal's pages, Django's admin and the
+customer page's confirmation all work under it, and the browser hook sees violations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Console
+from tests.fixtures import browser as browser_fixtures
+
+pytestmark = pytest.mark.browser
+
+STRICT = "default-src 'self'; script-src 'self'; style-src 'self'"
+
+
+def test_the_hook_reports_an_inline_script_and_style_the_policy_blocks(chromium: Any) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    page.route(
+        "http://policy.test/",
+        lambda route: route.fulfill(
+            status=200,
+            headers={"Content-Type": "text/html", "Content-Security-Policy": STRICT},
+            body="<p style='color:red'>x</p><script>document.title='ran'</script>",
+        ),
+    )
+    try:
+        page.goto("http://policy.test/")
+        assert page.title() != "ran"
+        page.wait_for_function("true")
+        seen = list(browser_fixtures.CSP_VIOLATIONS)
+    finally:
+        context.close()
+        browser_fixtures.CSP_VIOLATIONS.clear()  # seen on purpose
+    assert any("script-src" in v for v in seen), seen
+    assert any("style-src" in v for v in seen), seen
+
+
+def test_django_admin_pages_work_under_the_policy(page: Any, console: Console) -> None:
+    page.goto(f"{console.url}/admin/")
+    assert "Site administration" in page.inner_text("#content")
+    page.goto(f"{console.url}/admin/auth/user/")
+    page.wait_for_selector("#result_list")
+    page.locator("#result_list tbody th a").first.click()
+    page.wait_for_selector("#user_form")
+    # The group picker is drawn by the admin's scripts (SelectFilter2).
+    page.wait_for_selector("#id_groups_filter", state="attached")
+    page.goto(f"{console.url}/admin/auth/group/add/")
+    page.wait_for_selector("#id_permissions_filter", state="attached")
+
+
+def test_offboarding_asks_first_and_cancelling_sends_nothing(page: Any, console: Console) -> None:
+    pk, _ = console.customers["Fabrikam Health"]
+    page.goto(f"{console.url}/customers/{pk}/")
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.click("button.danger:has-text('Offboard')")
+    page.wait_for_function("true")
+    assert asked == ["Stop collecting for Fabrikam Health?"]
+    assert page.url == f"{console.url}/customers/{pk}/"
+    assert "Offboarded" not in page.inner_text("main")

@@ -18,6 +18,11 @@ urlpatterns = [
         core_views.PortalPasswordChangeView.as_view(),
         name="password_change",
     ),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        core_views.PortalPasswordSetView.as_view(),
+        name="password_set",
+    ),
     path("admin/", admin.site.urls),
     path("", include("tenants.urls", namespace="tenants")),
     path("", include("partner_portal.alerts.urls", namespace="alerts")),

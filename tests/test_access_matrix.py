@@ -179,7 +179,14 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:scope_revoke", "pk"): lambda o: o["scope"].pk,
     ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
     ("*", "public_id"): lambda o: o["consent"].public_id,
+    # People pages: the customer's scoped analyst, and that analyst's own grant.
+    ("*", "scope_pk"): lambda o: o["scope"].pk,
+    # The set-password page with a link that does not work: it says so in words.
+    ("password_set", "uidb64"): lambda o: "MQ",
+    ("password_set", "token"): lambda o: "no-such-token",
 }
+for _name in ("detail", "deactivate", "reactivate", "password_link", "scope_grant", "scope_revoke"):
+    ARGUMENTS[(f"tenants:person_{_name}", "pk")] = lambda o: o["scope"].user.pk
 for _name in ("channel_detail", "channel_edit", "channel_test"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
 for _name in ("policy_edit", "policy_move", "policy_preview"):
@@ -254,6 +261,15 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "tenants:customer_offboard": STAFF_POST,
     "tenants:customer_delete": STAFF_POST,
     "tenants:audit_log": ADMIN_PAGE,
+    "password_set": _row(200, 200, 200, 200, 200),  # public: the link is the key
+    "tenants:people": ADMIN_PAGE,
+    "tenants:person_create": ADMIN_PAGE,
+    "tenants:person_detail": ADMIN_PAGE,
+    "tenants:person_deactivate": ADMIN_POST,
+    "tenants:person_reactivate": ADMIN_POST,
+    "tenants:person_password_link": ADMIN_POST,
+    "tenants:person_scope_grant": ADMIN_POST,
+    "tenants:person_scope_revoke": ADMIN_POST,
     "alerts:sync_progress": STAFF_PAGE,
     "tenants:consent_callback": None,  # public; answers the missing parameters itself
     "tenants:consent_landing": _row(200, 200, 200, 200, 200),

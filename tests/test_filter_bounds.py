@@ -28,6 +28,7 @@ from partner_portal.alerts.forms import IncidentFilterForm
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import BIGINT_MAX
 from tenants.forms import AuditFilterForm, CustomerFilterForm
+from tenants.people_forms import PersonFilterForm
 from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
 from tests.factories import UserFactory
 from tests.tenants.factories import AuditEventFactory
@@ -70,6 +71,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "alerts:incidents": (*IncidentFilterForm.base_fields, "page"),
     "tenants:customer_list": (*CustomerFilterForm.base_fields, "page"),
     "tenants:audit_log": (*AuditFilterForm.base_fields, "page"),
+    "tenants:people": (*PersonFilterForm.base_fields, "page"),
 }
 # Pages without path arguments that read no query values a user types (or no GET at all).
 NOT_LISTS = {
@@ -79,6 +81,7 @@ NOT_LISTS = {
     "alerts:health",
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted
+    "tenants:person_create",  # its form is posted
     "tenants:customers_reconsent_email",  # POST only
     "tenants:consent_callback",  # Microsoft's redirect back, not a list
     # Notification settings: short lists without filters, and forms that are posted.

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from partner_portal.core.access import Role
 from tests.browser.conftest import Console
 from tests.fixtures import browser as browser_fixtures
 
@@ -66,3 +67,28 @@ def test_offboarding_asks_first_and_cancelling_sends_nothing(page: Any, console:
     assert asked == ["Stop collecting for Fabrikam Health?"]
     assert page.url == f"{console.url}/customers/{pk}/"
     assert "Offboarded" not in page.inner_text("main")
+
+
+def test_an_admin_adds_a_person_and_deactivates_them_after_confirming(
+    page: Any, console: Console
+) -> None:
+    page.goto(f"{console.url}/people/")
+    page.click("#add-person")
+    page.fill("#id_username", "fox")
+    page.fill("#id_first_name", "Fox")
+    page.fill("#id_email", "fox@partner.example")
+    page.check(f"input[name=roles][value='{Role.ANALYST.value}']")
+    page.click("#save-person")
+    link = page.input_value("#set-password-link")
+    assert "/accounts/set-password/" in link
+    page.click("#to-person")
+    page.wait_for_selector("#person-history")
+    assert "added fox (Fox) with roles Analysts" in page.inner_text("#person-history")
+    answers = iter([False, True])  # cancel once, then agree
+    page.on("dialog", lambda d: d.accept() if next(answers) else d.dismiss())
+    page.click("#deactivate")
+    assert page.inner_text("#person-status") == "active"
+    page.click("#deactivate")
+    page.wait_for_selector("#reactivate")
+    assert "deactivated" in page.inner_text("#person-status")
+    assert "deactivated fox" in page.inner_text("#person-history")

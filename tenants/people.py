@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from partner_portal.core import second_factor
 from partner_portal.core.access import Role
 from partner_portal.core.lists import contains_any
 from tenants.audit import audit_record
@@ -46,6 +47,7 @@ DETAILS_CHANGED = "person.details_changed"
 DEACTIVATED = "person.deactivated"
 REACTIVATED = "person.reactivated"
 PASSWORD_LINK = "person.password_link_sent"  # noqa: S105 (an action's name)
+SECOND_FACTOR_RESET = "person.second_factor_reset"
 
 logger = logging.getLogger(__name__)
 
@@ -354,6 +356,22 @@ def person_password_link(*, person: User, by: User, ip_address: str | None = Non
         mailed=mailed,
     )
     return Invitation(person, url, mailed)
+
+
+@transaction.atomic
+def person_second_factor_reset(*, person: User, by: User, ip_address: str | None = None) -> bool:
+    """Remove a person's authenticator app (they lost it); whether they had one."""
+    _refuse_superuser(person, by)
+    if not second_factor.reset(user=person):
+        return False
+    _audit(
+        SECOND_FACTOR_RESET,
+        person=person,
+        actor=by,
+        ip_address=ip_address,
+        summary=f"{by.get_username()} reset {person.get_username()}'s two-step sign-in",
+    )
+    return True
 
 
 def check_username(username: str) -> None:

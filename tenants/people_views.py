@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from partner_portal.core import second_factor
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.http import client_ip
 from partner_portal.core.lists import list_page
@@ -121,6 +122,7 @@ def person_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "person": person,
         "form": form,
         "scope_form": PersonScopeForm(),
+        "second_factor": second_factor.has_second_factor(person),
         "scopes": scoping.scope_list().filter(user=person),
         "team_scopes": scoping.scope_list().filter(group__in=person.groups.all()),
         "events": AuditEvent.objects.filter(details__user_id=person.pk).order_by("-created_at")[
@@ -170,6 +172,25 @@ def person_password_link(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
         messages.error(request, str(exc))
         return redirect("tenants:person_detail", person.pk)
     return _invited(request, invitation)
+
+
+@admins_only
+@require_POST
+def person_second_factor_reset(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    person = _person(pk)
+    try:
+        done = people.person_second_factor_reset(
+            person=person, by=request.user, ip_address=client_ip(request)
+        )
+    except people.PersonRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        name = person.get_username()
+        messages.success(
+            request,
+            f"Reset {name}'s two-step sign-in." if done else f"{name} had no authenticator app.",
+        )
+    return redirect("tenants:person_detail", person.pk)
 
 
 @admins_only

@@ -32,6 +32,11 @@ urlpatterns = [
         people_views.person_password_link,
         name="person_password_link",
     ),
+    path(
+        "people/<int:pk>/two-factor-reset/",
+        people_views.person_second_factor_reset,
+        name="person_second_factor_reset",
+    ),
     path("people/<int:pk>/scopes/", people_views.person_scope_grant, name="person_scope_grant"),
     path(
         "people/<int:pk>/scopes/<int:scope_pk>/revoke/",

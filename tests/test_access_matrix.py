@@ -185,7 +185,10 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("password_set", "uidb64"): lambda o: "MQ",
     ("password_set", "token"): lambda o: "no-such-token",
 }
-for _name in ("detail", "deactivate", "reactivate", "password_link", "scope_grant", "scope_revoke"):
+for _name in (
+    "detail", "deactivate", "reactivate", "password_link", "second_factor_reset",
+    "scope_grant", "scope_revoke",
+):  # fmt: skip
     ARGUMENTS[(f"tenants:person_{_name}", "pk")] = lambda o: o["scope"].user.pk
 for _name in ("channel_detail", "channel_edit", "channel_test"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
@@ -235,6 +238,8 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "login": _row(200, LOGIN, LOGIN, LOGIN, LOGIN),  # signed-in users are sent on
     "logout": _row(405, 405, 405, 405, 405),
     "password_change": SIGNED_IN,
+    "second_factor": SIGNED_IN,
+    "second_factor_verify": _row(LOGIN, 302, 302, 302, 302),  # no authenticator: sent on
     "alerts:list": ANALYST_PAGE,
     "alerts:counts": ANALYST_PAGE,
     "alerts:live": ANALYST_PAGE,
@@ -268,6 +273,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "tenants:person_deactivate": ADMIN_POST,
     "tenants:person_reactivate": ADMIN_POST,
     "tenants:person_password_link": ADMIN_POST,
+    "tenants:person_second_factor_reset": ADMIN_POST,
     "tenants:person_scope_grant": ADMIN_POST,
     "tenants:person_scope_revoke": ADMIN_POST,
     "alerts:sync_progress": STAFF_PAGE,

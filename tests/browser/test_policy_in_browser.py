@@ -92,3 +92,53 @@ def test_an_admin_adds_a_person_and_deactivates_them_after_confirming(
     page.wait_for_selector("#reactivate")
     assert "deactivated" in page.inner_text("#person-status")
     assert "deactivated fox" in page.inner_text("#person-history")
+
+
+def test_a_person_turns_on_two_step_sign_in_and_is_asked_for_the_code(
+    page: Any, console: Console, console_browser: Any
+) -> None:
+    from base64 import b32decode
+
+    from django_otp.oath import totp
+
+    password = "a long and unusual passphrase 41"
+    page.goto(f"{console.url}/people/new/")
+    page.fill("#id_username", "otp-user")
+    page.check(f"input[name=roles][value='{Role.ANALYST.value}']")
+    page.check("input[name=password_by][value=set]")
+    page.fill("#id_password1", password)
+    page.fill("#id_password2", password)
+    page.click("#save-person")
+    page.wait_for_selector("#person-history")
+
+    person = console_browser.new_context()  # watched for policy violations too
+    try:
+        tab = person.new_page()
+        tab.set_default_timeout(20_000)
+
+        def sign_in() -> None:
+            tab.goto(f"{console.url}/accounts/login/")
+            tab.fill("#id_username", "otp-user")
+            tab.fill("#id_password", password)
+            tab.click("button[type=submit]")
+
+        sign_in()
+        tab.wait_for_selector("text=Sign out")
+        tab.click("text=Two-step sign-in")
+        secret = tab.inner_text("#totp-secret").replace(" ", "")
+        key = b32decode(secret + "=" * (-len(secret) % 8))
+        assert tab.get_attribute("#totp-uri", "href").startswith("otpauth://totp/")
+        tab.fill("#id_code", f"{totp(key):06d}")
+        tab.click("#second-factor-on")
+        tab.wait_for_selector("text=Two-step sign-in is on")
+        tab.click("button:has-text('Sign out')")
+
+        sign_in()
+        tab.wait_for_selector("#second-factor-verify")
+        tab.goto(f"{console.url}/alerts/")
+        tab.wait_for_selector("#second-factor-verify")  # no page before the code
+        tab.fill("#id_code", f"{totp(key, drift=1):06d}")
+        tab.click("#verify-code")
+        tab.wait_for_url(f"{console.url}/alerts/")
+    finally:
+        person.close()

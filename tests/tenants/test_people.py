@@ -301,3 +301,19 @@ def test_the_scopes_page_lists_the_people_and_groups_that_exist(boss_client: Cli
     assert "boss — portal admin, sees every customer anyway" in page
     assert "Night shift (team, 1 member)" in page
     assert "Analysts (role, 1 member)" in page
+
+
+def test_an_admin_resets_a_lost_authenticator_and_it_is_audited(boss_client: Client) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    mulder = UserFactory(username="mulder", roles=[Role.ANALYST])
+    TOTPDevice.objects.create(user=mulder, name="phone", confirmed=True)
+    page = boss_client.get(f"/people/{mulder.pk}/").content.decode()
+    assert "on (authenticator app)" in page
+    boss_client.post(f"/people/{mulder.pk}/two-factor-reset/")
+    assert not TOTPDevice.objects.filter(user=mulder).exists()
+    (event,) = _events("person.second_factor_reset")
+    assert event.summary == "boss reset mulder's two-step sign-in"
+    client = Client()
+    assert client.login(username="mulder", password=TEST_PASSWORD)
+    assert client.get("/alerts/").status_code == 200  # the password alone, until set up again

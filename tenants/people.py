@@ -87,7 +87,9 @@ def people_list(*, search: str = "", status: str = "", role: str = "") -> QueryS
     elif status == "inactive":
         people = people.filter(is_active=False)
     if role:
-        people = people.filter(Q(groups__name=role) | Q(is_superuser=True)).distinct()
+        # Members of that role's group (a portal admin or superuser holds every role
+        # without being listed under each).
+        people = people.filter(groups__name=role).distinct()
     return people
 
 

@@ -14,6 +14,11 @@ and sign-out) stay open. A right code marks the session as verified (django-otp 
 the device in the session); each wrong code doubles the wait before the next one is
 looked at (1, 2, 4 … seconds, django-otp's throttle), and a code is accepted once.
 
+Whether a person owes a code is decided when they sign in (`on_logged_in`) and kept in
+the session, so pages cost no query for it: a session already signed in when its person
+sets up an authenticator elsewhere is not asked (it ends at sign-out or after
+SESSION_COOKIE_AGE); every later sign-in is.
+
 Requiring it. With REQUIRE_SECOND_FACTOR=true every signed-in local account without an
 authenticator is sent to enrol first, and cannot remove the one it has.
 
@@ -41,6 +46,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 NAME = "Authenticator app"
+# In the session: whether its person owed a code when it signed in ("owed" or "none").
+_STATE = "_portal_second_factor"
 
 
 class CodeRefused(ValueError):
@@ -144,14 +151,29 @@ def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
 
 
 # --- the gate ------------------------------------------------------------------------------------
+def on_logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+    """At sign-in, note in the session whether this person owes a code."""
+    if request is not None and hasattr(request, "session"):
+        request.session[_STATE] = "owed" if has_second_factor(user) else "none"
+
+
+def settle(request: HttpRequest) -> None:
+    """The person has no authenticator (any more): this session owes no code."""
+    request.session[_STATE] = "none"
+
+
 def _needs(request: HttpRequest) -> str | None:
     """Which second-factor page the signed-in request must see first, if any."""
     user: Any = request.user
     if not user.is_authenticated or user.is_verified():
         return None
-    if has_second_factor(user):
+    state = request.session.get(_STATE)
+    if state is None:  # a session from before this check existed
+        state = "owed" if has_second_factor(user) else "none"
+        request.session[_STATE] = state
+    if state == "owed":
         return "second_factor_verify"
-    if settings.REQUIRE_SECOND_FACTOR:
+    if settings.REQUIRE_SECOND_FACTOR and not has_second_factor(user):
         return "second_factor"
     return None
 

@@ -51,6 +51,7 @@ def second_factor_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             if enrolled:
                 second_factor.remove(user=user, code=code, address=client_ip(request))
+                second_factor.settle(request)
                 messages.success(request, "Two-step sign-in is off.")
             else:
                 device = second_factor.enrol_confirm(
@@ -81,7 +82,10 @@ def second_factor_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "POST"])
 def second_factor_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
-    if not second_factor.has_second_factor(request.user) or request.user.is_verified():  # type: ignore[attr-defined]
+    if request.user.is_verified():  # type: ignore[attr-defined]
+        return HttpResponseRedirect(_next(request))
+    if not second_factor.has_second_factor(request.user):
+        second_factor.settle(request)  # reset by an admin, or turned off elsewhere
         return HttpResponseRedirect(_next(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

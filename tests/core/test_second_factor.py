@@ -170,3 +170,23 @@ def test_when_required_an_account_without_it_sets_it_up_first(dana: User, settin
     refused = client.post(SETUP, {"code": code(device, ahead=1)})
     assert "cannot be turned off" in refused.content.decode()
     assert TOTPDevice.objects.filter(user=dana, confirmed=True).exists()
+
+
+def test_whether_a_code_is_owed_is_decided_at_sign_in(dana: User) -> None:
+    client = _password_only(dana)
+    client.get("/")
+    device = _enrolled(dana)  # in another session
+    assert client.get("/").status_code == 200  # this session signed in before it existed
+    later = _password_only(dana)
+    assert later.get("/")["Location"].startswith(VERIFY)
+    assert device.confirmed
+
+
+def test_a_reset_authenticator_owes_no_code_any_more(dana: User) -> None:
+    _enrolled(dana)
+    client = _password_only(dana)
+    assert client.get("/")["Location"].startswith(VERIFY)
+    TOTPDevice.objects.filter(user=dana).delete()  # a portal admin's reset
+    response = client.get("/", follow=True)
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == "/"
+    assert client.get("/alerts/").status_code == 200

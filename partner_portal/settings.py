@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "partner_portal.core",
     "tenants",
     "partner_portal.alerts",
@@ -109,12 +111,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that answers made by the middleware below carry the policy too.
+    "partner_portal.core.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "partner_portal.core.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -368,6 +374,12 @@ SIGNIN_COOLOFF_SECONDS = env.int("SIGNIN_COOLOFF_SECONDS", default=900)
 for _name in ("SIGNIN_ACCOUNT_FAILURES", "SIGNIN_ADDRESS_FAILURES", "SIGNIN_COOLOFF_SECONDS"):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be 1 or more (it is {globals()[_name]}).")
+# Two-step sign-in with an authenticator app (partner_portal/core/second_factor.py):
+# optional for each local account, or required of every one.
+REQUIRE_SECOND_FACTOR = env.bool("REQUIRE_SECOND_FACTOR", default=False)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default=PARTNER_NAME)
+# Django admin lists authenticators without their secrets.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from partner_portal.core import second_factor_views
 from partner_portal.core import views as core_views
 
 admin.site.site_header = "Partner Portal administration"
@@ -17,6 +18,17 @@ urlpatterns = [
         "accounts/password/",
         core_views.PortalPasswordChangeView.as_view(),
         name="password_change",
+    ),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        core_views.PortalPasswordSetView.as_view(),
+        name="password_set",
+    ),
+    path("accounts/two-factor/", second_factor_views.second_factor_setup, name="second_factor"),
+    path(
+        "accounts/two-factor/verify/",
+        second_factor_views.second_factor_verify,
+        name="second_factor_verify",
     ),
     path("admin/", admin.site.urls),
     path("", include("tenants.urls", namespace="tenants")),

@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -181,6 +182,17 @@ def consent_start(*, public_id: str, ip_address: str | None) -> ConsentStart:
         details={"consent_request": consent.pk, "flow": consent.flow},
     )
     return ConsentStart(url=_microsoft_url(consent, state), cookie=browser_cookie(consent))
+
+
+def sign_in_origin(consent: ConsentRequest) -> str | None:
+    """The origin of the sign-in page the consent's Continue button leads to (Microsoft's
+    or the sandbox's), for the landing page's form policy; None without a partner app."""
+    try:
+        endpoints = microsoft.endpoints_for_customer(consent.customer)
+    except microsoft.PartnerAppNotConfigured:
+        return None
+    parts = urlsplit(endpoints.login_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _microsoft_url(consent: ConsentRequest, state: str) -> str:

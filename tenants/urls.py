@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tenants import views
+from tenants import people_views, views
 
 app_name = "tenants"
 
@@ -22,6 +22,27 @@ urlpatterns = [
     path("customers/<int:pk>/offboard/", views.customer_offboard, name="customer_offboard"),
     path("customers/<int:pk>/delete/", views.customer_delete, name="customer_delete"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("people/", people_views.people_list, name="people"),
+    path("people/new/", people_views.person_create, name="person_create"),
+    path("people/<int:pk>/", people_views.person_detail, name="person_detail"),
+    path("people/<int:pk>/deactivate/", people_views.person_deactivate, name="person_deactivate"),
+    path("people/<int:pk>/reactivate/", people_views.person_reactivate, name="person_reactivate"),
+    path(
+        "people/<int:pk>/password-link/",
+        people_views.person_password_link,
+        name="person_password_link",
+    ),
+    path(
+        "people/<int:pk>/two-factor-reset/",
+        people_views.person_second_factor_reset,
+        name="person_second_factor_reset",
+    ),
+    path("people/<int:pk>/scopes/", people_views.person_scope_grant, name="person_scope_grant"),
+    path(
+        "people/<int:pk>/scopes/<int:scope_pk>/revoke/",
+        people_views.person_scope_revoke,
+        name="person_scope_revoke",
+    ),
     path("consent/callback/", views.consent_callback, name="consent_callback"),
     path("consent/<str:public_id>/", views.consent_landing, name="consent_landing"),
     path("consent/<str:public_id>/start/", views.consent_start, name="consent_start"),

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, public, require_roles
+from partner_portal.core.csp import csp_allow
 from partner_portal.core.http import client_ip
 from partner_portal.core.lists import list_page
 from tenants import consent as consent_flow
@@ -243,7 +244,13 @@ def consent_landing(request: HttpRequest, public_id: str) -> HttpResponse:
     if consent is None:
         return render(request, "tenants/consent/link_closed.html", status=404)
     context = {"consent": consent, "customer_name": consent.customer.display_name}
-    return render(request, "tenants/consent/landing.html", context)
+    response = render(request, "tenants/consent/landing.html", context)
+    # Continue posts here and is redirected to the sign-in page: browsers hold that
+    # redirect to the form policy too.
+    origin = consent_links.sign_in_origin(consent) if consent.is_open else None
+    if origin:
+        csp_allow(response, "form-action", origin)
+    return response
 
 
 @public

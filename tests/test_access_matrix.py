@@ -214,9 +214,19 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("correlation:campaign", "key"): lambda o: o["campaign"].pk,
     ("hunting:delete", "pk"): lambda o: o["saved"].pk,
     ("*", "public_id"): lambda o: o["consent"].public_id,
+    # People pages: the customer's scoped analyst, and that analyst's own grant.
+    ("*", "scope_pk"): lambda o: o["scope"].pk,
+    # The set-password page with a link that does not work: it says so in words.
+    ("password_set", "uidb64"): lambda o: "MQ",
+    ("password_set", "token"): lambda o: "no-such-token",
 }
 for _name in ("hunt", "results", "export"):
     ARGUMENTS[(f"hunting:{_name}", "pk")] = lambda o: o["hunt"].pk
+for _name in (
+    "detail", "deactivate", "reactivate", "password_link", "second_factor_reset",
+    "scope_grant", "scope_revoke",
+):  # fmt: skip
+    ARGUMENTS[(f"tenants:person_{_name}", "pk")] = lambda o: o["scope"].user.pk
 for _name in ("channel_detail", "channel_edit", "channel_test"):
     ARGUMENTS[(f"notifications:{_name}", "pk")] = lambda o: o["channel"].pk
 for _name in ("policy_edit", "policy_move", "policy_preview"):
@@ -268,6 +278,8 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "login": _row(200, LOGIN, LOGIN, LOGIN, LOGIN),  # signed-in users are sent on
     "logout": _row(405, 405, 405, 405, 405),
     "password_change": SIGNED_IN,
+    "second_factor": SIGNED_IN,
+    "second_factor_verify": _row(LOGIN, 302, 302, 302, 302),  # no authenticator: sent on
     "alerts:list": ANALYST_PAGE,
     "alerts:counts": ANALYST_PAGE,
     "alerts:live": ANALYST_PAGE,
@@ -312,6 +324,16 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "tenants:customer_offboard": STAFF_POST,
     "tenants:customer_delete": STAFF_POST,
     "tenants:audit_log": ADMIN_PAGE,
+    "password_set": _row(200, 200, 200, 200, 200),  # public: the link is the key
+    "tenants:people": ADMIN_PAGE,
+    "tenants:person_create": ADMIN_PAGE,
+    "tenants:person_detail": ADMIN_PAGE,
+    "tenants:person_deactivate": ADMIN_POST,
+    "tenants:person_reactivate": ADMIN_POST,
+    "tenants:person_password_link": ADMIN_POST,
+    "tenants:person_second_factor_reset": ADMIN_POST,
+    "tenants:person_scope_grant": ADMIN_POST,
+    "tenants:person_scope_revoke": ADMIN_POST,
     "alerts:sync_progress": STAFF_PAGE,
     "tenants:consent_callback": None,  # public; answers the missing parameters itself
     "tenants:consent_landing": _row(200, 200, 200, 200, 200),

@@ -29,6 +29,7 @@ from partner_portal.core.access import Role
 from partner_portal.core.bounds import BIGINT_MAX
 from partner_portal.correlation.views import WindowForm
 from tenants.forms import AuditFilterForm, CustomerFilterForm
+from tenants.people_forms import PersonFilterForm
 from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
 from tests.factories import UserFactory
 from tests.tenants.factories import AuditEventFactory
@@ -80,11 +81,13 @@ PAGES: dict[str, tuple[str, ...]] = {
     "tenants:audit_log": (*AuditFilterForm.base_fields, "page"),
     # "Suppress alerts like this": the alert to fill the form from.
     "notifications:suppression_create": ("alert",),
+    "tenants:people": (*PersonFilterForm.base_fields, "page"),
 }
 # Pages without path arguments that read no query values a user types (or no GET at all).
 NOT_LISTS = {
     "home", "healthz", "login", "logout",
     "password_change",  # its form is posted
+    "second_factor", "second_factor_verify",  # their forms are posted
     "alerts:bulk",  # POST only
     "hunting:start", "hunting:save",  # POST only
     "alerts:incident_bulk",  # POST only
@@ -92,6 +95,7 @@ NOT_LISTS = {
     "alerts:overview",  # figures only; it reads no query values
     "alerts:scopes",  # its form is posted
     "tenants:customer_register",  # its form is posted
+    "tenants:person_create",  # its form is posted
     "tenants:customers_reconsent_email",  # POST only
     "tenants:consent_callback",  # Microsoft's redirect back, not a list
     # Notification settings: short lists without filters, and forms that are posted.

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db.models import Count
 
 from partner_portal.alerts.reads.alert_list import SEVERITIES
 from partner_portal.alerts.writeback import BULK_LIMIT, CALLS_PER_MINUTE, AlertChanges
@@ -22,6 +23,7 @@ from partner_portal.defender import (
     AlertSeverity,
     Vocabulary,
 )
+from tenants import people
 from tenants.models import Customer
 
 KEEP = ("", "— keep as it is —")
@@ -135,13 +137,44 @@ class BulkUpdateForm(forms.Form):
         return data
 
 
-class ScopeGrantForm(forms.Form):
-    """Grant one user or one group either one customer or every customer."""
+class _PersonChoice(forms.ModelChoiceField):
+    """A person by user name, with their roles (a grant only matters to an analyst)."""
 
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
-    group = forms.ModelChoiceField(queryset=Group.objects.none(), required=False)
+    def label_from_instance(self, obj: Any) -> str:
+        roles = people.roles_of(obj)
+        if obj.is_superuser or Role.ADMIN.value in roles:
+            return f"{obj.get_username()} — portal admin, sees every customer anyway"
+        if Role.ANALYST.value not in roles:
+            return f"{obj.get_username()} — not an analyst yet"
+        return obj.get_username()
+
+
+class _GroupChoice(forms.ModelChoiceField):
+    """A group with its number of members; role groups say they are one."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        members = f"{obj.members} member{'s' if obj.members != 1 else ''}"
+        kind = "role" if obj.name in people.ROLE_NAMES else "team"
+        return f"{obj.name} ({kind}, {members})"
+
+
+class ScopeGrantForm(forms.Form):
+    """Grant one person or one group either one customer or every customer."""
+
+    user = _PersonChoice(
+        label="Person",
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="— no person: grant to the group below —",
+    )
+    group = _GroupChoice(
+        label="or group",
+        queryset=Group.objects.none(),
+        required=False,
+        empty_label="— no group: grant to the person above —",
+    )
     customer = forms.ModelChoiceField(
-        queryset=Customer.objects.none(), required=False, empty_label="— choose —"
+        queryset=Customer.objects.none(), required=False, empty_label="— choose a customer —"
     )
     all_customers = forms.BooleanField(
         label="All customers (an explicit grant of everything)", required=False
@@ -150,16 +183,15 @@ class ScopeGrantForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         user_field: Any = self.fields["user"]
+        # Every active person: analysts first in mind, but a grant may precede the role.
         user_field.queryset = (
             get_user_model()
-            .objects.filter(is_active=True, groups__name=Role.ANALYST.value)
-            .distinct()
+            .objects.filter(is_active=True)
+            .prefetch_related("groups")
             .order_by("username")
         )
-        user_field.empty_label = "— or pick a group —"
         group_field: Any = self.fields["group"]
-        group_field.queryset = Group.objects.order_by("name")
-        group_field.empty_label = "— or pick a user —"
+        group_field.queryset = Group.objects.annotate(members=Count("user")).order_by("name")
         customer_field: Any = self.fields["customer"]
         customer_field.queryset = Customer.objects.order_by("display_name")
 

@@ -15,3 +15,7 @@ sign_in_paused = Signal()
 
 # A signed-in user changed their own password. Sent with `user` and `address`.
 password_changed = Signal()
+
+# A signed-in user turned their second factor on (`enrolled=True`) or off. Sent with
+# `user`, `address` and `enrolled`; never the secret or a code.
+second_factor_changed = Signal()

@@ -13,7 +13,10 @@ class CoreConfig(AppConfig):
         # Make this project's Celery app the current one, so that shared tasks queued
         # from web requests go to the configured broker.
         from partner_portal.celery import app  # noqa: F401
-        from partner_portal.core import checks  # noqa: F401  (registers the checks)
+        from partner_portal.core import (
+            checks,  # noqa: F401  (registers the checks)
+            second_factor,
+        )
         from partner_portal.core.data_files import protect_sqlite_file
         from partner_portal.core.signin_throttle import on_logged_in, on_login_failed
 
@@ -21,3 +24,5 @@ class CoreConfig(AppConfig):
         # Failed sign-ins are counted, successful ones forgive (core/signin_throttle.py).
         user_login_failed.connect(on_login_failed, dispatch_uid="portal-signin-throttle")
         user_logged_in.connect(on_logged_in, dispatch_uid="portal-signin-throttle")
+        # Whether the new session owes a second-factor code (core/second_factor.py).
+        user_logged_in.connect(second_factor.on_logged_in, dispatch_uid="portal-second-factor")

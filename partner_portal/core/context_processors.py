@@ -18,6 +18,7 @@ NAVIGATION: list[tuple[str, str, tuple[Role, ...]]] = [
     ("Tenant health", "alerts:health", (Role.ANALYST, Role.ONBOARDING)),
     ("Customers", "tenants:customer_list", (Role.ONBOARDING,)),
     ("Notifications", "notifications:policies", (Role.ANALYST, Role.ADMIN)),
+    ("People", "tenants:people", (Role.ADMIN,)),
     ("Scopes", "alerts:scopes", (Role.ADMIN,)),
     ("Audit log", "tenants:audit_log", (Role.ADMIN,)),
 ]

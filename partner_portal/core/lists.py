@@ -43,9 +43,10 @@ def list_page(
     rows: Callable[[dict[str, Any]], QuerySet[Any]],
     *,
     per_page: int,
+    context: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The page the request asks for of the rows `form`'s filters select (all rows when
-    the form is not valid), rendered with `template` as `form` and `page`."""
+    the form is not valid), rendered with `template` as `form` and `page` (and `context`)."""
     filters = form.cleaned_data if form.is_valid() else {}
     page = Paginator(rows(filters), per_page).get_page(request.GET.get("page"))
-    return render(request, template, {"form": form, "page": page})
+    return render(request, template, {**(context or {}), "form": form, "page": page})

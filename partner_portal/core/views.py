@@ -89,6 +89,28 @@ class PortalPasswordChangeView(auth_views.PasswordChangeView):
 PortalPasswordChangeView.access_policy = "signed-in"  # type: ignore[attr-defined]
 
 
+@method_decorator(public, name="dispatch")
+class PortalPasswordSetView(auth_views.PasswordResetConfirmView):
+    """A new person (or one given a fresh link by a portal admin) chooses a password.
+
+    The link's token is Django's password-reset token: it works once (it changes with the
+    password), expires after PASSWORD_RESET_TIMEOUT and is taken out of the address at the
+    first visit. A used or expired link says so in words.
+    """
+
+    template_name = "registration/password_set.html"
+    success_url = reverse_lazy("login")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        password_changed.send(sender=type(self), user=form.user, address=client_ip(self.request))
+        messages.success(self.request, "Your password is set: sign in with it.")
+        return response
+
+
+PortalPasswordSetView.access_policy = "public"  # type: ignore[attr-defined]
+
+
 def _error_page(request: HttpRequest, status: int, title: str, text: str) -> HttpResponse:
     context: dict[str, Any] = {"status": status, "title": title, "text": text}
     return render(request, "core/error.html", context, status=status)

@@ -52,6 +52,8 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_PREFIX = "https://graph.microsoft.com/"
 OPENID_SCOPES = ("openid", "profile", "email")  # the ones a Graph token's scp repeats
 PKCE_METHODS = {"S256", "plain"}
+# The form_post answer submits its form at once, as Microsoft's page does.
+FORM_POST_SCRIPT = "document.getElementById('form-post').submit()"
 RESPONSE_MODES = {"query", "fragment", "form_post"}
 
 
@@ -179,9 +181,8 @@ class SignInFlow:
             body = (
                 f'<form method="post" action="{html.escape(uri)}" id="form-post">{fields}'
                 '<noscript><button type="submit">Continue</button></noscript></form>'
-                "<script>document.getElementById('form-post').submit()</script>"
             )
-            return html_response(200, "Working...", body)
+            return html_response(200, "Working...", body, script=FORM_POST_SCRIPT)
         separator = "&" if "?" in uri else "?"
         return redirect(uri + separator + urlencode(params))
 

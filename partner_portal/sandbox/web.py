@@ -3,6 +3,8 @@ so handlers stay plain functions that tests can reason about without sockets."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 from dataclasses import dataclass, field
@@ -58,21 +60,48 @@ def json_response(
     return Response(status, body, headers=list(headers or []))
 
 
-def html_response(status: int, title: str, body_html: str) -> Response:
+_STYLE = (
+    "body{font-family:Segoe UI,Helvetica,Arial,sans-serif;background:#f2f2f2;"
+    "margin:0}main{max-width:440px;margin:60px auto;background:#fff;padding:44px;"
+    "box-shadow:0 2px 6px rgba(0,0,0,.2)}h1{font-size:24px;font-weight:600}"
+    "label{display:block;margin-top:12px}input[type=text],input[type=email]{width:100%;"
+    "padding:6px;box-sizing:border-box}button{margin-top:16px;margin-right:8px;"
+    "padding:6px 18px}.error{color:#a80000}.muted{color:#666;font-size:13px}"
+    "li{margin:6px 0}"
+)
+
+
+def _sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def page_policy(script: str = "") -> str:
+    """The sign-in pages' Content-Security-Policy: their one style and (form_post) one
+    script, by hash, and nothing else. `form-action` stays open: the pages' forms post
+    to the sandbox, which redirects to the application's reply URL, wherever that is."""
+    scripts = _sha256_source(script) if script else "'none'"
+    return (
+        f"default-src 'none'; style-src {_sha256_source(_STYLE)}; script-src {scripts}; "
+        "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
+    )
+
+
+def html_response(status: int, title: str, body_html: str, *, script: str = "") -> Response:
+    """An HTML page in the sandbox's look; `script` is run inline (form_post's submit)."""
+    inline = f"<script>{script}</script>" if script else ""
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<style>body{font-family:Segoe UI,Helvetica,Arial,sans-serif;background:#f2f2f2;"
-        "margin:0}main{max-width:440px;margin:60px auto;background:#fff;padding:44px;"
-        "box-shadow:0 2px 6px rgba(0,0,0,.2)}h1{font-size:24px;font-weight:600}"
-        "label{display:block;margin-top:12px}input[type=text],input[type=email]{width:100%;"
-        "padding:6px;box-sizing:border-box}button{margin-top:16px;margin-right:8px;"
-        "padding:6px 18px}.error{color:#a80000}.muted{color:#666;font-size:13px}"
-        "li{margin:6px 0}</style></head><body><main>"
-        f"{body_html}</main></body></html>"
+        f"<style>{_STYLE}</style></head><body><main>"
+        f"{body_html}</main>{inline}</body></html>"
     )
-    return Response(status, page.encode(), content_type="text/html; charset=utf-8")
+    return Response(
+        status,
+        page.encode(),
+        content_type="text/html; charset=utf-8",
+        headers=[("Content-Security-Policy", page_policy(script))],
+    )
 
 
 def redirect(location: str) -> Response:

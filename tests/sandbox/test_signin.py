@@ -150,6 +150,10 @@ def test_form_post_response_mode(sb: SandboxProcess) -> None:
     posted = _pick(sb, page, tenant["admin_user"])
     assert posted.status_code == 200
     assert f'method="post" action="{html.escape(_callback(sb))}"' in posted.text
+    # Its one inline script runs by hash; nothing else inline would.
+    script = re.findall(r"<script>(.*?)</script>", posted.text)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}';" in posted.headers["Content-Security-Policy"]
     fields = {
         html.unescape(k): html.unescape(v)
         for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', posted.text)

@@ -78,6 +78,18 @@ def test_landing_button_goes_to_the_v2_admin_consent_endpoint(
     assert consent.state_hash and query["state"][0] not in consent.state_hash
 
 
+def test_landing_page_lets_its_button_reach_the_sign_in_origin_and_no_other(
+    customer_with_link: Any, partner_app: Any
+) -> None:
+    # Browsers hold the redirect after Continue to the page's form-action.
+    _, consent = customer_with_link
+    header = Client().get(f"/consent/{consent.public_id}/")["Content-Security-Policy"]
+    assert f"form-action 'self' {FAKE_LOGIN};" in header
+    assert "script-src 'self';" in header
+    other = Client().get("/accounts/login/")["Content-Security-Policy"]
+    assert "form-action 'self';" in other and FAKE_LOGIN not in other
+
+
 def test_v1_link_uses_the_defender_partner_form(staff_user: Any, partner_app: Any) -> None:
     _, consent = registration.customer_register(
         display_name="Old", flow="v1", created_by=staff_user

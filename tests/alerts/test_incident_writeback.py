@@ -116,7 +116,7 @@ def test_resolving_an_incident_writes_to_graph_then_the_row_and_audits(
     assert event.details["changes"]["status"] == "Resolved"
     assert event.details["changes"]["custom_tags"] == "ransomware, contained"
     assert event.details["api_calls"] == 4  # read back, PATCH, comment, read the result
-    assert f"#{incident.incident_id}" in event.summary and "status='Resolved'" in event.summary
+    assert f"#{incident.incident_id}" in event.summary and "status set to Resolved" in event.summary
 
     page = scoped.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Saved in Defender." in page

@@ -137,7 +137,7 @@ def test_an_analyst_resolves_an_incident_with_a_classification(
         )
         # The page shows Graph's answer and the analyst as the comment's author.
         facts = page.locator("#incident-facts").inner_text()
-        assert "TruePositive" in facts and "MultiStagedAttack" in facts
+        assert "True positive" in facts and "Multi-staged attack" in facts
         assert "Resolved" in page.locator(".detail-badges").inner_text()
         assert "Dana Reyes <dana@partner.example> via Partner Portal" in (
             page.locator("#incident-comments").inner_text()

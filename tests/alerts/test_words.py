@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from partner_portal.alerts.change_words import describe_alert_changes
-from partner_portal.alerts.writeback import Outcome, WriteResult, _audit
+from partner_portal.alerts.writeback_outcomes import Outcome, WriteResult, record_outcome
 from partner_portal.defender import in_words
 from tenants.models import AuditEvent
 from tests.alerts.factories import AlertFactory, IncidentFactory
@@ -52,7 +52,7 @@ def test_the_audit_line_of_a_write_back_is_a_sentence(analyst: object) -> None:
         alert, Outcome.UPDATED, "Saved in Defender.",
         {"status": "InProgress", "determination": "SecurityTesting"},
     )  # fmt: skip
-    _audit(result, analyst, None, 2, False)  # type: ignore[arg-type]
+    record_outcome(result, analyst, None, 2, False)  # type: ignore[arg-type]
     summary = AuditEvent.objects.get(action="alert.updated").summary
     assert summary == (
         "Changed alert Mimikatz in Defender: status set to In progress and determination "

@@ -143,6 +143,8 @@ def test_a_legacy_customer_reconsents_and_moves_to_graph_keeping_its_alerts_and_
     # An analyst's comment on one of its alerts, before the move.
     staff.goto(f"{portal.url}/customers/")
     assert "legacy API, stops 1 Feb 2027" in staff.inner_text(f"tr:has-text('{NAME}')")
+    banner = staff.inner_text("#graph-migration-banner")
+    assert banner.startswith("1 customer must re-consent for Microsoft Graph"), banner
     staff.goto(f"{portal.url}/alerts/?customer={customer_pk}")
     staff.wait_for_selector("#alert-table tbody tr[data-alert-id]")
     href = staff.locator("#alert-table tbody tr[data-alert-id] a.alert-link").first.get_attribute(
@@ -161,6 +163,7 @@ def test_a_legacy_customer_reconsents_and_moves_to_graph_keeping_its_alerts_and_
         return "SecurityAlert.ReadWrite.All" in roles and staff.locator("#legacy-api").count() == 0
 
     wait_until(on_graph, timeout=60, every=1, message=lambda: staff.inner_text("main")[:2000])
+    assert "moved to Microsoft Graph" in staff.inner_text("main")  # its timeline
     staff.screenshot(path=str(artifacts_dir / "reconsent-on-graph.png"), full_page=True)
 
     # The Graph sync has rewritten its rows: every alert it had is still there, once;
@@ -191,4 +194,5 @@ def test_a_legacy_customer_reconsents_and_moves_to_graph_keeping_its_alerts_and_
     assert COMMENT in staff.inner_text("#alert-comments")
     staff.goto(f"{portal.url}/customers/")
     assert "legacy API" not in staff.inner_text(f"tr:has-text('{NAME}')")
+    assert staff.locator("#graph-migration-banner").count() == 0
     staff_context.close()

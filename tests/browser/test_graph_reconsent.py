@@ -10,6 +10,7 @@ address (same row), with the comment an analyst wrote before the move.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,12 @@ def _export(driver: PortalDriver, customer_pk: int) -> list[dict[str, Any]]:
     response.raise_for_status()
     rows: list[dict[str, Any]] = response.json()
     return rows
+
+
+def _customer_page(driver: PortalDriver, customer_pk: int) -> str:
+    """The customer's page as text, for a failure's message (its sync card, timeline)."""
+    page = driver.session.get(f"{driver.portal_url}/customers/{customer_pk}/", timeout=30)
+    return re.sub(r"<[^>]+>|\s+", " ", page.text)[-4000:]
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +190,8 @@ def test_a_legacy_customer_reconsents_and_moves_to_graph_keeping_its_alerts_and_
 
     wait_until(
         synced_from_graph, timeout=90, every=1,
-        message=lambda: f"{len(_export(driver, customer_pk))} rows, {len(expected)} expected",
+        message=lambda: f"{len(_export(driver, customer_pk))} rows, {len(expected)} expected; "
+        + _customer_page(driver, customer_pk),
     )  # fmt: skip
     after = [row["alert_id"] for row in _export(driver, customer_pk)]
     assert len([i for i in after if i in before]) == ALERTS, "its alert count is unchanged"

@@ -6,7 +6,9 @@ slow and broken pages), and the worker doing the switch killed (SIGKILL) half-wa
 What must hold across the switch: every alert and incident stored from the legacy APIs
 is still there, in the same row (same pk), now carrying Graph's copy; nothing is stored
 twice; and the analysts' work on a row (its status, assignment, comment, audit event)
-stays attached to it."""
+stays attached to it. The worker that switches still holds a Graph token from before
+the re-consent, without Graph's roles, as a production worker would: Graph's first 403
+must not be blamed on the customer's consent."""
 
 from __future__ import annotations
 
@@ -89,13 +91,20 @@ def _switch(sandbox: SandboxProcess, tenant: str, cluster: Cluster) -> None:
     customer = CustomerFactory(
         tenant_id=tenant, status=CustomerStatus.VERIFYING, sync_interval_seconds=2
     )
-    customer = verification.customer_verify(customer_id=customer.pk)
-    assert customer is not None and customer.status == CustomerStatus.ACTIVE
+    # The worker verifies it, as in production: it then holds a Graph token without
+    # Graph roles, issued before the re-consent below (one process, so the same one
+    # runs the Graph passes).
+    worker = cluster.start_worker(concurrency=1, **WORKER_SETTINGS)
+    cluster.send("tenants.verify_customer", customer.pk)
+    wait_until(
+        lambda: Customer.objects.get(pk=customer.pk).status == CustomerStatus.ACTIVE,
+        timeout=60, every=0.5, message=cluster.logs,
+    )  # fmt: skip
+    customer.refresh_from_db()
     assert not customer.on_graph
 
     # On the legacy APIs, under faults: every alert and incident mirrored.
     _faults(sandbox)
-    worker = cluster.start_worker(concurrency=2, **WORKER_SETTINGS)
     wait_until(
         lambda: _legacy_synced(sandbox, customer),
         timeout=120, every=1, tick=cluster.dispatch, message=cluster.logs,

@@ -4,28 +4,21 @@ Microsoft stops the Defender for Endpoint and XDR APIs on 1 February 2027. Until
 customer has consented again to the Microsoft Graph permissions, onboarding staff and
 portal admins see on every page how many still must, with a link to the customers
 list, where each one is marked. The count is worked out at most once a minute (it reads
-every connected customer's granted roles) and shared through the cache.
+every connected customer's granted roles) and shared through the cache; verification
+forgets it when a customer moves onto or off the legacy API.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpRequest
 
 from partner_portal.core.access import Role, user_roles
-from tenants.reconsent import legacy_api_customers
-
-CACHE_KEY = "tenants:legacy-api-count"
-CACHE_SECONDS = 60
+from tenants.reconsent import legacy_api_count
 
 
 def graph_migration(request: HttpRequest) -> dict[str, Any]:
     if not user_roles(request.user) & {Role.ONBOARDING, Role.ADMIN}:
         return {}
-    count = cache.get(CACHE_KEY)
-    if count is None:
-        count = len(legacy_api_customers())
-        cache.set(CACHE_KEY, count, CACHE_SECONDS)
-    return {"legacy_api_customers": count}
+    return {"legacy_api_customers": legacy_api_count()}

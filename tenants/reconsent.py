@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
+
+#: The banner's count of customers on the legacy API, shared through the cache.
+COUNT_CACHE_KEY = "tenants:legacy-api-count"
+COUNT_CACHE_SECONDS = 60
 
 
 @dataclass
@@ -47,6 +52,21 @@ def legacy_api_customers() -> list[Customer]:
         .order_by("display_name", "pk")
     )
     return [customer for customer in connected if customer.on_legacy_api]
+
+
+def legacy_api_count() -> int:
+    """How many customers must consent again; worked out at most once a minute."""
+    count = cache.get(COUNT_CACHE_KEY)
+    if count is None:
+        count = len(legacy_api_customers())
+        cache.set(COUNT_CACHE_KEY, count, COUNT_CACHE_SECONDS)
+    return int(count)
+
+
+def legacy_api_count_forget() -> None:
+    """Work the count out again at the next page: a customer moved onto or off the
+    legacy API."""
+    cache.delete(COUNT_CACHE_KEY)
 
 
 def reconsent_links_email(*, actor: User) -> ReconsentReport:

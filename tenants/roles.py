@@ -18,6 +18,7 @@ from partner_portal.defender import (
     ALERT_READWRITE,
     GRAPH_ALERT_READ,
     GRAPH_ALERT_READWRITE,
+    GRAPH_HUNTING,
     GRAPH_INCIDENT_READ,
     GRAPH_INCIDENT_READWRITE,
     INCIDENT_READ,
@@ -48,6 +49,29 @@ _NOT_GRAPHS_OWN = (
     SecretExpired,
     AppDisabled,
     InvalidAssertion,
+)
+
+#: The Microsoft Graph application permissions the partner app asks each customer for,
+#: each with what it lets the partner do, in the words the consent landing page uses.
+#: Nothing else is asked: no mail, files, chats or directory.
+GRAPH_PERMISSIONS_EXPLAINED: tuple[tuple[str, str], ...] = (
+    (
+        GRAPH_ALERT_READWRITE,
+        "Read the security alerts of every Microsoft Defender product in your organisation "
+        "(Endpoint, Office 365, Identity, Cloud Apps and the others), with their evidence, "
+        "and update their status, classification, assignment and comments when its "
+        "analysts work on them.",
+    ),
+    (
+        GRAPH_INCIDENT_READWRITE,
+        "Read the incidents that group those alerts, and update their status, "
+        "classification, assignment, tags and comments.",
+    ),
+    (
+        GRAPH_HUNTING,
+        "Run hunting queries (read-only searches) over your Defender data while "
+        "investigating an alert.",
+    ),
 )
 
 NOT_ON_GRAPH_YET = (

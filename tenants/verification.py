@@ -30,7 +30,7 @@ from partner_portal.defender import (
     TokenError,
     TransientIdentityError,
 )
-from tenants import microsoft
+from tenants import microsoft, reconsent
 from tenants.audit import audit_record
 from tenants.models import Customer, CustomerStatus, roles_are_on_graph
 from tenants.roles import graph_roles, legacy_roles, required_roles
@@ -113,6 +113,7 @@ def _verification_succeeded(
     if customer.status == CustomerStatus.OFFBOARDED:
         return customer
     previous = customer.status
+    was_legacy, was_on_graph = customer.on_legacy_api, customer.on_graph
     customer.status = CustomerStatus.MISSING_PERMISSIONS if missing else CustomerStatus.ACTIVE
     customer.granted_roles = roles
     customer.missing_roles = missing
@@ -135,6 +136,10 @@ def _verification_succeeded(
         if missing
         else "Verified: consent is in place"
     )
+    if customer.on_graph and not was_on_graph and was_legacy:
+        summary += "; moved to Microsoft Graph (the legacy API's sync stops)"
+    if customer.on_legacy_api != was_legacy:
+        transaction.on_commit(reconsent.legacy_api_count_forget)
     audit_record(
         action="customer.verified",
         customer=customer,

@@ -243,7 +243,11 @@ def consent_landing(request: HttpRequest, public_id: str) -> HttpResponse:
     consent = selectors.consent_for_landing(public_id=public_id)
     if consent is None:
         return render(request, "tenants/consent/link_closed.html", status=404)
-    context = {"consent": consent, "customer_name": consent.customer.display_name}
+    context = {
+        "consent": consent,
+        "customer_name": consent.customer.display_name,
+        "permissions": roles.GRAPH_PERMISSIONS_EXPLAINED,
+    }
     response = render(request, "tenants/consent/landing.html", context)
     # Continue posts here and is redirected to the sign-in page: browsers hold that
     # redirect to the form policy too.

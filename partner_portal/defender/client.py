@@ -323,6 +323,15 @@ class DefenderApiClient:
             if status == 400:
                 raise InvalidRequest(status, code, message)
             if status == 403:
+                # Roles are fixed when a token is issued: one cached from before the
+                # customer's admin granted a permission (a re-consent, say) lacks it for
+                # up to an hour. A refused request changed nothing, so ask for a fresh
+                # token once before blaming the customer's consent.
+                if not refreshed:
+                    refreshed = True
+                    self.stats.token_refreshes += 1
+                    token = self._get_token(True)
+                    continue
                 raise Forbidden(status, code, message)
             if status == 404:
                 raise NotFound(status, code, message)

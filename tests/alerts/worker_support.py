@@ -140,10 +140,14 @@ class Cluster:
 
     def dispatch(self) -> None:
         """What beat does: ask a worker to run the dispatcher."""
+        self.send("alerts.dispatch_due_syncs")
+
+    def send(self, task: str, *args: object) -> None:
+        """Queue the task named `task` for the workers."""
         # An explicit connection: Celery would otherwise prefer CELERY_BROKER_URL from
         # the environment (the machine's Redis) over the app's broker.
         with self.app.connection_for_write(self.redis.url(0)) as conn:
-            self.app.send_task("alerts.dispatch_due_syncs", connection=conn)
+            self.app.send_task(task, args=args, connection=conn)
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the process and all its children: no goodbye, no ack."""

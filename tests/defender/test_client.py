@@ -256,10 +256,28 @@ def test_403_names_missing_permission() -> None:
             "(Alert.ReadWrite.All) to access the resource.",
         ),
     )
+    tokens = Tokens()
     with pytest.raises(e.Forbidden) as info:
-        client().update_alert("a1", status="Resolved")
+        client(tokens=tokens).update_alert("a1", status="Resolved")
     assert info.value.missing_permission == "Alert.ReadWrite.All"
-    assert len(responses.calls) == 1
+    # Asked once more with a fresh token (one from before a re-consent lacks new roles).
+    assert len(responses.calls) == 2 and tokens.calls == [False, True]
+
+
+@responses.activate
+def test_403_with_a_token_from_before_the_consent_succeeds_with_a_fresh_one() -> None:
+    responses.add(
+        responses.GET,
+        ALERTS,
+        status=403,
+        json=error_body("Forbidden", "Missing application roles: Alert.Read.All"),
+    )
+    responses.add(responses.GET, ALERTS, json=page([alert_json(1)]))
+    tokens = Tokens()
+    c = client(tokens=tokens)
+    assert len(list(c.iter_alerts())) == 1
+    assert tokens.calls == [False, True] and c.stats.token_refreshes == 1
+    assert responses.calls[1].request.headers["Authorization"] == "Bearer token-1"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ Every refused callback must leave the database exactly as it was.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -60,6 +61,32 @@ def test_landing_page_names_the_partner_and_what_is_read_and_not(
     assert "will not be able to" in page
     assert "Secret Other Customer" not in page
     assert "Sign out" not in page and "/customers/" not in page
+
+
+def test_landing_page_explains_each_graph_permission_and_that_it_also_writes(
+    customer_with_link: Any,
+) -> None:
+    customer, consent = customer_with_link
+    customer.display_name = "Adventure Works Cycles"
+    customer.save(update_fields=["display_name"])
+    page = Client().get(f"/consent/{consent.public_id}/").content.decode()
+    listed = page[page.index('id="consent-permissions"') : page.index("</dl>")]
+    asked = re.findall(r"<dt><code>([^<]+)</code></dt>\s*<dd>([^<]+)</dd>", listed)
+    assert [permission for permission, _ in asked] == [
+        "SecurityAlert.ReadWrite.All",
+        "SecurityIncident.ReadWrite.All",
+        "ThreatHunting.Read.All",
+    ]
+    words = dict(asked)
+    assert "every Microsoft Defender product" in words["SecurityAlert.ReadWrite.All"]
+    assert "update" in words["SecurityAlert.ReadWrite.All"]
+    assert "incidents" in words["SecurityIncident.ReadWrite.All"]
+    assert "hunting queries" in words["ThreatHunting.Read.All"]
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "read and update" in title and "read access" not in page.lower()
+    assert "Nothing else is asked" in page and "e-mail, files" in page
+    assert "Adventure Works Cycles&#x27; whole organisation" in page
+    assert "Cycles&#x27;s" not in page and "Cycles's" not in page
 
 
 def test_landing_button_goes_to_the_v2_admin_consent_endpoint(

@@ -92,3 +92,8 @@ def test_seed_demo_onboards_through_the_same_flow(portal_with_sandbox: Any) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(": active") == 2
     assert "left pending consent" in result.stdout
+    # One of them consented to the legacy Defender APIs only, to show the re-consent path.
+    (legacy,) = [line for line in result.stdout.splitlines() if "legacy API" in line]
+    staff = _staff(portal)
+    customers = staff.session.get(f"{portal.url}/customers/").text
+    assert customers.count("legacy-api") == 1 and legacy.split(":")[0] in customers

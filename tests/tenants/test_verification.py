@@ -16,7 +16,7 @@ from partner_portal.defender import (
     TransientIdentityError,
     WrongTenant,
 )
-from tenants import microsoft, roles, verification
+from tenants import microsoft, reconsent, roles, verification
 from tenants.models import AuditEvent, Customer, CustomerStatus
 from tests.tenants.factories import CustomerFactory
 
@@ -332,13 +332,24 @@ def test_on_graph_a_missing_graph_incident_role_is_named(
 
 
 def test_the_customer_switches_to_graph_once_its_roles_appear(
-    fake: FakeMicrosoft, verifying: Customer
+    fake: FakeMicrosoft, verifying: Customer, django_capture_on_commit_callbacks: Any
 ) -> None:
     fake.roles.update({MDE: ("Alert.Read.All",), XDR: ("Incident.Read.All",)})
-    assert not verify(verifying).on_graph
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not verify(verifying).on_graph
+    assert reconsent.legacy_api_count() == 1
     fake.roles[GRAPH] = GRAPH_ROLES  # the admin consented again
-    customer = verify(verifying)
+    with django_capture_on_commit_callbacks(execute=True):
+        customer = verify(verifying)
     assert customer.on_graph and customer.last_error_message == ""
+    # Staff's banner counts it no more at once, and the timeline says it moved.
+    assert reconsent.legacy_api_count() == 0
+    event = AuditEvent.objects.filter(customer=customer, action="customer.verified").latest("pk")
+    assert "moved to Microsoft Graph" in event.summary and event.details["on_graph"]
+    with django_capture_on_commit_callbacks(execute=True):
+        again = verify(customer)
+    latest = AuditEvent.objects.filter(customer=again, action="customer.verified").latest("pk")
+    assert "moved to Microsoft Graph" not in latest.summary
 
 
 @pytest.mark.sandbox

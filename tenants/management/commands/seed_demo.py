@@ -1,4 +1,11 @@
-"""Onboard sandbox tenants as demo customers, through the real consent flow over HTTP."""
+"""Onboard sandbox tenants as demo customers, through the real consent flow over HTTP.
+
+The last `--legacy` of the activated customers consent as a customer did before the
+partner app asked for Microsoft Graph: to the Defender for Endpoint and XDR APIs only.
+They stay on those APIs (banner, "legacy API" marks, re-consent link) until their admin
+follows a new consent link; the sandbox's app then asks for Graph too, as a partner app
+that has added the Graph permissions does, so that consent moves the customer to Graph.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -36,6 +44,16 @@ def _demo_staff_credentials() -> tuple[str, str]:
     return DEMO_STAFF, password
 
 
+def _consent_scope(config: dict[str, Any], tenant_id: str, scope: str) -> None:
+    """Tell the sandbox which APIs its app asks this tenant to consent to."""
+    session = requests.Session()
+    session.trust_env = False
+    url = f"{config['login_url'].rstrip('/')}/_sandbox/tenants/{tenant_id}/consent-scope"
+    response = session.put(url, json={"scope": scope}, verify=config["ca_file"], timeout=30)
+    if response.status_code != 200:
+        raise CommandError(f"The sandbox refused consent scope {scope!r} ({response.status_code}).")
+
+
 class Command(BaseCommand):
     help = (
         "Register sandbox tenants as customers and consent for them through the portal's "
@@ -45,6 +63,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--customers", type=int, default=3, help="customers to activate")
         parser.add_argument("--pending", type=int, default=1, help="customers left pending")
+        parser.add_argument(
+            "--legacy",
+            type=int,
+            default=1,
+            help="activated customers left on the legacy Defender APIs (to re-consent)",
+        )
         parser.add_argument("--portal-url", default=settings.PUBLIC_BASE_URL)
         parser.add_argument("--timeout", type=float, default=90)
 
@@ -65,6 +89,7 @@ class Command(BaseCommand):
                 f"The sandbox has {len(tenants)} tenants not yet onboarded; {wanted} are needed."
             )
         driver = PortalDriver(options["portal_url"])
+        legacy_from = options["customers"] - max(0, min(options["legacy"], options["customers"]))
         try:
             driver.sign_in(*_demo_staff_credentials())
             activated = []
@@ -78,19 +103,26 @@ class Command(BaseCommand):
                 if index >= options["customers"]:
                     self.stdout.write(f"Registered {tenant['name']}, left pending consent.")
                     continue
+                legacy = index >= legacy_from
+                if legacy:
+                    _consent_scope(config, tenant["tenant_id"], "defender")
                 result = driver.consent(link, admin_user=tenant["admin_user"],
                                         ca_file=config["ca_file"])  # fmt: skip
+                if legacy:
+                    # The app asks for Graph again; the consent given above stays as it is.
+                    _consent_scope(config, tenant["tenant_id"], "both")
                 if result.status_code != 200:
                     raise CommandError(
                         f"Consent for {tenant['name']} failed ({result.status_code})."
                     )
-                activated.append((customer_id, tenant["name"]))
-            for customer_id, name in activated:
+                activated.append((customer_id, tenant["name"], legacy))
+            for customer_id, name, legacy in activated:
                 status = driver.wait_for_status(
                     customer_id, ("active", "missing_permissions", "error"),
                     timeout=options["timeout"],
                 )  # fmt: skip
-                self.stdout.write(f"{name}: {status}")
+                note = " (legacy API: its admin must consent again for Microsoft Graph)"
+                self.stdout.write(f"{name}: {status}{note if legacy else ''}")
                 if status == "error":
                     raise CommandError(f"Verification of {name} failed; see its customer page.")
         except DemoFlowError as exc:

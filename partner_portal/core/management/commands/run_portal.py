@@ -51,6 +51,12 @@ class Command(BaseCommand):
         parser.add_argument("--worker-concurrency", type=int, default=2)
         parser.add_argument("--demo-customers", type=int, default=3)
         parser.add_argument("--demo-pending", type=int, default=1)
+        parser.add_argument(
+            "--demo-legacy",
+            type=int,
+            default=1,
+            help="Demo customers left on the legacy Defender APIs, to show the re-consent.",
+        )
         parser.add_argument("--no-sandbox", action="store_true", help="Do not start the sandbox.")
         parser.add_argument("--no-demo", action="store_true", help="Do not onboard demo customers.")
 
@@ -169,6 +175,7 @@ class Command(BaseCommand):
                 "seed_demo",
                 customers=options["demo_customers"],
                 pending=options["demo_pending"],
+                legacy=options["demo_legacy"],
                 portal_url=f"http://{options['host']}:{options['port']}",
                 stdout=self.stdout,
             )

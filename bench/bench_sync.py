@@ -147,6 +147,9 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
     from partner_portal.sandbox.testing import SandboxProcess
 
     settings.SYNC_EVIDENCE_SEVERITIES = []  # the baselines fetch no evidence either
+    # The sandbox's alerts span the 30 days before it started, the sync's default horizon:
+    # a sync that starts minutes later would leave the oldest out. Both sides read all.
+    settings.SYNC_BACKFILL_DAYS = 3650
     with SandboxProcess(
         tenants=tenants, consented=tenants, alerts_per_tenant=per_tenant, arrival_rate=0,
         no_rate_limit=True, seed=31, timeout=120,

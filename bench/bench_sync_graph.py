@@ -106,8 +106,8 @@ def bench_graph_backfill(
         no_rate_limit=True, seed=31, timeout=120,
     ) as sandbox:  # fmt: skip
         customers = customers_of(sandbox)
-        # The sandbox dates the other products' alerts up to 30 days back, on the sync's
-        # default horizon: both sides read everything, so that they read the same pages.
+        # The sandbox's alerts span the 30 days before it started, the sync's default
+        # horizon: both sides read everything, so that they read the same pages.
         settings.SYNC_BACKFILL_DAYS = 3650
         config = sandbox.config
         session = requests.Session()

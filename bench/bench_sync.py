@@ -9,12 +9,20 @@
 3. Freshness: seconds from an alert's creation in the sandbox to its row being
    committed, with real Celery workers and beat, p50/p95/max. Target p95 <= 30 s.
 
+Each measure runs twice in one run, side by side: for customers on the Defender for
+Endpoint API (the MDE alerts source) and for customers on Microsoft Graph (alerts_v2 and
+incidents, both sources; the Graph backfill's baselines are in `bench_sync_graph.py`).
+The steady cycle also reports what a customer with nothing new costs per source and
+cycle (API calls), and the token requests of the whole cycle (0: tokens are cached).
+`--api mde` or `--api graph` runs one side only.
+
 Needs PostgreSQL (the server at BENCH_PG, default postgres://postgres@127.0.0.1:5432,
 where a scratch database, `bench_sync` unless `--database` names another, is created and
 dropped) and `redis-server` on the PATH (a private one on a free port).
 
     .venv/bin/python bench/bench_sync.py            # full run
     .venv/bin/python bench/bench_sync.py --quick    # smaller sizes
+    .venv/bin/python bench/bench_sync.py --only backfill --api graph   # one measure, one API
     .venv/bin/python bench/bench_sync.py --smoke    # tiny sizes, pages of 100, one round:
                                                     # proves that it runs, measures nothing
 """
@@ -32,6 +40,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from bench_sync_graph import GRAPH_SOURCES, bench_graph_backfill
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,23 +93,41 @@ def point_at(sandbox: Any) -> None:
     microsoft.reset_for_tests()
 
 
-def make_customers(sandbox: Any, **fields: Any) -> list[Any]:
-    """The sandbox's consented tenants as active customers on the Defender APIs (the
-    sync measured here is the MDE alerts source): their Graph roles are left out, which
-    would otherwise move them to Microsoft Graph."""
+def make_customers(sandbox: Any, *, graph: bool = False, **fields: Any) -> list[Any]:
+    """The sandbox's consented tenants as active customers. On the Defender APIs (the MDE
+    alerts source) their Graph roles are left out, which would otherwise move them to
+    Microsoft Graph; with `graph`, they keep every role and are on Graph."""
+    from django.db import connection
+
     from tenants.models import GRAPH_ALERT_ROLES, Customer, CustomerStatus
 
-    return [
+    # Every measure starts without the customers of the one before (whose sandbox is
+    # gone), so that no dispatcher or cycle spends time on them.
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Customer._meta.db_table} CASCADE")
+
+    def roles(granted: list[str]) -> list[str]:
+        return sorted(set(granted) if graph else set(granted) - set(GRAPH_ALERT_ROLES))
+
+    customers = [
         Customer.objects.create(
             display_name=t["name"][:200],
             tenant_id=t["tenant_id"],
             status=CustomerStatus.ACTIVE,
-            granted_roles=sorted(set(t["roles"]) - set(GRAPH_ALERT_ROLES)),
+            granted_roles=roles(t["roles"]),
             **fields,
         )
         for t in sandbox.tenants
         if t["consented"]
     ]
+    assert all(c.on_graph == graph for c in customers)
+    return customers
+
+
+def sources_of(graph: bool) -> tuple[str, ...]:
+    """The sources a benchmark's customers sync: the MDE alerts source alone, or both of
+    Graph's (alerts and incidents), as a customer on Graph collects them."""
+    return GRAPH_SOURCES if graph else ("alerts",)
 
 
 # --- 1. backfill throughput ----------------------------------------------------------------
@@ -119,6 +147,9 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
     from partner_portal.sandbox.testing import SandboxProcess
 
     settings.SYNC_EVIDENCE_SEVERITIES = []  # the baselines fetch no evidence either
+    # The sandbox's alerts span the 30 days before it started, the sync's default horizon:
+    # a sync that starts minutes later would leave the oldest out. Both sides read all.
+    settings.SYNC_BACKFILL_DAYS = 3650
     with SandboxProcess(
         tenants=tenants, consented=tenants, alerts_per_tenant=per_tenant, arrival_rate=0,
         no_rate_limit=True, seed=31, timeout=120,
@@ -252,30 +283,33 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
 
 
 # --- 2. steady-state cycle -------------------------------------------------------------------
-def bench_steady(customers_n: int, per_tenant: int, threads: int) -> dict[str, Any]:
+def bench_steady(
+    customers_n: int, per_tenant: int, threads: int, *, graph: bool = False
+) -> dict[str, Any]:
     from django.db import connections
 
     from partner_portal.alerts.models import SyncRun
     from partner_portal.alerts.sync import passes
     from partner_portal.sandbox.testing import SandboxProcess
 
+    names = sources_of(graph)
     with SandboxProcess(
         tenants=customers_n, consented=customers_n, alerts_per_tenant=per_tenant,
         arrival_rate=0, seed=32, timeout=120,
     ) as sandbox:  # fmt: skip
         point_at(sandbox)
-        customers = make_customers(sandbox, collect_incidents=False)
+        customers = make_customers(sandbox, graph=graph, collect_incidents=graph)
 
-        def one(customer_id: int) -> Any:
+        def one(pair: tuple[int, str]) -> Any:
             try:
-                return passes.sync_source(customer_id=customer_id, source="alerts")
+                return passes.sync_source(customer_id=pair[0], source=pair[1])
             finally:
                 connections.close_all()
 
         def cycle() -> tuple[float, list[Any]]:
             began = time.perf_counter()
             with ThreadPoolExecutor(threads) as pool:
-                runs = list(pool.map(one, [c.pk for c in customers]))
+                runs = list(pool.map(one, [(c.pk, name) for c in customers for name in names]))
             return time.perf_counter() - began, runs
 
         t_backfill, _ = cycle()
@@ -290,16 +324,29 @@ def bench_steady(customers_n: int, per_tenant: int, threads: int) -> dict[str, A
         ok = [r for r in runs if r is not None and r.status == "succeeded"]
         changed_rows = sum(r.created + r.updated for r in ok)
         calls = sum(r.api_calls for r in ok)
-        assert len(ok) == customers_n
+        assert len(ok) == customers_n * len(names)
         assert SyncRun.objects.filter(status="failed").count() == 0
+        # What a customer with nothing new costs, per source: its pass's calls.
+        quiet = {c.pk for c in customers} - {c.pk for c in changing}
+        idle = {
+            name: [r.api_calls for r in ok if r.source == name and r.customer_id in quiet]
+            for name in names
+        }
+        apis = stats["apis"]
+        sandbox_calls = sum(
+            apis[api]["calls_total"]
+            for api in (("graph_alerts", "graph_incidents") if graph else ("alerts",))
+        )
     return {
+        "api": "graph" if graph else "mde",
         "customers": customers_n,
         "changing": len(changing),
         "threads": threads,
         "backfill_seconds": t_backfill,
         "cycle_seconds": wall,
         "api_calls_per_customer": calls / customers_n,
-        "sandbox_calls": stats["apis"]["alerts"]["calls_total"],
+        "idle_calls": {n: (statistics.mean(v), max(v)) for n, v in idle.items()},
+        "sandbox_calls": sandbox_calls,
         "token_requests": stats["token_requests"],
         "rows_written": changed_rows,
     }
@@ -314,6 +361,7 @@ def bench_freshness(
     *,
     dispatch_seconds: int = 5,
     wait_for_all: bool = False,
+    graph: bool = False,
 ) -> dict[str, Any]:
     from django.utils import timezone
 
@@ -329,13 +377,16 @@ def bench_freshness(
         seed=33, timeout=120,
     ) as sandbox:  # fmt: skip
         point_at(sandbox)
-        customers = make_customers(sandbox, collect_incidents=False, sync_interval_seconds=interval)
+        customers = make_customers(
+            sandbox, graph=graph, collect_incidents=graph, sync_interval_seconds=interval
+        )
         cluster = Cluster(server, sandbox, tmp)
         try:
             cluster.start_worker(concurrency=concurrency, SYNC_EVIDENCE_SEVERITIES="")
             cluster.start_beat(SYNC_DISPATCH_SECONDS=str(dispatch_seconds))
             deadline = time.monotonic() + 300
-            while SyncState.objects.filter(watermark__isnull=False).count() < customers_n:
+            expected = customers_n * len(sources_of(graph))
+            while SyncState.objects.filter(watermark__isnull=False).count() < expected:
                 if time.monotonic() > deadline:
                     raise RuntimeError("backfill did not finish\n" + cluster.logs())
                 time.sleep(1)
@@ -376,6 +427,7 @@ def bench_freshness(
             server.stop()
     lags.sort()
     return {
+        "api": "graph" if graph else "mde",
         "customers": customers_n,
         "interval": interval,
         "alerts": len(created),
@@ -397,63 +449,107 @@ def main() -> None:
         help="tiny sizes, pages of 100, one round: proves that it runs, measures nothing",
     )
     parser.add_argument("--only", choices=["backfill", "steady", "freshness"])
+    parser.add_argument(
+        "--api",
+        choices=["mde", "graph", "both"],
+        default="both",
+        help="the customers' API: the Defender for Endpoint API, Microsoft Graph, or each "
+        "in turn (default)",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="backfill rounds (median; 3)")
     parser.add_argument("--database", default=DB_NAME, help="scratch database (created, dropped)")
     args = parser.parse_args()
     quick, smoke = args.quick, args.smoke
     DB_NAME = args.database
+    apis = [False, True] if args.api == "both" else [args.api == "graph"]
     if smoke:
         # Several pages per tenant, so that the paging code runs as it does at full size.
         os.environ["SYNC_PAGE_SIZE"] = "100"
     prepare_environment(tempfile.mkdtemp(prefix="bench-sync-"))
     try:
         if args.only in (None, "backfill"):
-            if smoke:
-                r = bench_backfill(tenants=2, per_tenant=300, rounds=args.rounds or 1)
-            else:
-                r = bench_backfill(
-                    tenants=4 if quick else 10,
-                    per_tenant=5000 if quick else 10000,
-                    rounds=args.rounds or 3,
-                )
-            print(
-                f"backfill: {r['alerts']} alerts, median of {r['rounds']} rounds; "
-                f"sync {r['t_sync']:.2f} s ({r['per_second']:,.0f}/s); "
-                f"bare HTTP {r['t_http']:.2f} s; COPY {r['t_copy']:.2f} s; "
-                f"ratio sync/(HTTP+COPY) = {r['ratio']:.2f} "
-                f"(rounds: {', '.join(f'{x:.2f}' for x in r['round_ratios'])})"
+            size = (
+                {"tenants": 2, "per_tenant": 300, "rounds": args.rounds or 1}
+                if smoke
+                else {
+                    "tenants": 4 if quick else 10,
+                    "per_tenant": 5000 if quick else 10000,
+                    "rounds": args.rounds or 3,
+                }
             )
+            for graph in apis:
+                report_backfill(graph, size)
         if args.only in (None, "steady"):
-            if smoke:
-                r = bench_steady(customers_n=3, per_tenant=20, threads=2)
-            else:
-                r = bench_steady(customers_n=100 if quick else 500, per_tenant=20, threads=8)
-            print(
-                f"steady: {r['customers']} customers, {r['changing']} changing, "
-                f"{r['threads']} threads: cycle {r['cycle_seconds']:.2f} s "
-                f"(backfill {r['backfill_seconds']:.1f} s); "
-                f"{r['api_calls_per_customer']:.2f} API calls per customer "
-                f"(sandbox count {r['sandbox_calls']}); token requests {r['token_requests']}; "
-                f"rows written {r['rows_written']}"
-            )
+            for graph in apis:
+                if smoke:
+                    r = bench_steady(customers_n=3, per_tenant=20, threads=2, graph=graph)
+                else:
+                    r = bench_steady(
+                        customers_n=100 if quick else 500, per_tenant=20, threads=8, graph=graph
+                    )
+                report_steady(r)
         if args.only in (None, "freshness"):
-            if smoke:
-                r = bench_freshness(
-                    customers_n=2, interval=2, duration=2, concurrency=1,
-                    dispatch_seconds=1, wait_for_all=True,
-                )  # fmt: skip
-            else:
-                r = bench_freshness(
-                    customers_n=50 if quick else 200, interval=20,
-                    duration=30 if quick else 90, concurrency=4,
-                )  # fmt: skip
-            print(
-                f"freshness: {r['customers']} customers, interval {r['interval']} s, "
-                f"{r['alerts']} alerts ({r['missing']} missing): p50 {r['p50']:.1f} s, "
-                f"p95 {r['p95']:.1f} s, max {r['max']:.1f} s"
-            )
+            for graph in apis:
+                if smoke:
+                    r = bench_freshness(
+                        customers_n=2, interval=2, duration=2, concurrency=1,
+                        dispatch_seconds=1, wait_for_all=True, graph=graph,
+                    )  # fmt: skip
+                else:
+                    r = bench_freshness(
+                        customers_n=50 if quick else 200, interval=20,
+                        duration=30 if quick else 90, concurrency=4, graph=graph,
+                    )  # fmt: skip
+                print(
+                    f"{prefix(r)}freshness: {r['customers']} customers, interval "
+                    f"{r['interval']} s, {r['alerts']} alerts ({r['missing']} missing): "
+                    f"p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s, max {r['max']:.1f} s",
+                    flush=True,
+                )
     finally:
         drop_database()
+
+
+def prefix(result: dict[str, Any]) -> str:
+    """Graph's lines start with "graph "; the MDE lines read as they always have."""
+    return "graph " if result["api"] == "graph" else ""
+
+
+def report_backfill(graph: bool, size: dict[str, int]) -> None:
+    if graph:
+        r = bench_graph_backfill(**size, as_json=as_json, customers_of=graph_customers)
+        what = f"graph backfill: {r['alerts']} alerts and {r['incidents']} incidents"
+    else:
+        r = bench_backfill(**size)
+        what = f"backfill: {r['alerts']} alerts"
+    print(
+        f"{what}, median of {r['rounds']} rounds; "
+        f"sync {r['t_sync']:.2f} s ({r['per_second']:,.0f}/s); "
+        f"bare HTTP {r['t_http']:.2f} s; COPY {r['t_copy']:.2f} s; "
+        f"ratio sync/(HTTP+COPY) = {r['ratio']:.2f} "
+        f"(rounds: {', '.join(f'{x:.2f}' for x in r['round_ratios'])})",
+        flush=True,
+    )
+
+
+def graph_customers(sandbox: Any) -> list[Any]:
+    point_at(sandbox)
+    return make_customers(sandbox, graph=True, collect_incidents=True)
+
+
+def report_steady(r: dict[str, Any]) -> None:
+    idle = ", ".join(
+        f"{name} {mean:.2f} (max {most})" for name, (mean, most) in r["idle_calls"].items()
+    )
+    print(
+        f"{prefix(r)}steady: {r['customers']} customers, {r['changing']} changing, "
+        f"{r['threads']} threads: cycle {r['cycle_seconds']:.2f} s "
+        f"(backfill {r['backfill_seconds']:.1f} s); "
+        f"{r['api_calls_per_customer']:.2f} API calls per customer "
+        f"(sandbox count {r['sandbox_calls']}); token requests {r['token_requests']}; "
+        f"rows written {r['rows_written']}; an idle customer's API calls per cycle: {idle}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -115,6 +115,10 @@ BENCHMARKS = {
             r"backfill: 600 alerts, median of 1 rounds; sync .* ratio sync/\(HTTP\+COPY\) = .*",
             r"steady: 3 customers, 1 changing, 2 threads: cycle .* API calls per customer .*",
             r"freshness: 2 customers, interval 2 s, \d+ alerts \(\d+ missing\): p50 .*",
+            r"graph backfill: \d+ alerts and \d+ incidents, median of 1 rounds; .* = .*",
+            r"graph steady: 3 customers, 1 changing, 2 threads: .* idle customer's API calls "
+            r"per cycle: graph_alerts \d\.\d\d \(max \d+\), graph_incidents .*",
+            r"graph freshness: 2 customers, interval 2 s, \d+ alerts \(\d+ missing\): p50 .*",
         ),
         postgres=("BENCH_PG", False),
     ),

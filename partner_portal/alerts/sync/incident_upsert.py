@@ -1,7 +1,9 @@
 """Storing incidents: a page upserted idempotently, from either API.
 
-Incidents are few and small, so they take the portable path everywhere: read what is
-stored, then one bulk INSERT ... ON CONFLICT. A stored row is rewritten only when the
+A page is read against what is stored, then written with one bulk INSERT ... ON
+CONFLICT; on PostgreSQL, a page of which nothing is stored yet (a backfill) is streamed
+with COPY instead, as alert pages are (`upsert.py`): building and binding the ORM's
+INSERT cost far more than the rows, about 1 ms an incident. A stored row is rewritten only when the
 API's copy is newer, or when it is Graph's copy of a row the Defender XDR API wrote
 (a customer's switch to Graph rewrites its incidents in place, keeping their rows).
 Graph's incidents are mapped to the same columns by `graph_rows.py`; Graph's merged
@@ -14,13 +16,14 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField
 from django.utils import timezone
 
 from partner_portal.alerts.models import SEVERITY_RANK, Incident
 from partner_portal.alerts.sync.graph_rows import graph_incident, numeric_id
 from partner_portal.alerts.sync.stored import StoredChanges, announce_stored
-from partner_portal.alerts.sync.upsert import UpsertResult, insert_or_update, newer
+from partner_portal.alerts.sync.upsert import UpsertResult, insert_or_update, json_text, newer
 from partner_portal.defender import GraphIncident, IncidentRecord
 
 logger = logging.getLogger(__name__)
@@ -107,7 +110,8 @@ def incidents_upsert(*, customer_id: int, records: Iterable[AnyIncident]) -> Ups
         else:
             continue
         rows.append(_row(customer_id, incident_id, record, now))
-    insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
+    if existing or not _copied(rows):
+        insert_or_update(Incident, rows, key="incident_id", fields=INCIDENT_FIELDS, batch_size=1000)
     announce_stored(
         StoredChanges(
             customer_id=customer_id,
@@ -116,3 +120,30 @@ def incidents_upsert(*, customer_id: int, records: Iterable[AnyIncident]) -> Ups
         )
     )
     return UpsertResult(len(created), len(updated))
+
+
+def _copied(rows: list[Incident]) -> bool:
+    """COPY new incidents straight into the table (PostgreSQL); False when it was not
+    done: another database, or a concurrent pass stored one of them meanwhile (the unique
+    constraint stops the COPY, and the caller's INSERT ... ON CONFLICT takes over)."""
+    if connection.vendor != "postgresql":
+        return False
+    import psycopg
+
+    fields = [f for f in Incident._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(f.column for f in fields)
+    encoded = [(f.attname, isinstance(f, JSONField)) for f in fields]
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {Incident._meta.db_table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(
+                    [json_text(getattr(row, a)) if j else getattr(row, a) for a, j in encoded]
+                )
+    except (IntegrityError, psycopg.errors.UniqueViolation):
+        # psycopg's own error: the COPY runs on the driver's cursor, unwrapped.
+        return False
+    return True

@@ -64,7 +64,7 @@ ROW_NAMES = ["customer_id", "alert_id", *ALERT_FIELDS]
 
 # One encoder for every COPY row: `json.dumps` with options builds a new encoder per call,
 # which costs as much as encoding a small alert. The API's JSON cannot hold cycles.
-_json_text = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+json_text = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _alert_row(
@@ -371,4 +371,4 @@ def _copy_rows(
     with raw_cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
         write_row = copy.write_row
         for record in latest.values():
-            write_row(_row(customer_id, record, now, _json_text))
+            write_row(_row(customer_id, record, now, json_text))

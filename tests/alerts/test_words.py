@@ -82,6 +82,6 @@ def test_alert_and_incident_pages_show_words_not_codes(
 
     incident = IncidentFactory(customer=alert.customer, status="InProgress")
     incidents = analyst_client.get("/incidents/").content.decode()
-    assert "<td>In progress</td>" in incidents
+    assert ">In progress</span>" in incidents and ">InProgress<" not in incidents
     detail = analyst_client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "<span>In progress</span>" in detail

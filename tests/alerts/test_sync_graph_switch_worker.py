@@ -183,7 +183,8 @@ def _switch(sandbox: SandboxProcess, tenant: str, cluster: Cluster) -> None:
     assert kept.alert_id == worked.alert_id and kept.from_graph
     if worked.alert_id not in changed:  # else Defender's later change rightly wins
         assert (kept.status, kept.assigned_to) == ("InProgress", "analyst@mssp.example")
-    assert COMMENT in [c["comment"] for c in kept.raw["comments"]]
+    # Sent to Defender credited to the analyst (Microsoft credits the app).
+    assert any(c["comment"].endswith(f"] {COMMENT}") for c in kept.raw["comments"])
     audit.refresh_from_db()
     assert audit.details["alert_pk"] == kept.pk and audit.details["alert_id"] == kept.alert_id
 

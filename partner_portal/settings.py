@@ -291,6 +291,11 @@ SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=900)
 HUNT_CONCURRENCY = env.int("HUNT_CONCURRENCY", default=24)
 HUNT_MAX_ROWS = env.int("HUNT_MAX_ROWS", default=10000)
 HUNT_CALLS_PER_MINUTE = env.int("HUNT_CALLS_PER_MINUTE", default=45)
+# Alerts waiting for the indicator index whose task was lost are indexed by this sweep.
+CELERY_BEAT_SCHEDULE["index-pending-indicators"] = {
+    "task": "correlation.index_pending",
+    "schedule": env.float("INDEX_SWEEP_SECONDS", default=60.0),
+}
 
 # --- Retention (a nightly task deletes in small batches; 0 days keeps everything) ------
 # Sync history: the last RETAIN_SYNC_RUNS passes of each customer's source, and every

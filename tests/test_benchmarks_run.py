@@ -101,6 +101,15 @@ BENCHMARKS = {
             r"Graph alerts, mail alert .*: parse_graph_alert_page .* ratio .* = \d+\.\d\d",
         ),
     ),
+    "bench_index.py": Benchmark(
+        "bench_index.py",
+        (
+            r"index: 2 customers, \d+ Graph alerts, \d+\.\d sightings per alert: the listener's "
+            r"share of a backfill pass, median \d+\.\d% .*",
+            r"index: indexing after commit took \d+\.\d s .*",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
     "bench_hunting.py": Benchmark(
         "bench_hunting.py",
         (
@@ -129,6 +138,7 @@ MARKS = {
     "bench_graph_records.py": [],
     "bench_console.py": [pytest.mark.postgres],
     "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
+    "bench_index.py": [pytest.mark.sandbox, pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
     "bench_sync.py": [
         pytest.mark.sandbox,

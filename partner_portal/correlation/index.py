@@ -1,12 +1,14 @@
 """Filling the indicator index as alerts are stored, and for alerts stored before it.
 
-`index_stored` is a store listener (`alerts/sync/stored.py`): it runs inside the
-transaction that stores a page of alerts, takes the new and changed alerts from the
-records the page was stored from (their evidence already read; only the rows' keys are
-read back), and records each shareable indicator (`indicators.py`) and where it was seen. Indicators
-are only ever inserted, in digest order, and sightings belong to one alert, so pages of
-different customers stored at the same time never wait on each other here. A changed
-alert keeps its earlier sightings and gains those its new evidence brings.
+`index_stored` is a store listener (`alerts/sync/stored.py`): inside the transaction
+that stores a page of alerts it only writes one `PendingIndex` row naming the page's new
+and changed alerts (an outbox, so nothing is lost and the sync's pass is not slowed),
+and after commit queues `correlation.index_pending`, which indexes waiting pages: each
+shareable indicator (`indicators.py`) and where it was seen. Beat runs the same task
+every minute for pages whose task was lost. Indicators are only ever inserted, in digest
+order, and sightings belong to one alert, so pages indexed side by side never wait on
+each other. A changed alert keeps its earlier sightings and gains those its new evidence
+brings.
 
 `index_alerts` does the same for any alerts, in batches: `manage.py index_indicators`
 fills the index for alerts stored before it existed.
@@ -21,13 +23,11 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
-from partner_portal.correlation.indicators import alert_indicators, record_indicators
-from partner_portal.correlation.models import Indicator, Sighting
-from partner_portal.defender import AlertRecord, GraphAlert
+from partner_portal.correlation.indicators import alert_indicators
+from partner_portal.correlation.models import Indicator, PendingIndex, Sighting
 
 LISTENER = "correlation.index"
 ROW_FIELDS = ("pk", "customer_id", "raw", "mitre_techniques", "created_at", "synced_at")
@@ -115,39 +115,35 @@ def index_rows(rows: Iterable[Row]) -> int:
 
 
 def index_stored(changes: StoredChanges) -> None:
-    """The store listener: index the alerts one upsert wrote, in its transaction, from
-    the records it wrote them from (only their primary keys are read back)."""
-    alert_ids = (*changes.new_alert_ids, *changes.changed_alert_ids)
-    if not alert_ids:
-        return
-    records = changes.alert_records
-    if any(alert_id not in records for alert_id in alert_ids):
-        rows = Alert.objects.filter(customer_id=changes.customer_id, alert_id__in=alert_ids)
-        index_rows(rows.values_list(*ROW_FIELDS))
-        return
-    found = [(alert_id, record_indicators(records[alert_id])) for alert_id in alert_ids]
-    found = [(alert_id, pairs) for alert_id, pairs in found if pairs]
-    if not found:
-        return
-    pks = dict(
-        Alert.objects.filter(
-            customer_id=changes.customer_id, alert_id__in=[a for a, _ in found]
-        ).values_list("alert_id", "pk")
-    )
-    now = timezone.now()
-    seen: Sighted = [
-        (kind, value, pks[alert_id], changes.customer_id, _raised(records[alert_id]) or now)
-        for alert_id, pairs in found
-        if alert_id in pks
-        for kind, value in pairs
-    ]
-    _record(seen)
+    """The store listener: note the alerts one upsert wrote as waiting to be indexed, in
+    its transaction (one small row per page), and have them indexed once it commits."""
+    alert_ids = [*changes.new_alert_ids, *changes.changed_alert_ids]
+    if alert_ids:
+        PendingIndex.objects.create(customer_id=changes.customer_id, alert_ids=alert_ids)
+        transaction.on_commit(_queue_indexing)
 
 
-def _raised(record: AlertRecord | GraphAlert) -> datetime | None:
-    if isinstance(record, GraphAlert):
-        return record.created_date_time
-    return record.alert_creation_time
+def _queue_indexing() -> None:
+    from partner_portal.correlation.tasks import index_pending
+
+    index_pending.delay()
+
+
+def index_pending(*, limit: int = 1000) -> int:
+    """Index waiting pages, oldest first, each with its row deleted in the same
+    transaction; workers running this side by side take different pages. Returns the
+    pages indexed (at most `limit`)."""
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            page = PendingIndex.objects.select_for_update(skip_locked=True).order_by("pk").first()
+            if page is None:
+                return done
+            rows = Alert.objects.filter(customer_id=page.customer_id, alert_id__in=page.alert_ids)
+            index_rows(rows.values_list(*ROW_FIELDS))
+            page.delete()
+        done += 1
+    return done
 
 
 def index_alerts(alerts: QuerySet[Alert], *, batch_size: int = 500) -> int:

@@ -23,13 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from partner_portal.correlation.models import IndicatorKind
-from partner_portal.defender import (
-    AlertRecord,
-    DefenderError,
-    GraphAlert,
-    evidence_observables,
-    parse_graph_evidence,
-)
+from partner_portal.defender import DefenderError, evidence_observables, parse_graph_evidence
 
 #: Domains (and their subdomains) every Microsoft customer's alerts mention.
 MICROSOFT_DOMAINS = (
@@ -142,12 +136,3 @@ def alert_indicators(*, raw: Mapping[str, Any], mitre_techniques: list[str]) -> 
     graph = any(isinstance(item, dict) and "@odata.type" in item for item in evidence)
     pairs = (_graph_pairs if graph else _mde_pairs)(evidence)
     return _collect(pairs, raw.get("detectorId"), mitre_techniques or [])
-
-
-def record_indicators(record: AlertRecord | GraphAlert) -> list[Pair]:
-    """The same, from the record the sync has just stored (its evidence already read)."""
-    if isinstance(record, GraphAlert):
-        pairs: Iterable[Pair] = ((o.kind, o.value) for o in record.observables())
-    else:
-        pairs = _mde_pairs(list(record.evidence))
-    return _collect(pairs, record.detector_id, record.mitre_techniques)

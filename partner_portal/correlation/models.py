@@ -71,3 +71,15 @@ class Sighting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator} in alert {self.alert_id}"
+
+
+class PendingIndex(models.Model):
+    """A stored page of alerts waiting to be indexed (written in the page's transaction,
+    deleted in the one that indexes it)."""
+
+    customer_id = models.BigIntegerField()
+    alert_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{len(self.alert_ids)} alerts of customer {self.customer_id}"

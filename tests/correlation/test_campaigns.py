@@ -19,8 +19,8 @@ from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.core.access import Role
 from partner_portal.correlation import reads
-from partner_portal.correlation.index import index_alerts
-from partner_portal.correlation.models import Indicator, Sighting
+from partner_portal.correlation.index import index_alerts, index_pending
+from partner_portal.correlation.models import Indicator, PendingIndex, Sighting
 from partner_portal.defender import parse_graph_alert
 from tenants.models import Customer
 from tests.alerts.factories import AlertFactory, CustomerFactory
@@ -66,6 +66,7 @@ def planted() -> list[Customer]:
         alerts_upsert(customer_id=customer.pk, records=[record])
     other = CustomerFactory(display_name="Solo Qx4")
     alerts_upsert(customer_id=other.pk, records=[_graph_alert(9, sha256="ab" * 32)])
+    assert index_pending() == 4  # one stored page each, indexed after commit
     return customers
 
 
@@ -133,6 +134,7 @@ def test_storing_again_adds_no_sighting_and_the_index_command_catches_up(planted
     before = Sighting.objects.count()
     customer = planted[0]
     alerts_upsert(customer_id=customer.pk, records=[_graph_alert(0, sha256=PLANTED)])
+    index_pending()
     assert Sighting.objects.count() == before
     # Alerts stored before the index existed are indexed by the command, once.
     legacy = AlertFactory(
@@ -147,3 +149,19 @@ def test_deleting_an_alert_takes_its_sightings_with_it() -> None:
     sighting = SightingFactory()
     sighting.alert.delete()
     assert not Sighting.objects.exists()
+
+
+def test_storing_a_page_only_notes_it_and_queues_the_index_after_commit(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    customer = CustomerFactory()
+    with django_capture_on_commit_callbacks() as callbacks:
+        alerts_upsert(customer_id=customer.pk, records=[_graph_alert(5, sha256=PLANTED)])
+    assert len(callbacks) == 1  # correlation.index_pending, once the page commits
+    pending = PendingIndex.objects.get()
+    assert (pending.customer_id, len(pending.alert_ids)) == (customer.pk, 1)
+    assert not Sighting.objects.exists()
+    assert index_pending() == 1
+    assert Sighting.objects.filter(customer=customer, indicator__value=PLANTED).exists()
+    assert not PendingIndex.objects.exists()
+    assert index_pending() == 0

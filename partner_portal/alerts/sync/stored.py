@@ -14,26 +14,22 @@ must not talk to the network; queue work with `transaction.on_commit` instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import connection
-
-from partner_portal.defender import AlertRecord, GraphAlert
 
 
 @dataclass(frozen=True)
 class StoredChanges:
     """What one upsert wrote for one customer: Defender alert IDs and incident IDs,
-    new and changed (rewritten because Microsoft's copy was newer), and the alert records
-    those rows were written from, by alert ID (so a listener need not read them back)."""
+    new and changed (rewritten because Microsoft's copy was newer)."""
 
     customer_id: int
     new_alert_ids: tuple[str, ...] = ()
     changed_alert_ids: tuple[str, ...] = ()
     new_incident_ids: tuple[int, ...] = ()
     changed_incident_ids: tuple[int, ...] = ()
-    alert_records: Mapping[str, AlertRecord | GraphAlert] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(

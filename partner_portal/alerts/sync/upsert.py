@@ -197,11 +197,6 @@ def alerts_upsert(*, customer_id: int, records: Iterable[AnyAlert]) -> UpsertRes
             customer_id=customer_id,
             new_alert_ids=result.new_ids,
             changed_alert_ids=result.changed_ids,
-            alert_records={
-                alert_id: latest[alert_id]
-                for alert_id in (*result.new_ids, *result.changed_ids)
-                if alert_id in latest
-            },
         )
     )
     return result

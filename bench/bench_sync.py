@@ -11,7 +11,7 @@
 
 Each measure runs twice in one run, side by side: for customers on the Defender for
 Endpoint API (the MDE alerts source) and for customers on Microsoft Graph (alerts_v2 and
-incidents, both sources; the Graph backfill's baselines are in `bench_sync_graph.py`).
+incidents, both sources; the Graph backfill's baselines are in `graph_backfill.py`).
 The steady cycle also reports what a customer with nothing new costs per source and
 cycle (API calls), and the token requests of the whole cycle (0: tokens are cached).
 `--api mde` or `--api graph` runs one side only.
@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench_sync_graph import GRAPH_SOURCES, bench_graph_backfill
+from graph_backfill import GRAPH_SOURCES, bench_graph_backfill
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

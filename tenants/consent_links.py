@@ -212,7 +212,9 @@ def _microsoft_url(consent: ConsentRequest, state: str) -> str:
         state=state,
         # The looked-up ID where there is one, so the link and the check name one tenant.
         tenant=consent.customer.expected_tenant_id or consent.customer.expected_tenant or None,
-        resources=(endpoints.mde_resource,),
+        # Graph's: it exists in every tenant, also one without Defender for Endpoint, and
+        # `.default` asks for every permission the app registration lists.
+        resources=(endpoints.graph_resource,),
     )
 
 

@@ -100,7 +100,8 @@ def test_landing_button_goes_to_the_v2_admin_consent_endpoint(
     query = parse_qs(target.query)
     assert query["client_id"] == [partner_app.client_id]
     assert query["redirect_uri"] == ["https://portal.example.test/consent/callback/"]
-    assert query["scope"] == ["https://api.securitycenter.microsoft.com/.default"]
+    # Graph's resource: present in every tenant, with or without Defender for Endpoint.
+    assert query["scope"] == ["https://graph.microsoft.com/.default"]
     consent.refresh_from_db()
     assert consent.state_hash and query["state"][0] not in consent.state_hash
 

@@ -173,3 +173,45 @@ def test_an_analyst_resolves_an_incident_from_the_queue_with_a_classification(
         assert (truth["status"], truth["classification"]) == ("resolved", "falsePositive")
     finally:
         context.close()
+
+
+def test_an_analyst_hunts_across_their_customers_and_exports_the_rows(
+    chromium: Any, graph_portal: tuple[PortalProcess, str]
+) -> None:
+    """Hunting runs on the same portal: the query goes through Graph's runHuntingQuery
+    to the analyst's customer, its rows stream onto the page with a customer column,
+    the CSV holds them, and the query can be saved."""
+    portal, _ = graph_portal
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{portal.url}/accounts/login/")
+        page.fill("#id_username", ANALYST)
+        page.fill("#id_password", ANALYST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=Sign out")
+
+        page.goto(f"{portal.url}/hunting/")
+        page.fill("#id_query", "AlertInfo | project AlertId, Title, Severity | take 5")
+        page.select_option("#id_timespan", "P30D")
+        page.click("#hunt-run")
+        page.wait_for_selector("#hunt-progress[data-complete=true]", timeout=90_000)
+        assert "1 of 1 customers answered" in page.locator("#hunt-progress").inner_text()
+        headers = page.locator("#hunt-results thead th").all_inner_texts()
+        assert headers == ["Customer", "AlertId", "Title", "Severity"]
+        rows = page.locator("#hunt-results tbody tr[data-customer]")
+        assert 1 <= rows.count() <= 5
+        assert rows.first.get_attribute("data-customer") == "Northwind Traders"
+
+        with page.expect_download() as download:
+            page.click("#hunt-export")
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0] == "Customer,AlertId,Title,Severity"
+        assert len(lines) - 1 == rows.count()
+
+        page.fill("#id_name", "Recent alerts")
+        page.click("#save-query button[type=submit]")
+        page.wait_for_selector("#saved-queries >> text=Recent alerts")
+    finally:
+        context.close()

@@ -144,3 +144,30 @@ def test_detail_page_works_on_a_phone_in_dark_mode(
         phone.screenshot(path=str(artifacts_dir / "console-detail-phone-dark.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_campaign_across_both_customers_is_assigned_as_a_whole(
+    page: Any, console: Console
+) -> None:
+    """The sandbox's detectors fire at both customers: their shared indicators make a
+    campaign, and assigning it writes every one of its open alerts back to Defender."""
+    page.goto(f"{console.url}/campaigns/?days=30")
+    first = page.locator("#campaign-table tbody tr[data-campaign]").first
+    first.wait_for()
+    first.locator("a").first.click()
+    page.wait_for_selector("#campaign-act")
+    customers = page.locator("#campaign-customers li").all_inner_texts()
+    assert sorted(customers) == sorted(console.customers)
+    chosen = page.locator("#campaign-act input[name=alert]").count()
+    assert chosen >= 2
+    page.fill("#campaign-assign", "campaign-lead@partner.example")
+    page.click("#campaign-act button[type=submit]")
+    summary = page.locator("#bulk-summary").inner_text()
+    assert summary.startswith(f"{chosen} of {chosen} alert"), summary
+    assigned = [
+        alert
+        for _, tenant_id in console.customers.values()
+        for alert in _truth(console, tenant_id).values()
+        if alert.get("assignedTo") == "campaign-lead@partner.example"
+    ]
+    assert len(assigned) == chosen

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from partner_portal.alerts.models import Alert
+from partner_portal.alerts.models import Alert, Incident
 from partner_portal.correlation.models import Indicator, IndicatorKind, Sighting
 from tenants.models import Customer
 from tenants.scoping import restrict
@@ -52,15 +52,42 @@ def alert_indicators_seen(
     *, user: User | AnonymousUser, alert: Alert, now: datetime | None = None
 ) -> list[IndicatorSeen]:
     """The alert's indicators, those seen at most other customers first."""
+    return indicators_seen(user=user, alert_ids=[alert.pk], customer_id=alert.customer_id, now=now)
+
+
+def incident_indicators_seen(
+    *, user: User | AnonymousUser, incident: Incident, now: datetime | None = None
+) -> list[IndicatorSeen]:
+    """The indicators of the incident's alerts (Defender links them on either side)."""
+    alert_ids = Alert.objects.filter(customer_id=incident.customer_id).filter(
+        Q(incident_id=incident.incident_id) | Q(alert_id__in=list(incident.alert_ids))
+    )
+    return indicators_seen(
+        user=user, alert_ids=list(alert_ids.values_list("pk", flat=True)),
+        customer_id=incident.customer_id, now=now,
+    )  # fmt: skip
+
+
+def indicators_seen(
+    *,
+    user: User | AnonymousUser,
+    alert_ids: list[int],
+    customer_id: int,
+    now: datetime | None = None,
+) -> list[IndicatorSeen]:
+    """The indicators of these alerts (of one customer), each with the number of *other*
+    customers in `user`'s scope where it was seen in the last 30 days; most first."""
     since = (now or timezone.now()) - timedelta(days=ALSO_SEEN_DAYS)
     indicators = list(
-        Indicator.objects.filter(sightings__alert=alert).order_by("kind", "value").distinct()
+        Indicator.objects.filter(sightings__alert_id__in=alert_ids)
+        .order_by("kind", "value")
+        .distinct()
     )
     counts = {
         row["indicator_id"]: row
         for row in _visible_sightings(user)
         .filter(indicator__in=indicators, seen_at__gte=since)
-        .exclude(customer_id=alert.customer_id)
+        .exclude(customer_id=customer_id)
         .values("indicator_id")
         .annotate(customers=Count("customer_id", distinct=True), alerts=Count("alert_id"))
     }

@@ -23,7 +23,7 @@ from partner_portal.correlation.index import index_alerts, index_pending
 from partner_portal.correlation.models import Indicator, PendingIndex, Sighting
 from partner_portal.defender import parse_graph_alert
 from tenants.models import Customer
-from tests.alerts.factories import AlertFactory, CustomerFactory
+from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
 from tests.correlation.factories import SightingFactory
 from tests.factories import UserFactory
 from tests.tenants.factories import AnalystScopeFactory
@@ -165,3 +165,21 @@ def test_storing_a_page_only_notes_it_and_queues_the_index_after_commit(
     assert Sighting.objects.filter(customer=customer, indicator__value=PLANTED).exists()
     assert not PendingIndex.objects.exists()
     assert index_pending() == 0
+
+
+def test_an_incident_page_counts_its_alerts_indicators_at_other_customers_in_scope(
+    planted: list,
+) -> None:
+    first, second, _third = planted
+    alert = Alert.objects.get(customer=first)
+    incident = IncidentFactory(customer=first, incident_id=alert.incident_id, alert_ids=[])
+    two = _analyst(first, second)
+    client = Client()
+    client.force_login(two)
+    page = client.get(reverse("alerts:incident", args=[incident.pk])).content.decode()
+    assert "Indicators of this incident&#x27;s alerts" in page
+    assert "at 1 other customer" in page and "Litware" not in page
+    alone = Client()
+    alone.force_login(_analyst(first))
+    page = alone.get(reverse("alerts:incident", args=[incident.pk])).content.decode()
+    assert "nowhere else" in page and not re.search(r"at \d+ other customer", page)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from partner_portal.alerts import incident_writeback
 from partner_portal.alerts.comment_credit import shown_comments
+from partner_portal.alerts.detail_panels import render_incident_panels
 from partner_portal.alerts.incident_forms import (
     IncidentBulkForm,
     IncidentUpdateForm,
@@ -52,6 +53,7 @@ def render_incident(
         "result": result,
         "comments": shown_comments(incident.raw),
         "actions": incident_recent_actions(incident=incident),
+        "panels": render_incident_panels(incident=incident, request=request),
     }
     return render(request, "alerts/incident_detail.html", context, status=status)
 

@@ -81,7 +81,8 @@ def graph_portal(
 
             def incidents_listed() -> bool:
                 listing = driver.session.get(f"{portal.url}/incidents/", timeout=30)
-                return listing.status_code == 200 and "Active" in listing.text
+                # A row of the queue, not the status filter's "Active" box.
+                return listing.status_code == 200 and "data-incident-id=" in listing.text
 
             wait_until(
                 incidents_listed, timeout=120, every=1,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
+from partner_portal.correlation.index import _queue_indexing
 from partner_portal.notifications.models import (
     GroupBy,
     Notification,
@@ -302,7 +303,8 @@ def test_the_resolve_action_is_kept_on_the_hit_and_queued_after_commit(
         alerts_upsert(customer_id=customer.pk, records=[make_alert("da-resolve-me")])
     states = sorted(SuppressionHit.objects.values_list("resolve", flat=True))
     assert states == ["", "pending"]
-    assert len(callbacks) == 1
+    # One resolve queued (besides the indicator index's own, for the stored page).
+    assert len([c for c in callbacks if c is not _queue_indexing]) == 1
 
 
 def test_the_sweep_queues_again_a_resolve_whose_task_was_lost(

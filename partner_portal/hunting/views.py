@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import cast
-
 from django.contrib import messages
 from django.http import (
     Http404,
@@ -12,14 +9,13 @@ from django.http import (
     HttpResponse,
     JsonResponse,
     QueryDict,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.bounds import parse_whole_number
-from partner_portal.core.csv_export import csv_lines
+from partner_portal.core.exports import export_response
 from partner_portal.core.http import client_ip
 from partner_portal.hunting import reads, services
 from partner_portal.hunting.forms import HuntForm, SaveQueryForm
@@ -116,13 +112,7 @@ def hunt_results(request: HttpRequest, pk: int) -> JsonResponse:
 def hunt_export(request: HttpRequest, pk: int) -> HttpResponse:
     found = _hunt(request, pk)
     header, rows = reads.export_rows(user=request.user, hunt=found)
-    response = StreamingHttpResponse(
-        csv_lines(header, rows), content_type="text/csv; charset=utf-8"
-    )
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="hunt-{found.pk}-{stamp}.csv"'
-    response["Cache-Control"] = "no-store"
-    return cast(HttpResponse, response)
+    return export_response(rows, names=header, kind="csv", basename=f"hunt-{found.pk}")
 
 
 @analysts

@@ -26,8 +26,8 @@ from partner_portal.alerts.list_html import alert_rows_html
 from partner_portal.alerts.reads import alert_list as list_reads
 from partner_portal.alerts.reads import charts, exports
 from partner_portal.alerts.reads.keyset import InvalidCursor
-from partner_portal.alerts.views.export_files import export_response
 from partner_portal.core.access import Role, require_roles
+from partner_portal.core.exports import export_response
 
 analysts_only = require_roles(Role.ANALYST)
 

@@ -25,9 +25,9 @@ from partner_portal.alerts.reads import incident_queue as queue_reads
 from partner_portal.alerts.reads import incidents as incident_reads
 from partner_portal.alerts.reads.keyset import InvalidCursor
 from partner_portal.alerts.views.alert_list import POLL_SECONDS
-from partner_portal.alerts.views.export_files import export_response
 from partner_portal.alerts.views.incident_writeback import render_incident
 from partner_portal.core.access import Role, require_roles
+from partner_portal.core.exports import export_response
 
 analysts_only = require_roles(Role.ANALYST)
 

@@ -1,8 +1,10 @@
-"""Console exports as files: rows streamed out as CSV or JSON while they are read.
+"""Exports as files: rows streamed out as CSV or JSON while they are read.
 
-The alert list and the incident queue export their current filter through
+The alert list, the incident queue and a hunt's answers are exported through
 `export_response`; the rows come from a read that goes through the user's scope. A cell
-a spreadsheet would run as a formula is defused, times are written in UTC.
+a spreadsheet would run as a formula is defused, times are written in UTC, lists joined
+with semicolons; the file is handed out in pieces of several rows, so memory does not
+grow with it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def _csv_cell(value: Any) -> Any:
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, list):
         value = ";".join(str(item) for item in value)
+    elif isinstance(value, dict):
+        value = str(value)
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return "" if value is None else value
@@ -41,7 +45,7 @@ def _csv_cell(value: Any) -> Any:
 ROWS_PER_PIECE = 500
 
 
-def _csv_lines(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
+def _csv_lines(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     piece = [writer.writerow(list(names))]
     for row in rows:
@@ -52,7 +56,7 @@ def _csv_lines(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> Iterato
     yield "".join(piece)
 
 
-def _json_chunks(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
+def _json_chunks(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     encoder = DjangoJSONEncoder()
     piece = ["["]
     separator = "\n"
@@ -67,7 +71,7 @@ def _json_chunks(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> Itera
 
 
 def export_response(
-    rows: Iterable[tuple[Any, ...]], *, names: Sequence[str], kind: str, basename: str
+    rows: Iterable[Sequence[Any]], *, names: Sequence[str], kind: str, basename: str
 ) -> HttpResponse:
     """`rows` (tuples lined up with `names`) as a streamed `kind` ("csv" or "json")
     download named `{basename}-{UTC time}.{kind}`."""

@@ -62,6 +62,21 @@ class AlertIdsField(forms.Field):
         return list(dict.fromkeys(pk for pk in pks if pk is not None))
 
 
+def seen_last_update(value: str) -> datetime | None:
+    """The last-update time a write-back page was rendered from (its hidden field), for
+    the conflict check; None if the page sent none."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seen = datetime.fromisoformat(value)
+    except ValueError:
+        raise forms.ValidationError("The page is out of date; reload it.") from None
+    if seen.tzinfo is None:
+        raise forms.ValidationError("The page is out of date; reload it.")
+    return seen
+
+
 class AlertUpdateForm(forms.Form):
     """One alert's status, assignee, classification, determination and a comment."""
 
@@ -84,16 +99,7 @@ class AlertUpdateForm(forms.Form):
     seen_last_update = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean_seen_last_update(self) -> datetime | None:
-        value = self.cleaned_data["seen_last_update"].strip()
-        if not value:
-            return None
-        try:
-            seen = datetime.fromisoformat(value)
-        except ValueError:
-            raise forms.ValidationError("The page is out of date; reload it.") from None
-        if seen.tzinfo is None:
-            raise forms.ValidationError("The page is out of date; reload it.")
-        return seen
+        return seen_last_update(self.cleaned_data["seen_last_update"])
 
     def clean_comment(self) -> str:
         return self.cleaned_data["comment"].strip()

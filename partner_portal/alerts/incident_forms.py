@@ -17,6 +17,7 @@ from partner_portal.alerts.forms import (
     CLASSIFICATION_CHOICES,
     KEEP,
     AlertIdsField,
+    seen_last_update,
     vocabulary_choices,
 )
 from partner_portal.alerts.incident_writeback import INCIDENT_BULK_LIMIT, IncidentChanges
@@ -81,16 +82,7 @@ class IncidentUpdateForm(forms.Form):
     seen_last_update = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean_seen_last_update(self) -> datetime | None:
-        value = self.cleaned_data["seen_last_update"].strip()
-        if not value:
-            return None
-        try:
-            seen = datetime.fromisoformat(value)
-        except ValueError:
-            raise forms.ValidationError("The page is out of date; reload it.") from None
-        if seen.tzinfo is None:
-            raise forms.ValidationError("The page is out of date; reload it.")
-        return seen
+        return seen_last_update(self.cleaned_data["seen_last_update"])
 
     def clean_custom_tags(self) -> tuple[str, ...]:
         tags = [t.strip() for t in self.cleaned_data["custom_tags"].split(",")]

@@ -76,7 +76,10 @@ def test_chart_figures_count_alerts_by_time_customer_category_and_technique(
     assert day["open_high_by_customer"] == [["Mine", 3], ["Other", 1]]
     assert day["top_categories"][0] == ["Ransomware", 3]
     assert "Exploit" not in dict(day["top_categories"])
-    assert day["top_techniques"][:2] == [["T1486", 4], ["T1490", 3]]
+    assert day["top_techniques"][:2] == [
+        ["T1486 Data Encrypted for Impact", 4],
+        ["T1490 Inhibit System Recovery", 3],
+    ]
 
     week = analyst_client.get("/alerts/charts/data/?window=7d").json()
     assert week["unit"] == "day"

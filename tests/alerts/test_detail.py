@@ -74,6 +74,9 @@ def test_detail_shows_every_field_evidence_comments_and_the_customer(
         "Malware",
         "sam@partner.example",
         "T1059.001",
+        # The technique by its ATT&CK name, linked to MITRE's page.
+        "Command and Scripting Interpreter: PowerShell",
+        'href="https://attack.mitre.org/techniques/T1059/001/"',
         # Fields only present in what Defender sent are shown too.
         "HackTool:Win32/Mimikatz",
         "detector-xyz-123",

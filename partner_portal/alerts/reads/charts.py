@@ -4,7 +4,8 @@ For a window (`CHART_WINDOWS`) the filtered alerts (`alert_list.filtered_alerts`
 user's scope and filter) are counted per hour or day and severity, every bucket present
 even when empty; next to that, the customers with the most open high-severity alerts,
 the most frequent categories and the most frequent MITRE techniques (unnested from each
-alert's JSON list by the database). The answer is plain JSON for Chart.js.
+alert's JSON list by the database, labelled with their ATT&CK names). The answer is plain
+JSON for Chart.js.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from partner_portal.alerts.reads.alert_list import (
 )
 from partner_portal.alerts.reads.keyset import format_time
 from partner_portal.defender import AlertSeverity
+from partner_portal.defender.mitre import technique_label
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -125,5 +127,7 @@ def alert_chart_data(
         },
         "open_high_by_customer": [[name, n] for name, n in open_high],
         "top_categories": [[name, n] for name, n in categories],
-        "top_techniques": [list(pair) for pair in _top_techniques(windowed, TOP_N)],
+        "top_techniques": [
+            [technique_label(technique), n] for technique, n in _top_techniques(windowed, TOP_N)
+        ],
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django import template
 
-from partner_portal.defender import in_words
+from partner_portal.defender import in_words, mitre
 from partner_portal.defender.graph_vocab import (
     GRAPH_DELIVERY_ACTIONS,
     GRAPH_DELIVERY_LOCATIONS,
@@ -67,3 +67,15 @@ def word(value: object, vocabulary: str) -> str:
 def incident_status_label(value: str) -> str:
     """An incident status in words (AwaitingAction, say)."""
     return in_words(value)
+
+
+@register.filter
+def technique_name(technique: str) -> str:
+    """A MITRE technique's name ("Command and Scripting Interpreter: PowerShell"), or ""."""
+    return mitre.technique_name(technique) or ""
+
+
+@register.filter
+def technique_url(technique: str) -> str:
+    """MITRE's page for a known technique, or ""."""
+    return mitre.technique_url(technique) or ""

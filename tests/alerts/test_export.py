@@ -86,3 +86,44 @@ def test_exports_refuse_an_invalid_filter(admin_client_portal: Client) -> None:
     response = admin_client_portal.get("/alerts/export.csv?period=forever")
     assert response.status_code == 400
     assert "period" in response.json()["errors"]
+
+
+def test_the_export_carries_what_the_alert_page_shows(admin_client_portal: Client) -> None:
+    customer = CustomerFactory(
+        display_name="Contoso", tenant_id="11111111-2222-4333-8444-555555555555"
+    )
+    alert = AlertFactory(
+        customer=customer,
+        alert_id="da638400000000000000_77",
+        description="Mimikatz dumped credentials from LSASS.",
+        machine_id="a" * 40,
+        raw={
+            "evidence": [
+                {"entityType": "File", "fileName": "mimikatz.exe", "sha1": "f" * 40},
+                {"entityType": "Ip", "ipAddress": "203.0.113.7"},
+            ],
+            "comments": [
+                {"comment": "[Dana Reyes <dana@partner.example> via Partner Portal] Contained.",
+                 "createdBy": "app-guid", "createdTime": "2026-11-01T12:30:00Z"},
+            ],
+        },
+    )  # fmt: skip
+    response = admin_client_portal.get("/alerts/export.json")
+    (row,) = json.loads(body(response))
+    assert row["description"] == "Mimikatz dumped credentials from LSASS."
+    assert row["device_id"] == "a" * 40
+    for name in ("first_event_at", "last_event_at", "resolved_at"):
+        assert name in row
+    assert row["evidence"][0] == "File: mimikatz.exe"
+    assert len(row["evidence"]) == 2 and "203.0.113.7" in row["evidence"][1]
+    assert row["comments"] == [
+        "2026-11-01T12:30:00Z Dana Reyes <dana@partner.example> via Partner Portal: Contained."
+    ]
+    assert row["portal_url"] == f"http://testserver/alerts/{alert.pk}/"
+    assert row["defender_url"] == (
+        "https://security.microsoft.com/alerts/da638400000000000000_77"
+        "?tid=11111111-2222-4333-8444-555555555555"
+    )
+    # The CSV has the same columns, lists joined.
+    (csv_row,) = csv.DictReader(io.StringIO(body(admin_client_portal.get("/alerts/export.csv"))))
+    assert csv_row["evidence"].startswith("File: mimikatz.exe;")

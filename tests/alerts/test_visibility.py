@@ -99,7 +99,7 @@ CALLS: dict[str, Call] = {
         user=u, query=QUERY, since_id=0
     ),
     "exports.alert_export_rows": lambda u, ids: list(
-        exports.alert_export_rows(user=u, query=QUERY)
+        exports.alert_export_rows(user=u, query=QUERY, page_url="http://portal.example/alerts/")
     ),
     "charts.alert_chart_data": lambda u, ids: charts.alert_chart_data(
         user=u, query=QUERY, window="24h", now=BASE_TIME + timedelta(hours=1)

@@ -33,13 +33,18 @@ def defender_alert_url(alert: Alert) -> str:
     """Deep link to the alert in the Defender portal of the customer's cloud (the
     commercial one for a cloud the protocol core does not know), in the customer's tenant."""
     customer = alert.customer
-    return f"{_portal(customer)}/alerts/{alert.alert_id}?tid={customer.tenant_id or ''}"
+    return alert_link(customer.cloud, customer.tenant_id, alert.alert_id)
 
 
 def defender_incident_url(incident: Incident) -> str:
     """Deep link to the incident, the same way."""
     customer = incident.customer
     return incident_link(customer.cloud, customer.tenant_id, incident.incident_id)
+
+
+def alert_link(cloud: str, tenant_id: str | None, alert_id: str) -> str:
+    """Deep link to an alert from the stored values alone (exports read no models)."""
+    return f"{_cloud_portal(cloud)}/alerts/{alert_id}?tid={tenant_id or ''}"
 
 
 def incident_link(cloud: str, tenant_id: str | None, incident_id: int) -> str:

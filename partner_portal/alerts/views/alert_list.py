@@ -119,7 +119,11 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid():
         return _bad_filter(form)
-    rows = exports.alert_export_rows(user=request.user, query=form.to_query())
+    rows = exports.alert_export_rows(
+        user=request.user,
+        query=form.to_query(),
+        page_url=request.build_absolute_uri(reverse("alerts:list")),
+    )
     return export_response(rows, names=exports.EXPORT_NAMES, kind=kind, basename="alerts")
 
 

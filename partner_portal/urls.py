@@ -24,6 +24,7 @@ urlpatterns = [
         core_views.PortalPasswordSetView.as_view(),
         name="password_set",
     ),
+    path("accounts/settings/", core_views.preferences, name="preferences"),
     path("accounts/two-factor/", second_factor_views.second_factor_setup, name="second_factor"),
     path(
         "accounts/two-factor/verify/",

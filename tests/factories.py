@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from partner_portal.core.access import Role
-from partner_portal.core.models import PageVisit, WorkerHeartbeat
+from partner_portal.core.models import PageVisit, Preference, WorkerHeartbeat
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -67,3 +67,13 @@ class PageVisitFactory(factory.django.DjangoModelFactory):
     page = "alerts:overview"
     last_seen_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
     previous_visit_at = None
+
+
+class PreferenceFactory(factory.django.DjangoModelFactory):
+    """A person's own settings: a time zone other than the portal's."""
+
+    class Meta:
+        model = Preference
+
+    user = factory.SubFactory(UserFactory)
+    time_zone = "Europe/Amsterdam"

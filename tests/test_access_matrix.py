@@ -278,6 +278,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "login": _row(200, LOGIN, LOGIN, LOGIN, LOGIN),  # signed-in users are sent on
     "logout": _row(405, 405, 405, 405, 405),
     "password_change": SIGNED_IN,
+    "preferences": SIGNED_IN,
     "second_factor": SIGNED_IN,
     "second_factor_verify": _row(LOGIN, 302, 302, 302, 302),  # no authenticator: sent on
     "alerts:list": ANALYST_PAGE,

@@ -87,6 +87,7 @@ PAGES: dict[str, tuple[str, ...]] = {
 NOT_LISTS = {
     "home", "healthz", "login", "logout",
     "password_change",  # its form is posted
+    "preferences",  # its form is posted
     "second_factor", "second_factor_verify",  # their forms are posted
     "alerts:bulk",  # POST only
     "hunting:start", "hunting:save",  # POST only

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from django import forms
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from partner_portal.alerts.forms import SEVERITY_CHOICES
@@ -122,6 +123,9 @@ class ConsoleFilterForm(forms.Form):
         super().__init__(data)
         self.query = data
         self.now = now or datetime.now(UTC)
+        zone = timezone.get_current_timezone_name()
+        self.fields["since"].label = f"From ({zone})"
+        self.fields["until"].label = f"Until ({zone})"
         customer_field = self.fields["customer"]
         assert isinstance(customer_field, ScopedCustomerField)
         customer_field.limit_to(
@@ -322,11 +326,12 @@ class ConsoleFilterForm(forms.Form):
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
-    # The inputs say "(UTC)": a time without a zone is read as UTC, whatever the server's.
+    # The inputs name the reader's zone ("From (Europe/Amsterdam)"; UTC unless they chose
+    # one): a time without a zone is read in it, whatever the server's.
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        value = value.replace(tzinfo=timezone.get_current_timezone())
     try:
         return value.astimezone(UTC)
     except OverflowError:

@@ -18,6 +18,7 @@ class CoreConfig(AppConfig):
             second_factor,
         )
         from partner_portal.core.data_files import protect_sqlite_file
+        from partner_portal.core.preferences import remember_zone
         from partner_portal.core.signin_throttle import on_logged_in, on_login_failed
 
         connection_created.connect(protect_sqlite_file, dispatch_uid="portal-private-sqlite")
@@ -26,3 +27,5 @@ class CoreConfig(AppConfig):
         user_logged_in.connect(on_logged_in, dispatch_uid="portal-signin-throttle")
         # Whether the new session owes a second-factor code (core/second_factor.py).
         user_logged_in.connect(second_factor.on_logged_in, dispatch_uid="portal-second-factor")
+        # The person's time zone, kept in the new session (core/preferences.py).
+        user_logged_in.connect(remember_zone, dispatch_uid="portal-time-zone")

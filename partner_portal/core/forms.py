@@ -1,4 +1,4 @@
-"""The sign-in and password forms, with the portal's words."""
+"""The sign-in, password and settings forms, with the portal's words."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from partner_portal.core.http import client_ip
+from partner_portal.core.preferences import portal_zone_name, zone_names
 from partner_portal.core.signin_throttle import throttle
 
 PAUSED = "paused"
@@ -40,3 +41,21 @@ class SignInForm(AuthenticationForm):
         pause = gate.pause_for(username=username, address=client_ip(self.request))
         if pause is not None:
             raise forms.ValidationError(pause.wording(gate.now()), code=PAUSED)
+
+
+class PreferenceForm(forms.Form):
+    """A person's own time zone ("" keeps the portal's)."""
+
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Every time the portal shows you is in this zone, with the zone named.",
+        error_messages={"invalid_choice": "“%(value)s” is not a time zone the portal knows."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        portal = f"The portal's zone ({portal_zone_name()})"
+        field = self.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", portal), *((name, name) for name in zone_names())]

@@ -40,3 +40,19 @@ class PageVisit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.page} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Preference(models.Model):
+    """A person's own settings for how the portal shows things to them.
+
+    `time_zone` is an IANA name ("Europe/Amsterdam"); empty means the portal's zone
+    (`TIME_ZONE`, UTC by default). Times are stored in UTC whatever is chosen here.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.time_zone or 'the portal zone'}"

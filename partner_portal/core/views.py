@@ -1,4 +1,4 @@
-"""Sign-in, password change, the home page, health and error pages."""
+"""Sign-in, password change, one's own settings, the home page, health and error pages."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from partner_portal.core.access import public, signed_in, user_roles
+from partner_portal.core.access import AuthenticatedHttpRequest, public, signed_in, user_roles
 from partner_portal.core.account_events import password_changed
-from partner_portal.core.forms import PAUSED, SignInForm
+from partner_portal.core.forms import PAUSED, PreferenceForm, SignInForm
 from partner_portal.core.health import run_checks
 from partner_portal.core.home_panels import render_home_panels
 from partner_portal.core.http import client_ip
+from partner_portal.core.preferences import set_time_zone, zone_of
 
 
 @signed_in
@@ -30,6 +31,22 @@ def home(request: HttpRequest) -> HttpResponse:
         "core/home.html",
         {"roles": user_roles(request.user), "panels": render_home_panels(request=request)},
     )
+
+
+@signed_in
+def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The signed-in person's own settings: their time zone."""
+    if request.method == "POST":
+        form = PreferenceForm(request.POST)
+        if form.is_valid():
+            set_time_zone(
+                user=request.user, time_zone=form.cleaned_data["time_zone"], request=request
+            )
+            messages.success(request, "Your settings are saved: times now show in your zone.")
+            return redirect("preferences")
+    else:
+        form = PreferenceForm(initial={"time_zone": zone_of(request.user)})
+    return render(request, "registration/preferences.html", {"form": form})
 
 
 @public

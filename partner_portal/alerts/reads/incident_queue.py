@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
-from django.utils.timezone import localtime
 
 from partner_portal.alerts.models import Incident
 from partner_portal.alerts.products import incidents_of_products, product_label, product_of
@@ -38,6 +37,7 @@ from partner_portal.alerts.reads.alert_list import SEVERITIES
 from partner_portal.alerts.reads.keyset import SORTS, Row, SortSpec, _ordering, keyset_slice
 from partner_portal.alerts.visibility import visible_alerts, visible_incidents
 from partner_portal.core.bounds import parse_whole_number
+from partner_portal.core.times import format_moment
 from partner_portal.defender import IncidentStatus
 from tenants.scoping import sees_all_customers, visible_customers
 
@@ -173,9 +173,8 @@ def legacy_customers(*, user: User | AnonymousUser, customer_ids: Iterable[int])
 def _queue_row(values: tuple[Any, ...]) -> Row:
     row = dict(zip(QUEUE_COLUMNS, values, strict=True))
     row["customer_name"] = row.pop("customer__display_name")
-    created = localtime(row["created_at"])
-    row["created_iso"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    row["created_display"] = created.strftime("%Y-%m-%d %H:%M")
+    row["created_iso"] = row["created_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row["created_display"] = format_moment(row["created_at"])
     row["label"] = row["name"] or f"Incident {row['incident_id']}"
     row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
     row["assigned"] = row["assigned_to"] or NO_VALUE

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -37,3 +38,9 @@ def age(value: datetime | str | None) -> SafeString | str:
         format_moment(moment),
         format_age(moment),
     )
+
+
+@register.simple_tag
+def now_moment() -> SafeString | str:
+    """The present moment as `when` shows it (in the reader's zone)."""
+    return when(timezone.now())

@@ -284,6 +284,8 @@ SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=300)
 SYNC_BACKFILL_DAYS = env.int("SYNC_BACKFILL_DAYS", default=30)
 SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=10000)
 SYNC_EVIDENCE_SEVERITIES = env.list("SYNC_EVIDENCE_SEVERITIES", default=["High", "Medium"])
+# An alert opened without evidence has it fetched at most once in this many seconds.
+EVIDENCE_FETCH_COOLDOWN_SECONDS = env.int("EVIDENCE_FETCH_COOLDOWN_SECONDS", default=300)
 SYNC_LOCK_SECONDS = env.int("SYNC_LOCK_SECONDS", default=120)
 SYNC_MAX_BACKOFF_SECONDS = env.int("SYNC_MAX_BACKOFF_SECONDS", default=900)
 SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=900)

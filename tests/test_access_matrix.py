@@ -207,6 +207,7 @@ def all_routes() -> list[Route]:
 ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:detail", "pk"): lambda o: o["alert"].pk,
     ("alerts:update", "pk"): lambda o: o["alert"].pk,
+    ("alerts:evidence_state", "pk"): lambda o: o["alert"].pk,
     ("alerts:incident", "pk"): lambda o: o["incident"].pk,
     ("alerts:incident_update", "pk"): lambda o: o["incident"].pk,
     ("alerts:scope_revoke", "pk"): lambda o: o["scope"].pk,
@@ -290,6 +291,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "alerts:chart_data": ANALYST_PAGE,
     "alerts:detail": ANALYST_PAGE,
     "alerts:update": ANALYST_POST,
+    "alerts:evidence_state": ANALYST_PAGE,
     "alerts:bulk": ANALYST_POST,
     "alerts:incidents": ANALYST_PAGE,
     "alerts:incident_counts": ANALYST_PAGE,
@@ -364,6 +366,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
 OBJECT_PAGES = {
     "alerts:detail",
+    "alerts:evidence_state",
     "alerts:incident",
     "correlation:campaign",
     "hunting:hunt",

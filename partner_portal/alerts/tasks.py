@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from partner_portal.alerts import retention
+from partner_portal.alerts import evidence_on_demand, retention
 from partner_portal.alerts.sync import dispatch, passes
 
 
@@ -27,6 +27,12 @@ def sync_customer_source(customer_id: int, source: str) -> str | None:
     the committed watermark, which makes neither duplicates nor gaps."""
     run = passes.sync_source(customer_id=customer_id, source=source)
     return run.status if run else None
+
+
+@shared_task(name="alerts.fetch_alert_evidence", time_limit=120, soft_time_limit=100)
+def fetch_alert_evidence(alert_pk: int) -> str:
+    """One alert's evidence, asked for when its page was opened without it."""
+    return evidence_on_demand.fetch_evidence(alert_pk=alert_pk)
 
 
 @shared_task(name="alerts.apply_retention", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60)

@@ -8,6 +8,7 @@ from partner_portal.alerts.views import alert_detail, health, incident_writeback
 urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/<int:pk>/", alert_detail.alert_detail, name="detail"),
     path("alerts/<int:pk>/update/", alert_detail.alert_update, name="update"),
+    path("alerts/<int:pk>/evidence/", alert_detail.alert_evidence_state, name="evidence_state"),
     path("alerts/bulk/", alert_detail.alert_bulk, name="bulk"),
     path("incidents/<int:pk>/update/", incident_writeback.incident_update, name="incident_update"),
     path("incidents/bulk/", incident_writeback.incident_bulk, name="incident_bulk"),

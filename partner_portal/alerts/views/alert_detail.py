@@ -1,15 +1,16 @@
-"""One alert, its write-back form, and bulk changes posted from the alert list."""
+"""One alert, its write-back form, its evidence fetched on demand, and bulk changes posted
+from the alert list."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from partner_portal.alerts import writeback
+from partner_portal.alerts import evidence_on_demand, writeback
 from partner_portal.alerts.detail_panels import render_alert_panels
 from partner_portal.alerts.forms import AlertUpdateForm, BulkUpdateForm
 from partner_portal.alerts.models import Alert
@@ -50,6 +51,7 @@ def _render_detail(
         "form": form or AlertUpdateForm(initial=_initial(detail.alert)),
         "result": result,
         "panels": render_alert_panels(alert=detail.alert, request=request),
+        "evidence_fetch": evidence_on_demand.request_evidence(alert=detail.alert),
     }
     return render(request, "alerts/detail.html", context, status=status)
 
@@ -61,6 +63,17 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if detail is None:
         raise Http404("No such alert.")
     return _render_detail(request, detail)
+
+
+@analysts
+@require_GET
+def alert_evidence_state(request: HttpRequest, pk: int) -> JsonResponse:
+    """Where the fetch of an alert's evidence stands, for the alert page's script."""
+    alert = detail_reads.alert_get(user=request.user, pk=pk)
+    if alert is None:
+        raise Http404("No such alert.")
+    state = evidence_on_demand.evidence_state(alert)
+    return JsonResponse({"state": state.state, "words": state.words})
 
 
 @analysts

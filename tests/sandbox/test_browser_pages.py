@@ -162,3 +162,17 @@ def test_only_routes_marked_for_the_browser_answer_the_browser_listener() -> Non
     assert [ask("GET", "/page", browser=b) for b in (True, False)] == [200, 200]
     assert [ask("POST", "/token", browser=b) for b in (True, False)] == [404, 200]
     assert [ask("GET", "/api/x", browser=b) for b in (True, False)] == [404, 200]
+
+
+def test_without_the_pages_listener_the_pages_stay_on_the_https_origin(
+    sandbox_factory: Any,
+) -> None:
+    quiet = sandbox_factory(tenants=1, alerts_per_tenant=1, no_browser_port=True)
+    assert quiet.browser_url == quiet.url
+    with quiet.session() as client:
+        discovery = client.get(
+            f"{quiet.url}/organizations/v2.0/.well-known/openid-configuration", timeout=30
+        ).json()
+    assert discovery["authorization_endpoint"] == (
+        f"{quiet.url}/organizations/oauth2/v2.0/authorize"
+    )

@@ -219,7 +219,7 @@ def serve(sandbox: Sandbox, on_ready: Callable[[str], None]) -> None:
     server = SandboxHTTPServer(
         (options.host, options.port), app.handle, context, quiet=options.quiet
     )
-    servers = [server]
+    servers = [(server, "https")]
     port = server.server_address[1]
     host = options.host
     if host in {"0.0.0.0", "::"}:  # noqa: S104 - only the advertised URL, not the bind address
@@ -227,10 +227,17 @@ def serve(sandbox: Sandbox, on_ready: Callable[[str], None]) -> None:
     shown = f"[{host}]" if ":" in host else host
     sandbox.origin = f"https://{shown}:{port}"
     if options.browser_port is not None:
-        pages = SandboxHTTPServer(
-            (BROWSER_HOST, options.browser_port), app.handle_browser, None, quiet=options.quiet
-        )
-        servers.append(pages)
+        try:
+            pages = SandboxHTTPServer(
+                (BROWSER_HOST, options.browser_port), app.handle_browser, None, quiet=options.quiet
+            )
+        except OSError as exc:
+            server.server_close()
+            raise SystemExit(
+                f"The sandbox cannot listen for its sign-in pages on {BROWSER_HOST}:"
+                f"{options.browser_port} ({exc.strerror}); choose another --browser-port."
+            ) from None
+        servers.append((pages, "http-pages"))
         sandbox.browser_origin = f"http://{BROWSER_HOST}:{pages.server_address[1]}"
     sandbox.save_now()
     sandbox.start_background()
@@ -238,7 +245,7 @@ def serve(sandbox: Sandbox, on_ready: Callable[[str], None]) -> None:
         threading.Thread(
             target=each.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
         )
-        for each, name in zip(servers, ("https", "http-pages"), strict=False)
+        for each, name in servers
     ]
     for thread in threads:
         thread.start()
@@ -247,7 +254,7 @@ def serve(sandbox: Sandbox, on_ready: Callable[[str], None]) -> None:
         while all(thread.is_alive() for thread in threads):
             threads[0].join(timeout=0.5)
     finally:
-        for each in servers:
+        for each, _ in servers:
             each.shutdown()
             each.server_close()
         sandbox.stop()

@@ -5,6 +5,7 @@ calls (token endpoints, discovery, keys, the APIs, the control API) does."""
 from __future__ import annotations
 
 import html
+import socket
 from typing import Any
 
 import pytest
@@ -176,3 +177,14 @@ def test_without_the_pages_listener_the_pages_stay_on_the_https_origin(
     assert discovery["authorization_endpoint"] == (
         f"{quiet.url}/organizations/oauth2/v2.0/authorize"
     )
+
+
+def test_a_taken_pages_port_stops_the_sandbox_with_what_to_do(tmp_path: Any) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    with taken, pytest.raises(RuntimeError) as stopped:
+        SandboxProcess(tmp_path, tenants=1, alerts_per_tenant=1, browser_port=port).start()
+    assert f"127.0.0.1:{port}" in str(stopped.value)
+    assert "choose another --browser-port" in str(stopped.value)

@@ -274,6 +274,9 @@ if PARTNER_API_REGION and PARTNER_CLOUD != "commercial":
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Endpoint overrides: point the portal at the sandbox, or at a proxy.
 MICROSOFT_LOGIN_URL = env("MICROSOFT_LOGIN_URL", default="")
+# Where a person's browser is sent for consent, when not MICROSOFT_LOGIN_URL (a sandbox's
+# plain-HTTP loopback pages); the sandbox of `make run` names its own in sandbox.json.
+MICROSOFT_LOGIN_BROWSER_URL = env("MICROSOFT_LOGIN_BROWSER_URL", default="")
 MICROSOFT_MDE_API_URL = env("MICROSOFT_MDE_API_URL", default="")
 MICROSOFT_XDR_API_URL = env("MICROSOFT_XDR_API_URL", default="")
 MICROSOFT_GRAPH_URL = env("MICROSOFT_GRAPH_URL", default="")

@@ -191,7 +191,7 @@ def sign_in_origin(consent: ConsentRequest) -> str | None:
         endpoints = microsoft.endpoints_for_customer(consent.customer)
     except microsoft.PartnerAppNotConfigured:
         return None
-    parts = urlsplit(endpoints.login_url)
+    parts = urlsplit(endpoints.interactive_login_url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -200,13 +200,13 @@ def _microsoft_url(consent: ConsentRequest, state: str) -> str:
     endpoints = microsoft.endpoints_for_customer(consent.customer, app)
     if consent.flow == ConsentFlow.V1:
         return partner_consent_url(
-            login_url=endpoints.login_url,
+            login_url=endpoints.interactive_login_url,
             client_id=app.client_id,
             redirect_uri=microsoft.consent_redirect_uri(),
             state=state,
         )
     return admin_consent_url(
-        login_url=endpoints.login_url,
+        login_url=endpoints.interactive_login_url,
         client_id=app.client_id,
         redirect_uri=microsoft.consent_redirect_uri(),
         state=state,

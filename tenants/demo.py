@@ -135,7 +135,12 @@ class PortalDriver:
             timeout=self.timeout,
         )
         microsoft_url = start.headers.get("Location", "")
-        if start.status_code != 302 or not microsoft_url.startswith("https://"):
+        # Microsoft's host, or the sandbox's pages (plain HTTP on loopback): not the portal.
+        target = urlsplit(microsoft_url)
+        elsewhere = target.scheme in {"http", "https"} and (
+            target[:2] != urlsplit(self.portal_url)[:2]
+        )
+        if start.status_code != 302 or not elsewhere:
             raise DemoFlowError(f"the consent button answered {start.status_code}")
 
         at_microsoft = requests.Session()
@@ -163,7 +168,9 @@ class PortalDriver:
         if decision.status_code != 302 or "/consent/callback/" not in back:
             raise DemoFlowError(f"the sandbox did not redirect back ({decision.status_code})")
         landed, query = self._back_at_portal(admin, back)
-        if landed.status_code == 302 and landed.headers.get("Location", "").startswith("https://"):
+        if landed.status_code == 302 and "/oauth2/v2.0/authorize" in landed.headers.get(
+            "Location", ""
+        ):
             # After a v2 consent the portal asks the same browser to sign in (its proof).
             back = self._sign_in(
                 at_microsoft, landed.headers["Location"], sign_in_user or admin_user

@@ -68,6 +68,8 @@ class PartnerApp:
     uses_sandbox: bool
     #: The Microsoft Graph host (``/v1.0`` is added by the client); empty: the cloud's.
     graph_url: str = ""
+    #: Where a person's browser signs in and consents; empty: ``login_url``.
+    browser_login_url: str = ""
 
     @property
     def client_id(self) -> str:
@@ -104,6 +106,7 @@ def _from_settings() -> PartnerApp:
         ca_file=settings.MICROSOFT_CA_FILE or None,
         uses_sandbox=False,
         graph_url=settings.MICROSOFT_GRAPH_URL,
+        browser_login_url=settings.MICROSOFT_LOGIN_BROWSER_URL,
     )
 
 
@@ -130,6 +133,7 @@ def _from_sandbox(path: Path) -> PartnerApp:
         ca_file=config["ca_file"],
         uses_sandbox=True,
         graph_url=config.get("graph_url", ""),
+        browser_login_url=config.get("browser_login_url", ""),
     )
     _sandbox_cache[str(path)] = (mtime, app)
     return app
@@ -156,6 +160,7 @@ def endpoints_for_customer(customer: Customer, app: PartnerApp | None = None) ->
         mde_api_url=app.mde_api_url or None,
         xdr_api_url=app.xdr_api_url or None,
         graph_url=app.graph_url or None,
+        browser_login_url=app.browser_login_url or None,
     )
 
 

@@ -109,6 +109,9 @@ class Endpoints:
 
     URLs carry no trailing slash. The resources are the token audiences and stay the
     real Microsoft values even when the URLs point at the sandbox.
+
+    ``browser_login_url`` is where a person's browser goes for consent (the sandbox's
+    plain-HTTP loopback pages); empty, it is ``login_url``, as it is at Microsoft.
     """
 
     login_url: str
@@ -119,6 +122,12 @@ class Endpoints:
     xdr_resource: str = XDR_RESOURCE
     graph_resource: str = GRAPH_RESOURCE
     portal_url: str = DEFENDER_PORTAL_URL
+    browser_login_url: str = ""
+
+    @property
+    def interactive_login_url(self) -> str:
+        """The sign-in host a person's browser is sent to (consent links)."""
+        return self.browser_login_url or self.login_url
 
     @property
     def login_host(self) -> str:
@@ -215,6 +224,7 @@ def endpoints_for(
     xdr_api_url: str | None = None,
     graph_url: str | None = None,
     portal_url: str | None = None,
+    browser_login_url: str | None = None,
 ) -> Endpoints:
     """Return the endpoints of ``cloud``; explicit URLs win over the cloud's defaults.
 
@@ -241,6 +251,9 @@ def endpoints_for(
         xdr_resource=hosts.xdr_api,
         graph_resource=hosts.graph,
         portal_url=_clean_url(portal_url or hosts.portal, "portal_url"),
+        browser_login_url=(
+            _clean_url(browser_login_url, "browser_login_url") if browser_login_url else ""
+        ),
     )
 
 

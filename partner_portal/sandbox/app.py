@@ -2,7 +2,9 @@
 faults, rate limits), the services themselves, and their routes.
 
 Requests come in through ``server.py`` (HTTPS) and go to :meth:`SandboxApp.handle`, which
-asks the :class:`routing.Router`. Each service registers its own routes:
+asks the :class:`routing.Router`; those of the plain-HTTP loopback listener go to
+:meth:`SandboxApp.handle_browser`, which answers the consent and sign-in pages alone.
+Each service registers its own routes:
 
 - ``/_sandbox/…``: the control API (``control.py``), loopback only;
 - ``/api/…``: the Defender APIs' gate (``api.py``), into which every module of
@@ -82,3 +84,7 @@ class SandboxApp:
 
     def handle(self, request: Request) -> Response:
         return self.router.handle(request)
+
+    def handle_browser(self, request: Request) -> Response:
+        """The plain-HTTP loopback listener's answers: the consent and sign-in pages only."""
+        return self.router.handle_browser(request)

@@ -79,10 +79,12 @@ class ConsentFlow:
         self.finishers: dict[str, Finisher] = {}
 
     def register(self, router: Router) -> None:
-        router.route("GET", rf"/{TENANT_PATH}/v2\.0/adminconsent", self.admin_consent_v2)
-        router.route("GET", rf"/{TENANT_PATH}/oauth2/authorize", self.authorize_v1)
-        router.route("POST", r"/common/login", self.login)
-        router.route("POST", r"/common/consent", self.decide)
+        # Pages a person's browser visits: also on the plain-HTTP loopback listener.
+        t = TENANT_PATH
+        router.route("GET", rf"/{t}/v2\.0/adminconsent", self.admin_consent_v2, browser=True)
+        router.route("GET", rf"/{t}/oauth2/authorize", self.authorize_v1, browser=True)
+        router.route("POST", r"/common/login", self.login, browser=True)
+        router.route("POST", r"/common/consent", self.decide, browser=True)
 
     # ---- signed context -----------------------------------------------------------
 

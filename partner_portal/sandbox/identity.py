@@ -198,6 +198,8 @@ class Identity:
         except AadError as err:
             return self.error_response(err)
         base = f"{self.origin}/{path_tenant}"
+        # The authorize page is a browser's: the plain-HTTP loopback one when it exists.
+        pages = f"{self.sandbox.pages_origin}/{path_tenant}"
         common = {
             "token_endpoint_auth_methods_supported": [
                 "client_secret_post",
@@ -228,7 +230,7 @@ class Identity:
                 "token_endpoint": f"{base}/oauth2/v2.0/token",
                 "jwks_uri": f"{base}/discovery/v2.0/keys",
                 "issuer": f"{self.origin}/{tid}/v2.0",
-                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "authorization_endpoint": f"{pages}/oauth2/v2.0/authorize",
                 "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
                 "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
                 "kerberos_endpoint": f"{base}/kerberos",
@@ -252,7 +254,7 @@ class Identity:
                 "token_endpoint": f"{base}/oauth2/token",
                 "jwks_uri": f"{self.origin}/common/discovery/keys",
                 "issuer": f"https://sts.windows.net/{tid}/",
-                "authorization_endpoint": f"{base}/oauth2/authorize",
+                "authorization_endpoint": f"{pages}/oauth2/authorize",
                 "device_authorization_endpoint": f"{base}/oauth2/devicecode",
                 "end_session_endpoint": f"{base}/oauth2/logout",
                 "check_session_iframe": f"{base}/oauth2/checksession",

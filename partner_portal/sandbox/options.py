@@ -30,6 +30,8 @@ class Options:
 
     host: str = "127.0.0.1"
     port: int = 8443
+    # The plain-HTTP listener of the pages a person's browser visits (None: none).
+    browser_port: int | None = 8442
     allow_remote: bool = False
     state_dir: Path = Path("data/sandbox")
     tenants: int = 5
@@ -60,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     parser.add_argument("--port", type=int, default=8443, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--browser-port",
+        type=int,
+        default=8442,
+        help="plain-HTTP port on 127.0.0.1 for the consent and sign-in pages a browser "
+        "visits; 0 picks a free one",
+    )
+    parser.add_argument(
+        "--no-browser-port",
+        action="store_true",
+        help="serve the consent and sign-in pages over HTTPS only",
+    )
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (never in prod)"
     )
@@ -110,15 +124,21 @@ def parse_options(argv: list[str] | None = None) -> Options:
         )
     if args.tenants < 0 or args.consented < 0 or args.alerts_per_tenant < 0:
         parser.error("--tenants, --consented and --alerts-per-tenant must not be negative")
+    if args.browser_port < 0:
+        parser.error("--browser-port must not be negative (--no-browser-port turns it off)")
     if args.page_size < 1:
         parser.error("--page-size must be at least 1")
     if args.arrival_rate < 0:
         parser.error("--arrival-rate must not be negative")
     state_dir = args.state_dir or os.environ.get("SANDBOX_STATE_DIR")
     path = Path(state_dir) if state_dir else project_root() / "data" / "sandbox"
+    # Plain HTTP for a browser on this machine only: a sandbox listening elsewhere
+    # (--allow-remote) serves its pages over HTTPS alone.
+    browser_port = None if args.no_browser_port or not is_loopback(args.host) else args.browser_port
     return Options(
         host=args.host,
         port=args.port,
+        browser_port=browser_port,
         allow_remote=args.allow_remote,
         state_dir=path.resolve(),
         tenants=args.tenants,

@@ -15,6 +15,12 @@ an API means adding a module, not editing a central table:
 
 A route table tells "no such path" apart from "path known, method not allowed", so each
 service answers both in its own words.
+
+A plain route registered with ``browser=True`` is a page a person's browser visits (the
+consent and sign-in pages). Those routes alone are also answered by
+:meth:`Router.handle_browser`, which serves the plain-HTTP loopback listener
+(``server.py``): token endpoints, discovery, the APIs and the control API are never
+reachable there.
 """
 
 from __future__ import annotations
@@ -78,20 +84,32 @@ class Router:
     def __init__(self) -> None:
         self._mounts: list[tuple[re.Pattern[str], Callable[[Request], Response]]] = []
         self.routes: RouteTable[Handler] = RouteTable()
+        self.browser_routes: RouteTable[Handler] = RouteTable()
 
     def mount(self, prefix: str, handler: Callable[[Request], Response]) -> None:
         """Send every path that ``prefix`` (a regular expression, anchored at the start
         of the path) matches to ``handler``, which does its own routing."""
         self._mounts.append((re.compile(prefix), handler))
 
-    def route(self, method: str, pattern: str, handler: Handler) -> None:
+    def route(self, method: str, pattern: str, handler: Handler, *, browser: bool = False) -> None:
+        """Add a plain route; ``browser`` marks a page a person's browser visits."""
         self.routes.add(method, pattern, handler)
+        if browser:
+            self.browser_routes.add(method, pattern, handler)
 
     def handle(self, request: Request) -> Response:
         for prefix, mounted in self._mounts:
             if prefix.match(request.path):
                 return mounted(request)
-        found = self.routes.find(request.method, request.path)
+        return self._answer(self.routes, request)
+
+    def handle_browser(self, request: Request) -> Response:
+        """Answer from the browser pages only; everything else is not found here."""
+        return self._answer(self.browser_routes, request)
+
+    @staticmethod
+    def _answer(routes: RouteTable[Handler], request: Request) -> Response:
+        found = routes.find(request.method, request.path)
         if found.target is not None:
             params: dict[str, Any] = found.params
             return found.target(request, **params)

@@ -3,6 +3,15 @@ off the accept loop, and the transport-level faults a handler can ask for (a dro
 connection, a lying Content-Length, a slow answer). It turns bytes into a
 :class:`web.Request`, hands it to :class:`app.SandboxApp` and writes the
 :class:`web.Response` back; what answers which path is ``app.py``'s business.
+
+Beside the HTTPS origin, a second listener on plain HTTP, bound to 127.0.0.1 only,
+serves the pages a person's browser visits (admin consent, the partner consent link, the
+OpenID Connect sign-in and their forms). An ordinary browser trusts neither the
+sandbox's own CA nor should it be asked to; plain HTTP on loopback never leaves the
+machine and browsers count it as a secure origin. Discovery sends MSAL's browser there
+(``authorization_endpoint``), the portal builds its consent links on it (``sandbox.json``
+names it ``browser_login_url``), and everything a program calls (discovery, keys, token
+endpoints, the Defender and Graph APIs, the control API) stays HTTPS-only.
 """
 
 from __future__ import annotations
@@ -20,12 +29,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from .api import api_error
 from .app import SandboxApp
+from .options import is_loopback
 from .state import Sandbox
 from .web import Request, Response, json_response
 
 log = logging.getLogger("partner_portal.sandbox")
 
 MAX_BODY = 10 * 1024 * 1024
+# The plain-HTTP listener of the browser pages binds here and nowhere else.
+BROWSER_HOST = "127.0.0.1"
 
 
 # A request line is logged up to this many characters: a Graph `$filter=id eq … or …`
@@ -37,6 +49,12 @@ def _shortened(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_LOGGED_REQUEST:
         return f"{value[:MAX_LOGGED_REQUEST]}… ({len(value)} characters)"
     return value
+
+
+def _loopback_host(header: str | None) -> bool:
+    """Whether a Host header names this machine by a loopback name or address."""
+    host = urlsplit(f"//{header or ''}").hostname or ""
+    return host == "localhost" or is_loopback(host)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -64,6 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(json_response(413, {"error": "request body too large"}))
             return
         body = self.rfile.read(length) if length else b""
+        if self.server.ssl_context is None and not _loopback_host(self.headers.get("Host")):
+            # A page of another site whose name resolves to 127.0.0.1 (DNS rebinding)
+            # gets nothing from the plain-HTTP pages.
+            self._send(json_response(421, {"error": "misdirected_request"}))
+            return
         url = urlsplit(self.path)
         request = Request(
             method=self.command,
@@ -75,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
             raw_query=url.query,
         )
         try:
-            response = self.server.app.handle(request)
+            response = self.server.answer(request)
         except Exception:
             log.exception("error while serving %s %s", self.command, self.path)
             response = api_error(500, "InternalServerError", "The sandbox failed on this request.")
@@ -130,18 +153,28 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
-    """Threaded HTTPS server; the TLS handshake runs in the connection's own thread."""
+    """Threaded HTTPS server; the TLS handshake runs in the connection's own thread.
+
+    Without an SSL context it speaks plain HTTP, and then only on a loopback address.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], app: SandboxApp, context: ssl.SSLContext, *, quiet: bool
+        self,
+        address: tuple[str, int],
+        handle: Callable[[Request], Response],
+        context: ssl.SSLContext | None,
+        *,
+        quiet: bool,
     ) -> None:
+        if context is None and not is_loopback(address[0]):
+            raise ValueError(f"plain HTTP is for loopback only, not {address[0]}")
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        self.app = app
+        self.answer = handle
         self.ssl_context = context
         self.quiet = quiet
         super().__init__(address, _Handler)
@@ -152,17 +185,19 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             # Headers and body go out in separate writes; without this, Nagle's algorithm
             # and the client's delayed ACK add ~40 ms to every keep-alive answer.
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
+            conn = request
+            if self.ssl_context is not None:
+                conn = self.ssl_context.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError):
             return  # a client that cannot speak TLS to us (or gave up) is not our problem
         try:
-            tls.settimeout(_Handler.timeout)
-            _Handler(tls, client_address, self)
+            conn.settimeout(_Handler.timeout)
+            _Handler(conn, client_address, self)
         except (OSError, ssl.SSLError):
             pass
         finally:
             with contextlib.suppress(OSError):
-                tls.close()
+                conn.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection error from %s", client_address, exc_info=True)
@@ -181,24 +216,45 @@ def serve(sandbox: Sandbox, on_ready: Callable[[str], None]) -> None:
     options = sandbox.options
     app = SandboxApp(sandbox)
     context = make_ssl_context(str(sandbox.pki.server_cert_file), str(sandbox.pki.server_key_file))
-    server = SandboxHTTPServer((options.host, options.port), app, context, quiet=options.quiet)
+    server = SandboxHTTPServer(
+        (options.host, options.port), app.handle, context, quiet=options.quiet
+    )
+    servers = [(server, "https")]
     port = server.server_address[1]
     host = options.host
     if host in {"0.0.0.0", "::"}:  # noqa: S104 - only the advertised URL, not the bind address
         host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
     sandbox.origin = f"https://{shown}:{port}"
+    if options.browser_port is not None:
+        try:
+            pages = SandboxHTTPServer(
+                (BROWSER_HOST, options.browser_port), app.handle_browser, None, quiet=options.quiet
+            )
+        except OSError as exc:
+            server.server_close()
+            raise SystemExit(
+                f"The sandbox cannot listen for its sign-in pages on {BROWSER_HOST}:"
+                f"{options.browser_port} ({exc.strerror}); choose another --browser-port."
+            ) from None
+        servers.append((pages, "http-pages"))
+        sandbox.browser_origin = f"http://{BROWSER_HOST}:{pages.server_address[1]}"
     sandbox.save_now()
     sandbox.start_background()
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
-    )
-    thread.start()
+    threads = [
+        threading.Thread(
+            target=each.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
+        )
+        for each, name in servers
+    ]
+    for thread in threads:
+        thread.start()
     on_ready(sandbox.origin)
     try:
-        while thread.is_alive():
-            thread.join(timeout=0.5)
+        while all(thread.is_alive() for thread in threads):
+            threads[0].join(timeout=0.5)
     finally:
-        server.shutdown()
-        server.server_close()
+        for each, _ in servers:
+            each.shutdown()
+            each.server_close()
         sandbox.stop()

@@ -103,7 +103,8 @@ class SignInFlow:
         codes.answers["signin"] = self.token_answer
 
     def register(self, router: Router) -> None:
-        router.route("GET", rf"/{TENANT_PATH}/oauth2/v2\.0/authorize", self.authorize)
+        path = rf"/{TENANT_PATH}/oauth2/v2\.0/authorize"
+        router.route("GET", path, self.authorize, browser=True)  # a browser's page
 
     # ---- authorize ------------------------------------------------------------------
 

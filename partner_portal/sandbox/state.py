@@ -35,6 +35,8 @@ class Sandbox:
         self.pki = pki
         self.state_dir = options.state_dir
         self.origin = f"https://{options.host}:{options.port}"
+        # The plain-HTTP loopback origin of the browser pages ("" when there is none).
+        self.browser_origin = ""
         self.lock = threading.RLock()
         self._save_lock = threading.Lock()
         self.tenants: dict[str, Tenant] = {}
@@ -94,11 +96,18 @@ class Sandbox:
         tenant.next_incident = next_incident
         tenant.rng = seeded(f"{self.seed}:changes:{tenant.tenant_id}:{time.time_ns()}")
 
+    @property
+    def pages_origin(self) -> str:
+        """The origin of the consent and sign-in pages a person's browser opens."""
+        return self.browser_origin or self.origin
+
     def public_config(self) -> dict[str, Any]:
         """The content of ``sandbox.json``: what a client needs to use the sandbox."""
         app = self.pki.app
         return {
             "login_url": self.origin,
+            # Where a person's browser goes for consent and sign-in (server.py).
+            "browser_login_url": self.pages_origin,
             "api_url": self.origin,
             "xdr_api_url": self.origin,
             "graph_url": self.origin,  # serves /v1.0/security/...

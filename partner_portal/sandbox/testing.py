@@ -2,7 +2,8 @@
 
 ``SandboxProcess`` runs ``python -m partner_portal.sandbox --port 0 --state-dir DIR``,
 waits until it prints its ready line, and exposes what a client needs: the parsed
-``sandbox.json`` (``.config``), the origin (``.url``), the CA file and a ``control()``
+``sandbox.json`` (``.config``), the origin (``.url``), the plain-HTTP origin of the
+browser pages (``.browser_url``, on a free port too), the CA file and a ``control()``
 helper for the ``/_sandbox/`` API. Requests made here ignore the environment's proxy and
 CA settings (``trust_env=False``), because ``REQUESTS_CA_BUNDLE`` would otherwise
 override ``verify``.
@@ -84,7 +85,7 @@ class SandboxProcess:
 
     def command(self) -> list[str]:
         args = [sys.executable, "-m", "partner_portal.sandbox", "--state-dir", str(self.state_dir)]
-        options = {"port": 0, "quiet": True, **self.options}
+        options = {"port": 0, "browser_port": 0, "quiet": True, **self.options}
         for name, value in options.items():
             if value is None or value is False:
                 continue
@@ -174,6 +175,11 @@ class SandboxProcess:
         self.cleanup()
 
     # ---- helpers --------------------------------------------------------------------
+
+    @property
+    def browser_url(self) -> str:
+        """The plain-HTTP loopback origin of the consent and sign-in pages."""
+        return str(self.config["browser_login_url"])
 
     @property
     def ca_file(self) -> str:

@@ -114,7 +114,7 @@ def _copy_reconsent_link(page: Any, portal: PortalProcess, customer_pk: int) -> 
 def _grant_as_admin(browser: Any, link: str, admin_user: str, artifacts_dir: Path) -> None:
     """The customer's admin, in a browser of their own: landing page, the sandbox's sign-in
     and consent pages, and the sign-in that proves the tenant."""
-    context = browser.new_context(ignore_https_errors=True)
+    context = browser.new_context()  # an ordinary browser: the pages are plain HTTP
     page = context.new_page()
     page.goto(link)
     assert "SecurityAlert.ReadWrite.All" in page.inner_text("#consent-permissions")

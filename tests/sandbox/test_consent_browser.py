@@ -54,7 +54,7 @@ def browser(chromium: Any) -> Any:
 def _consent(
     browser: Any, start_url: str, account: str, button: str, callback: str
 ) -> dict[str, list[str]]:
-    context = browser.new_context(ignore_https_errors=True)
+    context = browser.new_context()  # an ordinary browser: the pages are plain HTTP
     try:
         page = context.new_page()
         page.goto(start_url)
@@ -73,7 +73,7 @@ def _v2_url(sb: SandboxProcess, callback: str, state: str) -> str:
     query = urlencode(
         {"client_id": sb.config["client_id"], "redirect_uri": callback, "state": state}
     )
-    return f"{sb.url}/organizations/v2.0/adminconsent?{query}"
+    return f"{sb.browser_url}/organizations/v2.0/adminconsent?{query}"
 
 
 def _v1_url(sb: SandboxProcess, callback: str, state: str) -> str:
@@ -87,7 +87,7 @@ def _v1_url(sb: SandboxProcess, callback: str, state: str) -> str:
             "state": state,
         }
     )
-    return f"{sb.url}/common/oauth2/authorize?{query}"
+    return f"{sb.browser_url}/common/oauth2/authorize?{query}"
 
 
 def test_v2_accept_in_browser(browser: Any, sb: SandboxProcess, callback_url: str) -> None:

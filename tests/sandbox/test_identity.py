@@ -172,7 +172,10 @@ def test_discovery_documents(sandbox: SandboxProcess) -> None:
     assert v2["issuer"] == f"{url}/{tid}/v2.0"
     assert v2["token_endpoint"] == f"{url}/{tid}/oauth2/v2.0/token"
     assert v2["jwks_uri"] == f"{url}/{tid}/discovery/v2.0/keys"
-    assert v2["authorization_endpoint"] == f"{url}/{tid}/oauth2/v2.0/authorize"
+    # A person's browser signs in at the plain-HTTP loopback pages; programs stay on HTTPS.
+    assert sandbox.browser_url.startswith("http://127.0.0.1:")
+    assert v2["authorization_endpoint"] == f"{sandbox.browser_url}/{tid}/oauth2/v2.0/authorize"
+    assert v1["authorization_endpoint"] == f"{sandbox.browser_url}/{tid}/oauth2/authorize"
     assert v1["issuer"] == f"https://sts.windows.net/{tid}/"
     assert v1["jwks_uri"] == f"{url}/common/discovery/keys"
     assert v1["token_endpoint"] == f"{url}/{tid}/oauth2/token"

@@ -46,10 +46,11 @@ def test_non_loopback_host_is_refused(tmp_path: Path) -> None:
 def test_sandbox_json_has_exactly_the_documented_keys(sandbox: SandboxProcess) -> None:
     config = json.loads((sandbox.state_dir / "sandbox.json").read_text())
     assert set(config) == {
-        "login_url", "api_url", "xdr_api_url", "graph_url", "ca_file", "client_id",
-        "client_secret", "certificate", "redirect_uris", "tenants",
+        "login_url", "browser_login_url", "api_url", "xdr_api_url", "graph_url", "ca_file",
+        "client_id", "client_secret", "certificate", "redirect_uris", "tenants",
     }  # fmt: skip
     assert config["login_url"] == config["api_url"] == config["xdr_api_url"] == sandbox.url
+    assert config["browser_login_url"].startswith("http://127.0.0.1:")
     assert config["graph_url"] == sandbox.url
     assert sandbox.url.startswith("https://127.0.0.1:") and not sandbox.url.endswith(":0")
     assert set(config["certificate"]) == {"private_key_file", "certificate_file", "thumbprint"}

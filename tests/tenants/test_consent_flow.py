@@ -5,6 +5,7 @@ Every refused callback must leave the database exactly as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from partner_portal.defender import CONSUMER_TENANT_ID, SignedInUser, TransientIdentityError
-from tenants import consent_links, registration
+from tenants import consent_links, microsoft, registration
 from tenants.models import AuditEvent, ConsentOutcome, ConsentRequest, CustomerStatus
 from tests.tenants.conftest import FAKE_LOGIN, FakeSignIn, signed_in, snapshot
 from tests.tenants.factories import CustomerFactory
@@ -116,6 +117,40 @@ def test_landing_page_lets_its_button_reach_the_sign_in_origin_and_no_other(
     assert "script-src 'self';" in header
     other = Client().get("/accounts/login/")["Content-Security-Policy"]
     assert "form-action 'self';" in other and FAKE_LOGIN not in other
+
+
+@pytest.mark.parametrize(("flow", "path"), [("v2", "/organizations/v2.0/adminconsent"),
+                                            ("v1", "/common/oauth2/authorize")])  # fmt: skip
+def test_the_browser_goes_to_the_sign_in_pages_address_when_it_differs_from_the_api(
+    staff_user: Any, partner_app: Any, monkeypatch: pytest.MonkeyPatch, flow: str, path: str
+) -> None:
+    # The sandbox's pages for a person's browser are plain HTTP on loopback; its token
+    # endpoint stays HTTPS, and the landing page lets its button reach the pages alone.
+    pages = "http://127.0.0.1:8442"
+    app = dataclasses.replace(partner_app, browser_login_url=pages)
+    monkeypatch.setattr(microsoft, "partner_app", lambda: app)
+    _, consent = registration.customer_register(display_name="Pages", flow=flow,
+                                                created_by=staff_user)  # fmt: skip
+    client = Client()
+    header = client.get(f"/consent/{consent.public_id}/")["Content-Security-Policy"]
+    assert f"form-action 'self' {pages};" in header and FAKE_LOGIN not in header
+    target = urlsplit(client.post(f"/consent/{consent.public_id}/start/")["Location"])
+    assert (f"{target.scheme}://{target.netloc}", target.path) == (pages, path)
+    assert microsoft.endpoints_for_customer(consent.customer).login_url == FAKE_LOGIN
+
+
+def test_the_sign_in_pages_address_setting_reaches_the_endpoints(settings: Any) -> None:
+    settings.PARTNER_APP_CLIENT_ID = "11111111-aaaa-bbbb-cccc-222222222222"
+    settings.PARTNER_APP_CLIENT_SECRET = "not-used"
+    settings.MICROSOFT_LOGIN_URL = "https://127.0.0.1:8443"
+    settings.MICROSOFT_LOGIN_BROWSER_URL = "http://127.0.0.1:8442/"
+    endpoints = microsoft.endpoints_for_customer(CustomerFactory())
+    assert endpoints.login_url == "https://127.0.0.1:8443"
+    assert endpoints.interactive_login_url == "http://127.0.0.1:8442"
+    settings.MICROSOFT_LOGIN_BROWSER_URL = ""
+    assert microsoft.endpoints_for_customer(CustomerFactory()).interactive_login_url == (
+        "https://127.0.0.1:8443"
+    )
 
 
 def test_v1_link_uses_the_defender_partner_form(staff_user: Any, partner_app: Any) -> None:

@@ -1,5 +1,9 @@
 """Onboarding in Chromium: staff register Contoso and copy the link; the customer's admin
 consents at the sandbox; the portal's real worker verifies and the customer turns active.
+
+The admin's browser is an ordinary one (no `ignore_https_errors`): the sandbox's consent
+and sign-in pages are served on plain HTTP at loopback, which it trusts, while the
+sandbox's HTTPS origin, signed by a CA the browser does not know, is refused.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tenants.demo import PortalDriver
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.browser]
@@ -51,14 +56,16 @@ def _register(page: Any, portal: Any, name: str, *, flow: str = "v2") -> str:
 def _consent_as_admin(
     browser: Any, link: str, admin_user: str, *, accept: bool, flow: str = "v2"
 ) -> Any:
-    """A separate browser context: the customer's admin has no portal session."""
-    context = browser.new_context(ignore_https_errors=True)
+    """A separate browser context: the customer's admin has no portal session. It trusts
+    what an ordinary browser trusts: the sandbox's pages are plain HTTP on loopback."""
+    context = browser.new_context()
     page = context.new_page()
     page.goto(link)
     assert "What" in page.inner_text("main") and "will not be able to do" in page.inner_text("main")
     assert "Sign in once more" in page.inner_text("#consent-steps")
     page.click("#consent-button")
     page.wait_for_selector("#username")  # the sandbox's sign-in page
+    assert page.url.startswith("http://127.0.0.1:")
     page.fill("#username", admin_user)
     page.click("#signin")
     page.wait_for_selector("#consent-form")
@@ -68,7 +75,7 @@ def _consent_as_admin(
         # Back at the portal, which sends the same browser to sign in at the tenant that
         # Microsoft reported: the ID token of that sign-in is what binds the tenant.
         page.wait_for_selector("#username")
-        assert "/oauth2/v2.0/authorize" in page.url
+        assert "/oauth2/v2.0/authorize" in page.url and page.url.startswith("http://127.0.0.1:")
         page.fill("#username", admin_user)
         page.click("#signin")
     page.wait_for_url("**/consent/callback/**")
@@ -140,3 +147,32 @@ def test_cancelled_consent_shows_the_decline_page_and_customer_stays_pending(
     assert staff.get_attribute("[data-status]", "data-status") == "pending_consent"
     assert "AADSTS65004" in staff.inner_text("main")
     staff_context.close()
+
+
+def test_a_demo_consent_link_opens_in_an_ordinary_browser_without_a_certificate_warning(
+    chromium: Any, portal_with_sandbox: Any, artifacts_dir: Path
+) -> None:
+    from playwright.sync_api import Error as BrowserError
+
+    portal = portal_with_sandbox
+    sandbox = portal.sandbox
+    tenant = sandbox.tenants[2]
+    # Registered as `make run`'s demo registers its customers, and the link it prints.
+    driver = PortalDriver(portal.url)
+    driver.sign_in(portal.admin_username, portal.admin_password)
+    customer_id, link = driver.register(
+        "Fabrikam", contact_name="Global administrator", contact_email=tenant["admin_user"],
+        expected_tenant=tenant["tenant_id"],
+    )  # fmt: skip
+
+    # This browser does not know the sandbox's CA: its HTTPS origin is refused...
+    context = chromium.new_context()
+    refused = context.new_page()
+    with pytest.raises(BrowserError, match="ERR_CERT_AUTHORITY_INVALID"):
+        refused.goto(sandbox.url + "/common/v2.0/.well-known/openid-configuration")
+    context.close()
+    # ...and the whole consent, sign-in included, never goes there.
+    admin = _consent_as_admin(chromium, link, tenant["admin_user"], accept=True)
+    assert "access approved" in admin.inner_text("main")
+    admin.screenshot(path=str(artifacts_dir / "onboarding-demo-link-plain-http.png"))
+    assert driver.wait_for_status(customer_id, ("active",), timeout=60) == "active"

@@ -101,7 +101,10 @@ class Command(BaseCommand):
                     expected_tenant=tenant["tenant_id"],
                 )
                 if index >= options["customers"]:
-                    self.stdout.write(f"Registered {tenant['name']}, left pending consent.")
+                    self.stdout.write(
+                        f"Registered {tenant['name']}, left pending consent. Its admin's link "
+                        f"(open it in any browser, sign in as {tenant['admin_user']}): {link}"
+                    )
                     continue
                 legacy = index >= legacy_from
                 if legacy:

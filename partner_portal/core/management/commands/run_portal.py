@@ -150,6 +150,9 @@ class Command(BaseCommand):
                         ca_file=config["ca_file"],
                     )
                     self.stdout.write(f"Sandbox (stand-in for Microsoft) at {config['login_url']}")
+                    pages = config.get("browser_login_url")
+                    if pages and pages != config["login_url"]:
+                        self.stdout.write(f"Its consent and sign-in pages (plain HTTP) at {pages}")
                     return
                 except (ValueError, KeyError, OSError):
                     pass

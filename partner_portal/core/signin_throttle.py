@@ -157,6 +157,11 @@ def throttle() -> SignInThrottle:
     )
 
 
+def local_password_allowed(username: str | None) -> bool:
+    """With LOCAL_PASSWORDS off, only the BREAK_GLASS_USERS sign in with a password."""
+    return settings.LOCAL_PASSWORDS or username in settings.BREAK_GLASS_USERS
+
+
 class ThrottledModelBackend(ModelBackend):
     """Django's user name and password check, refused outright while a pause lasts."""
 
@@ -174,6 +179,8 @@ class ThrottledModelBackend(ModelBackend):
         )
         if paused:
             raise PermissionDenied("sign-in paused")
+        if not local_password_allowed(username):
+            raise PermissionDenied("local passwords are off")
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 

@@ -68,7 +68,7 @@ class Group:
     object_id: str
     display_name: str
     members: list[str] = field(default_factory=list)
-    #: The portal role the demo maps this group to ("" for none).
+    #: What the portal's demo maps this group to: roles and teams, "|" between.
     portal_role: str = ""
 
     def as_json(self) -> dict[str, Any]:

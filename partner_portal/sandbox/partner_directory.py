@@ -22,8 +22,12 @@ from .model import seeded
 
 PARTNER_NAME = "Contoso Security Services"
 PARTNER_DOMAIN = "contososecurity.onmicrosoft.com"
-# (display name, portal role the demo maps it to)
-GROUPS = (("SOC analysts", "Analysts"), ("Portal admins", "Portal admins"), ("Onboarding", ""))
+# (display name, what the demo maps it to in the portal: roles and teams, "|" between)
+GROUPS = (
+    ("SOC analysts", "Analysts|SOC analysts"),
+    ("Portal admins", "Portal admins"),
+    ("Onboarding", "Onboarding staff"),
+)
 # (first, last, Global administrator, signs in with a second factor, groups)
 STAFF = (
     ("Dana", "Reyes", False, True, ("SOC analysts",)),

@@ -93,8 +93,11 @@ def apply_grant(
     teams_after = (teams_before - mapped_teams) | set(grant.teams)
     if (roles_before, teams_before) == (roles_after, teams_after):
         return False
-    wanted = list(Group.objects.filter(name__in=roles_after))
-    wanted += [Group.objects.get_or_create(name=name)[0] for name in sorted(teams_after)]
+    # Role groups come from a data migration; a team named in the mapping may not exist
+    # yet: made at the first sign-in that gives it (then Scopes can grant it customers).
+    wanted = [
+        Group.objects.get_or_create(name=name)[0] for name in sorted(roles_after | teams_after)
+    ]
     user.groups.set(wanted)
     if hasattr(user, "_portal_roles"):
         del user._portal_roles

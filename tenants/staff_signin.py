@@ -115,6 +115,12 @@ class StaffOutcome:
         return REFUSALS[self.reason][1] if self.reason else ""
 
 
+def signs_in_with_microsoft(user: User) -> bool:
+    """An account made by (and linked to) a Microsoft sign-in takes no password: a
+    password set later (a set-password link) would keep it open after its groups go."""
+    return StaffIdentity.objects.filter(user_id=user.pk).exists()
+
+
 def enabled() -> bool:
     return staff_directory.staff_directory() is not None
 

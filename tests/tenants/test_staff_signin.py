@@ -303,3 +303,16 @@ def test_a_local_account_of_the_same_name_is_never_taken_over(sb: SandboxProcess
     link = StaffIdentity.objects.get()
     assert link.user != local and link.user.username.startswith(upn + "~")
     assert user_roles(local) == frozenset(Role)
+
+
+def test_a_password_never_opens_an_account_microsoft_signs_in(sb: SandboxProcess) -> None:
+    _sign_in(Client(), sb, _upn(_partner(sb), "dana"))
+    user = StaffIdentity.objects.get().user
+    user.set_password("a-password-set-later-by-a-link")
+    user.save()
+    client = Client()
+    client.post(
+        "/accounts/login/",
+        {"username": user.username, "password": "a-password-set-later-by-a-link"},
+    )
+    assert "_auth_user_id" not in client.session

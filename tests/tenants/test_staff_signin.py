@@ -316,3 +316,12 @@ def test_a_password_never_opens_an_account_microsoft_signs_in(sb: SandboxProcess
         {"username": user.username, "password": "a-password-set-later-by-a-link"},
     )
     assert "_auth_user_id" not in client.session
+
+
+def test_the_portals_own_second_step_is_not_asked_of_a_microsoft_sign_in(
+    sb: SandboxProcess, settings: Any
+) -> None:
+    settings.REQUIRE_SECOND_FACTOR = True
+    client = Client()
+    _sign_in(client, sb, _upn(_partner(sb), "dana"))
+    assert client.get("/alerts/").status_code == 200

@@ -10,6 +10,7 @@ import base64
 import binascii
 import contextlib
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -120,6 +121,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Sessions signed in with Microsoft end when the person leaves the groups.
+    "tenants.staff_membership.StaffMembershipMiddleware",
     "partner_portal.core.second_factor.SecondFactorMiddleware",
     "partner_portal.core.preferences.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -142,6 +145,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "partner_portal.core.context_processors.portal",
                 "tenants.context_processors.graph_migration",
+                "tenants.context_processors.staff_signin",
             ],
         },
     },
@@ -391,6 +395,35 @@ REQUIRE_SECOND_FACTOR = env.bool("REQUIRE_SECOND_FACTOR", default=False)
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default=PARTNER_NAME)
 # Django admin lists authenticators without their secrets.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Staff sign in with their accounts in the partner's own Entra ID tenant
+# (tenants/staff_signin.py); without STAFF_SIGNIN_TENANT_ID, only with the sandbox's.
+STAFF_SIGNIN_TENANT_ID = env("STAFF_SIGNIN_TENANT_ID", default="").strip().lower()
+STAFF_SIGNIN_CLIENT_ID = env("STAFF_SIGNIN_CLIENT_ID", default="")
+STAFF_SIGNIN_CLIENT_SECRET = env("STAFF_SIGNIN_CLIENT_SECRET", default="")
+STAFF_SIGNIN_GROUPS = env("STAFF_SIGNIN_GROUPS", default="")
+STAFF_SIGNIN_REQUIRE_MFA = env.bool("STAFF_SIGNIN_REQUIRE_MFA", default=False)
+STAFF_SIGNIN_RECHECK_SECONDS = env.int("STAFF_SIGNIN_RECHECK_SECONDS", default=60)
+STAFF_SIGNIN_OFFLINE_GRACE_SECONDS = env.int("STAFF_SIGNIN_OFFLINE_GRACE_SECONDS", default=300)
+if STAFF_SIGNIN_TENANT_ID and not re.fullmatch(
+    r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", STAFF_SIGNIN_TENANT_ID
+):
+    raise ImproperlyConfigured("STAFF_SIGNIN_TENANT_ID must be the partner tenant's ID (a GUID).")
+if STAFF_SIGNIN_TENANT_ID and not STAFF_SIGNIN_GROUPS:
+    raise ImproperlyConfigured(
+        "STAFF_SIGNIN_TENANT_ID is set but STAFF_SIGNIN_GROUPS is empty: name the Entra groups "
+        "that give portal roles, e.g. STAFF_SIGNIN_GROUPS=<group object ID>=Analysts."
+    )
+for _entry in filter(None, (e.strip() for e in STAFF_SIGNIN_GROUPS.split(","))):
+    _key, _, _value = _entry.partition("=")
+    if not _key.strip() or not _value.strip(" |"):
+        raise ImproperlyConfigured(
+            f"STAFF_SIGNIN_GROUPS entry {_entry!r} is not '<group ID>=<role or team>'."
+        )
+if STAFF_SIGNIN_CLIENT_ID and not STAFF_SIGNIN_CLIENT_SECRET:
+    raise ImproperlyConfigured("STAFF_SIGNIN_CLIENT_ID is set: set STAFF_SIGNIN_CLIENT_SECRET too.")
+# Local user names and passwords: off leaves only the BREAK_GLASS_USERS.
+LOCAL_PASSWORDS = env.bool("LOCAL_PASSWORDS", default=True)
+BREAK_GLASS_USERS = env.list("BREAK_GLASS_USERS", default=[])
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -3,7 +3,9 @@
 Reads the partner app from settings (or, with none configured, from the sandbox's
 sandbox.json), and hands out per-process token providers, validators and API clients
 for a customer, the customer admin's sign-in, and looks up the tenant behind a domain.
-Nothing else in the Django code builds these or talks to Microsoft.
+The partner's own staff sign in through ``tenants/staff_directory.py``, which builds on
+the same providers and validators. Nothing else in the Django code builds these or
+talks to Microsoft.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class PartnerApp:
     graph_url: str = ""
     #: Where a person's browser signs in and consents; empty: ``login_url``.
     browser_login_url: str = ""
+    #: The sandbox's partner tenant, for staff sign-in: (tenant ID, STAFF_SIGNIN_GROUPS
+    #: as the demo maps its groups). None outside the sandbox.
+    sandbox_staff: tuple[str, str] | None = None
 
     @property
     def client_id(self) -> str:
@@ -123,6 +128,13 @@ def _from_sandbox(path: Path) -> PartnerApp:
     if cached and cached[0] == mtime:
         return cached[1]
     config = json.loads(path.read_text())
+    partner = config.get("partner_tenant") or None
+    staff = None
+    if partner:
+        groups = ",".join(
+            f"{g['object_id']}={g['portal_role']}" for g in partner["groups"] if g["portal_role"]
+        )
+        staff = (str(partner["tenant_id"]), groups)
     app = PartnerApp(
         credentials=AppCredentials(
             client_id=config["client_id"], client_secret=config["client_secret"]
@@ -134,6 +146,7 @@ def _from_sandbox(path: Path) -> PartnerApp:
         uses_sandbox=True,
         graph_url=config.get("graph_url", ""),
         browser_login_url=config.get("browser_login_url", ""),
+        sandbox_staff=staff,
     )
     _sandbox_cache[str(path)] = (mtime, app)
     return app
@@ -176,7 +189,7 @@ def tenant_id_for(expected_tenant: str, *, cloud: str) -> str:
         return guid
     app = partner_app()
     login_url = endpoints_for(cloud, login_url=app.login_url or None).login_url
-    return resolve_tenant_id(expected_tenant, login_url=login_url, session=_api_session(app))
+    return resolve_tenant_id(expected_tenant, login_url=login_url, session=api_session(app))
 
 
 def token_cache_backend() -> TokenCacheBackend:
@@ -194,26 +207,34 @@ def token_cache_backend() -> TokenCacheBackend:
 def token_provider(customer: Customer) -> TokenProvider:
     """This process's token provider for the customer's cloud."""
     app = partner_app()
-    endpoints = endpoints_for_customer(customer, app)
-    key = (app.client_id, endpoints.login_url, app.ca_file or "")
+    return provider_for(app.credentials, endpoints_for_customer(customer, app), app.ca_file)
+
+
+def provider_for(
+    credentials: AppCredentials, endpoints: Endpoints, ca_file: str | None
+) -> TokenProvider:
+    """This process's token provider for an app at a cloud's login host."""
+    key = (credentials.client_id, endpoints.login_url, ca_file or "")
     with _lock:
         provider = _providers.get(key)
-        if provider is None or provider.credentials != app.credentials:
-            provider = TokenProvider(
-                app.credentials, endpoints, token_cache_backend(), ca_file=app.ca_file
-            )
+        if provider is None or provider.credentials != credentials:
+            provider = TokenProvider(credentials, endpoints, token_cache_backend(), ca_file=ca_file)
             _providers[key] = provider
         return provider
 
 
 def token_validator(customer: Customer) -> TokenValidator:
     app = partner_app()
-    endpoints = endpoints_for_customer(customer, app)
-    key = (endpoints.login_url, app.ca_file or "")
+    return validator_for(endpoints_for_customer(customer, app), app.ca_file)
+
+
+def validator_for(endpoints: Endpoints, ca_file: str | None) -> TokenValidator:
+    """This process's validator of tokens issued at a cloud's login host."""
+    key = (endpoints.login_url, ca_file or "")
     with _lock:
         validator = _validators.get(key)
         if validator is None:
-            validator = TokenValidator(endpoints, make_session(app.ca_file))
+            validator = TokenValidator(endpoints, make_session(ca_file))
             _validators[key] = validator
         return validator
 
@@ -222,7 +243,7 @@ def admin_sign_in(customer: Customer) -> AdminSignIn:
     """The sign-in that proves which tenant a customer's admin belongs to (consent)."""
     app = partner_app()
     endpoints = endpoints_for_customer(customer, app)
-    return AdminSignIn(app.credentials, endpoints, token_validator(customer), _api_session(app))
+    return AdminSignIn(app.credentials, endpoints, token_validator(customer), api_session(app))
 
 
 def _limiter(limits: tuple[tuple[int, float], ...]) -> Limiter | None:
@@ -283,7 +304,7 @@ def _api_client(api: type[ClientT], customer: Customer, token_sources: list[str]
         endpoints,
         _tenant_id(customer),
         _token_source(customer, api.resource_for(endpoints), token_sources),
-        session=_api_session(app),
+        session=api_session(app),
         limiter=_limiter(api.limits),
     )
 
@@ -311,7 +332,7 @@ def _client_setup(customer: Customer) -> tuple[PartnerApp, Endpoints]:
     return app, endpoints_for_customer(customer, app)
 
 
-def _api_session(app: PartnerApp) -> requests.Session:
+def api_session(app: PartnerApp) -> requests.Session:
     """One keep-alive session per thread and CA file, reused across syncs."""
     sessions: dict[str, requests.Session] = _local.__dict__.setdefault("sessions", {})
     key = app.ca_file or ""

@@ -280,3 +280,27 @@ class AnalystScope(models.Model):
         who = self.user or self.group
         what = "all customers" if self.all_customers else str(self.customer)
         return f"{who} → {what}"
+
+
+class StaffIdentity(models.Model):
+    """The Microsoft Entra account a portal user signs in with (staff sign-in).
+
+    Keyed on the partner tenant and the account's object ID, which never change, and
+    never on a name or an e-mail address, which can be reused by another person.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_identity"
+    )
+    tenant_id = models.CharField(max_length=36)
+    object_id = models.CharField(max_length=36)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "object_id"], name="one_user_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_id}@{self.tenant_id}"

@@ -2,11 +2,17 @@
 
 from django.urls import path
 
-from tenants import people_views, views
+from tenants import people_views, staff_signin_views, views
 
 app_name = "tenants"
 
 urlpatterns = [
+    path("accounts/microsoft/", staff_signin_views.staff_signin_start, name="staff_signin"),
+    path(
+        "accounts/microsoft/callback/",
+        staff_signin_views.staff_signin_callback,
+        name="staff_signin_callback",
+    ),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_register, name="customer_register"),
     path(

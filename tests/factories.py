@@ -77,3 +77,14 @@ class PreferenceFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     time_zone = "Europe/Amsterdam"
+
+
+class StaffIdentityFactory(factory.django.DjangoModelFactory):
+    """A portal account linked to a Microsoft Entra account of the partner's tenant."""
+
+    class Meta:
+        model = "tenants.StaffIdentity"
+
+    user = factory.SubFactory(UserFactory)
+    tenant_id = "11111111-2222-4333-8444-555555555555"
+    object_id = factory.Sequence(lambda n: f"00000000-0000-4000-9000-{n:012d}")

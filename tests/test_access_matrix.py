@@ -339,6 +339,9 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "tenants:person_scope_revoke": ADMIN_POST,
     "alerts:sync_progress": STAFF_PAGE,
     "tenants:consent_callback": None,  # public; answers the missing parameters itself
+    # Public: nobody is signed in yet. Staff sign-in is not configured here, and says so.
+    "tenants:staff_signin": _row(404, 404, 404, 404, 404),
+    "tenants:staff_signin_callback": _row(404, 404, 404, 404, 404),
     "tenants:consent_landing": _row(200, 200, 200, 200, 200),
     "tenants:consent_start": _row(405, 405, 405, 405, 405),
     "notifications:channels": ANALYST_PAGE,

@@ -99,6 +99,7 @@ NOT_LISTS = {
     "tenants:person_create",  # its form is posted
     "tenants:customers_reconsent_email",  # POST only
     "tenants:consent_callback",  # Microsoft's redirect back, not a list
+    "tenants:staff_signin", "tenants:staff_signin_callback",  # staff sign-in, not lists
     # Notification settings: short lists without filters, and forms that are posted.
     "notifications:channels", "notifications:channel_create",
     "notifications:policies", "notifications:policy_create",

@@ -9,14 +9,16 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from partner_portal.core.http import client_ip
 from partner_portal.core.preferences import portal_zone_name, zone_names
-from partner_portal.core.signin_throttle import throttle
+from partner_portal.core.signin_throttle import local_password_allowed, throttle
 
 PAUSED = "paused"
+LOCAL_OFF = "local_passwords_off"
 
 
 class SignInForm(AuthenticationForm):
     """User name and password; while failed sign-ins have paused this account from this
-    address (or the address), says until when instead of checking the password."""
+    address (or the address), says until when instead of checking the password. With
+    LOCAL_PASSWORDS off, refuses every account but the break-glass ones, in words."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -25,6 +27,13 @@ class SignInForm(AuthenticationForm):
     }
 
     def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        if username and not local_password_allowed(username):
+            raise forms.ValidationError(
+                "Passwords are switched off on this portal: use Sign in with Microsoft. "
+                "Only the break-glass accounts sign in with a password.",
+                code=LOCAL_OFF,
+            )
         self._refuse_if_paused()
         try:
             return super().clean()

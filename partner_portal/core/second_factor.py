@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 NAME = "Authenticator app"
 # In the session: whether its person owed a code when it signed in ("owed" or "none").
 _STATE = "_portal_second_factor"
+_ELSEWHERE = "microsoft"
 
 
 class CodeRefused(ValueError):
@@ -162,6 +163,12 @@ def settle(request: HttpRequest) -> None:
     request.session[_STATE] = "none"
 
 
+def proven_elsewhere(request: HttpRequest) -> None:
+    """This session was signed in by Microsoft (staff sign-in), whose own rules (and
+    STAFF_SIGNIN_REQUIRE_MFA) decide the second factor: the portal asks for no code."""
+    request.session[_STATE] = _ELSEWHERE
+
+
 def _needs(request: HttpRequest) -> str | None:
     """Which second-factor page the signed-in request must see first, if any."""
     user: Any = request.user
@@ -173,6 +180,8 @@ def _needs(request: HttpRequest) -> str | None:
         request.session[_STATE] = state
     if state == "owed":
         return "second_factor_verify"
+    if state == _ELSEWHERE:
+        return None
     if settings.REQUIRE_SECOND_FACTOR and not has_second_factor(user):
         return "second_factor"
     return None

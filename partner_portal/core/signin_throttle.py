@@ -157,6 +157,17 @@ def throttle() -> SignInThrottle:
     )
 
 
+#: Checks that apps add (in their ``AppConfig.ready``) to refuse a password to accounts
+#: that sign in elsewhere: an account Microsoft signs in (tenants.staff_signin) keeps
+#: its access only while its Entra groups give it, which a password would bypass.
+PASSWORD_REFUSALS: list[Callable[[Any], bool]] = []
+
+
+def local_password_allowed(username: str | None) -> bool:
+    """With LOCAL_PASSWORDS off, only the BREAK_GLASS_USERS sign in with a password."""
+    return settings.LOCAL_PASSWORDS or username in settings.BREAK_GLASS_USERS
+
+
 class ThrottledModelBackend(ModelBackend):
     """Django's user name and password check, refused outright while a pause lasts."""
 
@@ -174,7 +185,12 @@ class ThrottledModelBackend(ModelBackend):
         )
         if paused:
             raise PermissionDenied("sign-in paused")
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        if not local_password_allowed(username):
+            raise PermissionDenied("local passwords are off")
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is not None and any(refuses(user) for refuses in PASSWORD_REFUSALS):
+            return None
+        return user
 
 
 def on_login_failed(

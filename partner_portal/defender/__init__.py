@@ -8,7 +8,8 @@ by capability:
   hosts) and ``http`` (sessions with a default timeout that ignore the environment);
 * onboarding a customer: ``consent`` (admin-consent links and callbacks),
   ``tenant_lookup`` (the tenant behind a domain) and ``signin`` (the customer admin's
-  sign-in that proves who consented);
+  sign-in that proves who consented, and the partner's staff signing in to the portal);
+* the partner's own staff: ``directory_groups`` (whether someone is still in a group);
 * tokens: ``credentials`` (the partner app's secret or certificate), ``token_cache``
   (cache backends shared across processes), ``tokens`` (app-only tokens per tenant)
   and ``validation`` (checking a token is what was asked for);
@@ -61,6 +62,7 @@ from .consent import (
     partner_consent_url,
 )
 from .credentials import AppCredentials, certificate_thumbprint
+from .directory_groups import MembershipUnknown, member_groups
 from .errors import (
     ApiError,
     DefenderError,
@@ -230,6 +232,7 @@ __all__ = [
     "MalformedResponse",
     "MalformedToken",
     "MdeClient",
+    "MembershipUnknown",
     "NotFound",
     "Observable",
     "ObservableKind",
@@ -273,6 +276,7 @@ __all__ = [
     "evidence_observables",
     "format_timestamp",
     "make_session",
+    "member_groups",
     "normalise_tenant_id",
     "parse_alert",
     "parse_cloud",

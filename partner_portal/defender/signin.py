@@ -19,6 +19,10 @@ Either way the answer is a :class:`SignedInUser`: the tenant (``tid``), who sign
 and the directory roles Microsoft says they hold (``wids``; the partner app must emit
 directory roles in its tokens). Whether they may bind the tenant is the caller's rule;
 :attr:`SignedInUser.can_grant_admin_consent` names the roles that can consent.
+
+The same sign-in, at the partner's own tenant, signs the partner's staff in to the
+portal: :class:`SignedInUser` then also carries their security groups (``groups``),
+app roles (``roles``) and how they proved who they are (``amr``).
 """
 
 from __future__ import annotations
@@ -86,6 +90,18 @@ class SignedInUser:
     #: Directory role template IDs from ``wids``; ``None`` when the token had no such
     #: claim (the app registration does not emit directory roles).
     directory_roles: frozenset[str] | None
+    #: Security group object IDs from ``groups``; ``None`` when the token had no such
+    #: claim (not emitted, or too many groups: Microsoft then names Graph instead).
+    groups: frozenset[str] | None = None
+    #: The app roles assigned to the person in the app's home tenant (``roles``).
+    app_roles: frozenset[str] = frozenset()
+    #: How the person proved who they are (``amr``: ``pwd``, ``mfa``, …).
+    auth_methods: frozenset[str] = frozenset()
+    display_name: str = ""
+
+    @property
+    def used_second_factor(self) -> bool:
+        return "mfa" in self.auth_methods
 
     @property
     def consent_admin_roles(self) -> tuple[str, ...]:
@@ -110,19 +126,24 @@ class SignInRequest:
         return f"SignInRequest(url=<{len(self.url)} chars>, flow=<kept>)"
 
 
+def _strings(value: Any, *, lower: bool = True) -> frozenset[str] | None:
+    """A list claim as a set of strings, or None when the claim is not a list."""
+    if not isinstance(value, list):
+        return None
+    return frozenset((v.lower() if lower else v) for v in value if isinstance(v, str))
+
+
 def _user_from(claims: Mapping[str, Any], tenant_id: str) -> SignedInUser:
-    raw_roles = claims.get("wids")
-    roles = (
-        frozenset(str(r).lower() for r in raw_roles if isinstance(r, str))
-        if isinstance(raw_roles, list)
-        else None
-    )
     username = claims.get("preferred_username") or claims.get("upn") or claims.get("email")
     return SignedInUser(
         tenant_id=tenant_id,
-        object_id=str(claims.get("oid") or ""),
+        object_id=str(claims.get("oid") or "").lower(),
         username=str(username or "")[:256],
-        directory_roles=roles,
+        directory_roles=_strings(claims.get("wids")),
+        groups=_strings(claims.get("groups")),
+        app_roles=_strings(claims.get("roles"), lower=False) or frozenset(),
+        auth_methods=_strings(claims.get("amr")) or frozenset(),
+        display_name=str(claims.get("name") or "")[:150],
     )
 
 

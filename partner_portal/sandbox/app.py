@@ -22,7 +22,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import alerts_api, graph_alerts_api, graph_incidents_api, hunting_api, incidents_api
+from . import (
+    alerts_api,
+    directory_api,
+    graph_alerts_api,
+    graph_incidents_api,
+    hunting_api,
+    incidents_api,
+)
 from .api import DefenderApi
 from .client_tokens import TokenEndpoint
 from .codes import AuthorizationCodes
@@ -46,6 +53,7 @@ API_MODULES: tuple[ModuleType, ...] = (
     graph_alerts_api,
     graph_incidents_api,
     hunting_api,
+    directory_api,
 )
 
 

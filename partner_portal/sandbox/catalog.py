@@ -97,6 +97,9 @@ GRAPH_ROLES = [
     "SecurityIncident.ReadWrite.All",
     "ThreatHunting.Read.All",
 ]
+# Graph's directory permissions the partner app holds in the partner's own tenant, to ask
+# whether a signed-in member of staff is still in their groups (never asked of customers).
+DIRECTORY_ROLES = ["GroupMember.Read.All", "Directory.Read.All"]
 # Which APIs a tenant's consent covers: the MDE/XDR APIs, Graph, or both (the default).
 CONSENT_SCOPES = ("both", "defender", "graph")
 

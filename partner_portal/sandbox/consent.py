@@ -121,12 +121,12 @@ class ConsentFlow:
     def _candidates(self, ctx: dict[str, Any]) -> list[tuple[Tenant, User]]:
         # Consent offers every account, also on a tenant-specific path, so that signing in
         # with the wrong directory's account (AADSTS50020) can be tried too. The OpenID
-        # Connect sign-in on a tenant path offers that tenant's accounts (the wrong
-        # directory's account can still be typed).
+        # Connect sign-in on a tenant path offers that tenant's accounts: a customer's, or
+        # the partner's own for its staff (the wrong directory's account can still be typed).
         tenants = list(self.sandbox.tenants.values())
         path = str(ctx.get("tenant_path"))
         if ctx.get("flow") == "signin" and path not in MULTI_TENANT_SEGMENTS:
-            tenants = [t for t in tenants if t.tenant_id == path]
+            tenants = [t for t in self.sandbox.all_tenants() if t.tenant_id == path]
         return [(t, u) for t in tenants for u in t.users]
 
     def sign_in_page(self, ctx: dict[str, Any], error: str | None = None) -> Response:
@@ -136,6 +136,10 @@ class ConsentFlow:
         picks = []
         for n, (tenant, user) in enumerate(self._candidates(ctx)):
             role = "Global administrator" if user.admin else "User"
+            if tenant.groups:
+                groups = [g.display_name for g in tenant.groups if user.object_id in g.members]
+                factor = "MFA" if user.mfa else "password only"
+                role += f" ({', '.join(groups) or 'no groups'}; {factor})"
             picks.append(
                 '<li><form method="post" action="/common/login">'
                 f'<input type="hidden" name="ctx" value="{packed}">'
@@ -322,7 +326,7 @@ class ConsentFlow:
         if not upn:
             return self.sign_in_page(ctx)
         found: tuple[Tenant, User] | None = None
-        for tenant in list(self.sandbox.tenants.values()):
+        for tenant in self.sandbox.all_tenants():
             for user in tenant.users:
                 if user.upn.lower() == upn.lower():
                     found = (tenant, user)

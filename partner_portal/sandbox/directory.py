@@ -1,5 +1,6 @@
-"""The directory the sandbox plays: the partner app's registration details and the
-customer tenants, each with its users, its consent and its Defender data.
+"""The directory the sandbox plays: the partner app's registration details, the
+customer tenants, each with its users, its consent and its Defender data, and the
+partner's own tenant with its staff and their security groups (``partner_tenant.py``).
 
 These are plain records. Every change to them goes through :class:`state.Sandbox`, which
 owns the locks and saves what changed (``persistence.py``).
@@ -13,11 +14,18 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import APP_PERMISSIONS, GRAPH_ROLES, MDE_ROLES, XDR_ROLES, roles_in_scope
+from .catalog import (
+    APP_PERMISSIONS,
+    DIRECTORY_ROLES,
+    GRAPH_ROLES,
+    MDE_ROLES,
+    XDR_ROLES,
+    roles_in_scope,
+)
 from .model import TenantData
 
 APP_DISPLAY_NAME = "Partner Portal"
-KNOWN_ROLES = frozenset(MDE_ROLES + XDR_ROLES + GRAPH_ROLES)
+KNOWN_ROLES = frozenset(MDE_ROLES + XDR_ROLES + GRAPH_ROLES + DIRECTORY_ROLES)
 
 
 def new_client_secret() -> str:
@@ -40,6 +48,8 @@ class User:
     display_name: str
     admin: bool
     object_id: str
+    #: Signs in with a second factor: its tokens' ``amr`` then carries ``mfa``.
+    mfa: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +57,26 @@ class User:
             "display_name": self.display_name,
             "admin": self.admin,
             "object_id": self.object_id,
+            "mfa": self.mfa,
+        }
+
+
+@dataclass
+class Group:
+    """A security group of a tenant and its members' object IDs."""
+
+    object_id: str
+    display_name: str
+    members: list[str] = field(default_factory=list)
+    #: What the portal's demo maps this group to: roles and teams, "|" between.
+    portal_role: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "object_id": self.object_id,
+            "display_name": self.display_name,
+            "members": list(self.members),
+            "portal_role": self.portal_role,
         }
 
 
@@ -73,6 +103,18 @@ class Tenant:
     changed: set[str] = field(default_factory=set)
     added: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+    #: Security groups; only the partner's own tenant has any. Its sign-ins then carry
+    #: the ``groups`` claim (the app's ``groupMembershipClaims`` is ``SecurityGroup``).
+    groups: list[Group] = field(default_factory=list)
+
+    def groups_of(self, user: User) -> list[str]:
+        """Object IDs of the groups ``user`` is a member of."""
+        return [g.object_id for g in self.groups if user.object_id in g.members]
+
+    def user(self, key: str) -> User | None:
+        """The user with this object ID or user principal name (case-insensitive)."""
+        wanted = key.lower()
+        return next((u for u in self.users if wanted in {u.object_id.lower(), u.upn.lower()}), None)
 
     def requested_roles(self) -> list[str]:
         """What an admin's consent grants now: the consent set within the consent scope."""

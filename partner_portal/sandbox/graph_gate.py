@@ -58,8 +58,11 @@ class GraphApi(DefenderApi):
 
     @staticmethod
     def resource_path(path: str) -> str:
-        """``/v1.0/security/alerts_v2/ID`` → ``alerts_v2/ID``; other paths match nothing."""
+        """``/v1.0/security/alerts_v2/ID`` → ``alerts_v2/ID``; ``/v1.0/users/ID/…`` stays
+        ``users/ID/…`` (``directory_api.py``); other paths match nothing."""
         parts = [p for p in path.split("/") if p]
+        if len(parts) >= 3 and parts[0] == "v1.0" and parts[1].lower() == "users":
+            return "/".join(["users", *parts[2:]])
         if len(parts) < 3 or parts[0] != "v1.0" or parts[1].lower() != "security":
             return ""
         return "/".join(parts[2:])

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from .catalog import GRAPH_ROLES, MDE_ROLES, XDR_ROLES
+from .catalog import DIRECTORY_ROLES, GRAPH_ROLES, MDE_ROLES, XDR_ROLES
 from .directory import Tenant, User
 from .state import Sandbox
 from .web import Request, Response, json_response
@@ -50,7 +50,7 @@ RESOURCES = {
 ROLES_OF_AUDIENCE = {
     MDE_AUDIENCE: set(MDE_ROLES),
     XDR_AUDIENCE: set(XDR_ROLES),
-    GRAPH_AUDIENCE: set(GRAPH_ROLES),
+    GRAPH_AUDIENCE: set(GRAPH_ROLES + DIRECTORY_ROLES),
 }
 TOKEN_LIFETIME = 3600
 BACKDATE = 300  # seconds by which iat and nbf precede the moment of issue

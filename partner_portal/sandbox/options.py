@@ -13,6 +13,9 @@ from .faults import PROFILES
 DEFAULT_REDIRECT_URIS = [
     "http://127.0.0.1:8000/consent/callback/",
     "http://localhost:8000/consent/callback/",
+    # Staff signing in to the portal with their partner-tenant accounts.
+    "http://127.0.0.1:8000/accounts/microsoft/callback/",
+    "http://localhost:8000/accounts/microsoft/callback/",
 ]
 
 

@@ -22,7 +22,8 @@ learn from a signed ID token which tenant the admin belongs to (the consent redi
    :meth:`SignInFlow.token_answer` for the body. The body holds a Graph delegated access
    token, an ID token signed like every sandbox token (``aud`` the client, ``iss`` the
    tenant's v2 issuer, ``nonce`` verbatim, ``tid``, ``oid``, pairwise ``sub``,
-   ``preferred_username``, ``wids``), a refresh token when ``offline_access`` was asked
+   ``preferred_username``, ``wids``, ``amr``; in the partner's own tenant also
+   ``groups``), a refresh token when ``offline_access`` was asked
    and ``client_info`` when the token request asks for it.
 """
 
@@ -243,6 +244,12 @@ class SignInFlow:
         }
         if grant.nonce is not None:
             claims["nonce"] = grant.nonce
+        # How the person proved who they are: a password, and a second factor for users
+        # configured with one.
+        claims["amr"] = ["pwd", "mfa"] if user.mfa else ["pwd"]
+        if tenant.groups:
+            # The partner's own tenant: its app registration emits security groups.
+            claims["groups"] = tenant.groups_of(user)
         return claims
 
     def token_answer(self, grant: CodeGrant, form: dict[str, str], appidacr: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from .directory import Tenant, User, new_client_secret
 from .generator import arrival, generate_tenant, random_update, tenant_identity
 from .model import Alert, format_ticks, now_ticks, seeded
 from .options import Options
+from .partner_directory import new_partner_tenant, partner_public, partner_record, restore_partner
 from .persistence import read_state, restore_tenant, tenant_record, write_state
 from .pki import Pki
 
@@ -40,6 +41,8 @@ class Sandbox:
         self.lock = threading.RLock()
         self._save_lock = threading.Lock()
         self.tenants: dict[str, Tenant] = {}
+        # The partner's own tenant (its staff and their groups); never a customer.
+        self.partner: Tenant | None = None
         self.client_id = ""
         self.client_secret = ""
         self.secret_expired = False
@@ -74,6 +77,10 @@ class Sandbox:
             self.seed = saved["seed"]
             self.anchor = saved["anchor"]
             saved_tenants = saved["tenants"]
+            if saved.get("partner"):
+                self.partner = restore_partner(saved["partner"])
+        if self.partner is None:
+            self.partner = new_partner_tenant(self.seed)
         for record in saved_tenants:
             tenant = restore_tenant(record, self._generate)
             self.tenants[tenant.tenant_id] = tenant
@@ -121,6 +128,7 @@ class Sandbox:
             },
             "redirect_uris": list(self.redirect_uris),
             "tenants": [t.public() for t in self.tenants.values()],
+            "partner_tenant": partner_public(self.partner) if self.partner else None,
         }
 
     def save_now(self) -> None:
@@ -140,6 +148,7 @@ class Sandbox:
                     "secret_expired": self.secret_expired,
                     "form_key": self.form_key.hex(),
                     "tenants": [tenant_record(t) for t in tenants],
+                    "partner": partner_record(self.partner) if self.partner else None,
                 }
                 config = self.public_config()
             write_state(self.state_dir, state, config)
@@ -204,10 +213,26 @@ class Sandbox:
             tenant = self.tenants.get(key)
             if tenant is not None:
                 return tenant
-            for candidate in self.tenants.values():
+            for candidate in self.all_tenants():
                 if candidate.domain.lower() == key or candidate.tenant_id.lower() == key:
                     return candidate
         return None
+
+    def all_tenants(self) -> list[Tenant]:
+        """The customer tenants and the partner's own."""
+        with self.lock:
+            return [*self.tenants.values(), *([self.partner] if self.partner else [])]
+
+    def set_membership(self, tenant: Tenant, group_id: str, user: User, member: bool) -> None:
+        """Add ``user`` to the group (or take them out); the next question to Graph and
+        the next sign-in see it."""
+        with self.lock:
+            group = next(g for g in tenant.groups if g.object_id == group_id)
+            if member and user.object_id not in group.members:
+                group.members.append(user.object_id)
+            elif not member and user.object_id in group.members:
+                group.members.remove(user.object_id)
+        self.save_now()
 
     def add_tenant(
         self,

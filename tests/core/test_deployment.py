@@ -157,6 +157,12 @@ def test_every_setting_read_from_the_environment_is_documented_in_the_readme() -
         ({"RETAIN_SYNC_RUNS": "0"}, "RETAIN_SYNC_RUNS must be 1 or more (it is 0)"),
         ({"RETAIN_ALERTS_DAYS": "-1"}, "RETAIN_ALERTS_DAYS must be 0 or more"),
         ({"RETENTION_HOUR_UTC": "24"}, "RETENTION_HOUR_UTC must be an hour, 0 to 23"),
+        ({"STAFF_SIGNIN_TENANT_ID": "contoso"}, "must be the partner tenant's ID (a GUID)"),
+        (
+            {"STAFF_SIGNIN_TENANT_ID": "11111111-2222-4333-8444-555555555555"},
+            "STAFF_SIGNIN_GROUPS is empty",
+        ),
+        ({"STAFF_SIGNIN_GROUPS": "Analysts"}, "is not '<group ID>=<role or team>'"),
     ],
 )
 def test_an_unknown_default_cloud_or_region_or_a_retention_out_of_range_is_refused(

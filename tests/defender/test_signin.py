@@ -222,3 +222,25 @@ def test_the_partner_links_code_errors_are_typed() -> None:
 
 def test_private_key_helper_is_pem() -> None:
     assert private_pem(KEY).startswith("-----BEGIN")
+
+
+@responses.activate
+def test_a_staff_sign_in_carries_groups_app_roles_and_how_they_signed_in() -> None:
+    client, flow, nonce = begun()
+    group = "AAAAAAAA-1111-4222-8333-444444444444"
+    token = id_token(
+        nonce, groups=[group], roles=["Portal.Admin"], amr=["pwd", "mfa"], name="Dana Reyes"
+    )
+    responses.add(responses.POST, TOKEN_URL, json=code_answer(token))
+    user = client.finish(tenant_id=TENANT, flow=flow, response={"code": "c", "state": "the-state"})
+    assert user.groups == frozenset({group.lower()}) and user.app_roles == {"Portal.Admin"}
+    assert user.used_second_factor and user.display_name == "Dana Reyes"
+
+
+@responses.activate
+def test_a_token_that_lists_no_groups_says_so_and_a_password_alone_is_no_second_factor() -> None:
+    client, flow, nonce = begun()
+    token = id_token(nonce, amr=["pwd"], roles=[])
+    responses.add(responses.POST, TOKEN_URL, json=code_answer(token))
+    user = client.finish(tenant_id=TENANT, flow=flow, response={"code": "c", "state": "the-state"})
+    assert user.groups is None and not user.used_second_factor and user.app_roles == frozenset()

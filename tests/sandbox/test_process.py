@@ -47,7 +47,7 @@ def test_sandbox_json_has_exactly_the_documented_keys(sandbox: SandboxProcess) -
     config = json.loads((sandbox.state_dir / "sandbox.json").read_text())
     assert set(config) == {
         "login_url", "browser_login_url", "api_url", "xdr_api_url", "graph_url", "ca_file",
-        "client_id", "client_secret", "certificate", "redirect_uris", "tenants",
+        "client_id", "client_secret", "certificate", "redirect_uris", "tenants", "partner_tenant",
     }  # fmt: skip
     assert config["login_url"] == config["api_url"] == config["xdr_api_url"] == sandbox.url
     assert config["browser_login_url"].startswith("http://127.0.0.1:")
@@ -58,7 +58,9 @@ def test_sandbox_json_has_exactly_the_documented_keys(sandbox: SandboxProcess) -
     assert Path(config["ca_file"]).exists()
     assert "http://127.0.0.1:8000/consent/callback/" in config["redirect_uris"]
     assert "http://localhost:8000/consent/callback/" in config["redirect_uris"]
+    assert "http://127.0.0.1:8000/accounts/microsoft/callback/" in config["redirect_uris"]
     assert len(config["tenants"]) == 3
+    assert set(config["partner_tenant"]) == {"tenant_id", "name", "domain", "groups", "users"}
     for tenant in config["tenants"]:
         assert set(tenant) == {"tenant_id", "name", "domain", "admin_user", "consented", "roles"}
         assert tenant["admin_user"].endswith("@" + tenant["domain"])

@@ -97,3 +97,41 @@ def test_seed_demo_onboards_through_the_same_flow(portal_with_sandbox: Any) -> N
     staff = _staff(portal)
     customers = staff.session.get(f"{portal.url}/customers/").text
     assert customers.count("legacy-api") == 1 and legacy.split(":")[0] in customers
+    # Staff sign in with Microsoft too: the sandbox's partner tenant, its SOC group giving
+    # the analyst role and the team that seed_demo granted the demo customers.
+    assert "Staff who sign in with Microsoft" in result.stdout
+    listed = (Path(portal.data_dir) / "demo-microsoft-staff.txt").read_text()
+    dana = next(line.split()[0] for line in listed.splitlines() if line.startswith("dana."))
+    analyst = _microsoft_sign_in(portal, dana)
+    assert analyst.get(f"{portal.url}/customers/", timeout=30).status_code == 403
+    assert analyst.get(f"{portal.url}/alerts/", timeout=30).status_code == 200
+    rows = analyst.get(f"{portal.url}/alerts/export.json", timeout=30).json()
+    assert {row["customer"] for row in rows} <= {line.split(":")[0] for line in result.stdout
+                                                  .splitlines() if ": active" in line}  # fmt: skip
+
+
+def _microsoft_sign_in(portal: Any, upn: str) -> Any:
+    """Sign in at the running portal with Microsoft (the sandbox) as ``upn``."""
+    import html
+    from urllib.parse import urljoin
+
+    import requests
+
+    from tenants.demo import CTX_INPUT
+
+    browser = requests.Session()
+    browser.trust_env = False
+    assert 'id="sign-in-microsoft"' in browser.get(f"{portal.url}/accounts/login/").text
+    start = browser.get(f"{portal.url}/accounts/microsoft/", allow_redirects=False, timeout=30)
+    assert start.status_code == 302, start.text[-300:]
+    page = browser.get(start.headers["Location"], verify=portal.sandbox.ca_file, timeout=30)
+    ctx = CTX_INPUT.search(page.text)
+    assert ctx, page.text[-300:]
+    answer = browser.post(
+        urljoin(page.url, "/common/login"),
+        data={"ctx": html.unescape(ctx.group(1)), "login": upn},
+        verify=portal.sandbox.ca_file, allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    back = browser.get(answer.headers["Location"], allow_redirects=False, timeout=30)
+    assert back.status_code == 302 and back.headers["Location"] == "/", back.text[-500:]
+    return browser

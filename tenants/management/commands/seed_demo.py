@@ -5,6 +5,10 @@ partner app asked for Microsoft Graph: to the Defender for Endpoint and XDR APIs
 They stay on those APIs (banner, "legacy API" marks, re-consent link) until their admin
 follows a new consent link; the sandbox's app then asks for Graph too, as a partner app
 that has added the Graph permissions does, so that consent moves the customer to Graph.
+
+Staff also sign in with Microsoft, at the sandbox's partner tenant: its groups give the
+roles (SOC analysts: Analysts and the team "SOC analysts", which is granted the demo
+customers here), and the accounts are listed in ``data/demo-microsoft-staff.txt``.
 """
 
 from __future__ import annotations
@@ -22,9 +26,36 @@ from django.core.management.base import BaseCommand, CommandError
 
 from partner_portal.core.access import Role
 from tenants.demo import DemoFlowError, PortalDriver
-from tenants.models import Customer
+from tenants.models import AnalystScope, Customer
 
 DEMO_STAFF = "onboarding"
+SOC_TEAM = "SOC analysts"  # the team the sandbox's SOC group gives (partner_directory.py)
+
+
+def _microsoft_staff(config: dict[str, Any], customers: list[int]) -> list[str]:
+    """Grant the SOC team the demo customers; describe the partner tenant's staff."""
+    partner = config.get("partner_tenant")
+    if not partner:
+        return []
+    team, _ = Group.objects.get_or_create(name=SOC_TEAM)
+    for customer_id in customers:
+        AnalystScope.objects.get_or_create(group=team, customer_id=customer_id)
+    roles = {
+        g["display_name"]: g["portal_role"].replace("|", " + team ") for g in partner["groups"]
+    }
+    lines = []
+    for user in partner["users"]:
+        gives = "; ".join(roles[g] for g in user["groups"] if roles.get(g)) or "refused"
+        factor = "password + MFA" if user["mfa"] else "password only"
+        lines.append(f"{user['upn']}  groups: {', '.join(user['groups']) or 'none'}  "
+                     f"({factor}) -> {gives}")  # fmt: skip
+    path = Path(settings.DATA_DIR) / "demo-microsoft-staff.txt"
+    path.write_text(
+        "Sign in with Microsoft (the sandbox's partner tenant; no password is asked):\n"
+        + "\n".join(lines) + "\n"
+    )  # fmt: skip
+    path.chmod(0o600)
+    return lines
 
 
 def _demo_staff_credentials() -> tuple[str, str]:
@@ -130,3 +161,8 @@ class Command(BaseCommand):
                     raise CommandError(f"Verification of {name} failed; see its customer page.")
         except DemoFlowError as exc:
             raise CommandError(f"The demo flow stopped: {exc}") from exc
+        staff = _microsoft_staff(config, [customer_id for customer_id, _, _ in activated])
+        if staff:
+            self.stdout.write("Staff who sign in with Microsoft (data/demo-microsoft-staff.txt):")
+            for line in staff:
+                self.stdout.write(f"  {line}")

@@ -7,10 +7,14 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
+        from partner_portal.alerts.list_notes import register_row_notes
         from partner_portal.alerts.sync.stored import register_store_listener
+        from partner_portal.notifications import sla_list
         from partner_portal.notifications.outbox import LISTENER, record_stored
         from partner_portal.notifications.senders import hide_request_paths_in_logs
 
         # The sync (alerts) tells us what it stored without importing us.
         register_store_listener(LISTENER, record_stored)
+        # The alert list (alerts) shows each open alert's SLA timer.
+        register_row_notes(sla_list.NAME, sla_list.sla_notes)
         hide_request_paths_in_logs()

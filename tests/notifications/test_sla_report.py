@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from partner_portal.notifications import sla
+from partner_portal.notifications.models import SlaGoal
 from tenants.models import Customer
 from tests.alerts.factories import AlertFactory, CustomerFactory
 from tests.notifications.factories import AlertAcknowledgementFactory, SlaGoalFactory
@@ -147,3 +148,27 @@ def test_staff_set_the_customers_time_zone_on_its_edit_form(
     assert customer.time_zone == "Europe/Paris"
     bad = staff.post(url, {**form, "time_zone": "Mars/Olympus"})
     assert bad.status_code == 200 and "Select a valid choice" in bad.content.decode()
+
+
+def test_an_admin_sets_business_hours_holidays_and_a_warning_on_a_goal(
+    admin_client_portal: Client,
+) -> None:
+    url = reverse("notifications:sla_goal_save")
+    form = {"severity": "High", "acknowledge_minutes": "60", "business_days": ["0", "1", "2",
+            "3", "4"], "start_hour": "8", "end_hour": "18",
+            "holidays": "2026-12-25, 2026-12-26", "warn_percent": "80"}  # fmt: skip
+    assert admin_client_portal.post(url, form).status_code == 302
+    goal = SlaGoal.objects.get()
+    assert (goal.business_days, goal.start_hour, goal.end_hour) == ([0, 1, 2, 3, 4], 8, 18)
+    assert (goal.holidays, goal.warn_fraction) == (["2026-12-25", "2026-12-26"], 0.8)
+    page = admin_client_portal.get(reverse("notifications:sla")).content.decode()
+    assert "Mon, Tue, Wed, Thu, Fri 08:00-18:00, 2 holiday(s)" in page
+    assert "at 80 %" in page
+
+    bad = admin_client_portal.post(url, {**form, "holidays": "25/12"})
+    assert bad.status_code == 400 and "“25/12” is not a date like 2026-12-25." in (
+        bad.content.decode()
+    )
+    backwards = admin_client_portal.post(url, {**form, "start_hour": "18", "end_hour": "8"})
+    assert backwards.status_code == 400
+    assert "Business hours must end after they start." in backwards.content.decode()

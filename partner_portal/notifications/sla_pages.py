@@ -102,6 +102,12 @@ def sla_overview(*, user: User | AnonymousUser) -> Overview:
     return Overview(list(rows.values()), now, truncated)
 
 
+def _watch_open(severity: str) -> None:
+    from partner_portal.notifications import tasks
+
+    tasks.sla_watch_open.delay(severity)
+
+
 def _key(alert: Alert) -> tuple[int, str]:
     return (alert.customer_id, alert.alert_id)
 
@@ -138,6 +144,7 @@ def sla_goal_save(
     goal.changed_at = timezone.now()
     goal.save()
     sla_watch.look_again()
+    transaction.on_commit(lambda: _watch_open(severity))
     audit_record(
         action="notifications.sla_goal_set",
         customer=None,

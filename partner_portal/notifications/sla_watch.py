@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
@@ -90,9 +90,40 @@ def watch_stored(*, customer_id: int, alert_ids: Iterable[str]) -> None:
         )
 
 
-def look_again() -> int:
-    """Make every watched alert due now (after a goal changed)."""
-    return SlaWatch.objects.update(next_check_at=timezone.now())
+def look_again(*, customer_id: int | None = None) -> int:
+    """Make every watched alert (of one customer, or of all) due now: after a goal or
+    a customer's time zone changed."""
+    watches = SlaWatch.objects.all()
+    if customer_id is not None:
+        watches = watches.filter(customer_id=customer_id)
+    return watches.update(next_check_at=timezone.now())
+
+
+def watch_open_alerts(*, severity: str, chunk: int = 2000) -> int:
+    """Watch every open alert of `severity` not watched yet (after a goal for it was
+    set: alerts stored before any goal existed have no check). Run by a task, since it
+    reads all open alerts of the severity once; the number of checks added."""
+    now = timezone.now()
+    added = 0
+    batch: list[SlaWatch] = []
+    watched = SlaWatch.objects.filter(
+        customer_id=OuterRef("customer_id"), alert_id=OuterRef("alert_id")
+    )
+    open_alerts = (
+        Alert.objects.filter(severity=severity)
+        .exclude(status__iexact=sla.RESOLVED)
+        .exclude(Exists(watched))
+        .values_list("customer_id", "alert_id")
+        .order_by()
+    )
+    for customer_id, alert_id in open_alerts.iterator(chunk_size=chunk):
+        batch.append(SlaWatch(customer_id=customer_id, alert_id=alert_id, next_check_at=now))
+        if len(batch) >= chunk:
+            added += len(SlaWatch.objects.bulk_create(batch, ignore_conflicts=True))
+            batch = []
+    if batch:
+        added += len(SlaWatch.objects.bulk_create(batch, ignore_conflicts=True))
+    return added
 
 
 # --- the sweep -----------------------------------------------------------------------------------

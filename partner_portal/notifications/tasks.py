@@ -45,3 +45,9 @@ def resolve_suppressed(hit_id: int) -> str:
 def sla_sweep() -> int:
     """Beat runs this every minute: tell of the SLA warnings and breaches now due."""
     return sla_watch.sweep()
+
+
+@shared_task(name="notifications.sla_watch_open", time_limit=600, soft_time_limit=550)
+def sla_watch_open(severity: str) -> int:
+    """After a goal for `severity` was set: watch its open alerts not watched yet."""
+    return sla_watch.watch_open_alerts(severity=severity)

@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
 from partner_portal.defender import parse_alert
-from partner_portal.notifications import sla_watch
+from partner_portal.notifications import sla_watch, tasks
 from partner_portal.notifications.models import Notification, SlaWatch
 from tenants.models import Customer
 from tests.notifications.conftest import drain
@@ -151,3 +153,33 @@ def test_a_sweep_with_nothing_due_reads_nothing_else(
     sla_watch.sweep()
     with django_assert_max_num_queries(4):
         assert sla_watch.sweep() == 0  # nothing due: one read of the index, nothing else
+
+
+def test_a_new_goal_watches_the_open_alerts_stored_before_it(
+    customer: Customer, admin_client_portal: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    stored(customer, "da-sla-old", created_minutes_ago=30)
+    stored(customer, "da-sla-low", created_minutes_ago=30, severity="Low")
+    stored(customer, "da-sla-closed", created_minutes_ago=30, status="Resolved")
+    assert not SlaWatch.objects.exists()  # no goal yet: nothing to watch
+    form = {"severity": "High", "acknowledge_minutes": "15"}
+    with django_capture_on_commit_callbacks() as queued:
+        assert admin_client_portal.post(reverse("notifications:sla_goal_save"), form).status_code
+    assert queued, "saving a goal queues the task that watches its open alerts"
+    assert tasks.sla_watch_open.apply(args=("High",)).get() == 1  # what the worker runs
+    assert list(SlaWatch.objects.values_list("alert_id", flat=True)) == ["da-sla-old"]
+    assert tasks.sla_watch_open.apply(args=("High",)).get() == 0
+
+
+def test_a_customers_new_time_zone_makes_its_alerts_due_again(
+    customer: Customer, staff_client: Client
+) -> None:
+    SlaGoalFactory(severity="High", acknowledge_minutes=600, resolve_minutes=None)
+    stored(customer, "da-sla-zone", created_minutes_ago=1)
+    sla_watch.sweep()
+    assert SlaWatch.objects.get().next_check_at > timezone.now()
+    form = {"display_name": "Contoso", "cloud": "commercial", "collect_alerts": "on",
+            "sync_interval_seconds": "60", "time_zone": "Asia/Tokyo"}  # fmt: skip
+    url = reverse("tenants:customer_edit", args=[customer.pk])
+    assert staff_client.post(url, form).status_code == 302
+    assert SlaWatch.objects.get().next_check_at <= timezone.now()

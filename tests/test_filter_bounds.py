@@ -28,7 +28,7 @@ from partner_portal.alerts.incident_filters import IncidentFilterForm, IncidentL
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import BIGINT_MAX
 from partner_portal.correlation.views import WindowForm
-from partner_portal.notifications.forms import SlaReportForm
+from partner_portal.notifications.sla_forms import SlaReportForm
 from tenants.forms import AuditFilterForm, CustomerFilterForm
 from tenants.people_forms import PersonFilterForm
 from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.exports import export_response
 from partner_portal.notifications import sla_pages, sla_report
-from partner_portal.notifications.forms import SlaGoalForm, SlaReportForm
 from partner_portal.notifications.models import SlaGoal
+from partner_portal.notifications.sla_forms import SlaGoalForm, SlaReportForm
 
 
 @require_roles(Role.ANALYST, Role.ADMIN)

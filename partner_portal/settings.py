@@ -355,6 +355,11 @@ CELERY_BEAT_SCHEDULE["deliver-due-notifications"] = {
     "task": "notifications.deliver_due",
     "schedule": env.float("NOTIFY_SWEEP_SECONDS", default=15.0),
 }
+# How often beat looks for alerts that crossed an SLA goal's warning share or due time.
+CELERY_BEAT_SCHEDULE["sla-warnings"] = {
+    "task": "notifications.sla_sweep",
+    "schedule": env.float("SLA_SWEEP_SECONDS", default=60.0),
+}
 
 # A consent link works for this many days; the state of one click on it for this long.
 CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)

@@ -16,6 +16,7 @@ from tenants.models import (
     Customer,
     CustomerStatus,
     RegionChoice,
+    time_zone_names,
 )
 from tenants.selectors import tenant_holder
 
@@ -46,16 +47,28 @@ class CustomerForm(forms.Form):
     sync_interval_seconds = forms.IntegerField(
         label="Sync every (seconds)", min_value=30, max_value=3600, initial=60
     )
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        initial="UTC",
+        required=False,
+        help_text="SLA goals with business hours count them in this zone (UTC if none).",
+    )
 
     def __init__(self, *args: Any, instance: Customer | None = None, **kwargs: Any) -> None:
         self.instance = instance
         super().__init__(*args, **kwargs)
+        zone_field = self.fields["time_zone"]
+        assert isinstance(zone_field, forms.ChoiceField)
+        zone_field.choices = [(name, name) for name in time_zone_names()]
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()
         if not name:
             raise forms.ValidationError("Enter the customer's name.")
         return name
+
+    def clean_time_zone(self) -> str:
+        return str(self.cleaned_data.get("time_zone") or "UTC")
 
     def clean_expected_tenant(self) -> str:
         value = self.cleaned_data["expected_tenant"].strip()

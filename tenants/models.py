@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -57,6 +59,16 @@ class ConsentFlow(models.TextChoices):
     V1 = "v1", "Defender partner link"
 
 
+def time_zone_names() -> list[str]:
+    """The IANA zone names this machine knows, sorted."""
+    return sorted(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a known time zone (e.g. Europe/Paris).")
+
+
 class Customer(models.Model):
     """A customer organisation whose Defender data the partner collects."""
 
@@ -103,6 +115,11 @@ class Customer(models.Model):
     last_error_code = models.CharField(max_length=64, blank=True)
     last_error_message = models.TextField(blank=True)
     sync_interval_seconds = models.PositiveIntegerField(default=60)
+    #: The customer's IANA time zone: SLA business hours are counted in it.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="SLA business hours are counted in this zone.",
+    )  # fmt: skip
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

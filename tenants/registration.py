@@ -51,6 +51,7 @@ def customer_register(
     collect_alerts: bool = True,
     collect_incidents: bool = True,
     sync_interval_seconds: int = 60,
+    time_zone: str = "UTC",
     flow: str = ConsentFlow.V2,
     created_by: User,
 ) -> tuple[Customer, ConsentRequest]:
@@ -74,6 +75,7 @@ def customer_register(
             collect_alerts=collect_alerts,
             collect_incidents=collect_incidents,
             sync_interval_seconds=sync_interval_seconds,
+            time_zone=time_zone,
             created_by=created_by,
         )
         customer.full_clean()
@@ -105,6 +107,7 @@ EDITABLE_FIELDS = (
     "collect_alerts",
     "collect_incidents",
     "sync_interval_seconds",
+    "time_zone",
 )
 
 

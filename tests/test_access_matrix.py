@@ -365,6 +365,8 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:sla": ANALYST_PAGE,
     "notifications:sla_goal_save": ADMIN_POST,
     "notifications:sla_goal_delete": ADMIN_POST,
+    "notifications:sla_report": ANALYST_PAGE,
+    "notifications:sla_report_csv": ANALYST_PAGE,
 }
 # Analyst pages naming one object: B's object is "not found" for A's analyst.
 OBJECT_PAGES = {

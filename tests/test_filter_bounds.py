@@ -28,6 +28,7 @@ from partner_portal.alerts.incident_filters import IncidentFilterForm, IncidentL
 from partner_portal.core.access import Role
 from partner_portal.core.bounds import BIGINT_MAX
 from partner_portal.correlation.views import WindowForm
+from partner_portal.notifications.sla_forms import SlaReportForm
 from tenants.forms import AuditFilterForm, CustomerFilterForm
 from tenants.people_forms import PersonFilterForm
 from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
@@ -82,6 +83,8 @@ PAGES: dict[str, tuple[str, ...]] = {
     # "Suppress alerts like this": the alert to fill the form from.
     "notifications:suppression_create": ("alert",),
     "tenants:people": (*PersonFilterForm.base_fields, "page"),
+    "notifications:sla_report": tuple(SlaReportForm.base_fields),
+    "notifications:sla_report_csv": tuple(SlaReportForm.base_fields),
 }
 # Pages without path arguments that read no query values a user types (or no GET at all).
 NOT_LISTS = {

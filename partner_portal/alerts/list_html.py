@@ -5,7 +5,8 @@ template engine those rows were the largest single cost of the page (about 4 ms 
 15); written here with one escaped f-string per row they cost a tenth of that. Measured
 again with the rows and the filter inputs back in templates, the list view's own CPU
 time doubled (`bench/RESULTS.md`, Console), so they stay here. Every value from the
-database goes through `escape`; the rest is fixed markup.
+database goes through `escape`; the rest is fixed markup. Apps above this one add a
+line to a row's status through `list_notes` (the SLA timer of an open alert).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
+from partner_portal.alerts.list_notes import RowNote, notes_for
 from partner_portal.alerts.reads.alert_list import NO_VALUE, AlertRow
 from partner_portal.alerts.reads.keyset import Row
 from partner_portal.defender import in_words
@@ -31,7 +33,19 @@ def _sub(value: str) -> str:
     return f'<span class="sub">{escape(value)}</span>' if value else ""
 
 
-def alert_row_html(row: AlertRow, *, list_url: str, fresh: bool = False) -> str:
+def _notes(notes: Iterable[RowNote]) -> str:
+    """Notes other apps add to a row (`list_notes`), each a second line of its status."""
+    return "".join(
+        f'<span class="sub {escape(note.css_class)}"'
+        + "".join(f' data-{escape(k)}="{escape(v)}"' for k, v in note.data.items())
+        + f">{escape(note.text)}</span>"
+        for note in notes
+    )
+
+
+def alert_row_html(
+    row: AlertRow, *, list_url: str, fresh: bool = False, notes: Iterable[RowNote] = ()
+) -> str:
     pk = int(row["pk"])
     label = escape(row["label"])
     category = f" · {escape(row['category'])}" if row["category"] else ""
@@ -49,7 +63,8 @@ def alert_row_html(row: AlertRow, *, list_url: str, fresh: bool = False) -> str:
         f"  <td>{escape(row['customer_name'])}</td>\n"
         f'  <td class="product">{escape(row["product"] or NO_VALUE)}</td>\n'
         f'  <td><span class="status status-{escape(row["status"])}">'
-        f"{escape(row['status_label'])}</span>{_sub(in_words(row['classification']))}</td>\n"
+        f"{escape(row['status_label'])}</span>{_sub(in_words(row['classification']))}"
+        f"{_notes(notes)}</td>\n"
         f'  <td class="where">{escape(row["computer"])}{_sub(row["related_user"])}</td>\n'
         f"  <td>{escape(row['assigned'])}</td>\n"
         "</tr>\n"
@@ -57,9 +72,15 @@ def alert_row_html(row: AlertRow, *, list_url: str, fresh: bool = False) -> str:
 
 
 def alert_rows_html(rows: Iterable[AlertRow], *, list_url: str, fresh: bool = False) -> SafeString:
-    """The `<tr>` elements of `rows` (`reads.alert_list.list_rows`), in the order given."""
+    """The `<tr>` elements of `rows` (`reads.alert_list.list_rows`), in the order given,
+    with the notes other apps add (`list_notes`, asked once for all the rows)."""
+    rows = list(rows)
+    notes = notes_for(rows)
     return mark_safe(  # noqa: S308 - every stored value is escaped in alert_row_html
-        "".join(alert_row_html(row, list_url=list_url, fresh=fresh) for row in rows)
+        "".join(
+            alert_row_html(row, list_url=list_url, fresh=fresh, notes=notes.get(int(row["pk"]), ()))
+            for row in rows
+        )
     )
 
 

@@ -29,6 +29,8 @@ def email_text(message: Message) -> str:
     if message.test:
         return "This is a test notification. The channel is set up correctly.\n"
     lines = [f"Customer: {message.customer}", f"Policy: {message.policy}", ""]
+    if message.sla is not None:
+        lines += [f"SLA {message.sla.stage}: {message.sla.clock} by {message.sla.due_at}", ""]
     if message.incident_id is not None:
         lines += [f"Incident {message.incident_id}: {message.incident_url}", ""]
     for alert in message.alerts:
@@ -144,7 +146,7 @@ def webhook_body(message: Message, *, sent_at: str) -> bytes:
     """The documented JSON body, version 1, as the exact bytes that are signed."""
     payload = {
         "version": WEBHOOK_VERSION,
-        "type": "test" if message.test else "incident" if message.event else "alerts",
+        "type": _webhook_type(message),
         "event": message.event or None,
         "id": message.id,
         "sent_at": sent_at,
@@ -158,8 +160,17 @@ def webhook_body(message: Message, *, sent_at: str) -> bytes:
         ),
         "alerts": [asdict(alert) for alert in message.alerts],
         "more_alerts": message.more,
+        "sla": asdict(message.sla) if message.sla is not None else None,
     }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _webhook_type(message: Message) -> str:
+    if message.test:
+        return "test"
+    if message.sla is not None:
+        return "sla"
+    return "incident" if message.event else "alerts"
 
 
 def signature(secret: str, *, timestamp: str, body: bytes) -> str:

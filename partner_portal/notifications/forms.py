@@ -25,8 +25,6 @@ from partner_portal.notifications.mute import BadWindow, from_json, parse_window
 from tenants.models import Customer
 
 MIN_SECRET_LENGTH = 16
-#: The longest SLA goal: 90 days.
-MAX_MINUTES = 90 * 24 * 60
 
 
 def _words(text: str) -> list[str]:
@@ -158,12 +156,13 @@ class PolicyForm(forms.ModelForm):
         model = Policy
         fields = [
             "name", "enabled", "customers", "tags", "products", "severities", "title_contains",
-            "continue_matching", "incident_events", "channels", "group_by", "group_wait_seconds",
-            "repeat_interval_seconds",
+            "continue_matching", "incident_events", "sla_events", "channels", "group_by",
+            "group_wait_seconds", "repeat_interval_seconds",
         ]  # fmt: skip
         labels = {
             "continue_matching": "Continue to the next policies after a match",
             "incident_events": "Also notify a new incident, and an incident whose severity rises",
+            "sla_events": "Also notify SLA warnings and breaches of the alerts it matches",
         }
         help_texts = {
             "customers": "With tags: a customer named here or carrying a tag. Neither: all.",
@@ -323,24 +322,3 @@ class SuppressionRuleForm(forms.ModelForm):
         rule.determination = self.cleaned_data["determination"]
         relations = {name: self.cleaned_data[name] for name in ("customers", "tags")}
         return rule, relations, self.cleaned_data["days"]
-
-
-class SlaGoalForm(forms.Form):
-    """One SLA goal: a tag (or all customers), a severity and its two times, in minutes."""
-
-    tag = forms.ModelChoiceField(
-        queryset=CustomerTag.objects.all(), required=False, empty_label="All customers"
-    )
-    severity = forms.ChoiceField(choices=AlertSeverity.choices())
-    acknowledge_minutes = forms.IntegerField(
-        label="Acknowledge within (minutes)", required=False, min_value=1, max_value=MAX_MINUTES
-    )
-    resolve_minutes = forms.IntegerField(
-        label="Resolve within (minutes)", required=False, min_value=1, max_value=MAX_MINUTES
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if not data.get("acknowledge_minutes") and not data.get("resolve_minutes"):
-            raise ValidationError("Give a time to acknowledge, a time to resolve, or both.")
-        return data

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_alert_url, defender_incident_url
-from partner_portal.notifications import incident_events
+from partner_portal.notifications import incident_events, sla, sla_watch
 from partner_portal.notifications.models import Notification
 from tenants.models import Customer
 
@@ -47,8 +47,19 @@ class Message:
     incident_url: str = ""
     test: bool = False
     #: "" for alerts; for an incident's change, `incident_events.CREATED` or
-    #: `incident_events.SEVERITY_RAISED`.
+    #: `incident_events.SEVERITY_RAISED`; for an SLA event, "sla_warning" or "sla_breach".
     event: str = ""
+    sla: SlaNote | None = None
+
+
+@dataclass(frozen=True)
+class SlaNote:
+    """What an SLA event tells: the stage ("warning", "breach"), the clock
+    ("acknowledge", "resolve") and when the alert is (or was) due."""
+
+    stage: str
+    clock: str
+    due_at: str
 
 
 def portal_url(path: str) -> str:
@@ -100,6 +111,8 @@ def compose(notification: Notification) -> Message:
             incident_url = defender_incident_url(incident)
     if notification.group_key.startswith(incident_events.GROUP_PREFIX):
         return _incident_message(notification, customer, lines)
+    if notification.group_key.startswith(sla_watch.GROUP_PREFIX):
+        return _sla_message(notification, customer, lines, alerts)
     top = lines[0] if lines else None
     count = len(notification.alert_ids)
     if incident_id is not None:
@@ -147,4 +160,31 @@ def _incident_message(
         incident_id=incident_id,
         incident_url=defender_incident_url(incident) if incident else "",
         event=event,
+    )
+
+
+def _sla_message(
+    notification: Notification,
+    customer: Customer,
+    lines: tuple[AlertLine, ...],
+    alerts: list[Alert],
+) -> Message:
+    """An alert nearing, or past, the due time of one of its SLA clocks."""
+    stage, clock, _ = sla_watch.parse_group_key(notification.group_key)
+    due = next((t.due_at for a in alerts[:1] for t in sla.alert_timers(a) if t.kind == clock), None)
+    top = lines[0] if lines else None
+    what = "SLA breached" if stage == sla_watch.BREACH else "SLA warning"
+    verb = "acknowledge" if clock == sla.ACKNOWLEDGE else "resolve"
+    subject = f"[{customer.display_name}] {what} ({verb})"
+    if top:
+        subject += f", {top.severity}: {top.title}"
+    return Message(
+        id=notification.dedup_key,
+        subject=subject[:250],
+        customer=customer.display_name,
+        policy=notification.policy.name if notification.policy else "",
+        alerts=lines,
+        more=0,
+        event=f"sla_{stage}",
+        sla=SlaNote(stage=stage, clock=clock, due_at=due.isoformat() if due else ""),
     )

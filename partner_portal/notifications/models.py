@@ -90,6 +90,8 @@ class Policy(models.Model):
     continue_matching = models.BooleanField(default=False)
     #: Also tell of a new incident and of an incident's severity rising (`incident_events`).
     incident_events = models.BooleanField(default=False)
+    #: Also tell of alerts nearing or breaching an SLA goal (`sla_events`).
+    sla_events = models.BooleanField(default=False)
     channels = models.ManyToManyField(Channel, related_name="policies")
     group_by = models.CharField(max_length=16, choices=GroupBy, default=GroupBy.ALERT)
     group_wait_seconds = models.PositiveIntegerField(default=30)
@@ -255,6 +257,15 @@ class SlaGoal(models.Model):
     severity = models.CharField(max_length=16)
     acknowledge_minutes = models.PositiveIntegerField(null=True, blank=True)
     resolve_minutes = models.PositiveIntegerField(null=True, blank=True)
+    #: Business hours: the weekdays (0 is Monday) when the clocks run, from
+    #: `start_hour` to `end_hour` in the customer's time zone, except `holidays` (ISO
+    #: dates). No weekdays: the clocks run round the clock.
+    business_days = models.JSONField(default=list, blank=True)
+    start_hour = models.PositiveSmallIntegerField(default=9)
+    end_hour = models.PositiveSmallIntegerField(default=17)
+    holidays = models.JSONField(default=list, blank=True)
+    #: The share of a goal's time after which a warning is sent (None: no warning).
+    warn_fraction = models.FloatField(null=True, blank=True)
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -288,3 +299,28 @@ class AlertAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} acknowledged at {self.acknowledged_at}"
+
+
+class SlaWatch(models.Model):
+    """An open alert whose SLA clocks the warning sweep looks at: when it should look
+    next (the earliest warning or due time still ahead; None when nothing is ahead).
+    Written when a sync stores an open alert, removed when one is stored resolved."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    alert_id = models.CharField(max_length=128)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "alert_id"], name="sla_watch_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_check_at"],
+                condition=models.Q(next_check_at__isnull=False),
+                name="sla_watch_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} next checked at {self.next_check_at}"

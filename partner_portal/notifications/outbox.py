@@ -15,7 +15,8 @@ has its own dedup key, unique in the table, so two writers cannot make the same 
 Incidents new to the portal, or whose severity rose, are told of by the policies that
 ask for it (`incident_events`). An alert that an unexpired suppression rule matches is
 not routed: the rule records a hit instead (`suppression`), which says why nothing was
-sent. The SLA's acknowledgements are written down here too (`sla.observe`).
+sent. The SLA's acknowledgements are written down here too (`sla.observe`), and the
+open alerts whose SLA warnings are to be looked at (`sla_watch`).
 
 Only alerts Microsoft changed within `NOTIFY_MAX_ALERT_AGE_HOURS` are routed: a new
 customer's first sync brings weeks of history, which is for the console, not for a pager.
@@ -34,7 +35,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
-from partner_portal.notifications import incident_events, sla, suppression
+from partner_portal.notifications import incident_events, sla, sla_watch, suppression
 from partner_portal.notifications.matching import AlertFacts, Route, active_routes, matching_routes
 from partner_portal.notifications.models import (
     CustomerTag,
@@ -78,6 +79,7 @@ def record_stored(changes: StoredChanges) -> None:
         return
     if alert_ids:
         sla.observe(customer_id=changes.customer_id, alert_ids=alert_ids)
+        sla_watch.watch_stored(customer_id=changes.customer_id, alert_ids=alert_ids)
     now = timezone.now()
     routes = active_routes()
     snoozes = suppression.active_snoozes(now=now) if alert_ids else []

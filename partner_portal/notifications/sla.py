@@ -12,7 +12,11 @@ one for all customers. Both clocks start when Defender created the alert.
 - Time to resolve ends at Defender's resolved time (else the last update of the resolved
   alert).
 
-Alerts have no status that waits on the customer, so the clocks never pause.
+Alerts have no status that waits on the customer, so the clocks never pause; but a
+goal may count business hours only (`business_time`), in the customer's time zone, in
+which case an alert due in 8 hours on Friday at 16:00 is due on Monday. A goal may also
+ask for a warning once a share of its time has passed (`warn_fraction`): the timer's
+`warn_at`, which the warning sweep (`sla_warnings`) acts on.
 """
 
 from __future__ import annotations
@@ -20,30 +24,49 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
 from partner_portal.alerts.models import Alert
+from partner_portal.notifications import business_time
+from partner_portal.notifications.business_time import ALWAYS, Calendar
 from partner_portal.notifications.models import AlertAcknowledgement, CustomerTag, SlaGoal
+from tenants.models import Customer
 
 NEW = "new"
 RESOLVED = "resolved"
 
 
+UTC_ZONE = ZoneInfo("UTC")
+ACKNOWLEDGE = "acknowledge"
+RESOLVE = "resolve"
+
+
 @dataclass(frozen=True)
 class Goal:
+    """One customer's goal for one severity: each clock's time, the calendar it counts
+    in (that of the goal that set the time) and its warning share."""
+
     acknowledge: timedelta | None
     resolve: timedelta | None
+    acknowledge_calendar: Calendar = ALWAYS
+    resolve_calendar: Calendar = ALWAYS
+    acknowledge_warn: float | None = None
+    resolve_warn: float | None = None
+    zone: ZoneInfo = UTC_ZONE
 
 
 @dataclass(frozen=True)
 class Timer:
-    """One clock of one alert: due at `due_at`; `done_at` once it stopped."""
+    """One clock of one alert: due at `due_at`; `done_at` once it stopped; a warning
+    due at `warn_at` when the goal asks for one."""
 
     kind: str  # "acknowledge" or "resolve"
     due_at: datetime
     done_at: datetime | None
+    warn_at: datetime | None = None
 
     def breached(self, now: datetime) -> bool:
         return (self.done_at or now) > self.due_at
@@ -82,14 +105,59 @@ def _minutes(value: int | None) -> timedelta | None:
     return timedelta(minutes=value) if value else None
 
 
-def _stricter(a: timedelta | None, b: timedelta | None) -> timedelta | None:
-    return min(x for x in (a, b) if x is not None) if a or b else None
+def calendar_of(goal: SlaGoal) -> Calendar:
+    """The calendar a stored goal counts in (holidays that do not read as dates are
+    left out; the form lets none in)."""
+    if not goal.business_days:
+        return ALWAYS
+    holidays = set()
+    for text in goal.holidays or ():
+        try:
+            holidays.add(date.fromisoformat(str(text)))
+        except ValueError:
+            continue
+    return Calendar(
+        weekdays=frozenset(int(d) for d in goal.business_days),
+        start_hour=goal.start_hour,
+        end_hour=goal.end_hour,
+        holidays=frozenset(holidays),
+    )
+
+
+def _strictest(chosen: list[SlaGoal], field: str) -> SlaGoal | None:
+    """Of several goals, the one with the shortest time on `field` (None: none sets it)."""
+    setting = [g for g in chosen if getattr(g, field)]
+    return min(setting, key=lambda g: (getattr(g, field), g.pk)) if setting else None
+
+
+def _goal(chosen: list[SlaGoal], zone: ZoneInfo) -> Goal:
+    ack = _strictest(chosen, "acknowledge_minutes")
+    res = _strictest(chosen, "resolve_minutes")
+    return Goal(
+        acknowledge=_minutes(ack.acknowledge_minutes) if ack else None,
+        resolve=_minutes(res.resolve_minutes) if res else None,
+        acknowledge_calendar=calendar_of(ack) if ack else ALWAYS,
+        resolve_calendar=calendar_of(res) if res else ALWAYS,
+        acknowledge_warn=ack.warn_fraction if ack else None,
+        resolve_warn=res.warn_fraction if res else None,
+        zone=zone,
+    )
+
+
+def zone_named(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, KeyError):  # a zone this machine's tzdata no longer knows
+        return UTC_ZONE
 
 
 def goals_for(customer_ids: Iterable[int]) -> dict[int, dict[str, Goal]]:
     """Each customer's goal per severity (severities without a goal are left out)."""
     ids = list(customer_ids)
     goals = list(SlaGoal.objects.select_related("tag"))
+    if not goals:
+        return {customer_id: {} for customer_id in ids}
+    zones = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "time_zone"))
     default = {g.severity: g for g in goals if g.tag_id is None}
     tags: defaultdict[int, set[int]] = defaultdict(set)
     for customer_id, tag_id in CustomerTag.customers.through.objects.filter(
@@ -102,12 +170,7 @@ def goals_for(customer_ids: Iterable[int]) -> dict[int, dict[str, Goal]]:
         tagged = [g for g in goals if g.tag_id is not None and g.tag_id in tags[customer_id]]
         for severity in {g.severity for g in tagged} | set(default):
             chosen = [g for g in tagged if g.severity == severity] or [default[severity]]
-            ack: timedelta | None = None
-            res: timedelta | None = None
-            for goal in chosen:
-                ack = _stricter(ack, _minutes(goal.acknowledge_minutes))
-                res = _stricter(res, _minutes(goal.resolve_minutes))
-            mine[severity] = Goal(ack, res)
+            mine[severity] = _goal(chosen, zone_named(zones.get(customer_id, "UTC")))
         result[customer_id] = mine
     return result
 
@@ -133,15 +196,45 @@ def timers(alert: Alert, goal: Goal | None, recorded_ack: datetime | None) -> li
     made = []
     if goal.acknowledge is not None:
         made.append(
-            Timer(
-                "acknowledge",
-                alert.created_at + goal.acknowledge,
+            _timer(
+                ACKNOWLEDGE,
+                alert.created_at,
+                goal.acknowledge,
+                goal.acknowledge_calendar,
+                goal.acknowledge_warn,
+                goal.zone,
                 acknowledged_at(alert, recorded_ack),
             )
         )
     if goal.resolve is not None:
-        made.append(Timer("resolve", alert.created_at + goal.resolve, resolved_at(alert)))
+        made.append(
+            _timer(
+                RESOLVE,
+                alert.created_at,
+                goal.resolve,
+                goal.resolve_calendar,
+                goal.resolve_warn,
+                goal.zone,
+                resolved_at(alert),
+            )
+        )
     return made
+
+
+def _timer(
+    kind: str,
+    start: datetime,
+    limit: timedelta,
+    calendar: Calendar,
+    warn: float | None,
+    zone: ZoneInfo,
+    done_at: datetime | None,
+) -> Timer:
+    due = business_time.add(start, limit, calendar=calendar, zone=zone)
+    warn_at = None
+    if warn is not None and 0 < warn < 1:
+        warn_at = business_time.add(start, limit * warn, calendar=calendar, zone=zone)
+    return Timer(kind, due, done_at, warn_at)
 
 
 def recorded_acknowledgements(alerts: Iterable[Alert]) -> dict[tuple[int, str], datetime]:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.visibility import visible_alerts
-from partner_portal.notifications import sla
+from partner_portal.notifications import sla, sla_watch
 from partner_portal.notifications.models import CustomerTag, SlaGoal
 from tenants import scoping
 from tenants.audit import audit_record
@@ -102,6 +102,12 @@ def sla_overview(*, user: User | AnonymousUser) -> Overview:
     return Overview(list(rows.values()), now, truncated)
 
 
+def _watch_open(severity: str) -> None:
+    from partner_portal.notifications import tasks
+
+    tasks.sla_watch_open.delay(severity)
+
+
 def _key(alert: Alert) -> tuple[int, str]:
     return (alert.customer_id, alert.alert_id)
 
@@ -117,16 +123,28 @@ def sla_goal_save(
     severity: str,
     acknowledge_minutes: int | None,
     resolve_minutes: int | None,
+    business_days: list[int] | None = None,
+    start_hour: int = 9,
+    end_hour: int = 17,
+    holidays: list[str] | None = None,
+    warn_percent: int | None = None,
     actor: User,
 ) -> SlaGoal:
-    """Set the goal of one tag (None: all customers) and severity, replacing any."""
+    """Set the goal of one tag (None: all customers) and severity, replacing any. Open
+    alerts' warnings are looked at again under the new goal."""
     goal = SlaGoal.objects.filter(tag=tag, severity=severity).first() or SlaGoal(
         tag=tag, severity=severity
     )
     goal.acknowledge_minutes = acknowledge_minutes
     goal.resolve_minutes = resolve_minutes
+    goal.business_days = sorted(set(business_days or []))
+    goal.start_hour, goal.end_hour = start_hour, end_hour
+    goal.holidays = list(holidays or []) if goal.business_days else []
+    goal.warn_fraction = warn_percent / 100 if warn_percent else None
     goal.changed_at = timezone.now()
     goal.save()
+    sla_watch.look_again()
+    transaction.on_commit(lambda: _watch_open(severity))
     audit_record(
         action="notifications.sla_goal_set",
         customer=None,
@@ -139,6 +157,8 @@ def sla_goal_save(
             "severity": severity,
             "acknowledge_minutes": acknowledge_minutes,
             "resolve_minutes": resolve_minutes,
+            "calendar": sla.calendar_of(goal).describe(),
+            "warn_percent": warn_percent,
         },
     )
     return goal

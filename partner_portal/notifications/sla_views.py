@@ -1,5 +1,6 @@
 """The SLA page: goals (set by portal admins) and, per customer the reader may see, the
-open alerts' timers and the last 30 days' breaches."""
+open alerts' timers and the last 30 days' breaches; and the monthly report, as a page
+and as CSV."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
-from partner_portal.notifications import sla_pages
-from partner_portal.notifications.forms import SlaGoalForm
+from partner_portal.core.exports import export_response
+from partner_portal.notifications import sla_pages, sla_report
 from partner_portal.notifications.models import SlaGoal
+from partner_portal.notifications.sla_forms import SlaGoalForm, SlaReportForm
 
 
 @require_roles(Role.ANALYST, Role.ADMIN)
@@ -42,6 +44,11 @@ def sla_goal_save(request: AuthenticatedHttpRequest) -> HttpResponse:
         severity=data["severity"],
         acknowledge_minutes=data["acknowledge_minutes"],
         resolve_minutes=data["resolve_minutes"],
+        business_days=data["business_days"],
+        start_hour=data["start_hour"],
+        end_hour=data["end_hour"],
+        holidays=data["holidays"],
+        warn_percent=data["warn_percent"],
         actor=request.user,
     )
     messages.success(request, "Saved the SLA goal.")
@@ -54,3 +61,29 @@ def sla_goal_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     sla_pages.sla_goal_delete(goal=get_object_or_404(SlaGoal, pk=pk), actor=request.user)
     messages.success(request, "Removed the SLA goal.")
     return redirect("notifications:sla")
+
+
+@require_roles(Role.ANALYST, Role.ADMIN)
+@require_GET
+def sla_report_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = SlaReportForm(request.GET)
+    if not form.is_valid():
+        return render(request, "notifications/sla_report.html", {"form": form}, status=400)
+    report = sla_report.month_report(user=request.user, month=form.cleaned_data["month"])
+    return render(request, "notifications/sla_report.html", {"form": form, "report": report})
+
+
+@require_roles(Role.ANALYST, Role.ADMIN)
+@require_GET
+def sla_report_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = SlaReportForm(request.GET)
+    if not form.is_valid():
+        return render(request, "notifications/sla_report.html", {"form": form}, status=400)
+    month = form.cleaned_data["month"]
+    report = sla_report.month_report(user=request.user, month=month)
+    return export_response(
+        sla_report.export_rows(report),
+        names=sla_report.EXPORT_NAMES,
+        kind="csv",
+        basename=f"sla-report-{month:%Y-%m}",
+    )

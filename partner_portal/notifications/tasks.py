@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from partner_portal.notifications import delivery, suppression
+from partner_portal.notifications import delivery, sla_watch, suppression
 
 
 @shared_task(
@@ -39,3 +39,15 @@ def deliver_due() -> int:
 def resolve_suppressed(hit_id: int) -> str:
     """Resolve in Defender the alert a suppression rule with the resolve action caught."""
     return suppression.resolve_hit(hit_id=hit_id)
+
+
+@shared_task(name="notifications.sla_sweep", time_limit=120, soft_time_limit=100)
+def sla_sweep() -> int:
+    """Beat runs this every minute: tell of the SLA warnings and breaches now due."""
+    return sla_watch.sweep()
+
+
+@shared_task(name="notifications.sla_watch_open", time_limit=600, soft_time_limit=550)
+def sla_watch_open(severity: str) -> int:
+    """After a goal for `severity` was set: watch its open alerts not watched yet."""
+    return sla_watch.watch_open_alerts(severity=severity)

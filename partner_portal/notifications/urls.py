@@ -46,6 +46,8 @@ urlpatterns = [
         name="suppression_end",
     ),
     path("notifications/sla/", sla_views.sla_page, name="sla"),
+    path("sla/report/", sla_views.sla_report_page, name="sla_report"),
+    path("sla/report/export.csv", sla_views.sla_report_csv, name="sla_report_csv"),
     path("notifications/sla/goals/", sla_views.sla_goal_save, name="sla_goal_save"),
     path(
         "notifications/sla/goals/<int:pk>/delete/",

@@ -1,5 +1,5 @@
 """factory_boy factories for notification channels, policies, customer tags,
-suppression rules and their hits, SLA goals and recorded acknowledgements."""
+suppression rules and their hits, SLA goals, recorded acknowledgements and watched alerts."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from partner_portal.notifications.models import (
     GroupBy,
     Policy,
     SlaGoal,
+    SlaWatch,
     SuppressionAction,
     SuppressionHit,
     SuppressionRule,
@@ -123,3 +124,12 @@ class AlertAcknowledgementFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     alert_id = factory.Sequence(lambda n: f"da-ack-{n:06d}")
     acknowledged_at = factory.LazyFunction(timezone.now)
+
+
+class SlaWatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SlaWatch
+
+    customer = factory.SubFactory(CustomerFactory)
+    alert_id = factory.Sequence(lambda n: f"da-watch-{n:06d}")
+    next_check_at = factory.LazyFunction(timezone.now)

@@ -277,7 +277,9 @@ def test_a_new_customer_starts_in_the_partners_cloud_and_region(
     page = staff.get("/customers/new/").content.decode()
     for option in shown:
         assert option in page
-    assert page.count(" selected>") == 2
+    # The cloud, the region and the time zone (UTC until staff choose another).
+    assert '<option value="UTC" selected>' in page
+    assert page.count(" selected>") == 3
 
 
 def test_editing_shows_the_customers_own_cloud_not_the_partners(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.notifications import sla
+from partner_portal.notifications.models import SlaGoal
 
 register = template.Library()
 
@@ -18,6 +19,12 @@ register = template.Library()
 def sla_timers(alert: Alert) -> dict[str, Any]:
     now = timezone.now()
     return {"timers": sla.alert_timers(alert), "now": now}
+
+
+@register.filter
+def sla_calendar(goal: SlaGoal) -> str:
+    """ "24x7", or "Mon, Tue, Wed, Thu, Fri 09:00-17:00, 2 holiday(s)"."""
+    return sla.calendar_of(goal).describe()
 
 
 @register.simple_tag

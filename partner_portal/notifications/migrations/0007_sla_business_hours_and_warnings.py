@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("notifications", "0006_notification_suppressed_status"),
-        ("tenants", "0005_customer_time_zone"),
+        ("tenants", "0006_customer_time_zone"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ import tenants.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0004_customer_expected_tenant_id"),
+        ("tenants", "0005_staff_identity"),
     ]
 
     operations = [

@@ -221,12 +221,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # A customer's first pass (its backfill) has a queue of its own, so a deployment can give
-# backfills their own workers (README, "Scale out"); a worker without -Q consumes both.
+# backfills their own workers (README, "Scale out"); a worker without -Q consumes all.
 SYNC_QUEUE, SYNC_BACKFILL_QUEUE = "celery", "backfill"
+# Sending notifications waits on a queue of its own: a worker that also takes `celery`
+# takes from both in turn, so a message never waits behind a backlog of passes.
+NOTIFY_QUEUE = "notify"
 CELERY_TASK_DEFAULT_QUEUE = SYNC_QUEUE
 CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name) for name in (SYNC_QUEUE, SYNC_BACKFILL_QUEUE)
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (SYNC_QUEUE, SYNC_BACKFILL_QUEUE, NOTIFY_QUEUE)
 ]
+CELERY_TASK_ROUTES = {
+    "notifications.deliver": {"queue": NOTIFY_QUEUE},
+    "notifications.deliver_due": {"queue": NOTIFY_QUEUE},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {

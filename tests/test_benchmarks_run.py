@@ -8,9 +8,9 @@ The benchmarks that need PostgreSQL get the server of this run's ``DATABASE_URL`
 database of their own named after the configured one (``<name>_bench_console``), which
 they create and drop, and which is dropped here again afterwards: never a database the
 tests use. They are skipped without PostgreSQL, except under CI=true (tests/conftest.py).
-``bench_sync.py`` runs real Celery workers against a private ``redis-server`` of its own
-on a free port, so it is marked and skipped like the worker tests; no benchmark gets the
-run's Redis, broker or cache URLs.
+``bench_sync.py`` and ``bench_notify.py`` run real Celery workers against a private
+``redis-server`` of their own on a free port, so they are marked and skipped like the
+worker tests; no benchmark gets the run's Redis, broker or cache URLs.
 """
 
 from __future__ import annotations
@@ -131,6 +131,17 @@ BENCHMARKS = {
         ),
         postgres=("BENCH_PG", False),
     ),
+    "bench_notify.py": Benchmark(
+        "bench_notify.py",
+        (
+            r"notify: 2 customers, interval 2 s, group wait 0 s, \d+ alerts \(\d+ not stored, "
+            r"\d+ lost, \d+ received twice, \d+ deliveries twice\)",
+            r"notify freshness \(created -> stored\): p50 .*",
+            r"notify end to end \(created -> received\): p50 .*",
+            r"notify path \(stored -> received\): p50 .*",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
 }
 MARKS = {
     "bench_sandbox.py": [pytest.mark.sandbox],
@@ -140,6 +151,12 @@ MARKS = {
     "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_index.py": [pytest.mark.sandbox, pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
+    "bench_notify.py": [
+        pytest.mark.sandbox,
+        pytest.mark.postgres,
+        pytest.mark.redis,
+        pytest.mark.worker,
+    ],
     "bench_sync.py": [
         pytest.mark.sandbox,
         pytest.mark.postgres,
@@ -147,6 +164,10 @@ MARKS = {
         pytest.mark.worker,
     ],
 }
+
+
+#: The benchmarks that run real workers against a private redis-server of their own.
+PRIVATE_REDIS = ("bench_sync.py", "bench_notify.py")
 
 
 def scratch_database(purpose: str) -> tuple[str, str]:
@@ -186,8 +207,8 @@ def prepared(request: pytest.FixtureRequest) -> Iterator[Prepared]:
     if bench.postgres is None:
         yield Prepared(bench, args, env)
         return
-    if bench.script == "bench_sync.py" and shutil.which("redis-server") is None:
-        why = "redis-server is not on the PATH (bench_sync.py starts a private one)"
+    if bench.script in PRIVATE_REDIS and shutil.which("redis-server") is None:
+        why = f"redis-server is not on the PATH ({bench.script} starts a private one)"
         if IN_CI:
             pytest.fail(f"{why}; CI=true requires it", pytrace=False)
         pytest.skip(why)

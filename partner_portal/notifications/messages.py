@@ -15,7 +15,7 @@ from django.urls import reverse
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_alert_url, defender_incident_url
 from partner_portal.notifications import incident_events, sla, sla_watch
-from partner_portal.notifications.models import Notification
+from partner_portal.notifications.models import CUSTOMER_GROUP_KEY, Notification
 from tenants.models import Customer
 
 MAX_ALERTS = 20
@@ -115,8 +115,9 @@ def compose(notification: Notification) -> Message:
         return _sla_message(notification, customer, lines, alerts)
     top = lines[0] if lines else None
     count = len(notification.alert_ids)
-    if incident_id is not None:
-        subject = f"[{customer.display_name}] Incident {incident_id}: {count} alert(s)"
+    if incident_id is not None or notification.group_key == CUSTOMER_GROUP_KEY:
+        what = f"Incident {incident_id}" if incident_id is not None else "New alerts"
+        subject = f"[{customer.display_name}] {what}: {count} alert(s)"
         if top:
             subject += f", {top.severity}: {top.title}"
     else:

@@ -69,6 +69,11 @@ class Channel(models.Model):
 class GroupBy(models.TextChoices):
     ALERT = "alert", "Each alert"
     INCIDENT = "incident", "Incident (alerts of one incident together)"
+    CUSTOMER = "customer", "Customer (a customer's alerts together)"
+
+
+#: The group key of a policy that groups by customer (a notification names its customer).
+CUSTOMER_GROUP_KEY = "customer"
 
 
 class Policy(models.Model):
@@ -124,7 +129,7 @@ class Notification(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
     policy = models.ForeignKey(Policy, on_delete=models.SET_NULL, null=True, blank=True)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True)
-    #: "alert:<Defender alert ID>" or "incident:<ID>"; empty for a channel test.
+    #: "alert:<Defender alert ID>", "incident:<ID>" or "customer"; empty for a channel test.
     group_key = models.CharField(max_length=160, blank=True)
     round = models.PositiveIntegerField(default=1)
     alert_ids = models.JSONField(default=list, blank=True)

@@ -2,9 +2,10 @@
 
 The sync announces each stored page (`alerts.sync.stored`); `record_stored` routes the
 page's new and changed alerts through the policies and writes one `Notification` per
-policy, channel, customer and group (the alert, or its incident when the policy groups
-by incident). Nothing is sent here: once the page commits, a task per notification is
-queued, and a beat task picks up anything a lost task left behind.
+policy, channel, customer and group (the alert; its incident, when the policy groups by
+incident; or all the customer's alerts, when it groups by customer). Nothing is sent
+here: once the page commits, a task per notification is queued, and a beat task picks up
+anything a lost task left behind.
 
 Nothing is sent twice. A group's alerts are remembered on its rows, so an alert synced
 again, or changed, joins no new notification. An alert new to a group joins the group's
@@ -38,6 +39,7 @@ from partner_portal.alerts.sync.stored import StoredChanges
 from partner_portal.notifications import incident_events, sla, sla_watch, suppression
 from partner_portal.notifications.matching import AlertFacts, Route, active_routes, matching_routes
 from partner_portal.notifications.models import (
+    CUSTOMER_GROUP_KEY,
     CustomerTag,
     GroupBy,
     Notification,
@@ -143,8 +145,7 @@ def _record_alerts(
             caught.append(suppression.Caught(alert_id, title, quieted))
             continue
         for route in matching_routes(routes, facts):
-            by_incident = route.group_by == GroupBy.INCIDENT and incident_id is not None
-            group_key = f"incident:{incident_id}" if by_incident else f"alert:{alert_id}"
+            group_key = _group_key(route, alert_id, incident_id)
             for channel_id in route.channel_ids:
                 group = groups.setdefault(
                     (route.policy_id, channel_id, group_key),
@@ -156,6 +157,16 @@ def _record_alerts(
     if groups:
         written = _write_groups(customer_id, list(groups.values()), now)
         _enqueue_on_commit(written)
+
+
+def _group_key(route: Route, alert_id: str, incident_id: int | None) -> str:
+    """The group an alert joins under a policy: itself, its incident (an alert without
+    one goes alone), or its customer (whose rows carry the customer already)."""
+    if route.group_by == GroupBy.CUSTOMER:
+        return CUSTOMER_GROUP_KEY
+    if route.group_by == GroupBy.INCIDENT and incident_id is not None:
+        return f"incident:{incident_id}"
+    return f"alert:{alert_id}"
 
 
 def _write_groups(

@@ -237,10 +237,18 @@ def _consumed_queues(services: dict) -> set[str]:
     return queues
 
 
+def test_notifications_are_sent_from_a_queue_of_their_own(settings: Any) -> None:
+    from partner_portal.celery import app
+
+    for task in ("notifications.deliver", "notifications.deliver_due"):
+        assert app.amqp.router.route({}, task)["queue"].name == settings.NOTIFY_QUEUE
+    assert app.amqp.router.route({}, "alerts.sync_customer_source")["queue"].name == "celery"
+
+
 def test_compose_gives_regular_passes_and_backfills_workers_of_their_own(
     compose: dict, settings: Any
 ) -> None:
-    wanted = {settings.SYNC_QUEUE, settings.SYNC_BACKFILL_QUEUE}
+    wanted = {settings.SYNC_QUEUE, settings.SYNC_BACKFILL_QUEUE, settings.NOTIFY_QUEUE}
     assert _consumed_queues(compose["services"]) == wanted
     workers_only = yaml.safe_load((ROOT / "docker-compose.workers.yml").read_text())
     assert _consumed_queues(workers_only["services"]) == wanted

@@ -23,6 +23,7 @@ from .model import Alert, format_ticks, now_ticks, seeded
 from .options import Options
 from .persistence import read_state, restore_tenant, tenant_record, write_state
 from .pki import Pki
+from .planting import planted_evidence
 
 log = logging.getLogger("partner_portal.sandbox")
 
@@ -272,8 +273,11 @@ class Sandbox:
 
     # ---- alerts -------------------------------------------------------------------
 
-    def create_alerts(self, tenant: Tenant, count: int) -> list[str]:
-        """Create ``count`` new alerts now, as if Defender had just raised them."""
+    def create_alerts(
+        self, tenant: Tenant, count: int, plant: dict[str, str] | None = None
+    ) -> list[str]:
+        """Create ``count`` new alerts now, as if Defender had just raised them, each
+        also carrying the indicators in ``plant`` (``planting.py``) if given."""
         ids = []
         data = tenant.data
         with data.lock:
@@ -288,6 +292,9 @@ class Sandbox:
                     now=now,
                     next_incident=tenant.next_incident,
                 )
+                if plant:
+                    alert.evidence = [*alert.evidence, *planted_evidence(plant, at=now)]
+                    alert.touch(now)
                 tenant.added.append(alert.id)
                 ids.append(alert.id)
         self.changed()

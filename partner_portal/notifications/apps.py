@@ -9,6 +9,8 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from partner_portal.alerts.sync.stored import register_store_listener
         from partner_portal.correlation.campaign_panels import register_campaign_panel
+        from partner_portal.correlation.indexed import register_index_listener
+        from partner_portal.notifications import campaign_events
         from partner_portal.notifications.campaign_actions import (
             SUPPRESS_PANEL,
             suppress_campaign_panel,
@@ -18,6 +20,8 @@ class NotificationsConfig(AppConfig):
 
         # The sync (alerts) tells us what it stored without importing us.
         register_store_listener(LISTENER, record_stored)
+        # The index (correlation) tells us where indicators turned up, for campaign events.
+        register_index_listener(campaign_events.LISTENER, campaign_events.record_indexed)
         # A campaign's page (correlation) offers a rule made from it.
         register_campaign_panel(SUPPRESS_PANEL, suppress_campaign_panel)
         hide_request_paths_in_logs()

@@ -102,6 +102,7 @@ class Route(Matchers):
     group_wait_seconds: int
     repeat_interval_seconds: int
     incident_events: bool = False
+    campaign_events: bool = False
 
 
 def route_of(policy: Policy) -> Route:
@@ -121,6 +122,7 @@ def route_of(policy: Policy) -> Route:
         group_wait_seconds=policy.group_wait_seconds,
         repeat_interval_seconds=policy.repeat_interval_seconds,
         incident_events=policy.incident_events,
+        campaign_events=policy.campaign_events,
     )
 
 

@@ -12,7 +12,9 @@ cluster, addressed by its lowest indicator ID. A cluster whose indicators are se
 or more of the policy's customers makes a notification; the count of those customers is
 its round, so a policy hears of a campaign once, and again each time it reaches another
 customer (dedup key: policy, channel, cluster, count). The first policy that takes a
-sighting decides, as for alerts, unless it says to continue.
+sighting decides, as for alerts, unless it says to continue. Indexing transactions take
+turns here (an advisory lock held to their commit), so two customers' pages indexed at
+the same moment cannot each miss the other's sightings.
 
 The message (`campaign_message`) names the cluster's indicators and the customers, read
 again when it is sent and cut to those the policy covers then: a policy for customers
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
@@ -50,6 +53,8 @@ MAX_SIGHTINGS = 5000
 DETECTED = "campaign_detected"
 GREW = "campaign_grew"
 
+#: The advisory lock the indexing transactions take turns on ("campaign" in ASCII).
+ADVISORY_LOCK = 0x63616D706169676E
 Row = tuple[int, int, int]  # indicator, alert, customer
 
 
@@ -62,6 +67,12 @@ def record_indexed(indexed: IndexedAlerts) -> None:
     routes = [route for route in active_routes() if route.campaign_events and route.channel_ids]
     if not routes:
         return
+    if connection.vendor == "postgresql":
+        # Pages of two customers indexed side by side would each miss the other's
+        # uncommitted sightings, and the campaign they make together would go untold:
+        # the pages take turns here, the later one reading the earlier one's commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK])
     now = timezone.now()
     touched = set(
         Sighting.objects.filter(alert_id__in=indexed.alert_pks)

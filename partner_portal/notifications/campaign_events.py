@@ -158,20 +158,20 @@ def _clusters(rows: list[Row]) -> list[tuple[int, frozenset[int], tuple[int, ...
         joined = [i for i in carried if i in shared]
         for other in joined[1:]:
             parent[root(other)] = root(joined[0])
-    groups: defaultdict[int, set[int]] = defaultdict(set)
-    for indicator_id in shared:
-        groups[root(indicator_id)].add(indicator_id)
-    found = []
-    for members in groups.values():
-        mine = [row for row in rows if row[0] in members]
-        found.append(
-            (
-                min(members),
-                frozenset(row[2] for row in mine),
-                tuple(sorted({row[1] for row in mine})),
-            )
-        )
-    return found
+    group_of = {indicator_id: root(indicator_id) for indicator_id in shared}
+    members: defaultdict[int, set[int]] = defaultdict(set)
+    customers: defaultdict[int, set[int]] = defaultdict(set)
+    alerts: defaultdict[int, set[int]] = defaultdict(set)
+    for indicator_id, alert_pk, customer_id in rows:
+        group = group_of.get(indicator_id)
+        if group is not None:
+            members[group].add(indicator_id)
+            customers[group].add(customer_id)
+            alerts[group].add(alert_pk)
+    return [
+        (min(members[group]), frozenset(customers[group]), tuple(sorted(alerts[group])))
+        for group in members
+    ]
 
 
 def _notifications(

@@ -13,6 +13,13 @@ database `bench_index`, or `--database NAME`, is created and dropped).
 
     .venv/bin/python bench/bench_index.py            # 6 customers x 3,000 alerts
     .venv/bin/python bench/bench_index.py --smoke    # 2 x 100: proves that it runs
+    .venv/bin/python bench/bench_index.py --campaign-policy   # with a policy that asks
+                                                              # for campaign events
+
+With `--campaign-policy`, a routing policy that asks for campaign events (and a webhook
+channel, never called) exists while the pages are indexed: each indexed page then also
+runs the notifications' index listener (`notifications.campaign_events`), under its
+advisory lock.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import bench_sync  # noqa: E402 (the same scratch database and sandbox set-up)
 
 
-def bench(customers_n: int, per_tenant: int) -> dict[str, Any]:
+def bench(customers_n: int, per_tenant: int, *, campaign_policy: bool = False) -> dict[str, Any]:
     from partner_portal.alerts.models import Alert
     from partner_portal.alerts.sync.passes import sync_source
     from partner_portal.alerts.sync.stored import StoredChanges, register_store_listener
@@ -70,6 +77,13 @@ def bench(customers_n: int, per_tenant: int) -> dict[str, Any]:
                 raise SystemExit(f"the pass failed: {run and run.error_message}")
             shares.append(spent[0] / max(total - spent[0], 1e-9))
             passes.append(total)
+        if campaign_policy:
+            from partner_portal.notifications.models import Channel, Policy
+
+            channel = Channel.objects.create(
+                name="Bench hook", kind="webhook", url="http://127.0.0.1:9/never"
+            )
+            Policy.objects.create(name="Campaigns", campaign_events=True).channels.add(channel)
         began = time.perf_counter()
         index.index_pending(limit=1_000_000)
         indexing = time.perf_counter() - began
@@ -84,6 +98,7 @@ def bench(customers_n: int, per_tenant: int) -> dict[str, Any]:
         "indexing": indexing,
         "indexing_share": indexing / sum(passes),
         "per_second": alerts / max(indexing, 1e-9),
+        "campaign_policy": campaign_policy,
     }
 
 
@@ -91,12 +106,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="2 x 100 alerts: proves that it runs")
     parser.add_argument("--database", default="bench_index", help="scratch database")
+    parser.add_argument(
+        "--campaign-policy", action="store_true", help="a policy asks for campaign events"
+    )
+    parser.add_argument("--alerts", type=int, default=3000, help="alerts per customer")
     args = parser.parse_args()
     bench_sync.DB_NAME = args.database
     os.environ["SYNC_BACKFILL_DAYS"] = "3650"  # every sandbox alert, however old
     bench_sync.prepare_environment(tempfile.mkdtemp(prefix="bench-index-"))
     try:
-        r = bench(2, 100) if args.smoke else bench(6, 3000)
+        size = (2, 100) if args.smoke else (6, args.alerts)
+        r = bench(*size, campaign_policy=args.campaign_policy)
     finally:
         bench_sync.drop_database()
     print(
@@ -107,6 +127,7 @@ def main() -> None:
     print(
         f"index: indexing after commit took {r['indexing']:.1f} s "
         f"({r['indexing_share']:.0%} of the passes' time, {r['per_second']:,.0f} alerts/s)"
+        + (", with a policy asking for campaign events" if r["campaign_policy"] else "")
     )
 
 

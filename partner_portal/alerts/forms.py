@@ -119,11 +119,15 @@ class AlertUpdateForm(forms.Form):
 
 
 class BulkUpdateForm(forms.Form):
-    """Status and/or assignee for a selection of alerts (posted by the list page)."""
+    """Status and/or assignee for a selection of alerts (posted by the list page), and
+    classification, determination and a comment (posted by a campaign's page)."""
 
     alert = AlertIdsField(error_messages={"required": "Select at least one alert."})
     status = forms.ChoiceField(choices=[KEEP, *STATUS_CHOICES], required=False)
     assigned_to = forms.CharField(max_length=255, required=False)
+    classification = forms.ChoiceField(choices=[KEEP, *CLASSIFICATION_CHOICES], required=False)
+    determination = forms.ChoiceField(choices=[KEEP, *DETERMINATION_CHOICES], required=False)
+    comment = forms.CharField(max_length=4000, required=False)
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_alert(self) -> list[int]:
@@ -138,9 +142,21 @@ class BulkUpdateForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         data["assigned_to"] = (data.get("assigned_to") or "").strip()
-        if not data.get("status") and not data["assigned_to"]:
+        data["comment"] = (data.get("comment") or "").strip()
+        wanted = ("status", "assigned_to", "classification", "determination", "comment")
+        if not any(data.get(name) for name in wanted):
             raise forms.ValidationError("Choose a status or an assignee to apply.")
         return data
+
+    def changes(self) -> AlertChanges:
+        data = self.cleaned_data
+        return AlertChanges(
+            status=data["status"] or None,
+            assigned_to=data["assigned_to"] or None,
+            classification=data["classification"] or None,
+            determination=data["determination"] or None,
+            comment=data["comment"] or None,
+        )
 
 
 class _PersonChoice(forms.ModelChoiceField):

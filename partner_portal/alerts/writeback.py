@@ -126,9 +126,15 @@ def alerts_bulk_update(
     actor: User,
     status: str | None = None,
     assigned_to: str | None = None,
+    classification: str | None = None,
+    determination: str | None = None,
+    comment: str | None = None,
     ip_address: str | None = None,
 ) -> list[WriteResult]:
-    """Set status and/or assignee on many alerts; one result per alert.
+    """Set status, assignee, classification and determination on many alerts, and add
+    one comment to each; one result per alert. Values are spelled as for one alert
+    (`alert_update`): the legacy API takes them as they are, Graph as `writeback_graph`
+    maps them.
 
     Through the Defender for Endpoint API, alerts are read back a batch at a time (one
     call per 20) and then patched one by one; through Graph, each is read back and
@@ -136,7 +142,13 @@ def alerts_bulk_update(
     Defender version is newer than the portal's row is reported as a conflict and left
     alone: the analyst chose it from a list that did not show that change.
     """
-    changes = AlertChanges(status=status, assigned_to=assigned_to)
+    changes = AlertChanges(
+        status=status,
+        assigned_to=assigned_to,
+        classification=classification,
+        determination=determination,
+        comment=comment,
+    )
     by_customer: dict[int, list[Alert]] = defaultdict(list)
     for alert in alerts:
         by_customer[alert.customer_id].append(alert)

@@ -4,14 +4,13 @@
 that stores a page of alerts it only writes one `PendingIndex` row naming the page's new
 and changed alerts (an outbox, so nothing is lost and the sync's pass is not slowed),
 and after commit queues `correlation.index_pending`, which indexes waiting pages: each
-shareable indicator (`indicators.py`) and where it was seen. Beat runs the same task
-every minute for pages whose task was lost. Indicators are only ever inserted, in digest
-order, and sightings belong to one alert, so pages indexed side by side never wait on
-each other. A changed alert keeps its earlier sightings and gains those its new evidence
-brings.
-
-`index_alerts` does the same for any alerts, in batches: `manage.py index_indicators`
-fills the index for alerts stored before it existed.
+shareable indicator (`indicators.py`) and where it was seen; a page that added sightings
+is announced to the index's listeners (`indexed.py`) in the same transaction. Beat runs
+the same task every minute for pages whose task was lost. Indicators are only ever
+inserted, in digest order, and sightings belong to one alert, so pages indexed side by
+side never wait on each other. A changed alert keeps its earlier sightings and gains
+those its new evidence brings. `index_alerts` does the same for any alerts, in batches:
+`manage.py index_indicators` fills the index for alerts stored before it existed.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from django.db.models import QuerySet
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
+from partner_portal.correlation.indexed import IndexedAlerts, announce_indexed
 from partner_portal.correlation.indicators import alert_indicators
 from partner_portal.correlation.models import Indicator, PendingIndex, Sighting
 
@@ -140,7 +140,10 @@ def index_pending(*, limit: int = 1000) -> int:
             if page is None:
                 return done
             rows = Alert.objects.filter(customer_id=page.customer_id, alert_id__in=page.alert_ids)
-            index_rows(rows.values_list(*ROW_FIELDS))
+            values = list(rows.values_list(*ROW_FIELDS))
+            if index_rows(values):
+                pks = tuple(row[0] for row in values)
+                announce_indexed(IndexedAlerts(customer_id=page.customer_id, alert_pks=pks))
             page.delete()
         done += 1
     return done

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 ALSO_SEEN_DAYS = 30
+#: The windows campaigns are read in: (days, label).
+WINDOWS = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days")]
 #: The most recent shared indicators a campaigns page clusters (a bound on its work).
 MAX_SHARED = 2000
 OPEN_STATUSES = ("New", "InProgress")

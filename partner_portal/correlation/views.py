@@ -7,16 +7,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from partner_portal.alerts.forms import CLASSIFICATION_CHOICES, DETERMINATION_CHOICES
 from partner_portal.alerts.writeback import BULK_LIMIT
 from partner_portal.core.access import Role, require_roles
 from partner_portal.correlation import reads
-
-WINDOWS = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days")]
+from partner_portal.correlation.campaign_panels import render_campaign_panels
 
 
 class WindowForm(forms.Form):
     days = forms.TypedChoiceField(
-        label="Seen in", choices=WINDOWS, coerce=int, required=False, initial=7
+        label="Seen in", choices=reads.WINDOWS, coerce=int, required=False, initial=7
     )
 
 
@@ -50,5 +50,8 @@ def campaign_detail(request: HttpRequest, key: int) -> HttpResponse:
         "actionable": open_alerts[:BULK_LIMIT],
         "bulk_limit": BULK_LIMIT,
         "more_open": max(0, len(open_alerts) - BULK_LIMIT),
+        "classifications": CLASSIFICATION_CHOICES,
+        "determinations": DETERMINATION_CHOICES,
+        "campaign_panels": render_campaign_panels(campaign=found, days=days, request=request),
     }
     return render(request, "correlation/campaign.html", context)

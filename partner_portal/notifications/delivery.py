@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from partner_portal.core.failures import describe_failure
-from partner_portal.notifications import incident_events, senders, suppression
+from partner_portal.notifications import campaign_events, incident_events, senders, suppression
 from partner_portal.notifications.messages import compose
 from partner_portal.notifications.models import DeliveryAttempt, Notification, NotificationStatus
 from partner_portal.notifications.mute import from_json, muted_until
@@ -70,7 +70,9 @@ def deliver(*, notification_id: int) -> Outcome:
         if (
             notification.alert_ids
             and not notification.is_test
-            and not notification.group_key.startswith(incident_events.GROUP_PREFIX)
+            and not notification.group_key.startswith(
+                (incident_events.GROUP_PREFIX, campaign_events.GROUP_PREFIX)
+            )
         ):
             kept = suppression.still_to_send(notification=notification, now=now)
             if not kept:

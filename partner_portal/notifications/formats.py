@@ -28,7 +28,12 @@ REPLAY_WINDOW_SECONDS = 300
 def email_text(message: Message) -> str:
     if message.test:
         return "This is a test notification. The channel is set up correctly.\n"
-    lines = [f"Customer: {message.customer}", f"Policy: {message.policy}", ""]
+    if message.customers:
+        lines = [f"Customers: {', '.join(message.customers)}", f"Policy: {message.policy}"]
+        lines += [f"Indicator: {kind} {value}" for kind, value in message.indicators]
+        lines += [f"The campaign in the portal: {message.campaign_url}", ""]
+    else:
+        lines = [f"Customer: {message.customer}", f"Policy: {message.policy}", ""]
     if message.sla is not None:
         lines += [f"SLA {message.sla.stage}: {message.sla.clock} by {message.sla.due_at}", ""]
     if message.incident_id is not None:
@@ -61,6 +66,13 @@ def teams_body(message: Message) -> dict[str, Any]:
     actions: list[dict[str, Any]] = []
     if message.test:
         body.append({"type": "TextBlock", "text": "The channel is set up correctly.", "wrap": True})
+    if message.customers:
+        facts = [{"title": "Customers", "value": ", ".join(message.customers)}]
+        facts += [{"title": kind, "value": value} for kind, value in message.indicators]
+        body.append({"type": "FactSet", "facts": facts})
+        actions.append(
+            {"type": "Action.OpenUrl", "title": "The campaign", "url": message.campaign_url}
+        )
     for alert in message.alerts:
         body.append(
             {
@@ -69,7 +81,7 @@ def teams_body(message: Message) -> dict[str, Any]:
                     {"title": "Alert", "value": alert.title},
                     {"title": "Severity", "value": alert.severity},
                     {"title": "Category", "value": alert.category or "-"},
-                    {"title": "Customer", "value": message.customer},
+                    {"title": "Customer", "value": alert.customer or message.customer},
                 ],
             }
         )
@@ -78,6 +90,7 @@ def teams_body(message: Message) -> dict[str, Any]:
         actions = [
             {"type": "Action.OpenUrl", "title": "Open in the portal", "url": first.portal_url},
             {"type": "Action.OpenUrl", "title": "Open in Defender", "url": first.defender_url},
+            *actions,
         ]
     if message.incident_url:
         actions.append(
@@ -114,6 +127,11 @@ def slack_body(message: Message) -> dict[str, Any]:
             "text": {"type": "mrkdwn", "text": f"*{_slack_escape(message.subject)}*"},
         }
     ]
+    if message.customers:
+        found = ", ".join(f"{kind} `{_slack_escape(value)}`" for kind, value in message.indicators)
+        text = f"Customers: {_slack_escape(', '.join(message.customers))}\n{found}\n"
+        text += f"<{message.campaign_url}|The campaign in the portal>"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     for alert in message.alerts:
         blocks.append(
             {
@@ -162,6 +180,12 @@ def webhook_body(message: Message, *, sent_at: str) -> bytes:
         "more_alerts": message.more,
         "sla": asdict(message.sla) if message.sla is not None else None,
     }
+    if message.customers:
+        payload["campaign"] = {
+            "indicators": [{"kind": kind, "value": value} for kind, value in message.indicators],
+            "customers": list(message.customers),
+            "portal_url": message.campaign_url,
+        }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -170,6 +194,8 @@ def _webhook_type(message: Message) -> str:
         return "test"
     if message.sla is not None:
         return "sla"
+    if message.customers:
+        return "campaign"
     return "incident" if message.event else "alerts"
 
 

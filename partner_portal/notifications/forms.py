@@ -156,13 +156,16 @@ class PolicyForm(forms.ModelForm):
         model = Policy
         fields = [
             "name", "enabled", "customers", "tags", "products", "severities", "title_contains",
-            "continue_matching", "incident_events", "sla_events", "channels", "group_by",
+            "continue_matching", "incident_events", "sla_events", "campaign_events", "channels",
+            "group_by",
             "group_wait_seconds", "repeat_interval_seconds",
         ]  # fmt: skip
         labels = {
             "continue_matching": "Continue to the next policies after a match",
             "incident_events": "Also notify a new incident, and an incident whose severity rises",
             "sla_events": "Also notify SLA warnings and breaches of the alerts it matches",
+            "campaign_events": "Also notify a campaign: an indicator seen at two or more of "
+            "these customers, and each further customer it reaches",
         }
         help_texts = {
             "customers": "With tags: a customer named here or carrying a tag. Neither: all.",

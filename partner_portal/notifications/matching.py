@@ -103,6 +103,7 @@ class Route(Matchers):
     repeat_interval_seconds: int
     incident_events: bool = False
     sla_events: bool = False
+    campaign_events: bool = False
 
 
 def route_of(policy: Policy) -> Route:
@@ -123,6 +124,7 @@ def route_of(policy: Policy) -> Route:
         repeat_interval_seconds=policy.repeat_interval_seconds,
         incident_events=policy.incident_events,
         sla_events=policy.sla_events,
+        campaign_events=policy.campaign_events,
     )
 
 

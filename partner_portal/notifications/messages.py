@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from partner_portal.alerts.models import Alert, Incident
 from partner_portal.alerts.reads.defender_links import defender_alert_url, defender_incident_url
-from partner_portal.notifications import incident_events, sla, sla_watch
+from partner_portal.notifications import campaign_events, incident_events, sla, sla_watch
+from partner_portal.notifications.matching import route_of
 from partner_portal.notifications.models import CUSTOMER_GROUP_KEY, Notification
 from tenants.models import Customer
 
@@ -31,6 +32,8 @@ class AlertLine:
     created_at: str
     portal_url: str
     defender_url: str
+    #: The alert's customer (a campaign's alerts are of several).
+    customer: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,15 @@ class Message:
     incident_url: str = ""
     test: bool = False
     #: "" for alerts; for an incident's change, `incident_events.CREATED` or
-    #: `incident_events.SEVERITY_RAISED`; for an SLA event, "sla_warning" or "sla_breach".
+    #: `incident_events.SEVERITY_RAISED`; for an SLA event, "sla_warning" or "sla_breach";
+    #: for a campaign, `campaign_events.DETECTED` or `campaign_events.GREW`.
     event: str = ""
     sla: SlaNote | None = None
+    #: A campaign's indicators, (kind, value), and the customers it was seen at (only
+    #: those the policy covers); its page in the portal.
+    indicators: tuple[tuple[str, str], ...] = ()
+    customers: tuple[str, ...] = ()
+    campaign_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,11 +85,14 @@ def _line(alert: Alert) -> AlertLine:
         created_at=alert.created_at.isoformat() if alert.created_at else "",
         portal_url=portal_url(reverse("alerts:detail", args=[alert.pk])),
         defender_url=defender_alert_url(alert),
+        customer=alert.customer.display_name,
     )
 
 
 def compose(notification: Notification) -> Message:
     """The message of a stored notification, read from the alerts as they are now."""
+    if notification.group_key.startswith(campaign_events.GROUP_PREFIX):
+        return _campaign_message(notification)
     if notification.is_test or notification.customer is None:
         return Message(
             id=notification.dedup_key,
@@ -188,4 +200,29 @@ def _sla_message(
         more=0,
         event=f"sla_{stage}",
         sla=SlaNote(stage=stage, clock=clock, due_at=due.isoformat() if due else ""),
+    )
+
+
+def _campaign_message(notification: Notification) -> Message:
+    """An indicator seen at several of the policy's customers: its cluster's indicators,
+    those customers (no other) and their alerts."""
+    policy = notification.policy
+    route = route_of(policy) if policy is not None else None
+    indicators, alerts, event = campaign_events.campaign_contents(notification, route)
+    customers = tuple(sorted({alert.customer.display_name for alert in alerts}))
+    first = f"{indicators[0].get_kind_display()} {indicators[0].value}" if indicators else ""
+    verb = "reached" if event == campaign_events.GREW else "seen at"
+    subject = f"Campaign {verb} {len(customers)} customers: {first}".rstrip(": ")
+    lines = tuple(_line(alert) for alert in alerts[:MAX_ALERTS])
+    return Message(
+        id=notification.dedup_key,
+        subject=subject[:250],
+        customer="",
+        policy=policy.name if policy else "",
+        alerts=lines,
+        more=max(0, len(alerts) - len(lines)),
+        event=event,
+        indicators=tuple((i.kind, i.value) for i in indicators),
+        customers=customers,
+        campaign_url=portal_url(campaign_events.campaign_path(notification)),
     )

@@ -97,6 +97,9 @@ class Policy(models.Model):
     incident_events = models.BooleanField(default=False)
     #: Also tell of alerts nearing or breaching an SLA goal (`sla_events`).
     sla_events = models.BooleanField(default=False)
+    #: Also tell of an indicator seen at two or more of the policy's customers, and of
+    #: each further customer it reaches (`campaign_events`).
+    campaign_events = models.BooleanField(default=False)
     channels = models.ManyToManyField(Channel, related_name="policies")
     group_by = models.CharField(max_length=16, choices=GroupBy, default=GroupBy.ALERT)
     group_wait_seconds = models.PositiveIntegerField(default=30)
@@ -129,9 +132,12 @@ class Notification(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
     policy = models.ForeignKey(Policy, on_delete=models.SET_NULL, null=True, blank=True)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True)
-    #: "alert:<Defender alert ID>", "incident:<ID>" or "customer"; empty for a channel test.
+    #: "alert:<Defender alert ID>", "incident:<ID>", "incident-change:<ID>", "customer",
+    #: "sla:<stage>:<clock>:<alert>" or "campaign:<indicator ID>"; empty for a channel test.
     group_key = models.CharField(max_length=160, blank=True)
     round = models.PositiveIntegerField(default=1)
+    #: Defender alert IDs of `customer`; for a campaign (no one customer), the portal's
+    #: alert primary keys.
     alert_ids = models.JSONField(default=list, blank=True)
     is_test = models.BooleanField(default=False)
     status = models.CharField(

@@ -13,7 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from partner_portal.alerts.visibility import visible_alerts
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.bounds import parse_whole_number
+from partner_portal.correlation.reads import WINDOWS
+from partner_portal.correlation.reads import campaign as find_campaign
 from partner_portal.notifications import suppression_rules
+from partner_portal.notifications.campaign_actions import initial_from_campaign
 from partner_portal.notifications.forms import SuppressionRuleForm
 from partner_portal.notifications.models import SuppressionRule
 
@@ -53,7 +56,17 @@ def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.error(request, "That alert was not found; the form starts empty.")
         else:
             initial = suppression_rules.initial_from_alert(alert)
-    return _rule_form(request, SuppressionRule(), initial=initial, alert=alert)
+    campaign = None
+    if "campaign" in request.GET:
+        key = parse_whole_number(request.GET.get("campaign", ""))
+        days = parse_whole_number(request.GET.get("days", "")) or 7
+        if key and days in dict(WINDOWS):
+            campaign = find_campaign(user=request.user, key=key, days=days)
+        if campaign is None:
+            messages.error(request, "That campaign was not found; the form starts empty.")
+        else:
+            initial = initial_from_campaign(campaign)
+    return _rule_form(request, SuppressionRule(), initial=initial, alert=alert, campaign=campaign)
 
 
 @require_roles(Role.ADMIN)
@@ -62,7 +75,7 @@ def rule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     row = suppression_rules.visible_rule(pk=pk, user=request.user)
     if row is None:
         raise Http404("No such suppression rule.")
-    return _rule_form(request, row.rule, initial={}, alert=None)
+    return _rule_form(request, row.rule, initial={}, alert=None, campaign=None)
 
 
 def _rule_form(
@@ -71,6 +84,7 @@ def _rule_form(
     *,
     initial: dict[str, object],
     alert: object,
+    campaign: object,
 ) -> HttpResponse:
     form = SuppressionRuleForm(request.POST or None, instance=rule, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -89,7 +103,13 @@ def _rule_form(
             )
             return redirect("notifications:suppression_detail", pk=saved.pk)
     edited = rule if rule.pk else None
-    context = {"form": form, "kind": "suppression rule", "edited": edited, "alert": alert}
+    context = {
+        "form": form,
+        "kind": "suppression rule",
+        "edited": edited,
+        "alert": alert,
+        "campaign": campaign,
+    }
     return render(
         request, "notifications/suppression_form.html", context, status=400 if form.errors else 200
     )

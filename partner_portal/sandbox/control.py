@@ -19,6 +19,7 @@ from .directory import KNOWN_ROLES, Tenant
 from .faults import FaultConfig, Faults
 from .identity import Identity
 from .limits import RateLimiter, Stats
+from .planting import parse_plant
 from .routing import RouteTable
 from .state import Sandbox
 from .web import Request, Response, json_response
@@ -206,7 +207,8 @@ class ControlApi:
         return count
 
     def _create_alerts(self, request: Request, payload: dict[str, Any], tid: str) -> Response:
-        ids = self.sandbox.create_alerts(self.tenant(request, tid), self._count(payload))
+        plant = parse_plant(payload["plant"]) if "plant" in payload else None
+        ids = self.sandbox.create_alerts(self.tenant(request, tid), self._count(payload), plant)
         return json_response(201, {"ids": ids})
 
     def _update_alerts(self, request: Request, payload: dict[str, Any], tid: str) -> Response:

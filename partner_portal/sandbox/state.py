@@ -24,6 +24,7 @@ from .options import Options
 from .partner_directory import new_partner_tenant, partner_public, partner_record, restore_partner
 from .persistence import read_state, restore_tenant, tenant_record, write_state
 from .pki import Pki
+from .planting import planted_evidence
 
 log = logging.getLogger("partner_portal.sandbox")
 
@@ -306,8 +307,11 @@ class Sandbox:
 
     # ---- alerts -------------------------------------------------------------------
 
-    def create_alerts(self, tenant: Tenant, count: int) -> list[str]:
-        """Create ``count`` new alerts now, as if Defender had just raised them."""
+    def create_alerts(
+        self, tenant: Tenant, count: int, plant: dict[str, str] | None = None
+    ) -> list[str]:
+        """Create ``count`` new alerts now, as if Defender had just raised them, each
+        also carrying the indicators in ``plant`` (``planting.py``) if given."""
         ids = []
         data = tenant.data
         with data.lock:
@@ -322,6 +326,9 @@ class Sandbox:
                     now=now,
                     next_incident=tenant.next_incident,
                 )
+                if plant:
+                    alert.evidence = [*alert.evidence, *planted_evidence(plant, at=now)]
+                    alert.touch(now)
                 tenant.added.append(alert.id)
                 ids.append(alert.id)
         self.changed()

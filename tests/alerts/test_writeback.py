@@ -311,3 +311,47 @@ def test_another_products_alert_of_a_customer_still_on_the_legacy_api_is_refused
     assert "only through Microsoft Graph" in result.message
     assert "Nothing was changed" in result.message
     assert AuditEvent.objects.get(action="alert.failed").details["api_calls"] == 0
+
+
+def test_bulk_resolves_with_classification_determination_and_a_comment(
+    scoped: Client, customers: list[Customer], wb_sandbox: SandboxProcess
+) -> None:
+    still_open = Alert.objects.filter(customer=customers[0]).exclude(status="Resolved")
+    chosen = list(still_open.order_by("-id")[:2])
+    assert len(chosen) == 2
+    response = scoped.post(
+        "/alerts/bulk/",
+        {
+            "alert": [str(a.pk) for a in chosen],
+            "status": "Resolved",
+            "classification": "TruePositive",
+            "determination": "InsufficientData",
+            "comment": "One campaign, closed as a whole.",
+        },
+    )
+    assert response.status_code == 200
+    assert {r.outcome for r in response.context["results"]} == {Outcome.UPDATED}
+    for alert in chosen:
+        truth = _defender(wb_sandbox, alert)
+        assert (truth["status"], truth["classification"], truth["determination"]) == (
+            "Resolved", "TruePositive", "InsufficientData",
+        )  # fmt: skip
+        assert any("One campaign, closed as a whole." in c["comment"] for c in truth["comments"])
+        alert.refresh_from_db()
+        assert alert.classification == "TruePositive"
+
+
+def test_bulk_refuses_a_classification_outside_defenders_vocabulary(
+    scoped: Client, customers: list[Customer], wb_sandbox: SandboxProcess
+) -> None:
+    alert = _open_alert(customers[0])
+    before = _defender(wb_sandbox, alert)
+    response = scoped.post(
+        "/alerts/bulk/",
+        {"alert": [str(alert.pk)], "status": "Resolved", "classification": "Mostly"},
+        follow=True,
+    )
+    assert "Choose a classification and determination from the lists." in (
+        response.content.decode()
+    )
+    assert _defender(wb_sandbox, alert) == before

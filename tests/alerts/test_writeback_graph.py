@@ -254,6 +254,33 @@ def test_bulk_changes_alerts_of_every_product_through_graph_and_reports_each(
     assert set(events.values_list("details__api", flat=True)) == {"graph"}
 
 
+def test_bulk_resolve_with_classification_reaches_graph_in_its_vocabulary(
+    scoped: Client, customers: list[Customer], graph_wb_sandbox: SandboxProcess
+) -> None:
+    still_open = Alert.objects.filter(customer=customers[0]).exclude(status="Resolved")
+    chosen = list(still_open.exclude(service_source=ENDPOINT).order_by("-id")[:2])
+    assert len(chosen) == 2
+    response = scoped.post(
+        "/alerts/bulk/",
+        {
+            "alert": [str(a.pk) for a in chosen],
+            "status": "Resolved",
+            "classification": "TruePositive",
+            "determination": "InsufficientData",
+            "comment": "Closed with its campaign.",
+        },
+    )
+    assert response.status_code == 200
+    assert {r.outcome for r in response.context["results"]} == {Outcome.UPDATED}
+    for alert in chosen:
+        truth = graph_alert_truth(graph_wb_sandbox, customers[0], alert.alert_id)
+        # The legacy API's "InsufficientData" is Graph's notEnoughDataToValidate.
+        assert (truth["status"], truth["classification"], truth["determination"]) == (
+            "resolved", "truePositive", "notEnoughDataToValidate",
+        )  # fmt: skip
+        assert any("Closed with its campaign." in c["comment"] for c in truth["comments"])
+
+
 @pytest.mark.parametrize(
     ("roles", "product", "expected"),
     [

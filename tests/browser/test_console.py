@@ -171,3 +171,36 @@ def test_a_campaign_across_both_customers_is_assigned_as_a_whole(
         if alert.get("assignedTo") == "campaign-lead@partner.example"
     ]
     assert len(assigned) == chosen
+
+
+def test_a_campaign_resolved_as_a_whole_carries_its_classification_to_defender(
+    page: Any, console: Console
+) -> None:
+    """Resolving a campaign with a classification, determination and comment writes each
+    of its open alerts back resolved with them, as Defender's ground truth shows."""
+    page.goto(f"{console.url}/campaigns/?days=30")
+    first = page.locator("#campaign-table tbody tr[data-campaign]").first
+    first.wait_for()
+    first.locator("a").first.click()
+    page.wait_for_selector("#campaign-act")
+    chosen = page.locator("#campaign-act input[name=alert]").count()
+    assert chosen >= 2
+    note = "Closed with its campaign: one dropper at both customers."
+    page.get_by_label("Set status", exact=True).select_option("Resolved")
+    page.get_by_label("Classification", exact=True).select_option("TruePositive")
+    page.get_by_label("Determination", exact=True).select_option("Malware")
+    page.get_by_label("Comment", exact=True).fill(note)
+    page.click("#campaign-act button[type=submit]")
+    summary = page.locator("#bulk-summary").inner_text()
+    assert summary.startswith(f"{chosen} of {chosen} alert"), summary
+    closed = [
+        alert
+        for _, tenant_id in console.customers.values()
+        for alert in _truth(console, tenant_id).values()
+        if any(note in c["comment"] for c in alert.get("comments") or [])
+    ]
+    assert len(closed) == chosen
+    for alert in closed:
+        assert (alert["status"], alert["classification"], alert["determination"]) == (
+            "Resolved", "TruePositive", "Malware",
+        )  # fmt: skip

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
+from partner_portal.alerts.writeback import BULK_LIMIT
 from partner_portal.core.access import Role
 from partner_portal.correlation import reads
 from partner_portal.correlation.index import index_alerts, index_pending
@@ -24,7 +25,7 @@ from partner_portal.correlation.models import Indicator, PendingIndex, Sighting
 from partner_portal.defender import parse_graph_alert
 from tenants.models import Customer
 from tests.alerts.factories import AlertFactory, CustomerFactory, IncidentFactory
-from tests.correlation.factories import SightingFactory
+from tests.correlation.factories import IndicatorFactory, SightingFactory
 from tests.factories import UserFactory
 from tests.tenants.factories import AnalystScopeFactory
 
@@ -183,3 +184,20 @@ def test_an_incident_page_counts_its_alerts_indicators_at_other_customers_in_sco
     alone.force_login(_analyst(first))
     page = alone.get(reverse("alerts:incident", args=[incident.pk])).content.decode()
     assert "nowhere else" in page and not re.search(r"at \d+ other customer", page)
+
+
+def test_a_campaign_of_more_open_alerts_than_one_round_takes_says_how_many_wait() -> None:
+    first, second = (
+        CustomerFactory(display_name="Many One"),
+        CustomerFactory(display_name="Many Two"),
+    )
+    indicator = IndicatorFactory()
+    for customer in (first, second) * 26:
+        alert = AlertFactory(customer=customer, created_at=timezone.now())
+        SightingFactory(indicator=indicator, alert=alert, seen_at=timezone.now())
+    client = Client()
+    client.force_login(_analyst(first, second))
+    page = client.get(reverse("correlation:campaign", args=[indicator.pk])).content.decode()
+    assert page.count('name="alert"') == BULK_LIMIT
+    assert f"the first {BULK_LIMIT} only" in page
+    assert f"{52 - BULK_LIMIT} more stay open for a second round" in page

@@ -142,11 +142,12 @@ def test_an_admin_tags_customers_and_makes_a_policy_on_a_tag() -> None:
         {"name": "High, Gold", "enabled": "on", "tags": [gold.pk], "severities": ["High"],
          "channels": [channel.pk], "group_by": "incident", "group_wait_seconds": "30",
          "repeat_interval_seconds": "3600", "techniques_text": "t1059, T1003.001",
-         "categories_text": "Execution"},
+         "categories_text": "Execution", "campaign_events": "on"},
     )  # fmt: skip
     assert response.status_code == 302
     policy = Policy.objects.get(name="High, Gold")
     assert policy.severities == ["High"] and policy.mitre_techniques == ["T1059", "T1003.001"]
+    assert policy.campaign_events and not policy.incident_events
     assert list(policy.tags.all()) == [gold] and list(policy.channels.all()) == [channel]
 
     tagging = {"customer": customer.pk, "tags": [gold.pk]}
@@ -156,7 +157,7 @@ def test_an_admin_tags_customers_and_makes_a_policy_on_a_tag() -> None:
         action="notifications.customer_tags_set", customer=customer
     ).exists()
     page = admin.get(reverse("notifications:policies")).content.decode()
-    assert "High, Gold" in page and "Tagged: Gold" in page
+    assert "High, Gold" in page and "Tagged: Gold" in page and "(and campaigns)" in page
 
 
 def test_a_policy_form_with_a_bad_technique_or_interval_says_so() -> None:

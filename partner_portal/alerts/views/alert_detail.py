@@ -128,17 +128,23 @@ def alert_bulk(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         for error in [*form.errors.get("alert", []), *form.non_field_errors()]:
             messages.error(request, str(error))
-        if form.errors.get("status") or form.errors.get("assigned_to"):
+        if any(form.errors.get(name) for name in ("status", "assigned_to", "comment")):
             messages.error(request, "Choose a valid status or assignee.")
+        if form.errors.get("classification") or form.errors.get("determination"):
+            messages.error(request, "Choose a classification and determination from the lists.")
         return redirect(back)
     alerts = detail_reads.alerts_for_action(user=request.user, pks=form.cleaned_data["alert"])
     if not alerts:
         raise Http404("None of the chosen alerts exists.")
+    changes = form.changes()
     results = writeback.alerts_bulk_update(
         alerts=alerts,
         actor=request.user,
-        status=form.cleaned_data["status"] or None,
-        assigned_to=form.cleaned_data["assigned_to"] or None,
+        status=changes.status,
+        assigned_to=changes.assigned_to,
+        classification=changes.classification,
+        determination=changes.determination,
+        comment=changes.comment,
         ip_address=client_ip(request),
     )
     context = {

@@ -88,7 +88,9 @@ class Cluster:
         self.sandbox = sandbox
         self.tmp = tmp
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.app = Celery("sync-tests", broker=redis_server.url(0))
+        # Not the current app: tasks queued by the code under test keep going to the
+        # portal's own app, whatever test ran before.
+        self.app = Celery("sync-tests", broker=redis_server.url(0), set_as_current=False)
         self.app.conf.broker_connection_retry_on_startup = True
 
     def env(self, **overrides: str) -> dict[str, str]:

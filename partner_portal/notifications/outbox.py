@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
 from partner_portal.notifications import incident_events, sla, suppression
+from partner_portal.notifications.evidence_values import NO_EVIDENCE, evidence_values
 from partner_portal.notifications.matching import AlertFacts, Route, active_routes, matching_routes
 from partner_portal.notifications.models import (
     CustomerTag,
@@ -117,28 +117,30 @@ def _record_alerts(
 ) -> None:
     groups: dict[tuple[int, int, str], _Group] = {}
     caught: list[suppression.Caught] = []
-    alerts = (
-        Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids)
-        .filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
-        .values_list(
-            "alert_id",
-            "incident_id",
-            "severity",
-            "category",
-            "mitre_techniques",
-            "title",
-            "service_source",
-            "detection_source",
-        )
-    )
-    for alert_id, incident_id, severity, category, techniques, title, product, detector in alerts:
+    # Rules judge every stored alert (a hide rule must hide an old alert Defender changed);
+    # only recent ones are routed. The evidence JSON is read only for rules that need it.
+    evidence = any(snooze.needs_evidence for snooze in snoozes)
+    columns = ["alert_id", "incident_id", "severity", "category", "mitre_techniques", "title",
+               "service_source", "detection_source", "last_updated_at"]  # fmt: skip
+    if evidence:
+        columns += ["raw", "machine_id", "computer_dns_name", "related_user"]
+    alerts = Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids).values(*columns)
+    for row in alerts:
         facts = AlertFacts(
-            customer_id, tag_ids, severity, category, tuple(techniques or ()), title,
-            product, detector,
+            customer_id, tag_ids, row["severity"], row["category"],
+            tuple(row["mitre_techniques"] or ()), row["title"], row["service_source"],
+            row["detection_source"],
+            evidence_values(
+                row["raw"], machine_id=row["machine_id"],
+                computer_dns_name=row["computer_dns_name"], related_user=row["related_user"],
+            ) if evidence else NO_EVIDENCE,
         )  # fmt: skip
+        alert_id, incident_id = row["alert_id"], row["incident_id"]
         quieted = suppression.caught_by(snoozes, facts)
         if quieted:
-            caught.append(suppression.Caught(alert_id, title, quieted))
+            caught.append(suppression.Caught(alert_id, row["title"], quieted))
+            continue
+        if row["last_updated_at"] is not None and row["last_updated_at"] < recent:
             continue
         for route in matching_routes(routes, facts):
             by_incident = route.group_by == GroupBy.INCIDENT and incident_id is not None

@@ -60,7 +60,7 @@ def policy_preview(*, policy: Policy, user: User | AnonymousUser) -> Preview:
     matched = []
     for alert in candidates[:PREVIEW_SCAN]:
         tags = frozenset(tag.pk for tag in alert.customer.notification_tags.all())
-        if route.matches(facts_of(alert, tags)):
+        if route.matches(facts_of(alert, tags, evidence=route.needs_evidence)):
             matched.append(alert)
     return Preview(
         matched=matched[:PREVIEW_SHOWN],

@@ -44,7 +44,8 @@ def rule_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_roles(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
-    initial = {}
+    initial: dict[str, object] = {}
+    choices: dict[str, list[str]] = {}
     alert = None
     if "alert" in request.GET:
         pk = parse_whole_number(request.GET.get("alert", ""))
@@ -53,7 +54,8 @@ def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.error(request, "That alert was not found; the form starts empty.")
         else:
             initial = suppression_rules.initial_from_alert(alert)
-    return _rule_form(request, SuppressionRule(), initial=initial, alert=alert)
+            choices = suppression_rules.evidence_choices(alert)
+    return _rule_form(request, SuppressionRule(), initial=initial, alert=alert, choices=choices)
 
 
 @require_roles(Role.ADMIN)
@@ -71,8 +73,11 @@ def _rule_form(
     *,
     initial: dict[str, object],
     alert: object,
+    choices: dict[str, list[str]] | None = None,
 ) -> HttpResponse:
-    form = SuppressionRuleForm(request.POST or None, instance=rule, initial=initial)
+    form = SuppressionRuleForm(
+        request.POST or None, instance=rule, initial=initial, evidence_choices=choices
+    )
     if request.method == "POST" and form.is_valid():
         plain, relations, days = form.apply()
         try:

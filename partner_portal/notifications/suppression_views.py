@@ -1,11 +1,12 @@
 """Suppression rule pages: the list with hit counts, a rule with the alerts it caught, the
 form (blank, or prefilled from an alert: "suppress alerts like this"), and ending a rule.
-Analysts read, cut to their customers; portal admins change."""
+Analysts read, cut to their customers; portal admins change, and SOC leads within their
+scope (`leads`)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from partner_portal.alerts.visibility import visible_alerts
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.bounds import parse_whole_number
-from partner_portal.notifications import suppression_rules
+from partner_portal.notifications import leads, suppression_rules
 from partner_portal.notifications.forms import SuppressionRuleForm
 from partner_portal.notifications.models import SuppressionRule
 
@@ -41,7 +42,7 @@ def rule_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_http_methods(["GET", "POST"])
 def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     initial: dict[str, object] = {}
@@ -58,7 +59,7 @@ def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _rule_form(request, SuppressionRule(), initial=initial, alert=alert, choices=choices)
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     row = suppression_rules.visible_rule(pk=pk, user=request.user)
@@ -75,12 +76,19 @@ def _rule_form(
     alert: object,
     choices: dict[str, list[str]] | None = None,
 ) -> HttpResponse:
+    refused = leads.refusal_of(user=request.user, item=rule)
+    if refused:
+        raise PermissionDenied(refused)
     form = SuppressionRuleForm(
         request.POST or None, instance=rule, initial=initial, evidence_choices=choices
     )
+    leads.limit_choices(form, user=request.user)
     if request.method == "POST" and form.is_valid():
         plain, relations, days = form.apply()
         try:
+            refused = leads.refusal_of_relations(user=request.user, relations=relations)
+            if refused:
+                raise ValidationError(refused)
             saved = suppression_rules.rule_save(
                 rule=plain, relations=relations, days=days, actor=request.user
             )
@@ -100,12 +108,15 @@ def _rule_form(
     )
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_POST
 def rule_end(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     row = suppression_rules.visible_rule(pk=pk, user=request.user)
     if row is None:
         raise Http404("No such suppression rule.")
+    refused = leads.refusal_of(user=request.user, item=row.rule)
+    if refused:
+        raise PermissionDenied(refused)
     suppression_rules.rule_end(rule=row.rule, actor=request.user)
     messages.success(request, f"Ended suppression rule #{pk}: its alerts notify again.")
     return redirect("notifications:suppression_detail", pk=pk)

@@ -276,9 +276,11 @@ class SuppressionRuleForm(EvidenceConditionsForm, forms.ModelForm):
 
     class Meta:
         model = SuppressionRule
-        fields = ["reason", "customers", "tags", "title_contains", "action"]
-        labels = {"title_contains": "Title contains"}
+        fields = ["reason", "customers", "tags", "title_contains", "action", "incidents"]
+        labels = {"title_contains": "Title contains", "incidents": "Also keep incidents quiet"}
         help_texts = {
+            "incidents": "No incident message for an incident this rule matches on its "
+            "customer, severity and name, or whose alerts were all suppressed.",
             "reason": "Required: why alerts like these may stay quiet (shown on the rule).",
             "customers": "With tags: a customer named here or carrying a tag. Neither: all.",
         }

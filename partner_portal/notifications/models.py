@@ -204,6 +204,8 @@ class SuppressionRule(models.Model):
     action = models.CharField(
         max_length=16, choices=SuppressionAction, default=SuppressionAction.MUTE
     )
+    #: Also keep quiet the incident messages of incidents it covers (`incident_suppression`).
+    incidents = models.BooleanField(default=False)
     classification = models.CharField(max_length=48, blank=True)
     determination = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()

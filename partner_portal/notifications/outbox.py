@@ -80,7 +80,7 @@ def record_stored(changes: StoredChanges) -> None:
         sla.observe(customer_id=changes.customer_id, alert_ids=alert_ids)
     now = timezone.now()
     routes = active_routes()
-    snoozes = suppression.active_snoozes(now=now) if alert_ids else []
+    snoozes = suppression.active_snoozes(now=now)
     if not routes and not snoozes:
         return
     customer_id = changes.customer_id
@@ -92,7 +92,7 @@ def record_stored(changes: StoredChanges) -> None:
         _record_alerts(customer_id, tag_ids, alert_ids, routes, snoozes, now, recent)
     events = incident_events.incident_notifications(
         customer_id=customer_id, tag_ids=tag_ids, incident_ids=incident_ids,
-        routes=routes, now=now, recent=recent,
+        routes=routes, now=now, recent=recent, snoozes=snoozes,
     )  # fmt: skip
     if events:
         Notification.objects.bulk_create(events, ignore_conflicts=True)

@@ -62,6 +62,8 @@ class Snooze(Matchers):
     resolves: bool
     hides: bool = False
     reason: str = ""
+    #: Keeps incident messages quiet too (`incident_suppression`).
+    incidents: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ def snooze_of(rule: SuppressionRule) -> Snooze:
         rule_id=rule.pk,
         resolves=rule.action == SuppressionAction.RESOLVE,
         hides=rule.action == SuppressionAction.HIDE,
+        incidents=rule.incidents,
         reason=rule.reason,
         customer_ids=frozenset(c.pk for c in rule.customers.all()),
         tag_ids=frozenset(t.pk for t in rule.tags.all()),

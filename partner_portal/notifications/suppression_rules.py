@@ -89,6 +89,7 @@ def rule_save(
             "tags": sorted(t.name for t in rule.tags.all()),
             "conditions": conditions,
             "classification": rule.classification,
+            "incidents": rule.incidents,
         },
     )
     return rule

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
@@ -117,15 +118,22 @@ def _record_alerts(
 ) -> None:
     groups: dict[tuple[int, int, str], _Group] = {}
     caught: list[suppression.Caught] = []
-    # Rules judge every stored alert (a hide rule must hide an old alert Defender changed);
-    # only recent ones are routed. The evidence JSON is read only for rules that need it.
+    # Only recent alerts are routed and judged by rules, so a backfill's old alerts are not
+    # read; but while a hide rule stands, an old alert Defender changed is read too, for
+    # the hide rules alone (it must leave the queue). The evidence JSON is read only for
+    # rules that need it.
+    hiders = [snooze for snooze in snoozes if snooze.hides]
     evidence = any(snooze.needs_evidence for snooze in snoozes)
     columns = ["alert_id", "incident_id", "severity", "category", "mitre_techniques", "title",
                "service_source", "detection_source", "last_updated_at"]  # fmt: skip
     if evidence:
         columns += ["raw", "machine_id", "computer_dns_name", "related_user"]
-    alerts = Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids).values(*columns)
-    for row in alerts:
+    alerts = Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids)
+    if not hiders:
+        alerts = alerts.filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
+    for row in alerts.values(*columns):
+        updated = row["last_updated_at"]
+        old = updated is not None and updated < recent
         facts = AlertFacts(
             customer_id, tag_ids, row["severity"], row["category"],
             tuple(row["mitre_techniques"] or ()), row["title"], row["service_source"],
@@ -136,11 +144,11 @@ def _record_alerts(
             ) if evidence else NO_EVIDENCE,
         )  # fmt: skip
         alert_id, incident_id = row["alert_id"], row["incident_id"]
-        quieted = suppression.caught_by(snoozes, facts)
+        quieted = suppression.caught_by(hiders if old else snoozes, facts)
         if quieted:
             caught.append(suppression.Caught(alert_id, row["title"], quieted))
             continue
-        if row["last_updated_at"] is not None and row["last_updated_at"] < recent:
+        if old:
             continue
         for route in matching_routes(routes, facts):
             by_incident = route.group_by == GroupBy.INCIDENT and incident_id is not None

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.upsert import alerts_upsert
@@ -122,3 +124,19 @@ def test_a_mute_rule_hides_nothing(
     alerts_upsert(customer_id=customer.pk, records=[make_alert("da-muted")])
     assert SuppressionHit.objects.count() == 1
     assert len(listed(admin_client_portal)) == 1
+
+
+def test_an_old_alert_defender_changes_is_hidden_but_mute_rules_leave_it_be(
+    customer: Customer, make_alert: Callable[..., Any]
+) -> None:
+    SuppressionRuleFactory(customers=[customer], reason="Old noise")
+    hider = SuppressionRuleFactory(
+        customers=[customer], action=SuppressionAction.HIDE, title_contains="old"
+    )
+    long_ago = (timezone.now() - timedelta(days=30)).isoformat()
+    alerts_upsert(
+        customer_id=customer.pk,
+        records=[make_alert("da-old", updated=long_ago, title="An old one")],
+    )
+    assert Alert.objects.get(alert_id="da-old").hidden_by_rule == hider.pk
+    assert list(SuppressionHit.objects.values_list("rule_id", flat=True)) == [hider.pk]

@@ -17,6 +17,7 @@ from partner_portal.core.bounds import parse_whole_number
 from partner_portal.notifications import leads, suppression_rules
 from partner_portal.notifications.forms import SuppressionRuleForm
 from partner_portal.notifications.models import SuppressionRule
+from partner_portal.notifications.preview import rule_preview
 
 READERS = (Role.ANALYST, Role.ADMIN)
 
@@ -35,10 +36,11 @@ def rule_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if row is None:
         raise Http404("No such suppression rule.")
     hits = suppression_rules.rule_hits(rule=row.rule, user=request.user)
+    preview = rule_preview(rule=row.rule, user=request.user)
     return render(
         request,
         "notifications/suppression_detail.html",
-        {"row": row, "rule": row.rule, "hits": hits},
+        {"row": row, "rule": row.rule, "hits": hits, "preview": preview},
     )
 
 

@@ -26,6 +26,7 @@ from tests.alerts.factories import AlertFactory, CustomerFactory
 from tests.notifications.conftest import drain
 from tests.notifications.factories import ChannelFactory, PolicyFactory, SuppressionRuleFactory
 from tests.notifications.receivers import HttpReceiver
+from tests.tenants.factories import AnalystScopeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +230,21 @@ def test_suppress_alerts_like_this_offers_the_alerts_evidence_values_to_tick(
     )
     assert response.status_code == 302
     assert SuppressionRule.objects.get().file_hashes == [MD5.lower()]
+
+
+def test_a_rules_page_previews_the_recent_alerts_its_evidence_matches_within_the_readers_scope(
+    customer: Customer, analyst: Any
+) -> None:
+    other = CustomerFactory(display_name="Northwind", status=CustomerStatus.ACTIVE)
+    rule = SuppressionRuleFactory(ip_addresses=["10.0.0.7"])
+    now = timezone.now()
+    mine = AlertFactory(customer=customer, raw={"evidence": MDE_EVIDENCE}, created_at=now)
+    AlertFactory(customer=customer, raw={"evidence": []}, created_at=now)
+    theirs = AlertFactory(customer=other, raw={"evidence": MDE_EVIDENCE}, created_at=now)
+    AnalystScopeFactory(user=analyst, customer=customer)
+    client = Client()
+    client.force_login(analyst)
+    page = client.get(reverse("notifications:suppression_detail", args=[rule.pk])).content.decode()
+    assert '<span id="preview-count">1</span>' in page
+    assert f'data-alert-id="{mine.alert_id}"' in page
+    assert theirs.alert_id not in page

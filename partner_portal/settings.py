@@ -358,7 +358,7 @@ NOTIFY_MAX_ALERT_AGE_HOURS = env.int("NOTIFY_MAX_ALERT_AGE_HOURS", default=24)
 NOTIFY_CA_FILE = env("NOTIFY_CA_FILE", default="")
 # A suppression rule must expire, at most this many days after it was last saved (a
 # snooze nobody renews ends on its own).
-NOTIFY_SUPPRESSION_MAX_DAYS = env.int("NOTIFY_SUPPRESSION_MAX_DAYS", default=30)
+NOTIFY_SUPPRESSION_MAX_DAYS = env.int("NOTIFY_SUPPRESSION_MAX_DAYS", default=90)
 CELERY_BEAT_SCHEDULE["deliver-due-notifications"] = {
     "task": "notifications.deliver_due",
     "schedule": env.float("NOTIFY_SWEEP_SECONDS", default=15.0),

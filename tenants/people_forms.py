@@ -15,6 +15,10 @@ from tenants.models import Customer
 ROLE_CHOICES = [(role.value, role.value) for role in Role]
 ROLE_HELP = {
     Role.ANALYST.value: "see and act on the alerts of the customers in their scope",
+    Role.SOC_LEAD.value: (
+        "analysts who may also change routing policies and suppression rules, for the "
+        "customers in their scope"
+    ),
     Role.ONBOARDING.value: "register customers and send consent links",
     Role.ADMIN.value: "everything, including people, scopes and the audit log",
 }

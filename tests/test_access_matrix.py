@@ -1,11 +1,13 @@
 """Role-by-URL matrix over every URL the project serves.
 
-Five roles (anonymous, an analyst scoped to customer A, an analyst with the explicit
-"all customers" grant, onboarding staff, a portal admin) open every URL pattern of the
+Six roles (anonymous, an analyst scoped to customer A, an analyst with the explicit
+"all customers" grant, onboarding staff, a portal admin, a SOC lead scoped to customer A)
+open every URL pattern of the
 URL conf, with path arguments filled from customer A's and customer B's real objects.
 Each answer must carry the expected status, and nothing of customer B (its name, its
 tenant, its alerts' titles and IDs, its incident, all seeded with a unique token) may
-reach A's analyst: not in pages, exports, counts, charts data or live updates.
+reach A's analyst or A's SOC lead: not in pages, exports, counts, charts data or live
+updates.
 
 URLs are found by walking the resolver, so a page added later is covered without
 editing this file, provided its path arguments are named in ARGUMENTS. A URL missing
@@ -55,8 +57,8 @@ MARK = "Qz7Bravo"
 B_TENANT = "bbbbbbbb-7777-4bbb-8bbb-bbbbbbbbbbbb"
 
 ANON, ANALYST_A, ANALYST_ALL = "anonymous", "analyst A", "analyst all"
-STAFF, ADMIN = "staff", "admin"
-ROLES = (ANON, ANALYST_A, ANALYST_ALL, STAFF, ADMIN)
+STAFF, ADMIN, LEAD_A = "staff", "admin", "SOC lead A"
+ROLES = (ANON, ANALYST_A, ANALYST_ALL, STAFF, ADMIN, LEAD_A)
 
 
 # --- the world ------------------------------------------------------------------------------
@@ -157,6 +159,8 @@ def world() -> World:
     analyst_b = UserFactory(username="analyst-b", roles=[Role.ANALYST])
     staff = UserFactory(username="staff", roles=[Role.ONBOARDING])
     admin = UserFactory(username="admin", roles=[Role.ADMIN])
+    # A SOC lead is an analyst: scoped to A as A's analyst is (granted below).
+    lead_a = UserFactory(username="lead-a", roles=[Role.SOC_LEAD])
     # A group's "all customers" grant must not reach A's analyst, who is not a member.
     other_team = GroupFactory(name="B team")
     AnalystScopeFactory(group=other_team, all_customers=True)
@@ -166,6 +170,7 @@ def world() -> World:
     }
     # One file hash in an alert of each: a campaign for those who see both customers.
     shared = IndicatorFactory()
+    AnalystScopeFactory(user=lead_a, customer=objects["A"]["customer"])
     for owned in objects.values():
         SightingFactory(indicator=shared, alert=owned["alert"])
         owned["campaign"] = shared
@@ -175,6 +180,7 @@ def world() -> World:
         ANALYST_ALL: _client(analyst_all),
         STAFF: _client(staff),
         ADMIN: _client(admin),
+        LEAD_A: _client(lead_a),
     }
     return World({k: v["customer"] for k, v in objects.items()}, objects, clients)
 
@@ -260,8 +266,14 @@ QUERY = {"alerts:live": "since_id=0", "alerts:incident_live": "mark=0"}
 LOGIN = 302
 
 
-def _row(anon: int, a: int, all_: int, staff: int, admin: int) -> dict[str, int]:
-    return {ANON: anon, ANALYST_A: a, ANALYST_ALL: all_, STAFF: staff, ADMIN: admin}
+def _row(
+    anon: int, a: int, all_: int, staff: int, admin: int, lead: int | None = None
+) -> dict[str, int]:
+    """A's SOC lead answers as A's analyst unless `lead` says otherwise."""
+    return {
+        ANON: anon, ANALYST_A: a, ANALYST_ALL: all_, STAFF: staff, ADMIN: admin,
+        LEAD_A: a if lead is None else lead,
+    }  # fmt: skip
 
 
 ANALYST_PAGE = _row(LOGIN, 200, 200, 403, 200)
@@ -271,6 +283,9 @@ STAFF_POST = _row(LOGIN, 403, 403, 405, 405)
 ADMIN_PAGE = _row(LOGIN, 403, 403, 403, 200)
 ADMIN_POST = _row(LOGIN, 403, 403, 403, 405)
 SIGNED_IN = _row(LOGIN, 200, 200, 200, 200)
+# Policies and suppression rules: portal admins and SOC leads change them.
+LEAD_PAGE = _row(LOGIN, 403, 403, 403, 200, lead=200)
+LEAD_POST = _row(LOGIN, 403, 403, 403, 405, lead=405)
 
 # For A's objects; with B's objects A's analyst gets 404 on every analyst page (below).
 EXPECTED: dict[str, dict[str, int] | None] = {
@@ -313,9 +328,9 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "hunting:save": ANALYST_POST,
     "hunting:delete": ANALYST_POST,
     # A hunt is its maker's alone (A's analyst made A's), whoever else sees the customer.
-    "hunting:hunt": _row(LOGIN, 200, 404, 403, 404),
-    "hunting:results": _row(LOGIN, 200, 404, 403, 404),
-    "hunting:export": _row(LOGIN, 200, 404, 403, 404),
+    "hunting:hunt": _row(LOGIN, 200, 404, 403, 404, lead=404),
+    "hunting:results": _row(LOGIN, 200, 404, 403, 404, lead=404),
+    "hunting:export": _row(LOGIN, 200, 404, 403, 404, lead=404),
     "tenants:customer_list": STAFF_PAGE,
     "tenants:customer_register": STAFF_PAGE,
     "tenants:customer_detail": STAFF_PAGE,
@@ -350,18 +365,18 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:channel_edit": ADMIN_PAGE,
     "notifications:channel_test": ADMIN_POST,
     "notifications:policies": ANALYST_PAGE,
-    "notifications:policy_create": ADMIN_PAGE,
-    "notifications:policy_edit": ADMIN_PAGE,
-    "notifications:policy_move": ADMIN_POST,
+    "notifications:policy_create": LEAD_PAGE,
+    "notifications:policy_edit": LEAD_PAGE,
+    "notifications:policy_move": LEAD_POST,
     "notifications:policy_preview": ANALYST_PAGE,
     "notifications:tags": ANALYST_PAGE,
     "notifications:tag_create": ADMIN_POST,
     "notifications:customer_tags": ADMIN_POST,
     "notifications:suppressions": ANALYST_PAGE,
-    "notifications:suppression_create": ADMIN_PAGE,
+    "notifications:suppression_create": LEAD_PAGE,
     "notifications:suppression_detail": ANALYST_PAGE,
-    "notifications:suppression_edit": ADMIN_PAGE,
-    "notifications:suppression_end": ADMIN_POST,
+    "notifications:suppression_edit": LEAD_PAGE,
+    "notifications:suppression_end": LEAD_POST,
     "notifications:sla": ANALYST_PAGE,
     "notifications:sla_goal_save": ADMIN_POST,
     "notifications:sla_goal_delete": ADMIN_POST,
@@ -380,6 +395,8 @@ OBJECT_PAGES = {
     "notifications:policy_preview",
     "notifications:suppression_detail",
 }
+# Pages only SOC leads (of the analysts) open, naming one object: B's is "not found".
+LEAD_OBJECT_PAGES = {"notifications:policy_edit", "notifications:suppression_edit"}
 
 
 def expected_status(route: Route, role: str, owner: str) -> set[int]:
@@ -388,7 +405,9 @@ def expected_status(route: Route, role: str, owner: str) -> set[int]:
         if row is None:
             return set(range(200, 500)) - {LOGIN, 403} | {503}
         status = row[role]
-        if owner == "B" and role == ANALYST_A and route.name in OBJECT_PAGES:
+        if owner == "B" and role in (ANALYST_A, LEAD_A) and route.name in OBJECT_PAGES:
+            status = 404
+        if owner == "B" and role == LEAD_A and route.name in LEAD_OBJECT_PAGES:
             status = 404
         return {status}
     return _from_policy(route, role, owner)
@@ -416,6 +435,7 @@ def _from_policy(route: Route, role: str, owner: str) -> set[int]:
         ANALYST_ALL: {Role.ANALYST},
         STAFF: {Role.ONBOARDING},
         ADMIN: set(Role),
+        LEAD_A: {Role.ANALYST, Role.SOC_LEAD},
     }[role]
     allowed = {Role(name) for name in policy.removeprefix("roles:").split(",") if name}
     return answered if held & allowed else {403}
@@ -494,8 +514,9 @@ def _a_analyst_urls(world: World) -> Iterator[str]:
             yield base + ("?" + "&".join(parts) if parts else "")
 
 
-def test_nothing_of_customer_b_reaches_customer_as_analyst(world: World) -> None:
-    client = world.clients[ANALYST_A]
+@pytest.mark.parametrize("role", [ANALYST_A, LEAD_A])
+def test_nothing_of_customer_b_reaches_customer_as_analyst_or_lead(world: World, role: str) -> None:
+    client = world.clients[role]
     leaked = []
     for url in _a_analyst_urls(world):
         response = client.get(url)

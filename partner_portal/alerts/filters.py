@@ -58,7 +58,7 @@ def product_field() -> forms.MultipleChoiceField:
 
 class AlertFilterForm(ConsoleFilterForm):
     """Customer, severity, status, classification, category, detection source, product,
-    assignee, time and text, plus the sort order and the page cursor."""
+    assignee, suppressed alerts, time and text, plus the sort order and the page cursor."""
 
     status = forms.MultipleChoiceField(
         choices=STATUS_CHOICES,
@@ -82,6 +82,12 @@ class AlertFilterForm(ConsoleFilterForm):
     )
     product = product_field()
     unassigned = forms.BooleanField(label="Unassigned only", required=False)
+    # Alerts a suppression rule hid from the queue: left out unless shown.
+    suppressed = forms.ChoiceField(
+        label="Suppressed",
+        choices=[("", "Hidden"), ("show", "Show")],
+        required=False,
+    )
     q = forms.CharField(
         label="Search",
         max_length=200,
@@ -101,6 +107,7 @@ class AlertFilterForm(ConsoleFilterForm):
             detection_source=(data.get("detection_source") or "").strip(),
             products=tuple(data.get("product") or ()),
             unassigned=bool(data.get("unassigned")),
+            show_hidden=data.get("suppressed") == "show",
         )
 
 

@@ -33,6 +33,13 @@ def _sub(value: str) -> str:
     return f'<span class="sub">{escape(value)}</span>' if value else ""
 
 
+def _hidden_badge(because: str) -> str:
+    """The mark of an alert a suppression rule hid from the queue, naming the rule."""
+    if not because:
+        return ""
+    return f' <span class="badge hidden-by-rule">Hidden from the queue · {escape(because)}</span>'
+
+
 def _notes(notes: Iterable[RowNote]) -> str:
     """Notes other apps add to a row (`list_notes`), each a second line of its status."""
     return "".join(
@@ -58,7 +65,8 @@ def alert_row_html(
         f"{escape(row['created_display'])}</time></td>\n"
         f'  <td><span class="badge sev-{escape(row["severity"])}">{escape(row["severity"])}'
         "</span></td>\n"
-        f'  <td class="title"><a class="alert-link" href="{escape(list_url)}{pk}/">{label}</a>\n'
+        f'  <td class="title"><a class="alert-link" href="{escape(list_url)}{pk}/">{label}</a>'
+        f"{_hidden_badge(row.get('hidden_because', ''))}\n"
         f'    <span class="sub">{escape(row["alert_id"])}{category}</span></td>\n'
         f"  <td>{escape(row['customer_name'])}</td>\n"
         f'  <td class="product">{escape(row["product"] or NO_VALUE)}</td>\n'

@@ -64,6 +64,12 @@ class Alert(models.Model):
     system_tags = models.JSONField(default=list, blank=True)
     #: Last written from Microsoft Graph (False: from the Defender for Endpoint API).
     from_graph = models.BooleanField(default=False)
+    #: Set when a suppression rule with the "hide" action caught it (written by the
+    #: notifications app, which owns the rules): the queue, its counts and the overview
+    #: leave it out unless the filter asks to show hidden alerts. The rule's number and
+    #: words are kept here so that the list can name it without reading another app.
+    hidden_by_rule = models.PositiveIntegerField(null=True, blank=True)
+    hidden_because = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
@@ -89,7 +95,7 @@ class Alert(models.Model):
             # for the common filters (severity, status, time, customer, category).
             models.Index(
                 fields=["severity", "status", "created_at"],
-                include=["customer", "category"],
+                include=["customer", "category", "hidden_by_rule"],
                 name="alert_counts",
             ),
         ]

@@ -24,10 +24,13 @@ ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 
 
 class Role(StrEnum):
-    """The portal's groups, created by a data migration."""
+    """The portal's groups, created by data migrations. A SOC lead is an analyst (seeing
+    the customers of their scope) who may also change routing policies and suppression
+    rules for those customers."""
 
     ONBOARDING = "Onboarding staff"
     ANALYST = "Analysts"
+    SOC_LEAD = "SOC leads"
     ADMIN = "Portal admins"
 
 
@@ -39,7 +42,8 @@ class AuthenticatedHttpRequest(HttpRequest):
 
 
 def user_roles(user: User | AnonymousUser) -> frozenset[Role]:
-    """The roles a user holds; a superuser and a portal admin hold every role.
+    """The roles a user holds; a superuser and a portal admin hold every role, and a SOC
+    lead is an analyst too.
 
     They are worked out once per user object (a request's user) and kept on it.
     """
@@ -55,6 +59,8 @@ def user_roles(user: User | AnonymousUser) -> frozenset[Role]:
         roles = frozenset(role for role in Role if role.value in names)
         if Role.ADMIN in roles:
             roles = frozenset(Role)
+        elif Role.SOC_LEAD in roles:
+            roles |= {Role.ANALYST}
     user._portal_roles = roles  # type: ignore[attr-defined]
     return roles
 

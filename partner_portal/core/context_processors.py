@@ -37,5 +37,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "nav_items": items,
         "user_roles": sorted(role.value for role in roles),
         "is_portal_admin": Role.ADMIN in roles,
+        # May change routing policies and suppression rules (within their scope).
+        "is_soc_lead": Role.SOC_LEAD in roles,
         "partner_name": settings.PARTNER_NAME,
     }

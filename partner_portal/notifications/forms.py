@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, validate_email
 
 from partner_portal.alerts.forms import CLASSIFICATION_CHOICES, DETERMINATION_CHOICES
 from partner_portal.defender import GRAPH_SERVICE_SOURCES, AlertSeverity
+from partner_portal.notifications.evidence_form import EvidenceConditionsForm
 from partner_portal.notifications.models import (
     Channel,
     ChannelKind,
@@ -237,8 +238,9 @@ class CustomerTagsForm(forms.Form):
     )
 
 
-class SuppressionRuleForm(forms.ModelForm):
-    """A suppression rule; its expiry is given in days from now (renewing is saving)."""
+class SuppressionRuleForm(EvidenceConditionsForm, forms.ModelForm):
+    """A suppression rule; its expiry is given in days from now (renewing is saving). Its
+    evidence conditions are `EvidenceConditionsForm`'s."""
 
     customers = forms.ModelMultipleChoiceField(
         queryset=Customer.objects.order_by("display_name"), required=False
@@ -276,9 +278,11 @@ class SuppressionRuleForm(forms.ModelForm):
 
     class Meta:
         model = SuppressionRule
-        fields = ["reason", "customers", "tags", "title_contains", "action"]
-        labels = {"title_contains": "Title contains"}
+        fields = ["reason", "customers", "tags", "title_contains", "action", "incidents"]
+        labels = {"title_contains": "Title contains", "incidents": "Also keep incidents quiet"}
         help_texts = {
+            "incidents": "No incident message for an incident this rule matches on its "
+            "customer, severity and name, or whose alerts were all suppressed.",
             "reason": "Required: why alerts like these may stay quiet (shown on the rule).",
             "customers": "With tags: a customer named here or carrying a tag. Neither: all.",
         }
@@ -303,6 +307,8 @@ class SuppressionRuleForm(forms.ModelForm):
             self.fields["detectors_text"].initial = ", ".join(rule.detectors)
             self.fields["classification"].initial = rule.classification
             self.fields["determination"].initial = rule.determination
+        names = list(self.fields)
+        self.order_fields([*names[: names.index("detectors_text") + 1], *self.evidence_fields()])
 
     def clean_techniques_text(self) -> list[str]:
         return _techniques(self.cleaned_data.get("techniques_text") or "")
@@ -311,6 +317,7 @@ class SuppressionRuleForm(forms.ModelForm):
         data = super().clean() or {}
         if data.get("action") == SuppressionAction.RESOLVE and not data.get("classification"):
             self.add_error("classification", "Choose what Defender is to record.")
+        self.evidence = self.evidence_cleaned()
         return data
 
     def apply(self) -> tuple[SuppressionRule, dict[str, Any], int]:
@@ -323,5 +330,7 @@ class SuppressionRuleForm(forms.ModelForm):
         rule.detectors = _words(self.cleaned_data["detectors_text"] or "")
         rule.classification = self.cleaned_data["classification"]
         rule.determination = self.cleaned_data["determination"]
+        for kind, values in self.evidence.items():
+            setattr(rule, kind, values)
         relations = {name: self.cleaned_data[name] for name in ("customers", "tags")}
         return rule, relations, self.cleaned_data["days"]

@@ -14,6 +14,9 @@ channel that have no such notification for the incident yet are told of a new in
 one whose highest round is below the incident's rank now is told its severity rose. A
 re-sync, a change of status or a severity falling and rising back adds nothing, and the
 round's dedup key keeps two writers from making the same message.
+
+An incident a suppression rule keeps quiet (`incident_suppression`) is routed to no
+policy at all.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from partner_portal.alerts.models import Incident
+from partner_portal.notifications.incident_suppression import quiet_incidents
 from partner_portal.notifications.matching import AlertFacts, Route, matching_routes
 from partner_portal.notifications.models import Notification
+from partner_portal.notifications.suppression import Snooze
 
 GROUP_PREFIX = "incident-change:"
 #: `Message.event` of each kind of incident message.
@@ -45,16 +50,25 @@ def incident_notifications(
     routes: list[Route],
     now: datetime,
     recent: datetime,
+    snoozes: list[Snooze] | None = None,
 ) -> list[Notification]:
     """The notifications (unsaved) that these stored incidents call for."""
     routes = [route for route in routes if route.incident_events]
     if not incident_ids or not routes:
         return []
-    incidents = Incident.objects.filter(
-        customer_id=customer_id, incident_id__in=incident_ids
-    ).filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
+    incidents = list(
+        Incident.objects.filter(customer_id=customer_id, incident_id__in=incident_ids).filter(
+            Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True)
+        )
+    )
+    quiet = quiet_incidents(
+        snoozes=snoozes or [], customer_id=customer_id, tag_ids=tag_ids,
+        incidents=incidents, now=now,
+    )  # fmt: skip
     wanted: list[tuple[Route, int, Incident]] = []
     for incident in incidents:
+        if incident.incident_id in quiet:
+            continue
         facts = AlertFacts(customer_id, tag_ids, incident.severity, "", (), incident.name)
         for route in matching_routes(routes, facts):
             wanted += [(route, channel_id, incident) for channel_id in route.channel_ids]

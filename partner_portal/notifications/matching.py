@@ -5,9 +5,11 @@ matcher holds when the alert's customer is named or carries one of the named tag
 customer tagged "Gold" tomorrow is covered by today's "Gold" policy). Product, detector,
 category and title are compared without regard to case (a legacy alert, which names no
 product, is Defender for Endpoint's), MITRE techniques by their ID (T1059 also matches
-T1059.001). Policies are tried in order; the first that matches decides, unless it says
-"continue", in which case the next ones are tried too. Suppression rules use the same
-`Matchers`.
+T1059.001), evidence values (file hashes, devices, users, IP addresses, URLs or domains;
+`evidence_values`) exactly after normalising, a condition holding when the alert's
+evidence has one of its values. Policies are tried in order; the first that matches
+decides, unless it says "continue", in which case the next ones are tried too.
+Suppression rules use the same `Matchers`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from partner_portal.alerts.models import Alert
+from partner_portal.notifications.evidence_values import NO_EVIDENCE, EvidenceValues, alert_evidence
 from partner_portal.notifications.models import Policy
 
 #: The product of a legacy Defender for Endpoint alert, which names none.
@@ -36,10 +39,15 @@ class AlertFacts:
     product: str = ""
     #: The detection source (e.g. "WindowsDefenderAtp", "microsoftDefenderForEndpoint").
     detector: str = ""
+    #: Read only when a rule has evidence conditions (`Matchers.needs_evidence`).
+    evidence: EvidenceValues = NO_EVIDENCE
 
 
-def facts_of(alert: Alert, tag_ids: frozenset[int] = frozenset()) -> AlertFacts:
-    """The facts of a stored alert (its customer's tags given by the caller)."""
+def facts_of(
+    alert: Alert, tag_ids: frozenset[int] = frozenset(), *, evidence: bool = False
+) -> AlertFacts:
+    """The facts of a stored alert (its customer's tags given by the caller); with
+    `evidence`, its evidence values too (`raw` and the device and user columns loaded)."""
     return AlertFacts(
         customer_id=alert.customer_id,
         tag_ids=tag_ids,
@@ -49,6 +57,7 @@ def facts_of(alert: Alert, tag_ids: frozenset[int] = frozenset()) -> AlertFacts:
         title=alert.title,
         product=alert.service_source,
         detector=alert.detection_source,
+        evidence=alert_evidence(alert) if evidence else NO_EVIDENCE,
     )
 
 
@@ -64,6 +73,12 @@ class Matchers:
     title_contains: str = ""
     products: frozenset[str] = frozenset()
     detectors: frozenset[str] = frozenset()
+    #: (kind, normalised values) per evidence condition set, e.g. ("ip_addresses", {...}).
+    evidence: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    @property
+    def needs_evidence(self) -> bool:
+        return bool(self.evidence)
 
     def matches(self, facts: AlertFacts) -> bool:
         if (self.customer_ids or self.tag_ids) and not (
@@ -83,6 +98,8 @@ class Matchers:
             or technique.upper() in self.mitre_techniques
             for technique in facts.mitre_techniques
         ):
+            return False
+        if any(not wanted & facts.evidence.of(kind) for kind, wanted in self.evidence):
             return False
         return not self.title_contains or self.title_contains in facts.title.casefold()
 

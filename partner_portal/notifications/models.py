@@ -184,6 +184,7 @@ class DeliveryAttempt(models.Model):
 class SuppressionAction(models.TextChoices):
     MUTE = "mute", "Do not notify"
     RESOLVE = "resolve", "Do not notify, and resolve the alert in Defender"
+    HIDE = "hide", "Do not notify, and hide the alert from the queue"
 
 
 class SuppressionRule(models.Model):
@@ -191,7 +192,8 @@ class SuppressionRule(models.Model):
     ANDed like a policy's, an empty one matching everything; it must expire (at most
     `NOTIFY_SUPPRESSION_MAX_DAYS` after it was saved) and say why it exists, so that no
     rule silences a customer for good. With the resolve action, each alert it catches is
-    also resolved in Defender, with the classification given, in the owner's name."""
+    also resolved in Defender, with the classification given, in the owner's name; with
+    the hide action, each alert it catches is left out of the queue (`Alert.hidden_by_rule`)."""
 
     reason = models.CharField(max_length=500)
     owner = models.ForeignKey(
@@ -205,9 +207,18 @@ class SuppressionRule(models.Model):
     categories = models.JSONField(default=list, blank=True)
     mitre_techniques = models.JSONField(default=list, blank=True)
     detectors = models.JSONField(default=list, blank=True)
+    #: Evidence values, each list kept normalised (`notifications.evidence_values`): the
+    #: alert matches when its evidence holds one of the values of every list given.
+    file_hashes = models.JSONField(default=list, blank=True)
+    devices = models.JSONField(default=list, blank=True)
+    users = models.JSONField(default=list, blank=True)
+    ip_addresses = models.JSONField(default=list, blank=True)
+    urls = models.JSONField(default=list, blank=True)
     action = models.CharField(
         max_length=16, choices=SuppressionAction, default=SuppressionAction.MUTE
     )
+    #: Also keep quiet the incident messages of incidents it covers (`incident_suppression`).
+    incidents = models.BooleanField(default=False)
     classification = models.CharField(max_length=48, blank=True)
     determination = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()

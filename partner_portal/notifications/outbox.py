@@ -37,6 +37,7 @@ from django.utils import timezone
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.sync.stored import StoredChanges
 from partner_portal.notifications import incident_events, sla, sla_watch, suppression
+from partner_portal.notifications.evidence_values import NO_EVIDENCE, evidence_values
 from partner_portal.notifications.matching import AlertFacts, Route, active_routes, matching_routes
 from partner_portal.notifications.models import (
     CUSTOMER_GROUP_KEY,
@@ -84,7 +85,7 @@ def record_stored(changes: StoredChanges) -> None:
         sla_watch.watch_stored(customer_id=changes.customer_id, alert_ids=alert_ids)
     now = timezone.now()
     routes = active_routes()
-    snoozes = suppression.active_snoozes(now=now) if alert_ids else []
+    snoozes = suppression.active_snoozes(now=now)
     if not routes and not snoozes:
         return
     customer_id = changes.customer_id
@@ -96,7 +97,7 @@ def record_stored(changes: StoredChanges) -> None:
         _record_alerts(customer_id, tag_ids, alert_ids, routes, snoozes, now, recent)
     events = incident_events.incident_notifications(
         customer_id=customer_id, tag_ids=tag_ids, incident_ids=incident_ids,
-        routes=routes, now=now, recent=recent,
+        routes=routes, now=now, recent=recent, snoozes=snoozes,
     )  # fmt: skip
     if events:
         Notification.objects.bulk_create(events, ignore_conflicts=True)
@@ -121,28 +122,37 @@ def _record_alerts(
 ) -> None:
     groups: dict[tuple[int, int, str], _Group] = {}
     caught: list[suppression.Caught] = []
-    alerts = (
-        Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids)
-        .filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
-        .values_list(
-            "alert_id",
-            "incident_id",
-            "severity",
-            "category",
-            "mitre_techniques",
-            "title",
-            "service_source",
-            "detection_source",
-        )
-    )
-    for alert_id, incident_id, severity, category, techniques, title, product, detector in alerts:
+    # Only recent alerts are routed and judged by rules, so a backfill's old alerts are not
+    # read; but while a hide rule stands, an old alert Defender changed is read too, for
+    # the hide rules alone (it must leave the queue). The evidence JSON is read only for
+    # rules that need it.
+    hiders = [snooze for snooze in snoozes if snooze.hides]
+    evidence = any(snooze.needs_evidence for snooze in snoozes)
+    columns = ["alert_id", "incident_id", "severity", "category", "mitre_techniques", "title",
+               "service_source", "detection_source", "last_updated_at"]  # fmt: skip
+    if evidence:
+        columns += ["raw", "machine_id", "computer_dns_name", "related_user"]
+    alerts = Alert.objects.filter(customer_id=customer_id, alert_id__in=alert_ids)
+    if not hiders:
+        alerts = alerts.filter(Q(last_updated_at__gte=recent) | Q(last_updated_at__isnull=True))
+    for row in alerts.values(*columns):
+        updated = row["last_updated_at"]
+        old = updated is not None and updated < recent
         facts = AlertFacts(
-            customer_id, tag_ids, severity, category, tuple(techniques or ()), title,
-            product, detector,
+            customer_id, tag_ids, row["severity"], row["category"],
+            tuple(row["mitre_techniques"] or ()), row["title"], row["service_source"],
+            row["detection_source"],
+            evidence_values(
+                row["raw"], machine_id=row["machine_id"],
+                computer_dns_name=row["computer_dns_name"], related_user=row["related_user"],
+            ) if evidence else NO_EVIDENCE,
         )  # fmt: skip
-        quieted = suppression.caught_by(snoozes, facts)
+        alert_id, incident_id = row["alert_id"], row["incident_id"]
+        quieted = suppression.caught_by(hiders if old else snoozes, facts)
         if quieted:
-            caught.append(suppression.Caught(alert_id, title, quieted))
+            caught.append(suppression.Caught(alert_id, row["title"], quieted))
+            continue
+        if old:
             continue
         for route in matching_routes(routes, facts):
             group_key = _group_key(route, alert_id, incident_id)

@@ -13,6 +13,12 @@ rule's classification and determination and a comment naming the rule. The write
 records its own audit event, and the hit keeps how it ended, in words. Beat's sweep
 queues again any hit a lost task left pending.
 
+A rule whose action is "hide" also takes the alert out of the queue: the hit marks the
+alert's row (`Alert.hidden_by_rule`, with the rule's number and reason for its badge),
+which the alert list, its counts, live updates and the overview leave out unless the
+filter asks to show hidden alerts. The mark stays when the rule expires (the alert was
+hidden while it stood); ending a rule by hand brings back the alerts it hid.
+
 A rule made while a notification waits (its group wait, a mute window, a retry) takes
 effect too: before sending, `still_to_send` drops the alerts a rule now matches, and a
 notification left with none is not sent.
@@ -33,6 +39,7 @@ from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.writeback import AlertChanges, Outcome, alert_update
+from partner_portal.notifications.evidence_values import KINDS
 from partner_portal.notifications.matching import AlertFacts, Matchers, facts_of, folded
 from partner_portal.notifications.models import (
     CustomerTag,
@@ -53,6 +60,10 @@ class Snooze(Matchers):
 
     rule_id: int
     resolves: bool
+    hides: bool = False
+    reason: str = ""
+    #: Keeps incident messages quiet too (`incident_suppression`).
+    incidents: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,9 @@ def snooze_of(rule: SuppressionRule) -> Snooze:
     return Snooze(
         rule_id=rule.pk,
         resolves=rule.action == SuppressionAction.RESOLVE,
+        hides=rule.action == SuppressionAction.HIDE,
+        incidents=rule.incidents,
+        reason=rule.reason,
         customer_ids=frozenset(c.pk for c in rule.customers.all()),
         tag_ids=frozenset(t.pk for t in rule.tags.all()),
         severities=frozenset(rule.severities),
@@ -77,7 +91,22 @@ def snooze_of(rule: SuppressionRule) -> Snooze:
         title_contains=rule.title_contains.casefold(),
         products=folded(rule.products),
         detectors=folded(rule.detectors),
+        evidence=evidence_conditions(rule),
     )
+
+
+def evidence_conditions(rule: SuppressionRule) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The rule's evidence conditions, as `Matchers.evidence` holds them (saved normalised)."""
+    return tuple(
+        (kind, frozenset(str(v) for v in getattr(rule, kind)))
+        for kind in KINDS
+        if getattr(rule, kind)
+    )
+
+
+def hidden_label(snooze: Snooze) -> str:
+    """What the alert list's badge says of the rule that hid an alert."""
+    return f"Suppression rule #{snooze.rule_id}: {snooze.reason}"[:500]
 
 
 def active_snoozes(*, now: datetime) -> list[Snooze]:
@@ -124,6 +153,7 @@ def record_hits(*, customer_id: int, caught: list[Caught], now: datetime) -> Non
                     resolve=resolve,
                 )
             )
+    _hide(customer_id, caught)
     if not rows:
         return
     SuppressionHit.objects.bulk_create(rows, ignore_conflicts=True)
@@ -145,6 +175,20 @@ def record_hits(*, customer_id: int, caught: list[Caught], now: datetime) -> Non
         transaction.on_commit(enqueue)
 
 
+def _hide(customer_id: int, caught: list[Caught]) -> None:
+    """Mark the alerts a hide rule caught (the oldest such rule is named), unless a rule
+    marked them already."""
+    by_rule: dict[Snooze, list[str]] = {}
+    for item in caught:
+        hider = next((s for s in item.snoozes if s.hides), None)
+        if hider is not None:
+            by_rule.setdefault(hider, []).append(item.alert_id)
+    for snooze, alert_ids in by_rule.items():
+        Alert.objects.filter(
+            customer_id=customer_id, alert_id__in=alert_ids, hidden_by_rule__isnull=True
+        ).update(hidden_by_rule=snooze.rule_id, hidden_because=hidden_label(snooze))
+
+
 def still_to_send(*, notification: Notification, now: datetime) -> list[str]:
     """The alerts of a waiting notification that no rule keeps quiet now; those a rule
     made since it was written are dropped from it and recorded as that rule's hits."""
@@ -159,8 +203,10 @@ def still_to_send(*, notification: Notification, now: datetime) -> list[str]:
     for alert in Alert.objects.filter(
         customer_id=customer_id, alert_id__in=notification.alert_ids
     ).only("customer_id", "alert_id", "severity", "category", "mitre_techniques", "title",
-           "service_source", "detection_source"):  # fmt: skip
-        quieted = caught_by(snoozes, facts_of(alert, tag_ids))
+           "service_source", "detection_source", "raw", "machine_id", "computer_dns_name",
+           "related_user"):  # fmt: skip
+        facts = facts_of(alert, tag_ids, evidence=any(s.needs_evidence for s in snoozes))
+        quieted = caught_by(snoozes, facts)
         if quieted:
             caught.append(Caught(alert.alert_id, alert.title, quieted))
     if caught:

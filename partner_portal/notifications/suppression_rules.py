@@ -3,7 +3,8 @@ transaction with its audit event), listed with their hits, and prefilled from an
 
 A rule must say why it exists and must expire: saving sets its expiry from now, at most
 `NOTIFY_SUPPRESSION_MAX_DAYS` ahead, so renewing is saving again. Ending a rule sets its
-expiry to now; it stays listed, as expired, with its hits. Reads are cut to the reader's
+expiry to now; it stays listed, as expired, with its hits, and the alerts it hid from the
+queue come back to it. Reads are cut to the reader's
 customers like the policies: a rule naming only customers the reader cannot see (and no
 tag) is not shown, and only hits on the reader's customers are counted and listed.
 """
@@ -22,6 +23,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert
+from partner_portal.notifications.evidence_values import KINDS, alert_evidence, choices_of
 from partner_portal.notifications.models import (
     SuppressionAction,
     SuppressionHit,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 HITS_SHOWN = 100
 CONDITIONS = (
     "products", "severities", "title_contains", "categories", "mitre_techniques", "detectors",
+    *KINDS,
 )  # fmt: skip
 
 
@@ -86,6 +89,7 @@ def rule_save(
             "tags": sorted(t.name for t in rule.tags.all()),
             "conditions": conditions,
             "classification": rule.classification,
+            "incidents": rule.incidents,
         },
     )
     return rule
@@ -99,6 +103,7 @@ def rule_end(*, rule: SuppressionRule, actor: User) -> None:
         rule.expires_at = now
         rule.changed_at = now
         rule.save(update_fields=["expires_at", "changed_at"])
+    Alert.objects.filter(hidden_by_rule=rule.pk).update(hidden_by_rule=None, hidden_because="")
     audit_record(
         action="notifications.suppression_ended",
         customer=None,
@@ -174,9 +179,15 @@ def _any_of(keys: Iterable[tuple[int, str]]) -> Q:
     return condition
 
 
+def evidence_choices(alert: Alert) -> dict[str, list[str]]:
+    """The alert's evidence values of each kind, offered as ticks on the prefilled form."""
+    return choices_of(alert_evidence(alert))
+
+
 def initial_from_alert(alert: Alert) -> dict[str, Any]:
     """What "suppress alerts like this" fills in: the alert's customer, product, title,
-    category and detector (severity and techniques are left open)."""
+    category and detector (severity, techniques and evidence are left open; the alert's
+    evidence values are offered to tick)."""
     return {
         "customers": [alert.customer_id],
         "products": [alert.service_source or "microsoftDefenderForEndpoint"],

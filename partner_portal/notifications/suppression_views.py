@@ -1,11 +1,12 @@
 """Suppression rule pages: the list with hit counts, a rule with the alerts it caught, the
 form (blank, or prefilled from an alert: "suppress alerts like this"), and ending a rule.
-Analysts read, cut to their customers; portal admins change."""
+Analysts read, cut to their customers; portal admins change, and SOC leads within their
+scope (`leads`)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,10 +16,11 @@ from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_r
 from partner_portal.core.bounds import parse_whole_number
 from partner_portal.correlation.reads import WINDOWS
 from partner_portal.correlation.reads import campaign as find_campaign
-from partner_portal.notifications import suppression_rules
+from partner_portal.notifications import leads, suppression_rules
 from partner_portal.notifications.campaign_actions import initial_from_campaign
 from partner_portal.notifications.forms import SuppressionRuleForm
 from partner_portal.notifications.models import SuppressionRule
+from partner_portal.notifications.preview import rule_preview
 
 READERS = (Role.ANALYST, Role.ADMIN)
 
@@ -37,17 +39,19 @@ def rule_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if row is None:
         raise Http404("No such suppression rule.")
     hits = suppression_rules.rule_hits(rule=row.rule, user=request.user)
+    preview = rule_preview(rule=row.rule, user=request.user)
     return render(
         request,
         "notifications/suppression_detail.html",
-        {"row": row, "rule": row.rule, "hits": hits},
+        {"row": row, "rule": row.rule, "hits": hits, "preview": preview},
     )
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_http_methods(["GET", "POST"])
 def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
-    initial = {}
+    initial: dict[str, object] = {}
+    choices: dict[str, list[str]] = {}
     alert = None
     if "alert" in request.GET:
         pk = parse_whole_number(request.GET.get("alert", ""))
@@ -56,6 +60,7 @@ def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.error(request, "That alert was not found; the form starts empty.")
         else:
             initial = suppression_rules.initial_from_alert(alert)
+            choices = suppression_rules.evidence_choices(alert)
     campaign = None
     if "campaign" in request.GET:
         key = parse_whole_number(request.GET.get("campaign", ""))
@@ -66,10 +71,12 @@ def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.error(request, "That campaign was not found; the form starts empty.")
         else:
             initial = initial_from_campaign(campaign)
-    return _rule_form(request, SuppressionRule(), initial=initial, alert=alert, campaign=campaign)
+    return _rule_form(
+        request, SuppressionRule(), initial=initial, alert=alert, choices=choices, campaign=campaign
+    )
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     row = suppression_rules.visible_rule(pk=pk, user=request.user)
@@ -84,12 +91,22 @@ def _rule_form(
     *,
     initial: dict[str, object],
     alert: object,
-    campaign: object,
+    choices: dict[str, list[str]] | None = None,
+    campaign: object = None,
 ) -> HttpResponse:
-    form = SuppressionRuleForm(request.POST or None, instance=rule, initial=initial)
+    refused = leads.refusal_of(user=request.user, item=rule)
+    if refused:
+        raise PermissionDenied(refused)
+    form = SuppressionRuleForm(
+        request.POST or None, instance=rule, initial=initial, evidence_choices=choices
+    )
+    leads.limit_choices(form, user=request.user)
     if request.method == "POST" and form.is_valid():
         plain, relations, days = form.apply()
         try:
+            refused = leads.refusal_of_relations(user=request.user, relations=relations)
+            if refused:
+                raise ValidationError(refused)
             saved = suppression_rules.rule_save(
                 rule=plain, relations=relations, days=days, actor=request.user
             )
@@ -115,12 +132,15 @@ def _rule_form(
     )
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_POST
 def rule_end(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     row = suppression_rules.visible_rule(pk=pk, user=request.user)
     if row is None:
         raise Http404("No such suppression rule.")
+    refused = leads.refusal_of(user=request.user, item=row.rule)
+    if refused:
+        raise PermissionDenied(refused)
     suppression_rules.rule_end(rule=row.rule, actor=request.user)
     messages.success(request, f"Ended suppression rule #{pk}: its alerts notify again.")
     return redirect("notifications:suppression_detail", pk=pk)

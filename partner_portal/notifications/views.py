@@ -1,17 +1,18 @@
 """Notification pages: channels, policies and customer tags. Thin: a form, one service
-or selector, a template. Analysts read (cut to their customers); portal admins change."""
+or selector, a template. Analysts read (cut to their customers); portal admins change,
+and SOC leads change policies within their scope (`leads`)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
-from partner_portal.notifications import selectors, services
+from partner_portal.notifications import leads, selectors, services
 from partner_portal.notifications.forms import ChannelForm, CustomerTagsForm, PolicyForm, TagForm
 from partner_portal.notifications.models import Channel, NotificationStatus, Policy
 from partner_portal.notifications.preview import policy_preview
@@ -106,13 +107,13 @@ def policy_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_http_methods(["GET", "POST"])
 def policy_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _policy_form(request, Policy())
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_http_methods(["GET", "POST"])
 def policy_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     policy = selectors.visible_policy(pk=pk, user=request.user)
@@ -122,10 +123,17 @@ def policy_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _policy_form(request: AuthenticatedHttpRequest, policy: Policy) -> HttpResponse:
+    refused = leads.refusal_of(user=request.user, item=policy)
+    if refused:
+        raise PermissionDenied(refused)
     form = PolicyForm(request.POST or None, instance=policy)
+    leads.limit_choices(form, user=request.user)
     if request.method == "POST" and form.is_valid():
         plain, relations = form.apply()
         try:
+            refused = leads.refusal_of_relations(user=request.user, relations=relations)
+            if refused:
+                raise ValidationError(refused)
             saved = services.policy_save(policy=plain, relations=relations, actor=request.user)
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -151,10 +159,13 @@ def policy_preview_page(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     )
 
 
-@require_roles(Role.ADMIN)
+@require_roles(*leads.CHANGERS)
 @require_POST
 def policy_move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     policy = get_object_or_404(Policy, pk=pk)
+    refused = leads.refusal_of(user=request.user, item=policy)
+    if refused:
+        raise PermissionDenied(refused)
     services.policy_move(
         policy=policy, up=request.POST.get("direction") != "down", actor=request.user
     )

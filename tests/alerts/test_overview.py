@@ -86,6 +86,11 @@ def world() -> dict[str, Any]:
     AlertFactory(customer=alpha, severity="Low", status="New", created_at=ago(hours=3))
     AlertFactory(customer=alpha, title="Oldest open one", severity="Medium", created_at=ago(days=3))
     AlertFactory(customer=delta, severity="Medium", status="New", created_at=ago(minutes=30))
+    # Hidden from the queue by a suppression rule: counted nowhere, listed nowhere.
+    AlertFactory(
+        customer=alpha, severity="High", status="New", created_at=ago(minutes=20),
+        hidden_by_rule=7, hidden_because="Suppression rule #7: pen test",
+    )  # fmt: skip
     # Bravo's: newer, older and more serious than Alpha's, and never counted for the analyst.
     AlertFactory(customer=bravo, severity="High", status="New", created_at=ago(minutes=10))
     AlertFactory(customer=bravo, title="Bravo ancient", severity="High", created_at=ago(days=9))

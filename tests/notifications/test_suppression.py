@@ -195,7 +195,7 @@ def test_an_unknown_or_unseen_alert_leaves_the_form_empty_and_says_so(
     [
         ({"reason": "  "}, "Say why alerts like these may stay quiet."),
         ({"days": ""}, "This field is required."),
-        ({"days": "31"}, "less than or equal to 30"),
+        ({"days": "91"}, "less than or equal to 90"),
         ({"days": "0"}, "greater than or equal to 1"),
         ({"action": "resolve"}, "Choose what Defender is to record."),
     ],
@@ -211,14 +211,34 @@ def test_a_rule_needs_a_reason_and_an_expiry_of_at_most_the_cap(
     assert not SuppressionRule.objects.exists()
 
 
-def test_the_cap_is_a_setting(admin_client_portal: Client, settings: Any) -> None:
-    settings.NOTIFY_SUPPRESSION_MAX_DAYS = 90
+def test_a_rule_may_last_up_to_90_days_by_default_and_renewing_starts_them_again(
+    admin_client_portal: Client,
+) -> None:
     response = admin_client_portal.post(
         reverse("notifications:suppression_create"), rule_form(days="90")
     )
     assert response.status_code == 302
     rule = SuppressionRule.objects.get()
+    assert timezone.now() + timedelta(days=89) < rule.expires_at
+    assert rule.expires_at <= timezone.now() + timedelta(days=90)
+    rule.expires_at = timezone.now() + timedelta(days=1)
+    rule.save()
+    response = admin_client_portal.post(
+        reverse("notifications:suppression_edit", args=[rule.pk]), rule_form(days="90")
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
     assert rule.expires_at > timezone.now() + timedelta(days=89)
+
+
+def test_the_cap_is_a_setting(admin_client_portal: Client, settings: Any) -> None:
+    settings.NOTIFY_SUPPRESSION_MAX_DAYS = 30
+    response = admin_client_portal.post(
+        reverse("notifications:suppression_create"), rule_form(days="31")
+    )
+    assert response.status_code == 400
+    assert "less than or equal to 30" in response.content.decode()
+    assert not SuppressionRule.objects.exists()
 
 
 def test_the_list_shows_hit_counts_last_hit_and_expired_rules(

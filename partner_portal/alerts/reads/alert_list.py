@@ -4,7 +4,9 @@ An analyst's filter arrives as an `AlertQuery` (built from the query string by
 `filters.AlertFilterForm`). `filtered_alerts` turns it into the alerts that match, and it
 starts from `visibility.visible_alerts(user=...)`: the list, its counts, live updates,
 exports (`exports`) and charts (`charts`) all read through it, so they see exactly the
-customers the user's scope allows and agree on what "the current filter" means.
+customers the user's scope allows and agree on what "the current filter" means. Alerts a
+suppression rule hid from the queue are left out of all of them unless the filter shows
+them (`show_hidden`); the overview's figures count through the same filter.
 
 A page is cut with a keyset cursor (`keyset`) and read as plain tuples of the columns a
 row shows, never model instances or the large `raw` JSON; each row's display values are
@@ -77,6 +79,8 @@ class AlertQuery:
     sort: str = "newest"
     # Only alerts nobody is assigned to.
     unassigned: bool = False
+    # Also the alerts a suppression rule hid from the queue (`Alert.hidden_by_rule`).
+    show_hidden: bool = False
 
 
 def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySet[Alert]:
@@ -84,6 +88,8 @@ def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySe
     # An alert without a creation time cannot be placed in a time-ordered list or a
     # time window; Defender always sends one, so such a row would be a broken record.
     alerts = visible_alerts(user=user).filter(created_at__isnull=False)
+    if not query.show_hidden:
+        alerts = alerts.filter(hidden_by_rule__isnull=True)
     if query.customers is not None:
         alerts = alerts.filter(customer_id__in=query.customers)
     if query.severities:
@@ -127,6 +133,7 @@ LIST_COLUMNS = (
     "pk", "customer_id", "customer__display_name", "alert_id", "title", "severity",
     "severity_rank", "status", "classification", "category", "assigned_to",
     "computer_dns_name", "related_user", "created_at", "service_source", "from_graph",
+    "hidden_because",
 )  # fmt: skip
 NO_VALUE = "\u2014"  # an em dash, for an empty cell
 

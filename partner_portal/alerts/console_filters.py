@@ -117,6 +117,8 @@ class ConsoleFilterForm(forms.Form):
         label="Sort by",
         choices=[(key, spec.label) for key, spec in SORTS.items()],
         required=False,
+        # The page's script leaves the default order out of the URL, like an empty field.
+        widget=forms.Select(attrs={"data-default": "newest"}),
     )
     after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     before = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
@@ -229,6 +231,9 @@ class ConsoleFilterForm(forms.Form):
         )
         aria, errors = self._described(name)
         extra = ""
+        default = self.fields[name].widget.attrs.get("data-default")
+        if default:
+            extra += f' data-default="{escape(str(default))}"'
         if multiple:
             extra = " multiple"
             size = self.fields[name].widget.attrs.get("size")

@@ -8,9 +8,11 @@ document.addEventListener("submit", (event) => {
   const emptied = [];
   Array.from(form.elements).forEach((field) => {
     if (!field.name || field.disabled) return;
+    // A field marked data-default (the sort order) is left out when it holds its default.
     const empty = field.tagName === "SELECT" && field.multiple
       ? field.selectedOptions.length === 0
-      : (field.type !== "checkbox" && field.type !== "radio" && String(field.value).trim() === "");
+      : (field.type !== "checkbox" && field.type !== "radio" &&
+         (String(field.value).trim() === "" || field.value === field.dataset.default));
     if (empty) { field.disabled = true; emptied.push(field); }
   });
   // Enabled again once the browser has read the form (back/forward cache).

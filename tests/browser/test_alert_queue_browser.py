@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -39,6 +40,10 @@ def _truth(console: Console, tenant_id: str) -> dict[str, dict[str, Any]]:
     return {alert["id"]: alert for alert in response.json()["value"]}
 
 
+def _query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
 def _alert_id(row: Any) -> str:
     return row.locator(".title .sub").inner_text().split(" · ")[0].strip()
 
@@ -64,7 +69,8 @@ def test_a_saved_view_is_created_and_opened_again(wide: Any, console: Console) -
     wide.select_option("#id_customer", str(pk))
     wide.select_option("#id_status", "all")
     wide.click("#apply-filters")
-    wide.wait_for_url(f"**/alerts/?status=all&customer={pk}")
+    # Only the filters that hold a value travel in the URL.
+    wide.wait_for_url(lambda url: _query(url) == {"status": ["all"], "customer": [str(pk)]})
     wide.click("#saved-views .save-view summary")
     wide.fill("#id_view_name", "Contoso, every status")
     wide.check("#id_view_shared")
@@ -73,7 +79,7 @@ def test_a_saved_view_is_created_and_opened_again(wide: Any, console: Console) -
 
     wide.goto(f"{console.url}/alerts/")
     wide.click("#saved-views a:has-text('Contoso, every status')")
-    wide.wait_for_url(f"**/alerts/?status=all&customer={pk}")
+    wide.wait_for_url(lambda url: _query(url) == {"status": ["all"], "customer": [str(pk)]})
     assert wide.locator("#id_status").input_value() == "all"
     assert wide.locator("#id_customer").input_value() == str(pk)
     texts = wide.locator(ROWS).all_inner_texts()

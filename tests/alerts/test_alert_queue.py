@@ -18,7 +18,12 @@ from partner_portal.alerts.reads.alert_list import PAGE_SIZE, capped_count
 from partner_portal.alerts.saved_views import CREATED, DELETED
 from partner_portal.core.access import Role
 from tenants.models import AuditEvent
-from tests.alerts.factories import AlertFactory, CustomerFactory, SavedViewFactory
+from tests.alerts.factories import (
+    AlertFactory,
+    CustomerFactory,
+    IncidentFactory,
+    SavedViewFactory,
+)
 from tests.factories import UserFactory
 from tests.tenants.factories import AnalystScopeFactory
 
@@ -216,3 +221,13 @@ def test_the_count_stops_at_its_cap_and_says_so() -> None:
         "10,001\u201310,050 of 10,000+"
     )
     assert position_text(start=0, shown=0, matched=0) == ""
+
+
+def test_the_incident_queue_offers_assigned_to_me_too(analyst: Any, analyst_client: Client) -> None:
+    customer = CustomerFactory()
+    AnalystScopeFactory(user=analyst, customer=customer)
+    mine = IncidentFactory(customer=customer, assigned_to=analyst.email)
+    IncidentFactory(customer=customer, assigned_to="someone@partner.example")
+    html = analyst_client.get("/incidents/?mine=on").content.decode()
+    assert re.findall(r'<tr data-incident-id="(\d+)"', html) == [str(mine.pk)]
+    assert 'name="mine" value="on" id="id_mine" checked' in html

@@ -133,7 +133,13 @@ class AlertFilterForm(ConsoleFilterForm):
         max_length=200,
         required=False,
         help_text="Title, description, computer, user or alert ID.",
-        widget=forms.TextInput(attrs={"type": "search", "aria-describedby": "q-help"}),
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "aria-describedby": "q-help",
+                "placeholder": "Search alerts (press /)",
+            }
+        ),
     )
 
     def status_select(self) -> SafeString:

@@ -231,3 +231,17 @@ def test_the_incident_queue_offers_assigned_to_me_too(analyst: Any, analyst_clie
     html = analyst_client.get("/incidents/?mine=on").content.decode()
     assert re.findall(r'<tr data-incident-id="(\d+)"', html) == [str(mine.pk)]
     assert 'name="mine" value="on" id="id_mine" checked' in html
+
+
+def test_more_filters_open_only_when_one_of_them_holds_a_value(
+    admin_client_portal: Client,
+) -> None:
+    def more_open(query: str) -> bool:
+        html = admin_client_portal.get("/alerts/" + query).content.decode()
+        return '<details class="more-filters" id="more-filters" open>' in html
+
+    assert not more_open("")
+    assert not more_open("?severity=High&status=all&mine=on&q=x&sort=severity")
+    assert not more_open("?category=&period=")
+    assert more_open("?category=Malware")
+    assert more_open("?period=7d")

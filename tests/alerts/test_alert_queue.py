@@ -196,6 +196,9 @@ def test_counts_link_to_the_filter_narrowed_to_their_value(admin_client_portal: 
     status = hrefs(html, 'data-count-link="status"')
     assert "/alerts/?severity=High" in severity
     assert "/alerts/?status=InProgress" in status
+    # Resolved alerts are outside the (open) filter: their zero links nowhere.
+    assert not any("status=Resolved" in url for url in status)
+    assert '<strong data-status="Resolved">0</strong>' in html
     high = admin_client_portal.get("/alerts/?severity=High")
     assert len(row_ids(high)) == 2
 

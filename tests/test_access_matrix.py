@@ -34,6 +34,7 @@ from tests.alerts.factories import (
     AlertFactory,
     CustomerFactory,
     IncidentFactory,
+    SavedViewFactory,
     SyncRunFactory,
     SyncStateFactory,
 )
@@ -116,6 +117,7 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
     hunt = HuntFactory(created_by=scope_user)
     HuntTargetFactory(hunt=hunt, customer=customer, columns=["Title"], rows=[{"Title": name}])
     saved = SavedQueryFactory(owner=scope_user)
+    saved_view = SavedViewFactory(owner=scope_user, query=f"customer={customer.pk}")
     # Channels and policies are the partner's; a policy naming only B is B's.
     channel = ChannelFactory(name=f"Channel {label}")
     policy = PolicyFactory(name=f"Policy {label}", customers=[customer], channels=[channel])
@@ -139,6 +141,7 @@ def _seed_customer(label: str, name: str, tenant: str, scope_user: Any) -> dict[
         "policy": policy,
         "hunt": hunt,
         "saved": saved,
+        "saved_view": saved_view,
         "rule": rule,
     }
 
@@ -220,6 +223,7 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
     ("correlation:campaign", "key"): lambda o: o["campaign"].pk,
     ("hunting:delete", "pk"): lambda o: o["saved"].pk,
+    ("alerts:saved_view_delete", "pk"): lambda o: o["saved_view"].pk,
     ("*", "public_id"): lambda o: o["consent"].public_id,
     # People pages: the customer's scoped analyst, and that analyst's own grant.
     ("*", "scope_pk"): lambda o: o["scope"].pk,
@@ -308,6 +312,8 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "alerts:update": ANALYST_POST,
     "alerts:evidence_state": ANALYST_PAGE,
     "alerts:bulk": ANALYST_POST,
+    "alerts:saved_view_create": ANALYST_POST,
+    "alerts:saved_view_delete": ANALYST_POST,
     "alerts:incidents": ANALYST_PAGE,
     "alerts:incident_counts": ANALYST_PAGE,
     "alerts:incident_live": ANALYST_PAGE,

@@ -93,6 +93,7 @@ NOT_LISTS = {
     "preferences",  # its form is posted
     "second_factor", "second_factor_verify",  # their forms are posted
     "alerts:bulk",  # POST only
+    "alerts:saved_view_create", "alerts:saved_view_delete",  # POST only
     "hunting:start", "hunting:save",  # POST only
     "alerts:incident_bulk",  # POST only
     "alerts:health",

@@ -35,7 +35,9 @@ PERIODS = {
 }
 
 # Query-string keys that are not part of the filter itself (paging, live mark).
-NAVIGATION_KEYS = ("after", "before", "since_id", "mark", "window")
+NAVIGATION_KEYS = ("after", "before", "start", "since_id", "mark", "window")
+# The most a page's position may claim to start at (`start`, carried by the page links).
+MAX_START = 10**9
 BAD_PAGE_LINK = "This page link is not valid; start from the first page."
 
 
@@ -98,6 +100,7 @@ class ConsoleFilterForm(forms.Form):
         required=False,
     )
     assigned_to = forms.CharField(label="Assigned to", max_length=255, required=False)
+    mine = forms.BooleanField(label="Assigned to me", required=False)
     period = forms.ChoiceField(
         label="Time",
         choices=[
@@ -115,11 +118,21 @@ class ConsoleFilterForm(forms.Form):
         label="Sort by",
         choices=[(key, spec.label) for key, spec in SORTS.items()],
         required=False,
+        # The page's script leaves the default order out of the URL, like an empty field.
+        widget=forms.Select(attrs={"data-default": "newest"}),
     )
     after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     before = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    # How many rows come before this page (the page links carry it; only for the
+    # position "51-100 of 2,304", never for what the page reads).
+    start = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_START, widget=forms.HiddenInput
+    )
 
     def __init__(self, data: QueryDict, *, user: Any, now: datetime | None = None) -> None:
+        # An empty field is no filter: a form sent without the page's script (which
+        # leaves empty fields out) reads exactly like the canonical link.
+        data = without_empty(data)
         super().__init__(data)
         self.query = data
         self.now = now or datetime.now(UTC)
@@ -222,6 +235,9 @@ class ConsoleFilterForm(forms.Form):
         )
         aria, errors = self._described(name)
         extra = ""
+        default = self.fields[name].widget.attrs.get("data-default")
+        if default:
+            extra += f' data-default="{escape(str(default))}"'
         if multiple:
             extra = " multiple"
             size = self.fields[name].widget.attrs.get("size")
@@ -272,6 +288,10 @@ class ConsoleFilterForm(forms.Form):
             since, until = data.get("since"), data.get("until")
             if since and until and since >= until:
                 self.add_error("until", "The end of the range must come after its start.")
+        if data.get("mine") and (data.get("assigned_to") or "").strip():
+            self.add_error(
+                "assigned_to", "Choose either “Assigned to me” or an assignee, not both."
+            )
         if data.get("after") and data.get("before"):
             self.add_error(None, "A page link carries either “after” or “before”, not both.")
         for key in ("after", "before"):
@@ -302,7 +322,9 @@ class ConsoleFilterForm(forms.Form):
         return {
             "customers": tuple(customers) if customers is not None else None,
             "severities": tuple(data.get("severity") or ()),
-            "assigned_to": (data.get("assigned_to") or "").strip(),
+            "assigned_to": (
+                my_assignee(self.user) if data.get("mine") else (data.get("assigned_to") or "")
+            ).strip(),
             "text": (data.get("q") or "").strip(),
             "since": since,
             "until": until,
@@ -318,11 +340,50 @@ class ConsoleFilterForm(forms.Form):
 
     def filter_querystring(self) -> str:
         """The filter alone as a query string (no page cursor), for exports, charts,
-        counts and live updates."""
-        params = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
-        for key in NAVIGATION_KEYS:
-            params.pop(key, None)
-        return params.urlencode()
+        counts, live updates and saved views: only the fields that hold a value, so
+        every link the page writes is the canonical one."""
+        return canonical_querystring(self.data)
+
+    def link(self, list_url: str, **changes: str | None) -> str:
+        """`list_url` with the filter and `changes` (None drops a key), canonical."""
+        params = QueryDict(self.filter_querystring(), mutable=True)
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params.setlist(key, [value])
+        query = params.urlencode()
+        return f"{list_url}?{query}" if query else list_url
+
+
+def without_empty(data: QueryDict) -> QueryDict:
+    """`data` less its empty values (and the keys left with none)."""
+    kept = QueryDict(mutable=True)
+    for key in data:
+        values = [v for v in data.getlist(key) if v.strip()]
+        if values:
+            kept.setlist(key, values)
+    return kept
+
+
+def canonical_querystring(data: Any) -> str:
+    """`data`'s filter as a query string: navigation keys and empty values left out."""
+    params = QueryDict(mutable=True)
+    if isinstance(data, QueryDict):
+        for key in data:
+            if key in NAVIGATION_KEYS:
+                continue
+            values = [v for v in data.getlist(key) if v.strip()]
+            if values:
+                params.setlist(key, values)
+    return params.urlencode()
+
+
+def my_assignee(user: Any) -> str:
+    """The signed-in analyst as Defender's assignedTo names them: the e-mail address
+    the write-back form asks for (`forms.AlertUpdateForm`), else the sign-in name."""
+    email = (getattr(user, "email", "") or "").strip()
+    return email or (user.get_username() if hasattr(user, "get_username") else "")
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

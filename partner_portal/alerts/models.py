@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -234,3 +235,24 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.source} @ {self.watermark}"
+
+
+class SavedView(models.Model):
+    """A named filter of the alert list: the canonical query string of its non-empty
+    filters. Personal, or shared with every analyst; either way the filter is read
+    through the viewer's own scope when opened (`saved_views`)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True)
+    shared = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["shared", "name"], name="savedview_shared")]
+
+    def __str__(self) -> str:
+        return self.name

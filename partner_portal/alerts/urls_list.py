@@ -1,8 +1,9 @@
-"""Alert list pages (list, counts, charts, live updates, exports)."""
+"""Alert list pages (list, counts, charts, live updates, exports, saved views)."""
 
 from django.urls import URLPattern, URLResolver, path
 
 from partner_portal.alerts.views import alert_list as views
+from partner_portal.alerts.views import saved_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/", views.alert_list, name="list"),
@@ -12,4 +13,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/export.json", views.alert_export_json, name="export_json"),
     path("alerts/charts/", views.alert_charts, name="charts"),
     path("alerts/charts/data/", views.alert_chart_data, name="chart_data"),
+    path("alerts/views/", saved_views.saved_view_create, name="saved_view_create"),
+    path("alerts/views/<int:pk>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
 ]

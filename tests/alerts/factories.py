@@ -13,6 +13,7 @@ from partner_portal.alerts.models import (
     SEVERITY_RANK,
     Alert,
     Incident,
+    SavedView,
     Source,
     SyncRun,
     SyncState,
@@ -25,6 +26,7 @@ __all__ = [
     "AlertFactory",
     "CustomerFactory",
     "IncidentFactory",
+    "SavedViewFactory",
     "SyncRunFactory",
     "SyncStateFactory",
 ]
@@ -97,3 +99,13 @@ class SyncStateFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     source = Source.ALERTS
+
+
+class SavedViewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavedView
+
+    owner = factory.SubFactory("tests.factories.UserFactory")
+    name = factory.Sequence(lambda n: f"View {n}")
+    query = "severity=High"
+    shared = False

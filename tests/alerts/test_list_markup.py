@@ -232,13 +232,13 @@ def test_the_page_offers_the_suggestions_and_the_customers_in_scope(
     assert '<datalist id="known-detection-sources"><option value="AutomatedInvestigation">' in html
     select = re.search(r'<select name="customer"[^>]*>(.*?)</select>', html, re.S)
     assert select is not None
-    assert select.group(0).startswith(
-        '<select name="customer" id="id_customer" multiple size="6"'
-        ' aria-describedby="customer-help">'
-    )
+    # The compact bar's single select: every customer in scope, or one of them.
+    assert select.group(0).startswith('<select name="customer" id="id_customer">')
     assert parse_html(select.group(1)) == parse_html(
+        '<option value="">All customers</option>'
         f'<option value="{alpha.pk}">Alpha Ltd</option>'
         f'<option value="{hostile.pk}" selected>Beta &lt;b&gt;&amp; Co&lt;/b&gt;</option>'
     )
-    assert '<p class="help muted" id="customer-help">Hold Ctrl' in html
-    assert '<p class="help muted" id="q-help">Title, description' in html
+    assert '<p class="visually-hidden" id="q-help">Title, description' in html
+    several = analyst_client.get("/alerts/", {"customer": [alpha.pk, hostile.pk]}).content
+    assert b'<select name="customer" id="id_customer" multiple size="2">' in several

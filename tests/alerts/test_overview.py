@@ -209,7 +209,7 @@ def test_figures_count_only_the_analysts_customers(world: dict[str, Any]) -> Non
 
 def test_unassigned_filter_lists_only_alerts_nobody_holds(world: dict[str, Any]) -> None:
     client = signed_in(world["analyst"])
-    url = reverse("alerts:list") + "?unassigned=on&customer=" + str(world["alpha"].pk)
+    url = reverse("alerts:list") + "?status=all&unassigned=on&customer=" + str(world["alpha"].pk)
     response = client.get(url)
     # Alpha has five alerts, one assigned to bob.
     assert alert_rows(client, url) == 4

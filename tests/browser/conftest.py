@@ -35,7 +35,9 @@ def _wait_for_alerts(driver: PortalDriver, expected: int, timeout: float = 90) -
 
     def all_arrived() -> bool:
         nonlocal count
-        response = driver.session.get(f"{driver.portal_url}/alerts/export.json", timeout=30)
+        response = driver.session.get(
+            f"{driver.portal_url}/alerts/export.json", params={"status": "all"}, timeout=30
+        )
         if response.status_code == 200:
             count = len(response.json() if isinstance(response.json(), list) else [])
         return count >= expected

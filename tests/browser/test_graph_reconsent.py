@@ -32,7 +32,9 @@ ENDPOINT = "microsoftDefenderForEndpoint"
 
 def _export(driver: PortalDriver, customer_pk: int) -> list[dict[str, Any]]:
     response = driver.session.get(
-        f"{driver.portal_url}/alerts/export.json", params={"customer": customer_pk}, timeout=30
+        f"{driver.portal_url}/alerts/export.json",
+        params={"customer": customer_pk, "status": "all"},
+        timeout=30,
     )
     response.raise_for_status()
     rows: list[dict[str, Any]] = response.json()

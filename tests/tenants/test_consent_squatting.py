@@ -57,7 +57,7 @@ def _state_from_link(portal: Any, browser: requests.Session, link: str) -> str:
 
 def _alert_total(staff: PortalDriver, customer_id: int) -> int:
     page = staff.session.get(
-        f"{staff.portal_url}/alerts/counts/?customer={customer_id}", timeout=30
+        f"{staff.portal_url}/alerts/counts/?customer={customer_id}&status=all", timeout=30
     )
     match = TOTAL.search(page.text)
     assert page.status_code == 200 and match, page.text[-300:]

@@ -26,17 +26,20 @@ def test_customer_list_page_and_health_link_to_the_customers_queues(lead_client:
     contoso = CustomerFactory(display_name="Contoso")
     fabrikam = CustomerFactory(display_name="Fabrikam")
     mine = AlertFactory(customer=contoso, title="Contoso alert")
+    resolved = AlertFactory(customer=contoso, title="Contoso resolved alert", status="Resolved")
     AlertFactory(customer=fabrikam, title="Fabrikam alert")
     IncidentFactory(customer=contoso, name="Contoso incident")
     IncidentFactory(customer=fabrikam, name="Fabrikam incident")
-    alerts_link = f'href="/alerts/?customer={contoso.pk}"'
+    # A customer's alerts, resolved too: the list alone would show the open ones.
+    alerts_link = f'href="/alerts/?customer={contoso.pk}&amp;status=all"'
     incidents_link = f'href="/incidents/?customer={contoso.pk}"'
     for url in ("/customers/", f"/customers/{contoso.pk}/", "/health/"):
         page = lead_client.get(url).content.decode()
         assert alerts_link in page and incidents_link in page, url
 
-    alerts = lead_client.get(f"/alerts/?customer={contoso.pk}").content.decode()
+    alerts = lead_client.get(f"/alerts/?customer={contoso.pk}&status=all").content.decode()
     assert mine.title in alerts and "Fabrikam alert" not in alerts
+    assert resolved.title in alerts
     incidents = lead_client.get(f"/incidents/?customer={contoso.pk}").content.decode()
     assert "Contoso incident" in incidents and "Fabrikam incident" not in incidents
 

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 PAGE_SIZE = 50
+# The list counts its matches exactly up to this many and says "10,000+" beyond: a count
+# stops after this many rows however large the filter (`capped_count`).
+COUNT_CAP = 10_000
 LIVE_LIMIT = 50
 # The severities the list filters and counts by, highest first; Defender's "UnSpecified"
 # is stored as sent but offered nowhere.
@@ -173,6 +176,20 @@ class AlertPage:
     # The highest alert pk in the user's scope when the page was read (see
     # `live_watermark`): live updates ask for newer.
     live_since_id: int = 0
+    # How many alerts match, exactly up to COUNT_CAP; `more` when there are more still.
+    matched: int = 0
+    more: bool = False
+
+
+def capped_count(rows: QuerySet[Any], *, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(how many of `rows` there are, up to `cap`; whether there are more).
+
+    Counted as `SELECT COUNT(*) FROM (... LIMIT cap + 1)`: PostgreSQL stops reading at
+    cap + 1 matches, so a filter matching a million alerts costs no more than one
+    matching ten thousand (an exact count of the whole table is what it avoids).
+    """
+    found = rows.order_by().values("pk")[: cap + 1].count()
+    return min(found, cap), found > cap
 
 
 def live_watermark(*, user: User | AnonymousUser) -> int:
@@ -209,8 +226,10 @@ def alert_page(
     """One page of alerts: the first, the one after cursor `after`, or the one before
     cursor `before`. Raises InvalidCursor for a cursor that does not fit the sort."""
     watermark = live_watermark(user=user)
+    alerts = filtered_alerts(user=user, query=query)
+    matched, more = capped_count(alerts)
     cut = keyset_slice(
-        filtered_alerts(user=user, query=query),
+        alerts,
         read=list_rows,
         user=user,
         sort=query.sort,
@@ -224,6 +243,8 @@ def alert_page(
         next_cursor=cut.next_cursor,
         previous_cursor=cut.previous_cursor,
         live_since_id=watermark,
+        matched=matched,
+        more=more,
     )
 
 

@@ -24,7 +24,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from partner_portal.alerts.filters import AlertFilterForm
+from partner_portal.alerts.filters import ALL_STATUSES, AlertFilterForm
 from partner_portal.alerts.incident_filters import IncidentFilterForm
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.reads.alert_list import OPEN_STATUSES, filtered_alerts
@@ -139,7 +139,8 @@ def overview(
     if last_visit_at is not None:
         # To the second, in UTC as the list's "From (UTC)" reads it.
         mark = last_visit_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        params = [("period", "custom"), ("since", mark)]
+        # Every alert since then, resolved too (the list alone shows the open ones).
+        params = [("status", ALL_STATUSES), ("period", "custom"), ("since", mark)]
         label = f"New since your last visit ({mark.replace('T', ' ')} UTC)"
         since = alert_figure(user=user, label=label, params=params, now=now)
     return Overview(
@@ -192,7 +193,7 @@ def _customer_problems(
             CustomerProblem(
                 customer.display_name,
                 reason,
-                alert_list_url([("customer", str(customer.pk))]),
+                alert_list_url([("customer", str(customer.pk)), ("status", ALL_STATUSES)]),
             )
         )
     return problems

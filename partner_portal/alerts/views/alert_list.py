@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from partner_portal.alerts import saved_views
+from partner_portal.alerts.console_filters import my_assignee
 from partner_portal.alerts.filters import (
     KNOWN_CATEGORY_OPTIONS,
     KNOWN_DETECTION_SOURCE_OPTIONS,
@@ -23,15 +25,23 @@ from partner_portal.alerts.filters import (
 )
 from partner_portal.alerts.forms import STATUS_CHOICES
 from partner_portal.alerts.list_html import alert_rows_html
+from partner_portal.alerts.queue_links import page_links, sort_links
 from partner_portal.alerts.reads import alert_list as list_reads
 from partner_portal.alerts.reads import charts, exports
 from partner_portal.alerts.reads.keyset import InvalidCursor
-from partner_portal.core.access import Role, require_roles
+from partner_portal.core.access import AuthenticatedHttpRequest, Role, require_roles
 from partner_portal.core.exports import export_response
 
 analysts_only = require_roles(Role.ANALYST)
 
 POLL_SECONDS = 5
+# The filters behind the bar's "More" (the bar holds search, severity, status, customer
+# and "Assigned to me"); the sort order is there too, but the column headers show it, so
+# sorting alone leaves "More" closed.
+MORE_FILTERS = (
+    "classification", "category", "detection_source", "product", "unassigned", "suppressed",
+    "assigned_to", "period", "since", "until",
+)  # fmt: skip
 
 
 def _filter_form(request: HttpRequest) -> AlertFilterForm:
@@ -44,7 +54,7 @@ def _bad_filter(form: AlertFilterForm) -> JsonResponse:
 
 @analysts_only
 @require_GET
-def alert_list(request: HttpRequest) -> HttpResponse:
+def alert_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = _filter_form(request)
     page = None
     status = 200
@@ -62,10 +72,28 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         status = 400
     # Reversed once: the page links to itself a dozen times.
     list_url = reverse("alerts:list")
+    links = None
+    if page is not None:
+        links = page_links(
+            form,
+            list_url=list_url,
+            shown=len(page.alerts),
+            size=list_reads.PAGE_SIZE,
+            next_cursor=page.next_cursor,
+            previous_cursor=page.previous_cursor,
+            matched=page.matched,
+            more=page.more,
+        )
     context = {
         "form": form,
         "page": page,
         "list_url": list_url,
+        "links": links,
+        "sort_links": sort_links(form, list_url=list_url),
+        "saved_views": saved_views.view_links(user=request.user),
+        "me": my_assignee(request.user),
+        # "More" opens when one of the filters behind it holds a value.
+        "more_open": any(request.GET.get(name, "").strip() for name in MORE_FILTERS),
         "rows_html": alert_rows_html(page.alerts, list_url=list_url) if page else "",
         "filter_qs": form.filter_querystring(),
         "poll_seconds": POLL_SECONDS,
@@ -86,7 +114,18 @@ def alert_counts(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_filter(form)
     counts = list_reads.alert_counts(user=request.user, query=form.to_query())
-    return render(request, "alerts/list_counts.html", {"counts": counts, "form": form})
+    list_url = reverse("alerts:list")
+
+    def linked(name: str, pairs: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
+        return [(v, n, f"{list_url}?{form.narrowed_querystring(name, v)}") for v, n in pairs]
+
+    context = {
+        "counts": counts,
+        "form": form,
+        "by_severity": linked("severity", counts.by_severity),
+        "by_status": linked("status", counts.by_status),
+    }
+    return render(request, "alerts/list_counts.html", context)
 
 
 @analysts_only

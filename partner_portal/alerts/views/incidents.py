@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from partner_portal.alerts.incident_filters import IncidentFilterForm, IncidentLiveForm
 from partner_portal.alerts.incident_forms import IncidentBulkForm
 from partner_portal.alerts.list_html import incident_rows_html
+from partner_portal.alerts.queue_links import page_links, sort_links
 from partner_portal.alerts.reads import exports
 from partner_portal.alerts.reads import incident_queue as queue_reads
 from partner_portal.alerts.reads import incidents as incident_reads
@@ -56,10 +57,22 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         except InvalidCursor:
             form.add_error(None, "This page link is not valid; start from the first page.")
     list_url = reverse("alerts:incidents")
+    links = None
+    if page is not None:
+        links = page_links(
+            form,
+            list_url=list_url,
+            shown=len(page.incidents),
+            size=queue_reads.PAGE_SIZE,
+            next_cursor=page.next_cursor,
+            previous_cursor=page.previous_cursor,
+        )
     context = {
         "form": form,
         "page": page,
         "list_url": list_url,
+        "links": links,
+        "sort_links": sort_links(form, list_url=list_url),
         "rows_html": incident_rows_html(page.incidents, list_url=list_url) if page else "",
         "filter_qs": form.filter_querystring(),
         "poll_seconds": POLL_SECONDS,

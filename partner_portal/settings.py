@@ -324,6 +324,8 @@ RETAIN_SYNC_FAILURES_DAYS = env.int("RETAIN_SYNC_FAILURES_DAYS", default=30)
 RETAIN_ALERTS_DAYS = env.int("RETAIN_ALERTS_DAYS", default=0)
 # The audit log (who did what to which customer).
 RETAIN_AUDIT_DAYS = env.int("RETAIN_AUDIT_DAYS", default=0)
+# Finished notifications and their delivery attempts (the delivery log).
+RETAIN_DELIVERIES_DAYS = env.int("RETAIN_DELIVERIES_DAYS", default=0)
 RETENTION_HOUR_UTC = env.int("RETENTION_HOUR_UTC", default=3)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=2000)
 for _name, _least in (
@@ -331,6 +333,7 @@ for _name, _least in (
     ("RETAIN_SYNC_FAILURES_DAYS", 0),
     ("RETAIN_ALERTS_DAYS", 0),
     ("RETAIN_AUDIT_DAYS", 0),
+    ("RETAIN_DELIVERIES_DAYS", 0),
     ("RETENTION_BATCH_SIZE", 1),
 ):
     if globals()[_name] < _least:

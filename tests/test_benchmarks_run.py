@@ -8,9 +8,9 @@ The benchmarks that need PostgreSQL get the server of this run's ``DATABASE_URL`
 database of their own named after the configured one (``<name>_bench_console``), which
 they create and drop, and which is dropped here again afterwards: never a database the
 tests use. They are skipped without PostgreSQL, except under CI=true (tests/conftest.py).
-``bench_sync.py`` and ``bench_notify.py`` run real Celery workers against a private
-``redis-server`` of their own on a free port, so they are marked and skipped like the
-worker tests; no benchmark gets the run's Redis, broker or cache URLs.
+``bench_sync.py``, ``bench_notify.py`` and ``bench_fleet.py`` run real Celery workers against
+a private ``redis-server`` of their own on a free port, so they are marked and skipped like
+the worker tests; no benchmark gets the run's Redis, broker or cache URLs.
 """
 
 from __future__ import annotations
@@ -118,6 +118,18 @@ BENCHMARKS = {
         ),
         postgres=("BENCH_PG", False),
     ),
+    "bench_fleet.py": Benchmark(
+        "bench_fleet.py",
+        (
+            r"smoke: fleet: 3 customers, 1 worker\(s\) x 2, interval 2 s, .* freshness p50 .* "
+            r"API calls per customer-hour \d+ \(limit \d+\), .* token requests per "
+            r"tenant-hour .* CPU s/min workers .* database busy .* growth .* KB/h .*",
+            r"smoke: idle growth: 3 customers x 2 rounds \(12 passes, \d+ idle, \d+ rows\): "
+            r".* KB per customer-day .*",
+            r"smoke: dispatch: 20 customers, 40 sources: a cycle \d+ ms with nothing due, .*",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
     "bench_sync.py": Benchmark(
         "bench_sync.py",
         (
@@ -151,6 +163,12 @@ MARKS = {
     "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_index.py": [pytest.mark.sandbox, pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
+    "bench_fleet.py": [
+        pytest.mark.sandbox,
+        pytest.mark.postgres,
+        pytest.mark.redis,
+        pytest.mark.worker,
+    ],
     "bench_notify.py": [
         pytest.mark.sandbox,
         pytest.mark.postgres,
@@ -167,7 +185,7 @@ MARKS = {
 
 
 #: The benchmarks that run real workers against a private redis-server of their own.
-PRIVATE_REDIS = ("bench_sync.py", "bench_notify.py")
+PRIVATE_REDIS = ("bench_sync.py", "bench_notify.py", "bench_fleet.py")
 
 
 def scratch_database(purpose: str) -> tuple[str, str]:

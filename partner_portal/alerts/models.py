@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -212,7 +215,15 @@ class SyncRun(models.Model):
 
 
 class SyncState(models.Model):
-    """Where one customer's source stands: the watermark, and when it is next due."""
+    """Where one customer's source stands: the watermark, when it is next due, and what
+    its passes found.
+
+    A pass that found nothing new and did not fail (an idle pass, most of a quiet
+    customer's day) writes no `SyncRun`: it is counted here instead. `last_checked_at` is
+    when the latest pass of any kind ended, `idle_passes` how many idle ones there have
+    been since the last pass that left a row, and the API calls of idle passes are kept
+    per clock hour (this hour's and the one before) so the hourly budget stays true.
+    """
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_states")
     source = models.CharField(max_length=16, choices=Source)
@@ -227,6 +238,11 @@ class SyncState(models.Model):
         SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     consecutive_failures = models.PositiveIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    idle_passes = models.PositiveIntegerField(default=0)
+    idle_calls_hour = models.DateTimeField(null=True, blank=True)
+    idle_calls = models.PositiveIntegerField(default=0)
+    idle_calls_hour_before = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -235,6 +251,39 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.source} @ {self.watermark}"
+
+    @property
+    def last_pass_idle(self) -> bool:
+        """Whether the latest pass was an idle one (nothing new, no row of its own)."""
+        if self.last_checked_at is None or not self.idle_passes:
+            return False
+        return self.last_run is None or (
+            self.last_run.finished_at is not None
+            and self.last_checked_at > self.last_run.finished_at
+        )
+
+    @property
+    def last_outcome(self) -> str:
+        """How the latest pass ended ("succeeded", "failed", "running"; "" before any)."""
+        if self.last_pass_idle:
+            return SyncStatus.SUCCEEDED
+        return self.last_run.status if self.last_run else ""
+
+    def idle_calls_last_hour(self, now: datetime) -> int:
+        """The API calls idle passes made in the hour before `now`: all of this clock
+        hour's and, of the hour before, the share that falls in the last sixty minutes
+        (assuming its calls were spread evenly, as a pass a minute spreads them)."""
+        if self.idle_calls_hour is None:
+            return 0
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if self.idle_calls_hour == hour:
+            current, before = self.idle_calls, self.idle_calls_hour_before
+        elif self.idle_calls_hour == hour - timedelta(hours=1):
+            current, before = 0, self.idle_calls
+        else:
+            return 0
+        overlap = 1 - (now - hour).total_seconds() / 3600
+        return current + math.ceil(before * overlap)
 
 
 class SavedView(models.Model):

@@ -1,8 +1,9 @@
 """What the portal keeps, and the nightly task that lets the rest go.
 
-Every sync pass writes a `SyncRun` row, also the idle pass that found nothing: at 500
-customers, two sources and a pass a minute that is over a million rows a day, read by
-nobody after the first few. Retention keeps, for each customer's source:
+An idle sync pass (nothing new, no failure) writes no `SyncRun` row, only counters on
+its `SyncState`; but the passes that store something, backfills and failures still add up
+over months, and are read by nobody after the first few. Retention keeps, for each
+customer's source:
 
 * its last `RETAIN_SYNC_RUNS` passes (the customer page's history and the progress
   figures read only the newest few; the pass a `SyncState` points at is always one of
@@ -13,7 +14,8 @@ nobody after the first few. Retention keeps, for each customer's source:
 Alerts and incidents are kept for ever unless `RETAIN_ALERTS_DAYS` is set: then those
 Microsoft has not changed for that many days go (an alert that changes again later is
 fetched again with its next change). The audit log follows `RETAIN_AUDIT_DAYS`
-(`tenants.retention`).
+(`tenants.retention`). Apps above this one register what they let go (`core.pruning`'s
+`Prunable`: notifications' delivery log, `RETAIN_DELIVERIES_DAYS`), counted by name.
 
 `apply_retention` runs nightly from beat (`RETENTION_HOUR_UTC`), customer by customer,
 each deletion in batches of `RETENTION_BATCH_SIZE` rows in transactions of their own
@@ -27,15 +29,16 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert, Incident, SyncRun, SyncState, SyncStatus
-from partner_portal.core.pruning import delete_in_batches
+from partner_portal.core.pruning import delete_in_batches, registered_prunables
 from tenants.audit import audit_record
-from tenants.models import AuditEvent, Customer
+from tenants.models import Customer
 from tenants.retention import expired_audit_events
 
 logger = logging.getLogger(__name__)
@@ -70,10 +73,24 @@ class RetentionReport:
     alerts: int = 0
     incidents: int = 0
     audit_events: int = 0
+    # What registered prunables deleted: (name, words, rows), in registration order.
+    others: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def total(self) -> int:
-        return self.sync_runs + self.alerts + self.incidents + self.audit_events
+        extra = sum(rows for _, _, rows in self.others)
+        return self.sync_runs + self.alerts + self.incidents + self.audit_events + extra
+
+    def sentence(self, verb: str) -> str:
+        """'Retention deleted 3 sync passes, ... and 4 audit events' and the others."""
+        parts = [
+            f"{self.sync_runs} sync passes",
+            f"{self.alerts} alerts",
+            f"{self.incidents} incidents",
+            f"{self.audit_events} audit events",
+            *(f"{rows} {words}" for _, words, rows in self.others),
+        ]
+        return f"Retention {verb} {', '.join(parts[:-1])} and {parts[-1]}."
 
 
 def expired_sync_runs(
@@ -118,9 +135,7 @@ def apply_retention(
     now = now or timezone.now()
     policy = policy or RetentionPolicy.from_settings()
 
-    def remove(
-        queryset: QuerySet[SyncRun] | QuerySet[Alert] | QuerySet[Incident] | QuerySet[AuditEvent],
-    ) -> int:
+    def remove(queryset: QuerySet[Any]) -> int:
         if dry_run:
             return queryset.count()
         return delete_in_batches(queryset, batch_size=policy.batch_size)
@@ -137,8 +152,17 @@ def apply_retention(
             alerts += remove(_aged(Alert, cutoff).filter(customer_id=customer_id))
             incidents += remove(_aged(Incident, cutoff).filter(customer_id=customer_id))
     audit = remove(expired_audit_events(now=now, days=policy.audit_days))
+    others = []
+    for prunable in registered_prunables():
+        expired = prunable.expired(now)
+        rows = remove(expired) if expired is not None else 0
+        others.append((prunable.name, prunable.words, rows))
     report = RetentionReport(
-        sync_runs=sync_runs, alerts=alerts, incidents=incidents, audit_events=audit
+        sync_runs=sync_runs,
+        alerts=alerts,
+        incidents=incidents,
+        audit_events=audit,
+        others=tuple(others),
     )
     if report.total and not dry_run:
         _record(report, policy)
@@ -146,14 +170,17 @@ def apply_retention(
 
 
 def _record(report: RetentionReport, policy: RetentionPolicy) -> None:
-    counts = asdict(report)
+    counts: dict[str, Any] = {
+        "sync_runs": report.sync_runs,
+        "alerts": report.alerts,
+        "incidents": report.incidents,
+        "audit_events": report.audit_events,
+        **{name: rows for name, _, rows in report.others},
+    }
     logger.info("retention deleted %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
     audit_record(
         action="retention.applied",
         customer=None,
-        summary=(
-            f"Retention deleted {report.sync_runs} sync passes, {report.alerts} alerts, "
-            f"{report.incidents} incidents and {report.audit_events} audit events."
-        ),
+        summary=report.sentence("deleted"),
         details={**counts, "policy": asdict(policy)},
     )

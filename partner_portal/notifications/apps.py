@@ -21,7 +21,7 @@ class NotificationsConfig(AppConfig):
         from partner_portal.alerts.sync.stored import register_store_listener
         from partner_portal.correlation.campaign_panels import register_campaign_panel
         from partner_portal.correlation.indexed import register_index_listener
-        from partner_portal.notifications import campaign_events, sla_list
+        from partner_portal.notifications import campaign_events, retention, sla_list
         from partner_portal.notifications.campaign_actions import (
             SUPPRESS_PANEL,
             suppress_campaign_panel,
@@ -39,6 +39,8 @@ class NotificationsConfig(AppConfig):
         # A campaign's page (correlation) offers a rule made from it.
         register_campaign_panel(SUPPRESS_PANEL, suppress_campaign_panel)
         hide_request_paths_in_logs()
+        # The nightly retention (alerts) deletes the old delivery log without importing us.
+        retention.register()
         # A customer's new time zone moves its alerts' business-hours due times.
         post_save.connect(_time_zone_changed, sender=Customer, dispatch_uid="sla.time_zone")
 

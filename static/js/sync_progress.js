@@ -13,17 +13,6 @@
     if (el) { el.textContent = value; }
   }
 
-  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
-
-  function describeRun(run) {
-    if (!run) { return "none yet"; }
-    if (run.status === "running") { return "running"; }
-    var parts = [run.fetched + " read", run.created + " new", run.updated + " changed",
-                 plural(run.api_calls, "API call")];
-    if (run.throttled_waits) { parts.push(plural(run.throttled_waits, "throttled wait")); }
-    return run.status + ": " + parts.join(", ");
-  }
-
   function render(data) {
     data.sources.forEach(function (s) {
       var root = card.querySelector('[data-source="' + s.source + '"]');
@@ -46,7 +35,7 @@
           success.appendChild(moment);
         }
       }
-      text(root, "last-run", describeRun(s.last_run));
+      text(root, "last-run", s.last_pass_text);
       var health = root.querySelector('[data-field="health"]');
       if (health) {
         health.textContent = "";

@@ -11,7 +11,7 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from partner_portal.alerts.models import Alert, SyncRun, SyncStatus
+from partner_portal.alerts.models import Alert, SyncRun, SyncState, SyncStatus
 from tenants.models import Customer, CustomerStatus
 from tests.alerts.conftest import differences, ground_truth
 from tests.alerts.worker_support import WORKER_TEST_MARKS, Cluster
@@ -85,6 +85,7 @@ def test_changes_appear_within_one_interval_and_an_idle_customer_costs_one_call(
         message=cluster.logs,
     )
     since = timezone.now()
+    idle_before = SyncState.objects.get(customer=idle, source="alerts").idle_passes
     sandbox.control("POST", "/_sandbox/stats/reset").raise_for_status()
     counted_from = time.time()
     tenant = busy.tenant_id
@@ -109,23 +110,24 @@ def test_changes_appear_within_one_interval_and_an_idle_customer_costs_one_call(
     assert time.time() - counted_from <= interval + 3
     assert differences(busy, truth) == []
 
-    # The idle customer goes through several cycles, within three intervals.
-    idle_runs = SyncRun.objects.filter(
-        customer=idle, started_at__gte=since, status=SyncStatus.SUCCEEDED
-    )
+    # The idle customer goes through several cycles, within three intervals: idle passes,
+    # counted on its sync state, without a row each.
+    idle_state = SyncState.objects.filter(customer=idle, source="alerts")
     wait_until(
-        lambda: idle_runs.count() >= 2, timeout=3 * interval, every=0.2, message=cluster.logs
+        lambda: idle_state.get().idle_passes >= idle_before + 2,
+        timeout=3 * interval,
+        every=0.2,
+        message=cluster.logs,
     )
-    runs = list(idle_runs)
-    assert len(runs) >= 2
-    assert all((run.api_calls, run.created, run.updated) == (1, 0, 0) for run in runs)
-    assert all(run.token_source == "cache" for run in runs)
+    state = idle_state.get()
+    cycles = state.idle_passes - idle_before
+    assert state.last_checked_at is not None and state.last_checked_at > since
+    assert not SyncRun.objects.filter(customer=idle, started_at__gte=since).exists()
     stats = _mde_stats(sandbox, idle.tenant_id)
     assert stats["token_requests"] == 0
-    started_since = SyncRun.objects.filter(customer=idle, started_at__gte=since).count()
     # One call per cycle; at most one more from a pass that beat started in the instant
     # between the wait above and `since`.
-    assert stats["apis"]["alerts"]["calls_total"] <= started_since + 1
+    assert cycles <= stats["apis"]["alerts"]["calls_total"] <= cycles + 1
 
 
 def test_under_faults_the_database_converges_and_no_tenant_passes_100_calls_a_minute(
@@ -290,13 +292,11 @@ def test_revoked_consent_marks_that_customer_within_one_cycle_and_others_carry_o
     failed = SyncRun.objects.filter(customer=revoked, status=SyncStatus.FAILED)
     assert failed.exists() and failed.first().error_code == "AADSTS700016"
     runs_when_marked = SyncRun.objects.filter(customer=revoked).count()
+    # The other customer's passes find nothing new: counted on its state, not as rows.
+    other_state = SyncState.objects.filter(customer=other, source="alerts")
+    other_before = other_state.get().idle_passes
     wait_until(
-        lambda: (
-            SyncRun.objects.filter(
-                customer=other, source="alerts", status=SyncStatus.SUCCEEDED
-            ).count()
-            >= 3
-        ),
+        lambda: other_state.get().idle_passes >= other_before + 3,
         timeout=4 * interval + 10,
         message=cluster.logs,
     )

@@ -1,5 +1,6 @@
 """factory_boy factories for notification channels, policies, customer tags,
-suppression rules and their hits, SLA goals, recorded acknowledgements and watched alerts."""
+suppression rules and their hits, SLA goals, recorded acknowledgements, watched alerts,
+notifications and their delivery attempts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from partner_portal.notifications.models import (
     Channel,
     ChannelKind,
     CustomerTag,
+    DeliveryAttempt,
     GroupBy,
+    Notification,
+    NotificationStatus,
     Policy,
     SlaGoal,
     SlaWatch,
@@ -133,3 +137,29 @@ class SlaWatchFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     alert_id = factory.Sequence(lambda n: f"da-watch-{n:06d}")
     next_check_at = factory.LazyFunction(timezone.now)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """One message of the outbox, delivered unless given a `status`."""
+
+    class Meta:
+        model = Notification
+
+    dedup_key = factory.Sequence(lambda n: f"test:{n}")
+    channel = factory.SubFactory(ChannelFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    group_key = factory.Sequence(lambda n: f"alert:da{n}")
+    status = NotificationStatus.DELIVERED
+    attempts = 1
+
+
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+    """One try at sending a notification, made when the notification was created."""
+
+    class Meta:
+        model = DeliveryAttempt
+
+    notification = factory.SubFactory(NotificationFactory)
+    at = factory.LazyAttribute(lambda a: a.notification.created_at)
+    succeeded = True
+    status_code = 200

@@ -3,7 +3,8 @@
 For each customer a user may watch (`health_customers`: onboarding staff every customer,
 since they mend consent; analysts their scope), and for each of its sources: when it last
 synced successfully, how many passes failed in a row, and how many API calls it made in
-the last hour against that API's hourly limit. The customer's lag is its stalest source's;
+the last hour against that API's hourly limit (those of the passes that left a row, plus
+those idle passes counted on the source's `SyncState`). The customer's lag is its stalest source's;
 its problem is a failing sync's error, else its own access problem (missing permissions,
 revoked consent), in the words recorded when it happened.
 
@@ -171,6 +172,9 @@ def tenant_health(
         .annotate(total=Sum("api_calls"))
     ):
         calls[row["customer_id"]][row["source"]] += row["total"] or 0
+    for customer_states in states.values():
+        for state in customer_states:
+            calls[state.customer_id][state.source] += state.idle_calls_last_hour(now)
 
     # Write-back calls are recorded on their audit events; an hour holds few of them.
     writeback: dict[int, int] = defaultdict(int)
@@ -195,7 +199,7 @@ def tenant_health(
                     lag_seconds=(now - success).total_seconds() if success else None,
                     consecutive_failures=state.consecutive_failures,
                     api_calls_last_hour=used.get(state.source, 0),
-                    last_run_status=state.last_run.status if state.last_run else "",
+                    last_run_status=state.last_outcome,
                     api_limit=budget.per_hour if budget else None,
                 )
             )

@@ -3,7 +3,8 @@
 Beat wakes the dispatcher (`dispatch`), which queues one pass per customer and source
 that is due. A pass (`passes`) reads what changed since the watermark, page by page,
 through the source's client, stores each page (`upsert`) and moves the watermark once
-all is committed; every pass is a `SyncRun` row. What the customer page and `sync_now`
+all is committed; every pass that stores something or fails is a `SyncRun` row, and an
+idle one is counted on its `SyncState`. What the customer page and `sync_now`
 show about it comes from `progress`.
 
 A source (`sources`) is one kind of item from one Microsoft API, such as Defender for

@@ -13,6 +13,14 @@ is due for its first pass, the backfill, which may read months of alerts: it goe
 backfill queue (SYNC_BACKFILL_QUEUE), so that a deployment can give backfills workers of
 their own and a big new customer does not hold up everyone else's fresh alerts. A worker
 started without `-Q` consumes both queues, as `make run`'s does.
+
+A cycle must stay cheap with thousands of customers, as beat runs it every few seconds:
+the due rows are found through the index on `next_due_at`, and only their customers are
+read. Making the state rows of new customers (or newly collected sources) needs every
+customer, so that is done only when the collecting customers (their number, their last
+change) or the registered sources differ from the last time it was done, and at least
+once per default interval; a row due for a customer that no longer collects it is moved
+an interval on, so that it is not read again every cycle.
 """
 
 from __future__ import annotations
@@ -20,39 +28,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncState
 from partner_portal.alerts.sync import sources
 from tenants.models import Customer
 
+# The cache key of what the state rows were last made for.
+STATES_MADE_FOR = "sync:dispatch:states-made-for"
+
 
 def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
     """Queue one pass for every collecting customer and enabled source that is due, and
     return the (customer ID, source name) pairs queued."""
     now = now or timezone.now()
-    customers = list(
-        Customer.objects.filter(status__in=sources.COLLECTING, tenant_id__isnull=False).only(
-            *sources.customer_fields()
-        )
-    )
-    wanted: dict[tuple[int, str], Customer] = {
-        (c.pk, source.name): c
-        for c in customers
-        for source in sources.all_sources()
-        if source.enabled_for(c)
-    }
-    known = set(SyncState.objects.values_list("customer_id", "source"))
-    SyncState.objects.bulk_create(
-        [
-            SyncState(customer_id=cid, source=source, next_due_at=now)
-            for (cid, source) in wanted
-            if (cid, source) not in known
-        ],
-        ignore_conflicts=True,
-    )
-    queued, backfills = _claim_due(wanted, now)
+    ensure_states(now=now)
+    queued, backfills = _claim_due(now)
     if queued:
         from partner_portal.alerts.tasks import sync_customer_source
 
@@ -62,34 +56,79 @@ def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
     return queued
 
 
+def _collecting() -> QuerySet[Customer]:
+    return Customer.objects.filter(status__in=sources.COLLECTING, tenant_id__isnull=False)
+
+
+def ensure_states(*, now: datetime, force: bool = False) -> None:
+    """Give every collecting customer a state row per enabled source (due now), unless
+    nothing that decides them has changed since the last time."""
+    collecting = _collecting()
+    seen = collecting.aggregate(n=Count("id"), changed=Max("updated_at"))
+    fingerprint = (
+        seen["n"],
+        seen["changed"].isoformat() if seen["changed"] else "",
+        SyncState.objects.count(),
+        tuple(sources.names()),
+    )
+    if not force and cache.get(STATES_MADE_FOR) == fingerprint:
+        return
+    wanted = {
+        (c.pk, source.name)
+        for c in collecting.only(*sources.customer_fields())
+        for source in sources.all_sources()
+        if source.enabled_for(c)
+    }
+    known = set(SyncState.objects.values_list("customer_id", "source"))
+    missing = [
+        SyncState(customer_id=cid, source=source, next_due_at=now)
+        for (cid, source) in wanted
+        if (cid, source) not in known
+    ]
+    SyncState.objects.bulk_create(missing, ignore_conflicts=True)
+    if missing:  # the count of rows is part of the fingerprint
+        fingerprint = (*fingerprint[:2], SyncState.objects.count(), fingerprint[3])
+    cache.set(STATES_MADE_FOR, fingerprint, timeout=settings.SYNC_DEFAULT_INTERVAL_SECONDS)
+
+
 @transaction.atomic
-def _claim_due(
-    wanted: dict[tuple[int, str], Customer], now: datetime
-) -> tuple[list[tuple[int, str]], set[tuple[int, str]]]:
-    """Move `next_due_at` of every due source one interval on, and return them with
-    those of them that have no watermark yet (their pass is a backfill).
+def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str]]]:
+    """Move `next_due_at` of every due source one interval on, and return those of
+    collecting customers, with those of them that have no watermark yet (their pass is
+    a backfill).
 
     Rows another dispatcher is claiming at this moment are skipped (PostgreSQL's SKIP
     LOCKED; SQLite serialises writers), so a sync is queued once per interval; one
     UPDATE per distinct interval keeps a cycle over thousands of customers cheap.
     """
-    due = (
+    due = list(
         SyncState.objects.select_for_update(skip_locked=True)
-        .filter(next_due_at__lte=now, customer_id__in={cid for cid, _ in wanted})
+        .filter(next_due_at__lte=now)
         .values_list("pk", "customer_id", "source", "watermark")
     )
+    if not due:
+        return [], set()
+    customers = {
+        c.pk: c
+        for c in _collecting()
+        .filter(pk__in={customer_id for _, customer_id, _, _ in due})
+        .only(*sources.customer_fields())
+    }
     by_interval: dict[int, list[int]] = {}
     queued: list[tuple[int, str]] = []
     backfills: set[tuple[int, str]] = set()
-    for pk, customer_id, source, watermark in due:
-        customer = wanted.get((customer_id, source))
-        if customer is None:
+    for pk, customer_id, name, watermark in due:
+        customer = customers.get(customer_id)
+        source = sources.find(name)
+        if customer is None or source is None or not source.enabled_for(customer):
+            # Not collected now: looked at again an interval on, not every cycle.
+            by_interval.setdefault(settings.SYNC_DEFAULT_INTERVAL_SECONDS, []).append(pk)
             continue
         interval = customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
         by_interval.setdefault(interval, []).append(pk)
-        queued.append((customer_id, source))
+        queued.append((customer_id, name))
         if watermark is None:
-            backfills.add((customer_id, source))
+            backfills.add((customer_id, name))
     for interval, pks in by_interval.items():
         SyncState.objects.filter(pk__in=pks).update(next_due_at=now + timedelta(seconds=interval))
     return queued, backfills

@@ -7,11 +7,18 @@ backfill horizon. Each page is stored in its own transaction. Only once every pa
 in does the watermark move, to the moment the pass began: a pass that dies half way is
 repeated from the old watermark, and the idempotent upsert makes the repeat harmless.
 
-Every pass that runs leaves a `SyncRun` row with its counts and, when it fails, an error
-code and an explanation fit to show. A failure also backs the source off (doubling the
-customer's interval per failure, up to SYNC_MAX_BACKOFF_SECONDS) and, when Microsoft
-says consent or a permission is missing, marks the customer. `sync_source` never raises
-for the pass's own failures, so one customer never stops another's.
+Every pass is recorded. One that stores something, a backfill and a failure each leave
+a `SyncRun` row with its counts and, when it fails, an error code and an explanation fit
+to show. An idle pass (nothing new or changed, no failure), most passes of a quiet
+customer, leaves no row: its row is written only once a page changes something, and an
+idle pass ends by counting itself on the `SyncState` instead (`last_checked_at`,
+`idle_passes`, its API calls for the hour), so a fleet of quiet customers does not grow
+the database by a row per customer, source and minute.
+
+A failure also backs the source off (doubling the customer's interval per failure, up to
+SYNC_MAX_BACKOFF_SECONDS) and, when Microsoft says consent or a permission is missing,
+marks the customer. `sync_source` never raises for the pass's own failures, so one
+customer never stops another's.
 
 The pass knows sources only through `sources.Source`: which client, which pages, how a
 page is stored and what is fetched after it.
@@ -112,9 +119,11 @@ def _run_pass(
         since = started - timedelta(days=settings.SYNC_BACKFILL_DAYS)
     else:
         since = state.watermark - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
-    run = SyncRun.objects.create(
+    run = SyncRun(
         customer=customer, source=source.name, backfill=backfill, since=since, started_at=started
     )
+    if backfill:  # the customer page follows a backfill's row while it runs
+        run.save()
     token_sources: list[str] = []
     client: SyncClient | None = None
     try:
@@ -130,7 +139,12 @@ def _run_pass(
                 run.created += result.created
                 run.updated += result.updated
                 _copy_stats(run, client, token_sources)
-                run.save(update_fields=["pages", "fetched", "created", "updated", *_STATS_FIELDS])
+                if run.pk is not None:
+                    run.save(
+                        update_fields=["pages", "fetched", "created", "updated", *_STATS_FIELDS]
+                    )
+                elif run.created or run.updated:  # no longer idle: it gets its row
+                    run.save()
                 if progress:
                     progress(run)
                 if lost.is_set() or not lock.extend():
@@ -160,14 +174,35 @@ def _copy_stats(run: SyncRun, client: SyncClient | None, token_sources: list[str
 
 @transaction.atomic
 def _finish_succeeded(run: SyncRun, state: SyncState, started: datetime) -> SyncRun:
+    """Move the watermark; record the pass as its row, or, if it was idle, as counters
+    on the state (the run returned then has no primary key)."""
     now = timezone.now()
     run.status = SyncStatus.SUCCEEDED
     run.finished_at = now
+    done = {"watermark": started, "last_success_at": now, "last_checked_at": now}
+    if run.pk is None:
+        SyncState.objects.filter(pk=state.pk).update(
+            **done,
+            consecutive_failures=0,
+            idle_passes=F("idle_passes") + 1,
+            **_idle_calls(state, run.api_calls, now),
+        )
+        return run
     run.save(update_fields=["status", "finished_at", *_STATS_FIELDS])
     SyncState.objects.filter(pk=state.pk).update(
-        watermark=started, last_success_at=now, last_run=run, consecutive_failures=0
+        **done, last_run=run, consecutive_failures=0, idle_passes=0
     )
     return run
+
+
+def _idle_calls(state: SyncState, calls: int, now: datetime) -> dict[str, object]:
+    """The state's hourly idle-call counters with `calls` more made at `now`. Only the
+    pass holding the pair's lock writes them, so reading then writing is safe."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    if state.idle_calls_hour == hour:
+        return {"idle_calls": F("idle_calls") + calls}
+    before = state.idle_calls if state.idle_calls_hour == hour - timedelta(hours=1) else 0
+    return {"idle_calls_hour": hour, "idle_calls": calls, "idle_calls_hour_before": before}
 
 
 def _finish_failed(
@@ -181,15 +216,26 @@ def _finish_failed(
         run.finished_at = timezone.now()
         run.error_code = code[:64]
         run.error_message = message
-        run.save(
-            update_fields=["status", "finished_at", "error_code", "error_message", *_STATS_FIELDS]
-        )
+        if run.pk is None:  # a failure always gets its row
+            run.save()
+        else:
+            run.save(
+                update_fields=[
+                    "status",
+                    "finished_at",
+                    "error_code",
+                    "error_message",
+                    *_STATS_FIELDS,
+                ]
+            )
         failures = state.consecutive_failures + 1
         backoff = min(
             settings.SYNC_MAX_BACKOFF_SECONDS, customer.sync_interval_seconds * 2 ** (failures - 1)
         )
         SyncState.objects.filter(pk=state.pk).update(
             last_run=run,
+            last_checked_at=run.finished_at,
+            idle_passes=0,
             consecutive_failures=F("consecutive_failures") + 1,
             next_due_at=timezone.now() + timedelta(seconds=backoff),
         )

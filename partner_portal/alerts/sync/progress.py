@@ -1,10 +1,14 @@
 """Reads about where a customer's sync stands, for the people who watch it.
 
 For each registered source: whether it is collected, the watermark, when it is next due,
-how many failures in a row, how many items are stored, the latest run, and how far the
-first backfill has come (with its rate while it runs). The customer page renders this and
-its live JSON endpoint (polled while a backfill runs) serves the same dictionary, so the
-two never disagree; `sync_now` prints its own progress from the run it is given.
+how many failures in a row, how many items are stored, the latest pass, and how far the
+first backfill has come (with its rate while it runs). An idle pass leaves no run, only
+counters on the `SyncState`, so "the latest pass" is read from both: "checked 20 s ago,
+nothing new" when the newest was idle, else the newest run's counts.
+
+The customer page renders this and its live JSON endpoint (polled while a backfill runs)
+serves the same dictionary, so the two never disagree; `sync_now` prints its own progress
+from the run it is given.
 
 Only counts, times and the error code and explanation recorded on a run leave here:
 never a token or anything of the partner app's.
@@ -109,24 +113,56 @@ HEALTH_TEXT = {
 }
 
 
-def _health(customer: Customer, last: SyncRun | None) -> str:
+def _health(customer: Customer, state: SyncState | None, last: SyncRun | None) -> str:
     """Whether a source is fine: a customer that has not consented is waiting for that,
-    and a source never synced has not shown it works yet."""
+    and a source never synced has not shown it works yet. An idle pass after a failure
+    (it wrote no run) clears the failure as a recorded success would."""
     if customer.status in (CustomerStatus.PENDING_CONSENT, CustomerStatus.VERIFYING):
         return "awaiting_consent"
-    if last is None:
+    idle = state is not None and state.last_pass_idle
+    if last is None and not idle:
         return "not_synced"
-    if last.status == SyncStatus.FAILED:
-        return "failing"
-    if last.status == SyncStatus.RUNNING and last.backfill:
+    if last is not None and last.status == SyncStatus.RUNNING and last.backfill:
         return "running"
+    if last is not None and last.status == SyncStatus.FAILED and not idle:
+        return "failing"
     return "ok"
+
+
+def _plural(count: int, word: str) -> str:
+    ending = "" if count == 1 else "es" if word.endswith("s") else "s"
+    return f"{count:,} {word}{ending}"
+
+
+def last_pass_text(state: SyncState | None, last: SyncRun | None) -> str:
+    """The latest pass in one line, for the card and its live updates alike."""
+    if state is not None and state.last_pass_idle and state.last_checked_at:
+        quiet = _plural(state.idle_passes, "quiet pass")
+        return (
+            f"checked {format_age(state.last_checked_at)}, nothing new "
+            f"({quiet} since the last change)"
+        )
+    if last is None:
+        return "none yet"
+    if last.status == SyncStatus.RUNNING:
+        return "running"
+    parts = [
+        f"{last.fetched:,} read",
+        f"{last.created:,} new",
+        f"{last.updated:,} changed",
+        _plural(last.api_calls, "API call"),
+    ]
+    if last.throttled_waits:
+        parts.append(_plural(last.throttled_waits, "throttled wait"))
+    return f"{last.status}: {', '.join(parts)}"
 
 
 def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
     """Health and backfill progress of each source of `customer`, JSON-ready: those of
     the API it is on (Graph or the legacy ones), and any other it has synced before."""
-    states = {s.source: s for s in SyncState.objects.filter(customer=customer)}
+    states = {
+        s.source: s for s in SyncState.objects.filter(customer=customer).select_related("last_run")
+    }
     overview: list[dict[str, Any]] = []
     for source in sources.all_sources():
         state = states.get(source.name)
@@ -136,7 +172,7 @@ def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
         runs = SyncRun.objects.filter(customer=customer, source=source.name)
         last = runs.order_by("-started_at", "-id").first()
         first = runs.filter(backfill=True).order_by("-started_at", "-id").first()
-        health = _health(customer, last)
+        health = _health(customer, state, last)
         backfill = _backfill(state, first, stored)
         overview.append(
             {
@@ -155,6 +191,9 @@ def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
                 "consecutive_failures": state.consecutive_failures if state else 0,
                 "stored": stored,
                 "last_run": _run_summary(last),
+                "last_pass_text": last_pass_text(state, last),
+                "last_checked_at": _iso(state.last_checked_at) if state else None,
+                "idle_passes": state.idle_passes if state else 0,
                 "backfill": backfill,
             }
         )

@@ -15,8 +15,8 @@ from partner_portal.alerts.retention import RetentionPolicy, apply_retention
 
 class Command(BaseCommand):
     help = (
-        "Delete the sync history, alerts, incidents and audit events the RETAIN_* settings "
-        "no longer keep (what the nightly task does); --dry-run only counts them."
+        "Delete the sync history, alerts, incidents, audit events and delivery log the "
+        "RETAIN_* settings no longer keep (what the nightly task does); --dry-run only counts them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,7 +34,4 @@ class Command(BaseCommand):
             f"{days.get(policy.alert_days, f'for {policy.alert_days} days')}; audit events "
             f"{days.get(policy.audit_days, f'for {policy.audit_days} days')}."
         )
-        self.stdout.write(
-            f"Retention {verb} {report.sync_runs} sync passes, {report.alerts} alerts, "
-            f"{report.incidents} incidents and {report.audit_events} audit events."
-        )
+        self.stdout.write(report.sentence(verb))

@@ -76,9 +76,9 @@ def test_chart_figures_count_alerts_by_time_customer_category_and_technique(
     bucket = two_hours_ago.replace(minute=0, second=0, microsecond=0)
     position = day["over_time"]["labels"].index(bucket.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     assert series["High"][position] == 4
-    assert day["open_high_by_customer"] == [["Mine", 3], ["Other", 1]]
-    assert day["top_categories"][0] == ["Ransomware", 3]
-    assert "Exploit" not in dict(day["top_categories"])
+    assert [row[:2] for row in day["open_high_by_customer"]] == [["Mine", 3], ["Other", 1]]
+    assert day["top_categories"][0][:2] == ["Ransomware", 3]
+    assert "Exploit" not in {row[0] for row in day["top_categories"]}
     assert day["top_techniques"][:2] == [
         ["T1486 Data Encrypted for Impact", 4],
         ["T1490 Inhibit System Recovery", 3],
@@ -90,7 +90,64 @@ def test_chart_figures_count_alerts_by_time_customer_category_and_technique(
     assert len(week["over_time"]["labels"]) in (7, 8)
 
     filtered = analyst_client.get(f"/alerts/charts/data/?window=24h&customer={other.pk}").json()
-    assert filtered["open_high_by_customer"] == [["Other", 1]]
+    assert [row[:2] for row in filtered["open_high_by_customer"]] == [["Other", 1]]
+
+
+def _rows(client: Client, link: str) -> int:
+    html = client.get(link).content.decode()
+    return html.count('<tr data-alert-id=')
+
+
+def test_each_bar_links_to_the_list_showing_exactly_what_it_counts(
+    analyst: Any, analyst_client: Client
+) -> None:
+    mine, other = CustomerFactory(display_name="Mine"), CustomerFactory(display_name="Other")
+    for customer in (mine, other):
+        AnalystScopeFactory(user=analyst, customer=customer)
+    now = datetime.now(UTC)
+    for hours, customer, severity, status, category in (
+        (2, mine, "High", "New", "Ransomware"), (2, mine, "High", "InProgress", "Ransomware"),
+        (2, mine, "High", "Resolved", "Ransomware"), (2, other, "Medium", "New", "Malware"),
+        (5, other, "High", "New", "Ransomware"), (30, mine, "High", "New", "Malware"),
+    ):  # fmt: skip
+        AlertFactory(
+            customer=customer, severity=severity, status=status, category=category,
+            created_at=now - timedelta(hours=hours),
+        )  # fmt: skip
+    data = analyst_client.get("/alerts/charts/data/?window=24h&status=all").json()
+    checked = 0
+    for severity, counts in data["over_time"]["series"].items():
+        for count, link in zip(counts, data["over_time"]["links"][severity], strict=True):
+            if count:
+                assert link.startswith("/alerts/?") and "status=all" in link
+                assert _rows(analyst_client, link) == count, (severity, link)
+                checked += 1
+    assert checked == 3  # High two hours ago, Medium two hours ago, High five hours ago
+    for name, count, link in data["open_high_by_customer"]:
+        assert _rows(analyst_client, link) == count, (name, link)
+    for name, count, link in data["top_categories"]:
+        assert _rows(analyst_client, link) == count, (name, link)
+    assert {row[0]: row[1] for row in data["open_high_by_customer"]} == {"Mine": 2, "Other": 1}
+
+
+def test_bar_links_read_times_in_the_readers_zone(analyst: Any, analyst_client: Client) -> None:
+    customer = CustomerFactory()
+    AnalystScopeFactory(user=analyst, customer=customer)
+    AlertFactory(
+        customer=customer, severity="High", created_at=datetime.now(UTC) - timedelta(hours=2)
+    )
+    analyst_client.post("/accounts/settings/", {"time_zone": "Asia/Kolkata"})
+    data = analyst_client.get("/alerts/charts/data/?window=24h").json()
+    (link,) = [
+        link
+        for count, link in zip(
+            data["over_time"]["series"]["High"], data["over_time"]["links"]["High"], strict=True
+        )
+        if count
+    ]
+    # An hour's bucket starts on the half hour in India (UTC+05:30).
+    assert "%3A30" in link.split("since=", 1)[1].split("&", 1)[0]
+    assert _rows(analyst_client, link) == 1
 
 
 def test_chart_data_for_customers_outside_the_scope_is_empty(

@@ -207,6 +207,10 @@ def alert_chart_data(request: HttpRequest) -> HttpResponse:
     if not window.is_valid():
         return JsonResponse({"errors": window.errors.get_json_data()}, status=400)
     data = charts.alert_chart_data(
-        user=request.user, query=form.to_query(), window=window.cleaned_data["window"]
+        user=request.user,
+        query=form.to_query(),
+        window=window.cleaned_data["window"],
+        list_url=reverse("alerts:list"),
+        base_query=form.filter_querystring(),
     )
     return JsonResponse(data)

@@ -95,7 +95,7 @@ def test_chart_figures_count_alerts_by_time_customer_category_and_technique(
 
 def _rows(client: Client, link: str) -> int:
     html = client.get(link).content.decode()
-    return html.count('<tr data-alert-id=')
+    return html.count("<tr data-alert-id=")
 
 
 def test_each_bar_links_to_the_list_showing_exactly_what_it_counts(

@@ -297,6 +297,8 @@ MICROSOFT_CA_FILE = env("MICROSOFT_CA_FILE", default="")
 SYNC_DEFAULT_INTERVAL_SECONDS = env.int("SYNC_DEFAULT_INTERVAL_SECONDS", default=60)
 SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=300)
 SYNC_BACKFILL_DAYS = env.int("SYNC_BACKFILL_DAYS", default=30)
+# "Import history since <date>" on a customer's page reaches at most this far back.
+SYNC_HISTORY_MAX_DAYS = env.int("SYNC_HISTORY_MAX_DAYS", default=180)
 SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=10000)
 SYNC_EVIDENCE_SEVERITIES = env.list("SYNC_EVIDENCE_SEVERITIES", default=["High", "Medium"])
 # An alert opened without evidence has it fetched at most once in this many seconds.

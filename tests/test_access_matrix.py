@@ -221,6 +221,7 @@ ARGUMENTS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("alerts:incident_update", "pk"): lambda o: o["incident"].pk,
     ("alerts:scope_revoke", "pk"): lambda o: o["scope"].pk,
     ("alerts:sync_progress", "pk"): lambda o: o["customer"].pk,
+    ("alerts:import_history", "pk"): lambda o: o["customer"].pk,
     ("correlation:campaign", "key"): lambda o: o["campaign"].pk,
     ("hunting:delete", "pk"): lambda o: o["saved"].pk,
     ("alerts:saved_view_delete", "pk"): lambda o: o["saved_view"].pk,
@@ -359,6 +360,7 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "tenants:person_scope_grant": ADMIN_POST,
     "tenants:person_scope_revoke": ADMIN_POST,
     "alerts:sync_progress": STAFF_PAGE,
+    "alerts:import_history": STAFF_POST,
     "tenants:consent_callback": None,  # public; answers the missing parameters itself
     # Public: nobody is signed in yet. Staff sign-in is not configured here, and says so.
     "tenants:staff_signin": _row(404, 404, 404, 404, 404),

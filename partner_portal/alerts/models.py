@@ -243,6 +243,9 @@ class SyncState(models.Model):
     idle_calls_hour = models.DateTimeField(null=True, blank=True)
     idle_calls = models.PositiveIntegerField(default=0)
     idle_calls_hour_before = models.PositiveIntegerField(default=0)
+    #: Staff asked to import what changed since this moment (older than the first
+    #: backfill reached); the next pass reads from here, then clears it.
+    history_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -254,6 +254,14 @@ def test_a_first_pass_waits_on_the_backfill_queue_and_later_passes_on_the_defaul
     assert _queued_on(settings.SYNC_QUEUE) == [[customer.pk, "fake_alerts"]]
     assert _queued_on(settings.SYNC_BACKFILL_QUEUE) == []
 
+    # A history import staff asked for reads months back too: the backfill queue again.
+    SyncState.objects.filter(customer=customer).update(
+        history_since=timezone.now() - timedelta(days=90), next_due_at=timezone.now()
+    )
+    assert dispatch.dispatch_due_syncs(now=later) == [(customer.pk, "fake_alerts")]
+    assert _queued_on(settings.SYNC_BACKFILL_QUEUE) == [[customer.pk, "fake_alerts"]]
+    assert _queued_on(settings.SYNC_QUEUE) == []
+
 
 def test_a_worker_started_without_q_consumes_both_queues() -> None:
     names = {queue.name for queue in app.amqp.queues.consume_from.values()}

@@ -9,9 +9,10 @@ Each pass's lock keeps two passes of one pair apart should they ever meet.
 
 Every due pair is queued in the cycle that finds it, as a task of its own, so the passes
 of many customers spread over as many workers as there are. A pair with no watermark yet
-is due for its first pass, the backfill, which may read months of alerts: it goes to the
-backfill queue (SYNC_BACKFILL_QUEUE), so that a deployment can give backfills workers of
-their own and a big new customer does not hold up everyone else's fresh alerts. A worker
+is due for its first pass, the backfill, which may read months of alerts (so may a pair
+whose history staff asked to import): it goes to the backfill queue
+(SYNC_BACKFILL_QUEUE), so that a deployment can give backfills workers of their own and
+a big new customer does not hold up everyone else's fresh alerts. A worker
 started without `-Q` consumes both queues, as `make run`'s does.
 
 A cycle must stay cheap with thousands of customers, as beat runs it every few seconds:
@@ -94,8 +95,8 @@ def ensure_states(*, now: datetime, force: bool = False) -> None:
 @transaction.atomic
 def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str]]]:
     """Move `next_due_at` of every due source one interval on, and return those of
-    collecting customers, with those of them that have no watermark yet (their pass is
-    a backfill).
+    collecting customers, with those of them that have no watermark yet or a history
+    import asked for (their pass is a backfill).
 
     Rows another dispatcher is claiming at this moment are skipped (PostgreSQL's SKIP
     LOCKED; SQLite serialises writers), so a sync is queued once per interval; one
@@ -104,20 +105,20 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
     due = list(
         SyncState.objects.select_for_update(skip_locked=True)
         .filter(next_due_at__lte=now)
-        .values_list("pk", "customer_id", "source", "watermark")
+        .values_list("pk", "customer_id", "source", "watermark", "history_since")
     )
     if not due:
         return [], set()
     customers = {
         c.pk: c
         for c in _collecting()
-        .filter(pk__in={customer_id for _, customer_id, _, _ in due})
+        .filter(pk__in={row[1] for row in due})
         .only(*sources.customer_fields())
     }
     by_interval: dict[int, list[int]] = {}
     queued: list[tuple[int, str]] = []
     backfills: set[tuple[int, str]] = set()
-    for pk, customer_id, name, watermark in due:
+    for pk, customer_id, name, watermark, history_since in due:
         customer = customers.get(customer_id)
         source = sources.find(name)
         if customer is None or source is None or not source.enabled_for(customer):
@@ -127,7 +128,7 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
         interval = customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
         by_interval.setdefault(interval, []).append(pk)
         queued.append((customer_id, name))
-        if watermark is None:
+        if watermark is None or history_since is not None:
             backfills.add((customer_id, name))
     for interval, pks in by_interval.items():
         SyncState.objects.filter(pk__in=pks).update(next_due_at=now + timedelta(seconds=interval))

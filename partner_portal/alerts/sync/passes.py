@@ -114,11 +114,14 @@ def _run_pass(
     _close_abandoned_runs(customer, source)
     state, _ = SyncState.objects.get_or_create(customer=customer, source=source.name)
     started = timezone.now()
-    backfill = state.watermark is None
+    # A history import staff asked for reads further back, as a backfill does.
+    backfill = state.watermark is None or state.history_since is not None
     if state.watermark is None:
         since = started - timedelta(days=settings.SYNC_BACKFILL_DAYS)
     else:
         since = state.watermark - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
+    if state.history_since is not None:
+        since = min(since, state.history_since)
     run = SyncRun(
         customer=customer, source=source.name, backfill=backfill, since=since, started_at=started
     )
@@ -192,6 +195,11 @@ def _finish_succeeded(run: SyncRun, state: SyncState, started: datetime) -> Sync
     SyncState.objects.filter(pk=state.pk).update(
         **done, last_run=run, consecutive_failures=0, idle_passes=0
     )
+    if state.history_since is not None:
+        # Done; a newer request made while this pass ran stays for the next one.
+        SyncState.objects.filter(pk=state.pk, history_since=state.history_since).update(
+            history_since=None
+        )
     return run
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
@@ -204,6 +205,12 @@ def customer_sync_overview(*, customer: Customer) -> dict[str, Any]:
         "interval_seconds": customer.sync_interval_seconds,
         "live": any(s["enabled"] and s["backfill"]["phase"] != "done" for s in overview),
         "sources": overview,
+        # A history import staff asked for and no pass has finished yet ("YYYY-MM-DD").
+        "history_since": min(
+            (f"{s.history_since:%Y-%m-%d}" for s in states.values() if s.history_since),
+            default=None,
+        ),
+        "history_max_days": settings.SYNC_HISTORY_MAX_DAYS,
     }
 
 

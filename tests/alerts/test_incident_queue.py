@@ -348,3 +348,17 @@ def test_nothing_of_a_customer_outside_the_scope_leaks_anywhere(world: dict[str,
     live = client.get("/incidents/live/?mark=0").json()
     assert world["foreign"].pk not in live["gone"]
     assert client.get(f"/incidents/{world['foreign'].pk}/").status_code == 404
+
+
+def test_the_queue_says_where_the_page_stands_among_the_matching_incidents(
+    admin_client_portal: Client,
+) -> None:
+    customer = CustomerFactory()
+    for number in range(53):
+        IncidentFactory(customer=customer, incident_id=9000 + number)
+    first = admin_client_portal.get("/incidents/").content.decode()
+    assert "1\u201350 of 53" in first
+    older = re.search(r'href="(/incidents/\?[^"]*after=[^"]*)"', first)
+    assert older is not None
+    second = admin_client_portal.get(older.group(1).replace("&amp;", "&")).content.decode()
+    assert "51\u201353 of 53" in second

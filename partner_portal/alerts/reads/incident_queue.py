@@ -33,7 +33,7 @@ from django.db.models import Count, Q, QuerySet
 
 from partner_portal.alerts.models import Incident
 from partner_portal.alerts.products import incidents_of_products, product_label, product_of
-from partner_portal.alerts.reads.alert_list import SEVERITIES
+from partner_portal.alerts.reads.alert_list import SEVERITIES, capped_count
 from partner_portal.alerts.reads.keyset import SORTS, Row, SortSpec, _ordering, keyset_slice
 from partner_portal.alerts.visibility import visible_alerts, visible_incidents
 from partner_portal.core.bounds import parse_whole_number
@@ -206,6 +206,9 @@ class IncidentPage:
     previous_cursor: str | None
     # Live updates ask for incidents written after this mark (see the module's story).
     live_mark: int
+    # How many incidents match, exactly up to COUNT_CAP; `more` when there are more still.
+    matched: int = 0
+    more: bool = False
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -233,8 +236,10 @@ def incident_page(
 ) -> IncidentPage:
     """One page of the queue (see `keyset.keyset_slice`); raises InvalidCursor."""
     mark = live_mark()
+    incidents = filtered_incidents(user=user, query=query)
+    matched, more = capped_count(incidents)
     cut = keyset_slice(
-        filtered_incidents(user=user, query=query),
+        incidents,
         read=lambda rows: queue_rows(rows, user=user),
         user=user,
         sort=query.sort,
@@ -242,7 +247,9 @@ def incident_page(
         before=before,
         size=size,
     )
-    return IncidentPage(cut.rows, SORTS[query.sort], cut.next_cursor, cut.previous_cursor, mark)
+    return IncidentPage(
+        cut.rows, SORTS[query.sort], cut.next_cursor, cut.previous_cursor, mark, matched, more
+    )
 
 
 # --- counts ----------------------------------------------------------------------------------

@@ -66,6 +66,8 @@ def incident_list(request: HttpRequest) -> HttpResponse:
             size=queue_reads.PAGE_SIZE,
             next_cursor=page.next_cursor,
             previous_cursor=page.previous_cursor,
+            matched=page.matched,
+            more=page.more,
         )
     context = {
         "form": form,

@@ -386,8 +386,8 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "notifications:suppression_edit": LEAD_PAGE,
     "notifications:suppression_end": LEAD_POST,
     "notifications:sla": ANALYST_PAGE,
-    "notifications:sla_goal_save": ADMIN_POST,
-    "notifications:sla_goal_delete": ADMIN_POST,
+    "notifications:sla_goal_save": LEAD_POST,  # a scoped lead is told why not, on POST
+    "notifications:sla_goal_delete": LEAD_POST,
     "notifications:sla_report": ANALYST_PAGE,
     "notifications:sla_report_csv": ANALYST_PAGE,
 }

@@ -156,3 +156,28 @@ def test_the_people_page_offers_the_role(admin_client_portal: Client) -> None:
     page = admin_client_portal.get(reverse("tenants:person_create")).content.decode()
     assert 'value="SOC leads"' in page
     assert "change routing policies and suppression rules" in page
+
+
+def test_a_lead_of_every_customer_sets_sla_goals_and_a_scoped_one_is_told_why_not(
+    world: dict[str, Any],
+) -> None:
+    from partner_portal.notifications.models import SlaGoal
+
+    form = {"severity": "High", "acknowledge_minutes": "15", "resolve_minutes": "240"}
+    scoped = world["client"].post(reverse("notifications:sla_goal_save"), form)
+    assert scoped.status_code == 403
+    assert "only a SOC lead of every customer" in scoped.content.decode()
+    assert "sla_goal_save" not in world["client"].get(reverse("notifications:sla")).content.decode()
+
+    lead = UserFactory(username="lead-every", roles=[Role.SOC_LEAD])
+    AnalystScopeFactory(user=lead, all_customers=True)
+    client = Client()
+    client.force_login(lead)
+    assert (
+        'action="/notifications/sla/goals/"'
+        in client.get(reverse("notifications:sla")).content.decode()
+    )
+    assert client.post(reverse("notifications:sla_goal_save"), form).status_code == 302
+    goal = SlaGoal.objects.get()
+    delete = client.post(reverse("notifications:sla_goal_delete", args=[goal.pk]))
+    assert delete.status_code == 302 and not SlaGoal.objects.exists()

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import tempfile
 import threading
@@ -159,16 +158,9 @@ def bench_notify(
                 repeat_interval_seconds=3600,
             )  # fmt: skip
             policy.channels.set([channel])
-            rng = random.Random(11)
-            created: list[tuple[str, str]] = []
-            began = time.monotonic()
-            while time.monotonic() - began < duration:
-                c = rng.choice(customers)
-                answer = sandbox.control(
-                    "POST", f"/_sandbox/tenants/{c.tenant_id}/alerts", json={"count": 1}
-                ).json()
-                created += [(c.tenant_id, i) for i in answer["ids"]]
-                time.sleep(every)
+            created = bench_sync.create_alerts_steadily(
+                sandbox, customers, seconds=duration, every=every, seed=11
+            )
             ids = {i for _, i in created}
             settle = time.monotonic() + interval + group_wait + drain
             while time.monotonic() < settle and not ids <= receiver.first_arrivals()[0].keys():

@@ -353,6 +353,24 @@ def bench_steady(
 
 
 # --- 3. freshness ---------------------------------------------------------------------------
+def create_alerts_steadily(
+    sandbox: Any, customers: list[Any], *, seconds: float, every: float, seed: int
+) -> list[tuple[str, str]]:
+    """New alerts in the sandbox, one every `every` seconds for `seconds`, each at a
+    customer picked at random: (tenant ID, alert ID) of each, in order."""
+    rng = random.Random(seed)
+    created: list[tuple[str, str]] = []
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        c = rng.choice(customers)
+        answer = sandbox.control(
+            "POST", f"/_sandbox/tenants/{c.tenant_id}/alerts", json={"count": 1}
+        ).json()
+        created += [(c.tenant_id, i) for i in answer["ids"]]
+        time.sleep(every)
+    return created
+
+
 def bench_freshness(
     customers_n: int,
     interval: int,
@@ -390,16 +408,9 @@ def bench_freshness(
                 if time.monotonic() > deadline:
                     raise RuntimeError("backfill did not finish\n" + cluster.logs())
                 time.sleep(1)
-            rng = random.Random(9)
-            created: list[tuple[str, str]] = []
-            began = time.monotonic()
-            while time.monotonic() - began < duration:
-                c = rng.choice(customers)
-                answer = sandbox.control(
-                    "POST", f"/_sandbox/tenants/{c.tenant_id}/alerts", json={"count": 1}
-                ).json()
-                created += [(c.tenant_id, i) for i in answer["ids"]]
-                time.sleep(0.5)
+            created = create_alerts_steadily(
+                sandbox, customers, seconds=duration, every=0.5, seed=9
+            )
             settle = time.monotonic() + interval + 15
             ids = [i for _, i in created]
             while time.monotonic() < settle:

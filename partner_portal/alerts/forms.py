@@ -77,6 +77,17 @@ def seen_last_update(value: str) -> datetime | None:
     return seen
 
 
+def changes_of(data: dict[str, Any]) -> AlertChanges:
+    """What a write-back form asks for, each empty field left as it is in Defender."""
+    return AlertChanges(
+        status=data["status"] or None,
+        assigned_to=data["assigned_to"] or None,
+        classification=data["classification"] or None,
+        determination=data["determination"] or None,
+        comment=data["comment"] or None,
+    )
+
+
 class AlertUpdateForm(forms.Form):
     """One alert's status, assignee, classification, determination and a comment."""
 
@@ -108,14 +119,7 @@ class AlertUpdateForm(forms.Form):
         return self.cleaned_data["assigned_to"].strip()
 
     def changes(self) -> AlertChanges:
-        data = self.cleaned_data
-        return AlertChanges(
-            status=data["status"] or None,
-            assigned_to=data["assigned_to"] or None,
-            classification=data["classification"] or None,
-            determination=data["determination"] or None,
-            comment=data["comment"] or None,
-        )
+        return changes_of(self.cleaned_data)
 
 
 class BulkUpdateForm(forms.Form):
@@ -145,18 +149,14 @@ class BulkUpdateForm(forms.Form):
         data["comment"] = (data.get("comment") or "").strip()
         wanted = ("status", "assigned_to", "classification", "determination", "comment")
         if not any(data.get(name) for name in wanted):
-            raise forms.ValidationError("Choose a status or an assignee to apply.")
+            raise forms.ValidationError(
+                "Choose a status, an assignee, a classification, a determination or a comment "
+                "to apply."
+            )
         return data
 
     def changes(self) -> AlertChanges:
-        data = self.cleaned_data
-        return AlertChanges(
-            status=data["status"] or None,
-            assigned_to=data["assigned_to"] or None,
-            classification=data["classification"] or None,
-            determination=data["determination"] or None,
-            comment=data["comment"] or None,
-        )
+        return changes_of(self.cleaned_data)
 
 
 class _PersonChoice(forms.ModelChoiceField):

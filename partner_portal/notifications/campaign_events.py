@@ -41,8 +41,8 @@ from partner_portal.notifications.matching import (
     facts_of,
     matching_routes,
 )
-from partner_portal.notifications.models import CustomerTag, Notification, NotificationStatus
-from partner_portal.notifications.outbox import _enqueue_on_commit
+from partner_portal.notifications.models import CustomerTag, Notification
+from partner_portal.notifications.outbox import store_new
 
 LISTENER = "notifications.campaigns"
 GROUP_PREFIX = "campaign:"
@@ -87,16 +87,7 @@ def record_indexed(indexed: IndexedAlerts) -> None:
     for route, taken in _taken_by_route(routes, rows, facts).items():
         for key, customers, alert_pks in _clusters(taken):
             made += _notifications(route, key, customers, alert_pks, now)
-    if made:
-        Notification.objects.bulk_create(made, ignore_conflicts=True)
-        _enqueue_on_commit(
-            list(
-                Notification.objects.filter(
-                    dedup_key__in=[row.dedup_key for row in made],
-                    status=NotificationStatus.PENDING,
-                ).values_list("pk", "not_before")
-            )
-        )
+    store_new(made)
 
 
 def _window_rows(indicator_ids: set[int], now: datetime) -> list[Row]:

@@ -99,16 +99,7 @@ def record_stored(changes: StoredChanges) -> None:
         customer_id=customer_id, tag_ids=tag_ids, incident_ids=incident_ids,
         routes=routes, now=now, recent=recent, snoozes=snoozes,
     )  # fmt: skip
-    if events:
-        Notification.objects.bulk_create(events, ignore_conflicts=True)
-        _enqueue_on_commit(
-            list(
-                Notification.objects.filter(
-                    dedup_key__in=[row.dedup_key for row in events],
-                    status=NotificationStatus.PENDING,
-                ).values_list("pk", "not_before")
-            )
-        )
+    store_new(events)
 
 
 def _record_alerts(
@@ -283,6 +274,23 @@ def _join_group(
     except IntegrityError:
         return None  # another writer made this round in the meantime
     return row.pk, row.not_before
+
+
+def store_new(rows: list[Notification], *, made_at: datetime | None = None) -> int:
+    """Write notifications made elsewhere (incident, campaign, SLA events) into the
+    outbox, each dedup key once, and send the pending ones after commit; `made_at`
+    counts only rows created at that moment (not one already there). Returns how many."""
+    if not rows:
+        return 0
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    pending = Notification.objects.filter(
+        dedup_key__in=[row.dedup_key for row in rows], status=NotificationStatus.PENDING
+    )
+    if made_at is not None:
+        pending = pending.filter(created_at=made_at)
+    found = list(pending.values_list("pk", "not_before"))
+    _enqueue_on_commit(found)
+    return len(found)
 
 
 def _enqueue_on_commit(rows: list[tuple[int, datetime]]) -> None:

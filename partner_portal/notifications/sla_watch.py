@@ -35,7 +35,6 @@ from partner_portal.notifications.matching import active_routes, facts_of, match
 from partner_portal.notifications.models import (
     CustomerTag,
     Notification,
-    NotificationStatus,
     SlaGoal,
     SlaWatch,
 )
@@ -212,22 +211,7 @@ def _notify(crossings: list[Crossing], now: datetime) -> int:
                 )
                 for channel_id in route.channel_ids
             ]
-    if not made:
-        return 0
-    Notification.objects.bulk_create(made, ignore_conflicts=True)
-    pending = list(
-        Notification.objects.filter(
-            dedup_key__in=[n.dedup_key for n in made],
-            status=NotificationStatus.PENDING,
-            created_at=now,
-        ).values_list("pk", flat=True)
-    )
-    transaction.on_commit(lambda: _enqueue(pending))
-    return len(pending)
+    # The outbox imports this module; asked here, when a sweep runs.
+    from partner_portal.notifications.outbox import store_new
 
-
-def _enqueue(ids: list[int]) -> None:
-    from partner_portal.notifications import tasks
-
-    for pk in ids:
-        tasks.deliver_notification.delay(pk)
+    return store_new(made, made_at=now)

@@ -104,7 +104,8 @@ def product_field() -> forms.MultipleChoiceField:
 
 class AlertFilterForm(ConsoleFilterForm):
     """Customer, severity, status, classification, category, detection source, product,
-    assignee, suppressed alerts, time and text, plus the sort order and the page cursor."""
+    MITRE technique, assignee, suppressed alerts, time and text, plus the sort order and
+    the page cursor."""
 
     status = StatusField(
         choices=[*STATUS_CHOICES, (ALL_STATUSES, "All statuses")],
@@ -127,6 +128,14 @@ class AlertFilterForm(ConsoleFilterForm):
         widget=forms.TextInput(attrs={"list": "known-detection-sources", "autocomplete": "off"}),
     )
     product = product_field()
+    technique = forms.RegexField(
+        label="MITRE technique",
+        regex=r"^[Tt]\d{4}(\.\d{3})?$",
+        max_length=9,
+        required=False,
+        error_messages={"invalid": "Enter a technique ID such as T1059 or T1059.001."},
+        widget=forms.TextInput(attrs={"placeholder": "T1059.001", "autocomplete": "off"}),
+    )
     unassigned = forms.BooleanField(label="Unassigned only", required=False)
     # Alerts a suppression rule hid from the queue: left out unless shown.
     suppressed = forms.ChoiceField(
@@ -167,6 +176,7 @@ class AlertFilterForm(ConsoleFilterForm):
             category=(data.get("category") or "").strip(),
             detection_source=(data.get("detection_source") or "").strip(),
             products=tuple(data.get("product") or ()),
+            technique=(data.get("technique") or "").upper(),
             unassigned=bool(data.get("unassigned")),
             show_hidden=data.get("suppressed") == "show",
         )

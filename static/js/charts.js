@@ -128,7 +128,7 @@
     bar("chart-categories", data.top_categories, "Alerts", "--accent");
     table("top_categories", ["Category", "Alerts"], pairs(data.top_categories), rowLinks(data.top_categories));
     bar("chart-techniques", data.top_techniques, "Alerts", "--accent");
-    table("top_techniques", ["Technique", "Alerts"], data.top_techniques);
+    table("top_techniques", ["Technique", "Alerts"], pairs(data.top_techniques), rowLinks(data.top_techniques));
   }
 
   fetch(holder.dataset.src, { headers: { Accept: "application/json" }, credentials: "same-origin" })

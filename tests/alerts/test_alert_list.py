@@ -429,3 +429,18 @@ def test_the_list_runs_a_fixed_number_of_queries_whatever_the_page_holds(
     # The list reads its columns, never the stored API record.
     page = [sql for sql in full if "alerts_alert" in sql and "LIMIT" in sql]
     assert page and not any('"raw"' in sql for sql in page)
+
+
+def test_the_technique_filter_matches_the_exact_id_and_refuses_others_in_words(
+    admin_client_portal: Client,
+) -> None:
+    exact = AlertFactory(mitre_techniques=["T1059.001", "T1027"], title="PowerShell one")
+    parent = AlertFactory(mitre_techniques=["T1059"], title="Interpreter one")
+    AlertFactory(mitre_techniques=[], title="No technique")
+    page = admin_client_portal.get("/alerts/?technique=t1059.001").content.decode()
+    assert f'data-alert-id="{exact.pk}"' in page and f'data-alert-id="{parent.pk}"' not in page
+    page = admin_client_portal.get("/alerts/?technique=T1059").content.decode()
+    assert f'data-alert-id="{parent.pk}"' in page and f'data-alert-id="{exact.pk}"' not in page
+    bad = admin_client_portal.get("/alerts/?technique=T1059;drop")
+    assert bad.status_code == 400
+    assert "Enter a technique ID such as T1059 or T1059.001." in bad.content.decode()

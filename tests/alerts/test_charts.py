@@ -79,7 +79,7 @@ def test_chart_figures_count_alerts_by_time_customer_category_and_technique(
     assert [row[:2] for row in day["open_high_by_customer"]] == [["Mine", 3], ["Other", 1]]
     assert day["top_categories"][0][:2] == ["Ransomware", 3]
     assert "Exploit" not in {row[0] for row in day["top_categories"]}
-    assert day["top_techniques"][:2] == [
+    assert [row[:2] for row in day["top_techniques"][:2]] == [
         ["T1486 Data Encrypted for Impact", 4],
         ["T1490 Inhibit System Recovery", 3],
     ]
@@ -113,6 +113,8 @@ def test_each_bar_links_to_the_list_showing_exactly_what_it_counts(
         AlertFactory(
             customer=customer, severity=severity, status=status, category=category,
             created_at=now - timedelta(hours=hours),
+            # "T1059" alone is not "T1059.001": each bar counts its exact ID.
+            mitre_techniques=["T1059.001"] if hours == 2 else ["T1059", "T1486"],
         )  # fmt: skip
     data = analyst_client.get("/alerts/charts/data/?window=24h&status=all").json()
     checked = 0
@@ -126,6 +128,8 @@ def test_each_bar_links_to_the_list_showing_exactly_what_it_counts(
     for name, count, link in data["open_high_by_customer"]:
         assert _rows(analyst_client, link) == count, (name, link)
     for name, count, link in data["top_categories"]:
+        assert _rows(analyst_client, link) == count, (name, link)
+    for name, count, link in data["top_techniques"]:
         assert _rows(analyst_client, link) == count, (name, link)
     assert {row[0]: row[1] for row in data["open_high_by_customer"]} == {"Mine": 2, "Other": 1}
 

@@ -20,10 +20,12 @@ Severities, statuses and their labels are the protocol core's vocabularies
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.db import connection
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils.timezone import localtime
 
@@ -75,6 +77,8 @@ class AlertQuery:
     category: str = ""
     detection_source: str = ""
     products: tuple[str, ...] = ()
+    # One MITRE technique ID the alert names, exactly ("T1059" is not "T1059.001").
+    technique: str = ""
     assigned_to: str = ""
     text: str = ""
     since: datetime | None = None
@@ -84,6 +88,14 @@ class AlertQuery:
     unassigned: bool = False
     # Also the alerts a suppression rule hid from the queue (`Alert.hidden_by_rule`).
     show_hidden: bool = False
+
+
+def _names_technique(technique: str) -> Q:
+    """Alerts whose MITRE technique list holds `technique` exactly."""
+    if connection.vendor == "postgresql":
+        return Q(mitre_techniques__contains=[technique])
+    # SQLite has no JSON containment: match the element as the list's JSON text holds it.
+    return Q(mitre_techniques__icontains=json.dumps(technique))
 
 
 def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySet[Alert]:
@@ -109,6 +121,8 @@ def filtered_alerts(*, user: User | AnonymousUser, query: AlertQuery) -> QuerySe
         alerts = alerts.filter(detection_source=query.detection_source)
     if query.products:
         alerts = alerts.filter(alerts_of_products(query.products))
+    if query.technique:
+        alerts = alerts.filter(_names_technique(query.technique))
     if query.assigned_to:
         alerts = alerts.filter(assigned_to__iexact=query.assigned_to)
     if query.unassigned:

@@ -7,9 +7,9 @@ the most frequent categories and the most frequent MITRE techniques (unnested fr
 alert's JSON list by the database, labelled with their ATT&CK names). The answer is plain
 JSON for Chart.js.
 
-Every bar but a technique's carries a link to the alert list showing exactly the alerts
+Every bar carries a link to the alert list showing exactly the alerts
 it counts: the list's own filter (`base_query`), with the bar's time span, severity,
-customer or category put in its place. Times in those links are written in the reader's
+customer, category or technique put in its place. Times in those links are written in the reader's
 zone, as the list's time inputs read them, and the window starts on a whole minute so
 that the link's "From" is the window's own start.
 """
@@ -183,6 +183,7 @@ def alert_chart_data(
         ],
         "top_categories": [[name, n, links.to(category=[name])] for name, n in categories],
         "top_techniques": [
-            [technique_label(technique), n] for technique, n in _top_techniques(windowed, TOP_N)
+            [technique_label(technique), n, links.to(technique=[technique])]
+            for technique, n in _top_techniques(windowed, TOP_N)
         ],
     }

@@ -39,7 +39,8 @@ POLL_SECONDS = 5
 # and "Assigned to me"); the sort order is there too, but the column headers show it, so
 # sorting alone leaves "More" closed.
 MORE_FILTERS = (
-    "classification", "category", "detection_source", "product", "unassigned", "suppressed",
+    "classification", "category", "detection_source", "product", "technique", "unassigned",
+    "suppressed",
     "assigned_to", "period", "since", "until",
 )  # fmt: skip
 

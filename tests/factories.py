@@ -33,7 +33,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     def roles(self, create: bool, extracted: list[Role] | None, **kwargs: object) -> None:
         if create and extracted:
             for role in extracted:
-                self.groups.add(Group.objects.get(name=role.value))
+                # A transactional test before this one may have flushed the role groups.
+                self.groups.add(Group.objects.get_or_create(name=role.value)[0])
 
 
 class GroupFactory(factory.django.DjangoModelFactory):

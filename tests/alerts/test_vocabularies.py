@@ -49,7 +49,9 @@ def test_incident_status_choices_match_the_vocabulary() -> None:
     # Merged ("Redirected") incidents leave the queue, so the filter does not offer them.
     assert offered == [c for c in IncidentStatus.choices() if c[0] != IncidentStatus.REDIRECTED]
     status = filters.AlertFilterForm.base_fields["status"]
-    assert list(status.choices) == _pairs(SETTABLE_ALERT_STATUSES)  # type: ignore[attr-defined]
+    *statuses, every = list(status.choices)  # type: ignore[attr-defined]
+    assert statuses == _pairs(SETTABLE_ALERT_STATUSES)
+    assert every == (filters.ALL_STATUSES, "All statuses")
 
 
 def test_the_forms_offer_the_core_s_members_and_their_labels() -> None:

@@ -28,6 +28,12 @@ def when(value: datetime | str | None) -> SafeString | str:
 
 
 @register.filter
+def moment(value: datetime | str | None) -> str:
+    """The moment as `when` words it, text alone (for a `<time>` the template writes)."""
+    return format_moment(value)
+
+
+@register.filter
 def age(value: datetime | str | None) -> SafeString | str:
     moment = as_moment(value)
     if moment is None:

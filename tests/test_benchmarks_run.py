@@ -135,7 +135,7 @@ BENCHMARKS = {
     "bench_partitioning.py": Benchmark(
         "bench_partitioning.py",
         (
-            r"Loaded 4,000 alerts for 40 customers over 425 days .*",
+            r"Loaded 4,000 alerts for 40 customers over 460 days .*",
             r"Table \+ indexes: plain .*B, partitioned .*B",
             r"\| first page, newest first, every customer \| .* \|",
             r"\| detail by pk \| .* \|",

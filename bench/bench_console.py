@@ -99,7 +99,7 @@ SELECT
         'id', 'da' || (638000000000000000 + g), 'title', x.title, 'severity', x.severity,
         'status', x.status, 'category', x.category, 'detectionSource', x.source,
         'computerDnsName', x.computer, 'mitreTechniques', x.mitre,
-        'comments', '[]'::jsonb, 'evidence', '[]'::jsonb, 'padding', repeat('x', 300)),
+        'comments', '[]'::jsonb, 'evidence', '[]'::jsonb, 'padding', repeat('x', %(padding)s)),
     now(),
     'microsoftDefenderForEndpoint', '', '', '[]'::jsonb, false
 FROM generate_series(1, %(alerts)s) AS g
@@ -107,7 +107,7 @@ CROSS JOIN (SELECT min(id) AS first FROM tenants_customer) AS base
 CROSS JOIN LATERAL (SELECT
     base.first + (hashint4(g) & 2147483647) %% %(customers)s AS cid,
     -- Row 1 is the oldest: ids grow with time, as they do when alerts arrive.
-    now() - ((%(alerts)s - g)::float / %(alerts)s) * interval '90 days'
+    now() - ((%(alerts)s - g)::float / %(alerts)s) * %(days)s * interval '1 day'
         - ((g * 37) %% 600) * interval '1 second' AS at,
     (ARRAY['Suspicious PowerShell command line', '''Mimikatz'' credential theft tool',
            'Suspicious access to LSASS service', 'Ransomware behavior detected in the file system',
@@ -135,6 +135,15 @@ CROSS JOIN LATERAL (SELECT
 """
 
 
+def load_parameters(
+    *, alerts: int, customers: int, days: int = 90, padding: int = 300
+) -> dict[str, int]:
+    """The parameters of `LOAD_SQL`: `alerts` rows spread evenly over the last `days`
+    days and `customers` customers (those already stored), each `raw` padded with
+    `padding` bytes. bench_partitioning.py loads its rows with the same statement."""
+    return {"alerts": alerts, "customers": customers, "days": days, "padding": padding}
+
+
 def load(customers: int, alerts: int) -> dict[str, Any]:
     from django.contrib.auth.models import Group
     from django.db import connection
@@ -155,7 +164,7 @@ def load(customers: int, alerts: int) -> dict[str, Any]:
         for i in range(1, customers + 1)
     )
     with connection.cursor() as cursor:
-        cursor.execute(LOAD_SQL, {"alerts": alerts, "customers": customers})
+        cursor.execute(LOAD_SQL, load_parameters(alerts=alerts, customers=customers))
         cursor.execute("VACUUM (ANALYZE) alerts_alert")
         cursor.execute("ANALYZE tenants_customer")
         cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('alerts_alert'))")

@@ -6,8 +6,9 @@ the same code paths), must exit 0, must print its result lines, and must leave
 
 The benchmarks that need PostgreSQL get the server of this run's ``DATABASE_URL`` and a
 database of their own named after the configured one (``<name>_bench_console``), which
-they create and drop, and which is dropped here again afterwards: never a database the
-tests use. They are skipped without PostgreSQL, except under CI=true (tests/conftest.py).
+they create and drop, and which is dropped here again afterwards (with the ``<name>_part``
+that ``bench_partitioning.py`` makes beside it): never a database the tests use. They are
+skipped without PostgreSQL, except under CI=true (tests/conftest.py).
 ``bench_sync.py``, ``bench_notify.py`` and ``bench_fleet.py`` run real Celery workers against
 a private ``redis-server`` of their own on a free port, so they are marked and skipped like
 the worker tests; no benchmark gets the run's Redis, broker or cache URLs.
@@ -154,12 +155,26 @@ BENCHMARKS = {
         ),
         postgres=("BENCH_PG", False),
     ),
+    "bench_partitioning.py": Benchmark(
+        "bench_partitioning.py",
+        (
+            r"Loaded 4,000 alerts for 40 customers over 460 days .*",
+            r"Table \+ indexes: plain .*B, partitioned .*B",
+            r"\| first page, newest first, every customer \| .* \|",
+            r"\| detail by pk \| .* \|",
+            r"\| upsert 500 \(400 changed, 100 new\), rolled back \| .* \|",
+            r"Retention 400 days, plain: \d+ alerts in .* \(0 partitions dropped.*",
+            r"Retention 400 days, partitioned: \d+ alerts in .* \([1-9] partitions dropped.*",
+        ),
+        postgres=("BENCH_DATABASE_URL", True),
+    ),
 }
 MARKS = {
     "bench_sandbox.py": [pytest.mark.sandbox],
     "bench_defender.py": [pytest.mark.sandbox],
     "bench_graph_records.py": [],
     "bench_console.py": [pytest.mark.postgres],
+    "bench_partitioning.py": [pytest.mark.postgres],
     "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_index.py": [pytest.mark.sandbox, pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
@@ -237,6 +252,8 @@ def prepared(request: pytest.FixtureRequest) -> Iterator[Prepared]:
         yield Prepared(bench, [*args, "--database", name], env)
     finally:
         drop_database(server, name)
+        # bench_partitioning.py makes a second one beside it.
+        drop_database(server, f"{name}_part"[:63])
 
 
 def run_benchmark(script: str, args: list[str], env: dict[str, str]) -> tuple[int, str]:

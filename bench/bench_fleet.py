@@ -1,19 +1,32 @@
 """A fleet of customers on Microsoft Graph, synced by the real workers and beat.
 
-The sandbox holds `--customers` tenants (1,000 by default), every call to its APIs slowed
-by `--latency` seconds (its `rate_slow` fault, as bench_hunting.py does), as a real
-network would. Beat dispatches, `--workers` worker processes sync both Graph sources of
-every customer every `--interval` seconds, into PostgreSQL, through a private Redis.
-Once every backfill is in, for `--minutes`, about 1 % of the customers get a new alert
-each minute. Measured over that window:
+The sandbox holds `--customers` tenants (1,000 by default, `--alerts-per-tenant` alerts
+each), every customer on Microsoft Graph (both sources: alerts_v2 and incidents). Beat
+dispatches and `--workers` worker processes, each running `--concurrency` passes at once,
+sync every customer every `--interval` seconds into PostgreSQL through a private Redis.
+The fleet's own backfill runs first, at full speed and on every worker: it only sets the
+stage. Then every call to the sandbox's APIs is slowed by `--latency` seconds (its
+`rate_slow` fault), as a real network would; the workers restart in the `--layout`
+measured (`all`: every worker on every queue, as a worker without `-Q`; `compose`: the
+workers on `celery,notify` and one backfill worker of concurrency 2 on `backfill`, as
+docker-compose.yml), every cached token is deleted, and once every source has had a pass,
+for `--minutes`, about 1 % of the customers get a new alert each minute. Measured over
+that window:
 
 * freshness: seconds from an alert's creation in the sandbox to its row, p50 and p95;
 * API calls per customer and hour, against Microsoft Graph's per-tenant limit (the
-  sources' declared limits); token requests per tenant and hour (tokens are cached, so
-  a window shorter than a token's life sees none; the target is one per token life);
+  sources' declared limits), the busiest tenant's most calls in a minute on one API and
+  calls in an hour, and the 429s; the token requests of each tenant since no token was
+  cached anywhere (a token lives about an hour, so a window of minutes sees each
+  tenant's first, and must see no more);
 * CPU seconds of the workers and beat, and the seconds this database's backends spent
   running statements (pg_stat_database.active_time), per minute of wall time;
 * database growth (pg_total_relation_size of every table) per hour and per customer.
+
+With `--big-backfill ALERTS`, a new customer joins a minute into the window (a quarter
+of it, if shorter), its tenant holding ALERTS alerts; the window lasts until its backfill
+is in, and the others' freshness is given during the backfill and outside it, beside how
+long the backfill took.
 
 Then two measures without workers:
 
@@ -29,13 +42,14 @@ load is printed: on a shared machine the CPU figures are under contention.
 
     .venv/bin/python bench/bench_fleet.py                       # 1,000 customers, 10 min
     .venv/bin/python bench/bench_fleet.py --customers 5000 --workers 4
+    .venv/bin/python bench/bench_fleet.py --only fleet --layout compose --big-backfill 50000
     .venv/bin/python bench/bench_fleet.py --smoke               # proves that it runs
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import random
 import statistics
 import tempfile
@@ -45,109 +59,48 @@ from pathlib import Path
 from typing import Any
 
 import bench_sync
+import fleet_measures as fm
 from graph_backfill import GRAPH_SOURCES
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU seconds of the processes `pids` (those still alive)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
-
-
-def group_pids(leaders: list[int]) -> list[int]:
-    """Every process in the process groups of `leaders` (a worker and its pool)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) in leaders:
-                found.append(int(entry.name))
-    return found
-
-
-def database_active_seconds() -> float:
-    """Seconds this database's backends spent running statements, so far (PostgreSQL's
-    pg_stat_database.active_time: CPU, and the waits for disk and locks within them)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT active_time FROM pg_stat_database WHERE datname = current_database()"
-        )
-        return float(cursor.fetchone()[0] or 0) / 1000
-
-
-def database_bytes() -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')"
-        )
-        return int(cursor.fetchone()[0])
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load {one:.1f}/{five:.1f}/{fifteen:.1f} on {os.cpu_count()} cores"
-
-
-def graph_hourly_limit() -> int:
-    from partner_portal.alerts.reads.health import hourly_limit
-    from partner_portal.alerts.sync import sources
-
-    found = sources.find(GRAPH_SOURCES[0])
-    assert found is not None
-    limit = hourly_limit(found.limits)
-    assert limit is not None
-    return limit
 
 
 # --- 1. the fleet, with workers and beat ----------------------------------------------------
 def bench_fleet(
     customers_n: int, *, workers: int, concurrency: int, interval: int, minutes: float,
-    latency: float, dispatch_seconds: float,
+    latency: float, dispatch_seconds: float, layout: str = "all", alerts_per_tenant: int = 5,
+    big_backfill: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
+    from django.utils import timezone
+
     from partner_portal.alerts.models import Alert, SyncRun, SyncState
     from partner_portal.defender import parse_timestamp
     from partner_portal.sandbox.testing import SandboxProcess
+    from tenants.models import GRAPH_ALERT_ROLES, Customer, CustomerStatus
     from tests.alerts.worker_support import Cluster, PrivateRedis
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     server = PrivateRedis(tmp).start()
+    big: Any = None
     with SandboxProcess(
-        tenants=customers_n, consented=customers_n, alerts_per_tenant=5, arrival_rate=0,
-        seed=41, timeout=600,
+        tenants=customers_n, consented=customers_n, alerts_per_tenant=alerts_per_tenant,
+        arrival_rate=0, seed=41, timeout=900,
     ) as sandbox:  # fmt: skip
         bench_sync.point_at(sandbox)
         customers = bench_sync.make_customers(
             sandbox, graph=True, collect_incidents=True, sync_interval_seconds=interval
         )
-        sandbox.control(
-            "PUT", "/_sandbox/faults", json={"rate_slow": 1.0, "slow_seconds": latency}
-        ).raise_for_status()
         cluster = Cluster(server, sandbox, tmp)
         try:
-            settings = {"SYNC_EVIDENCE_SEVERITIES": "", "SYNC_LOCK_SECONDS": "120"}
-            leaders = [
-                cluster.start_worker(concurrency=concurrency, **settings).pid
-                for _ in range(workers)
+            # Every alert of the sandbox is read, however old (the big tenant's span 30 days).
+            settings = {
+                "SYNC_EVIDENCE_SEVERITIES": "", "SYNC_LOCK_SECONDS": "120",
+                "SYNC_BACKFILL_DAYS": "3650",
+            }  # fmt: skip
+            # 1. The fleet's own backfill, at full speed, every worker on every queue: it
+            # only sets the stage.
+            fillers = [
+                cluster.start_worker(concurrency=concurrency, **settings) for _ in range(workers)
             ]
-            leaders.append(cluster.start_beat(SYNC_DISPATCH_SECONDS=str(dispatch_seconds)).pid)
+            beat = cluster.start_beat(SYNC_DISPATCH_SECONDS=str(dispatch_seconds))
             began_backfill = time.monotonic()
             expected = customers_n * len(GRAPH_SOURCES)
             while SyncState.objects.filter(watermark__isnull=False).count() < expected:
@@ -155,37 +108,98 @@ def bench_fleet(
                     raise RuntimeError("the backfills did not finish\n" + cluster.logs())
                 time.sleep(2)
             backfill_seconds = time.monotonic() - began_backfill
-            # A quiet interval, so that the window starts in steady state.
-            time.sleep(min(interval, 30))
+            # 2. The steady state: every call slowed, the workers restarted in the layout
+            # measured, and no token cached anywhere, so that each tenant must ask again.
+            for process in fillers:
+                fm.stop_worker(process)
+            sandbox.control(
+                "PUT", "/_sandbox/faults", json={"rate_slow": 1.0, "slow_seconds": latency}
+            ).raise_for_status()
+            if big_backfill:  # its tenant now (making its alerts holds the sandbox a while)
+                answer = sandbox.control(
+                    "POST", "/_sandbox/tenants", json={"alerts": big_backfill, "consented": True}
+                )
+                answer.raise_for_status()
+                big = answer.json()
+            fm.forget_tokens(server.url(1))
             sandbox.control("POST", "/_sandbox/stats/reset").raise_for_status()
-            pids = group_pids(leaders)
-            db_before = database_active_seconds()
-            size_before, runs_before = database_bytes(), SyncRun.objects.count()
-            cpu_before, wall_before = cpu_seconds(pids), time.monotonic()
+            switched, switched_at = time.monotonic(), timezone.now()
+            main_queues = "celery,notify" if layout == "compose" else None
+            running = [
+                cluster.start_worker(concurrency=concurrency, queues=main_queues, **settings)
+                for _ in range(workers)
+            ]
+            if layout == "compose":  # as compose's backfill-worker
+                running.append(cluster.start_worker(concurrency=2, queues="backfill", **settings))
+            # The window opens once every source has had a pass in this layout.
+            settle_until = switched + 2 * interval + 60
+            while (
+                time.monotonic() < settle_until
+                and SyncState.objects.filter(last_checked_at__lt=switched_at).exists()
+            ):
+                time.sleep(2)
+            time.sleep(min(interval, 30) / 2)
+            stats_before = sandbox.control("GET", "/_sandbox/stats").json()
+            pids = fm.group_pids([p.pid for p in [*running, beat]])
+            db_before = fm.database_active_seconds()
+            size_before, runs_before = fm.database_bytes(), SyncRun.objects.count()
+            cpu_before, wall_before = fm.cpu_seconds(pids), time.monotonic()
             rng = random.Random(7)
-            created: list[str] = []
+            created: list[tuple[str, float]] = []
             tenants: set[str] = set()
             window = minutes * 60
             per_minute = max(1, customers_n // 100)
             gap = 60 / per_minute
             next_at = wall_before
-            while time.monotonic() - wall_before < window:
-                if time.monotonic() >= next_at:
+            big_at = wall_before + min(60.0, window / 4) if big else float("inf")
+            big_began = big_done = float("nan")
+            big_customer: Any = None
+            while True:
+                now = time.monotonic()
+                if big_customer is None and now >= big_at:
+                    big_customer = Customer.objects.create(
+                        display_name=big["name"][:200], tenant_id=big["tenant_id"],
+                        status=CustomerStatus.ACTIVE,
+                        granted_roles=sorted(set(big["roles"]) | set(GRAPH_ALERT_ROLES)),
+                        collect_incidents=True, sync_interval_seconds=interval,
+                    )  # fmt: skip
+                    big_began = now
+                if (
+                    big_customer is not None
+                    and math.isnan(big_done)
+                    and (
+                        SyncState.objects.filter(
+                            customer=big_customer, watermark__isnull=False
+                        ).count()
+                        == len(GRAPH_SOURCES)
+                    )
+                ):
+                    big_done = time.monotonic()
+                waiting_for_big = big is not None and math.isnan(big_done)
+                if now - wall_before >= window and not waiting_for_big:
+                    break
+                if now - wall_before > window + 1800:
+                    break  # the big backfill did not finish in half an hour more
+                if now >= next_at:
                     c = rng.choice(customers)
                     answer = sandbox.control(
                         "POST", f"/_sandbox/tenants/{c.tenant_id}/alerts", json={"count": 1}
                     ).json()
-                    created += answer["ids"]
+                    created += [(alert_id, now) for alert_id in answer["ids"]]
                     tenants.add(c.tenant_id)
                     next_at += gap
                 time.sleep(min(1.0, max(0.05, next_at - time.monotonic())))
             wall = time.monotonic() - wall_before
-            worker_cpu = cpu_seconds(pids) - cpu_before
-            db_active = database_active_seconds() - db_before
+            worker_cpu = fm.cpu_seconds(pids) - cpu_before
+            db_active = fm.database_active_seconds() - db_before
             stats = sandbox.control("GET", "/_sandbox/stats").json()
-            size_after, runs_after = database_bytes(), SyncRun.objects.count()
+            size_after, runs_after = fm.database_bytes(), SyncRun.objects.count()
+            since_switch = (time.monotonic() - switched) / 3600
+            usage = fm.tenant_usage(sandbox, [c.tenant_id for c in customers], since_switch)
+            big_usage = fm.tenant_usage(sandbox, [big["tenant_id"]], since_switch) if big else None
+            ids = [alert_id for alert_id, _ in created]
             settle = time.monotonic() + interval + 60
-            while Alert.objects.filter(alert_id__in=created).count() < len(created):
+            while Alert.objects.filter(alert_id__in=ids).count() < len(ids):
                 if time.monotonic() > settle:
                     break
                 time.sleep(1)
@@ -194,39 +208,46 @@ def bench_fleet(
                 answer = sandbox.control("GET", f"/_sandbox/ground-truth?tenant={tenant}")
                 truth.update({a["id"]: a["alertCreationTime"] for a in answer.json()["value"]})
             stored = dict(
-                Alert.objects.filter(alert_id__in=created).values_list("alert_id", "synced_at")
+                Alert.objects.filter(alert_id__in=ids).values_list("alert_id", "synced_at")
             )
+            big_stored = Alert.objects.filter(customer=big_customer).count() if big_customer else 0
         finally:
             cluster.stop()
             server.stop()
-    lags = []
-    for alert_id in created:
-        born = parse_timestamp(truth.get(alert_id))
-        if alert_id in stored and born is not None:
-            lags.append((stored[alert_id] - born).total_seconds())
-    lags.sort()
+    lags, during, outside = [], [], []
+    for alert_id, at in created:
+        lag = fm.lag_seconds(parse_timestamp(truth.get(alert_id)), stored.get(alert_id))
+        if lag is None:
+            continue
+        lags.append(lag)
+        (during if big_began <= at <= big_done else outside).append(lag)
     hours = wall / 3600
-    calls = sum(stats["apis"].get(api, {}).get("calls_total", 0) for api in GRAPH_SOURCES)
-    busiest = max(
-        stats["apis"].get(api, {}).get("max_calls_per_minute", 0) for api in GRAPH_SOURCES
-    )
+
+    def calls(snapshot: dict[str, Any]) -> int:
+        return sum(snapshot["apis"].get(api, {}).get("calls_total", 0) for api in GRAPH_SOURCES)
+
+    window_calls = calls(stats) - calls(stats_before)
+    if big_usage is not None:  # the big backfill's calls are not the fleet's
+        window_calls -= big_usage["calls_total"]
     return {
         "customers": customers_n, "workers": workers, "concurrency": concurrency,
-        "interval": interval, "latency": latency, "minutes": wall / 60,
-        "backfill_seconds": backfill_seconds, "alerts": len(created),
-        "missing": len(created) - len(lags),
-        "p50": statistics.median(lags) if lags else float("nan"),
-        "p95": lags[int(0.95 * (len(lags) - 1))] if lags else float("nan"),
-        "calls_per_customer_hour": calls / customers_n / hours,
-        "all_tenants_max_per_minute": busiest,
-        "limit_per_hour": graph_hourly_limit(),
-        "tokens_per_tenant_hour": stats["token_requests"] / customers_n / hours,
+        "layout": layout, "interval": interval, "latency": latency, "minutes": wall / 60,
+        "backfill_seconds": backfill_seconds, "alerts_per_tenant": alerts_per_tenant,
+        "alerts": len(created), "missing": len(created) - len(lags),
+        **fm.freshness(lags),
+        "calls_per_customer_hour": window_calls / customers_n / hours,
+        "usage": usage, "limit_per_minute": fm.per_minute_limit(GRAPH_SOURCES[0]),
+        "limit_per_hour": fm.graph_hourly_limit(),
+        "token_minutes": since_switch * 60,
         "throttled": stats["throttled_total"],
         "worker_cpu_per_min": worker_cpu / (wall / 60),
         "db_active_per_min": db_active / (wall / 60),
         "growth_per_hour": (size_after - size_before) / hours,
         "runs_per_hour": (runs_after - runs_before) / hours,
-        "load": load(),
+        "big": big_backfill, "big_stored": big_stored, "big_usage": big_usage,
+        "big_seconds": big_done - big_began,
+        "during": fm.freshness(during), "outside": fm.freshness(outside),
+        "load": fm.load(),
     }  # fmt: skip
 
 
@@ -264,17 +285,17 @@ def bench_idle_growth(customers_n: int, rounds: int, threads: int) -> dict[str, 
         round_()  # the backfills
         round_()  # a first idle round: the state rows take their final shape
         vacuum()
-        size_before, runs_before = database_bytes(), SyncRun.objects.count()
+        size_before, runs_before = fm.database_bytes(), SyncRun.objects.count()
         idle = 0
         for _ in range(rounds):
             runs = round_()
             idle += sum(1 for r in runs if r is not None and r.pk is None)
             vacuum()
-        size_after, runs_after = database_bytes(), SyncRun.objects.count()
+        size_after, runs_after = fm.database_bytes(), SyncRun.objects.count()
         # What a row per pass would have cost: as many rows as passes, measured.
         template = SyncRun.objects.filter(backfill=True).first()
         assert template is not None
-        with_rows_before = database_bytes()
+        with_rows_before = fm.database_bytes()
         SyncRun.objects.bulk_create(
             [
                 SyncRun(
@@ -291,7 +312,7 @@ def bench_idle_growth(customers_n: int, rounds: int, threads: int) -> dict[str, 
             ],
             batch_size=2000,
         )
-        row_bytes = (database_bytes() - with_rows_before) / (rounds * len(pairs))
+        row_bytes = (fm.database_bytes() - with_rows_before) / (rounds * len(pairs))
     per_day = 86400 / settings.SYNC_DEFAULT_INTERVAL_SECONDS
     per_pass = (size_after - size_before) / (rounds * customers_n)
     return {
@@ -300,7 +321,7 @@ def bench_idle_growth(customers_n: int, rounds: int, threads: int) -> dict[str, 
         "growth": size_after - size_before,
         "per_customer_day": per_pass * per_day,
         "rows_per_customer_day": row_bytes * len(GRAPH_SOURCES) * per_day,
-        "passes_per_day": per_day, "load": load(),
+        "passes_per_day": per_day, "load": fm.load(),
     }  # fmt: skip
 
 
@@ -358,8 +379,37 @@ def bench_dispatch(customers_n: int, repeats: int) -> dict[str, Any]:
     full = statistics.median(scan() for _ in range(repeats))
     return {
         "customers": customers_n, "pairs": pairs, "idle": idle, "busy": busy, "scan": full,
-        "load": load(),
+        "load": fm.load(),
     }  # fmt: skip
+
+
+def print_fleet(r: dict[str, Any], tag: str) -> None:
+    u = r["usage"]
+    print(
+        f"{tag}fleet: {r['customers']} customers, {r['workers']} worker(s) x "
+        f"{r['concurrency']}, interval {r['interval']} s, {r['latency']:.2f} s a call, "
+        f"layout {r['layout']}, {r['minutes']:.1f} min (backfill of {r['alerts_per_tenant']} "
+        f"alerts a tenant, at full speed: {r['backfill_seconds']:.0f} s): "
+        f"freshness p50 {r['p50']:.1f} s p95 {r['p95']:.1f} s ({r['alerts']} alerts, "
+        f"{r['missing']} missing); API calls per customer-hour "
+        f"{r['calls_per_customer_hour']:.0f} (limit {r['limit_per_hour']}), busiest tenant "
+        f"{u['max_per_minute']} calls in a minute on one API (limit {r['limit_per_minute']}) "
+        f"and {u['max_per_hour']:.0f} an hour, throttled {r['throttled']}; token requests per "
+        f"tenant-hour: from no cached token, {u['tokens_min']}-{u['tokens_max']} a tenant "
+        f"({u['tokens_total']} for {r['customers']} tenants) in {r['token_minutes']:.1f} min; "
+        f"CPU s/min workers {r['worker_cpu_per_min']:.1f}, database busy "
+        f"{r['db_active_per_min']:.1f}; growth {r['growth_per_hour'] / 1024:.0f} KB/h "
+        f"({r['runs_per_hour']:.0f} sync rows/h); {r['load']}"
+    )
+    if r["big"]:
+        d, o, b = r["during"], r["outside"], r["big_usage"]
+        print(
+            f"{tag}big backfill: {r['big']} alerts of a new customer ({r['big_stored']} "
+            f"stored) in {r['big_seconds']:.0f} s, its busiest minute {b['max_per_minute']} "
+            f"calls on one API, throttled {b['throttled']}; the others' freshness during it "
+            f"p50 {d['p50']:.1f} s p95 {d['p95']:.1f} s ({d['n']} alerts), outside it p50 "
+            f"{o['p50']:.1f} s p95 {o['p95']:.1f} s ({o['n']} alerts); layout {r['layout']}"
+        )
 
 
 def main() -> None:
@@ -375,6 +425,16 @@ def main() -> None:
     parser.add_argument("--idle-customers", type=int, default=200)
     parser.add_argument("--idle-rounds", type=int, default=20)
     parser.add_argument("--dispatch-customers", type=int, default=5000)
+    parser.add_argument(
+        "--layout", choices=["all", "compose"], default="all",
+        help="all: every worker on every queue; compose: the workers on celery,notify and "
+        "one backfill worker (concurrency 2) on backfill, as docker-compose.yml",
+    )  # fmt: skip
+    parser.add_argument("--alerts-per-tenant", type=int, default=5)
+    parser.add_argument(
+        "--big-backfill", type=int, default=0, metavar="ALERTS",
+        help="once the fleet is steady, a new customer whose tenant holds ALERTS alerts",
+    )  # fmt: skip
     parser.add_argument("--only", choices=["fleet", "idle", "dispatch"])
     parser.add_argument("--database", default="bench_fleet", help="scratch database")
     args = parser.parse_args()
@@ -382,6 +442,7 @@ def main() -> None:
         args.customers, args.workers, args.concurrency, args.interval = 3, 1, 2, 2
         args.minutes, args.latency, args.dispatch_seconds = 0.25, 0.01, 1.0
         args.idle_customers, args.idle_rounds, args.dispatch_customers = 3, 2, 20
+        args.layout, args.big_backfill = "compose", 40
     bench_sync.DB_NAME = args.database
     bench_sync.prepare_environment(tempfile.mkdtemp(prefix="bench-fleet-"))
     tag = "smoke: " if args.smoke else ""
@@ -390,22 +451,10 @@ def main() -> None:
             r = bench_fleet(
                 args.customers, workers=args.workers, concurrency=args.concurrency,
                 interval=args.interval, minutes=args.minutes, latency=args.latency,
-                dispatch_seconds=args.dispatch_seconds,
+                dispatch_seconds=args.dispatch_seconds, layout=args.layout,
+                alerts_per_tenant=args.alerts_per_tenant, big_backfill=args.big_backfill,
             )  # fmt: skip
-            print(
-                f"{tag}fleet: {r['customers']} customers, {r['workers']} worker(s) x "
-                f"{r['concurrency']}, interval {r['interval']} s, {r['latency']:.2f} s a call, "
-                f"{r['minutes']:.1f} min (backfill {r['backfill_seconds']:.0f} s): "
-                f"freshness p50 {r['p50']:.1f} s p95 {r['p95']:.1f} s ({r['alerts']} alerts, "
-                f"{r['missing']} missing); API calls per customer-hour "
-                f"{r['calls_per_customer_hour']:.0f} (limit {r['limit_per_hour']}), throttled "
-                f"{r['throttled']}; token requests per tenant-hour "
-                f"{r['tokens_per_tenant_hour']:.2f}; CPU s/min workers "
-                f"{r['worker_cpu_per_min']:.1f}, database busy {r['db_active_per_min']:.1f}; "
-                f"growth "
-                f"{r['growth_per_hour'] / 1024:.0f} KB/h ({r['runs_per_hour']:.0f} sync rows/h); "
-                f"{r['load']}"
-            )
+            print_fleet(r, tag)
         if args.only in (None, "idle"):
             r = bench_idle_growth(args.idle_customers, args.idle_rounds, threads=8)
             print(

@@ -122,9 +122,12 @@ BENCHMARKS = {
     "bench_fleet.py": Benchmark(
         "bench_fleet.py",
         (
-            r"smoke: fleet: 3 customers, 1 worker\(s\) x 2, interval 2 s, .* freshness p50 .* "
-            r"API calls per customer-hour \d+ \(limit \d+\), .* token requests per "
-            r"tenant-hour .* CPU s/min workers .* database busy .* growth .* KB/h .*",
+            r"smoke: fleet: 3 customers, 1 worker\(s\) x 2, interval 2 s, .* layout compose, .* "
+            r"freshness p50 .* API calls per customer-hour \d+ \(limit \d+\), busiest tenant "
+            r"\d+ calls in a minute .* token requests per tenant-hour: from no cached token, "
+            r"\d+-\d+ a tenant .* CPU s/min workers .* database busy .* growth .* KB/h .*",
+            r"smoke: big backfill: 40 alerts of a new customer \(\d+ stored\) in \d+ s, .* "
+            r"the others' freshness during it p50 .* outside it p50 .*",
             r"smoke: idle growth: 3 customers x 2 rounds \(12 passes, \d+ idle, \d+ rows\): "
             r".* KB per customer-day .*",
             r"smoke: dispatch: 20 customers, 40 sources: a cycle \d+ ms with nothing due, .*",

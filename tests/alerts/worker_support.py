@@ -125,11 +125,16 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def start_worker(self, concurrency: int = 4, **env: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, concurrency: int = 4, queues: str | None = None, **env: str
+    ) -> subprocess.Popen[bytes]:
+        """A worker process; on `queues` (comma-separated, as `-Q` takes them), else on
+        every queue, as a worker started without `-Q` is."""
         name = f"worker{len(self.processes)}"
+        only = ["--queues", queues] if queues else []
         return self._spawn(
             ["worker", "--concurrency", str(concurrency), "--hostname", f"{name}@localhost",
-             "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+             "--without-mingle", "--without-gossip", "--loglevel", "INFO", *only],
             name, self.env(**env),
         )  # fmt: skip
 

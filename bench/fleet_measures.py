@@ -1,0 +1,168 @@
+"""What `bench_fleet.py` reads off its processes, its database and the sandbox: CPU
+seconds of a process group, the database's busy time and size, the machine's load, the
+Graph limits and each tenant's calls against them, the freshness of a set of alerts, and
+the stop of workers between the fleet's backfill and its steady state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from graph_backfill import GRAPH_SOURCES
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds of the processes `pids` (those still alive)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def group_pids(leaders: list[int]) -> list[int]:
+    """Every process in the process groups of `leaders` (a worker and its pool)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) in leaders:
+                found.append(int(entry.name))
+    return found
+
+
+def database_active_seconds() -> float:
+    """Seconds this database's backends spent running statements, so far (PostgreSQL's
+    pg_stat_database.active_time: CPU, and the waits for disk and locks within them)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT active_time FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return float(cursor.fetchone()[0] or 0) / 1000
+
+
+def database_bytes() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}/{fifteen:.1f} on {os.cpu_count()} cores"
+
+
+def graph_hourly_limit() -> int:
+    from partner_portal.alerts.reads.health import hourly_limit
+    from partner_portal.alerts.sync import sources
+
+    found = sources.find(GRAPH_SOURCES[0])
+    assert found is not None
+    limit = hourly_limit(found.limits)
+    assert limit is not None
+    return limit
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """A warm shutdown of a worker and its pool: running passes finish first."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def forget_tokens(redis_url: str) -> int:
+    """Delete every cached token (and its lock) from the portal's Redis: with the workers
+    restarted too, no process holds a token, and each tenant's next pass must ask for
+    one. Returns how many keys went."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match="*tokens:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        return len(keys)
+    finally:
+        client.close()
+
+
+def tenant_usage(sandbox: Any, tenant_ids: list[str], hours: float) -> dict[str, Any]:
+    """The busiest tenant's calls against Graph's limits, from the sandbox's per-tenant
+    counts since they were last reset: its most calls in any minute on one Graph API
+    (Graph's limit is per minute), its calls per hour on one API, and its token requests."""
+
+    def one(tenant_id: str) -> dict[str, Any]:
+        answer = sandbox.control("GET", f"/_sandbox/stats?tenant={tenant_id}")
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    with ThreadPoolExecutor(8) as pool:
+        snapshots = list(pool.map(one, tenant_ids))
+    apis = [s["apis"].get(api, {}) for s in snapshots for api in GRAPH_SOURCES]
+    tokens = [int(s["token_requests"]) for s in snapshots]
+    return {
+        "max_per_minute": max((a.get("max_calls_per_minute", 0) for a in apis), default=0),
+        "max_per_hour": max((a.get("calls_total", 0) for a in apis), default=0) / hours,
+        "calls_total": sum(a.get("calls_total", 0) for a in apis),
+        "throttled": sum(int(s["throttled_total"]) for s in snapshots),
+        "tokens_max": max(tokens, default=0),
+        "tokens_min": min(tokens, default=0),
+        "tokens_total": sum(tokens),
+    }
+
+
+def per_minute_limit(source: str) -> int:
+    """The most calls a minute Microsoft admits for one tenant on `source`'s API."""
+    from partner_portal.alerts.sync import sources
+
+    found = sources.find(source)
+    assert found is not None
+    return min(int(calls * 60 / seconds) for calls, seconds in found.limits if seconds <= 60)
+
+
+def freshness(lags: list[float]) -> dict[str, float]:
+    """p50 and p95 of seconds from an alert's creation to its row."""
+    lags = sorted(lags)
+    if not lags:
+        return {"p50": float("nan"), "p95": float("nan"), "n": 0}
+    return {
+        "p50": statistics.median(lags),
+        "p95": lags[int(0.95 * (len(lags) - 1))],
+        "n": len(lags),
+    }
+
+
+def lag_seconds(born: datetime | None, synced: datetime | None) -> float | None:
+    if born is None or synced is None:
+        return None
+    return (synced - born).total_seconds()

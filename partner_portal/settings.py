@@ -306,6 +306,8 @@ EVIDENCE_FETCH_COOLDOWN_SECONDS = env.int("EVIDENCE_FETCH_COOLDOWN_SECONDS", def
 SYNC_LOCK_SECONDS = env.int("SYNC_LOCK_SECONDS", default=120)
 SYNC_MAX_BACKOFF_SECONDS = env.int("SYNC_MAX_BACKOFF_SECONDS", default=900)
 SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=900)
+# A pass queued this long ago and not yet ended counts as lost and is queued again.
+SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=600)
 # Hunting across customers: queries in flight at once per hunt, rows kept per customer,
 # and each tenant's hunting quota (Microsoft documents 45 a minute per app and tenant).
 HUNT_CONCURRENCY = env.int("HUNT_CONCURRENCY", default=24)

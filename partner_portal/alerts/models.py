@@ -246,6 +246,9 @@ class SyncState(models.Model):
     #: Staff asked to import what changed since this moment (older than the first
     #: backfill reached); the next pass reads from here, then clears it.
     history_since = models.DateTimeField(null=True, blank=True)
+    #: When the dispatcher queued this source's pass; cleared when a pass starts. While it
+    #: is set the pass waits in the queue and is not queued again.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

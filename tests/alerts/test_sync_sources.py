@@ -247,8 +247,8 @@ def test_a_first_pass_waits_on_the_backfill_queue_and_later_passes_on_the_defaul
     assert _queued_on(settings.SYNC_BACKFILL_QUEUE) == [[customer.pk, "fake_alerts"]]
     assert _queued_on(settings.SYNC_QUEUE) == []
 
-    # Once a pass has set the watermark, the next one is an increment.
-    SyncState.objects.filter(customer=customer).update(watermark=timezone.now())
+    # Once a pass has set the watermark (and ended), the next one is an increment.
+    SyncState.objects.filter(customer=customer).update(watermark=timezone.now(), queued_at=None)
     later = timezone.now() + timedelta(seconds=settings.SYNC_DEFAULT_INTERVAL_SECONDS + 1)
     assert dispatch.dispatch_due_syncs(now=later) == [(customer.pk, "fake_alerts")]
     assert _queued_on(settings.SYNC_QUEUE) == [[customer.pk, "fake_alerts"]]
@@ -256,11 +256,38 @@ def test_a_first_pass_waits_on_the_backfill_queue_and_later_passes_on_the_defaul
 
     # A history import staff asked for reads months back too: the backfill queue again.
     SyncState.objects.filter(customer=customer).update(
-        history_since=timezone.now() - timedelta(days=90), next_due_at=timezone.now()
-    )
+        history_since=timezone.now() - timedelta(days=90), next_due_at=timezone.now(),
+        queued_at=None,
+    )  # fmt: skip
     assert dispatch.dispatch_due_syncs(now=later) == [(customer.pk, "fake_alerts")]
     assert _queued_on(settings.SYNC_BACKFILL_QUEUE) == [[customer.pk, "fake_alerts"]]
     assert _queued_on(settings.SYNC_QUEUE) == []
+
+
+def test_a_pass_still_waiting_in_the_queue_is_not_queued_again_until_it_ends(
+    fake: FakeAlerts, customer: Customer, settings: Any
+) -> None:
+    interval = timedelta(seconds=settings.SYNC_DEFAULT_INTERVAL_SECONDS + 1)
+    start = timezone.now()
+    assert dispatch.dispatch_due_syncs(now=start) == [(customer.pk, "fake_alerts")]
+    # The workers are behind: an interval on, the pass has not run; no second copy.
+    assert dispatch.dispatch_due_syncs(now=start + interval) == []
+    assert dispatch.dispatch_due_syncs(now=start + 2 * interval) == []
+    # The pass starts (and ends); when due again it is queued again.
+    passes.sync_source(customer_id=customer.pk, source="fake_alerts")
+    state = SyncState.objects.get(customer=customer)
+    assert state.queued_at is None
+    SyncState.objects.filter(pk=state.pk).update(next_due_at=start)
+    assert dispatch.dispatch_due_syncs(now=start + 3 * interval) == [(customer.pk, "fake_alerts")]
+
+
+def test_a_pass_queued_too_long_ago_counts_as_lost_and_is_queued_again(
+    fake: FakeAlerts, customer: Customer, settings: Any
+) -> None:
+    start = timezone.now()
+    assert dispatch.dispatch_due_syncs(now=start) == [(customer.pk, "fake_alerts")]
+    lost = start + timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS + 1)
+    assert dispatch.dispatch_due_syncs(now=lost) == [(customer.pk, "fake_alerts")]
 
 
 def test_a_worker_started_without_q_consumes_both_queues() -> None:

@@ -3,9 +3,14 @@
 Beat runs it every SYNC_DISPATCH_SECONDS. Every collecting customer has a `SyncState`
 per enabled source; a row whose `next_due_at` has passed is claimed by moving that time
 one interval (the customer's, else SYNC_DEFAULT_INTERVAL_SECONDS) on, and a pass is
-queued. Claiming before the pass runs means a slow or lost task is not queued again
-within the interval; a failed pass sets `next_due_at` itself, further out (its backoff).
-Each pass's lock keeps two passes of one pair apart should they ever meet.
+queued, and the row marked `queued_at` until a pass of it starts. A pair whose pass
+still waits in the queue is not queued again when it falls due, so workers that fall
+behind do not fill the queue with copies of the same passes; one queued more than
+SYNC_REQUEUE_AFTER_SECONDS ago and never started counts as lost (a Redis restart without
+persistence loses what was queued) and is queued again. A pass a killed worker left is
+queued again when next due, as before. A failed pass sets `next_due_at`
+itself, further out (its backoff). Each pass's lock keeps two passes of one pair apart
+should they ever meet.
 
 Every due pair is queued in the cycle that finds it, as a task of its own, so the passes
 of many customers spread over as many workers as there are. A pair with no watermark yet
@@ -31,7 +36,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncState
@@ -102,9 +107,14 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
     LOCKED; SQLite serialises writers), so a sync is queued once per interval; one
     UPDATE per distinct interval keeps a cycle over thousands of customers cheap.
     """
+    # A pass still waiting in the queue (or running) is not queued again: when the
+    # workers fall behind, the queue would otherwise fill with copies of the same passes.
+    # One queued longer than SYNC_REQUEUE_AFTER_SECONDS counts as lost and is queued again.
+    stale = now - timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS)
     due = list(
         SyncState.objects.select_for_update(skip_locked=True)
         .filter(next_due_at__lte=now)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
         .values_list("pk", "customer_id", "source", "watermark", "history_since")
     )
     if not due:
@@ -116,6 +126,7 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
         .only(*sources.customer_fields())
     }
     by_interval: dict[int, list[int]] = {}
+    queued_pks: list[int] = []
     queued: list[tuple[int, str]] = []
     backfills: set[tuple[int, str]] = set()
     for pk, customer_id, name, watermark, history_since in due:
@@ -127,9 +138,11 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
             continue
         interval = customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
         by_interval.setdefault(interval, []).append(pk)
+        queued_pks.append(pk)
         queued.append((customer_id, name))
         if watermark is None or history_since is not None:
             backfills.add((customer_id, name))
     for interval, pks in by_interval.items():
         SyncState.objects.filter(pk__in=pks).update(next_due_at=now + timedelta(seconds=interval))
+    SyncState.objects.filter(pk__in=queued_pks).update(queued_at=now)
     return queued, backfills

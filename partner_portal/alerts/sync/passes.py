@@ -78,6 +78,11 @@ def sync_source(
     Never raises for a failure of the pass itself: every failure is recorded on the
     run, on the source's backoff and, for access problems, on the customer.
     """
+    # The queued pass has left the queue: the dispatcher may queue the pair again when it
+    # falls due (a pass running then holds the lock, and the copy ends at once).
+    SyncState.objects.filter(
+        customer_id=customer_id, source=source, queued_at__isnull=False
+    ).update(queued_at=None)
     customer = Customer.objects.filter(pk=customer_id).first()
     kind = sources.find(source)
     if customer is None or kind is None or not kind.enabled_for(customer):

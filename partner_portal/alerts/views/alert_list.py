@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from partner_portal.alerts import saved_views
-from partner_portal.alerts.console_filters import my_assignee
+from partner_portal.alerts.console_filters import BAD_PAGE_LINK, my_assignee
 from partner_portal.alerts.filters import (
     KNOWN_CATEGORY_OPTIONS,
     KNOWN_DETECTION_SOURCE_OPTIONS,
@@ -68,7 +68,7 @@ def alert_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 before=form.cleaned_data.get("before") or "",
             )
         except InvalidCursor:
-            form.add_error(None, "This page link is not valid; start from the first page.")
+            form.add_error(None, BAD_PAGE_LINK)
     if page is None:
         status = 400
     # Reversed once: the page links to itself a dozen times.

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from partner_portal.alerts.console_filters import BAD_PAGE_LINK
 from partner_portal.alerts.incident_filters import IncidentFilterForm, IncidentLiveForm
 from partner_portal.alerts.incident_forms import IncidentBulkForm
 from partner_portal.alerts.list_html import incident_rows_html
@@ -55,7 +56,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
                 before=form.cleaned_data.get("before") or "",
             )
         except InvalidCursor:
-            form.add_error(None, "This page link is not valid; start from the first page.")
+            form.add_error(None, BAD_PAGE_LINK)
     list_url = reverse("alerts:incidents")
     links = None
     if page is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants.demo import PortalDriver
+from tests.fixtures.browser import sign_in
 from tests.fixtures.portal_process import PortalProcess, start_portal, stop_portal
 from tests.waiting import wait_until
 
@@ -98,10 +99,6 @@ def page(console_browser: Any, console: Console) -> Iterator[Any]:
     )
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{console.url}/accounts/login/")
-    page.fill("#id_username", console.portal.admin_username)
-    page.fill("#id_password", console.portal.admin_password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Sign out")
+    sign_in(page, console.url, console.portal.admin_username, console.portal.admin_password)
     yield page
     context.close()

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.browser.conftest import Console
+from tests.fixtures.browser import sign_in
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.browser]
@@ -25,11 +26,7 @@ def wide(console_browser: Any, console: Console) -> Iterator[Any]:
     context = console_browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{console.url}/accounts/login/")
-    page.fill("#id_username", console.portal.admin_username)
-    page.fill("#id_password", console.portal.admin_password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Sign out")
+    sign_in(page, console.url, console.portal.admin_username, console.portal.admin_password)
     yield page
     context.close()
 

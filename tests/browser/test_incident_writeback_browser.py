@@ -18,6 +18,7 @@ import pytest
 
 from partner_portal.sandbox.testing import SandboxProcess
 from tenants.demo import PortalDriver
+from tests.fixtures.browser import sign_in
 from tests.fixtures.portal_process import (
     ROOT,
     PortalProcess,
@@ -109,11 +110,7 @@ def test_an_analyst_resolves_an_incident_with_a_classification(
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        page.goto(f"{portal.url}/accounts/login/")
-        page.fill("#id_username", ANALYST)
-        page.fill("#id_password", ANALYST_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("text=Sign out")
+        sign_in(page, portal.url, ANALYST, ANALYST_PASSWORD)
 
         page.goto(f"{portal.url}/incidents/")
         row = page.locator("tbody tr", has_text="Active").first
@@ -155,11 +152,7 @@ def test_an_analyst_resolves_an_incident_from_the_queue_with_a_classification(
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        page.goto(f"{portal.url}/accounts/login/")
-        page.fill("#id_username", ANALYST)
-        page.fill("#id_password", ANALYST_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("text=Sign out")
+        sign_in(page, portal.url, ANALYST, ANALYST_PASSWORD)
 
         page.goto(f"{portal.url}/incidents/?status=Active")
         row = page.locator("#incident-table tbody tr[data-incident-id]").first
@@ -187,11 +180,7 @@ def test_an_analyst_hunts_across_their_customers_and_exports_the_rows(
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        page.goto(f"{portal.url}/accounts/login/")
-        page.fill("#id_username", ANALYST)
-        page.fill("#id_password", ANALYST_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("text=Sign out")
+        sign_in(page, portal.url, ANALYST, ANALYST_PASSWORD)
 
         page.goto(f"{portal.url}/hunting/")
         page.fill("#id_query", "AlertInfo | project AlertId, Title, Severity | take 5")

@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from backfill_rounds import alternate_rounds, summary
 from graph_backfill import GRAPH_SOURCES, bench_graph_backfill
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,25 +262,11 @@ def bench_backfill(tenants: int, per_tenant: int, rounds: int) -> dict[str, Any]
         t_http: list[float] = []
         t_copy: list[float] = []
         t_sync: list[float] = []
-        for number in range(rounds):
-            reset()
-            # Alternate which side goes first, so neither always meets a warmer or a
-            # busier server.
-            for phase in (baseline, end_to_end) if number % 2 == 0 else (end_to_end, baseline):
-                phase()
-                settle()
+        alternate_rounds(
+            rounds, reset=reset, baseline=baseline, end_to_end=end_to_end, settle=settle
+        )
         stored = Alert.objects.count()
-    http, copy_s, sync_s = (statistics.median(t) for t in (t_http, t_copy, t_sync))
-    return {
-        "alerts": stored,
-        "rounds": rounds,
-        "t_http": http,
-        "t_copy": copy_s,
-        "t_sync": sync_s,
-        "ratio": sync_s / (http + copy_s),
-        "round_ratios": [s / (h + c) for h, c, s in zip(t_http, t_copy, t_sync, strict=True)],
-        "per_second": stored / sync_s,
-    }
+    return summary(stored=stored, rounds=rounds, t_http=t_http, t_copy=t_copy, t_sync=t_sync)
 
 
 # --- 2. steady-state cycle -------------------------------------------------------------------

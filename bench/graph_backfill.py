@@ -18,10 +18,11 @@ run with `graph=True` (see `make_customers` there).
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+from backfill_rounds import alternate_rounds, summary
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_SOURCES = ("graph_alerts", "graph_incidents")
@@ -226,22 +227,10 @@ def bench_graph_backfill(
         t_http: list[float] = []
         t_copy: list[float] = []
         t_sync: list[float] = []
-        for number in range(rounds):
-            reset()
-            for phase in (baseline, end_to_end) if number % 2 == 0 else (end_to_end, baseline):
-                phase()
-                settle()
+        alternate_rounds(
+            rounds, reset=reset, baseline=baseline, end_to_end=end_to_end, settle=settle
+        )
         stored = Alert.objects.count()
         incidents = Incident.objects.count()
-    http, copy_s, sync_s = (statistics.median(t) for t in (t_http, t_copy, t_sync))
-    return {
-        "alerts": stored,
-        "incidents": incidents,
-        "rounds": rounds,
-        "t_http": http,
-        "t_copy": copy_s,
-        "t_sync": sync_s,
-        "ratio": sync_s / (http + copy_s),
-        "round_ratios": [s / (h + c) for h, c, s in zip(t_http, t_copy, t_sync, strict=True)],
-        "per_second": stored / sync_s,
-    }
+    timed = summary(stored=stored, rounds=rounds, t_http=t_http, t_copy=t_copy, t_sync=t_sync)
+    return {**timed, "incidents": incidents}

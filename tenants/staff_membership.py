@@ -33,6 +33,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from partner_portal.core.access import access_policy_of
 from partner_portal.core.http import client_ip
 from partner_portal.defender import DefenderError
 from tenants import staff_directory
@@ -116,9 +117,6 @@ class StaffMembershipMiddleware:
     ) -> HttpResponse | None:
         if not request.user.is_authenticated or SESSION_KEY not in request.session:
             return None
-        policy = getattr(view, "access_policy", None) or getattr(
-            getattr(view, "view_class", None), "access_policy", None
-        )
-        if policy == "public":
+        if access_policy_of(view) == "public":
             return None
         return recheck(request)

@@ -69,6 +69,15 @@ def has_role(user: User | AnonymousUser, *roles: Role) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
+def access_policy_of(view: Callable[..., Any]) -> str | None:
+    """The rule a view's decorator recorded ("public", "signed-in", the roles), also for a
+    class-based view's `as_view()` function; None for a view without one (Django's own)."""
+    policy = getattr(view, "access_policy", None) or getattr(
+        getattr(view, "view_class", None), "access_policy", None
+    )
+    return policy if isinstance(policy, str) else None
+
+
 def public(view: ViewFunc) -> ViewFunc:
     """Open to anyone, signed in or not (health check, the customer admin's pages)."""
     view.access_policy = "public"  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ from django.urls import reverse
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from partner_portal.core.access import access_policy_of
 from partner_portal.core.account_events import second_factor_changed
 
 if TYPE_CHECKING:
@@ -204,10 +205,7 @@ class SecondFactorMiddleware:
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        policy = getattr(view, "access_policy", None) or getattr(
-            getattr(view, "view_class", None), "access_policy", None
-        )
-        if policy == "public":
+        if access_policy_of(view) == "public":
             return None
         page = _needs(request)
         match = request.resolver_match

@@ -24,6 +24,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from partner_portal.alerts.models import Alert, Incident
+from partner_portal.alerts.reads.alert_list import OPEN_STATUSES
 from partner_portal.correlation.models import Indicator, IndicatorKind, Sighting
 from tenants.models import Customer
 from tenants.scoping import restrict
@@ -36,7 +37,6 @@ ALSO_SEEN_DAYS = 30
 WINDOWS = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days")]
 #: The most recent shared indicators a campaigns page clusters (a bound on its work).
 MAX_SHARED = 2000
-OPEN_STATUSES = ("New", "InProgress")
 
 
 def _visible_sightings(user: User | AnonymousUser) -> QuerySet[Sighting]:

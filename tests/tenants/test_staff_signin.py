@@ -127,6 +127,12 @@ def test_a_soc_member_lands_as_an_analyst_seeing_the_teams_customers(sb: Sandbox
     assert client.get("/customers/").status_code == 403  # an analyst is not onboarding staff
     assert _actions() == ["person.created", "person.roles_changed", "staff.signed_in"]
 
+    # The People page marks the account as Microsoft's, with its Entra object ID.
+    admin = Client()
+    admin.force_login(UserFactory(roles=[Role.ADMIN]))
+    people = admin.get("/people/", {"q": "dana"}).content.decode()
+    assert 'data-sign-in="microsoft"' in people and f"<code>{link.object_id}</code>" in people
+
     # Signing in again finds the same account (tenant and object ID), makes no other.
     _sign_in(Client(), sb, _upn(partner, "dana"))
     assert StaffIdentity.objects.count() == 1

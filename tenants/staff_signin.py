@@ -67,6 +67,10 @@ SIGN_IN_SECONDS = 600
 SIGNED_IN = "staff.signed_in"
 REFUSED = "staff.sign_in_refused"
 
+#: Entra ID's errors for a second factor that was asked and not given: failed or given up
+#: (500121), required (50074, 50076) or not registered (50072, 50079).
+SECOND_FACTOR_ERRORS = ("AADSTS500121", "AADSTS50074", "AADSTS50076", "AADSTS50072", "AADSTS50079")
+
 #: Why a staff sign-in was refused, for the person (the page) and staff (the audit log).
 REFUSALS: dict[str, tuple[int, str]] = {
     "not_configured": (404, "Signing in with Microsoft is not set up on this portal."),
@@ -77,6 +81,12 @@ REFUSALS: dict[str, tuple[int, str]] = {
     ),
     "mismatch": (400, "The answer from Microsoft does not belong to this sign-in. Start again."),
     "cancelled": (400, "Microsoft did not sign you in. Start again from the sign-in page."),
+    "second_factor_failed": (
+        403,
+        "Microsoft did not sign you in: the second factor your organisation asks for was not "
+        "completed, or your account has none set up. Sign in again and complete it, or ask "
+        "your Microsoft Entra admin to help you set one up.",
+    ),
     "code_rejected": (400, "Microsoft refused to finish this sign-in. Start again."),
     "token_invalid": (
         400,
@@ -175,7 +185,9 @@ def staff_signin_finish(*, request: HttpRequest, query: dict[str, str]) -> Staff
     if not isinstance(kept, dict) or time.time() - float(kept.get("t", 0)) > SIGN_IN_SECONDS:
         return _refuse(request, "no_flow")
     if "error" in query:
-        return _refuse(request, "cancelled", detail=str(query.get("error"))[:64])
+        said = str(query.get("error_description") or "")
+        reason = "second_factor_failed" if said.startswith(SECOND_FACTOR_ERRORS) else "cancelled"
+        return _refuse(request, reason, detail=str(query.get("error"))[:64])
     try:
         person = staff_directory.staff_sign_in(directory).finish(
             tenant_id=directory.tenant_id, flow=kept["flow"], response=query

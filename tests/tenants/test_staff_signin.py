@@ -332,11 +332,16 @@ def test_a_skipped_second_factor_signs_nobody_in(sb: SandboxProcess, settings: A
     client = Client()
     start = client.get("/accounts/microsoft/")
     answer = client.get(_at_microsoft(sb, start["Location"], dana, skip_factor=True))
-    assert answer.status_code == 400 and 'data-reason="cancelled"' in answer.content.decode()
+    page = answer.content.decode()
+    assert answer.status_code == 403 and 'data-reason="second_factor_failed"' in page
+    assert "the second factor your organisation asks for was not completed" in page
     assert not StaffIdentity.objects.exists() and "_auth_user_id" not in client.session
     # Someone with no second factor at all cannot meet the policy either.
-    assert _sign_in(Client(), sb, _upn(_partner(sb), "lee")).status_code == 400
+    lee = _sign_in(Client(), sb, _upn(_partner(sb), "lee"))
+    assert lee.status_code == 403 and 'data-reason="second_factor_failed"' in lee.content.decode()
     assert not StaffIdentity.objects.exists()
+    refusals = AuditEvent.objects.filter(action="staff.sign_in_refused").order_by("pk")
+    assert [e.details["error"] for e in refusals] == ["access_denied", "interaction_required"]
 
 
 @pytest.mark.parametrize(

@@ -421,7 +421,26 @@ STAFF_SIGNIN_TENANT_ID = env("STAFF_SIGNIN_TENANT_ID", default="").strip().lower
 STAFF_SIGNIN_CLIENT_ID = env("STAFF_SIGNIN_CLIENT_ID", default="")
 STAFF_SIGNIN_CLIENT_SECRET = env("STAFF_SIGNIN_CLIENT_SECRET", default="")
 STAFF_SIGNIN_GROUPS = env("STAFF_SIGNIN_GROUPS", default="")
-STAFF_SIGNIN_REQUIRE_MFA = env.bool("STAFF_SIGNIN_REQUIRE_MFA", default=False)
+# A Conditional Access authentication context (c1..c99) every staff sign-in must satisfy:
+# asked for in the authorization request, checked in the ID token's ``acrs`` claim.
+STAFF_SIGNIN_AUTH_CONTEXT = env("STAFF_SIGNIN_AUTH_CONTEXT", default="").strip().lower()
+if STAFF_SIGNIN_AUTH_CONTEXT and not re.fullmatch(
+    r"c([1-9]|[1-9][0-9])", STAFF_SIGNIN_AUTH_CONTEXT
+):
+    raise ImproperlyConfigured(
+        f"STAFF_SIGNIN_AUTH_CONTEXT={STAFF_SIGNIN_AUTH_CONTEXT!r} is not an authentication "
+        "context ID: use the ID your Entra admin gave the context, c1 to c99 (or leave it "
+        "empty for none)."
+    )
+# Retired: it read the ``amr`` claim, which Microsoft's v2.0 ID tokens do not carry, so it
+# refused every sign-in. Kept only to stop a portal that still sets it.
+if env.bool("STAFF_SIGNIN_REQUIRE_MFA", default=False):
+    raise ImproperlyConfigured(
+        "STAFF_SIGNIN_REQUIRE_MFA is no longer supported: Microsoft's v2.0 ID tokens carry no "
+        "'amr' claim, so it would refuse every sign-in. Require a second factor with a "
+        "Conditional Access authentication context instead: set STAFF_SIGNIN_AUTH_CONTEXT "
+        "(e.g. c1, see the README's 'Second factor') and remove STAFF_SIGNIN_REQUIRE_MFA."
+    )
 STAFF_SIGNIN_RECHECK_SECONDS = env.int("STAFF_SIGNIN_RECHECK_SECONDS", default=60)
 STAFF_SIGNIN_OFFLINE_GRACE_SECONDS = env.int("STAFF_SIGNIN_OFFLINE_GRACE_SECONDS", default=300)
 if STAFF_SIGNIN_TENANT_ID and not re.fullmatch(

@@ -31,7 +31,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -40,6 +40,7 @@ from partner_portal.core import second_factor
 from partner_portal.core.access import Role
 from partner_portal.core.lists import contains_any
 from tenants.audit import audit_record
+from tenants.models import StaffIdentity
 
 CREATED = "person.created"
 ROLES_CHANGED = "person.roles_changed"
@@ -78,8 +79,18 @@ def role_groups() -> QuerySet[Group]:
 
 
 def people_list(*, search: str = "", status: str = "", role: str = "") -> QuerySet[User]:
-    """Everyone with an account, by user name, for the People page's filters."""
-    people = get_user_model().objects.prefetch_related("groups").order_by("username", "pk")
+    """Everyone with an account, by user name, for the People page's filters. Each
+    carries ``microsoft_object_id`` and ``microsoft_signed_in``: their Entra account's
+    object ID and last sign-in with Microsoft, or None for a local account."""
+    people = (
+        get_user_model()
+        .objects.prefetch_related("groups")
+        .annotate(
+            microsoft_object_id=F("staff_identity__object_id"),
+            microsoft_signed_in=F("staff_identity__last_sign_in"),
+        )
+        .order_by("username", "pk")
+    )
     if search:
         people = people.filter(contains_any(search, "username", "first_name", "last_name", "email"))
     if status == "active":
@@ -91,6 +102,11 @@ def people_list(*, search: str = "", status: str = "", role: str = "") -> QueryS
         # without being listed under each).
         people = people.filter(groups__name=role).distinct()
     return people
+
+
+def microsoft_account(user: User) -> StaffIdentity | None:
+    """The Entra account ``user`` signs in with (staff sign-in), or None: a local account."""
+    return StaffIdentity.objects.filter(user_id=user.pk).first()
 
 
 def roles_of(user: User) -> list[str]:

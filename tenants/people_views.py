@@ -123,6 +123,7 @@ def person_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "scope_form": PersonScopeForm(),
         "second_factor": second_factor.has_second_factor(person),
+        "microsoft": people.microsoft_account(person),
         "scopes": scoping.scope_list().filter(user=person),
         "team_scopes": scoping.scope_list().filter(group__in=person.groups.all()),
         "events": AuditEvent.objects.filter(details__user_id=person.pk).order_by("-created_at")[

@@ -2,13 +2,17 @@
 
 1. ``staff_signin_begin``: the sign-in page's **Sign in with Microsoft** starts an
    OpenID Connect authorization code flow at the partner's tenant, run by MSAL with
-   PKCE and a nonce (the consent proof's :class:`AdminSignIn`). The flow's secrets and
-   the page to go to afterwards (``next``, only a path of this site) stay in this
-   browser's session.
+   PKCE and a nonce (the consent proof's :class:`AdminSignIn`). With
+   STAFF_SIGNIN_AUTH_CONTEXT the request asks for that Conditional Access authentication
+   context (the ``claims`` parameter), so Entra enforces the partner's policy for it (a
+   second factor). The flow's secrets and the page to go to afterwards (``next``, only a
+   path of this site) stay in this browser's session.
 2. ``staff_signin_finish``: Microsoft sends the browser back with a code. Redeemed with
    the kept flow, the ID token is checked against the partner tenant's keys (signature,
    issuer, audience, expiry, nonce) and must name the partner tenant (``tid``). With
-   STAFF_SIGNIN_REQUIRE_MFA its ``amr`` must say ``mfa``. The person's groups (the
+   STAFF_SIGNIN_AUTH_CONTEXT its ``acrs`` must name that context: Entra says so only
+   when the policy was met (``amr`` is no proof: v2.0 ID tokens lack it). The person's
+   groups (the
    ``groups`` claim; Graph when the token had too many to list) and app roles give the
    portal roles (``staff_roles.py``); no role, no entry.
 3. The portal account is the one linked to that tenant and object ID
@@ -63,6 +67,10 @@ SIGN_IN_SECONDS = 600
 SIGNED_IN = "staff.signed_in"
 REFUSED = "staff.sign_in_refused"
 
+#: Entra ID's errors for a second factor that was asked and not given: failed or given up
+#: (500121), required (50074, 50076) or not registered (50072, 50079).
+SECOND_FACTOR_ERRORS = ("AADSTS500121", "AADSTS50074", "AADSTS50076", "AADSTS50072", "AADSTS50079")
+
 #: Why a staff sign-in was refused, for the person (the page) and staff (the audit log).
 REFUSALS: dict[str, tuple[int, str]] = {
     "not_configured": (404, "Signing in with Microsoft is not set up on this portal."),
@@ -73,6 +81,12 @@ REFUSALS: dict[str, tuple[int, str]] = {
     ),
     "mismatch": (400, "The answer from Microsoft does not belong to this sign-in. Start again."),
     "cancelled": (400, "Microsoft did not sign you in. Start again from the sign-in page."),
+    "second_factor_failed": (
+        403,
+        "Microsoft did not sign you in: the second factor your organisation asks for was not "
+        "completed, or your account has none set up. Sign in again and complete it, or ask "
+        "your Microsoft Entra admin to help you set one up.",
+    ),
     "code_rejected": (400, "Microsoft refused to finish this sign-in. Start again."),
     "token_invalid": (
         400,
@@ -84,10 +98,11 @@ REFUSALS: dict[str, tuple[int, str]] = {
         "You signed in with an account of another organisation. Use your account in the "
         "partner's own directory.",
     ),
-    "no_mfa": (
+    "no_auth_context": (
         403,
-        "This portal needs a sign-in with a second factor (multi-factor authentication), and "
-        "Microsoft says yours used none. Sign in again with your second factor.",
+        "This portal needs a sign-in that meets your organisation's stronger sign-in policy "
+        "(such as a second factor), and Microsoft's answer does not say yours did. Sign in "
+        "again and complete every step Microsoft asks for.",
     ),
     "no_role": (
         403,
@@ -149,6 +164,7 @@ def staff_signin_begin(*, request: HttpRequest, next_url: str | None) -> StaffOu
             tenant_id=directory.tenant_id,
             redirect_uri=staff_directory.staff_redirect_uri(),
             state=state,
+            auth_context=settings.STAFF_SIGNIN_AUTH_CONTEXT,
         )
     except DefenderError:
         return _refuse(request, "unavailable", record=False)
@@ -169,7 +185,9 @@ def staff_signin_finish(*, request: HttpRequest, query: dict[str, str]) -> Staff
     if not isinstance(kept, dict) or time.time() - float(kept.get("t", 0)) > SIGN_IN_SECONDS:
         return _refuse(request, "no_flow")
     if "error" in query:
-        return _refuse(request, "cancelled", detail=str(query.get("error"))[:64])
+        said = str(query.get("error_description") or "")
+        reason = "second_factor_failed" if said.startswith(SECOND_FACTOR_ERRORS) else "cancelled"
+        return _refuse(request, reason, detail=str(query.get("error"))[:64])
     try:
         person = staff_directory.staff_sign_in(directory).finish(
             tenant_id=directory.tenant_id, flow=kept["flow"], response=query
@@ -184,8 +202,9 @@ def staff_signin_finish(*, request: HttpRequest, query: dict[str, str]) -> Staff
         return _refuse(request, "code_rejected")
     except (InvalidToken, DefenderError):
         return _refuse(request, "token_invalid")
-    if settings.STAFF_SIGNIN_REQUIRE_MFA and not person.used_second_factor:
-        return _refuse(request, "no_mfa", person=person)
+    context = settings.STAFF_SIGNIN_AUTH_CONTEXT
+    if context and not person.satisfied(context):
+        return _refuse(request, "no_auth_context", person=person)
     mapping = parse_group_map(directory.groups)
     held = person.groups
     if held is None:
@@ -229,6 +248,7 @@ def _sign_in(
     link.save(update_fields=["last_sign_in"])
     # The session keeps the portal's own backend, which loads the user at each request.
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+    context = settings.STAFF_SIGNIN_AUTH_CONTEXT
     second_factor.proven_elsewhere(request)
     now = time.time()
     request.session[SESSION_KEY] = {
@@ -244,8 +264,12 @@ def _sign_in(
         actor=user,
         ip_address=address,
         summary=f"{user.get_username()} signed in with Microsoft"
-        + (" (with a second factor)" if person.used_second_factor else ""),
-        details={"tenant_id": person.tenant_id, "object_id": person.object_id},
+        + (f" (authentication context {context})" if context else ""),
+        details={
+            "tenant_id": person.tenant_id,
+            "object_id": person.object_id,
+            "auth_contexts": sorted(person.auth_contexts),
+        },
     )
     return user
 
@@ -302,6 +326,9 @@ def _refuse(
         details: dict[str, Any] = {"reason": reason, "signed_in_as": who}
         if person:
             details["object_id"] = person.object_id
+            details["auth_contexts"] = sorted(person.auth_contexts)
+            if settings.STAFF_SIGNIN_AUTH_CONTEXT:
+                details["auth_context_required"] = settings.STAFF_SIGNIN_AUTH_CONTEXT
         if detail:
             details["error"] = detail
         audit_record(

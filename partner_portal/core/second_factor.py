@@ -165,8 +165,9 @@ def settle(request: HttpRequest) -> None:
 
 
 def proven_elsewhere(request: HttpRequest) -> None:
-    """This session was signed in by Microsoft (staff sign-in), whose own rules (and
-    STAFF_SIGNIN_REQUIRE_MFA) decide the second factor: the portal asks for no code."""
+    """This session was signed in by Microsoft (staff sign-in), whose own rules (and the
+    Conditional Access policy of STAFF_SIGNIN_AUTH_CONTEXT) decide the second factor: the
+    portal asks for no code."""
     request.session[_STATE] = _ELSEWHERE
 
 

@@ -22,12 +22,17 @@ directory roles in its tokens). Whether they may bind the tenant is the caller's
 
 The same sign-in, at the partner's own tenant, signs the partner's staff in to the
 portal: :class:`SignedInUser` then also carries their security groups (``groups``),
-app roles (``roles``) and how they proved who they are (``amr``).
+app roles (``roles``) and the Conditional Access authentication contexts the sign-in
+satisfied (``acrs``). :meth:`AdminSignIn.begin` asks for a context with the OpenID
+Connect ``claims`` parameter (``{"id_token":{"acrs":{"essential":true,"value":"c1"}}}``),
+which MSAL passes on as its ``claims_challenge``. There is no ``amr``: Microsoft's v2.0
+ID tokens do not carry it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +61,7 @@ __all__ = [
     "SignInMismatch",
     "SignInRequest",
     "SignedInUser",
+    "auth_context_claims",
 ]
 
 #: Directory roles (template IDs, as in the ``wids`` claim) that can grant tenant-wide
@@ -95,13 +101,14 @@ class SignedInUser:
     groups: frozenset[str] | None = None
     #: The app roles assigned to the person in the app's home tenant (``roles``).
     app_roles: frozenset[str] = frozenset()
-    #: How the person proved who they are (``amr``: ``pwd``, ``mfa``, …).
-    auth_methods: frozenset[str] = frozenset()
+    #: The authentication context IDs the sign-in satisfied (``acrs``: ``c1``, …), whose
+    #: Conditional Access policies Entra enforced.
+    auth_contexts: frozenset[str] = frozenset()
     display_name: str = ""
 
-    @property
-    def used_second_factor(self) -> bool:
-        return "mfa" in self.auth_methods
+    def satisfied(self, context: str) -> bool:
+        """Whether the sign-in satisfied the authentication context ``context``."""
+        return context.lower() in self.auth_contexts
 
     @property
     def consent_admin_roles(self) -> tuple[str, ...]:
@@ -133,6 +140,19 @@ def _strings(value: Any, *, lower: bool = True) -> frozenset[str] | None:
     return frozenset((v.lower() if lower else v) for v in value if isinstance(v, str))
 
 
+def auth_context_claims(context: str) -> str:
+    """The ``claims`` request that makes ``context`` essential for the ID token."""
+    return json.dumps({"id_token": {"acrs": {"essential": True, "value": context}}})
+
+
+def _contexts(value: Any) -> frozenset[str]:
+    """``acrs`` as a set of context IDs: Microsoft sends a list, a single one may come as a
+    string."""
+    if isinstance(value, str):
+        value = [value]
+    return _strings(value) or frozenset()
+
+
 def _user_from(claims: Mapping[str, Any], tenant_id: str) -> SignedInUser:
     username = claims.get("preferred_username") or claims.get("upn") or claims.get("email")
     return SignedInUser(
@@ -142,7 +162,7 @@ def _user_from(claims: Mapping[str, Any], tenant_id: str) -> SignedInUser:
         directory_roles=_strings(claims.get("wids")),
         groups=_strings(claims.get("groups")),
         app_roles=_strings(claims.get("roles"), lower=False) or frozenset(),
-        auth_methods=_strings(claims.get("amr")) or frozenset(),
+        auth_contexts=_contexts(claims.get("acrs")),
         display_name=str(claims.get("name") or "")[:150],
     )
 
@@ -199,9 +219,19 @@ class AdminSignIn:
         return tid
 
     def begin(
-        self, *, tenant_id: str, redirect_uri: str, state: str, login_hint: str | None = None
+        self,
+        *,
+        tenant_id: str,
+        redirect_uri: str,
+        state: str,
+        login_hint: str | None = None,
+        auth_context: str = "",
     ) -> SignInRequest:
-        """Start a sign-in at ``tenant_id``'s authority; Microsoft returns ``state``."""
+        """Start a sign-in at ``tenant_id``'s authority; Microsoft returns ``state``.
+
+        With ``auth_context`` (``c1`` … ``c99``) the request asks Entra to enforce that
+        authentication context's Conditional Access policies and to name it in ``acrs``.
+        """
         tid = self._tenant(tenant_id)
         app = self._app(tid)
         with warnings.catch_warnings():
@@ -218,6 +248,7 @@ class AdminSignIn:
                 prompt="select_account",
                 login_hint=login_hint,
                 response_mode="query",
+                claims_challenge=auth_context_claims(auth_context) if auth_context else None,
             )
         return SignInRequest(url=flow["auth_uri"], flow={k: flow.get(k) for k in _FLOW_KEYS})
 

@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -54,6 +54,8 @@ class CodeGrant:
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+    #: The authentication contexts the sign-in satisfied (its ID token's ``acrs``).
+    acrs: list[str] = field(default_factory=list)
 
 
 def check_code_verifier(grant: CodeGrant, verifier: str | None) -> None:

@@ -88,12 +88,12 @@ class ConsentFlow:
 
     # ---- signed context -----------------------------------------------------------
 
-    def _pack(self, ctx: dict[str, Any]) -> str:
+    def pack(self, ctx: dict[str, Any]) -> str:
         raw = base64.urlsafe_b64encode(json.dumps(ctx, sort_keys=True).encode()).decode()
         mac = hmac.new(self.sandbox.form_key, raw.encode(), hashlib.sha256).hexdigest()
         return f"{raw}.{mac}"
 
-    def _unpack(self, packed: str | None) -> dict[str, Any] | None:
+    def unpack(self, packed: str | None) -> dict[str, Any] | None:
         if not packed or "." not in packed:
             return None
         raw, _, mac = packed.rpartition(".")
@@ -131,14 +131,14 @@ class ConsentFlow:
 
     def sign_in_page(self, ctx: dict[str, Any], error: str | None = None) -> Response:
         """The account picker; ``ctx`` travels signed in every form of it."""
-        packed = html.escape(self._pack(ctx))
+        packed = html.escape(self.pack(ctx))
         hint = html.escape(str(ctx.get("login_hint") or ""))
         picks = []
         for n, (tenant, user) in enumerate(self._candidates(ctx)):
             role = "Global administrator" if user.admin else "User"
             if tenant.groups:
                 groups = [g.display_name for g in tenant.groups if user.object_id in g.members]
-                factor = "MFA" if user.mfa else "password only"
+                factor = "second factor" if user.mfa else "no second factor"
                 role += f" ({', '.join(groups) or 'no groups'}; {factor})"
             picks.append(
                 '<li><form method="post" action="/common/login">'
@@ -164,7 +164,7 @@ class ConsentFlow:
         return html_response(200, "Sign in to your account", body)
 
     def _consent_page(self, ctx: dict[str, Any], tenant: Tenant, user: User) -> Response:
-        packed = html.escape(self._pack(ctx))
+        packed = html.escape(self.pack(ctx))
         items = []
         for role in tenant.requested_roles():
             api, text = PERMISSION_TEXT.get(role, ("", role))
@@ -191,8 +191,8 @@ class ConsentFlow:
         return html_response(200, "Permissions requested", body)
 
     def _need_admin_page(self, ctx: dict[str, Any], user: User) -> Response:
-        packed = html.escape(self._pack(ctx))
-        retry = self._pack({k: v for k, v in ctx.items() if k not in {"user", "tenant"}})
+        packed = html.escape(self.pack(ctx))
+        retry = self.pack({k: v for k, v in ctx.items() if k not in {"user", "tenant"}})
         body = (
             "<h1>Need admin approval</h1>"
             '<p class="error" id="error-code">AADSTS90094</p>'
@@ -317,7 +317,7 @@ class ConsentFlow:
     def login(self, request: Request) -> Response:
         """``POST /common/login``: the account was entered or picked."""
         form = request.form()
-        ctx = self._unpack(form.get("ctx"))
+        ctx = self.unpack(form.get("ctx"))
         if ctx is None:
             return self.error_page(
                 90014, "The sign-in request is missing or was altered; start again."
@@ -360,7 +360,7 @@ class ConsentFlow:
     def decide(self, request: Request) -> Response:
         """``POST /common/consent``: Accept or Cancel."""
         form = request.form()
-        ctx = self._unpack(form.get("ctx"))
+        ctx = self.unpack(form.get("ctx"))
         if ctx is None or "tenant" not in ctx:
             return self.error_page(
                 90014, "The consent request is missing or was altered; start again."

@@ -48,7 +48,8 @@ class User:
     display_name: str
     admin: bool
     object_id: str
-    #: Signs in with a second factor: its tokens' ``amr`` then carries ``mfa``.
+    #: Has a second factor: can pass the sign-in's second step, which an authentication
+    #: context asks for (``auth_context.py``).
     mfa: bool = False
 
     def as_json(self) -> dict[str, Any]:

@@ -6,8 +6,9 @@ admin) and its sign-ins carry the ``groups`` claim: the object IDs of the securi
 groups the person is in. The portal maps those groups to its roles.
 
 The tenant is made once from the seed, like the customer tenants, with a few staff
-and three groups: *SOC analysts*, *Portal admins* and *Onboarding*. Some staff sign in
-with a second factor (their tokens' ``amr`` says ``mfa``), one is in no group at all.
+and three groups: *SOC analysts*, *Portal admins* and *Onboarding*. Some staff have a
+second factor (they pass the second step an authentication context asks for,
+``auth_context.py``), one is in no group at all.
 Membership changes through the control API (``directory_api.py``) and is saved in
 ``state.json``; the tenant holds no Defender data and is never a customer.
 """

@@ -15,15 +15,18 @@ learn from a signed ID token which tenant the admin belongs to (the consent redi
 2. ``POST /common/login`` (consent.py) finds the account. It refuses an account of
    another directory on a tenant path (AADSTS50020), then hands over to
    :meth:`SignInFlow.finish`. There is no permissions page, and admins and plain users
-   alike get a code: the portal must see a non-admin to refuse them. The redirect
-   carries ``code``, ``client_info`` (when asked), ``state`` and ``session_state``.
+   alike get a code: the portal must see a non-admin to refuse them. When the request's
+   ``claims`` asked for an authentication context, the second factor comes first
+   (``auth_context.py``). The redirect carries ``code``, ``client_info`` (when asked),
+   ``state`` and ``session_state``.
 3. ``POST /{tenant|organizations|common}/oauth2/v2.0/token`` (codes.py) checks the
    code as it checks every code, plus the PKCE verifier, and asks
    :meth:`SignInFlow.token_answer` for the body. The body holds a Graph delegated access
    token, an ID token signed like every sandbox token (``aud`` the client, ``iss`` the
    tenant's v2 issuer, ``nonce`` verbatim, ``tid``, ``oid``, pairwise ``sub``,
-   ``preferred_username``, ``wids``, ``amr``; in the partner's own tenant also
-   ``groups``), a refresh token when ``offline_access`` was asked
+   ``preferred_username``, ``wids``; in the partner's own tenant also ``groups``;
+   ``acrs`` when the sign-in satisfied an authentication context; never ``amr``, which
+   Microsoft puts in v1.0 tokens only), a refresh token when ``offline_access`` was asked
    and ``client_info`` when the token request asks for it.
 """
 
@@ -39,6 +42,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from .auth_context import SecondFactor, requested_contexts
 from .codes import AuthorizationCodes, CodeGrant
 from .consent import ConsentFlow
 from .directory import Tenant, User
@@ -100,12 +104,14 @@ class SignInFlow:
         self.identity = identity
         self.codes = codes
         self.consent = consent
+        self.second_factor = SecondFactor(consent, self._issue, self._error)
         consent.finishers["signin"] = self.finish
         codes.answers["signin"] = self.token_answer
 
     def register(self, router: Router) -> None:
         path = rf"/{TENANT_PATH}/oauth2/v2\.0/authorize"
         router.route("GET", path, self.authorize, browser=True)  # a browser's page
+        self.second_factor.register(router)
 
     # ---- authorize ------------------------------------------------------------------
 
@@ -127,6 +133,7 @@ class SignInFlow:
             response_mode=mode if mode in RESPONSE_MODES else "query",
             client_info=request.arg("client_info") == "1",
             login_hint=request.arg("login_hint"),
+            acrs=requested_contexts(request.arg("claims")),
         )
         refusal = self._refusal(request, mode, challenge, method)
         if refusal is not None:
@@ -202,7 +209,14 @@ class SignInFlow:
         return self._deliver(ctx, params)
 
     def finish(self, ctx: dict[str, Any], tenant: Tenant, user: User) -> Response:
-        """The account is known and belongs here: a code, straight back to the app."""
+        """The account is known and belongs here: a code, straight back to the app, or
+        first the second factor when the app asked for an authentication context."""
+        if ctx.get("acrs"):
+            return self.second_factor.challenge(ctx, tenant, user)
+        return self._issue(ctx, tenant, user, [])
+
+    def _issue(self, ctx: dict[str, Any], tenant: Tenant, user: User, acrs: list[str]) -> Response:
+        """The code, carrying the authentication contexts the sign-in satisfied."""
         code = self.codes.issue_code(
             client_id=str(ctx["client_id"]),
             redirect_uri=str(ctx["redirect_uri"]),
@@ -213,6 +227,7 @@ class SignInFlow:
             nonce=ctx.get("nonce"),
             code_challenge=ctx.get("code_challenge"),
             code_challenge_method=ctx.get("code_challenge_method"),
+            acrs=list(acrs),
         )
         params = [("code", code)]
         if ctx.get("client_info"):
@@ -244,9 +259,10 @@ class SignInFlow:
         }
         if grant.nonce is not None:
             claims["nonce"] = grant.nonce
-        # How the person proved who they are: a password, and a second factor for users
-        # configured with one.
-        claims["amr"] = ["pwd", "mfa"] if user.mfa else ["pwd"]
+        # No ``amr``: Microsoft's v2.0 ID tokens do not carry it. A sign-in that satisfied
+        # the authentication contexts the app asked for names them.
+        if grant.acrs:
+            claims["acrs"] = list(grant.acrs)
         if tenant.groups:
             # The partner's own tenant: its app registration emits security groups.
             claims["groups"] = tenant.groups_of(user)

@@ -1,7 +1,8 @@
 """Staff sign in with Microsoft in Chromium: the portal (live server) and the sandbox's
 partner tenant. A member of the SOC group lands as an analyst who sees the SOC team's
 customer only; someone in no mapped group is refused in words; taking the analyst out
-of the group in the sandbox ends their access at their next page."""
+of the group in the sandbox ends their access at their next page; with an
+authentication context, the sandbox's second factor comes first."""
 
 from __future__ import annotations
 
@@ -114,3 +115,31 @@ def test_leaving_the_group_in_entra_ends_access_at_the_next_page(
         page.wait_for_url(lambda u: "/accounts/login/" in u)
     finally:
         sb.control("PUT", members).raise_for_status()
+
+
+def test_with_an_authentication_context_the_second_factor_comes_first(
+    portal: tuple[str, SandboxProcess], page: Any, settings: Any
+) -> None:
+    """The portal asks for context c1: the sandbox asks Dana for her authenticator's code
+    before anything goes back; typed, she lands as an analyst. Giving up instead is
+    refused in words."""
+    settings.STAFF_SIGNIN_AUTH_CONTEXT = "c1"
+    url, sb = portal
+    dana = _upn(_partner(sb), "dana")
+    page.goto(url + "/accounts/login/?next=/alerts/")
+    page.click("#sign-in-microsoft")
+    page.wait_for_selector("#accounts")
+    page.click(f'button[data-upn="{dana}"]')
+    page.fill("#otc", page.inner_text("#mfa-code"))
+    page.click("#verify")
+    page.wait_for_url(url + "/alerts/")
+    assert "Alert of the SOC's customer" in page.inner_text("body")
+
+    page.context.clear_cookies()
+    page.goto(url + "/accounts/login/?next=/alerts/")
+    page.click("#sign-in-microsoft")
+    page.wait_for_selector("#accounts")
+    page.click(f'button[data-upn="{dana}"]')
+    page.click("#skip")
+    refusal = page.wait_for_selector("#staff-signin-refused")
+    assert "second factor your organisation asks for was not completed" in refusal.inner_text()

@@ -163,6 +163,9 @@ def test_every_setting_read_from_the_environment_is_documented_in_the_readme() -
             "STAFF_SIGNIN_GROUPS is empty",
         ),
         ({"STAFF_SIGNIN_GROUPS": "Analysts"}, "is not '<group ID>=<role or team>'"),
+        ({"STAFF_SIGNIN_AUTH_CONTEXT": "mfa"}, "STAFF_SIGNIN_AUTH_CONTEXT='mfa' is not an"),
+        ({"STAFF_SIGNIN_AUTH_CONTEXT": "c100"}, "c1 to c99"),
+        ({"STAFF_SIGNIN_REQUIRE_MFA": "true"}, "set STAFF_SIGNIN_AUTH_CONTEXT"),
     ],
 )
 def test_an_unknown_default_cloud_or_region_or_a_retention_out_of_range_is_refused(

@@ -4,6 +4,7 @@ Entra ID (discovery, keys, token endpoint) with tokens signed by keys made here.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +17,7 @@ from partner_portal.defender.clouds import endpoints_for
 from partner_portal.defender.credentials import AppCredentials
 from partner_portal.defender.errors import MalformedResponse
 from partner_portal.defender.http import make_session
-from partner_portal.defender.signin import AdminSignIn, SignInMismatch
+from partner_portal.defender.signin import AdminSignIn, SignInMismatch, auth_context_claims
 from partner_portal.defender.validation import TokenValidator
 
 from .fakes import (
@@ -225,22 +226,51 @@ def test_private_key_helper_is_pem() -> None:
 
 
 @responses.activate
-def test_a_staff_sign_in_carries_groups_app_roles_and_how_they_signed_in() -> None:
+def test_a_staff_sign_in_carries_groups_app_roles_and_the_contexts_it_met() -> None:
     client, flow, nonce = begun()
     group = "AAAAAAAA-1111-4222-8333-444444444444"
-    token = id_token(
-        nonce, groups=[group], roles=["Portal.Admin"], amr=["pwd", "mfa"], name="Dana Reyes"
-    )
+    token = id_token(nonce, groups=[group], roles=["Portal.Admin"], acrs=["c1"], name="Dana Reyes")
     responses.add(responses.POST, TOKEN_URL, json=code_answer(token))
     user = client.finish(tenant_id=TENANT, flow=flow, response={"code": "c", "state": "the-state"})
     assert user.groups == frozenset({group.lower()}) and user.app_roles == {"Portal.Admin"}
-    assert user.used_second_factor and user.display_name == "Dana Reyes"
+    assert user.auth_contexts == {"c1"} and user.satisfied("c1") and not user.satisfied("c2")
+    assert user.display_name == "Dana Reyes"
 
 
 @responses.activate
-def test_a_token_that_lists_no_groups_says_so_and_a_password_alone_is_no_second_factor() -> None:
+def test_a_token_that_lists_no_groups_says_so_and_amr_is_no_authentication_context() -> None:
     client, flow, nonce = begun()
-    token = id_token(nonce, amr=["pwd"], roles=[])
+    # amr (a v1.0 claim) proves nothing here: only acrs names what Entra enforced.
+    token = id_token(nonce, amr=["pwd", "mfa"], roles=[])
     responses.add(responses.POST, TOKEN_URL, json=code_answer(token))
     user = client.finish(tenant_id=TENANT, flow=flow, response={"code": "c", "state": "the-state"})
-    assert user.groups is None and not user.used_second_factor and user.app_roles == frozenset()
+    assert user.groups is None and user.app_roles == frozenset()
+    assert user.auth_contexts == frozenset() and not user.satisfied("c1")
+
+
+@responses.activate
+def test_acrs_as_one_string_is_read_as_one_context() -> None:
+    client, flow, nonce = begun()
+    responses.add(responses.POST, TOKEN_URL, json=code_answer(id_token(nonce, acrs="C7")))
+    user = client.finish(tenant_id=TENANT, flow=flow, response={"code": "c", "state": "the-state"})
+    assert user.auth_contexts == {"c7"} and user.satisfied("c7")
+
+
+@responses.activate
+def test_an_authentication_context_is_asked_with_the_claims_parameter() -> None:
+    add_identity(responses.mock, keys=[jwk(KEY, "key-1")])
+    client = sign_in()
+    plain = client.begin(tenant_id=TENANT, redirect_uri=REDIRECT, state="s")
+    assert "claims" not in parse_qs(urlsplit(plain.url).query)
+    request = client.begin(tenant_id=TENANT, redirect_uri=REDIRECT, state="s", auth_context="c1")
+    wanted = {"id_token": {"acrs": {"essential": True, "value": "c1"}}}
+    (claims,) = parse_qs(urlsplit(request.url).query)["claims"]
+    assert json.loads(claims) == wanted == json.loads(auth_context_claims("c1"))
+    # MSAL repeats it when it redeems the code.
+    nonce = parse_qs(urlsplit(request.url).query)["nonce"][0]
+    responses.add(responses.POST, TOKEN_URL, json=code_answer(id_token(nonce, acrs=["c1"])))
+    user = client.finish(tenant_id=TENANT, flow=request.flow, response={"code": "c", "state": "s"})
+    assert user.satisfied("c1")
+    (redemption,) = [c.request for c in responses.calls if c.request.url == TOKEN_URL]
+    redeemed = parse_qs(str(redemption.body))
+    assert json.loads(redeemed["claims"][0]) == wanted

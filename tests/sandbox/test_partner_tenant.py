@@ -1,16 +1,19 @@
 """The partner's own tenant: its staff sign in with unmodified MSAL and their ID tokens
-carry their groups and how they signed in; Graph answers whether they are still in a
+carry their groups, never ``amr`` (v2.0), and ``acrs`` only after the second factor an
+authentication context asks for; Graph answers whether they are still in a
 group, from the tenant's real membership, which the control API changes."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+import requests
 
 from partner_portal.sandbox.testing import SandboxProcess
 from tests.fixtures.sandbox import sandbox_fixture
@@ -39,31 +42,69 @@ def _group(partner: dict[str, Any], name: str) -> str:
     return str(next(g["object_id"] for g in partner["groups"] if g["display_name"] == name))
 
 
-def _sign_in(sb: SandboxProcess, tenant_id: str, upn: str) -> dict[str, Any]:
-    """MSAL's auth code flow for ``upn`` at the partner's tenant: the validated claims."""
-    app = msal_app(sb, tenant_id)
-    flow = app.initiate_auth_code_flow(scopes=[], redirect_uri=CALLBACK)
+def _pick(sb: SandboxProcess, auth_uri: str, upn: str) -> requests.Response:
+    """Open the sign-in page of ``auth_uri`` and pick ``upn``: the sandbox's answer."""
     with sb.session() as session:
-        page = session.get(flow["auth_uri"], timeout=30)
+        page = session.get(auth_uri, timeout=30)
         assert page.status_code == 200, page.text
         forms = re.findall(r'<form method="post" action="/common/login">(.*?)</form>', page.text)
         form = next(f for f in forms if f'data-upn="{html.escape(upn)}"' in f)
         ctx = re.search(r'name="ctx" value="([^"]+)"', form)
         assert ctx is not None
-        answer = session.post(
+        return session.post(
             f"{sb.url}/common/login",
             data={"ctx": html.unescape(ctx.group(1)), "login": upn},
             allow_redirects=False,
             timeout=30,
         )
+
+
+def _second_factor(sb: SandboxProcess, page: requests.Response, *, code: str | None) -> Any:
+    """Answer the second step's page: the code it shows (``code=None``), another code, or
+    the way out (``code=""``)."""
+    assert page.status_code == 200 and 'id="mfa-form"' in page.text, page.text[-300:]
+    ctx = re.search(r'name="ctx" value="([^"]+)"', page.text)
+    shown = re.search(r'id="mfa-code">(\d{6})<', page.text)
+    assert ctx is not None and shown is not None
+    form = {"ctx": html.unescape(ctx.group(1)), "decision": "skip" if code == "" else "verify"}
+    if code != "":
+        form["otc"] = shown.group(1) if code is None else code
+    with sb.session() as session:
+        return session.post(f"{sb.url}/common/mfa", data=form, allow_redirects=False, timeout=30)
+
+
+def _query(answer: Any) -> dict[str, str]:
     assert answer.status_code == 302, answer.text
-    query = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
-    result = app.acquire_token_by_auth_code_flow(flow, query)
+    return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+
+
+def _redeem(app: Any, flow: dict[str, Any], answer: Any) -> dict[str, Any]:
+    """MSAL redeems the answer's code: the ID token's validated claims."""
+    result = app.acquire_token_by_auth_code_flow(flow, _query(answer))
     assert "error" not in result, result
     claims: dict[str, Any] = result["id_token_claims"]
     raw = jwt.decode(result["id_token"], options={"verify_signature": False})
     assert raw["groups"] == claims["groups"]
     return claims
+
+
+def _sign_in(sb: SandboxProcess, tenant_id: str, upn: str) -> dict[str, Any]:
+    """MSAL's auth code flow for ``upn`` at the partner's tenant: the validated claims."""
+    app = msal_app(sb, tenant_id)
+    flow = app.initiate_auth_code_flow(scopes=[], redirect_uri=CALLBACK)
+    return _redeem(app, flow, _pick(sb, flow["auth_uri"], upn))
+
+
+def _with_context(sb: SandboxProcess, tenant_id: str, claims: dict[str, Any]) -> tuple[Any, Any]:
+    """MSAL's app and a flow asking for ``claims`` (MSAL's claims_challenge)."""
+    app = msal_app(sb, tenant_id)
+    flow = app.initiate_auth_code_flow(
+        scopes=[], redirect_uri=CALLBACK, claims_challenge=json.dumps(claims)
+    )
+    return app, flow
+
+
+C1 = {"id_token": {"acrs": {"essential": True, "value": "c1"}}}
 
 
 def _graph(sb: SandboxProcess, tenant_id: str, path: str, body: Any) -> Any:
@@ -86,16 +127,67 @@ def test_the_partner_tenant_is_described_apart_from_the_customers(sb: SandboxPro
     assert _user(partner, "robin")["groups"] == []
 
 
-def test_a_staff_sign_in_carries_groups_and_second_factor(sb: SandboxProcess) -> None:
+def test_a_staff_sign_in_carries_groups_and_no_amr(sb: SandboxProcess) -> None:
     partner = _partner(sb)
     dana, lee = _user(partner, "dana"), _user(partner, "lee")
     claims = _sign_in(sb, partner["tenant_id"], dana["upn"])
     assert claims["tid"] == partner["tenant_id"] and claims["oid"] == dana["object_id"]
     assert claims["groups"] == [_group(partner, "SOC analysts")]
-    assert claims["amr"] == ["pwd", "mfa"]
-    assert _sign_in(sb, partner["tenant_id"], lee["upn"])["amr"] == ["pwd"]
+    assert claims["ver"] == "2.0"
+    # Microsoft's v2.0 ID tokens carry no amr; without the claims request, no acrs either.
+    assert "amr" not in claims and "acrs" not in claims
+    assert not {"amr", "acrs"} & set(_sign_in(sb, partner["tenant_id"], lee["upn"]))
     robin = _user(partner, "robin")
     assert _sign_in(sb, partner["tenant_id"], robin["upn"])["groups"] == []
+
+
+def test_an_authentication_context_is_named_only_after_the_second_factor(
+    sb: SandboxProcess,
+) -> None:
+    partner = _partner(sb)
+    app, flow = _with_context(sb, partner["tenant_id"], C1)
+    assert "claims=" in flow["auth_uri"]
+    page = _pick(sb, flow["auth_uri"], _user(partner, "dana")["upn"])
+    assert page.status_code == 200  # the second step, not yet a code for the app
+    claims = _redeem(app, flow, _second_factor(sb, page, code=None))
+    assert claims["acrs"] == ["c1"] and "amr" not in claims
+
+
+@pytest.mark.parametrize("code", ["000000x", ""], ids=["wrong-code", "skipped"])
+def test_a_failed_or_skipped_second_factor_gets_no_token(sb: SandboxProcess, code: str) -> None:
+    partner = _partner(sb)
+    _app, flow = _with_context(sb, partner["tenant_id"], C1)
+    page = _pick(sb, flow["auth_uri"], _user(partner, "dana")["upn"])
+    query = _query(_second_factor(sb, page, code=code))
+    assert "code" not in query and query["state"] == flow["state"]
+    assert query["error"] == "access_denied"
+    assert query["error_description"].startswith("AADSTS500121")
+
+
+def test_an_account_without_a_second_factor_cannot_meet_the_context(sb: SandboxProcess) -> None:
+    partner = _partner(sb)
+    _app, flow = _with_context(sb, partner["tenant_id"], C1)
+    query = _query(_pick(sb, flow["auth_uri"], _user(partner, "lee")["upn"]))
+    assert "code" not in query and query["error"] == "interaction_required"
+    assert query["error_description"].startswith("AADSTS50079")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"id_token": {"acrs": {"essential": False, "value": "c1"}}},
+        {"id_token": {"acrs": {"essential": True, "value": "c100"}}},
+        {"access_token": {"acrs": {"essential": True, "value": "c1"}}},
+    ],
+    ids=["not-essential", "not-a-context-id", "access-token-only"],
+)
+def test_a_claims_request_without_an_essential_context_asks_no_second_factor(
+    sb: SandboxProcess, claims: dict[str, Any]
+) -> None:
+    partner = _partner(sb)
+    app, flow = _with_context(sb, partner["tenant_id"], claims)
+    answer = _pick(sb, flow["auth_uri"], _user(partner, "lee")["upn"])
+    assert "acrs" not in _redeem(app, flow, answer)
 
 
 def test_graph_answers_membership_and_follows_changes(sb: SandboxProcess) -> None:

@@ -4,6 +4,7 @@ to whom."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from django.core import mail
 from django.test import Client
 
 from partner_portal.core.access import Role
-from tenants.models import AnalystScope, AuditEvent
+from tenants.models import AnalystScope, AuditEvent, StaffIdentity
 from tests.alerts.factories import AlertFactory, CustomerFactory
 from tests.factories import TEST_PASSWORD, GroupFactory, UserFactory
 from tests.tenants.factories import AnalystScopeFactory
@@ -317,3 +318,60 @@ def test_an_admin_resets_a_lost_authenticator_and_it_is_audited(boss_client: Cli
     client = Client()
     assert client.login(username="mulder", password=TEST_PASSWORD)
     assert client.get("/alerts/").status_code == 200  # the password alone, until set up again
+
+
+# --- how they sign in ----------------------------------------------------------------------------
+OBJECT_ID = "0b6f4c1e-3f1a-4d2b-9c8e-5a7d6e4f3b21"
+
+
+def _row(page: str, username: str) -> str:
+    found = re.search(rf'<tr data-person="{re.escape(username)}">(.*?)</tr>', page, re.S)
+    assert found, page[-500:]
+    return found.group(1)
+
+
+def test_the_people_page_tells_microsoft_accounts_from_local_ones(boss_client: Client) -> None:
+    dana = UserFactory(username="dana.reyes@contososecurity.example", roles=[Role.ANALYST])
+    dana.set_unusable_password()
+    dana.save()
+    signed_in = dt.datetime(2026, 11, 30, 21, 5, tzinfo=dt.UTC)
+    StaffIdentity.objects.create(
+        user=dana,
+        tenant_id="5f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        object_id=OBJECT_ID,
+        last_sign_in=signed_in,
+    )
+    UserFactory(username="mulder", roles=[Role.ANALYST])
+
+    page = boss_client.get("/people/").content.decode()
+    microsoft, local = _row(page, dana.username), _row(page, "mulder")
+    assert 'data-sign-in="microsoft"' in microsoft and ">Microsoft</span>" in microsoft
+    assert (
+        f"<code>{OBJECT_ID}</code>" in microsoft
+        and "last with Microsoft: 2026-11-30 21:05" in microsoft
+    )
+    assert 'data-sign-in="local"' in local and ">Local</span>" in local
+    assert OBJECT_ID not in local and "Microsoft" not in local
+
+    detail = boss_client.get(f"/people/{dana.pk}/").content.decode()
+    facts = re.search(r'id="person-sign-in">(.*?)</dd>', detail, re.S)
+    assert facts and OBJECT_ID in facts.group(1) and "Microsoft" in facts.group(1)
+    assert "none: only Microsoft signs them in" in detail
+    mulder = User.objects.get(username="mulder")
+    local_facts = re.search(
+        r'id="person-sign-in">(.*?)</dd>', boss_client.get(f"/people/{mulder.pk}/").content.decode()
+    )
+    assert local_facts and ">Local</span>" in local_facts.group(1)
+
+
+def test_the_people_page_reads_the_microsoft_links_in_one_query(
+    boss_client: Client, django_assert_max_num_queries: Any
+) -> None:
+    for n in range(12):
+        user = UserFactory(username=f"staff{n:02d}", roles=[Role.ANALYST])
+        if n % 2:
+            StaffIdentity.objects.create(user=user, tenant_id="t", object_id=f"oid-{n}")
+    boss_client.get("/people/")  # warm up: session, settings, the first-request caches
+    with django_assert_max_num_queries(12):
+        page = boss_client.get("/people/").content.decode()
+    assert page.count('data-sign-in="microsoft"') == 6 and page.count('data-sign-in="local"') == 7

@@ -46,7 +46,8 @@ def _microsoft_staff(config: dict[str, Any], customers: list[int]) -> list[str]:
     lines = []
     for user in partner["users"]:
         gives = "; ".join(roles[g] for g in user["groups"] if roles.get(g)) or "refused"
-        factor = "password + MFA" if user["mfa"] else "password only"
+        # With STAFF_SIGNIN_AUTH_CONTEXT set, the sandbox asks for the second factor.
+        factor = "has a second factor" if user["mfa"] else "no second factor"
         lines.append(f"{user['upn']}  groups: {', '.join(user['groups']) or 'none'}  "
                      f"({factor}) -> {gives}")  # fmt: skip
     path = Path(settings.DATA_DIR) / "demo-microsoft-staff.txt"

@@ -73,7 +73,7 @@ class PartnerApp:
     #: Where a person's browser signs in and consents; empty: ``login_url``.
     browser_login_url: str = ""
     #: The sandbox's partner tenant, for staff sign-in: (tenant ID, STAFF_SIGNIN_GROUPS
-    #: as the demo maps its groups). None outside the sandbox.
+    #: as the demo maps its groups and app roles). None outside the sandbox.
     sandbox_staff: tuple[str, str] | None = None
 
     @property
@@ -131,10 +131,10 @@ def _from_sandbox(path: Path) -> PartnerApp:
     partner = config.get("partner_tenant") or None
     staff = None
     if partner:
-        groups = ",".join(
-            f"{g['object_id']}={g['portal_role']}" for g in partner["groups"] if g["portal_role"]
-        )
-        staff = (str(partner["tenant_id"]), groups)
+        # Its groups by object ID, and the partner app's app roles by value.
+        entries = [f"{g['object_id']}={g['portal_role']}" for g in partner["groups"]]
+        entries += [f"{r['value']}={r['portal_role']}" for r in partner.get("app_roles", [])]
+        staff = (str(partner["tenant_id"]), ",".join(e for e in entries if not e.endswith("=")))
     app = PartnerApp(
         credentials=AppCredentials(
             client_id=config["client_id"], client_secret=config["client_secret"]

@@ -51,6 +51,9 @@ class User:
     #: Has a second factor: can pass the sign-in's second step, which an authentication
     #: context asks for (``auth_context.py``).
     mfa: bool = False
+    #: The partner app's app roles assigned to this person (their values), in the
+    #: partner's own tenant: its sign-ins carry them in the ``roles`` claim.
+    app_roles: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class User:
             "admin": self.admin,
             "object_id": self.object_id,
             "mfa": self.mfa,
+            "app_roles": list(self.app_roles),
         }
 
 

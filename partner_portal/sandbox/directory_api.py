@@ -54,6 +54,11 @@ def register(app: SandboxApp) -> None:
     members = r"/_sandbox/tenants/(?P<tid>[^/]+)/groups/(?P<group>[^/]+)/members/(?P<user>[^/]+)"
     app.control.route("PUT", members, api.add_member)
     app.control.route("DELETE", members, api.remove_member)
+    assignment = (
+        r"/_sandbox/tenants/(?P<tid>[^/]+)/users/(?P<user>[^/]+)/app-roles/(?P<value>[^/]+)"
+    )
+    app.control.route("PUT", assignment, api.assign_app_role)
+    app.control.route("DELETE", assignment, api.unassign_app_role)
 
 
 def _not_found(user_id: str) -> ApiError:
@@ -146,6 +151,33 @@ class DirectoryApi:
         self, request: Request, payload: dict[str, Any], tid: str, group: str, user: str
     ) -> Response:
         return self._member(request, tid, group, user, False)
+
+    def _app_role(
+        self, request: Request, tid: str, user: str, value: str, assigned: bool
+    ) -> Response:
+        from .partner_directory import app_role_value
+
+        tenant = self.app.control.tenant(request, tid)
+        if tenant is not self.sandbox.partner:
+            raise ControlError(404, f"{tenant.name} is not the partner's own tenant")
+        person = tenant.user(unquote(user))
+        if person is None:
+            raise ControlError(404, f"no user {unquote(user)} in {tenant.name}")
+        known = app_role_value(unquote(value))
+        if known is None:
+            raise ControlError(404, f"the partner app defines no app role {unquote(value)}")
+        self.sandbox.set_app_role(person, known, assigned)
+        return json_response(200, person.as_json())
+
+    def assign_app_role(
+        self, request: Request, payload: dict[str, Any], tid: str, user: str, value: str
+    ) -> Response:
+        return self._app_role(request, tid, user, value, True)
+
+    def unassign_app_role(
+        self, request: Request, payload: dict[str, Any], tid: str, user: str, value: str
+    ) -> Response:
+        return self._app_role(request, tid, user, value, False)
 
 
 def _body(request: Request) -> dict[str, Any]:

@@ -3,14 +3,18 @@
 The partner app is registered in this tenant (its home), so the app holds its Graph
 directory permission here (``GroupMember.Read.All``, consented once by the partner's
 admin) and its sign-ins carry the ``groups`` claim: the object IDs of the security
-groups the person is in. The portal maps those groups to its roles.
+groups the person is in. The portal maps those groups to its roles. The app also
+defines app roles (``APP_ROLES``); those assigned to a person come in the ``roles``
+claim, which the portal can map too. Graph's membership check does not cover them, so
+the portal trusts them only as long as the ID token that carried them is valid.
 
 The tenant is made once from the seed, like the customer tenants, with a few staff
 and three groups: *SOC analysts*, *Portal admins* and *Onboarding*. Some staff have a
 second factor (they pass the second step an authentication context asks for,
-``auth_context.py``), one is in no group at all.
-Membership changes through the control API (``directory_api.py``) and is saved in
-``state.json``; the tenant holds no Defender data and is never a customer.
+``auth_context.py``), one is in no group at all; nobody holds an app role.
+Membership and app role assignments change through the control API
+(``directory_api.py``) and are saved in ``state.json``; the tenant holds no Defender
+data and is never a customer.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ GROUPS = (
     ("SOC analysts", "Analysts|SOC analysts"),
     ("Portal admins", "Portal admins"),
     ("Onboarding", "Onboarding staff"),
+)
+# The partner app's app roles: (value, as the ``roles`` claim carries it; what the demo
+# maps it to in the portal).
+APP_ROLES = (
+    ("Portal.Analyst", "Analysts|SOC analysts"),
+    ("Portal.Admin", "Portal admins"),
+    ("Portal.Onboarding", "Onboarding staff"),
 )
 # (first, last, Global administrator, signs in with a second factor, groups)
 STAFF = (
@@ -76,6 +87,11 @@ def new_partner_tenant(seed: int) -> Tenant:
     )
 
 
+def app_role_value(wanted: str) -> str | None:
+    """The app role named ``wanted`` (any case), as the app defines it; None if none."""
+    return next((value for value, _ in APP_ROLES if value.lower() == wanted.lower()), None)
+
+
 def partner_record(tenant: Tenant) -> dict[str, Any]:
     """What ``state.json`` keeps of the partner's tenant."""
     return {
@@ -111,6 +127,7 @@ def partner_public(tenant: Tenant) -> dict[str, Any]:
         "name": tenant.name,
         "domain": tenant.domain,
         "groups": [g.as_json() for g in tenant.groups],
+        "app_roles": [{"value": value, "portal_role": role} for value, role in APP_ROLES],
         "users": [
             {**u.as_json(), "groups": [names[g] for g in tenant.groups_of(u)]} for u in tenant.users
         ],

@@ -24,7 +24,8 @@ learn from a signed ID token which tenant the admin belongs to (the consent redi
    :meth:`SignInFlow.token_answer` for the body. The body holds a Graph delegated access
    token, an ID token signed like every sandbox token (``aud`` the client, ``iss`` the
    tenant's v2 issuer, ``nonce`` verbatim, ``tid``, ``oid``, pairwise ``sub``,
-   ``preferred_username``, ``wids``; in the partner's own tenant also ``groups``;
+   ``preferred_username``, ``wids``; in the partner's own tenant also ``groups``, and
+   ``roles`` when the person holds app roles of the app;
    ``acrs`` when the sign-in satisfied an authentication context; never ``amr``, which
    Microsoft puts in v1.0 tokens only), a refresh token when ``offline_access`` was asked
    and ``client_info`` when the token request asks for it.
@@ -266,6 +267,9 @@ class SignInFlow:
         if tenant.groups:
             # The partner's own tenant: its app registration emits security groups.
             claims["groups"] = tenant.groups_of(user)
+        if user.app_roles:
+            # Only when assigned, as Entra does: the values of the app's roles.
+            claims["roles"] = list(user.app_roles)
         return claims
 
     def token_answer(self, grant: CodeGrant, form: dict[str, str], appidacr: str) -> dict[str, Any]:

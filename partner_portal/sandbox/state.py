@@ -235,6 +235,16 @@ class Sandbox:
                 group.members.remove(user.object_id)
         self.save_now()
 
+    def set_app_role(self, user: User, value: str, assigned: bool) -> None:
+        """Assign the partner app's app role ``value`` to ``user`` (or take it away); the
+        next sign-in's ``roles`` claim shows it."""
+        with self.lock:
+            if assigned and value not in user.app_roles:
+                user.app_roles.append(value)
+            elif not assigned and value in user.app_roles:
+                user.app_roles.remove(value)
+        self.save_now()
+
     def add_tenant(
         self,
         *,

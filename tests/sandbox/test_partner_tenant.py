@@ -1,7 +1,8 @@
 """The partner's own tenant: its staff sign in with unmodified MSAL and their ID tokens
 carry their groups, never ``amr`` (v2.0), and ``acrs`` only after the second factor an
-authentication context asks for; Graph answers whether they are still in a
-group, from the tenant's real membership, which the control API changes."""
+authentication context asks for, and ``roles`` only while an app role is assigned;
+Graph answers whether they are still in a group, from the tenant's real membership,
+which the control API changes, as it changes app role assignments."""
 
 from __future__ import annotations
 
@@ -227,7 +228,41 @@ def test_graph_refuses_unknown_users_bad_bodies_and_customer_tokens(sb: SandboxP
     assert refused.status_code == 403
 
 
-def test_membership_survives_a_restart(sandbox_factory: Any, tmp_path: Any) -> None:
+def test_app_roles_come_in_roles_while_assigned(sb: SandboxProcess) -> None:
+    partner = _partner(sb)
+    tid, robin = partner["tenant_id"], _user(partner, "robin")
+    assert {r["value"] for r in partner["app_roles"]} >= {"Portal.Analyst", "Portal.Admin"}
+    assert "roles" not in _sign_in(sb, tid, robin["upn"])  # none assigned: no claim
+    assigned = f"/_sandbox/tenants/{tid}/users/{robin['upn']}/app-roles/portal.analyst"
+    answer = sb.control("PUT", assigned)
+    answer.raise_for_status()
+    try:
+        assert answer.json()["app_roles"] == ["Portal.Analyst"]  # the app's own spelling
+        assert _user(_partner(sb), "robin")["app_roles"] == ["Portal.Analyst"]
+        claims = _sign_in(sb, tid, robin["upn"])
+        assert claims["roles"] == ["Portal.Analyst"] and claims["groups"] == []
+    finally:
+        sb.control("DELETE", assigned).raise_for_status()
+    assert "roles" not in _sign_in(sb, tid, robin["upn"])
+
+
+def test_only_defined_app_roles_of_the_partner_tenant_can_be_assigned(sb: SandboxProcess) -> None:
+    partner = _partner(sb)
+    upn = _user(partner, "robin")["upn"]
+    path = f"/_sandbox/tenants/{partner['tenant_id']}/users/{upn}/app-roles/Root"
+    unknown = sb.control("PUT", path)
+    assert unknown.status_code == 404 and "no app role Root" in unknown.text
+    customer = sb.tenants[0]
+    elsewhere = sb.control(
+        "PUT",
+        f"/_sandbox/tenants/{customer['tenant_id']}/users/{customer['admin_user']}"
+        "/app-roles/Portal.Analyst",
+    )
+    assert elsewhere.status_code == 404 and "not the partner's own tenant" in elsewhere.text
+    assert _user(_partner(sb), "robin")["app_roles"] == []
+
+
+def test_membership_and_app_roles_survive_a_restart(sandbox_factory: Any, tmp_path: Any) -> None:
     first = sandbox_factory(tenants=1, alerts_per_tenant=1, state_dir=tmp_path)
     partner = _partner(first)
     robin = _user(partner, "robin")
@@ -235,7 +270,12 @@ def test_membership_survives_a_restart(sandbox_factory: Any, tmp_path: Any) -> N
         "PUT", f"/_sandbox/tenants/{partner['tenant_id']}/groups/Portal admins/members/"
         f"{robin['object_id']}",
     ).raise_for_status()  # fmt: skip
+    first.control(
+        "PUT", f"/_sandbox/tenants/{partner['tenant_id']}/users/{robin['upn']}/app-roles/"
+        "Portal.Admin",
+    ).raise_for_status()  # fmt: skip
     first.stop()
     again = sandbox_factory(tenants=1, alerts_per_tenant=1, state_dir=tmp_path)
     assert _user(_partner(again), "robin")["groups"] == ["Portal admins"]
+    assert _user(_partner(again), "robin")["app_roles"] == ["Portal.Admin"]
     assert _partner(again)["tenant_id"] == partner["tenant_id"]

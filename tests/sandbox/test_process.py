@@ -60,7 +60,9 @@ def test_sandbox_json_has_exactly_the_documented_keys(sandbox: SandboxProcess) -
     assert "http://localhost:8000/consent/callback/" in config["redirect_uris"]
     assert "http://127.0.0.1:8000/accounts/microsoft/callback/" in config["redirect_uris"]
     assert len(config["tenants"]) == 3
-    assert set(config["partner_tenant"]) == {"tenant_id", "name", "domain", "groups", "users"}
+    assert set(config["partner_tenant"]) == {
+        "tenant_id", "name", "domain", "groups", "app_roles", "users"
+    }  # fmt: skip
     for tenant in config["tenants"]:
         assert set(tenant) == {"tenant_id", "name", "domain", "admin_user", "consented", "roles"}
         assert tenant["admin_user"].endswith("@" + tenant["domain"])

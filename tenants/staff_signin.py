@@ -18,7 +18,9 @@
 3. The portal account is the one linked to that tenant and object ID
    (:class:`StaffIdentity`), made at the first sign-in (without a password: only
    Microsoft signs it in); never matched by name or e-mail. Its roles follow the groups
-   at every sign-in, and at every request after it (``staff_membership.py``).
+   at every sign-in, and at every request after it (``staff_membership.py``); what app
+   roles give holds until the ID token that carried them expires (its ``exp``, kept in
+   the session), then only a new sign-in renews it.
 
 Every outcome is an audit event: ``staff.signed_in``, ``person.created``,
 ``person.roles_changed``, ``staff.sign_in_refused`` (why, in words).
@@ -61,7 +63,10 @@ from tenants.staff_roles import Grant, apply_grant, grant_for, mapped_group_ids,
 logger = logging.getLogger(__name__)
 
 FLOW_KEY = "_staff_signin_flow"
-#: In a session signed in with Microsoft: who, and when Graph last confirmed the groups.
+#: In a session signed in with Microsoft: who (``tid``, ``oid``), the mapped groups last
+#: confirmed (``groups``) and when (``checked``, ``confirmed``), the app roles of the
+#: sign-in (``app_roles``) and until when they hold (``app_roles_until``: the ID token's
+#: ``exp``).
 SESSION_KEY = "_staff_signin"
 SIGN_IN_SECONDS = 600
 SIGNED_IN = "staff.signed_in"
@@ -106,8 +111,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     ),
     "no_role": (
         403,
-        "Your Microsoft account is in none of the groups that give access to this portal. "
-        "Ask a portal admin to add you to one.",
+        "Your Microsoft account is in none of the groups that give access to this portal, "
+        "and holds no app role that does. Ask a portal admin to add you to one.",
     ),
     "deactivated": (403, "Your portal account is deactivated. Ask a portal admin."),
     "unavailable": (
@@ -218,7 +223,7 @@ def staff_signin_finish(*, request: HttpRequest, query: dict[str, str]) -> Staff
     grant = grant_for(mapping, [*held, *person.app_roles])
     if not grant.roles:
         return _refuse(request, "no_role", person=person)
-    user = _sign_in(request, person, grant, mapping)
+    user = _sign_in(request, person, grant, mapping, sorted(set(held) & set(mapping)))
     if user is None:
         return _refuse(request, "deactivated", person=person)
     return StaffOutcome(302, redirect_to=str(kept.get("next") or "/"))
@@ -226,7 +231,11 @@ def staff_signin_finish(*, request: HttpRequest, query: dict[str, str]) -> Staff
 
 @transaction.atomic
 def _sign_in(
-    request: HttpRequest, person: SignedInUser, grant: Grant, mapping: dict[str, Grant]
+    request: HttpRequest,
+    person: SignedInUser,
+    grant: Grant,
+    mapping: dict[str, Grant],
+    groups: list[str],
 ) -> User | None:
     address = client_ip(request)
     link = (
@@ -255,6 +264,9 @@ def _sign_in(
         "tid": person.tenant_id,
         "oid": person.object_id,
         "app_roles": sorted(person.app_roles),
+        # Microsoft vouches for the app roles only while the ID token is valid.
+        "app_roles_until": person.expires_at or now,
+        "groups": groups,
         "checked": now,
         "confirmed": now,
     }

@@ -22,8 +22,9 @@ directory roles in its tokens). Whether they may bind the tenant is the caller's
 
 The same sign-in, at the partner's own tenant, signs the partner's staff in to the
 portal: :class:`SignedInUser` then also carries their security groups (``groups``),
-app roles (``roles``) and the Conditional Access authentication contexts the sign-in
-satisfied (``acrs``). :meth:`AdminSignIn.begin` asks for a context with the OpenID
+app roles (``roles``), the Conditional Access authentication contexts the sign-in
+satisfied (``acrs``) and when the token expires (``exp``, after which its app roles are
+no longer Microsoft's word). :meth:`AdminSignIn.begin` asks for a context with the OpenID
 Connect ``claims`` parameter (``{"id_token":{"acrs":{"essential":true,"value":"c1"}}}``),
 which MSAL passes on as its ``claims_challenge``. There is no ``amr``: Microsoft's v2.0
 ID tokens do not carry it.
@@ -105,6 +106,9 @@ class SignedInUser:
     #: Conditional Access policies Entra enforced.
     auth_contexts: frozenset[str] = frozenset()
     display_name: str = ""
+    #: When the token Microsoft signed stops being valid (``exp``, epoch seconds): how long
+    #: its word on the claims above holds.
+    expires_at: float | None = None
 
     def satisfied(self, context: str) -> bool:
         """Whether the sign-in satisfied the authentication context ``context``."""
@@ -155,6 +159,7 @@ def _contexts(value: Any) -> frozenset[str]:
 
 def _user_from(claims: Mapping[str, Any], tenant_id: str) -> SignedInUser:
     username = claims.get("preferred_username") or claims.get("upn") or claims.get("email")
+    exp = claims.get("exp")
     return SignedInUser(
         tenant_id=tenant_id,
         object_id=str(claims.get("oid") or "").lower(),
@@ -164,6 +169,7 @@ def _user_from(claims: Mapping[str, Any], tenant_id: str) -> SignedInUser:
         app_roles=_strings(claims.get("roles"), lower=False) or frozenset(),
         auth_contexts=_contexts(claims.get("acrs")),
         display_name=str(claims.get("name") or "")[:150],
+        expires_at=float(exp) if isinstance(exp, int | float) else None,
     )
 
 

@@ -10,8 +10,9 @@ customers to), several joined by ``|``::
 
 A person gets the union of what their groups give. Roles are replaced at each sign-in
 and each membership check; of the teams, only those the mapping names are added or
-taken away (a team an admin gave by hand stays). Someone whose groups give no role is
-refused: a team alone opens nothing.
+taken away (a team an admin gave by hand stays). An app role counts only until the ID
+token that carried it expires (``staff_membership.py``). Someone whose groups give no
+role is refused: a team alone opens nothing.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from partner_portal.sandbox.testing import SandboxProcess
 from tenants import microsoft, staff_directory
 from tenants.models import AuditEvent, StaffIdentity
 from tenants.staff_membership import APP_ROLES_EXPIRED, SIGN_IN_AGAIN_WORDS
+from tenants.staff_roles import parse_group_map
 from tenants.staff_signin import SESSION_KEY
 from tests.fixtures.sandbox import sandbox_fixture
 from tests.tenants.test_staff_signin import _actions, _at_microsoft, _group, _partner, _upn
@@ -237,3 +238,17 @@ def test_a_session_from_before_the_expiry_was_kept_counts_as_expired(
     session.save()
     answer = client.get("/alerts/")
     assert answer.status_code == 302 and urlsplit(answer["Location"]).path == START
+
+
+def test_the_demo_maps_the_sandbox_apps_roles_too(sb: SandboxProcess, settings: Any) -> None:
+    """Without STAFF_SIGNIN_TENANT_ID the demo signs staff in at the sandbox's partner
+    tenant, mapping its groups and the app's roles as ``sandbox.json`` describes them."""
+    settings.STAFF_SIGNIN_TENANT_ID = ""
+    microsoft.reset_for_tests()
+    directory = staff_directory.staff_directory()
+    assert directory is not None
+    mapping = parse_group_map(directory.groups)
+    assert mapping["portal.analyst"].roles == {Role.ANALYST}
+    assert mapping["portal.analyst"].teams == {"SOC analysts"}
+    assert mapping["portal.admin"].roles == {Role.ADMIN}
+    assert mapping[_group(_partner(sb), "SOC analysts")].roles == {Role.ANALYST}

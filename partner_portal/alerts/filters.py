@@ -8,22 +8,28 @@ filter" means.
 
 The choices of status, classification and severity are the protocol core's vocabularies,
 as `forms` lists them once for every form of the console; the products are `products`'.
+The status filter (open by default, "all" for every status) is `status_filter`'s, shared
+with the incident queue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from html import escape
-from typing import Any
 
 from django import forms
-from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
 
 from partner_portal.alerts.console_filters import ConsoleFilterForm
 from partner_portal.alerts.forms import ANY, CLASSIFICATION_CHOICES, STATUS_CHOICES
 from partner_portal.alerts.products import PRODUCT_CHOICES
 from partner_portal.alerts.reads.alert_list import OPEN_STATUSES, UNCLASSIFIED, AlertQuery
+from partner_portal.alerts.status_filter import (
+    StatusField,
+    chosen_statuses,
+    status_choices,
+    status_select,
+)
 from partner_portal.core.bounds import IdField
 
 # Values Defender is known to send; offered as suggestions, any other value is accepted.
@@ -48,50 +54,6 @@ KNOWN_CATEGORY_OPTIONS = _datalist_options(KNOWN_CATEGORIES)
 KNOWN_DETECTION_SOURCE_OPTIONS = _datalist_options(KNOWN_DETECTION_SOURCES)
 
 
-# The status filter's value for "every status, resolved too"; without any status the list
-# shows the open alerts (New and In progress).
-ALL_STATUSES = "all"
-OPEN_LABEL = "Open (New, In progress)"
-
-
-class StatusField(forms.MultipleChoiceField):
-    """Statuses, each given on its own or several in one value, comma-separated (the
-    compact bar's single select names a combination that way)."""
-
-    def to_python(self, value: Any) -> list[str]:
-        return [part.strip() for item in super().to_python(value) for part in item.split(",")]
-
-
-def status_select(form: forms.Form, choices: list[tuple[str, str]]) -> SafeString:
-    """The compact bar's status select: open by default, each status, all statuses, and
-    the combination a link chose when it named several."""
-    data = form.data
-    given = data.getlist("status") if isinstance(data, QueryDict) else []
-    chosen = [v.strip() for item in given for v in item.split(",")]
-    chosen = [v for v in chosen if v]
-    current = ",".join(chosen)
-    if set(chosen) == set(OPEN_STATUSES):
-        current = ""
-    options = [("", OPEN_LABEL), *choices, (ALL_STATUSES, "All statuses")]
-    if current and current not in {value for value, _ in options}:
-        labels = dict(choices)
-        options.append((current, ", ".join(str(labels.get(v, v)) for v in chosen)))
-    html = "".join(
-        f'<option value="{escape(value)}"{" selected" if value == current else ""}>'
-        f"{escape(str(label))}</option>"
-        for value, label in options
-    )
-    errors = form.errors.get("status")
-    invalid = ' aria-invalid="true" aria-describedby="id_status_error"' if errors else ""
-    error_list = ""
-    if errors:
-        items = "".join(f"<li>{escape(str(e))}</li>" for e in errors)
-        error_list = f'<ul class="errorlist" id="id_status_error">{items}</ul>'
-    return mark_safe(  # noqa: S308 - every value and label is escaped
-        f'<select name="status" id="id_status"{invalid}>{html}</select>{error_list}'
-    )
-
-
 def product_field() -> forms.MultipleChoiceField:
     """The Product filter of the alert list and the incident queue."""
     return forms.MultipleChoiceField(
@@ -108,7 +70,7 @@ class AlertFilterForm(ConsoleFilterForm):
     the page cursor."""
 
     status = StatusField(
-        choices=[*STATUS_CHOICES, (ALL_STATUSES, "All statuses")],
+        choices=status_choices(STATUS_CHOICES),
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
@@ -158,20 +120,15 @@ class AlertFilterForm(ConsoleFilterForm):
     )
 
     def status_select(self) -> SafeString:
-        return status_select(self, list(STATUS_CHOICES))
+        return status_select(self, list(STATUS_CHOICES), open_statuses=OPEN_STATUSES)
 
     def to_query(self) -> AlertQuery:
         """The validated filter; call only after is_valid(). Without a status the open
         alerts; "all" every status."""
         data = self.cleaned_data
-        statuses = tuple(data.get("status") or ())
-        if ALL_STATUSES in statuses:
-            statuses = ()
-        elif not statuses:
-            statuses = OPEN_STATUSES
         return AlertQuery(
             **self.common_query(),
-            statuses=statuses,
+            statuses=chosen_statuses(data.get("status") or (), OPEN_STATUSES),
             classification=data.get("classification") or "",
             category=(data.get("category") or "").strip(),
             detection_source=(data.get("detection_source") or "").strip(),

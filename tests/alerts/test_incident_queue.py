@@ -100,25 +100,34 @@ def shown(world: dict[str, Any], query: str) -> set[str]:
 
 # --- filters ---------------------------------------------------------------------------------
 def test_the_queue_shows_the_incidents_of_customers_in_scope(world: dict[str, Any]) -> None:
-    assert shown(world, "") == {"phishing", "ransomware", "legacy"}
+    assert shown(world, "?status=all") == {"phishing", "ransomware", "legacy"}
 
 
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        (f"?product={OFFICE}", {"phishing"}),
-        (f"?product={IDENTITY}&product={ENDPOINT}", {"phishing", "ransomware", "legacy"}),
-        (f"?product={ENDPOINT}", {"ransomware", "legacy"}),
-        ("?product=microsoftSentinel", set()),
-        ("?severity=Low", {"legacy"}),
+        # Every status ("all"), so the resolved incident ("legacy") is there to be found.
+        (f"?product={OFFICE}&status=all", {"phishing"}),
+        (
+            f"?product={IDENTITY}&product={ENDPOINT}&status=all",
+            {"phishing", "ransomware", "legacy"},
+        ),
+        (f"?product={ENDPOINT}&status=all", {"ransomware", "legacy"}),
+        ("?product=microsoftSentinel&status=all", set()),
+        ("?severity=Low&status=all", {"legacy"}),
         ("?severity=High&status=InProgress", {"ransomware"}),
         ("?status=Active&status=Resolved", {"phishing", "legacy"}),
+        ("?status=Active,Resolved", {"phishing", "legacy"}),
         ("?assigned_to=SOC@contoso.example", {"phishing"}),
         ("?tag=vip", {"phishing"}),
         ("?tag=Defender+Experts", {"phishing"}),
         ("?tag=vi", set()),
         ("?q=ransom", {"ransomware"}),
-        ("?q=3", {"legacy"}),
+        ("?q=3&status=all", {"legacy"}),
+        # Without a status, the open ones: a filter that finds only resolved ones is empty.
+        (f"?product={ENDPOINT}", {"ransomware"}),
+        ("?severity=Low", set()),
+        ("?q=3", set()),
     ],
 )
 def test_each_filter_narrows_the_queue(
@@ -139,7 +148,7 @@ def test_the_tag_filter_without_json_containment_matches_whole_tags(
 
 
 def test_the_customer_and_time_filters(world: dict[str, Any]) -> None:
-    assert shown(world, f"?customer={world['second'].pk}") == {"legacy"}
+    assert shown(world, f"?customer={world['second'].pk}&status=all") == {"legacy"}
     # A customer outside the scope is left out, and the page says so.
     page = world["client"].get(f"/incidents/?customer={world['theirs'].pk}").content.decode()
     assert "not in your scope and was left out" in page and "Fabrikam" not in page
@@ -154,7 +163,7 @@ def test_the_customer_and_time_filters(world: dict[str, Any]) -> None:
 
 
 def test_rows_show_products_tags_and_the_legacy_api_mark(world: dict[str, Any]) -> None:
-    page = world["client"].get("/incidents/").content.decode()
+    page = world["client"].get("/incidents/?status=all").content.decode()
     phishing = page.split(f'data-incident-id="{world["phishing"].pk}"')[1].split("</tr>")[0]
     assert "Defender for Identity, Defender for Office 365" in phishing
     assert '<span class="tag">vip</span>' in phishing
@@ -189,7 +198,7 @@ def test_pages_walk_every_incident_once_in_order(world: dict[str, Any], sort: st
             user=_user(world),
         )
     ]
-    walked = every_row(world["client"], f"/incidents/?sort={sort}")
+    walked = every_row(world["client"], f"/incidents/?sort={sort}&status=all")
     assert walked == expected
     assert len(walked) == len(set(walked)) == 3 + 65  # those without a time are not placed
 
@@ -227,7 +236,12 @@ def test_each_count_equals_the_rows_its_link_shows(world: dict[str, Any]) -> Non
             status=("Active", "InProgress", "Resolved")[n % 3],
         )  # fmt: skip
     client = world["client"]
-    for query in ("", f"?product={ENDPOINT}&product={OFFICE}", "?status=Active&severity=High"):
+    for query in (
+        "",
+        "?status=all",
+        f"?product={ENDPOINT}&product={OFFICE}",
+        "?status=Active&severity=High",
+    ):
         counts = client.get("/incidents/counts/" + query).content.decode()
         links = re.findall(
             r'<a href="([^"]+)" data-count-link="(\w+)">.*?<strong data-\w+="(\w+)">(\d+)</strong>',
@@ -239,10 +253,13 @@ def test_each_count_equals_the_rows_its_link_shows(world: dict[str, Any]) -> Non
             assert len(every_row(client, html_lib.unescape(href))) == int(number), href
         total = int(re.search(r'data-total="(\d+)"', counts).group(1))  # type: ignore[union-attr]
         assert total == len(every_row(client, "/incidents/" + query))
+        # "By status" counts what the filter shows: its counts add up to the total.
+        by_status = counts.split('id="status-counts"')[1].split("</div>")[0]
+        assert sum(map(int, re.findall(r"data-status=\"\w+\">(\d+)<", by_status))) == total
 
 
 def test_counts_leave_out_other_customers(world: dict[str, Any]) -> None:
-    counts = world["client"].get("/incidents/counts/").content.decode()
+    counts = world["client"].get("/incidents/counts/?status=all").content.decode()
     assert count_of(counts, "severity", "High") == 2
     assert count_of(counts, "status", "Active") == 1
     assert "3 incidents match." in counts
@@ -285,7 +302,7 @@ def test_live_updates_bring_new_and_changed_incidents_and_drop_merged_ones(
     world["legacy"].save()
     IncidentFactory(customer=world["theirs"], incident_id=71, synced_at=settled)
 
-    data = client.get(f"/incidents/live/?mark={mark}").json()
+    data = client.get(f"/incidents/live/?status=all&mark={mark}").json()
     assert data["count"] == 2
     assert set(rows_on(data["rows_html"])) == {fresh.pk, world["ransomware"].pk}
     assert data["gone"] == [world["legacy"].pk]
@@ -294,8 +311,12 @@ def test_live_updates_bring_new_and_changed_incidents_and_drop_merged_ones(
     # Under an "Active" filter, the resolved incident is gone rather than changed.
     active = client.get(f"/incidents/live/?status=Active&mark={mark}").json()
     assert set(active["gone"]) == {world["legacy"].pk, world["ransomware"].pk}
+    # So is it under the queue's default, the open incidents.
+    default = client.get(f"/incidents/live/?mark={mark}").json()
+    assert set(rows_on(default["rows_html"])) == {fresh.pk}
+    assert set(default["gone"]) == {world["legacy"].pk, world["ransomware"].pk}
     # Asked again from the new mark: nothing new.
-    again = client.get(f"/incidents/live/?mark={data['mark']}").json()
+    again = client.get(f"/incidents/live/?status=all&mark={data['mark']}").json()
     assert again["count"] == 0 and again["gone"] == []
 
 
@@ -317,7 +338,7 @@ def test_exports_carry_what_the_page_shows_and_links(world: dict[str, Any]) -> N
     assert row["portal_url"] == f"http://testserver/incidents/{world['phishing'].pk}/"
     assert row["defender_url"].startswith("https://security.microsoft.com/incidents/1?tid=")
     assert row["alert_count"] == "0" and row["legacy_api"] == "False"
-    data = json.loads(b"".join(client.get("/incidents/export.json").streaming_content))
+    data = json.loads(b"".join(client.get("/incidents/export.json?status=all").streaming_content))
     assert {item["name"] for item in data} == {
         "Phishing wave", "Ransomware staging", "Credential theft",
     }  # fmt: skip
@@ -334,6 +355,7 @@ def test_nothing_of_a_customer_outside_the_scope_leaks_anywhere(world: dict[str,
     )  # fmt: skip
     for url in (
         "/incidents/",
+        "/incidents/?status=all",
         f"/incidents/?customer={theirs.pk}",
         "/incidents/?tag=vip",
         "/incidents/?sort=customer",
@@ -341,7 +363,11 @@ def test_nothing_of_a_customer_outside_the_scope_leaks_anywhere(world: dict[str,
         f"/incidents/live/?mark=0&customer={theirs.pk}",
     ):
         assert "Fabrikam" not in client.get(url).content.decode(), url
-    for url in ("/incidents/export.csv", "/incidents/export.json?tag=vip"):
+    for url in (
+        "/incidents/export.csv",
+        "/incidents/export.csv?status=all",
+        "/incidents/export.json?tag=vip",
+    ):
         assert b"Fabrikam" not in b"".join(client.get(url).streaming_content), url
     counts = client.get(f"/incidents/counts/?customer={theirs.pk}").content.decode()
     assert 'data-total="0"' in counts

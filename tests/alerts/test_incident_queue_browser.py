@@ -1,6 +1,6 @@
-"""The incident queue in a real browser: filtered by product and severity, its counts
-load and agree with the rows, a count's link shows what it counted, and a new incident
-appears on request."""
+"""The incident queue in a real browser: open incidents first, then filtered by product,
+severity and "All statuses", its counts load and agree with the rows, a count's link
+shows what it counted, and a new incident appears on request."""
 
 from __future__ import annotations
 
@@ -45,12 +45,20 @@ def test_filter_by_product_and_severity_and_the_counts_match_the_rows(
 
     page.goto("/incidents/")
     page.wait_for_selector('#severity-counts strong[data-severity="High"]')
-    assert page.inner_text('#severity-counts strong[data-severity="High"]') == str(5 + 4)
+    # The queue opens on the open incidents and says so; the resolved ones are counted
+    # apart, as not shown.
+    assert page.locator("#id_status option:checked").inner_text() == (
+        "Open (Active, In progress, Awaiting action)"
+    )
+    assert page.inner_text('#severity-counts strong[data-severity="High"]') == str(3 + 4)
+    assert page.inner_text('#other-status-counts strong[data-status="Resolved"]') == "3"
 
     page.select_option("#id_product", [OFFICE])
     page.check('#incident-filters input[name="severity"][value="High"]')
+    page.select_option("#id_status", "all")
     page.click("#apply-filters")
     page.wait_for_url("**/incidents/?*product=*")
+    assert "status=all" in page.url
     page.wait_for_selector('#severity-counts strong[data-severity="High"]')
 
     rows = page.locator("#incident-table tbody tr[data-incident-id]")

@@ -38,7 +38,7 @@ def setup(analyst: object) -> dict[str, object]:
 
 
 def test_list_shows_only_incidents_of_customers_in_scope(setup: dict) -> None:
-    page = setup["client"].get("/incidents/").content.decode()
+    page = setup["client"].get("/incidents/?status=all").content.decode()
     assert "Ransomware staging" in page and "Phishing wave" in page
     assert "Fabrikam" not in page
 
@@ -46,7 +46,7 @@ def test_list_shows_only_incidents_of_customers_in_scope(setup: dict) -> None:
 def test_list_filters_by_status_severity_and_text(setup: dict) -> None:
     client = setup["client"]
     assert "Phishing wave" not in client.get("/incidents/?status=Active").content.decode()
-    page = client.get("/incidents/?severity=Low").content.decode()
+    page = client.get("/incidents/?severity=Low&status=all").content.decode()
     assert "Phishing wave" in page and "Ransomware staging" not in page
     page = client.get("/incidents/?q=ransom").content.decode()
     assert "Ransomware staging" in page and "Phishing wave" not in page

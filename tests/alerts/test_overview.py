@@ -141,6 +141,12 @@ def test_open_incident_figures_count_what_the_incident_list_shows(world: dict[st
     assert counts == {"Active": 2, "In progress": 1, "Awaiting action": 0}
     for figure in o.open_incidents:
         assert incident_rows(client, figure.url) == figure.count, figure.label
+    # "All open incidents" is the queue as it opens: every open one, no resolved one.
+    assert o.open_incidents_url == reverse("alerts:incidents")
+    assert incident_rows(client, o.open_incidents_url) == sum(counts.values())
+    assert f'href="{o.open_incidents_url}" id="all-open-incidents"' in (
+        client.get(reverse(OVERVIEW)).content.decode()
+    )
 
 
 def test_customers_without_consent_or_failing_are_named_within_scope(

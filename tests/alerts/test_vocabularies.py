@@ -9,10 +9,10 @@ from pathlib import Path
 
 from django.template import Context, Template
 
-from partner_portal.alerts import filters, forms
+from partner_portal.alerts import filters, forms, status_filter
 from partner_portal.alerts.incident_filters import IncidentFilterForm
 from partner_portal.alerts.models import SEVERITY_RANK
-from partner_portal.alerts.reads import alert_list
+from partner_portal.alerts.reads import alert_list, incident_queue
 from partner_portal.defender import (
     SETTABLE_ALERT_DETERMINATIONS,
     SETTABLE_ALERT_STATUSES,
@@ -46,12 +46,21 @@ def test_alert_choices_match_the_vocabularies() -> None:
 def test_incident_status_choices_match_the_vocabulary() -> None:
     field = IncidentFilterForm.base_fields["status"]
     offered = list(field.choices)  # type: ignore[attr-defined]
-    # Merged ("Redirected") incidents leave the queue, so the filter does not offer them.
-    assert offered == [c for c in IncidentStatus.choices() if c[0] != IncidentStatus.REDIRECTED]
+    # Merged ("Redirected") incidents leave the queue, so the filter does not offer them;
+    # "all" asks for every status (without a status the queue shows the open ones).
+    *incident_statuses, every_incident = offered
+    assert incident_statuses == [
+        c for c in IncidentStatus.choices() if c[0] != IncidentStatus.REDIRECTED
+    ]
+    assert every_incident == (status_filter.ALL_STATUSES, "All statuses")
+    # Open: all but resolved, Awaiting action (Defender Experts waiting on the customer) too.
+    assert set(incident_queue.OPEN_INCIDENT_STATUSES) == {
+        IncidentStatus.ACTIVE, IncidentStatus.IN_PROGRESS, IncidentStatus.AWAITING_ACTION,
+    }  # fmt: skip
     status = filters.AlertFilterForm.base_fields["status"]
     *statuses, every = list(status.choices)  # type: ignore[attr-defined]
     assert statuses == _pairs(SETTABLE_ALERT_STATUSES)
-    assert every == (filters.ALL_STATUSES, "All statuses")
+    assert every == (status_filter.ALL_STATUSES, "All statuses")
 
 
 def test_the_forms_offer_the_core_s_members_and_their_labels() -> None:

@@ -29,9 +29,11 @@ def test_customer_list_page_and_health_link_to_the_customers_queues(lead_client:
     resolved = AlertFactory(customer=contoso, title="Contoso resolved alert", status="Resolved")
     AlertFactory(customer=fabrikam, title="Fabrikam alert")
     IncidentFactory(customer=contoso, name="Contoso incident")
+    IncidentFactory(customer=contoso, name="Contoso resolved incident", status="Resolved")
     IncidentFactory(customer=fabrikam, name="Fabrikam incident")
     # A customer's alerts, resolved too: the list alone would show the open ones.
     alerts_link = f'href="/alerts/?customer={contoso.pk}&amp;status=all"'
+    # Its incidents still to work on: the queue's default, the open ones.
     incidents_link = f'href="/incidents/?customer={contoso.pk}"'
     for url in ("/customers/", f"/customers/{contoso.pk}/", "/health/"):
         page = lead_client.get(url).content.decode()
@@ -42,6 +44,7 @@ def test_customer_list_page_and_health_link_to_the_customers_queues(lead_client:
     assert resolved.title in alerts
     incidents = lead_client.get(f"/incidents/?customer={contoso.pk}").content.decode()
     assert "Contoso incident" in incidents and "Fabrikam incident" not in incidents
+    assert "Contoso resolved incident" not in incidents
 
 
 def test_staff_who_do_not_triage_get_no_queue_links(staff_client: Client) -> None:

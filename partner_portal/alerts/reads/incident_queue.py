@@ -4,7 +4,8 @@ The queue is the incidents an analyst triages: every incident in the user's scop
 (`visibility.visible_incidents`) that has a creation time and has not been merged into
 another (Defender's "Redirected" incidents, which point at their target with
 `redirect_incident_id`, leave the queue; their own page says where they went). An
-`IncidentQuery` (built by `incident_filters.IncidentFilterForm`) narrows it, and the page,
+`IncidentQuery` (built by `incident_filters.IncidentFilterForm`, which asks for the open
+incidents, `OPEN_INCIDENT_STATUSES`, unless told a status or "all") narrows it, and the page,
 its counts, live updates and exports (`exports.incident_export_rows`) all read through
 `filtered_incidents`, so they agree with each other and with the scope.
 
@@ -52,6 +53,13 @@ SETTLE = timedelta(seconds=5)
 # The statuses of the queue, as the filter offers and the counts show them.
 QUEUE_STATUSES: tuple[IncidentStatus, ...] = tuple(
     s for s in IncidentStatus if s is not IncidentStatus.REDIRECTED
+)
+# The incidents still being worked on, the queue's default: all but resolved ones
+# (Awaiting action is Defender Experts waiting on the customer, still open).
+OPEN_INCIDENT_STATUSES: tuple[str, ...] = (
+    IncidentStatus.ACTIVE.value,
+    IncidentStatus.IN_PROGRESS.value,
+    IncidentStatus.AWAITING_ACTION.value,
 )
 STATUS_LABELS = {s.value: s.label for s in IncidentStatus}
 NO_VALUE = "\u2014"

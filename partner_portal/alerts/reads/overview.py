@@ -24,13 +24,18 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from partner_portal.alerts.filters import ALL_STATUSES, AlertFilterForm
+from partner_portal.alerts.filters import AlertFilterForm
 from partner_portal.alerts.incident_filters import IncidentFilterForm
 from partner_portal.alerts.models import Alert
 from partner_portal.alerts.reads.alert_list import OPEN_STATUSES, filtered_alerts
 from partner_portal.alerts.reads.health import tenant_health
-from partner_portal.alerts.reads.incident_queue import filtered_incidents
-from partner_portal.defender import AlertSeverity, IncidentStatus
+from partner_portal.alerts.reads.incident_queue import (
+    OPEN_INCIDENT_STATUSES,
+    STATUS_LABELS,
+    filtered_incidents,
+)
+from partner_portal.alerts.status_filter import ALL_STATUSES
+from partner_portal.defender import AlertSeverity
 from tenants.models import CustomerStatus
 from tenants.scoping import visible_customers
 
@@ -47,13 +52,6 @@ NEW_SERIOUS = [
 ]
 UNASSIGNED = [*OPEN, ("unassigned", "on")]
 OLDEST_FIRST = [*OPEN, ("sort", "oldest")]
-# Incidents still being worked on; the incident list filters by one status at a time,
-# so each has its own figure.
-OPEN_INCIDENT_STATUSES = (
-    IncidentStatus.ACTIVE,
-    IncidentStatus.IN_PROGRESS,
-    IncidentStatus.AWAITING_ACTION,
-)
 NO_CONSENT = (CustomerStatus.PENDING_CONSENT, CustomerStatus.VERIFYING)
 
 
@@ -83,6 +81,8 @@ class Overview:
     unassigned: Figure
     oldest_open: Alert | None
     open_incidents: list[Figure]
+    # The incident queue as it opens: every open incident (the figures' sum).
+    open_incidents_url: str
     problems: list[CustomerProblem]
     problems_url: str
     # None on a first visit: nothing to count from.
@@ -154,6 +154,7 @@ def overview(
         unassigned=alert_figure(user=user, label="Open and unassigned", params=UNASSIGNED, now=now),
         oldest_open=oldest,
         open_incidents=_incident_figures(user=user, now=now),
+        open_incidents_url=reverse("alerts:incidents"),
         problems=_customer_problems(user=user, names=names, now=now),
         problems_url=reverse("alerts:health"),
         since_last_visit=since,
@@ -162,17 +163,18 @@ def overview(
 
 
 def _incident_figures(*, user: User | AnonymousUser, now: datetime) -> list[Figure]:
-    """One figure per open status, each counted through the incident queue's own filter."""
+    """One figure per open status (the incident queue's own, `OPEN_INCIDENT_STATUSES`),
+    each counted through the queue's filter; the queue without a status shows them all."""
     url = reverse("alerts:incidents")
     figures = []
     for status in OPEN_INCIDENT_STATUSES:
         query = QueryDict(mutable=True)
-        query.appendlist("status", status.value)
+        query.appendlist("status", status)
         form = IncidentFilterForm(query, user=user, now=now)
         if not form.is_valid():  # the figures' own filters; a failure here is a defect
             raise ValueError(f"Overview filter not valid: {form.errors.as_text()}")
         count = filtered_incidents(user=user, query=form.to_query()).count()
-        figures.append(Figure(status.label, count, f"{url}?{query.urlencode()}"))
+        figures.append(Figure(STATUS_LABELS[status], count, f"{url}?{query.urlencode()}"))
     return figures
 
 

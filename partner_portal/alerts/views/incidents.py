@@ -89,20 +89,28 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @never_cache
 def incident_counts(request: HttpRequest) -> HttpResponse:
-    """Counts by severity and status for the queue's filter, each linking to its rows."""
+    """Counts by severity and status for the queue's filter, each linking to its rows.
+
+    "By status" counts the statuses the filter shows (the open ones by default), so they
+    add up to the total; the statuses it leaves out follow as "Not shown", each with how
+    many its link would show."""
     form = _filter_form(request)
     if not form.is_valid():
         return _bad(form)
-    counts = queue_reads.incident_counts(user=request.user, query=form.to_query())
+    query = form.to_query()
+    counts = queue_reads.incident_counts(user=request.user, query=query)
     list_url = reverse("alerts:incidents")
 
     def linked(name: str, pairs: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
         return [(v, n, f"{list_url}?{form.narrowed_querystring(name, v)}") for v, n in pairs]
 
+    statuses = linked("status", counts.by_status)
+    shown = [s for s in statuses if not query.statuses or s[0] in query.statuses]
     context = {
         "total": counts.total,
         "by_severity": linked("severity", counts.by_severity),
-        "by_status": linked("status", counts.by_status),
+        "by_status": shown,
+        "not_shown": [s for s in statuses if s not in shown],
     }
     return render(request, "alerts/incident_counts.html", context)
 

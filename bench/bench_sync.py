@@ -51,7 +51,7 @@ SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip
 DB_NAME = "bench_sync"
 
 
-def prepare_environment(data_dir: str) -> None:
+def prepare_environment(data_dir: str, *, broker: str = "memory://") -> None:
     import psycopg
 
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
@@ -62,7 +62,7 @@ def prepare_environment(data_dir: str) -> None:
         DATABASE_URL=f"{SERVER}/{DB_NAME}",
         SECRET_KEY="bench-only-" + "x" * 40,
         PORTAL_DATA_DIR=data_dir,
-        CELERY_BROKER_URL="memory://",
+        CELERY_BROKER_URL=broker,
         CACHE_URL="locmemcache://",
         DEBUG="false",
     )

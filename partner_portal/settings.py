@@ -308,6 +308,9 @@ SYNC_MAX_BACKOFF_SECONDS = env.int("SYNC_MAX_BACKOFF_SECONDS", default=900)
 SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=900)
 # A pass queued this long ago and not yet ended counts as lost and is queued again.
 SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=600)
+# One dispatcher cycle claims and queues at most this many due sources (the longest due
+# first); the rest wait for the next cycle, SYNC_DISPATCH_SECONDS later.
+SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=1000)
 # Hunting across customers: queries in flight at once per hunt, rows kept per customer,
 # and each tenant's hunting quota (Microsoft documents 45 a minute per app and tenant).
 HUNT_CONCURRENCY = env.int("HUNT_CONCURRENCY", default=24)
@@ -339,6 +342,7 @@ for _name, _least in (
     ("RETAIN_AUDIT_DAYS", 0),
     ("RETAIN_DELIVERIES_DAYS", 0),
     ("RETENTION_BATCH_SIZE", 1),
+    ("SYNC_DISPATCH_BATCH", 1),
 ):
     if globals()[_name] < _least:
         raise ImproperlyConfigured(f"{_name} must be {_least} or more (it is {globals()[_name]}).")

@@ -11,7 +11,8 @@ that ``bench_partitioning.py`` makes beside it): never a database the tests use.
 skipped without PostgreSQL, except under CI=true (tests/conftest.py).
 ``bench_sync.py``, ``bench_notify.py`` and ``bench_fleet.py`` run real Celery workers against
 a private ``redis-server`` of their own on a free port, so they are marked and skipped like
-the worker tests; no benchmark gets the run's Redis, broker or cache URLs.
+the worker tests; ``bench_dispatch.py`` publishes to such a private one (no workers), and
+is skipped without ``redis-server``; no benchmark gets the run's Redis, broker or cache URLs.
 """
 
 from __future__ import annotations
@@ -134,6 +135,18 @@ BENCHMARKS = {
         ),
         postgres=("BENCH_PG", False),
     ),
+    "bench_dispatch.py": Benchmark(
+        "bench_dispatch.py",
+        (
+            r"smoke: all 60 sources of 30 customers due at once, as it was: no bound, each pass "
+            r"published on its own: 1 cycle\(s\), a cycle \d+ ms .* 60 in the queue; .*",
+            r"smoke: all 60 sources of 30 customers due at once, no bound, one producer for "
+            r"the cycle: 1 cycle\(s\), a cycle \d+ ms .* 60 in the queue; .*",
+            r"smoke: all 60 sources of 30 customers due at once, at most 25 a cycle, one "
+            r"producer: 3 cycle\(s\), a cycle \d+ ms .* 60 in the queue; .*",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
     "bench_sync.py": Benchmark(
         "bench_sync.py",
         (
@@ -180,6 +193,7 @@ MARKS = {
     "bench_partitioning.py": [pytest.mark.postgres],
     "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_index.py": [pytest.mark.sandbox, pytest.mark.postgres],
+    "bench_dispatch.py": [pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
     "bench_fleet.py": [
         pytest.mark.sandbox,
@@ -202,8 +216,9 @@ MARKS = {
 }
 
 
-#: The benchmarks that run real workers against a private redis-server of their own.
-PRIVATE_REDIS = ("bench_sync.py", "bench_notify.py", "bench_fleet.py")
+#: The benchmarks that start a private redis-server of their own (all but bench_dispatch.py
+#: run real workers against it).
+PRIVATE_REDIS = ("bench_sync.py", "bench_notify.py", "bench_fleet.py", "bench_dispatch.py")
 
 
 def scratch_database(purpose: str) -> tuple[str, str]:

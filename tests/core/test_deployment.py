@@ -157,6 +157,7 @@ def test_every_setting_read_from_the_environment_is_documented_in_the_readme() -
         ({"RETAIN_SYNC_RUNS": "0"}, "RETAIN_SYNC_RUNS must be 1 or more (it is 0)"),
         ({"RETAIN_ALERTS_DAYS": "-1"}, "RETAIN_ALERTS_DAYS must be 0 or more"),
         ({"RETENTION_HOUR_UTC": "24"}, "RETENTION_HOUR_UTC must be an hour, 0 to 23"),
+        ({"SYNC_DISPATCH_BATCH": "0"}, "SYNC_DISPATCH_BATCH must be 1 or more (it is 0)"),
         ({"STAFF_SIGNIN_TENANT_ID": "contoso"}, "must be the partner tenant's ID (a GUID)"),
         (
             {"STAFF_SIGNIN_TENANT_ID": "11111111-2222-4333-8444-555555555555"},

@@ -12,10 +12,25 @@ queued again when next due, as before. A failed pass sets `next_due_at`
 itself, further out (its backoff). Each pass's lock keeps two passes of one pair apart
 should they ever meet.
 
-Every due pair is queued in the cycle that finds it, as a task of its own, so the passes
-of many customers spread over as many workers as there are. A pair with no watermark yet
-is due for its first pass, the backfill, which may read months of alerts (so may a pair
-whose history staff asked to import): it goes to the backfill queue
+A cycle's work is bounded: it claims at most SYNC_DISPATCH_BATCH due rows, those due
+longest first, and the rest stay due (unclaimed) for the next cycle a few seconds later.
+After a wave of backfills thousands of pairs fall due together; one cycle that queued
+them all ran past its time limit, and the pairs it had claimed but not yet queued were
+lost until SYNC_REQUEUE_AFTER_SECONDS. The claims are committed before anything is
+published, and the cycle's passes go out through one producer (one broker connection);
+should publishing fail part way (the broker gone, the task's soft time limit), the
+claims not yet queued are given back, due again at once and still first in line. Only a
+dispatcher killed outright (the hard time limit) leaves claims to SYNC_REQUEUE_AFTER_SECONDS.
+
+Two cycles may overlap (beat fires again while a slow one still runs). They never queue
+one pair twice: a cycle claims its rows under row locks that the other skips
+(PostgreSQL's SKIP LOCKED; SQLite serialises writers), and once it commits a claimed row
+is neither due nor unqueued, which the other's claim checks again on the row it locks.
+
+Every due pair is queued in the cycle that claims it, as a task of its own, so the
+passes of many customers spread over as many workers as there are. A pair with no
+watermark yet is due for its first pass, the backfill, which may read months of alerts
+(so may a pair whose history staff asked to import): it goes to the backfill queue
 (SYNC_BACKFILL_QUEUE), so that a deployment can give backfills workers of their own and
 a big new customer does not hold up everyone else's fresh alerts. A worker
 started without `-Q` consumes both queues, as `make run`'s does.
@@ -31,35 +46,83 @@ an interval on, so that it is not read again every cycle.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Case, Count, DateTimeField, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncState
 from partner_portal.alerts.sync import sources
 from tenants.models import Customer
 
+logger = logging.getLogger(__name__)
+
 # The cache key of what the state rows were last made for.
 STATES_MADE_FOR = "sync:dispatch:states-made-for"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A due row a cycle claimed: its pair, whether its pass is a backfill, and when it
+    fell due (what it is given back should its pass not be queued)."""
+
+    pk: int
+    pair: tuple[int, str]
+    backfill: bool
+    due_at: datetime
+
+
 def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
-    """Queue one pass for every collecting customer and enabled source that is due, and
-    return the (customer ID, source name) pairs queued."""
+    """Queue one pass for each collecting customer and enabled source that is due, at
+    most SYNC_DISPATCH_BATCH of them (those due longest), and return the (customer ID,
+    source name) pairs queued. Should publishing fail, what was claimed and not queued is
+    given back before the error is raised."""
     now = now or timezone.now()
     ensure_states(now=now)
-    queued, backfills = _claim_due(now)
-    if queued:
-        from partner_portal.alerts.tasks import sync_customer_source
+    claims = _claim_due(now, limit=settings.SYNC_DISPATCH_BATCH)
+    if claims:
+        _publish(claims, now=now)
+    return [claim.pair for claim in claims]
 
-        for pair in queued:
-            queue = settings.SYNC_BACKFILL_QUEUE if pair in backfills else settings.SYNC_QUEUE
-            sync_customer_source.apply_async(args=pair, queue=queue)
-    return queued
+
+def _publish(claims: Sequence[Claim], *, now: datetime) -> None:
+    """One task per claim, all through one producer; the claims whose task was not
+    published are given back, whatever stopped it."""
+    from partner_portal.alerts.tasks import sync_customer_source
+
+    sent = 0
+    try:
+        with sync_customer_source.app.producer_or_acquire() as producer:
+            for claim in claims:
+                queue = settings.SYNC_BACKFILL_QUEUE if claim.backfill else settings.SYNC_QUEUE
+                sync_customer_source.apply_async(args=claim.pair, queue=queue, producer=producer)
+                sent += 1
+    except BaseException:
+        release(claims[sent:], now=now)
+        raise
+
+
+def release(claims: Sequence[Claim], *, now: datetime) -> int:
+    """Give back the claims a cycle made at `now` whose pass was not queued: due again
+    at once, at the time they first fell due (so still first in line), and not marked
+    queued. A row a pass has started on since (`queued_at` cleared) is left to it."""
+    if not claims:
+        return 0
+    due_again = Case(
+        *(When(pk=claim.pk, then=Value(claim.due_at)) for claim in claims),
+        output_field=DateTimeField(),
+    )
+    released = SyncState.objects.filter(pk__in=[c.pk for c in claims], queued_at=now).update(
+        next_due_at=due_again, queued_at=None
+    )
+    logger.warning("Dispatch stopped with %s pass(es) not queued; given back", released)
+    return released
 
 
 def _collecting() -> QuerySet[Customer]:
@@ -98,10 +161,11 @@ def ensure_states(*, now: datetime, force: bool = False) -> None:
 
 
 @transaction.atomic
-def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str]]]:
-    """Move `next_due_at` of every due source one interval on, and return those of
-    collecting customers, with those of them that have no watermark yet or a history
-    import asked for (their pass is a backfill).
+def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
+    """Claim at most `limit` due rows, those due longest first: move each one's
+    `next_due_at` an interval on and return those of collecting customers, marked
+    `queued_at` (with whether their pass is a backfill: no watermark yet, or a history
+    import asked for).
 
     Rows another dispatcher is claiming at this moment are skipped (PostgreSQL's SKIP
     LOCKED; SQLite serialises writers), so a sync is queued once per interval; one
@@ -111,14 +175,16 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
     # workers fall behind, the queue would otherwise fill with copies of the same passes.
     # One queued longer than SYNC_REQUEUE_AFTER_SECONDS counts as lost and is queued again.
     stale = now - timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS)
+    fields = ("pk", "customer_id", "source", "watermark", "history_since", "next_due_at")
     due = list(
         SyncState.objects.select_for_update(skip_locked=True)
         .filter(next_due_at__lte=now)
         .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
-        .values_list("pk", "customer_id", "source", "watermark", "history_since")
+        .order_by("next_due_at", "pk")
+        .values_list(*fields)[:limit]
     )
     if not due:
-        return [], set()
+        return []
     customers = {
         c.pk: c
         for c in _collecting()
@@ -126,10 +192,8 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
         .only(*sources.customer_fields())
     }
     by_interval: dict[int, list[int]] = {}
-    queued_pks: list[int] = []
-    queued: list[tuple[int, str]] = []
-    backfills: set[tuple[int, str]] = set()
-    for pk, customer_id, name, watermark, history_since in due:
+    claims: list[Claim] = []
+    for pk, customer_id, name, watermark, history_since, due_at in due:
         customer = customers.get(customer_id)
         source = sources.find(name)
         if customer is None or source is None or not source.enabled_for(customer):
@@ -138,11 +202,9 @@ def _claim_due(now: datetime) -> tuple[list[tuple[int, str]], set[tuple[int, str
             continue
         interval = customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
         by_interval.setdefault(interval, []).append(pk)
-        queued_pks.append(pk)
-        queued.append((customer_id, name))
-        if watermark is None or history_since is not None:
-            backfills.add((customer_id, name))
+        backfill = watermark is None or history_since is not None
+        claims.append(Claim(pk=pk, pair=(customer_id, name), backfill=backfill, due_at=due_at))
     for interval, pks in by_interval.items():
         SyncState.objects.filter(pk__in=pks).update(next_due_at=now + timedelta(seconds=interval))
-    SyncState.objects.filter(pk__in=queued_pks).update(queued_at=now)
-    return queued, backfills
+    SyncState.objects.filter(pk__in=[claim.pk for claim in claims]).update(queued_at=now)
+    return claims

@@ -1,0 +1,203 @@
+"""The dispatcher's bounded cycle: at most SYNC_DISPATCH_BATCH sources a cycle, those due
+longest first, the rest left due for the next cycle; the passes published through one
+producer; what was claimed and not published given back at once when publishing fails
+part way; and two cycles that overlap never queue one source twice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import connection
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from partner_portal.alerts import tasks
+from partner_portal.alerts.models import SyncState
+from partner_portal.alerts.sync import dispatch, sources
+from tenants.models import Customer, CustomerStatus
+from tests.alerts import test_sync_sources
+from tests.alerts.factories import CustomerFactory
+from tests.alerts.test_sync_sources import FakeAlerts
+
+fake = test_sync_sources.fake
+
+SOURCE = "fake_alerts"
+
+
+class Published:
+    """Stands in for `apply_async` of the pass task: records each pass published (and
+    the producer it went through), or raises `fail` at the `fail_at`-th (from 1)."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[int, str]] = []
+        self.producers: list[object] = []
+        self.fail: BaseException | None = None
+        self.fail_at = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *, args: tuple[int, str], queue: str, producer: object) -> None:
+        with self.lock:
+            if self.fail is not None and len(self.pairs) + 1 == self.fail_at:
+                raise self.fail
+            self.pairs.append(tuple(args))  # type: ignore[arg-type]
+            self.producers.append(producer)
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> Published:
+    recorder = Published()
+    monkeypatch.setattr(tasks.sync_customer_source, "apply_async", recorder)
+    return recorder
+
+
+def _customers(n: int) -> list[Customer]:
+    """`n` customers that collect neither real source: each has one pair, the fake's."""
+    return [
+        CustomerFactory(
+            display_name=f"Customer {i}",
+            tenant_id=f"{i + 1:08d}-0000-4000-8000-000000000000",
+            status=CustomerStatus.ACTIVE,
+            collect_alerts=False,
+            collect_incidents=False,
+        )
+        for i in range(n)
+    ]
+
+
+def _due(customers: list[Customer], *, now: datetime, minutes_ago: list[int]) -> None:
+    """Their state rows made, each due the given minutes before `now`."""
+    dispatch.ensure_states(now=now, force=True)
+    for customer, minutes in zip(customers, minutes_ago, strict=True):
+        SyncState.objects.filter(customer=customer, source=SOURCE).update(
+            next_due_at=now - timedelta(minutes=minutes), queued_at=None
+        )
+
+
+def _state(customer: Customer) -> SyncState:
+    return SyncState.objects.get(customer=customer, source=SOURCE)
+
+
+@pytest.mark.django_db
+def test_a_cycle_queues_at_most_the_batch_those_due_longest_first_through_one_producer(
+    fake: FakeAlerts, published: Published, settings: Any
+) -> None:
+    settings.SYNC_DISPATCH_BATCH = 2
+    a, b, c = _customers(3)
+    now = timezone.now()
+    _due([a, b, c], now=now, minutes_ago=[2, 1, 3])  # c due longest, then a, then b
+
+    assert dispatch.dispatch_due_syncs(now=now) == [(c.pk, SOURCE), (a.pk, SOURCE)]
+    assert published.pairs == [(c.pk, SOURCE), (a.pk, SOURCE)]
+    assert published.producers[0] is published.producers[1]  # one producer for the cycle
+    interval = timedelta(seconds=settings.SYNC_DEFAULT_INTERVAL_SECONDS)
+    assert (_state(c).next_due_at, _state(c).queued_at) == (now + interval, now)
+    # Beyond the bound: not claimed, still due as it was, first in the next cycle.
+    left = _state(b)
+    assert (left.next_due_at, left.queued_at) == (now - timedelta(minutes=1), None)
+
+    later = now + timedelta(seconds=5)
+    assert dispatch.dispatch_due_syncs(now=later) == [(b.pk, SOURCE)]
+    assert dispatch.dispatch_due_syncs(now=later + timedelta(seconds=5)) == []
+    assert published.pairs == [(c.pk, SOURCE), (a.pk, SOURCE), (b.pk, SOURCE)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "failure",
+    [OperationalError("Error 111 connecting to the broker"), SoftTimeLimitExceeded()],
+    ids=["broker-gone", "soft-time-limit"],
+)
+def test_publishing_that_stops_part_way_gives_back_what_it_did_not_queue(
+    fake: FakeAlerts, published: Published, settings: Any, failure: BaseException
+) -> None:
+    settings.SYNC_DISPATCH_BATCH = 10
+    a, b, c = _customers(3)
+    now = timezone.now()
+    _due([a, b, c], now=now, minutes_ago=[3, 2, 1])
+    published.fail, published.fail_at = failure, 2
+
+    with pytest.raises(type(failure)):
+        dispatch.dispatch_due_syncs(now=now)
+
+    # The one published stays claimed: queued, and due an interval on.
+    interval = timedelta(seconds=settings.SYNC_DEFAULT_INTERVAL_SECONDS)
+    assert published.pairs == [(a.pk, SOURCE)]
+    assert (_state(a).next_due_at, _state(a).queued_at) == (now + interval, now)
+    # The others are due again at once, at the time they first fell due, not queued.
+    for customer, minutes in ((b, 2), (c, 1)):
+        state = _state(customer)
+        assert (state.next_due_at, state.queued_at) == (now - timedelta(minutes=minutes), None)
+
+    published.fail = None
+    later = now + timedelta(seconds=5)  # the next cycle, well before an interval
+    assert dispatch.dispatch_due_syncs(now=later) == [(b.pk, SOURCE), (c.pk, SOURCE)]
+    assert dispatch.dispatch_due_syncs(now=later + timedelta(seconds=5)) == []
+    assert published.pairs == [(a.pk, SOURCE), (b.pk, SOURCE), (c.pk, SOURCE)]
+
+
+@pytest.fixture
+def first_cycle_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """The cycle on the thread named "first" stops inside its claim (its rows locked,
+    nothing committed) until released."""
+    inside, go_on = threading.Event(), threading.Event()
+    find = sources.find
+
+    def held_find(name: str) -> Any:
+        if threading.current_thread().name == "first" and not inside.is_set():
+            inside.set()
+            assert go_on.wait(timeout=60), "the first cycle was never let go on"
+        return find(name)
+
+    monkeypatch.setattr(sources, "find", held_find)
+    yield inside, go_on
+    go_on.set()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_cycles_share_the_due_sources_and_never_queue_one_twice(
+    fake: FakeAlerts, published: Published, settings: Any,
+    first_cycle_held: tuple[threading.Event, threading.Event],
+) -> None:  # fmt: skip
+    settings.SYNC_DISPATCH_BATCH = 2
+    customers = _customers(5)
+    now = timezone.now()
+    _due(customers, now=now, minutes_ago=[5, 4, 3, 2, 1])
+    inside, go_on = first_cycle_held
+    first_queued: list[tuple[int, str]] = []
+    failures: list[BaseException] = []
+
+    def first_cycle() -> None:
+        try:
+            first_queued.extend(dispatch.dispatch_due_syncs())
+        except BaseException as exc:  # reported to the test below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_cycle, name="first")
+    first.start()
+    try:
+        assert inside.wait(timeout=60), "the first cycle never reached its claim"
+        # Beat fires again while the first cycle holds the two longest due: the second
+        # skips them and takes the next two.
+        second_queued = dispatch.dispatch_due_syncs()
+    finally:
+        go_on.set()
+        first.join(timeout=60)
+    assert not first.is_alive() and failures == []
+
+    pairs = [(customer.pk, SOURCE) for customer in customers]
+    assert first_queued == pairs[:2]
+    assert second_queued == pairs[2:4]
+    # A third cycle finds only the one left; none of the claimed is due again.
+    assert dispatch.dispatch_due_syncs() == pairs[4:]
+    assert dispatch.dispatch_due_syncs() == []
+    assert sorted(published.pairs) == sorted(pairs)  # each once

@@ -77,7 +77,7 @@ def contexts(module_browser: Any, live_server: Any, world: World) -> Iterator[di
         page.context.close()
 
 
-# Every page loaded and saved four times takes minutes on a busy machine (20 at load 36), so
+# Every page loaded and saved four times took over 5 minutes at load 36, so
 # this test has a longer bound than the suite's 300 s for one test.
 @pytest.mark.timeout(1500)
 def test_every_page_fits_a_phone_follows_the_scheme_and_is_saved_as_a_screenshot(

@@ -67,7 +67,7 @@ from graph_backfill import GRAPH_SOURCES
 def bench_fleet(
     customers_n: int, *, workers: int, concurrency: int, interval: int, minutes: float,
     latency: float, dispatch_seconds: float, layout: str = "all", alerts_per_tenant: int = 5,
-    big_backfill: int = 0,
+    big_backfill: int = 0, pool: str = "prefork",
 ) -> dict[str, Any]:  # fmt: skip
     from django.utils import timezone
 
@@ -98,7 +98,8 @@ def bench_fleet(
             # 1. The fleet's own backfill, at full speed, every worker on every queue: it
             # only sets the stage.
             fillers = [
-                cluster.start_worker(concurrency=concurrency, **settings) for _ in range(workers)
+                cluster.start_worker(concurrency=concurrency, pool=pool, **settings)
+                for _ in range(workers)
             ]
             beat = cluster.start_beat(SYNC_DISPATCH_SECONDS=str(dispatch_seconds))
             began_backfill = time.monotonic()
@@ -126,7 +127,9 @@ def bench_fleet(
             switched, switched_at = time.monotonic(), timezone.now()
             main_queues = "celery,notify" if layout == "compose" else None
             running = [
-                cluster.start_worker(concurrency=concurrency, queues=main_queues, **settings)
+                cluster.start_worker(
+                    concurrency=concurrency, pool=pool, queues=main_queues, **settings
+                )
                 for _ in range(workers)
             ]
             if layout == "compose":  # as compose's backfill-worker
@@ -231,7 +234,8 @@ def bench_fleet(
         window_calls -= big_usage["calls_total"]
     return {
         "customers": customers_n, "workers": workers, "concurrency": concurrency,
-        "layout": layout, "interval": interval, "latency": latency, "minutes": wall / 60,
+        "pool": pool, "layout": layout, "interval": interval, "latency": latency,
+        "minutes": wall / 60,
         "backfill_seconds": backfill_seconds, "alerts_per_tenant": alerts_per_tenant,
         "alerts": len(created), "missing": len(created) - len(lags),
         **fm.freshness(lags),
@@ -387,7 +391,8 @@ def print_fleet(r: dict[str, Any], tag: str) -> None:
     u = r["usage"]
     print(
         f"{tag}fleet: {r['customers']} customers, {r['workers']} worker(s) x "
-        f"{r['concurrency']}, interval {r['interval']} s, {r['latency']:.2f} s a call, "
+        f"{r['concurrency']} ({r['pool']}), interval {r['interval']} s, "
+        f"{r['latency']:.2f} s a call, "
         f"layout {r['layout']}, {r['minutes']:.1f} min (backfill of {r['alerts_per_tenant']} "
         f"alerts a tenant, at full speed: {r['backfill_seconds']:.0f} s): "
         f"freshness p50 {r['p50']:.1f} s p95 {r['p95']:.1f} s ({r['alerts']} alerts, "
@@ -418,6 +423,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--workers", type=int, choices=[1, 2, 4], default=2)
     parser.add_argument("--concurrency", type=int, default=4, help="per worker process")
+    parser.add_argument(
+        "--pool", choices=["prefork", "threads"], default="prefork",
+        help="the workers' pool: prefork (a child process per pass at once) or threads",
+    )  # fmt: skip
     parser.add_argument("--interval", type=int, default=60, help="seconds between passes")
     parser.add_argument("--minutes", type=float, default=10.0, help="the measured window")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per API call")
@@ -453,6 +462,7 @@ def main() -> None:
                 interval=args.interval, minutes=args.minutes, latency=args.latency,
                 dispatch_seconds=args.dispatch_seconds, layout=args.layout,
                 alerts_per_tenant=args.alerts_per_tenant, big_backfill=args.big_backfill,
+                pool=args.pool,
             )  # fmt: skip
             print_fleet(r, tag)
         if args.only in (None, "idle"):

@@ -2,8 +2,9 @@
 
 The sandbox holds `--customers` tenants (1,000 by default, `--alerts-per-tenant` alerts
 each), every customer on Microsoft Graph (both sources: alerts_v2 and incidents). Beat
-dispatches and `--workers` worker processes, each running `--concurrency` passes at once,
-sync every customer every `--interval` seconds into PostgreSQL through a private Redis.
+dispatches and `--workers` worker processes, each running `--concurrency` passes at once
+(in child processes, Celery's default, or in threads with `--pool threads`), sync every
+customer every `--interval` seconds into PostgreSQL through a private Redis.
 The fleet's own backfill runs first, at full speed and on every worker: it only sets the
 stage. Then every call to the sandbox's APIs is slowed by `--latency` seconds (its
 `rate_slow` fault), as a real network would; the workers restart in the `--layout`
@@ -43,6 +44,7 @@ load is printed: on a shared machine the CPU figures are under contention.
     .venv/bin/python bench/bench_fleet.py                       # 1,000 customers, 10 min
     .venv/bin/python bench/bench_fleet.py --customers 5000 --workers 4
     .venv/bin/python bench/bench_fleet.py --only fleet --layout compose --big-backfill 50000
+    .venv/bin/python bench/bench_fleet.py --only fleet --workers 4 --pool threads --interval 25
     .venv/bin/python bench/bench_fleet.py --smoke               # proves that it runs
 """
 
@@ -451,7 +453,7 @@ def main() -> None:
         args.customers, args.workers, args.concurrency, args.interval = 3, 1, 2, 2
         args.minutes, args.latency, args.dispatch_seconds = 0.25, 0.01, 1.0
         args.idle_customers, args.idle_rounds, args.dispatch_customers = 3, 2, 20
-        args.layout, args.big_backfill = "compose", 40
+        args.layout, args.big_backfill, args.pool = "compose", 40, "threads"
     bench_sync.DB_NAME = args.database
     bench_sync.prepare_environment(tempfile.mkdtemp(prefix="bench-fleet-"))
     tag = "smoke: " if args.smoke else ""

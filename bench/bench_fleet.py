@@ -2,8 +2,9 @@
 
 The sandbox holds `--customers` tenants (1,000 by default, `--alerts-per-tenant` alerts
 each), every customer on Microsoft Graph (both sources: alerts_v2 and incidents). Beat
-dispatches and `--workers` worker processes, each running `--concurrency` passes at once,
-sync every customer every `--interval` seconds into PostgreSQL through a private Redis.
+dispatches and `--workers` worker processes, each running `--concurrency` passes at once
+(in child processes, Celery's default, or in threads with `--pool threads`), sync every
+customer every `--interval` seconds into PostgreSQL through a private Redis.
 The fleet's own backfill runs first, at full speed and on every worker: it only sets the
 stage. Then every call to the sandbox's APIs is slowed by `--latency` seconds (its
 `rate_slow` fault), as a real network would; the workers restart in the `--layout`
@@ -43,6 +44,7 @@ load is printed: on a shared machine the CPU figures are under contention.
     .venv/bin/python bench/bench_fleet.py                       # 1,000 customers, 10 min
     .venv/bin/python bench/bench_fleet.py --customers 5000 --workers 4
     .venv/bin/python bench/bench_fleet.py --only fleet --layout compose --big-backfill 50000
+    .venv/bin/python bench/bench_fleet.py --only fleet --workers 4 --pool threads --interval 25
     .venv/bin/python bench/bench_fleet.py --smoke               # proves that it runs
 """
 
@@ -67,7 +69,7 @@ from graph_backfill import GRAPH_SOURCES
 def bench_fleet(
     customers_n: int, *, workers: int, concurrency: int, interval: int, minutes: float,
     latency: float, dispatch_seconds: float, layout: str = "all", alerts_per_tenant: int = 5,
-    big_backfill: int = 0,
+    big_backfill: int = 0, pool: str = "prefork",
 ) -> dict[str, Any]:  # fmt: skip
     from django.utils import timezone
 
@@ -98,7 +100,8 @@ def bench_fleet(
             # 1. The fleet's own backfill, at full speed, every worker on every queue: it
             # only sets the stage.
             fillers = [
-                cluster.start_worker(concurrency=concurrency, **settings) for _ in range(workers)
+                cluster.start_worker(concurrency=concurrency, pool=pool, **settings)
+                for _ in range(workers)
             ]
             beat = cluster.start_beat(SYNC_DISPATCH_SECONDS=str(dispatch_seconds))
             began_backfill = time.monotonic()
@@ -126,7 +129,9 @@ def bench_fleet(
             switched, switched_at = time.monotonic(), timezone.now()
             main_queues = "celery,notify" if layout == "compose" else None
             running = [
-                cluster.start_worker(concurrency=concurrency, queues=main_queues, **settings)
+                cluster.start_worker(
+                    concurrency=concurrency, pool=pool, queues=main_queues, **settings
+                )
                 for _ in range(workers)
             ]
             if layout == "compose":  # as compose's backfill-worker
@@ -231,7 +236,8 @@ def bench_fleet(
         window_calls -= big_usage["calls_total"]
     return {
         "customers": customers_n, "workers": workers, "concurrency": concurrency,
-        "layout": layout, "interval": interval, "latency": latency, "minutes": wall / 60,
+        "pool": pool, "layout": layout, "interval": interval, "latency": latency,
+        "minutes": wall / 60,
         "backfill_seconds": backfill_seconds, "alerts_per_tenant": alerts_per_tenant,
         "alerts": len(created), "missing": len(created) - len(lags),
         **fm.freshness(lags),
@@ -387,7 +393,8 @@ def print_fleet(r: dict[str, Any], tag: str) -> None:
     u = r["usage"]
     print(
         f"{tag}fleet: {r['customers']} customers, {r['workers']} worker(s) x "
-        f"{r['concurrency']}, interval {r['interval']} s, {r['latency']:.2f} s a call, "
+        f"{r['concurrency']} ({r['pool']}), interval {r['interval']} s, "
+        f"{r['latency']:.2f} s a call, "
         f"layout {r['layout']}, {r['minutes']:.1f} min (backfill of {r['alerts_per_tenant']} "
         f"alerts a tenant, at full speed: {r['backfill_seconds']:.0f} s): "
         f"freshness p50 {r['p50']:.1f} s p95 {r['p95']:.1f} s ({r['alerts']} alerts, "
@@ -418,6 +425,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--workers", type=int, choices=[1, 2, 4], default=2)
     parser.add_argument("--concurrency", type=int, default=4, help="per worker process")
+    parser.add_argument(
+        "--pool", choices=["prefork", "threads"], default="prefork",
+        help="the workers' pool: prefork (a child process per pass at once) or threads",
+    )  # fmt: skip
     parser.add_argument("--interval", type=int, default=60, help="seconds between passes")
     parser.add_argument("--minutes", type=float, default=10.0, help="the measured window")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per API call")
@@ -442,7 +453,7 @@ def main() -> None:
         args.customers, args.workers, args.concurrency, args.interval = 3, 1, 2, 2
         args.minutes, args.latency, args.dispatch_seconds = 0.25, 0.01, 1.0
         args.idle_customers, args.idle_rounds, args.dispatch_customers = 3, 2, 20
-        args.layout, args.big_backfill = "compose", 40
+        args.layout, args.big_backfill, args.pool = "compose", 40, "threads"
     bench_sync.DB_NAME = args.database
     bench_sync.prepare_environment(tempfile.mkdtemp(prefix="bench-fleet-"))
     tag = "smoke: " if args.smoke else ""
@@ -453,6 +464,7 @@ def main() -> None:
                 interval=args.interval, minutes=args.minutes, latency=args.latency,
                 dispatch_seconds=args.dispatch_seconds, layout=args.layout,
                 alerts_per_tenant=args.alerts_per_tenant, big_backfill=args.big_backfill,
+                pool=args.pool,
             )  # fmt: skip
             print_fleet(r, tag)
         if args.only in (None, "idle"):

@@ -123,7 +123,8 @@ BENCHMARKS = {
     "bench_fleet.py": Benchmark(
         "bench_fleet.py",
         (
-            r"smoke: fleet: 3 customers, 1 worker\(s\) x 2, interval 2 s, .* layout compose, .* "
+            r"smoke: fleet: 3 customers, 1 worker\(s\) x 2 \(threads\), interval 2 s, .* "
+            r"layout compose, .* "
             r"freshness p50 .* API calls per customer-hour \d+ \(limit \d+\), busiest tenant "
             r"\d+ calls in a minute .* token requests per tenant-hour: from no cached token, "
             r"\d+-\d+ a tenant .* CPU s/min workers .* database busy .* growth .* KB/h .*",

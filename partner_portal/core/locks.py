@@ -16,7 +16,10 @@ releasing gives up quietly (the expiry cleans up).
 A holder whose single step can take longer than the lifetime (a slow page on a busy
 machine) keeps the lock alive from a background thread (`CacheLock.keep_alive`): the
 lock then outlives any step while its holder lives, and still expires one lifetime after
-the holder dies, since a dead process extends nothing.
+the holder dies, since a dead process extends nothing. The keeper gives up at the
+holder's deadline (`until`): a holder stuck past it in a process that lives on (a thread
+of a threads-pool worker, which no hard time limit kills) loses its lock one lifetime
+later, as a killed one would, and finds it lost when it wakes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,9 +108,12 @@ class CacheLock:
             return False
 
     @contextmanager
-    def keep_alive(self, every: float | None = None) -> Iterator[threading.Event]:
+    def keep_alive(
+        self, every: float | None = None, *, until: float | None = None
+    ) -> Iterator[threading.Event]:
         """Extend the lock every `every` seconds (a third of its lifetime) while the block
-        runs; the yielded event is set once the lock is lost, and the holder must stop.
+        runs, and no longer than `until` (a `time.monotonic()` deadline); the yielded
+        event is set once the lock is lost, or kept no longer, and the holder must stop.
 
         Only a Redis lock is kept alive this way: the cache fallback serves one machine
         (the embedded setup, whose database the thread would contend for), and its holder
@@ -121,6 +128,9 @@ class CacheLock:
 
         def beat() -> None:
             while not stop.wait(interval):
+                if until is not None and time.monotonic() >= until:
+                    lost.set()  # past the deadline: left to expire, as if we had died
+                    return
                 if not self.extend():
                     lost.set()
                     return

@@ -9,6 +9,12 @@ cache, lets MSAL answer from it when it can, and saves it back only when MSAL ch
 it. However many workers ask at once, one token request per tenant reaches Microsoft.
 A token with enough life left is handed out again without any lock at all.
 
+One provider serves every thread of its process (a worker in Celery's threads pool runs
+many passes at once): the memo is written and pruned under the provider's lock and
+read without it (one dict lookup), MSAL runs for a tenant only under that tenant's
+lock, the token endpoint's last answer is remembered per thread, and the counters in
+`stats` are counted under a lock of their own.
+
 MSAL's failures become typed errors (:mod:`.identity_errors`): a refused token by its
 AADSTS code, a discovery refusal as :class:`~.identity_errors.TenantNotFound`, network
 and server trouble as :class:`~.identity_errors.TransientIdentityError`.
@@ -125,6 +131,7 @@ class TokenProvider:
         self._tenant_locks: dict[str, threading.Lock] = {}
         self._memo: dict[tuple[str, str], AccessToken] = {}
         self.stats = TokenStats()
+        self._stats_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -137,6 +144,15 @@ class TokenProvider:
     def _record_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._recorder.status = response.status_code
         self._recorder.retry_after = response.headers.get("Retry-After")
+
+    def _count(self, source: TokenSource | Literal["memo"]) -> None:
+        with self._stats_lock:
+            if source == "memo":
+                self.stats.memo_hits += 1
+            elif source == "cache":
+                self.stats.cache_hits += 1
+            else:
+                self.stats.identity_provider_requests += 1
 
     def cache_key(self, tenant_id: str) -> str:
         host = self.endpoints.login_host
@@ -223,7 +239,7 @@ class TokenProvider:
             # life left, and MSAL would hand out the same one.
             memo = self._memo.get(memo_key)
             if memo is not None and memo.expires_at - self._clock() > REFRESH_MARGIN:
-                self.stats.memo_hits += 1
+                self._count("memo")
                 return AccessToken(memo.token, memo.expires_at, "cache", tid, resource)
 
         key = self.cache_key(tid)
@@ -264,10 +280,7 @@ class TokenProvider:
         source: TokenSource = (
             "cache" if result.get("token_source") == "cache" else "identity_provider"
         )
-        if source == "cache":
-            self.stats.cache_hits += 1
-        else:
-            self.stats.identity_provider_requests += 1
+        self._count(source)
         try:
             lifetime = int(result.get("expires_in", 0))
         except (TypeError, ValueError):
@@ -279,7 +292,8 @@ class TokenProvider:
             tenant_id=tid,
             resource=resource,
         )
-        self._memo[memo_key] = token
+        with self._apps_lock:  # forget() prunes the memo under this lock
+            self._memo[memo_key] = token
         return token
 
     def _error(self, result: dict[str, Any], tenant_id: str) -> TokenError:

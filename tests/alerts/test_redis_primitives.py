@@ -118,6 +118,20 @@ def test_a_kept_alive_lock_that_is_lost_says_so(redis_cache: str, client: redis.
     lock.release()
 
 
+def test_a_kept_alive_lock_is_let_go_at_its_holders_deadline(
+    redis_cache: str, client: redis.Redis
+) -> None:
+    # A holder stuck past its deadline in a process that lives on (a threads-pool worker)
+    # loses its lock as a killed one would: the keeper stops extending it.
+    lock = locks.try_lock("sync:8:alerts", ttl=1)
+    assert lock is not None
+    with lock.keep_alive(every=0.1, until=time.monotonic() + 0.3) as lost:
+        assert lost.wait(timeout=10)
+        wait_until(lambda: locks.try_lock("sync:8:alerts", ttl=30) is not None, timeout=10)
+        assert lock.extend() is False
+    lock.release()
+
+
 def test_only_one_of_many_concurrent_takers_gets_the_lock(redis_cache: str) -> None:
     got: list[Any] = []
     barrier = threading.Barrier(8)

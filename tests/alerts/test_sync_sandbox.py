@@ -109,3 +109,26 @@ def test_evidence_is_fetched_for_new_alerts_of_chosen_severities(
     for alert in rows.filter(has_evidence=True):
         assert alert.raw["evidence"] == truth[alert.alert_id]["evidence"]
     assert run.api_calls == 1 + -(-len(high) // 20)
+
+
+def test_a_pass_past_its_time_limit_stops_after_its_page_and_the_next_carries_on(
+    sandbox_factory: Any, bind_customers: Any, settings: Any
+) -> None:
+    # The pass's own limit, which a threads-pool worker (no task time limits) relies on:
+    # 30 s of grace from SYNC_TASK_TIME_LIMIT leaves none here, so the first page is the
+    # last.
+    settings.SYNC_EVIDENCE_SEVERITIES = []
+    settings.SYNC_PAGE_SIZE = 100
+    settings.SYNC_TASK_TIME_LIMIT = 30
+    sandbox = sandbox_factory(tenants=1, consented=1, alerts_per_tenant=300, seed=9)
+    (customer,) = bind_customers(sandbox)
+    run = passes.sync_source(customer_id=customer.pk, source="alerts")
+    assert run is not None and run.status == SyncStatus.FAILED
+    assert (run.error_code, run.pages, run.fetched) == ("time_limit", 1, 100)
+    assert "time limit" in run.error_message
+    state = SyncState.objects.get(customer=customer, source="alerts")
+    assert state.watermark is None and state.consecutive_failures == 1
+    settings.SYNC_TASK_TIME_LIMIT = 900
+    again = passes.sync_source(customer_id=customer.pk, source="alerts")
+    assert again is not None and again.status == SyncStatus.SUCCEEDED
+    assert differences(customer, ground_truth(sandbox, customer.tenant_id)) == []

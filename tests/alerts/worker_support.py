@@ -126,14 +126,16 @@ class Cluster:
         return process
 
     def start_worker(
-        self, concurrency: int = 4, queues: str | None = None, **env: str
+        self, concurrency: int = 4, queues: str | None = None, pool: str = "prefork", **env: str
     ) -> subprocess.Popen[bytes]:
-        """A worker process; on `queues` (comma-separated, as `-Q` takes them), else on
-        every queue, as a worker started without `-Q` is."""
+        """A worker process running `concurrency` tasks at once in its `pool` (prefork:
+        child processes; threads: threads of the one process); on `queues` (comma-separated,
+        as `-Q` takes them), else on every queue, as a worker started without `-Q` is."""
         name = f"worker{len(self.processes)}"
         only = ["--queues", queues] if queues else []
         return self._spawn(
-            ["worker", "--concurrency", str(concurrency), "--hostname", f"{name}@localhost",
+            ["worker", "--pool", pool, "--concurrency", str(concurrency),
+             "--hostname", f"{name}@localhost",
              "--without-mingle", "--without-gossip", "--loglevel", "INFO", *only],
             name, self.env(**env),
         )  # fmt: skip

@@ -15,6 +15,11 @@ idle pass ends by counting itself on the `SyncState` instead (`last_checked_at`,
 `idle_passes`, its API calls for the hour), so a fleet of quiet customers does not grow
 the database by a row per customer, source and minute.
 
+A pass keeps its own time limit (SYNC_TASK_TIME_LIMIT, less the task's 30 s of grace),
+checked after every page, and keeps its lock alive no longer than the whole limit: a
+worker in Celery's threads pool enforces no task time limit, and a pass stuck in one of
+its threads must still give its pair up to another worker, as a killed process does.
+
 A failure also backs the source off (doubling the customer's interval per failure, up to
 SYNC_MAX_BACKOFF_SECONDS) and, when Microsoft says consent or a permission is missing,
 marks the customer. `sync_source` never raises for the pass's own failures, so one
@@ -27,6 +32,7 @@ page is stored and what is fetched after it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -62,6 +68,13 @@ class LockLost(Exception):
 
     failure_code = "lock_lost"
     explanation = "Another worker took over this sync; it carries on from there."
+
+
+class PassOverran(Exception):
+    """The pass ran past its time limit (SYNC_TASK_TIME_LIMIT, less the grace)."""
+
+    failure_code = "time_limit"
+    explanation = "The pass took longer than its time limit; the next one carries on."
 
 
 def lock_name(customer_id: int, source: str) -> str:
@@ -116,6 +129,10 @@ def _close_abandoned_runs(customer: Customer, source: AnySource) -> None:
 def _run_pass(
     customer: Customer, source: AnySource, lock: CacheLock, progress: ProgressCallback | None
 ) -> SyncRun:
+    # The task's soft limit, which only a prefork worker enforces; the lock is kept
+    # alive up to the hard limit at most.
+    began = time.monotonic()
+    deadline = began + settings.SYNC_TASK_TIME_LIMIT - 30
     _close_abandoned_runs(customer, source)
     state, _ = SyncState.objects.get_or_create(customer=customer, source=source.name)
     started = timezone.now()
@@ -137,7 +154,7 @@ def _run_pass(
     try:
         # Kept alive while this worker lives, so a slow page on a busy machine does not
         # hand the pass to another worker; checked after every page all the same.
-        with lock.keep_alive() as lost:
+        with lock.keep_alive(until=began + settings.SYNC_TASK_TIME_LIMIT) as lost:
             client = source.client(customer, token_sources=token_sources)
             for page in source.pages(client, since=since):
                 result = source.store(customer_id=customer.pk, page=page)
@@ -157,8 +174,11 @@ def _run_pass(
                     progress(run)
                 if lost.is_set() or not lock.extend():
                     raise LockLost
+                if time.monotonic() >= deadline:
+                    raise PassOverran
     except Exception as exc:  # every failure must land on the run
-        if not isinstance(exc, DefenderError | LockLost | microsoft.PartnerAppNotConfigured):
+        expected = DefenderError | LockLost | PassOverran | microsoft.PartnerAppNotConfigured
+        if not isinstance(exc, expected):
             logger.exception("Sync of customer %s %s failed unexpectedly", customer.pk, source.name)
         _copy_stats(run, client, token_sources)
         return _finish_failed(run, state, customer, source, exc)

@@ -48,7 +48,17 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument("--worker-concurrency", type=int, default=2)
+        parser.add_argument(
+            "--worker-concurrency", type=int, default=2, help="Passes the worker runs at once."
+        )
+        parser.add_argument(
+            "--worker-pool",
+            choices=["prefork", "threads"],
+            default="prefork",
+            help="prefork: a child process per task at once; threads: threads of one process, "
+            "cheap enough for 16-32 at once, for syncs that wait on Microsoft (README, "
+            '"How it scales").',
+        )
         parser.add_argument("--demo-customers", type=int, default=3)
         parser.add_argument("--demo-pending", type=int, default=1)
         parser.add_argument(
@@ -96,6 +106,8 @@ class Command(BaseCommand):
                 "worker",
                 "--loglevel",
                 "INFO",
+                "--pool",
+                options["worker_pool"],
                 "--concurrency",
                 str(options["worker_concurrency"]),
                 *(lonely if embedded_broker else []),

@@ -62,6 +62,7 @@ from typing import Any
 
 import bench_sync
 import fleet_measures as fm
+from bench_dispatch import make_fleet
 from graph_backfill import GRAPH_SOURCES
 
 
@@ -333,37 +334,19 @@ def bench_idle_growth(customers_n: int, rounds: int, threads: int) -> dict[str, 
 
 # --- 3. the dispatcher over many customers ------------------------------------------------
 def bench_dispatch(customers_n: int, repeats: int) -> dict[str, Any]:
-    import uuid
     from datetime import timedelta
 
-    from django.db import connection
     from django.utils import timezone
 
     from partner_portal.alerts.models import SyncState
     from partner_portal.alerts.sync.dispatch import dispatch_due_syncs, ensure_states
-    from tenants.models import GRAPH_ALERT_ROLES, Customer, CustomerStatus
 
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {Customer._meta.db_table} CASCADE")
-    Customer.objects.bulk_create(
-        [
-            Customer(
-                display_name=f"Fleet {n}",
-                tenant_id=str(uuid.UUID(int=n + 1)),
-                status=CustomerStatus.ACTIVE,
-                granted_roles=sorted(GRAPH_ALERT_ROLES),
-                collect_incidents=True,
-            )
-            for n in range(customers_n)
-        ],
-        batch_size=2000,
-    )
-    dispatch_due_syncs()  # creates every state and claims it (queued to memory)
+    make_fleet(customers_n)
     states = SyncState.objects.order_by("pk")
 
     def timed(due: int) -> float:
         later = timezone.now() + timedelta(hours=1)
-        states.update(next_due_at=later)
+        states.update(next_due_at=later, queued_at=None)
         if due:
             pks = list(states.values_list("pk", flat=True)[:due])
             SyncState.objects.filter(pk__in=pks).update(next_due_at=timezone.now())

@@ -40,6 +40,7 @@ def _mde_stats(sandbox: Any, tenant_id: str) -> dict[str, Any]:
     return stats
 
 
+@pytest.mark.timeout(900)  # past the suite's 300 s: its wait below may take 600
 def test_beat_drives_a_backfill_of_20_customers_by_2000_alerts_to_ground_truth(
     sandbox_factory: Any, bind_customers: Any, cluster_for: Any
 ) -> None:

@@ -9,10 +9,10 @@ The fleet's own backfill runs first, at full speed and on every worker: it only 
 stage. Then every call to the sandbox's APIs is slowed by `--latency` seconds (its
 `rate_slow` fault), as a real network would; the workers restart in the `--layout`
 measured (`all`: every worker on every queue, as a worker without `-Q`; `compose`: the
-workers on `celery,notify` and one backfill worker of concurrency 2 on `backfill`, as
-docker-compose.yml), every cached token is deleted, and once every source has had a pass,
-for `--minutes`, about 1 % of the customers get a new alert each minute. Measured over
-that window:
+workers on `celery,notify`, one backfill worker of concurrency 2 on `backfill` and the
+dispatcher's worker of one child process on `dispatch`, as docker-compose.yml), every cached
+token is deleted, and once every source has had a pass, for `--minutes`, about 1 % of
+the customers get a new alert each minute. Measured over that window:
 
 * freshness: seconds from an alert's creation in the sandbox to its row, p50 and p95;
 * API calls per customer and hour, against Microsoft Graph's per-tenant limit (the
@@ -20,6 +20,7 @@ that window:
   calls in an hour, and the 429s; the token requests of each tenant since no token was
   cached anywhere (a token lives about an hour, so a window of minutes sees each
   tenant's first, and must see no more);
+* passes a minute and the dispatcher's cycle times, from the workers' logs;
 * CPU seconds of the workers and beat, and the seconds this database's backends spent
   running statements (pg_stat_database.active_time), per minute of wall time;
 * database growth (pg_total_relation_size of every table) per hour and per customer.
@@ -70,7 +71,7 @@ from graph_backfill import GRAPH_SOURCES
 def bench_fleet(
     customers_n: int, *, workers: int, concurrency: int, interval: int, minutes: float,
     latency: float, dispatch_seconds: float, layout: str = "all", alerts_per_tenant: int = 5,
-    big_backfill: int = 0, pool: str = "prefork",
+    big_backfill: int = 0, pool: str = "prefork", dispatcher_pool: str = "prefork",
 ) -> dict[str, Any]:  # fmt: skip
     from django.utils import timezone
 
@@ -128,15 +129,19 @@ def bench_fleet(
             fm.forget_tokens(server.url(1))
             sandbox.control("POST", "/_sandbox/stats/reset").raise_for_status()
             switched, switched_at = time.monotonic(), timezone.now()
-            main_queues = "celery,notify" if layout == "compose" else None
+            main_queues = "celery,notify" if layout == "compose" else None  # as compose
             running = [
                 cluster.start_worker(
                     concurrency=concurrency, pool=pool, queues=main_queues, **settings
                 )
                 for _ in range(workers)
             ]
-            if layout == "compose":  # as compose's backfill-worker
+            if layout == "compose":  # as compose's backfill-worker and dispatcher
                 running.append(cluster.start_worker(concurrency=2, queues="backfill", **settings))
+                dispatcher = cluster.start_worker(
+                    concurrency=1, pool=dispatcher_pool, queues="dispatch", **settings
+                )
+                running.append(dispatcher)
             # The window opens once every source has had a pass in this layout.
             settle_until = switched + 2 * interval + 60
             while (
@@ -150,6 +155,7 @@ def bench_fleet(
             db_before = fm.database_active_seconds()
             size_before, runs_before = fm.database_bytes(), SyncRun.objects.count()
             cpu_before, wall_before = fm.cpu_seconds(pids), time.monotonic()
+            logs_before = fm.log_offsets(tmp)
             rng = random.Random(7)
             created: list[tuple[str, float]] = []
             tenants: set[str] = set()
@@ -197,6 +203,7 @@ def bench_fleet(
                 time.sleep(min(1.0, max(0.05, next_at - time.monotonic())))
             wall = time.monotonic() - wall_before
             worker_cpu = fm.cpu_seconds(pids) - cpu_before
+            ran = fm.task_seconds(tmp, logs_before)
             db_active = fm.database_active_seconds() - db_before
             stats = sandbox.control("GET", "/_sandbox/stats").json()
             size_after, runs_after = fm.database_bytes(), SyncRun.objects.count()
@@ -237,7 +244,8 @@ def bench_fleet(
         window_calls -= big_usage["calls_total"]
     return {
         "customers": customers_n, "workers": workers, "concurrency": concurrency,
-        "pool": pool, "layout": layout, "interval": interval, "latency": latency,
+        "pool": pool, "dispatcher_pool": dispatcher_pool, "layout": layout,
+        "interval": interval, "latency": latency,
         "minutes": wall / 60,
         "backfill_seconds": backfill_seconds, "alerts_per_tenant": alerts_per_tenant,
         "alerts": len(created), "missing": len(created) - len(lags),
@@ -254,6 +262,9 @@ def bench_fleet(
         "big": big_backfill, "big_stored": big_stored, "big_usage": big_usage,
         "big_seconds": big_done - big_began,
         "during": fm.freshness(during), "outside": fm.freshness(outside),
+        "passes_per_min": len(ran.get("alerts.sync_customer_source", [])) / (wall / 60),
+        "pass_p50": statistics.median(ran.get("alerts.sync_customer_source") or [math.nan]),
+        "cycles": sorted(ran.get("alerts.dispatch_due_syncs", [])),
         "load": fm.load(),
     }  # fmt: skip
 
@@ -378,7 +389,8 @@ def print_fleet(r: dict[str, Any], tag: str) -> None:
         f"{tag}fleet: {r['customers']} customers, {r['workers']} worker(s) x "
         f"{r['concurrency']} ({r['pool']}), interval {r['interval']} s, "
         f"{r['latency']:.2f} s a call, "
-        f"layout {r['layout']}, {r['minutes']:.1f} min (backfill of {r['alerts_per_tenant']} "
+        f"layout {r['layout']} (dispatcher's pool {r['dispatcher_pool']}), "
+        f"{r['minutes']:.1f} min (backfill of {r['alerts_per_tenant']} "
         f"alerts a tenant, at full speed: {r['backfill_seconds']:.0f} s): "
         f"freshness p50 {r['p50']:.1f} s p95 {r['p95']:.1f} s ({r['alerts']} alerts, "
         f"{r['missing']} missing); API calls per customer-hour "
@@ -390,6 +402,13 @@ def print_fleet(r: dict[str, Any], tag: str) -> None:
         f"CPU s/min workers {r['worker_cpu_per_min']:.1f}, database busy "
         f"{r['db_active_per_min']:.1f}; growth {r['growth_per_hour'] / 1024:.0f} KB/h "
         f"({r['runs_per_hour']:.0f} sync rows/h); {r['load']}"
+    )
+    cycles = r["cycles"] or [math.nan]
+    print(
+        f"{tag}passes (the workers' logs, in the window): {r['passes_per_min']:.0f} a minute, "
+        f"p50 {r['pass_p50']:.2f} s; dispatcher cycles: {len(r['cycles'])}, p50 "
+        f"{statistics.median(cycles):.2f} s, p95 {cycles[int(0.95 * (len(cycles) - 1))]:.2f} s, "
+        f"longest {cycles[-1]:.2f} s"
     )
     if r["big"]:
         d, o, b = r["during"], r["outside"], r["big_usage"]
@@ -421,8 +440,13 @@ def main() -> None:
     parser.add_argument("--dispatch-customers", type=int, default=5000)
     parser.add_argument(
         "--layout", choices=["all", "compose"], default="all",
-        help="all: every worker on every queue; compose: the workers on celery,notify and "
-        "one backfill worker (concurrency 2) on backfill, as docker-compose.yml",
+        help="all: every worker on every queue; compose: the workers on celery,notify, "
+        "one backfill worker (concurrency 2) on backfill and one of concurrency 1 on "
+        "dispatch, as docker-compose.yml",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dispatcher-pool", choices=["prefork", "solo"], default="prefork",
+        help="the pool of the dispatcher's worker in the compose layout",
     )  # fmt: skip
     parser.add_argument("--alerts-per-tenant", type=int, default=5)
     parser.add_argument(
@@ -447,7 +471,7 @@ def main() -> None:
                 interval=args.interval, minutes=args.minutes, latency=args.latency,
                 dispatch_seconds=args.dispatch_seconds, layout=args.layout,
                 alerts_per_tenant=args.alerts_per_tenant, big_backfill=args.big_backfill,
-                pool=args.pool,
+                pool=args.pool, dispatcher_pool=args.dispatcher_pool,
             )  # fmt: skip
             print_fleet(r, tag)
         if args.only in (None, "idle"):

@@ -1,12 +1,14 @@
 """What `bench_fleet.py` reads off its processes, its database and the sandbox: CPU
 seconds of a process group, the database's busy time and size, the machine's load, the
 Graph limits and each tenant's calls against them, the freshness of a set of alerts, and
-the stop of workers between the fleet's backfill and its steady state.
+the stop of workers between the fleet's backfill and its steady state, and the run times
+of tasks as the workers logged them (the dispatcher's cycles, the passes).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -166,3 +168,24 @@ def lag_seconds(born: datetime | None, synced: datetime | None) -> float | None:
     if born is None or synced is None:
         return None
     return (synced - born).total_seconds()
+
+
+#: A finished task in a worker's log: "Task alerts.dispatch_due_syncs[<id>] succeeded in 0.12s".
+_SUCCEEDED = re.compile(r"Task (?P<task>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[\d.]+)s")
+
+
+def log_offsets(directory: Path) -> dict[Path, int]:
+    """Where each worker log ends now: what is written after it is the window's."""
+    return {path: path.stat().st_size for path in directory.glob("worker*.log")}
+
+
+def task_seconds(directory: Path, since: dict[Path, int]) -> dict[str, list[float]]:
+    """Each task's run times (as its worker logged them) written after `since`."""
+    seconds: dict[str, list[float]] = {}
+    for path in sorted(directory.glob("worker*.log")):
+        with path.open("rb") as log:
+            log.seek(since.get(path, 0))
+            text = log.read().decode(errors="replace")
+        for match in _SUCCEEDED.finditer(text):
+            seconds.setdefault(match["task"], []).append(float(match["seconds"]))
+    return seconds

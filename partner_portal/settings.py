@@ -226,16 +226,23 @@ SYNC_QUEUE, SYNC_BACKFILL_QUEUE = "celery", "backfill"
 # Sending notifications waits on a queue of its own: a worker that also takes `celery`
 # takes from both in turn, so a message never waits behind a backlog of passes.
 NOTIFY_QUEUE = "notify"
+# The dispatcher (beat's `alerts.dispatch_due_syncs`, every SYNC_DISPATCH_SECONDS) has a
+# queue of its own and, in compose, a one-process worker: on `celery` it waited behind
+# the backlog of passes and ran among their threads, slower than its own period
+# (bench/RESULTS.md, "The dispatcher on a worker of its own").
+SYNC_DISPATCH_QUEUE = "dispatch"
 CELERY_TASK_DEFAULT_QUEUE = SYNC_QUEUE
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in (SYNC_QUEUE, SYNC_BACKFILL_QUEUE, NOTIFY_QUEUE)
+    for name in (SYNC_QUEUE, SYNC_BACKFILL_QUEUE, NOTIFY_QUEUE, SYNC_DISPATCH_QUEUE)
 ]
 CELERY_TASK_ROUTES = {
+    "alerts.dispatch_due_syncs": {"queue": SYNC_DISPATCH_QUEUE},
     "notifications.deliver": {"queue": NOTIFY_QUEUE},
     "notifications.deliver_due": {"queue": NOTIFY_QUEUE},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+_dispatch_seconds = env.float("SYNC_DISPATCH_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "portal.core.record_heartbeat",
@@ -243,7 +250,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "dispatch-due-syncs": {
         "task": "alerts.dispatch_due_syncs",
-        "schedule": env.float("SYNC_DISPATCH_SECONDS", default=5.0),
+        "schedule": _dispatch_seconds,
+        # One dispatcher runs one cycle at a time; when a cycle takes longer than the
+        # period, beat's requests would pile up on `dispatch` without end. A request not
+        # started within this many seconds is dropped (a later one does its work).
+        "options": {"expires": max(6 * _dispatch_seconds, 30.0)},
     },
     "reverify-customers-daily": {
         "task": "tenants.reverify_all",

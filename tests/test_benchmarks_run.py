@@ -124,10 +124,12 @@ BENCHMARKS = {
         "bench_fleet.py",
         (
             r"smoke: fleet: 3 customers, 1 worker\(s\) x 2 \(threads\), interval 2 s, .* "
-            r"layout compose, .* "
+            r"layout compose \(dispatcher's pool prefork\), .* "
             r"freshness p50 .* API calls per customer-hour \d+ \(limit \d+\), busiest tenant "
             r"\d+ calls in a minute .* token requests per tenant-hour: from no cached token, "
             r"\d+-\d+ a tenant .* CPU s/min workers .* database busy .* growth .* KB/h .*",
+            r"smoke: passes \(the workers' logs, in the window\): \d+ a minute, p50 .* "
+            r"dispatcher cycles: [1-9]\d*, p50 .*",
             r"smoke: big backfill: 40 alerts of a new customer \(\d+ stored\) in \d+ s, .* "
             r"the others' freshness during it p50 .* outside it p50 .*",
             r"smoke: idle growth: 3 customers x 2 rounds \(12 passes, \d+ idle, \d+ rows\): "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from django.conf import settings
 from django.db import connection
 
 from partner_portal.sandbox.testing import SandboxProcess
@@ -148,15 +149,18 @@ class Cluster:
         )  # fmt: skip
 
     def dispatch(self) -> None:
-        """What beat does: ask a worker to run the dispatcher."""
+        """What beat does: ask a worker to run the dispatcher (on its `dispatch` queue, so
+        a worker started on explicit queues needs that one among them)."""
         self.send("alerts.dispatch_due_syncs")
 
     def send(self, task: str, *args: object) -> None:
-        """Queue the task named `task` for the workers."""
+        """Queue the task named `task` for the workers, on the queue the portal routes it to."""
+        route = settings.CELERY_TASK_ROUTES.get(task, {})
+        queue = route.get("queue", settings.CELERY_TASK_DEFAULT_QUEUE)
         # An explicit connection: Celery would otherwise prefer CELERY_BROKER_URL from
         # the environment (the machine's Redis) over the app's broker.
         with self.app.connection_for_write(self.redis.url(0)) as conn:
-            self.app.send_task(task, args=args, connection=conn)
+            self.app.send_task(task, args=args, connection=conn, queue=queue)
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the process and all its children: no goodbye, no ack."""

@@ -230,15 +230,24 @@ def test_embedded_database_is_created_private_whatever_the_umask(tmp_path: Path)
         assert oct(path.stat().st_mode & 0o777) == "0o600", path.name
 
 
-def _consumed_queues(services: dict) -> set[str]:
-    """The queues the compose file's Celery workers consume (what each `-Q` names)."""
-    queues: set[str] = set()
-    for service in services.values():
+def _workers(services: dict) -> dict[str, list[str]]:
+    """The compose file's Celery workers: each service's name and the queues its `-Q` names."""
+    workers: dict[str, list[str]] = {}
+    for name, service in services.items():
         command = service.get("command") or []
         if command[:4] == ["celery", "-A", "partner_portal", "worker"]:
-            assert "-Q" in command, "a worker without -Q would take both kinds of pass"
-            queues |= set(command[command.index("-Q") + 1].split(","))
-    return queues
+            assert "-Q" in command, f"{name}: a worker without -Q would take every queue"
+            workers[name] = command[command.index("-Q") + 1].split(",")
+    return workers
+
+
+def _consumed_queues(services: dict) -> set[str]:
+    """The queues the compose file's Celery workers consume, together."""
+    return {queue for queues in _workers(services).values() for queue in queues}
+
+
+def _declared_queues(settings: Any) -> set[str]:
+    return {queue.name for queue in settings.CELERY_TASK_QUEUES}
 
 
 def test_notifications_are_sent_from_a_queue_of_their_own(settings: Any) -> None:
@@ -249,12 +258,60 @@ def test_notifications_are_sent_from_a_queue_of_their_own(settings: Any) -> None
     assert app.amqp.router.route({}, "alerts.sync_customer_source")["queue"].name == "celery"
 
 
-def test_compose_gives_regular_passes_and_backfills_workers_of_their_own(
-    compose: dict, settings: Any
-) -> None:
-    wanted = {settings.SYNC_QUEUE, settings.SYNC_BACKFILL_QUEUE, settings.NOTIFY_QUEUE}
-    assert _consumed_queues(compose["services"]) == wanted
+def test_the_dispatcher_is_sent_to_a_queue_of_its_own(settings: Any) -> None:
+    from partner_portal.celery import app
+
+    route = app.amqp.router.route({}, "alerts.dispatch_due_syncs")
+    assert route["queue"].name == settings.SYNC_DISPATCH_QUEUE == "dispatch"
+    # Every queue a task is routed to is declared, and so has a worker (below).
+    routed = {r["queue"] for r in settings.CELERY_TASK_ROUTES.values()}
+    assert routed <= _declared_queues(settings)
+
+
+def test_beats_dispatch_requests_expire_rather_than_pile_up(settings: Any) -> None:
+    """One dispatcher runs one cycle at a time: when cycles outlast beat's period, the
+    requests not started in time are dropped, not kept in Redis without end."""
+    entry = settings.CELERY_BEAT_SCHEDULE["dispatch-due-syncs"]
+    expires = entry["options"]["expires"]
+    # Long enough that a busy worker still starts one; short enough to bound the queue.
+    assert entry["schedule"] * 2 <= expires <= 120
+
+
+def test_compose_gives_every_queue_a_worker(compose: dict, settings: Any) -> None:
+    """A queue without a worker is a silent outage: its tasks pile up in Redis."""
+    declared = _declared_queues(settings)
+    assert declared == {
+        settings.SYNC_QUEUE, settings.SYNC_BACKFILL_QUEUE, settings.NOTIFY_QUEUE,
+        settings.SYNC_DISPATCH_QUEUE,
+    }  # fmt: skip
+    assert _consumed_queues(compose["services"]) == declared
+
+
+def test_compose_runs_the_dispatcher_once_in_one_process(compose: dict, settings: Any) -> None:
+    services = compose["services"]
+    takers = [
+        name
+        for name, queues in _workers(services).items()
+        if settings.SYNC_DISPATCH_QUEUE in queues
+    ]
+    assert takers == ["dispatcher"]
+    # Its own queue only: no pass or message waits behind it, nor it behind them.
+    assert _workers(services)["dispatcher"] == [settings.SYNC_DISPATCH_QUEUE]
+    # One cycle at a time, in a child process whose time limits hold (threads and solo
+    # pools enforce none).
+    command = services["dispatcher"]["command"]
+    assert command[command.index("--pool") + 1] == "prefork"
+    assert command[command.index("--concurrency") + 1] == "1"
+    assert "deploy" not in services["dispatcher"]  # no replicas beyond the one
+    # The passes' and the backfills' workers do not take it.
+    for name in ("worker", "backfill-worker"):
+        assert settings.SYNC_DISPATCH_QUEUE not in _workers(services)[name], name
+
+
+def test_the_second_machine_adds_pass_workers_only(settings: Any) -> None:
     workers_only = yaml.safe_load((ROOT / "docker-compose.workers.yml").read_text())
+    # Every queue but the dispatcher's, which runs once, on the first machine with beat.
+    wanted = _declared_queues(settings) - {settings.SYNC_DISPATCH_QUEUE}
     assert _consumed_queues(workers_only["services"]) == wanted
-    # The second machine adds workers only: one beat, one database, one broker.
+    # One beat, one dispatcher, one database, one broker: all on the first machine.
     assert set(workers_only["services"]) == {"worker", "backfill-worker"}

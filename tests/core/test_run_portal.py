@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 import urllib.error
 import urllib.request
 from http.cookiejar import CookieJar
@@ -35,6 +36,7 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
     env = embedded_env(
         tmp_path,
         HEARTBEAT_SECONDS="1",
+        SYNC_DISPATCH_SECONDS="1",
         SANDBOX_CONFIG_FILE=str(tmp_path / "no-sandbox" / "sandbox.json"),
     )
     supervisor = spawn_run_portal(port, env, worker_concurrency=1)
@@ -81,6 +83,15 @@ def test_run_portal_serves_signs_in_runs_tasks_and_stops_cleanly(tmp_path: Path)
 
         worker = wait_until(worker_beat, timeout=60, message=lambda: "no worker heartbeat arrived")
         assert worker.get("last_heartbeat"), "no worker heartbeat arrived"
+        # The one worker, started without -Q, also takes the dispatcher's own queue.
+        assert supervisor.stdout is not None
+        dispatched = re.compile(r"Task alerts\.dispatch_due_syncs\[[^\]]+\] succeeded")
+        deadline = time.monotonic() + 60
+        for line in supervisor.stdout:  # beat logs every second: lines keep coming
+            lines.append(line)
+            if dispatched.search(line) or time.monotonic() > deadline:
+                break
+        assert dispatched.search("".join(lines)), "no dispatcher cycle ran in the worker"
 
         # Database, key, broker, beat schedule: nothing in the data folder is readable by
         # another account.

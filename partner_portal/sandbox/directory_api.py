@@ -132,10 +132,7 @@ class DirectoryApi:
         )
         if found is None:
             raise ControlError(404, f"no group {group} in {tenant.name}")
-        person = tenant.user(user)
-        if person is None:
-            raise ControlError(404, f"no user {user} in {tenant.name}")
-        return tenant, found, person
+        return tenant, found, _person(tenant, user)
 
     def _member(self, request: Request, tid: str, group: str, user: str, member: bool) -> Response:
         tenant, found, person = self._target(request, tid, group, user)
@@ -160,9 +157,7 @@ class DirectoryApi:
         tenant = self.app.control.tenant(request, tid)
         if tenant is not self.sandbox.partner:
             raise ControlError(404, f"{tenant.name} is not the partner's own tenant")
-        person = tenant.user(unquote(user))
-        if person is None:
-            raise ControlError(404, f"no user {unquote(user)} in {tenant.name}")
+        person = _person(tenant, unquote(user))
         known = app_role_value(unquote(value))
         if known is None:
             raise ControlError(404, f"the partner app defines no app role {unquote(value)}")
@@ -178,6 +173,14 @@ class DirectoryApi:
         self, request: Request, payload: dict[str, Any], tid: str, user: str, value: str
     ) -> Response:
         return self._app_role(request, tid, user, value, False)
+
+
+def _person(tenant: Tenant, user: str) -> User:
+    """The tenant's user by ID or UPN, or the control API's 404 in words."""
+    person = tenant.user(user)
+    if person is None:
+        raise ControlError(404, f"no user {user} in {tenant.name}")
+    return person
 
 
 def _body(request: Request) -> dict[str, Any]:

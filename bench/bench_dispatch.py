@@ -11,13 +11,14 @@ every source set due again before each:
 
 * the cycle as it was: no bound, each pass published on its own (`apply_async` without
   a producer, which takes one from the pool for each message);
-* no bound, every pass of the cycle published through one producer;
-* at most SYNC_DISPATCH_BATCH sources a cycle (`--batch`, else the setting), one producer.
+* at most SYNC_DISPATCH_BATCH sources a cycle (`--batch`, else the setting), one
+  producer, a task per source (as it was before a customer's sources went out together);
+* the same bound, a task per customer (now).
 
 For each: how many cycles it took to queue them all, the median and longest cycle, the
 CPU seconds of the dispatcher's own process (what contention for the machine does not
-stretch, unlike the wall time), and the queue's length at the end (which must be every
-source, once).
+stretch, unlike the wall time), and the tasks in the queue at the end (whose passes must
+be every source, once).
 
 Needs PostgreSQL (BENCH_PG, as bench_sync.py) and, without `--broker`, `redis-server`
 on the PATH.
@@ -31,6 +32,8 @@ on the PATH.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import statistics
 import tempfile
 import time
@@ -80,6 +83,35 @@ def publish_each(claims: Sequence[Any], *, now: Any) -> None:
     for claim in claims:
         queue = settings.SYNC_BACKFILL_QUEUE if claim.backfill else settings.SYNC_QUEUE
         sync_customer_source.apply_async(args=claim.pair, queue=queue)
+
+
+def publish_per_source(claims: Sequence[Any], *, now: Any) -> None:
+    """A task per source through one producer: the bounded cycle before a customer's
+    sources went out as one task."""
+    from django.conf import settings
+
+    from partner_portal.alerts.tasks import sync_customer_source
+
+    with sync_customer_source.app.producer_or_acquire() as producer:
+        for claim in claims:
+            queue = settings.SYNC_BACKFILL_QUEUE if claim.backfill else settings.SYNC_QUEUE
+            sync_customer_source.apply_async(args=claim.pair, queue=queue, producer=producer)
+
+
+def queued_pairs(redis_client: Any, queue: str) -> list[tuple[int, str]]:
+    """The (customer, source) of every pass waiting on `queue`, read off the messages."""
+    pairs: list[tuple[int, str]] = []
+    for raw in redis_client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        body = message["body"]
+        if message["properties"].get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)[0]
+        if message["headers"]["task"] == "alerts.sync_customer":
+            pairs += [(args[0], name) for name in args[1]]
+        else:
+            pairs.append((args[0], args[1]))
+    return pairs
 
 
 def all_due(redis_client: Any) -> None:
@@ -136,8 +168,8 @@ def bench(customers_n: int, broker: str, *, batch: int, repeats: int) -> list[di
     pairs = make_fleet(customers_n)
     ways = [
         ("as it was: no bound, each pass published on its own", pairs, publish_each),
-        ("no bound, one producer for the cycle", pairs, None),
-        (f"at most {batch} a cycle, one producer", batch, None),
+        (f"at most {batch} a cycle, one producer, a task per source", batch, publish_per_source),
+        (f"at most {batch} a cycle, one producer, a task per customer (now)", batch, None),
     ]
     rows = []
     for label, bound, publish in ways:
@@ -146,7 +178,8 @@ def bench(customers_n: int, broker: str, *, batch: int, repeats: int) -> list[di
             all_due(client)
             run = drain(pairs, bound, publish)
             run["in_queue"] = client.llen(settings.SYNC_QUEUE)
-            assert run["in_queue"] == pairs == run["queued"], run
+            waiting = queued_pairs(client, settings.SYNC_QUEUE)
+            assert len(waiting) == len(set(waiting)) == pairs == run["queued"], run
             runs.append(run)
         mid = sorted(runs, key=lambda r: r["total"])[len(runs) // 2]
         rows.append({"label": label, "customers": customers_n, "pairs": pairs, **mid,
@@ -189,7 +222,7 @@ def main() -> None:
                 f"{r['label']}: {r['cycles']} cycle(s), a cycle {r['median'] * 1000:.0f} ms "
                 f"(median), longest {r['max'] * 1000:.0f} ms, in all {r['total'] * 1000:.0f} "
                 f"ms (runs: {totals} ms; the dispatcher's CPU {cpus} ms); "
-                f"{r['in_queue']} in the queue; {r['load']}"
+                f"{r['in_queue']} tasks in the queue; {r['load']}"
             )
     finally:
         bench_sync.drop_database()

@@ -179,6 +179,30 @@ def log_offsets(directory: Path) -> dict[Path, int]:
     return {path: path.stat().st_size for path in directory.glob("worker*.log")}
 
 
+#: A sync task's result as logged: "{'graph_alerts': 'succeeded', 'graph_incidents': None}".
+_PASS_OUTCOME = re.compile(r"'\w+': (?:'\w+'|None)")
+_SYNC_TASKS = ("alerts.sync_customer", "alerts.sync_customer_source")
+
+
+def sync_passes(directory: Path, since: dict[Path, int]) -> int:
+    """The sync passes the workers logged after `since`: one for each source in a
+    customer's task, one for a task of a single source."""
+    passes = 0
+    for path in sorted(directory.glob("worker*.log")):
+        with path.open("rb") as log:
+            log.seek(since.get(path, 0))
+            text = log.read().decode(errors="replace")
+        for line in text.splitlines():
+            match = _SUCCEEDED.search(line)
+            if match is None or match["task"] not in _SYNC_TASKS:
+                continue
+            if match["task"] == "alerts.sync_customer":
+                passes += len(_PASS_OUTCOME.findall(line[match.end() :]))
+            else:
+                passes += 1
+    return passes
+
+
 def task_seconds(directory: Path, since: dict[Path, int]) -> dict[str, list[float]]:
     """Each task's run times (as its worker logged them) written after `since`."""
     seconds: dict[str, list[float]] = {}

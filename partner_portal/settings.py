@@ -218,6 +218,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes a worker's database connections after this many tasks (times two); until
+# then Django's CONN_MAX_AGE and health checks decide (partner_portal/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # A customer's first pass (its backfill) has a queue of its own, so a deployment can give
@@ -242,7 +245,7 @@ CELERY_TASK_ROUTES = {
     "notifications.deliver_due": {"queue": NOTIFY_QUEUE},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-_dispatch_seconds = env.float("SYNC_DISPATCH_SECONDS", default=5.0)
+SYNC_DISPATCH_SECONDS = env.float("SYNC_DISPATCH_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "portal.core.record_heartbeat",
@@ -250,11 +253,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "dispatch-due-syncs": {
         "task": "alerts.dispatch_due_syncs",
-        "schedule": _dispatch_seconds,
+        "schedule": SYNC_DISPATCH_SECONDS,
         # One dispatcher runs one cycle at a time; when a cycle takes longer than the
         # period, beat's requests would pile up on `dispatch` without end. A request not
         # started within this many seconds is dropped (a later one does its work).
-        "options": {"expires": max(6 * _dispatch_seconds, 30.0)},
+        "options": {"expires": max(6 * SYNC_DISPATCH_SECONDS, 30.0)},
     },
     "reverify-customers-daily": {
         "task": "tenants.reverify_all",

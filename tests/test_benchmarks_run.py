@@ -9,10 +9,11 @@ database of their own named after the configured one (``<name>_bench_console``),
 they create and drop, and which is dropped here again afterwards (with the ``<name>_part``
 that ``bench_partitioning.py`` makes beside it): never a database the tests use. They are
 skipped without PostgreSQL, except under CI=true (tests/conftest.py).
-``bench_sync.py``, ``bench_notify.py`` and ``bench_fleet.py`` run real Celery workers against
-a private ``redis-server`` of their own on a free port, so they are marked and skipped like
-the worker tests; ``bench_dispatch.py`` publishes to such a private one (no workers), and
-is skipped without ``redis-server``; no benchmark gets the run's Redis, broker or cache URLs.
+``bench_sync.py``, ``bench_notify.py``, ``bench_fleet.py`` and ``bench_pass_cost.py`` run real
+Celery workers against a private ``redis-server`` of their own on a free port, so they are
+marked and skipped like the worker tests; ``bench_dispatch.py`` publishes to such a private
+one (no workers), and is skipped without ``redis-server``; no benchmark gets the run's
+Redis, broker or cache URLs.
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ BENCHMARKS = {
             r"freshness p50 .* API calls per customer-hour \d+ \(limit \d+\), busiest tenant "
             r"\d+ calls in a minute .* token requests per tenant-hour: from no cached token, "
             r"\d+-\d+ a tenant .* CPU s/min workers .* database busy .* growth .* KB/h .*",
-            r"smoke: passes \(the workers' logs, in the window\): \d+ a minute, p50 .* "
-            r"dispatcher cycles: [1-9]\d*, p50 .*",
+            r"smoke: passes \(the workers' logs, in the window\): [1-9]\d* a minute in \d+ "
+            r"customer tasks, a task p50 .* dispatcher cycles: [1-9]\d*, p50 .*",
             r"smoke: big backfill: 40 alerts of a new customer \(\d+ stored\) in \d+ s, .* "
             r"the others' freshness during it p50 .* outside it p50 .*",
             r"smoke: idle growth: 3 customers x 2 rounds \(12 passes, \d+ idle, \d+ rows\): "
@@ -142,11 +143,13 @@ BENCHMARKS = {
         "bench_dispatch.py",
         (
             r"smoke: all 60 sources of 30 customers due at once, as it was: no bound, each pass "
-            r"published on its own: 1 cycle\(s\), a cycle \d+ ms .* 60 in the queue; .*",
-            r"smoke: all 60 sources of 30 customers due at once, no bound, one producer for "
-            r"the cycle: 1 cycle\(s\), a cycle \d+ ms .* 60 in the queue; .*",
+            r"published on its own: 1 cycle\(s\), a cycle \d+ ms .* 60 tasks in the queue; .*",
             r"smoke: all 60 sources of 30 customers due at once, at most 25 a cycle, one "
-            r"producer: 3 cycle\(s\), a cycle \d+ ms .* 60 in the queue; .*",
+            r"producer, a task per source: \d cycle\(s\), a cycle \d+ ms .* 60 tasks in the "
+            r"queue; .*",
+            r"smoke: all 60 sources of 30 customers due at once, at most 25 a cycle, one "
+            r"producer, a task per customer \(now\): \d cycle\(s\), a cycle \d+ ms .* "
+            r"30 tasks in the queue; .*",
         ),
         postgres=("BENCH_PG", False),
     ),
@@ -187,6 +190,25 @@ BENCHMARKS = {
         ),
         postgres=("BENCH_DATABASE_URL", True),
     ),
+    "bench_pass_cost.py": Benchmark(
+        "bench_pass_cost.py",
+        (
+            *(
+                rf"smoke: idle passes of 4 customers \(2 sources each\), threads x 2, {way}: "
+                r"worker CPU \d+\.\d\d ms, PostgreSQL CPU \d+\.\d\d ms, \d+\.\d database "
+                r"transactions, .*"
+                for way in (
+                    r"a task per source, a new connection per task \(before\)",
+                    r"a task per customer, a new connection per task",
+                    r"a task per source, connections kept",
+                    r"a task per customer, connections kept \(now\)",
+                )
+            ),
+            r"smoke: now against before: worker CPU \d+\.\d\dx, PostgreSQL CPU \d+\.\d\dx, "
+            r"transactions \d+\.\d\dx, .*",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
 }
 MARKS = {
     "bench_sandbox.py": [pytest.mark.sandbox],
@@ -216,12 +238,21 @@ MARKS = {
         pytest.mark.redis,
         pytest.mark.worker,
     ],
+    "bench_pass_cost.py": [
+        pytest.mark.sandbox,
+        pytest.mark.postgres,
+        pytest.mark.redis,
+        pytest.mark.worker,
+    ],
 }
 
 
 #: The benchmarks that start a private redis-server of their own (all but bench_dispatch.py
 #: run real workers against it).
-PRIVATE_REDIS = ("bench_sync.py", "bench_notify.py", "bench_fleet.py", "bench_dispatch.py")
+PRIVATE_REDIS = (
+    "bench_sync.py", "bench_notify.py", "bench_fleet.py", "bench_dispatch.py",
+    "bench_pass_cost.py",
+)  # fmt: skip
 
 
 def scratch_database(purpose: str) -> tuple[str, str]:

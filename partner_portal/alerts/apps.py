@@ -1,4 +1,8 @@
 from django.apps import AppConfig
+from django.conf import settings
+
+#: The sync's dispatcher as /healthz names it.
+DISPATCHER = "sync_dispatcher"
 
 
 class AlertsConfig(AppConfig):
@@ -9,6 +13,7 @@ class AlertsConfig(AppConfig):
     def ready(self) -> None:
         from partner_portal.alerts.customer_panels import SYNC_PANEL, sync_panel
         from partner_portal.alerts.views.overview import HOME_PANEL, home_panel
+        from partner_portal.core.health import register_duty
         from partner_portal.core.home_panels import register_home_panel
         from tenants.panels import register_customer_panel
 
@@ -16,3 +21,5 @@ class AlertsConfig(AppConfig):
         register_customer_panel(SYNC_PANEL, sync_panel)
         # The home page (core) leads analysts to the overview.
         register_home_panel(HOME_PANEL, home_panel)
+        # /healthz (core) says when the dispatcher last ran: without it nothing is synced.
+        register_duty(DISPATCHER, period_seconds=lambda: settings.SYNC_DISPATCH_SECONDS)

@@ -1,10 +1,22 @@
-"""Checks behind /healthz: does each backing service answer right now?"""
+"""Checks behind /healthz: does each backing service answer right now, and when did the
+workers and the periodic duties last show they run?
+
+A periodic duty that everything else waits on (the sync's dispatcher: without it no pass
+is queued) registers here with its period (`register_duty`, from the app that owns it,
+which core does not import) and notes each run (`duty_done`, in the cache); /healthz
+gives each one's last run and its age, and calls it late after three periods without a
+run. Like the workers' heartbeat this is reported, not judged: /healthz answers 503 only
+for a backing service that does not answer, since a load balancer acts on it.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -13,6 +25,50 @@ from django.utils import timezone
 
 from partner_portal.celery import app as celery_app
 from partner_portal.core.models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+#: A duty is late after this many of its periods without a run.
+LATE_AFTER_PERIODS = 3
+
+# Each registered duty's period in seconds, asked when /healthz is read.
+_duties: dict[str, Callable[[], float]] = {}
+
+
+def register_duty(name: str, *, period_seconds: Callable[[], float]) -> None:
+    """Report the periodic duty `name` on /healthz; it should run every period."""
+    _duties[name] = period_seconds
+
+
+def duty_done(name: str) -> None:
+    """Note that the duty `name` ran just now. Never raises: a cache that does not answer
+    shows on /healthz as such, and must not stop the duty itself."""
+    try:
+        cache.set(_duty_key(name), timezone.now().isoformat(), timeout=None)
+    except Exception:
+        logger.warning("Could not note the run of %s for /healthz", name)
+
+
+def _duty_key(name: str) -> str:
+    return f"health:duty:{name}"
+
+
+def _duties_report() -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for name, period_seconds in sorted(_duties.items()):
+        seen = cache.get(_duty_key(name))
+        if seen is None:
+            report[name] = {"last_run": None, "late": True}
+            continue
+        age = (timezone.now() - datetime.fromisoformat(seen)).total_seconds()
+        period = period_seconds()
+        report[name] = {
+            "last_run": seen,
+            "age_seconds": round(age, 1),
+            "period_seconds": period,
+            "late": age > LATE_AFTER_PERIODS * period,
+        }
+    return report
 
 
 @dataclass(frozen=True)
@@ -74,4 +130,6 @@ def run_checks() -> dict[str, Any]:
             if beat
             else {"last_heartbeat": None}
         )
+    if checks["cache"].ok and _duties:
+        report["duties"] = _duties_report()
     return report

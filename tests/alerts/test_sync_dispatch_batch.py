@@ -30,28 +30,33 @@ SOURCE = "fake_alerts"
 
 
 class Published:
-    """Stands in for `apply_async` of the pass task: records each pass published (and
-    the producer it went through), or raises `fail` at the `fail_at`-th (from 1)."""
+    """Stands in for `apply_async` of the pass task: records each task published (its
+    customer's pairs, its queue and the producer it went through), or raises `fail` at
+    the `fail_at`-th task (from 1)."""
 
     def __init__(self) -> None:
-        self.pairs: list[tuple[int, str]] = []
+        self.tasks: list[tuple[int, list[str], str]] = []
         self.producers: list[object] = []
         self.fail: BaseException | None = None
         self.fail_at = 0
         self.lock = threading.Lock()
 
-    def __call__(self, *, args: tuple[int, str], queue: str, producer: object) -> None:
+    @property
+    def pairs(self) -> list[tuple[int, str]]:
+        return [(customer_id, name) for customer_id, names, _ in self.tasks for name in names]
+
+    def __call__(self, *, args: tuple[int, list[str]], queue: str, producer: object) -> None:
         with self.lock:
-            if self.fail is not None and len(self.pairs) + 1 == self.fail_at:
+            if self.fail is not None and len(self.tasks) + 1 == self.fail_at:
                 raise self.fail
-            self.pairs.append(tuple(args))  # type: ignore[arg-type]
+            self.tasks.append((args[0], list(args[1]), queue))
             self.producers.append(producer)
 
 
 @pytest.fixture
 def published(monkeypatch: pytest.MonkeyPatch) -> Published:
     recorder = Published()
-    monkeypatch.setattr(tasks.sync_customer_source, "apply_async", recorder)
+    monkeypatch.setattr(tasks.sync_customer, "apply_async", recorder)
     return recorder
 
 
@@ -201,3 +206,98 @@ def test_two_overlapping_cycles_share_the_due_sources_and_never_queue_one_twice(
     assert dispatch.dispatch_due_syncs() == pairs[4:]
     assert dispatch.dispatch_due_syncs() == []
     assert sorted(published.pairs) == sorted(pairs)  # each once
+
+
+class MoreFakeAlerts(FakeAlerts):
+    """A second fake source, so that a customer has two pairs."""
+
+    name = "fake_more"
+    label = "More fake alerts"
+
+
+@pytest.fixture
+def more() -> Iterator[MoreFakeAlerts]:
+    source = MoreFakeAlerts()
+    sources.register(source)
+    yield source
+    sources.unregister(source.name)
+
+
+@pytest.mark.django_db
+def test_a_customers_due_sources_go_out_as_one_task_and_each_backfill_as_its_own(
+    fake: FakeAlerts, more: MoreFakeAlerts, published: Published, settings: Any
+) -> None:
+    a, b = _customers(2)
+    now = timezone.now()
+    dispatch.ensure_states(now=now, force=True)
+    # a has had its backfills; b has had only its first source's.
+    SyncState.objects.filter(customer=a).update(watermark=now, next_due_at=now)
+    SyncState.objects.filter(customer=b, source=SOURCE).update(watermark=now, next_due_at=now)
+    SyncState.objects.filter(customer=b, source="fake_more").update(next_due_at=now)
+
+    queued = dispatch.dispatch_due_syncs(now=now)
+
+    both = sorted([SOURCE, "fake_more"])
+    assert sorted(queued) == sorted(
+        [(a.pk, SOURCE), (a.pk, "fake_more"), (b.pk, SOURCE), (b.pk, "fake_more")]
+    )
+    tasks_sent = sorted((cid, sorted(names), queue) for cid, names, queue in published.tasks)
+    assert tasks_sent == sorted([
+        (a.pk, both, settings.SYNC_QUEUE),
+        (b.pk, [SOURCE], settings.SYNC_QUEUE),
+        (b.pk, ["fake_more"], settings.SYNC_BACKFILL_QUEUE),
+    ])  # fmt: skip
+    assert len(set(map(id, published.producers))) == 1
+
+
+@pytest.mark.django_db
+def test_a_customers_task_that_was_not_published_gives_back_every_source_in_it(
+    fake: FakeAlerts, more: MoreFakeAlerts, published: Published, settings: Any
+) -> None:
+    a, b = _customers(2)
+    now = timezone.now()
+    dispatch.ensure_states(now=now, force=True)
+    SyncState.objects.filter(customer=a).update(
+        watermark=now, next_due_at=now - timedelta(minutes=2)
+    )
+    SyncState.objects.filter(customer=b).update(
+        watermark=now, next_due_at=now - timedelta(minutes=1)
+    )
+    published.fail, published.fail_at = OperationalError("Error 111 connecting"), 2
+
+    with pytest.raises(OperationalError):
+        dispatch.dispatch_due_syncs(now=now)
+
+    [(customer_id, names, queue)] = published.tasks
+    assert (customer_id, sorted(names), queue) == (a.pk, sorted([SOURCE, "fake_more"]), "celery")
+    assert set(SyncState.objects.filter(customer=a).values_list("queued_at", flat=True)) == {now}
+    given_back = SyncState.objects.filter(customer=b).values_list("next_due_at", "queued_at")
+    assert set(given_back) == {(now - timedelta(minutes=1), None)}
+
+
+@pytest.mark.django_db
+def test_a_customers_source_due_within_half_an_interval_is_taken_along_and_stays_with_the_other(
+    fake: FakeAlerts, more: MoreFakeAlerts, published: Published, settings: Any
+) -> None:
+    a, b = _customers(2)
+    now = timezone.now()
+    dispatch.ensure_states(now=now, force=True)
+    interval = timedelta(seconds=settings.SYNC_DEFAULT_INTERVAL_SECONDS)
+    # Each customer's first source is due; a's other one in a quarter of an interval
+    # (apart since a backoff, say), b's in three quarters.
+    for customer, later in ((a, interval / 4), (b, interval * 3 / 4)):
+        SyncState.objects.filter(customer=customer).update(watermark=now, next_due_at=now)
+        SyncState.objects.filter(customer=customer, source="fake_more").update(
+            next_due_at=now + later
+        )
+
+    queued = dispatch.dispatch_due_syncs(now=now)
+
+    assert sorted(queued) == sorted([(a.pk, SOURCE), (a.pk, "fake_more"), (b.pk, SOURCE)])
+    sent = {customer_id: sorted(names) for customer_id, names, _ in published.tasks}
+    assert sent == {a.pk: sorted([SOURCE, "fake_more"]), b.pk: [SOURCE]}
+    # a's two sources fall due together from now on; b's other one keeps its own time.
+    a_due = set(SyncState.objects.filter(customer=a).values_list("next_due_at", flat=True))
+    assert a_due == {now + interval}
+    b_more = SyncState.objects.get(customer=b, source="fake_more")
+    assert (b_more.next_due_at, b_more.queued_at) == (now + interval * 3 / 4, None)

@@ -222,8 +222,8 @@ def test_a_403_names_the_sources_permission_and_stops_dispatching_it(
 
 
 def _queued_on(queue: str) -> list[list[object]]:
-    """The arguments of the sync passes waiting on `queue` in this run's broker (other
-    tasks the run queued there are taken off and left out)."""
+    """The [customer ID, source] of each sync pass waiting on `queue` in this run's
+    broker (other tasks the run queued there are taken off and left out)."""
     waiting = []
     with app.connection_for_read() as connection, connection.SimpleQueue(queue) as simple:
         while True:
@@ -231,8 +231,9 @@ def _queued_on(queue: str) -> list[list[object]]:
                 message = simple.get(timeout=0.5)
             except simple.Empty:
                 return waiting
-            if message.headers.get("task") == "alerts.sync_customer_source":
-                waiting.append(message.payload[0])
+            if message.headers.get("task") == "alerts.sync_customer":
+                customer_id, names = message.payload[0]
+                waiting += [[customer_id, name] for name in names]
             message.ack()
 
 

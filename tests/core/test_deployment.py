@@ -255,7 +255,8 @@ def test_notifications_are_sent_from_a_queue_of_their_own(settings: Any) -> None
 
     for task in ("notifications.deliver", "notifications.deliver_due"):
         assert app.amqp.router.route({}, task)["queue"].name == settings.NOTIFY_QUEUE
-    assert app.amqp.router.route({}, "alerts.sync_customer_source")["queue"].name == "celery"
+    for task in ("alerts.sync_customer", "alerts.sync_customer_source"):
+        assert app.amqp.router.route({}, task)["queue"].name == "celery"
 
 
 def test_the_dispatcher_is_sent_to_a_queue_of_its_own(settings: Any) -> None:

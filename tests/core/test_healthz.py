@@ -1,9 +1,15 @@
-"""/healthz: JSON with the state of the database, cache and broker."""
+"""/healthz: JSON with the state of the database, cache and broker, the workers' last
+heartbeat and the periodic duties' last runs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
+from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from partner_portal.core import health
 from partner_portal.core.services import heartbeat_record
@@ -49,3 +55,28 @@ def test_healthz_reports_the_last_worker_heartbeat(client: Client) -> None:
 def test_heartbeat_counts_each_beat() -> None:
     heartbeat_record(worker="celery@box")
     assert heartbeat_record(worker="celery@box").beats == 2
+
+
+def test_healthz_gives_a_registered_duty_its_last_run_and_calls_it_late_after_three_periods(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(health._duties, "tidying", lambda: 10.0)
+    cache.delete(health._duty_key("tidying"))
+    assert client.get("/healthz").json()["duties"]["tidying"] == {"last_run": None, "late": True}
+
+    health.duty_done("tidying")
+    ran = client.get("/healthz").json()["duties"]["tidying"]
+    assert ran["late"] is False and 0 <= ran["age_seconds"] < 30 and ran["period_seconds"] == 10
+
+    # Reported, not judged: still 200, since a load balancer acts on the status.
+    cache.set(health._duty_key("tidying"), (timezone.now() - timedelta(seconds=31)).isoformat())
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["duties"]["tidying"]["late"] is True
+
+
+def test_a_duty_that_cannot_note_its_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("the cache is down")
+
+    monkeypatch.setattr(health.cache, "set", refused)
+    health.duty_done("sync_dispatcher")  # logged, not raised

@@ -13,7 +13,9 @@ itself, further out (its backoff). Each pass's lock keeps two passes of one pair
 should they ever meet.
 
 A cycle's work is bounded: it claims at most SYNC_DISPATCH_BATCH due rows, those due
-longest first, and the rest stay due (unclaimed) for the next cycle a few seconds later.
+longest first (with their customers' other sources due within half an interval, so that
+a customer's sources stay due together), and the rest stay due (unclaimed) for the next
+cycle a few seconds later.
 After a wave of backfills thousands of pairs fall due together; one cycle that queued
 them all ran past its time limit, and the pairs it had claimed but not yet queued were
 lost until SYNC_REQUEUE_AFTER_SECONDS. The claims are committed before anything is
@@ -27,13 +29,15 @@ one pair twice: a cycle claims its rows under row locks that the other skips
 (PostgreSQL's SKIP LOCKED; SQLite serialises writers), and once it commits a claimed row
 is neither due nor unqueued, which the other's claim checks again on the row it locks.
 
-Every due pair is queued in the cycle that claims it, as a task of its own, so the
-passes of many customers spread over as many workers as there are. A pair with no
-watermark yet is due for its first pass, the backfill, which may read months of alerts
-(so may a pair whose history staff asked to import): it goes to the backfill queue
-(SYNC_BACKFILL_QUEUE), so that a deployment can give backfills workers of their own and
-a big new customer does not hold up everyone else's fresh alerts. A worker
-started without `-Q` consumes both queues, as `make run`'s does.
+Every due pair is queued in the cycle that claims it; a customer's due pairs go out as
+one task, which runs their passes one after the other, so the passes of many customers
+spread over as many workers as there are while a task, a message and the customer's row
+are paid for once a customer. A pair with no watermark yet is due for its first pass,
+the backfill, which may read months of alerts (so may a pair whose history staff asked
+to import): it goes, as a task of its own, to the backfill queue (SYNC_BACKFILL_QUEUE),
+so that a deployment can give backfills workers of their own and a big new customer
+does not hold up everyone else's fresh alerts. A worker started without `-Q` consumes
+both queues, as `make run`'s does.
 
 A cycle must stay cheap with thousands of customers, as beat runs it every few seconds:
 the due rows are found through the index on `next_due_at`, and only their customers are
@@ -50,6 +54,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -57,8 +62,10 @@ from django.db import transaction
 from django.db.models import Case, Count, DateTimeField, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from partner_portal.alerts.apps import DISPATCHER
 from partner_portal.alerts.models import SyncState
 from partner_portal.alerts.sync import sources
+from partner_portal.core import health
 from tenants.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -88,24 +95,46 @@ def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
     claims = _claim_due(now, limit=settings.SYNC_DISPATCH_BATCH)
     if claims:
         _publish(claims, now=now)
+    health.duty_done(DISPATCHER)
     return [claim.pair for claim in claims]
 
 
 def _publish(claims: Sequence[Claim], *, now: datetime) -> None:
-    """One task per claim, all through one producer; the claims whose task was not
-    published are given back, whatever stopped it."""
-    from partner_portal.alerts.tasks import sync_customer_source
+    """One task per customer's claims (per claim for backfills), all through one
+    producer; the claims whose task was not published are given back, whatever stopped
+    it."""
+    from partner_portal.alerts.tasks import sync_customer
 
+    tasks = _tasks(claims)
     sent = 0
     try:
-        with sync_customer_source.app.producer_or_acquire() as producer:
-            for claim in claims:
-                queue = settings.SYNC_BACKFILL_QUEUE if claim.backfill else settings.SYNC_QUEUE
-                sync_customer_source.apply_async(args=claim.pair, queue=queue, producer=producer)
+        with sync_customer.app.producer_or_acquire() as producer:
+            for customer_id, backfill, group in tasks:
+                queue = settings.SYNC_BACKFILL_QUEUE if backfill else settings.SYNC_QUEUE
+                names = [claim.pair[1] for claim in group]
+                sync_customer.apply_async(args=(customer_id, names), queue=queue, producer=producer)
                 sent += 1
     except BaseException:
-        release(claims[sent:], now=now)
+        release([claim for *_, group in tasks[sent:] for claim in group], now=now)
         raise
+
+
+def _tasks(claims: Sequence[Claim]) -> list[tuple[int, bool, list[Claim]]]:
+    """The claims as tasks, in the order claimed: a customer's incremental passes
+    together, and each backfill on its own (a backfill may read for minutes, and two of
+    one customer run side by side on the backfill workers)."""
+    tasks: list[tuple[int, bool, list[Claim]]] = []
+    together: dict[int, list[Claim]] = {}
+    for claim in claims:
+        customer_id = claim.pair[0]
+        if claim.backfill:
+            tasks.append((customer_id, True, [claim]))
+        elif customer_id in together:
+            together[customer_id].append(claim)
+        else:
+            together[customer_id] = [claim]
+            tasks.append((customer_id, False, together[customer_id]))
+    return tasks
 
 
 def release(claims: Sequence[Claim], *, now: datetime) -> int:
@@ -162,10 +191,16 @@ def ensure_states(*, now: datetime, force: bool = False) -> None:
 
 @transaction.atomic
 def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
-    """Claim at most `limit` due rows, those due longest first: move each one's
-    `next_due_at` an interval on and return those of collecting customers, marked
+    """Claim at most `limit` due rows, those due longest first, and with them the other
+    sources of their customers that would fall due within half an interval: move each
+    one's `next_due_at` an interval on and return those of collecting customers, marked
     `queued_at` (with whether their pass is a backfill: no watermark yet, or a history
     import asked for).
+
+    Taking a customer's nearly due sources along keeps its sources due together, so that
+    they go out as one task: a failure's backoff, or a batch's bound falling between
+    them, would otherwise leave them apart for good. One of them is read up to half an
+    interval early, once.
 
     Rows another dispatcher is claiming at this moment are skipped (PostgreSQL's SKIP
     LOCKED; SQLite serialises writers), so a sync is queued once per interval; one
@@ -176,11 +211,12 @@ def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
     # One queued longer than SYNC_REQUEUE_AFTER_SECONDS counts as lost and is queued again.
     stale = now - timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS)
     fields = ("pk", "customer_id", "source", "watermark", "history_since", "next_due_at")
+    claimable = SyncState.objects.select_for_update(skip_locked=True).filter(
+        Q(queued_at__isnull=True) | Q(queued_at__lt=stale)
+    )
     due = list(
-        SyncState.objects.select_for_update(skip_locked=True)
-        .filter(next_due_at__lte=now)
-        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
-        .order_by("next_due_at", "pk")
+        claimable.filter(next_due_at__lte=now)
+        .order_by("next_due_at", "customer_id", "pk")
         .values_list(*fields)[:limit]
     )
     if not due:
@@ -191,6 +227,7 @@ def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
         .filter(pk__in={row[1] for row in due})
         .only(*sources.customer_fields())
     }
+    due += _nearly_due(claimable, due, customers, now=now, fields=fields)
     by_interval: dict[int, list[int]] = {}
     claims: list[Claim] = []
     for pk, customer_id, name, watermark, history_since, due_at in due:
@@ -208,3 +245,35 @@ def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
         SyncState.objects.filter(pk__in=pks).update(next_due_at=now + timedelta(seconds=interval))
     SyncState.objects.filter(pk__in=[claim.pk for claim in claims]).update(queued_at=now)
     return claims
+
+
+def _nearly_due(
+    claimable: QuerySet[SyncState],
+    due: list[tuple[Any, ...]],
+    customers: dict[int, Customer],
+    *,
+    now: datetime,
+    fields: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
+    """The rows of the due customers' other sources that fall due within half of their
+    customer's interval (and are not queued, nor being claimed elsewhere)."""
+    taken = {row[0] for row in due}
+    horizon = max(
+        (
+            c.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
+            for c in customers.values()
+        ),
+        default=0,
+    )
+    if not horizon:
+        return []
+    rows = claimable.filter(
+        customer_id__in=list(customers), next_due_at__lte=now + timedelta(seconds=horizon / 2)
+    ).values_list(*fields)
+    nearly = []
+    for row in rows:
+        customer = customers[row[1]]
+        half = (customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS) / 2
+        if row[0] not in taken and row[5] <= now + timedelta(seconds=half):
+            nearly.append(row)
+    return nearly

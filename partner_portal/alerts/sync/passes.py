@@ -15,10 +15,15 @@ idle pass ends by counting itself on the `SyncState` instead (`last_checked_at`,
 `idle_passes`, its API calls for the hour), so a fleet of quiet customers does not grow
 the database by a row per customer, source and minute.
 
-A pass keeps its own time limit (SYNC_TASK_TIME_LIMIT, less the task's 30 s of grace),
-checked after every page, and keeps its lock alive no longer than the whole limit: a
-worker in Celery's threads pool enforces no task time limit, and a pass stuck in one of
-its threads must still give its pair up to another worker, as a killed process does.
+The dispatcher queues a customer's due sources as one task (`sync_sources`), which runs
+their passes one after the other: the task, the customer's row and the claim are paid for
+once a customer rather than once a source.
+
+The passes of a task keep its time limit (SYNC_TASK_TIME_LIMIT, less the task's 30 s of
+grace) themselves, checked before each pass and after every page, and keep their locks
+alive no longer than the whole limit: a worker in Celery's threads pool enforces no task
+time limit, and a pass stuck in one of its threads must still give its pair up to
+another worker, as a killed process does.
 
 A failure also backs the source off (doubling the customer's interval per failure, up to
 SYNC_MAX_BACKOFF_SECONDS) and, when Microsoft says consent or a permission is missing,
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -42,7 +47,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
-from partner_portal.alerts.sync import sources
+from partner_portal.alerts.sync import sources as source_kinds
 from partner_portal.alerts.sync.sources import AnySource, SyncClient
 from partner_portal.core.failures import describe_failure
 from partner_portal.core.locks import CacheLock, LockUnavailable, try_lock
@@ -91,27 +96,60 @@ def sync_source(
     Never raises for a failure of the pass itself: every failure is recorded on the
     run, on the source's backoff and, for access problems, on the customer.
     """
-    # The queued pass has left the queue: the dispatcher may queue the pair again when it
-    # falls due (a pass running then holds the lock, and the copy ends at once).
+    return sync_sources(customer_id=customer_id, sources=[source], progress=progress)[source]
+
+
+def sync_sources(
+    *, customer_id: int, sources: Sequence[str], progress: ProgressCallback | None = None
+) -> dict[str, SyncRun | None]:
+    """One pass for each of a customer's `sources` in turn, as `sync_source` runs one:
+    the dispatcher queues a customer's due sources as one task, so that the task, the
+    customer's row and the claim are paid for once a customer, not once a source.
+
+    The passes share one time limit (SYNC_TASK_TIME_LIMIT, less the grace): a source
+    whose turn comes after it is not started (None; the first always starts), and the
+    dispatcher queues it again when it next falls due.
+    """
+    names = list(dict.fromkeys(sources))
+    # The queued passes have left the queue: the dispatcher may queue the pairs again when
+    # they fall due (a pass running then holds the lock, and the copy ends at once).
     SyncState.objects.filter(
-        customer_id=customer_id, source=source, queued_at__isnull=False
+        customer_id=customer_id, source__in=names, queued_at__isnull=False
     ).update(queued_at=None)
     customer = Customer.objects.filter(pk=customer_id).first()
-    kind = sources.find(source)
-    if customer is None or kind is None or not kind.enabled_for(customer):
-        return None
+    deadline = time.monotonic() + settings.SYNC_TASK_TIME_LIMIT - 30
+    results: dict[str, SyncRun | None] = {}
+    for name in names:
+        kind = source_kinds.find(name)
+        if customer is None or kind is None or not kind.enabled_for(customer):
+            results[name] = None
+        elif any(results.values()) and time.monotonic() >= deadline:  # the first one starts
+            logger.warning("Sync of customer %s %s left for its next turn", customer_id, name)
+            results[name] = None
+        else:
+            results[name] = run = _locked_pass(customer, kind, progress, deadline)
+            if run is not None and run.status == SyncStatus.FAILED:
+                # A failure may have marked the customer (consent, a permission).
+                customer = Customer.objects.filter(pk=customer_id).first()
+    return results
+
+
+def _locked_pass(
+    customer: Customer, kind: AnySource, progress: ProgressCallback | None, deadline: float
+) -> SyncRun | None:
+    """The pass of one pair under its lock; None if another worker holds the lock."""
     try:
-        lock = try_lock(lock_name(customer_id, kind.name), ttl=settings.SYNC_LOCK_SECONDS)
+        lock = try_lock(lock_name(customer.pk, kind.name), ttl=settings.SYNC_LOCK_SECONDS)
     except LockUnavailable as exc:
         # Without the lock store nobody can prove a pass is alone: record and back off.
         state, _ = SyncState.objects.get_or_create(customer=customer, source=kind.name)
         run = SyncRun.objects.create(customer=customer, source=kind.name, since=state.watermark)
         return _finish_failed(run, state, customer, kind, exc)
     if lock is None:
-        logger.info("Sync of customer %s %s already running elsewhere", customer_id, source)
+        logger.info("Sync of customer %s %s already running elsewhere", customer.pk, kind.name)
         return None
     try:
-        return _run_pass(customer, kind, lock, progress)
+        return _run_pass(customer, kind, lock, progress, deadline)
     finally:
         lock.release()
 
@@ -127,12 +165,14 @@ def _close_abandoned_runs(customer: Customer, source: AnySource) -> None:
 
 
 def _run_pass(
-    customer: Customer, source: AnySource, lock: CacheLock, progress: ProgressCallback | None
+    customer: Customer,
+    source: AnySource,
+    lock: CacheLock,
+    progress: ProgressCallback | None,
+    deadline: float,
 ) -> SyncRun:
-    # The task's soft limit, which only a prefork worker enforces; the lock is kept
-    # alive up to the hard limit at most.
-    began = time.monotonic()
-    deadline = began + settings.SYNC_TASK_TIME_LIMIT - 30
+    # `deadline` is the task's soft limit, which only a prefork worker enforces; the
+    # lock is kept alive up to the hard limit at most.
     _close_abandoned_runs(customer, source)
     state, _ = SyncState.objects.get_or_create(customer=customer, source=source.name)
     started = timezone.now()
@@ -154,7 +194,7 @@ def _run_pass(
     try:
         # Kept alive while this worker lives, so a slow page on a busy machine does not
         # hand the pass to another worker; checked after every page all the same.
-        with lock.keep_alive(until=began + settings.SYNC_TASK_TIME_LIMIT) as lost:
+        with lock.keep_alive(until=deadline + 30) as lost:
             client = source.client(customer, token_sources=token_sources)
             for page in source.pages(client, since=since):
                 result = source.store(customer_id=customer.pk, page=page)

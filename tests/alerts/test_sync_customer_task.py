@@ -1,0 +1,106 @@
+"""A customer's due sources in one task: each source's pass in turn, as `sync_source`
+runs one, the customer read once, and one time limit shared by the passes (a source
+whose turn comes after it waits for its next turn, never run past the limit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from partner_portal.alerts import tasks
+from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.sync import dispatch, passes, sources
+from tenants.models import Customer
+from tests.alerts import test_sync_sources
+from tests.alerts.test_sync_sources import FakeAlerts, alert
+
+fake = test_sync_sources.fake
+customer = test_sync_sources.customer
+eager_tasks = test_sync_sources.eager_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+class OtherFakeAlerts(FakeAlerts):
+    name = "fake_other"
+    label = "Other fake alerts"
+
+
+@pytest.fixture
+def other() -> Iterator[OtherFakeAlerts]:
+    source = OtherFakeAlerts()
+    sources.register(source)
+    yield source
+    sources.unregister(source.name)
+
+
+def _queued(customer: Customer) -> None:
+    dispatch.ensure_states(now=timezone.now(), force=True)
+    SyncState.objects.filter(customer=customer).update(queued_at=timezone.now())
+
+
+def test_the_task_runs_each_source_of_the_customer_and_reports_each_outcome(
+    fake: FakeAlerts, other: OtherFakeAlerts, customer: Customer, eager_tasks: None
+) -> None:
+    fake.served = [[alert("a1")]]
+    other.served = [[alert("b1"), alert("b2")]]
+    _queued(customer)
+
+    outcome = tasks.sync_customer.delay(customer.pk, ["fake_alerts", "fake_other"]).get()
+
+    assert outcome == {"fake_alerts": SyncStatus.SUCCEEDED, "fake_other": SyncStatus.SUCCEEDED}
+    runs = dict(SyncRun.objects.filter(customer=customer).values_list("source", "created"))
+    assert runs == {"fake_alerts": 1, "fake_other": 2}
+    states = SyncState.objects.filter(customer=customer)
+    assert {s.source for s in states if s.watermark} == {"fake_alerts", "fake_other"}
+    assert all(s.queued_at is None for s in states)  # both left the queue
+
+
+def test_an_idle_customer_costs_one_read_of_the_customer_and_one_unqueue_for_both_passes(
+    fake: FakeAlerts, other: OtherFakeAlerts, customer: Customer
+) -> None:
+    fake.served, other.served = [[alert("a1")]], [[alert("b1")]]
+    passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_other"])
+    _queued(customer)
+
+    with CaptureQueriesContext(connection) as queries:
+        runs = passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_other"])
+
+    assert all(run is not None and run.pk is None for run in runs.values())  # idle both
+    statements = [q["sql"] for q in queries.captured_queries]
+    customer_reads = [s for s in statements if 'FROM "tenants_customer"' in s]
+    unqueues = [s for s in statements if '"queued_at" = NULL' in s]
+    assert len(customer_reads) == 1 and len(unqueues) == 1
+
+
+def test_a_source_whose_turn_comes_after_the_time_limit_waits_for_its_next_turn(
+    fake: FakeAlerts,
+    other: OtherFakeAlerts,
+    customer: Customer,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.SYNC_TASK_TIME_LIMIT = 60  # 30 s for the passes
+    clock = [1000.0]
+    monkeypatch.setattr(passes.time, "monotonic", lambda: clock[0])
+
+    def slow_page(*args: Any, **kwargs: Any) -> None:
+        clock[0] += 45  # the first pass's page takes longer than the whole limit
+
+    monkeypatch.setattr(fake, "enrich", slow_page)
+    fake.served, other.served = [[alert("a1")]], [[alert("b1")]]
+    _queued(customer)
+
+    runs = passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_other"])
+
+    first = runs["fake_alerts"]
+    assert first is not None and (first.status, first.error_code) == ("failed", "time_limit")
+    assert runs["fake_other"] is None and other.asked_since == []  # never started
+    waiting = SyncState.objects.get(customer=customer, source="fake_other")
+    # Not marked queued any more: the dispatcher queues it again when it is due.
+    assert waiting.queued_at is None and waiting.watermark is None

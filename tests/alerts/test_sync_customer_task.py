@@ -4,7 +4,6 @@ whose turn comes after it waits for its next turn, never run past the limit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,29 +13,18 @@ from django.utils import timezone
 
 from partner_portal.alerts import tasks
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
-from partner_portal.alerts.sync import dispatch, passes, sources
+from partner_portal.alerts.sync import dispatch, passes
 from tenants.models import Customer
-from tests.alerts import test_sync_sources
+from tests.alerts import test_sync_dispatch_batch, test_sync_sources
+from tests.alerts.test_sync_dispatch_batch import MoreFakeAlerts
 from tests.alerts.test_sync_sources import FakeAlerts, alert
 
 fake = test_sync_sources.fake
+more = test_sync_dispatch_batch.more  # a second fake source, "fake_more"
 customer = test_sync_sources.customer
 eager_tasks = test_sync_sources.eager_tasks
 
 pytestmark = pytest.mark.django_db
-
-
-class OtherFakeAlerts(FakeAlerts):
-    name = "fake_other"
-    label = "Other fake alerts"
-
-
-@pytest.fixture
-def other() -> Iterator[OtherFakeAlerts]:
-    source = OtherFakeAlerts()
-    sources.register(source)
-    yield source
-    sources.unregister(source.name)
 
 
 def _queued(customer: Customer) -> None:
@@ -45,31 +33,31 @@ def _queued(customer: Customer) -> None:
 
 
 def test_the_task_runs_each_source_of_the_customer_and_reports_each_outcome(
-    fake: FakeAlerts, other: OtherFakeAlerts, customer: Customer, eager_tasks: None
+    fake: FakeAlerts, more: MoreFakeAlerts, customer: Customer, eager_tasks: None
 ) -> None:
     fake.served = [[alert("a1")]]
-    other.served = [[alert("b1"), alert("b2")]]
+    more.served = [[alert("b1"), alert("b2")]]
     _queued(customer)
 
-    outcome = tasks.sync_customer.delay(customer.pk, ["fake_alerts", "fake_other"]).get()
+    outcome = tasks.sync_customer.delay(customer.pk, ["fake_alerts", "fake_more"]).get()
 
-    assert outcome == {"fake_alerts": SyncStatus.SUCCEEDED, "fake_other": SyncStatus.SUCCEEDED}
+    assert outcome == {"fake_alerts": SyncStatus.SUCCEEDED, "fake_more": SyncStatus.SUCCEEDED}
     runs = dict(SyncRun.objects.filter(customer=customer).values_list("source", "created"))
-    assert runs == {"fake_alerts": 1, "fake_other": 2}
+    assert runs == {"fake_alerts": 1, "fake_more": 2}
     states = SyncState.objects.filter(customer=customer)
-    assert {s.source for s in states if s.watermark} == {"fake_alerts", "fake_other"}
+    assert {s.source for s in states if s.watermark} == {"fake_alerts", "fake_more"}
     assert all(s.queued_at is None for s in states)  # both left the queue
 
 
 def test_an_idle_customer_costs_one_read_of_the_customer_and_one_unqueue_for_both_passes(
-    fake: FakeAlerts, other: OtherFakeAlerts, customer: Customer
+    fake: FakeAlerts, more: MoreFakeAlerts, customer: Customer
 ) -> None:
-    fake.served, other.served = [[alert("a1")]], [[alert("b1")]]
-    passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_other"])
+    fake.served, more.served = [[alert("a1")]], [[alert("b1")]]
+    passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_more"])
     _queued(customer)
 
     with CaptureQueriesContext(connection) as queries:
-        runs = passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_other"])
+        runs = passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_more"])
 
     assert all(run is not None and run.pk is None for run in runs.values())  # idle both
     statements = [q["sql"] for q in queries.captured_queries]
@@ -80,7 +68,7 @@ def test_an_idle_customer_costs_one_read_of_the_customer_and_one_unqueue_for_bot
 
 def test_a_source_whose_turn_comes_after_the_time_limit_waits_for_its_next_turn(
     fake: FakeAlerts,
-    other: OtherFakeAlerts,
+    more: MoreFakeAlerts,
     customer: Customer,
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -93,14 +81,14 @@ def test_a_source_whose_turn_comes_after_the_time_limit_waits_for_its_next_turn(
         clock[0] += 45  # the first pass's page takes longer than the whole limit
 
     monkeypatch.setattr(fake, "enrich", slow_page)
-    fake.served, other.served = [[alert("a1")]], [[alert("b1")]]
+    fake.served, more.served = [[alert("a1")]], [[alert("b1")]]
     _queued(customer)
 
-    runs = passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_other"])
+    runs = passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_more"])
 
     first = runs["fake_alerts"]
     assert first is not None and (first.status, first.error_code) == ("failed", "time_limit")
-    assert runs["fake_other"] is None and other.asked_since == []  # never started
-    waiting = SyncState.objects.get(customer=customer, source="fake_other")
+    assert runs["fake_more"] is None and more.asked_since == []  # never started
+    waiting = SyncState.objects.get(customer=customer, source="fake_more")
     # Not marked queued any more: the dispatcher queues it again when it is due.
     assert waiting.queued_at is None and waiting.watermark is None

@@ -22,7 +22,7 @@ from partner_portal.alerts.sync import dispatch, sources
 from tenants.models import Customer, CustomerStatus
 from tests.alerts import test_sync_sources
 from tests.alerts.factories import CustomerFactory
-from tests.alerts.test_sync_sources import FakeAlerts
+from tests.alerts.test_sync_sources import FakeAlerts, registered
 
 fake = test_sync_sources.fake
 
@@ -217,19 +217,23 @@ class MoreFakeAlerts(FakeAlerts):
 
 @pytest.fixture
 def more() -> Iterator[MoreFakeAlerts]:
-    source = MoreFakeAlerts()
-    sources.register(source)
-    yield source
-    sources.unregister(source.name)
+    with registered(MoreFakeAlerts()) as source:
+        yield source
+
+
+def _two_customers(now: datetime) -> list[Customer]:
+    """Two customers, each with a state row for both fake sources."""
+    customers = _customers(2)
+    dispatch.ensure_states(now=now, force=True)
+    return customers
 
 
 @pytest.mark.django_db
 def test_a_customers_due_sources_go_out_as_one_task_and_each_backfill_as_its_own(
     fake: FakeAlerts, more: MoreFakeAlerts, published: Published, settings: Any
 ) -> None:
-    a, b = _customers(2)
     now = timezone.now()
-    dispatch.ensure_states(now=now, force=True)
+    a, b = _two_customers(now)
     # a has had its backfills; b has had only its first source's.
     SyncState.objects.filter(customer=a).update(watermark=now, next_due_at=now)
     SyncState.objects.filter(customer=b, source=SOURCE).update(watermark=now, next_due_at=now)
@@ -254,9 +258,8 @@ def test_a_customers_due_sources_go_out_as_one_task_and_each_backfill_as_its_own
 def test_a_customers_task_that_was_not_published_gives_back_every_source_in_it(
     fake: FakeAlerts, more: MoreFakeAlerts, published: Published, settings: Any
 ) -> None:
-    a, b = _customers(2)
     now = timezone.now()
-    dispatch.ensure_states(now=now, force=True)
+    a, b = _two_customers(now)
     SyncState.objects.filter(customer=a).update(
         watermark=now, next_due_at=now - timedelta(minutes=2)
     )
@@ -279,9 +282,8 @@ def test_a_customers_task_that_was_not_published_gives_back_every_source_in_it(
 def test_a_customers_source_due_within_half_an_interval_is_taken_along_and_stays_with_the_other(
     fake: FakeAlerts, more: MoreFakeAlerts, published: Published, settings: Any
 ) -> None:
-    a, b = _customers(2)
     now = timezone.now()
-    dispatch.ensure_states(now=now, force=True)
+    a, b = _two_customers(now)
     interval = timedelta(seconds=settings.SYNC_DEFAULT_INTERVAL_SECONDS)
     # Each customer's first source is due; a's other one in a quarter of an interval
     # (apart since a backoff, say), b's in three quarters.

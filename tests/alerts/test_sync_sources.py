@@ -5,9 +5,10 @@ failed and reported by the unchanged dispatcher, pass and progress reads."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from io import StringIO
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.core.management import call_command
@@ -101,12 +102,23 @@ class FakeAlerts(sources.Source[FakeClient, AlertRecord]):
         self.enriched.append(tuple(sorted(result.new_ids)))
 
 
+SourceT = TypeVar("SourceT", bound=sources.Source[Any, Any])
+
+
+@contextmanager
+def registered(source: SourceT) -> Iterator[SourceT]:
+    """`source` registered for the block, the way an app registers its own."""
+    sources.register(source)
+    try:
+        yield source
+    finally:
+        sources.unregister(source.name)
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeAlerts]:
-    source = FakeAlerts()
-    sources.register(source)
-    yield source
-    sources.unregister(source.name)
+    with registered(FakeAlerts()) as source:
+        yield source
 
 
 @pytest.fixture

@@ -218,8 +218,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Celery closes a worker's database connections after this many tasks (times two); until
-# then Django's CONN_MAX_AGE and health checks decide (partner_portal/celery.py).
+# Celery's Django support closes a worker's database connections around every task unless
+# this is set (it then closes a thread's connections only once in about this many tasks);
+# Django's CONN_MAX_AGE and health checks decide instead (partner_portal/celery.py).
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"

@@ -54,16 +54,22 @@ def _duty_key(name: str) -> str:
 
 
 def _duties_report() -> dict[str, Any]:
+    """Each duty's last run; one whose note cannot be read counts as never seen (a
+    report must not fail on what is in the cache)."""
     report: dict[str, Any] = {}
     for name, period_seconds in sorted(_duties.items()):
-        seen = cache.get(_duty_key(name))
-        if seen is None:
+        try:
+            seen = cache.get(_duty_key(name))
+            ran = datetime.fromisoformat(seen) if isinstance(seen, str) else None
+        except Exception:
+            ran = None
+        if ran is None or ran.tzinfo is None:
             report[name] = {"last_run": None, "late": True}
             continue
-        age = (timezone.now() - datetime.fromisoformat(seen)).total_seconds()
+        age = (timezone.now() - ran).total_seconds()
         period = period_seconds()
         report[name] = {
-            "last_run": seen,
+            "last_run": ran.isoformat(),
             "age_seconds": round(age, 1),
             "period_seconds": period,
             "late": age > LATE_AFTER_PERIODS * period,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -92,3 +93,23 @@ def test_a_source_whose_turn_comes_after_the_time_limit_waits_for_its_next_turn(
     waiting = SyncState.objects.get(customer=customer, source="fake_more")
     # Not marked queued any more: the dispatcher queues it again when it is due.
     assert waiting.queued_at is None and waiting.watermark is None
+
+
+def test_once_celerys_soft_time_limit_stops_a_pass_the_task_starts_no_other(
+    fake: FakeAlerts,
+    more: MoreFakeAlerts,
+    customer: Customer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def soft_limit(*args: Any, **kwargs: Any) -> None:
+        raise SoftTimeLimitExceeded()  # what a prefork child's soft limit raises
+
+    monkeypatch.setattr(fake, "enrich", soft_limit)
+    fake.served, more.served = [[alert("a1")]], [[alert("b1")]]
+    _queued(customer)
+
+    runs = passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts", "fake_more"])
+
+    first = runs["fake_alerts"]
+    assert first is not None and first.error_code == "SoftTimeLimitExceeded"
+    assert runs["fake_more"] is None and more.asked_since == []

@@ -74,9 +74,23 @@ def test_healthz_gives_a_registered_duty_its_last_run_and_calls_it_late_after_th
     assert response.status_code == 200 and response.json()["duties"]["tidying"]["late"] is True
 
 
-def test_a_duty_that_cannot_note_its_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_duty_that_cannot_note_its_run_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def refused(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError("the cache is down")
 
     monkeypatch.setattr(health.cache, "set", refused)
     health.duty_done("sync_dispatcher")  # logged, not raised
+    assert "Could not note the run of sync_dispatcher" in caplog.text
+
+
+@pytest.mark.parametrize("stored", ["not a time", 12345, "2026-12-01T02:00:00"])
+def test_a_duty_note_that_cannot_be_read_counts_as_never_seen_not_as_an_error(
+    client: Client, monkeypatch: pytest.MonkeyPatch, stored: object
+) -> None:
+    monkeypatch.setitem(health._duties, "tidying", lambda: 10.0)
+    cache.set(health._duty_key("tidying"), stored)  # a time without its zone, too
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["duties"]["tidying"] == {"last_run": None, "late": True}

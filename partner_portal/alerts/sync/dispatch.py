@@ -87,9 +87,10 @@ class Claim:
 
 def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
     """Queue one pass for each collecting customer and enabled source that is due, at
-    most SYNC_DISPATCH_BATCH of them (those due longest), and return the (customer ID,
-    source name) pairs queued. Should publishing fail, what was claimed and not queued is
-    given back before the error is raised."""
+    most SYNC_DISPATCH_BATCH of them (those due longest; with their customers' other
+    sources due within half an interval, which may add as many again), as one task per
+    customer, and return the (customer ID, source name) pairs queued. Should publishing
+    fail, what was claimed and not queued is given back before the error is raised."""
     now = now or timezone.now()
     ensure_states(now=now)
     claims = _claim_due(now, limit=settings.SYNC_DISPATCH_BATCH)

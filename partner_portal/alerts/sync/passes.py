@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -82,6 +83,10 @@ class PassOverran(Exception):
     explanation = "The pass took longer than its time limit; the next one carries on."
 
 
+# A pass stopped by the task's time limit: its own check, or Celery's soft limit.
+_OUT_OF_TIME = {PassOverran.failure_code, SoftTimeLimitExceeded.__name__}
+
+
 def lock_name(customer_id: int, source: str) -> str:
     return f"sync:{customer_id}:{source}"
 
@@ -110,24 +115,30 @@ def sync_sources(
     whose turn comes after it is not started (None; the first always starts), and the
     dispatcher queues it again when it next falls due.
     """
+    deadline = time.monotonic() + settings.SYNC_TASK_TIME_LIMIT - 30
     names = list(dict.fromkeys(sources))
     # The queued passes have left the queue: the dispatcher may queue the pairs again when
-    # they fall due (a pass running then holds the lock, and the copy ends at once).
+    # they fall due (a pass running then holds the lock, and the copy ends at once). All
+    # at once, in one statement: a source whose turn comes late in a slow task may be
+    # queued again meanwhile, and then runs twice, harmlessly (each pass from the
+    # committed watermark).
     SyncState.objects.filter(
         customer_id=customer_id, source__in=names, queued_at__isnull=False
     ).update(queued_at=None)
     customer = Customer.objects.filter(pk=customer_id).first()
-    deadline = time.monotonic() + settings.SYNC_TASK_TIME_LIMIT - 30
     results: dict[str, SyncRun | None] = {}
+    out_of_time = False
     for name in names:
         kind = source_kinds.find(name)
         if customer is None or kind is None or not kind.enabled_for(customer):
             results[name] = None
-        elif any(results.values()) and time.monotonic() >= deadline:  # the first one starts
+        elif out_of_time or (any(results.values()) and time.monotonic() >= deadline):
+            # The first pass always starts; the others only within the task's limit.
             logger.warning("Sync of customer %s %s left for its next turn", customer_id, name)
             results[name] = None
         else:
             results[name] = run = _locked_pass(customer, kind, progress, deadline)
+            out_of_time = run is not None and run.error_code in _OUT_OF_TIME
             if run is not None and run.status == SyncStatus.FAILED:
                 # A failure may have marked the customer (consent, a permission).
                 customer = Customer.objects.filter(pk=customer_id).first()

@@ -238,8 +238,7 @@ def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
             # Not collected now: looked at again an interval on, not every cycle.
             by_interval.setdefault(settings.SYNC_DEFAULT_INTERVAL_SECONDS, []).append(pk)
             continue
-        interval = customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
-        by_interval.setdefault(interval, []).append(pk)
+        by_interval.setdefault(_interval(customer), []).append(pk)
         backfill = watermark is None or history_since is not None
         claims.append(Claim(pk=pk, pair=(customer_id, name), backfill=backfill, due_at=due_at))
     for interval, pks in by_interval.items():
@@ -259,13 +258,7 @@ def _nearly_due(
     """The rows of the due customers' other sources that fall due within half of their
     customer's interval (and are not queued, nor being claimed elsewhere)."""
     taken = {row[0] for row in due}
-    horizon = max(
-        (
-            c.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS
-            for c in customers.values()
-        ),
-        default=0,
-    )
+    horizon = max((_interval(c) for c in customers.values()), default=0)
     if not horizon:
         return []
     rows = claimable.filter(
@@ -273,8 +266,12 @@ def _nearly_due(
     ).values_list(*fields)
     nearly = []
     for row in rows:
-        customer = customers[row[1]]
-        half = (customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS) / 2
+        half = _interval(customers[row[1]]) / 2
         if row[0] not in taken and row[5] <= now + timedelta(seconds=half):
             nearly.append(row)
     return nearly
+
+
+def _interval(customer: Customer) -> int:
+    """Seconds between a customer's passes: its own interval, else the default."""
+    return customer.sync_interval_seconds or settings.SYNC_DEFAULT_INTERVAL_SECONDS

@@ -61,39 +61,6 @@ WAYS = {
 QUEUES = {True: "bench_kept", False: "bench_per_task"}
 
 
-def committed() -> int:
-    """Transactions this database has committed so far."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        )
-        return int(cursor.fetchone()[0])
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of the PostgreSQL server on this machine: its live processes, and the
-    ended ones the postmaster has reaped (a backend that served one task and closed)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            name, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
-        except (OSError, ValueError):
-            continue
-        if name != "postgres":
-            continue
-        fields = rest.split()
-        total += int(fields[11]) + int(fields[12])
-        parent = Path(f"/proc/{fields[1]}/comm")
-        if not parent.exists() or parent.read_text().strip() != "postgres":  # the postmaster
-            total += int(fields[13]) + int(fields[14])
-    return total / fm.TICKS
-
-
 def passes_counted() -> int:
     from django.db.models import Sum
 
@@ -119,8 +86,8 @@ def one_round(
 ) -> dict[str, float]:
     passes = len(customer_ids) * len(GRAPH_SOURCES)
     before = passes_counted()
-    cpu, xacts, active = fm.cpu_seconds(pids), committed(), fm.database_active_seconds()
-    server = postgres_cpu()
+    cpu, xacts, active = fm.cpu_seconds(pids), fm.database_commits(), fm.database_active_seconds()
+    server = fm.postgres_cpu_seconds()
     began = time.monotonic()
     queue_round(cluster, customer_ids, task, queue)
     while passes_counted() < before + passes:
@@ -129,14 +96,14 @@ def one_round(
         time.sleep(0.2)
     wall = time.monotonic() - began
     cpu = fm.cpu_seconds(pids) - cpu
-    server = postgres_cpu() - server
+    server = fm.postgres_cpu_seconds() - server
     # The workers' connections stay open between tasks; an idle backend hands its
     # statistics to pg_stat_database within 10 s (PostgreSQL's PGSTAT_IDLE_INTERVAL).
     time.sleep(STATS_FLUSH_SECONDS)
     return {
         "cpu_ms": cpu / passes * 1000,
         "postgres_ms": server / passes * 1000,
-        "xacts": (committed() - xacts) / passes,
+        "xacts": (fm.database_commits() - xacts) / passes,
         "active_ms": (fm.database_active_seconds() - active) / passes * 1000,
         "wall_s": wall,
     }

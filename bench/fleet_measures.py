@@ -22,43 +22,77 @@ from graph_backfill import GRAPH_SOURCES
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _stat(pid: int | str) -> tuple[str, list[str]] | None:
+    """A process's name and the fields of /proc/<pid>/stat after it (state first), or
+    None once it is gone."""
+    try:
+        name, rest = Path(f"/proc/{pid}/stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+    except (OSError, ValueError):
+        return None
+    return name, rest.split()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User and system CPU seconds of the processes `pids` (those still alive)."""
     total = 0.0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS
+        stat = _stat(pid)
+        if stat is not None:
+            total += (int(stat[1][11]) + int(stat[1][12])) / TICKS
     return total
+
+
+def _all_pids() -> list[str]:
+    return [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
 def group_pids(leaders: list[int]) -> list[int]:
     """Every process in the process groups of `leaders` (a worker and its pool)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) in leaders:
-                found.append(int(entry.name))
+    for pid in _all_pids():
+        stat = _stat(pid)
+        if stat is not None and int(stat[1][2]) in leaders:
+            found.append(int(pid))
     return found
 
 
-def database_active_seconds() -> float:
-    """Seconds this database's backends spent running statements, so far (PostgreSQL's
-    pg_stat_database.active_time: CPU, and the waits for disk and locks within them)."""
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server on this machine: its live processes, and the
+    ended ones the postmaster has reaped (a backend that served one task and closed)."""
+    total = 0
+    for pid in _all_pids():
+        stat = _stat(pid)
+        if stat is None or stat[0] != "postgres":
+            continue
+        fields = stat[1]
+        total += int(fields[11]) + int(fields[12])
+        parent = _stat(fields[1])
+        if parent is None or parent[0] != "postgres":  # the postmaster: its reaped children
+            total += int(fields[13]) + int(fields[14])
+    return total / TICKS
+
+
+def _database_stat(column: str) -> float:
+    """A column of this database's row of pg_stat_database, as of now."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
-            "SELECT active_time FROM pg_stat_database WHERE datname = current_database()"
+            f"SELECT {column} FROM pg_stat_database WHERE datname = current_database()"  # noqa: S608 - a column of ours
         )
-        return float(cursor.fetchone()[0] or 0) / 1000
+        return float(cursor.fetchone()[0] or 0)
+
+
+def database_active_seconds() -> float:
+    """Seconds this database's backends spent running statements, so far (PostgreSQL's
+    pg_stat_database.active_time: CPU, and the waits for disk and locks within them)."""
+    return _database_stat("active_time") / 1000
+
+
+def database_commits() -> int:
+    """Transactions this database has committed so far (pg_stat_database.xact_commit)."""
+    return int(_database_stat("xact_commit"))
 
 
 def database_bytes() -> int:

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,6 +67,40 @@ def test_an_idle_pass_writes_no_row_but_counts_itself_on_the_state(
     assert state.last_checked_at is not None and state.last_checked_at > backfill.finished_at
     assert state.watermark == second.started_at
     assert state.last_pass_idle and state.last_outcome == SyncStatus.SUCCEEDED
+
+
+def test_an_idle_pass_reads_its_state_once_and_writes_it_once_touching_no_run(
+    fake: FakeAlerts, customer: Customer
+) -> None:
+    fake.served = [[alert("a1")]]
+    _pass(customer)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert _pass(customer).pk is None
+
+    statements = [q["sql"] for q in queries.captured_queries]
+    state_reads = [s for s in statements if s.startswith('SELECT "alerts_syncstate"')]
+    state_writes = [s for s in statements if s.startswith('UPDATE "alerts_syncstate"')]
+    # One read; the unqueue and the idle count; no sweep of runs a dead worker left.
+    assert len(state_reads) == 1 and len(state_writes) == 2
+    assert not [
+        s
+        for s in statements
+        if s.startswith(('UPDATE "alerts_syncrun"', 'INSERT INTO "alerts_syncrun"'))
+    ]
+
+
+def test_a_run_a_dead_worker_left_running_is_closed_by_the_next_pass(
+    fake: FakeAlerts, customer: Customer
+) -> None:
+    fake.served = [[alert("a1")]]
+    _pass(customer)
+    left = SyncRun.objects.create(customer=customer, source="fake_alerts", since=timezone.now())
+
+    assert _pass(customer).pk is None  # the pass itself is idle
+    left.refresh_from_db()
+    assert (left.status, left.error_code) == (SyncStatus.FAILED, "worker_lost")
+    assert left.finished_at is not None
 
 
 def test_a_pass_that_changes_something_writes_its_row_and_ends_the_quiet_count(

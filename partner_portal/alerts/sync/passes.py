@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
@@ -165,6 +165,24 @@ def _locked_pass(
         lock.release()
 
 
+def _state_for_pass(customer: Customer, source: AnySource) -> tuple[SyncState, bool]:
+    """The pair's state, read under its lock, and whether a run of the pair is still
+    marked "running": one a worker left when it died (we hold the lock, so none is
+    alive). One statement for the common case, an existing pair with no such run."""
+    open_runs = SyncRun.objects.filter(
+        customer=customer, source=source.name, status=SyncStatus.RUNNING
+    )
+    found = (
+        SyncState.objects.filter(customer=customer, source=source.name)
+        .annotate(has_open_run=Exists(open_runs))
+        .first()
+    )
+    if found is None:
+        state, _ = SyncState.objects.get_or_create(customer=customer, source=source.name)
+        return state, open_runs.exists()
+    return found, bool(found.has_open_run)
+
+
 def _close_abandoned_runs(customer: Customer, source: AnySource) -> None:
     """Runs left "running" by a worker that died; we hold the lock, so none is alive."""
     SyncRun.objects.filter(customer=customer, source=source.name, status=SyncStatus.RUNNING).update(
@@ -184,8 +202,9 @@ def _run_pass(
 ) -> SyncRun:
     # `deadline` is the task's soft limit, which only a prefork worker enforces; the
     # lock is kept alive up to the hard limit at most.
-    _close_abandoned_runs(customer, source)
-    state, _ = SyncState.objects.get_or_create(customer=customer, source=source.name)
+    state, abandoned = _state_for_pass(customer, source)
+    if abandoned:
+        _close_abandoned_runs(customer, source)
     started = timezone.now()
     # A history import staff asked for reads further back, as a backfill does.
     backfill = state.watermark is None or state.history_since is not None

@@ -69,7 +69,7 @@ def test_an_idle_pass_writes_no_row_but_counts_itself_on_the_state(
     assert state.last_pass_idle and state.last_outcome == SyncStatus.SUCCEEDED
 
 
-def test_an_idle_pass_reads_its_state_once_and_writes_it_once_touching_no_run(
+def test_an_idle_pass_reads_its_state_once_and_touches_no_run(
     fake: FakeAlerts, customer: Customer
 ) -> None:
     fake.served = [[alert("a1")]]

@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F
+from django.db.models import Exists, F, QuerySet
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
@@ -169,9 +169,7 @@ def _state_for_pass(customer: Customer, source: AnySource) -> tuple[SyncState, b
     """The pair's state, read under its lock, and whether a run of the pair is still
     marked "running": one a worker left when it died (we hold the lock, so none is
     alive). One statement for the common case, an existing pair with no such run."""
-    open_runs = SyncRun.objects.filter(
-        customer=customer, source=source.name, status=SyncStatus.RUNNING
-    )
+    open_runs = _open_runs(customer, source)
     found = (
         SyncState.objects.filter(customer=customer, source=source.name)
         .annotate(has_open_run=Exists(open_runs))
@@ -183,9 +181,14 @@ def _state_for_pass(customer: Customer, source: AnySource) -> tuple[SyncState, b
     return found, bool(found.has_open_run)
 
 
+def _open_runs(customer: Customer, source: AnySource) -> QuerySet[SyncRun]:
+    """The pair's runs still marked "running"."""
+    return SyncRun.objects.filter(customer=customer, source=source.name, status=SyncStatus.RUNNING)
+
+
 def _close_abandoned_runs(customer: Customer, source: AnySource) -> None:
     """Runs left "running" by a worker that died; we hold the lock, so none is alive."""
-    SyncRun.objects.filter(customer=customer, source=source.name, status=SyncStatus.RUNNING).update(
+    _open_runs(customer, source).update(
         status=SyncStatus.FAILED,
         finished_at=timezone.now(),
         error_code="worker_lost",

@@ -21,8 +21,10 @@ the customers get a new alert each minute. Measured over that window:
   cached anywhere (a token lives about an hour, so a window of minutes sees each
   tenant's first, and must see no more);
 * passes a minute and the dispatcher's cycle times, from the workers' logs;
-* CPU seconds of the workers and beat, and the seconds this database's backends spent
-  running statements (pg_stat_database.active_time), per minute of wall time;
+* CPU seconds of the workers and beat, of the sandbox (on a real deployment, Microsoft's
+  servers, not this machine) and of the PostgreSQL server, and the seconds this
+  database's backends spent running statements (pg_stat_database.active_time), per
+  minute of wall time;
 * database growth (pg_total_relation_size of every table) per hour and per customer.
 
 With `--big-backfill ALERTS`, a new customer joins a minute into the window (a quarter
@@ -154,6 +156,8 @@ def bench_fleet(
             pids = fm.group_pids([p.pid for p in [*running, beat]])
             db_before = fm.database_active_seconds()
             size_before, runs_before = fm.database_bytes(), SyncRun.objects.count()
+            sandbox_pids = [sandbox.process.pid] if sandbox.process else []
+            sandbox_before, pg_before = fm.cpu_seconds(sandbox_pids), fm.postgres_cpu_seconds()
             cpu_before, wall_before = fm.cpu_seconds(pids), time.monotonic()
             logs_before = fm.log_offsets(tmp)
             rng = random.Random(7)
@@ -203,6 +207,8 @@ def bench_fleet(
                 time.sleep(min(1.0, max(0.05, next_at - time.monotonic())))
             wall = time.monotonic() - wall_before
             worker_cpu = fm.cpu_seconds(pids) - cpu_before
+            sandbox_cpu = fm.cpu_seconds(sandbox_pids) - sandbox_before
+            pg_cpu = fm.postgres_cpu_seconds() - pg_before
             ran = fm.task_seconds(tmp, logs_before)
             passes_ran = fm.sync_passes(tmp, logs_before)
             db_active = fm.database_active_seconds() - db_before
@@ -257,6 +263,8 @@ def bench_fleet(
         "token_minutes": since_switch * 60,
         "throttled": stats["throttled_total"],
         "worker_cpu_per_min": worker_cpu / (wall / 60),
+        "sandbox_cpu_per_min": sandbox_cpu / (wall / 60),
+        "postgres_cpu_per_min": pg_cpu / (wall / 60),
         "db_active_per_min": db_active / (wall / 60),
         "growth_per_hour": (size_after - size_before) / hours,
         "runs_per_hour": (runs_after - runs_before) / hours,
@@ -401,7 +409,9 @@ def print_fleet(r: dict[str, Any], tag: str) -> None:
         f"and {u['max_per_hour']:.0f} an hour, throttled {r['throttled']}; token requests per "
         f"tenant-hour: from no cached token, {u['tokens_min']}-{u['tokens_max']} a tenant "
         f"({u['tokens_total']} for {r['customers']} tenants) in {r['token_minutes']:.1f} min; "
-        f"CPU s/min workers {r['worker_cpu_per_min']:.1f}, database busy "
+        f"CPU s/min workers {r['worker_cpu_per_min']:.1f}, sandbox "
+        f"{r['sandbox_cpu_per_min']:.1f}, PostgreSQL {r['postgres_cpu_per_min']:.1f}, "
+        f"database busy "
         f"{r['db_active_per_min']:.1f}; growth {r['growth_per_hour'] / 1024:.0f} KB/h "
         f"({r['runs_per_hour']:.0f} sync rows/h); {r['load']}"
     )

@@ -128,7 +128,8 @@ BENCHMARKS = {
             r"layout compose \(dispatcher's pool prefork\), .* "
             r"freshness p50 .* API calls per customer-hour \d+ \(limit \d+\), busiest tenant "
             r"\d+ calls in a minute .* token requests per tenant-hour: from no cached token, "
-            r"\d+-\d+ a tenant .* CPU s/min workers .* database busy .* growth .* KB/h .*",
+            r"\d+-\d+ a tenant .* CPU s/min workers [\d.]+, sandbox [\d.]+, PostgreSQL [\d.]+, "
+            r"database busy .* growth .* KB/h .*",
             r"smoke: passes \(the workers' logs, in the window\): [1-9]\d* a minute in \d+ "
             r"customer tasks, a task p50 .* dispatcher cycles: [1-9]\d*, p50 .*",
             r"smoke: big backfill: 40 alerts of a new customer \(\d+ stored\) in \d+ s, .* "

@@ -68,6 +68,10 @@ BENCHMARKS = {
             r"\| alerts/s, 2x300, pages of 100, Graph alerts_v2, pass 1 \(serialises\) \| .* \|",
             r"\| start-up, 2x100 alerts, first start \(creates keys\) \| \d+\.\d+ s \| .* \|",
             r"\| start-up, 2x100 alerts, restart \(median of 1, .*\) \| \d+\.\d+ s \| .* \|",
+            r"\| sandbox CPU per idle Graph call, a token never seen \(baseline\), 40 calls "
+            r"\| \d+\.\d+ ms \| \(baseline\) \|",
+            r"\| sandbox CPU per idle Graph call, the token held for the hour, 40 calls "
+            r"\| \d+\.\d+ ms \| (\d+\.\dx less than a new token's|n/a) \|",
         ),
     ),
     "bench_defender.py": Benchmark(

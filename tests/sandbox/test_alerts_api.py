@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 
+import jwt
 import pytest
 
 from partner_portal.sandbox.model import parse_datetime
@@ -295,6 +297,28 @@ def test_bad_tokens_give_401(sandbox: SandboxProcess, mde: tuple[str, str]) -> N
         assert response.json()["error"]["code"] == "Unauthorized"
     with sandbox.session() as session:
         assert session.get(f"{sandbox.url}/api/alerts").status_code == 401
+
+
+def test_a_token_seen_before_is_still_refused_once_it_expires(
+    sandbox: SandboxProcess, mde: tuple[str, str]
+) -> None:
+    """A token's checked signature is remembered; its lifetime is checked on every call."""
+    tenant, _ = mde
+    minted = sandbox.control("POST", "/_sandbox/token", json={"tenant": tenant, "expires_in": 2})
+    token = minted.json()["access_token"]
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert api_get(sandbox, token, "/api/alerts").status_code == 200
+    assert api_get(sandbox, token, "/api/alerts").status_code == 200  # the remembered one
+    deadline = time.monotonic() + 60
+    while (response := api_get(sandbox, token, "/api/alerts")).status_code == 200:
+        assert time.monotonic() < deadline, "the expired token was still accepted"
+        time.sleep(0.2)
+    assert time.time() >= expires
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "The access token has expired."
+    # A token whose signature was refused is not remembered as good by its look-alike.
+    forged = token[:-4] + "AAAA"
+    assert api_get(sandbox, forged, "/api/alerts").status_code == 401
 
 
 def test_token_without_alert_role_gives_403(sandbox: SandboxProcess, mde: tuple[str, str]) -> None:

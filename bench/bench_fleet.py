@@ -26,6 +26,8 @@ the customers get a new alert each minute. Measured over that window:
   database's backends spent running statements (pg_stat_database.active_time), per
   minute of wall time;
 * database growth (pg_total_relation_size of every table) per hour and per customer.
+* how fast the machine's cores were, before the fleet started and after it stopped (the
+  CPU time of a fixed Python loop): a shared VM's figures move with it from hour to hour.
 
 With `--big-backfill ALERTS`, a new customer joins a minute into the window (a quarter
 of it, if shorter), its tenant holding ALERTS alerts; the window lasts until its backfill
@@ -479,6 +481,7 @@ def main() -> None:
     tag = "smoke: " if args.smoke else ""
     try:
         if args.only in (None, "fleet"):
+            speed = fm.host_speed()
             r = bench_fleet(
                 args.customers, workers=args.workers, concurrency=args.concurrency,
                 interval=args.interval, minutes=args.minutes, latency=args.latency,
@@ -487,6 +490,10 @@ def main() -> None:
                 pool=args.pool, dispatcher_pool=args.dispatcher_pool,
             )  # fmt: skip
             print_fleet(r, tag)
+            print(
+                f"{tag}host speed: a 20,000,000-step Python loop took {speed:.2f} s of CPU "
+                f"before the fleet started and {fm.host_speed():.2f} s after it stopped"
+            )
         if args.only in (None, "idle"):
             r = bench_idle_growth(args.idle_customers, args.idle_rounds, threads=8)
             print(

@@ -1,8 +1,9 @@
 """What `bench_fleet.py` reads off its processes, its database and the sandbox: CPU
 seconds of a process group, the database's busy time and size, the machine's load, the
 Graph limits and each tenant's calls against them, the freshness of a set of alerts, and
-the stop of workers between the fleet's backfill and its steady state, and the run times
-of tasks as the workers logged them (the dispatcher's cycles, the passes).
+the stop of workers between the fleet's backfill and its steady state, the run times
+of tasks as the workers logged them (the dispatcher's cycles, the passes), and how fast
+the machine's cores are (a fixed loop's CPU time).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import signal
 import statistics
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -105,6 +107,17 @@ def database_bytes() -> int:
             "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')"
         )
         return int(cursor.fetchone()[0])
+
+
+def host_speed(steps: int = 20_000_000) -> float:
+    """CPU seconds this process takes for a fixed Python loop: how fast the machine's
+    cores are at the moment. A shared VM's cores run faster or slower from hour to hour,
+    and the fleet's figures with them; runs are comparable only at a like figure."""
+    began = time.process_time()
+    n = 0
+    while n < steps:
+        n += 1
+    return time.process_time() - began
 
 
 def load() -> str:

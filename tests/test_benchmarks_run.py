@@ -140,6 +140,8 @@ BENCHMARKS = {
             r"the others' freshness during it p50 .* outside it p50 .*",
             r"smoke: idle growth: 3 customers x 2 rounds \(12 passes, \d+ idle, \d+ rows\): "
             r".* KB per customer-day .*",
+            r"smoke: host speed: a 20,000,000-step Python loop took \d+\.\d\d s of CPU before "
+            r"the fleet started and \d+\.\d\d s after it stopped",
             r"smoke: dispatch: 20 customers, 40 sources: a cycle \d+ ms with nothing due, .*",
         ),
         postgres=("BENCH_PG", False),
@@ -155,6 +157,17 @@ BENCHMARKS = {
             r"smoke: all 60 sources of 30 customers due at once, at most 25 a cycle, one "
             r"producer, a task per customer \(now\): \d cycle\(s\), a cycle \d+ ms .* "
             r"30 tasks in the queue; .*",
+        ),
+        postgres=("BENCH_PG", False),
+    ),
+    "bench_state_read.py": Benchmark(
+        "bench_state_read.py",
+        (
+            r"smoke: a pass's state read, 20 customers x 2 runs, ORM, Exists annotation "
+            r"\(before\): CPU \d+\.\d{3} ms a read \(median of 1; .*\), wall .*",
+            r"smoke: a pass's state read, 20 customers x 2 runs, raw\(\) \(now\): "
+            r"CPU \d+\.\d{3} ms a read \(median of 1; .*\), wall .*",
+            r"smoke: now against before: CPU \d+\.\d\dx; load .*",
         ),
         postgres=("BENCH_PG", False),
     ),
@@ -224,6 +237,7 @@ MARKS = {
     "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_index.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_dispatch.py": [pytest.mark.postgres],
+    "bench_state_read.py": [pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
     "bench_fleet.py": [
         pytest.mark.sandbox,

@@ -28,33 +28,22 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
+import bench_dispatch
 import bench_sync
 import fleet_measures as fm
 
 
 def make_fleet(customers_n: int, runs_n: int) -> list[Any]:
-    """`customers_n` Graph customers with their states and finished runs."""
-    from django.utils import timezone
-
+    """`customers_n` Graph customers (as bench_dispatch makes them, with their state rows)
+    and `runs_n` finished runs of each of their sources."""
     from partner_portal.alerts.models import SyncRun, SyncStatus
-    from partner_portal.alerts.sync.dispatch import ensure_states
-    from tenants.models import GRAPH_ALERT_ROLES, Customer, CustomerStatus
+    from tenants.models import Customer
 
-    customers = Customer.objects.bulk_create(
-        Customer(
-            display_name=f"Fleet {n}",
-            tenant_id=str(uuid.UUID(int=n + 1)),
-            status=CustomerStatus.ACTIVE,
-            granted_roles=sorted(GRAPH_ALERT_ROLES),
-            collect_incidents=True,
-        )
-        for n in range(customers_n)
-    )
-    ensure_states(now=timezone.now(), force=True)
+    bench_dispatch.make_fleet(customers_n)
+    customers = list(Customer.objects.order_by("pk"))
     SyncRun.objects.bulk_create(
         (
             SyncRun(customer=c, source=source, status=SyncStatus.SUCCEEDED)

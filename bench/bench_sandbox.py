@@ -162,18 +162,24 @@ def startup(restarts: int, tenants: int = 10, alerts: int = 1000) -> list[tuple[
 
 def idle_call_cpu(calls: int) -> list[tuple[str, str, str]]:
     """Sandbox CPU per idle Graph call: one token throughout against a new one each call."""
-    options = {"tenants": 1, "consented": 1, "alerts_per_tenant": 10, "arrival_rate": 0}
-    options["no_rate_limit"] = True
+    options = {
+        "tenants": 1,
+        "consented": 1,
+        "alerts_per_tenant": 10,
+        "arrival_rate": 0,
+        "no_rate_limit": True,
+    }
     with (
         tempfile.TemporaryDirectory(prefix="bench-sandbox-") as state,
         SandboxProcess(state, timeout=60, **options) as sb,
     ):
         assert sb.process is not None
         pid, tenant = sb.process.pid, sb.tenants[0]["tenant_id"]
-        graph = str(sb.config["graph_url"]).rstrip("/") + "/v1.0/security/alerts_v2"
+        graph, scope = first_page(sb, GRAPH, GRAPH_MAX_TOP)
+        assert scope is not None
         idle = {"$filter": "lastUpdateDateTime gt 2099-01-01T00:00:00Z"}
-        fresh = [sb.token(tenant, GRAPH_SCOPE) for _ in range(calls)]
-        held = sb.token(tenant, GRAPH_SCOPE)
+        fresh = [sb.token(tenant, scope) for _ in range(calls)]
+        held = sb.token(tenant, scope)
 
         def run(tokens: list[str]) -> float:
             with sb.session() as session:

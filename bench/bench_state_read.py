@@ -79,7 +79,10 @@ def raw_read(customer: Any, source: Any) -> tuple[Any, bool]:
     return _state_for_pass(customer, source)
 
 
-def one_round(read: Callable[[Any, Any], tuple[Any, bool]], customers: list[Any]) -> tuple:
+def one_round(
+    read: Callable[[Any, Any], tuple[Any, bool]], customers: list[Any]
+) -> tuple[float, float]:
+    """CPU and wall seconds a read, reading every customer's alerts state once."""
     from partner_portal.alerts.sync import sources
 
     source = sources.find(bench_sync.sources_of(True)[0])

@@ -160,14 +160,16 @@ BENCHMARKS = {
         ),
         postgres=("BENCH_PG", False),
     ),
-    "bench_state_read.py": Benchmark(
-        "bench_state_read.py",
+    "bench_pass_statements.py": Benchmark(
+        "bench_pass_statements.py",
         (
-            r"smoke: a pass's state read, 20 customers x 2 runs, ORM, Exists annotation "
-            r"\(before\): CPU \d+\.\d{3} ms a read \(median of 1; .*\), wall .*",
-            r"smoke: a pass's state read, 20 customers x 2 runs, raw\(\) \(now\): "
-            r"CPU \d+\.\d{3} ms a read \(median of 1; .*\), wall .*",
-            r"smoke: now against before: CPU \d+\.\d\dx; load .*",
+            *(
+                rf"smoke: 20 customers x 2 runs, medians of 1: {kind}: CPU \d+\.\d{{3}} ms "
+                rf"through the ORM, \d+\.\d{{3}} ms as SQL \(\d+\.\d\dx\); wall .*"
+                for kind in ("customer", "unqueue", "state", "idle count")
+            ),
+            r"smoke: 20 customers x 2 runs, medians of 1: an idle task's six statements: CPU "
+            r"\d+\.\d{3} ms before, \d+\.\d{3} ms now \(\d+\.\d\dx\); wall .*; load .*",
         ),
         postgres=("BENCH_PG", False),
     ),
@@ -237,7 +239,7 @@ MARKS = {
     "bench_hunting.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_index.py": [pytest.mark.sandbox, pytest.mark.postgres],
     "bench_dispatch.py": [pytest.mark.postgres],
-    "bench_state_read.py": [pytest.mark.postgres],
+    "bench_pass_statements.py": [pytest.mark.postgres],
     # Real workers, beat and a private redis-server: marked like tests/alerts/test_sync_worker.py.
     "bench_fleet.py": [
         pytest.mark.sandbox,

@@ -178,6 +178,34 @@ def test_the_sync_card_says_when_it_last_checked_and_that_nothing_was_new(
     assert mine["idle_passes"] == 3
 
 
+@pytest.mark.parametrize(
+    ("hours_ago", "hour_before"), [(0, None), (1, 5), (3, 0)], ids=["same", "next", "later"]
+)
+def test_an_idle_pass_counts_its_calls_in_its_hour_and_keeps_the_hour_before(
+    fake: FakeAlerts, customer: Customer, hours_ago: int, hour_before: int | None
+) -> None:
+    fake.served = [[alert("a1")]]
+    _pass(customer)
+    _pass(customer)
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    counted = hour - timedelta(hours=hours_ago)
+    SyncState.objects.filter(customer=customer).update(
+        idle_calls_hour=counted, idle_calls=5, idle_calls_hour_before=9
+    )
+
+    run = _pass(customer)
+
+    state = _state(customer)
+    if state.idle_calls_hour != counted and hours_ago == 0:
+        pytest.skip("the hour turned during the pass")
+    assert run.pk is None and state.idle_calls_hour == hour
+    if hour_before is None:  # the same hour: one more call on its count
+        assert (state.idle_calls, state.idle_calls_hour_before) == (6, 9)
+    else:  # a new hour: its first call, and the hour before's count (0 if further back)
+        assert (state.idle_calls, state.idle_calls_hour_before) == (1, hour_before)
+    assert state.idle_passes == 2 and state.watermark == run.started_at
+
+
 def test_idle_calls_count_in_the_last_hour_with_the_hour_before_prorated() -> None:
     hour = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
     state = SyncState(idle_calls_hour=hour, idle_calls=30, idle_calls_hour_before=60)

@@ -30,6 +30,9 @@ SYNC_MAX_BACKOFF_SECONDS) and, when Microsoft says consent or a permission is mi
 marks the customer. `sync_source` never raises for the pass's own failures, so one
 customer never stops another's.
 
+The statements of an idle task (the customer, the unqueue, the state, the idle count)
+are written once as SQL in `pass_sql`: a fleet makes them thousands of times a minute.
+
 The pass knows sources only through `sources.Source`: which client, which pages, how a
 page is stored and what is fetched after it.
 """
@@ -40,7 +43,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import cache
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -49,6 +51,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
+from partner_portal.alerts.sync import pass_sql
 from partner_portal.alerts.sync import sources as source_kinds
 from partner_portal.alerts.sync.sources import AnySource, SyncClient
 from partner_portal.core.failures import describe_failure
@@ -123,10 +126,8 @@ def sync_sources(
     # at once, in one statement: a source whose turn comes late in a slow task may be
     # queued again meanwhile, and then runs twice, harmlessly (each pass from the
     # committed watermark).
-    SyncState.objects.filter(
-        customer_id=customer_id, source__in=names, queued_at__isnull=False
-    ).update(queued_at=None)
-    customer = Customer.objects.filter(pk=customer_id).first()
+    pass_sql.unqueue(customer_id=customer_id, sources=names)
+    customer = pass_sql.customer(customer_id)
     results: dict[str, SyncRun | None] = {}
     out_of_time = False
     for name in names:
@@ -142,7 +143,7 @@ def sync_sources(
             out_of_time = run is not None and run.error_code in _OUT_OF_TIME
             if run is not None and run.status == SyncStatus.FAILED:
                 # A failure may have marked the customer (consent, a permission).
-                customer = Customer.objects.filter(pk=customer_id).first()
+                customer = pass_sql.customer(customer_id)
     return results
 
 
@@ -169,31 +170,12 @@ def _locked_pass(
 def _state_for_pass(customer: Customer, source: AnySource) -> tuple[SyncState, bool]:
     """The pair's state, read under its lock, and whether a run of the pair is still
     marked "running": one a worker left when it died (we hold the lock, so none is
-    alive). One statement for the common case, an existing pair with no such run.
-
-    Written as SQL: this is the statement every pass begins with, thousands a minute in a
-    fleet, and the ORM took 0.9 ms of a worker's CPU to build it (an `Exists` annotation)
-    against 0.25 ms for the same statement read through `raw()`."""
-    found = next(
-        iter(SyncState.objects.raw(_state_sql(), [SyncStatus.RUNNING, customer.pk, source.name])),
-        None,
-    )
+    alive). One statement for the common case, an existing pair with no such run."""
+    found, abandoned = pass_sql.state_for_pass(customer_id=customer.pk, source=source.name)
     if found is None:
         state, _ = SyncState.objects.get_or_create(customer=customer, source=source.name)
         return state, _open_runs(customer, source).exists()
-    return found, bool(found.has_open_run)  # type: ignore[attr-defined]  # raw()'s column
-
-
-@cache
-def _state_sql() -> str:
-    """The statement, built once the models are loaded (their table names)."""
-    state, run = SyncState._meta.db_table, SyncRun._meta.db_table
-    # The models' table names; the values go as parameters.
-    return (
-        f"SELECT s.*, EXISTS (SELECT 1 FROM {run} r WHERE r.customer_id = s.customer_id"  # noqa: S608
-        " AND r.source = s.source AND r.status = %s) AS has_open_run"
-        f" FROM {state} s WHERE s.customer_id = %s AND s.source = %s"
-    )
+    return found, abandoned
 
 
 def _open_runs(customer: Customer, source: AnySource) -> QuerySet[SyncRun]:
@@ -288,42 +270,31 @@ def _copy_stats(run: SyncRun, client: SyncClient | None, token_sources: list[str
         )
 
 
-@transaction.atomic
 def _finish_succeeded(run: SyncRun, state: SyncState, started: datetime) -> SyncRun:
     """Move the watermark; record the pass as its row, or, if it was idle, as counters
     on the state (the run returned then has no primary key)."""
     now = timezone.now()
     run.status = SyncStatus.SUCCEEDED
     run.finished_at = now
-    done = {"watermark": started, "last_success_at": now, "last_checked_at": now}
-    if run.pk is None:
-        SyncState.objects.filter(pk=state.pk).update(
-            **done,
-            consecutive_failures=0,
-            idle_passes=F("idle_passes") + 1,
-            **_idle_calls(state, run.api_calls, now),
-        )
+    if run.pk is None:  # one statement, a transaction of its own
+        pass_sql.count_idle_pass(state=state, watermark=started, now=now, calls=run.api_calls)
         return run
-    run.save(update_fields=["status", "finished_at", *_STATS_FIELDS])
-    SyncState.objects.filter(pk=state.pk).update(
-        **done, last_run=run, consecutive_failures=0, idle_passes=0
-    )
-    if state.history_since is not None:
-        # Done; a newer request made while this pass ran stays for the next one.
-        SyncState.objects.filter(pk=state.pk, history_since=state.history_since).update(
-            history_since=None
+    with transaction.atomic():
+        run.save(update_fields=["status", "finished_at", *_STATS_FIELDS])
+        SyncState.objects.filter(pk=state.pk).update(
+            watermark=started,
+            last_success_at=now,
+            last_checked_at=now,
+            last_run=run,
+            consecutive_failures=0,
+            idle_passes=0,
         )
+        if state.history_since is not None:
+            # Done; a newer request made while this pass ran stays for the next one.
+            SyncState.objects.filter(pk=state.pk, history_since=state.history_since).update(
+                history_since=None
+            )
     return run
-
-
-def _idle_calls(state: SyncState, calls: int, now: datetime) -> dict[str, object]:
-    """The state's hourly idle-call counters with `calls` more made at `now`. Only the
-    pass holding the pair's lock writes them, so reading then writing is safe."""
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    if state.idle_calls_hour == hour:
-        return {"idle_calls": F("idle_calls") + calls}
-    before = state.idle_calls if state.idle_calls_hour == hour - timedelta(hours=1) else 0
-    return {"idle_calls_hour": hour, "idle_calls": calls, "idle_calls_hour_before": before}
 
 
 def _finish_failed(

@@ -9,7 +9,9 @@ between tasks, and one on `per_task_connections.py`, which opens a new one for e
 (Celery's default, and the portal's before). Then, in rounds that take the four ways in
 turn, it queues every customer's two idle passes either as two tasks
 (`alerts.sync_customer_source`, a task per source, as the dispatcher queued them before)
-or as one (`alerts.sync_customer`, as it queues them now) to one of the workers, and
+or as one (`alerts.sync_customer`, as it queues a customer that is not quiet), or four
+customers to a task (`alerts.sync_customers`, as it queues quiet customers now:
+SYNC_QUIET_BATCH) to one of the workers, and
 waits until the state rows have counted every pass. Measured per pass, for each way:
 
 * the worker's CPU time (user and system, the process and its pool);
@@ -49,13 +51,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 STATS_FLUSH_SECONDS = 11
 BEFORE = "a task per source, a new connection per task (before)"
-NOW = "a task per customer, connections kept (now)"
+PER_CUSTOMER = "a task per customer, connections kept"
+NOW = "quiet customers four to a task, connections kept (now)"
+#: Quiet customers to a task in the last way (the default of SYNC_QUIET_BATCH).
+QUIET_BATCH = 4
 #: Each way: its task, and whether its worker keeps its connections.
 WAYS = {
     BEFORE: ("alerts.sync_customer_source", False),
     "a task per customer, a new connection per task": ("alerts.sync_customer", False),
     "a task per source, connections kept": ("alerts.sync_customer_source", True),
-    NOW: ("alerts.sync_customer", True),
+    PER_CUSTOMER: ("alerts.sync_customer", True),
+    NOW: ("alerts.sync_customers", True),
 }
 #: The queue of each worker, named for whether it keeps its connections.
 QUEUES = {True: "bench_kept", False: "bench_per_task"}
@@ -72,13 +78,17 @@ def passes_counted() -> int:
 def queue_round(cluster: Any, customer_ids: list[int], task: str, queue: str) -> None:
     """Every customer's two passes, the way `task` takes them, through one connection."""
     with cluster.app.connection_for_write(cluster.redis.url(0)) as conn:
-        for customer_id in customer_ids:
-            if task == "alerts.sync_customer":
-                calls: list[tuple[object, ...]] = [(customer_id, list(GRAPH_SOURCES))]
-            else:
-                calls = [(customer_id, source) for source in GRAPH_SOURCES]
-            for args in calls:
-                cluster.app.send_task(task, args=args, connection=conn, queue=queue)
+        calls: list[tuple[object, ...]]
+        if task == "alerts.sync_customers":
+            ids = customer_ids
+            batches = [ids[i : i + QUIET_BATCH] for i in range(0, len(ids), QUIET_BATCH)]
+            calls = [([(cid, list(GRAPH_SOURCES)) for cid in batch],) for batch in batches]
+        elif task == "alerts.sync_customer":
+            calls = [(customer_id, list(GRAPH_SOURCES)) for customer_id in customer_ids]
+        else:
+            calls = [(cid, source) for cid in customer_ids for source in GRAPH_SOURCES]
+        for args in calls:
+            cluster.app.send_task(task, args=args, connection=conn, queue=queue)
 
 
 def one_round(
@@ -168,6 +178,12 @@ def bench(customers_n: int, rounds: int, pool: str, concurrency: int) -> dict[st
             "concurrency": concurrency, "medians": medians, "load": fm.load()}  # fmt: skip
 
 
+def _ratio(now: float, before: float) -> str:
+    """`now` against `before`; "n/a" where nothing was measured before (a smoke run's
+    few passes may take no clock tick of the database's CPU)."""
+    return f"{now / before:.2f}x" if before else "n/a"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves that it runs")
@@ -201,6 +217,13 @@ def main() -> None:
             f"{now['xacts'] / before['xacts']:.2f}x, statement time "
             f"{now['active_ms'] / before['active_ms']:.2f}x, round "
             f"{now['wall_s'] / before['wall_s']:.2f}x; {r['load']}"
+        )
+        one = r["medians"][PER_CUSTOMER]
+        print(
+            f"{tag}quiet customers four to a task against a task per customer: worker CPU "
+            f"{_ratio(now['cpu_ms'], one['cpu_ms'])}, PostgreSQL CPU "
+            f"{_ratio(now['postgres_ms'], one['postgres_ms'])}, round "
+            f"{_ratio(now['wall_s'], one['wall_s'])}"
         )
     finally:
         bench_sync.drop_database()

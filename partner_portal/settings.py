@@ -326,6 +326,9 @@ SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=600)
 # One dispatcher cycle claims and queues at most this many due sources (the longest due
 # first); the rest wait for the next cycle, SYNC_DISPATCH_SECONDS later.
 SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=1000)
+# Quiet customers (their last passes found nothing new) go this many to a task; 1 gives
+# every customer a task of its own.
+SYNC_QUIET_BATCH = env.int("SYNC_QUIET_BATCH", default=4)
 # Hunting across customers: queries in flight at once per hunt, rows kept per customer,
 # and each tenant's hunting quota (Microsoft documents 45 a minute per app and tenant).
 HUNT_CONCURRENCY = env.int("HUNT_CONCURRENCY", default=24)
@@ -358,6 +361,7 @@ for _name, _least in (
     ("RETAIN_DELIVERIES_DAYS", 0),
     ("RETENTION_BATCH_SIZE", 1),
     ("SYNC_DISPATCH_BATCH", 1),
+    ("SYNC_QUIET_BATCH", 1),
 ):
     if globals()[_name] < _least:
         raise ImproperlyConfigured(f"{_name} must be {_least} or more (it is {globals()[_name]}).")

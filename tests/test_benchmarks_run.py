@@ -221,11 +221,14 @@ BENCHMARKS = {
                     r"a task per source, a new connection per task \(before\)",
                     r"a task per customer, a new connection per task",
                     r"a task per source, connections kept",
-                    r"a task per customer, connections kept \(now\)",
+                    r"a task per customer, connections kept",
+                    r"quiet customers four to a task, connections kept \(now\)",
                 )
             ),
             r"smoke: now against before: worker CPU \d+\.\d\dx, PostgreSQL CPU \d+\.\d\dx, "
             r"transactions \d+\.\d\dx, .*",
+            r"smoke: quiet customers four to a task against a task per customer: worker CPU "
+            r"\d+\.\d\dx, PostgreSQL CPU (\d+\.\d\dx|n/a), round \d+\.\d\dx",
         ),
         postgres=("BENCH_PG", False),
     ),

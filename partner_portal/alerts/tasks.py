@@ -32,6 +32,17 @@ def sync_customer(customer_id: int, sources: list[str]) -> dict[str, str | None]
     return {name: run.status if run else None for name, run in runs.items()}
 
 
+@shared_task(name="alerts.sync_customers", **_SYNC_TASK)
+def sync_customers(batch: list[tuple[int, list[str]]]) -> dict[int, dict[str, str | None]]:
+    """The passes of a few quiet customers, one customer after the other, each as
+    `sync_customer` runs them (`batch`: each customer's ID and due sources)."""
+    runs = passes.sync_customers(batch=[(customer_id, names) for customer_id, names in batch])
+    return {
+        customer_id: {name: run.status if run else None for name, run in by_source.items()}
+        for customer_id, by_source in runs.items()
+    }
+
+
 @shared_task(name="alerts.sync_customer_source", **_SYNC_TASK)
 def sync_customer_source(customer_id: int, source: str) -> str | None:
     """One pass for one customer and source: what the dispatcher queued before it queued

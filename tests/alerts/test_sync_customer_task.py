@@ -16,8 +16,9 @@ from django.utils import timezone
 from partner_portal.alerts import tasks
 from partner_portal.alerts.models import SyncRun, SyncState, SyncStatus
 from partner_portal.alerts.sync import dispatch, passes
-from tenants.models import Customer
+from tenants.models import Customer, CustomerStatus
 from tests.alerts import test_sync_dispatch_batch, test_sync_sources
+from tests.alerts.factories import CustomerFactory
 from tests.alerts.test_sync_dispatch_batch import MoreFakeAlerts
 from tests.alerts.test_sync_sources import FakeAlerts, alert
 
@@ -114,3 +115,73 @@ def test_once_celerys_soft_time_limit_stops_a_pass_the_task_starts_no_other(
     first = runs["fake_alerts"]
     assert first is not None and first.error_code == "SoftTimeLimitExceeded"
     assert runs["fake_more"] is None and more.asked_since == []
+
+
+def _another_customer() -> Customer:
+    return CustomerFactory(
+        display_name="Fabrikam", tenant_id="22222222-2222-2222-2222-222222222222",
+        status=CustomerStatus.ACTIVE, collect_alerts=False, collect_incidents=False,
+    )  # fmt: skip
+
+
+def test_a_task_of_quiet_customers_runs_each_customers_passes_in_turn(
+    fake: FakeAlerts, more: MoreFakeAlerts, customer: Customer, eager_tasks: None
+) -> None:
+    other = _another_customer()
+    fake.served, more.served = [[alert("a1")]], [[alert("b1")]]
+    both = ["fake_alerts", "fake_more"]
+    passes.sync_sources(customer_id=customer.pk, sources=both)
+    passes.sync_sources(customer_id=other.pk, sources=both)
+    _queued(customer)
+    _queued(other)
+
+    outcome = tasks.sync_customers.delay([[customer.pk, both], [other.pk, ["fake_more"]]]).get()
+
+    done = SyncStatus.SUCCEEDED
+    # JSON's keys are strings once the result has crossed a broker; eagerly, ints.
+    assert {str(k): v for k, v in outcome.items()} == {
+        str(customer.pk): {"fake_alerts": done, "fake_more": done},
+        str(other.pk): {"fake_more": done},
+    }
+    idle = SyncState.objects.filter(idle_passes=1).values_list("customer_id", "source")
+    assert sorted(idle) == sorted(
+        [(customer.pk, "fake_alerts"), (customer.pk, "fake_more"), (other.pk, "fake_more")]
+    )
+    # Every source in the task left the queue; the other's own source was not in it.
+    left = SyncState.objects.exclude(queued_at=None).values_list("customer_id", "source")
+    assert list(left) == [(other.pk, "fake_alerts")]
+
+
+def test_a_quiet_customer_whose_turn_comes_after_the_time_limit_waits_for_its_next_turn(
+    fake: FakeAlerts,
+    customer: Customer,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = _another_customer()
+    fake.served = [[alert("a1")]]
+    passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts"])
+    passes.sync_sources(customer_id=other.pk, sources=["fake_alerts"])
+    settings.SYNC_TASK_TIME_LIMIT = 60  # 30 s for the passes
+    clock = [1000.0]
+    monkeypatch.setattr(passes.time, "monotonic", lambda: clock[0])
+
+    def slow_page(*args: Any, **kwargs: Any) -> None:
+        clock[0] += 45  # the first customer's page takes longer than the whole limit
+
+    monkeypatch.setattr(fake, "enrich", slow_page)
+    _queued(customer)
+    _queued(other)
+    asked = len(fake.asked_since)
+
+    runs = passes.sync_customers(
+        batch=[(customer.pk, ["fake_alerts"]), (other.pk, ["fake_alerts"])]
+    )
+
+    first = runs[customer.pk]["fake_alerts"]
+    assert first is not None and first.error_code == "time_limit"
+    assert runs[other.pk] == {"fake_alerts": None}
+    assert len(fake.asked_since) == asked + 1  # the second customer's pass never started
+    waiting = SyncState.objects.get(customer=other, source="fake_alerts")
+    # Not marked queued any more: the dispatcher queues it again when it is due.
+    assert waiting.queued_at is None and waiting.idle_passes == 0

@@ -303,3 +303,97 @@ def test_a_customers_source_due_within_half_an_interval_is_taken_along_and_stays
     assert a_due == {now + interval}
     b_more = SyncState.objects.get(customer=b, source="fake_more")
     assert (b_more.next_due_at, b_more.queued_at) == (now + interval * 3 / 4, None)
+
+
+class PublishedBatches:
+    """Stands in for `apply_async` of the task of several quiet customers: records each
+    batch (its customers' pairs, its queue), or raises `fail` at the first."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[list[tuple[int, list[str]]], str]] = []
+        self.fail: BaseException | None = None
+
+    def __call__(
+        self, *, args: tuple[list[tuple[int, list[str]]]], queue: str, producer: object
+    ) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.batches.append(([(cid, list(names)) for cid, names in args[0]], queue))
+
+
+@pytest.fixture
+def batches(monkeypatch: pytest.MonkeyPatch) -> PublishedBatches:
+    recorder = PublishedBatches()
+    monkeypatch.setattr(tasks.sync_customers, "apply_async", recorder)
+    return recorder
+
+
+def _quiet(customers: list[Customer], *, now: datetime, idle_passes: list[int]) -> None:
+    """Each customer's pair due (in the order given) after its backfill, its last
+    passes idle (`idle_passes` > 0) or not (0: the last pass stored something or failed)."""
+    dispatch.ensure_states(now=now, force=True)
+    for order, (customer, idle) in enumerate(zip(customers, idle_passes, strict=True)):
+        SyncState.objects.filter(customer=customer, source=SOURCE).update(
+            watermark=now - timedelta(minutes=1), idle_passes=idle, queued_at=None,
+            next_due_at=now - timedelta(seconds=len(customers) - order),
+        )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_quiet_customers_go_a_few_to_a_task_and_a_busy_one_keeps_its_own(
+    fake: FakeAlerts, published: Published, batches: PublishedBatches, settings: Any
+) -> None:
+    settings.SYNC_QUIET_BATCH = 2
+    a, b, busy, c, d, e = _customers(6)
+    now = timezone.now()
+    _quiet([a, b, busy, c, d, e], now=now, idle_passes=[3, 1, 0, 7, 2, 5])
+
+    queued = dispatch.dispatch_due_syncs(now=now)
+
+    assert len(queued) == 6
+    assert [([cid for cid, _ in batch], queue) for batch, queue in batches.batches] == [
+        ([a.pk, b.pk], settings.SYNC_QUEUE),
+        ([c.pk, d.pk], settings.SYNC_QUEUE),
+    ]
+    assert all(names == [SOURCE] for batch, _ in batches.batches for _, names in batch)
+    # The busy customer alone, and the quiet one left over once the batches were full.
+    assert published.tasks == [
+        (busy.pk, [SOURCE], settings.SYNC_QUEUE),
+        (e.pk, [SOURCE], settings.SYNC_QUEUE),
+    ]
+
+
+@pytest.mark.django_db
+def test_with_a_quiet_batch_of_one_every_customer_has_a_task_of_its_own(
+    fake: FakeAlerts, published: Published, batches: PublishedBatches, settings: Any
+) -> None:
+    settings.SYNC_QUIET_BATCH = 1
+    customers = _customers(3)
+    now = timezone.now()
+    _quiet(customers, now=now, idle_passes=[4, 4, 4])
+
+    dispatch.dispatch_due_syncs(now=now)
+
+    assert batches.batches == []
+    assert [cid for cid, _, _ in published.tasks] == [c.pk for c in customers]
+
+
+@pytest.mark.django_db
+def test_a_batch_of_quiet_customers_that_was_not_published_gives_back_all_of_them(
+    fake: FakeAlerts, published: Published, batches: PublishedBatches, settings: Any
+) -> None:
+    settings.SYNC_QUIET_BATCH = 4
+    customers = _customers(3)
+    now = timezone.now()
+    _quiet(customers, now=now, idle_passes=[2, 2, 2])
+    due_before = {c.pk: _state(c).next_due_at for c in customers}
+    batches.fail = OperationalError("Error 111 connecting to the broker")
+
+    with pytest.raises(OperationalError):
+        dispatch.dispatch_due_syncs(now=now)
+
+    for customer in customers:  # due again at once, as they were, and not marked queued
+        assert (_state(customer).next_due_at, _state(customer).queued_at) == (
+            due_before[customer.pk],
+            None,
+        )

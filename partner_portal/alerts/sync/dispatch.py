@@ -32,7 +32,10 @@ is neither due nor unqueued, which the other's claim checks again on the row it 
 Every due pair is queued in the cycle that claims it; a customer's due pairs go out as
 one task, which runs their passes one after the other, so the passes of many customers
 spread over as many workers as there are while a task, a message and the customer's row
-are paid for once a customer. A pair with no watermark yet is due for its first pass,
+are paid for once a customer. Quiet customers, whose sources' last passes were idle (most
+of a fleet), go SYNC_QUIET_BATCH to a task, which runs them in turn; a customer whose
+last pass stored something or failed keeps a task of its own, so that a busy or failing
+customer holds up nobody else. A pair with no watermark yet is due for its first pass,
 the backfill, which may read months of alerts (so may a pair whose history staff asked
 to import): it goes, as a task of its own, to the backfill queue (SYNC_BACKFILL_QUEUE),
 so that a deployment can give backfills workers of their own and a big new customer
@@ -76,13 +79,28 @@ STATES_MADE_FOR = "sync:dispatch:states-made-for"
 
 @dataclass(frozen=True)
 class Claim:
-    """A due row a cycle claimed: its pair, whether its pass is a backfill, and when it
-    fell due (what it is given back should its pass not be queued)."""
+    """A due row a cycle claimed: its pair, whether its pass is a backfill, whether the
+    pair's last pass was idle (found nothing new, did not fail), and when it fell due
+    (what it is given back should its pass not be queued)."""
 
     pk: int
     pair: tuple[int, str]
     backfill: bool
     due_at: datetime
+    quiet: bool = False
+
+
+@dataclass
+class Outgoing:
+    """One task to publish: its customers in turn, each with its claims, and whether it
+    is a backfill (one pair, on the backfill queue)."""
+
+    backfill: bool
+    customers: list[tuple[int, list[Claim]]]
+
+    @property
+    def claims(self) -> list[Claim]:
+        return [claim for _, group in self.customers for claim in group]
 
 
 def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
@@ -101,41 +119,59 @@ def dispatch_due_syncs(*, now: datetime | None = None) -> list[tuple[int, str]]:
 
 
 def _publish(claims: Sequence[Claim], *, now: datetime) -> None:
-    """One task per customer's claims (per claim for backfills), all through one
-    producer; the claims whose task was not published are given back, whatever stopped
-    it."""
-    from partner_portal.alerts.tasks import sync_customer
+    """One task per customer's claims (per claim for backfills; quiet customers a few to
+    a task), all through one producer; the claims whose task was not published are given
+    back, whatever stopped it."""
+    from partner_portal.alerts.tasks import sync_customer, sync_customers
 
-    tasks = _tasks(claims)
+    outgoing = _tasks(claims)
     sent = 0
     try:
         with sync_customer.app.producer_or_acquire() as producer:
-            for customer_id, backfill, group in tasks:
-                queue = settings.SYNC_BACKFILL_QUEUE if backfill else settings.SYNC_QUEUE
-                names = [claim.pair[1] for claim in group]
-                sync_customer.apply_async(args=(customer_id, names), queue=queue, producer=producer)
+            for task in outgoing:
+                queue = settings.SYNC_BACKFILL_QUEUE if task.backfill else settings.SYNC_QUEUE
+                batch = [
+                    (customer_id, [claim.pair[1] for claim in group])
+                    for customer_id, group in task.customers
+                ]
+                if len(batch) == 1:
+                    sync_customer.apply_async(args=batch[0], queue=queue, producer=producer)
+                else:
+                    sync_customers.apply_async(args=(batch,), queue=queue, producer=producer)
                 sent += 1
     except BaseException:
-        release([claim for *_, group in tasks[sent:] for claim in group], now=now)
+        release([claim for task in outgoing[sent:] for claim in task.claims], now=now)
         raise
 
 
-def _tasks(claims: Sequence[Claim]) -> list[tuple[int, bool, list[Claim]]]:
+def _tasks(claims: Sequence[Claim]) -> list[Outgoing]:
     """The claims as tasks, in the order claimed: a customer's incremental passes
     together, and each backfill on its own (a backfill may read for minutes, and two of
-    one customer run side by side on the backfill workers)."""
-    tasks: list[tuple[int, bool, list[Claim]]] = []
-    together: dict[int, list[Claim]] = {}
+    one customer run side by side on the backfill workers). Quiet customers, all of whose
+    claimed sources were idle at their last pass, go SYNC_QUIET_BATCH to a task; one
+    whose last pass stored something or failed, which may take longer, keeps its own."""
+    tasks: list[Outgoing] = []
+    together: dict[int, Outgoing] = {}
     for claim in claims:
         customer_id = claim.pair[0]
         if claim.backfill:
-            tasks.append((customer_id, True, [claim]))
+            tasks.append(Outgoing(backfill=True, customers=[(customer_id, [claim])]))
         elif customer_id in together:
-            together[customer_id].append(claim)
+            together[customer_id].customers[0][1].append(claim)
         else:
-            together[customer_id] = [claim]
-            tasks.append((customer_id, False, together[customer_id]))
-    return tasks
+            together[customer_id] = Outgoing(backfill=False, customers=[(customer_id, [claim])])
+            tasks.append(together[customer_id])
+    batched: list[Outgoing] = []
+    open_batch: Outgoing | None = None
+    for task in tasks:
+        if task.backfill or not all(claim.quiet for claim in task.claims):
+            batched.append(task)
+        elif open_batch is not None and len(open_batch.customers) < settings.SYNC_QUIET_BATCH:
+            open_batch.customers += task.customers
+        else:
+            open_batch = task
+            batched.append(task)
+    return batched
 
 
 def release(claims: Sequence[Claim], *, now: datetime) -> int:
@@ -211,7 +247,9 @@ def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
     # workers fall behind, the queue would otherwise fill with copies of the same passes.
     # One queued longer than SYNC_REQUEUE_AFTER_SECONDS counts as lost and is queued again.
     stale = now - timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS)
-    fields = ("pk", "customer_id", "source", "watermark", "history_since", "next_due_at")
+    fields = (
+        "pk", "customer_id", "source", "watermark", "history_since", "next_due_at", "idle_passes"
+    )  # fmt: skip
     claimable = SyncState.objects.select_for_update(skip_locked=True).filter(
         Q(queued_at__isnull=True) | Q(queued_at__lt=stale)
     )
@@ -231,7 +269,7 @@ def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
     due += _nearly_due(claimable, due, customers, now=now, fields=fields)
     by_interval: dict[int, list[int]] = {}
     claims: list[Claim] = []
-    for pk, customer_id, name, watermark, history_since, due_at in due:
+    for pk, customer_id, name, watermark, history_since, due_at, idle_passes in due:
         customer = customers.get(customer_id)
         source = sources.find(name)
         if customer is None or source is None or not source.enabled_for(customer):
@@ -240,7 +278,10 @@ def _claim_due(now: datetime, *, limit: int) -> list[Claim]:
             continue
         by_interval.setdefault(_interval(customer), []).append(pk)
         backfill = watermark is None or history_since is not None
-        claims.append(Claim(pk=pk, pair=(customer_id, name), backfill=backfill, due_at=due_at))
+        quiet = not backfill and idle_passes > 0
+        claims.append(
+            Claim(pk=pk, pair=(customer_id, name), backfill=backfill, due_at=due_at, quiet=quiet)
+        )
     for interval, pks in by_interval.items():
         SyncState.objects.filter(pk__in=pks).update(next_due_at=now + timedelta(seconds=interval))
     SyncState.objects.filter(pk__in=[claim.pk for claim in claims]).update(queued_at=now)

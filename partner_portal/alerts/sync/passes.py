@@ -17,7 +17,8 @@ the database by a row per customer, source and minute.
 
 The dispatcher queues a customer's due sources as one task (`sync_sources`), which runs
 their passes one after the other: the task, the customer's row and the claim are paid for
-once a customer rather than once a source.
+once a customer rather than once a source. Quiet customers go a few to a task
+(`sync_customers`), each customer's passes as `sync_sources` runs them.
 
 The passes of a task keep its time limit (SYNC_TASK_TIME_LIMIT, less the task's 30 s of
 grace) themselves, checked before each pass and after every page, and keep their locks
@@ -121,12 +122,44 @@ def sync_sources(
     """
     deadline = time.monotonic() + settings.SYNC_TASK_TIME_LIMIT - 30
     names = list(dict.fromkeys(sources))
-    # The queued passes have left the queue: the dispatcher may queue the pairs again when
-    # they fall due (a pass running then holds the lock, and the copy ends at once). All
-    # at once, in one statement: a source whose turn comes late in a slow task may be
-    # queued again meanwhile, and then runs twice, harmlessly (each pass from the
-    # committed watermark).
     pass_sql.unqueue(customer_id=customer_id, sources=names)
+    return _customer_passes(customer_id, names, progress, deadline)
+
+
+def sync_customers(
+    *, batch: Sequence[tuple[int, Sequence[str]]]
+) -> dict[int, dict[str, SyncRun | None]]:
+    """The passes of a few customers in turn, each customer's as `sync_sources` runs
+    them. The dispatcher sends quiet customers (their last passes found nothing new) up
+    to SYNC_QUIET_BATCH to a task: a task's message, its acknowledgement and the worker's
+    bookkeeping then cost once a few customers, and most customers of a fleet are quiet.
+
+    The customers share the task's time limit: one whose turn comes after it is not
+    started (its sources None; the first always starts), and the dispatcher queues it
+    again when it next falls due.
+    """
+    deadline = time.monotonic() + settings.SYNC_TASK_TIME_LIMIT - 30
+    wanted = [(customer_id, list(dict.fromkeys(names))) for customer_id, names in batch]
+    for customer_id, names in wanted:
+        pass_sql.unqueue(customer_id=customer_id, sources=names)
+    results: dict[int, dict[str, SyncRun | None]] = {}
+    for customer_id, names in wanted:
+        if results and time.monotonic() >= deadline:
+            logger.warning("Sync of customer %s left for its next turn", customer_id)
+            results[customer_id] = dict.fromkeys(names)
+        else:
+            results[customer_id] = _customer_passes(customer_id, names, None, deadline)
+    return results
+
+
+def _customer_passes(
+    customer_id: int, names: list[str], progress: ProgressCallback | None, deadline: float
+) -> dict[str, SyncRun | None]:
+    """The passes of a customer's `names`, which have left the queue: the dispatcher may
+    queue the pairs again when they fall due (a pass running then holds the lock, and
+    the copy ends at once). A source whose turn comes late in a slow task may be queued
+    again meanwhile, and then runs twice, harmlessly (each pass from the committed
+    watermark)."""
     customer = pass_sql.customer(customer_id)
     results: dict[str, SyncRun | None] = {}
     out_of_time = False

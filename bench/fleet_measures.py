@@ -226,14 +226,18 @@ def log_offsets(directory: Path) -> dict[Path, int]:
     return {path: path.stat().st_size for path in directory.glob("worker*.log")}
 
 
-#: A sync task's result as logged: "{'graph_alerts': 'succeeded', 'graph_incidents': None}".
+#: A sync task's result as logged: "{'graph_alerts': 'succeeded', 'graph_incidents': None}",
+#: and a task of quiet customers' "{12: {'graph_alerts': 'succeeded', ...}, 13: {...}}".
 _PASS_OUTCOME = re.compile(r"'\w+': (?:'\w+'|None)")
-_SYNC_TASKS = ("alerts.sync_customer", "alerts.sync_customer_source")
+#: The tasks that run a customer's passes (one customer; a few quiet ones).
+CUSTOMER_TASKS = ("alerts.sync_customer", "alerts.sync_customers")
+_SYNC_TASKS = (*CUSTOMER_TASKS, "alerts.sync_customer_source")
 
 
 def sync_passes(directory: Path, since: dict[Path, int]) -> int:
     """The sync passes the workers logged after `since`: one for each source in a
-    customer's task, one for a task of a single source."""
+    customer's task (each customer's, in a task of quiet customers), one for a task of a
+    single source."""
     passes = 0
     for path in sorted(directory.glob("worker*.log")):
         with path.open("rb") as log:
@@ -243,7 +247,7 @@ def sync_passes(directory: Path, since: dict[Path, int]) -> int:
             match = _SUCCEEDED.search(line)
             if match is None or match["task"] not in _SYNC_TASKS:
                 continue
-            if match["task"] == "alerts.sync_customer":
+            if match["task"] in CUSTOMER_TASKS:
                 passes += len(_PASS_OUTCOME.findall(line[match.end() :]))
             else:
                 passes += 1

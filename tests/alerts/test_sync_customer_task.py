@@ -69,6 +69,21 @@ def test_an_idle_customer_costs_one_read_of_the_customer_and_one_unqueue_for_bot
     assert len(customer_reads) == 1 and len(unqueues) == 1
 
 
+def _first_page_outlasts_the_limit(
+    fake: FakeAlerts, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task limit of 60 s (30 s for the passes) on a clock that a page of `fake` moves
+    45 s on: the first pass to read a page takes longer than the whole limit."""
+    settings.SYNC_TASK_TIME_LIMIT = 60
+    clock = [1000.0]
+    monkeypatch.setattr(passes.time, "monotonic", lambda: clock[0])
+
+    def slow_page(*args: Any, **kwargs: Any) -> None:
+        clock[0] += 45
+
+    monkeypatch.setattr(fake, "enrich", slow_page)
+
+
 def test_a_source_whose_turn_comes_after_the_time_limit_waits_for_its_next_turn(
     fake: FakeAlerts,
     more: MoreFakeAlerts,
@@ -76,14 +91,7 @@ def test_a_source_whose_turn_comes_after_the_time_limit_waits_for_its_next_turn(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.SYNC_TASK_TIME_LIMIT = 60  # 30 s for the passes
-    clock = [1000.0]
-    monkeypatch.setattr(passes.time, "monotonic", lambda: clock[0])
-
-    def slow_page(*args: Any, **kwargs: Any) -> None:
-        clock[0] += 45  # the first pass's page takes longer than the whole limit
-
-    monkeypatch.setattr(fake, "enrich", slow_page)
+    _first_page_outlasts_the_limit(fake, settings, monkeypatch)
     fake.served, more.served = [[alert("a1")]], [[alert("b1")]]
     _queued(customer)
 
@@ -162,14 +170,7 @@ def test_a_quiet_customer_whose_turn_comes_after_the_time_limit_waits_for_its_ne
     fake.served = [[alert("a1")]]
     passes.sync_sources(customer_id=customer.pk, sources=["fake_alerts"])
     passes.sync_sources(customer_id=other.pk, sources=["fake_alerts"])
-    settings.SYNC_TASK_TIME_LIMIT = 60  # 30 s for the passes
-    clock = [1000.0]
-    monkeypatch.setattr(passes.time, "monotonic", lambda: clock[0])
-
-    def slow_page(*args: Any, **kwargs: Any) -> None:
-        clock[0] += 45  # the first customer's page takes longer than the whole limit
-
-    monkeypatch.setattr(fake, "enrich", slow_page)
+    _first_page_outlasts_the_limit(fake, settings, monkeypatch)
     _queued(customer)
     _queued(other)
     asked = len(fake.asked_since)

@@ -120,14 +120,11 @@ def sync_sources(
     whose turn comes after it is not started (None; the first always starts), and the
     dispatcher queues it again when it next falls due.
     """
-    deadline = time.monotonic() + settings.SYNC_TASK_TIME_LIMIT - 30
-    names = list(dict.fromkeys(sources))
-    pass_sql.unqueue(customer_id=customer_id, sources=names)
-    return _customer_passes(customer_id, names, progress, deadline)
+    return sync_customers(batch=[(customer_id, sources)], progress=progress)[customer_id]
 
 
 def sync_customers(
-    *, batch: Sequence[tuple[int, Sequence[str]]]
+    *, batch: Sequence[tuple[int, Sequence[str]]], progress: ProgressCallback | None = None
 ) -> dict[int, dict[str, SyncRun | None]]:
     """The passes of a few customers in turn, each customer's as `sync_sources` runs
     them. The dispatcher sends quiet customers (their last passes found nothing new) up
@@ -136,7 +133,7 @@ def sync_customers(
 
     The customers share the task's time limit: one whose turn comes after it is not
     started (its sources None; the first always starts), and the dispatcher queues it
-    again when it next falls due.
+    again when it next falls due. `progress` is called with each run after every page.
     """
     deadline = time.monotonic() + settings.SYNC_TASK_TIME_LIMIT - 30
     wanted = [(customer_id, list(dict.fromkeys(names))) for customer_id, names in batch]
@@ -148,7 +145,7 @@ def sync_customers(
             logger.warning("Sync of customer %s left for its next turn", customer_id)
             results[customer_id] = dict.fromkeys(names)
         else:
-            results[customer_id] = _customer_passes(customer_id, names, None, deadline)
+            results[customer_id] = _customer_passes(customer_id, names, progress, deadline)
     return results
 
 

@@ -10,7 +10,10 @@ the mapped groups the account is in (``checkMemberGroups``, an app token of the 
 tenant), and:
 
 * in none that gives a role, and no valid app role that does: the session is signed
-  out and the page says why (403), and the audit log has ``staff.access_ended``;
+  out and the page says why (403), and the audit log has ``staff.access_ended``; when
+  the request was one a page's script made (the alert list's counts and live updates),
+  the reason is left as a message for the next page the person opens, the sign-in form
+  (the list opens it by itself once its next request is answered "signed out");
 * in some: the person's roles and mapped teams follow them (``person.roles_changed``
   when they changed) and the page opens;
 * Graph cannot be asked (Microsoft unreachable, throttled, refusing the app): the
@@ -48,7 +51,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from partner_portal.core.access import access_policy_of
-from partner_portal.core.http import client_ip
+from partner_portal.core.http import client_ip, made_by_a_page
 from partner_portal.defender import DefenderError
 from tenants import staff_directory
 from tenants.audit import audit_record
@@ -158,6 +161,11 @@ def recheck(request: HttpRequest) -> HttpResponse | None:
             details={"object_id": mark.get("oid")},
         )
         logout(request)
+        if made_by_a_page(request):
+            # A request the page made by itself (its counts, its live updates): nobody
+            # reads the answer, so the reason waits for the next page the person opens.
+            messages.warning(request, REMOVED_WORDS)
+            return HttpResponse(REMOVED_WORDS, status=403, content_type="text/plain")
         return _page(request, 403, "Your access has ended", REMOVED_WORDS)
     if lapsed:
         mark["app_roles"], mark["app_roles_until"] = [], 0

@@ -17,10 +17,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from partner_portal.core.http import made_by_a_page
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+
+SIGNED_OUT_WORDS = "You are signed out. Open the page again to sign in."
 
 
 class Role(StrEnum):
@@ -78,6 +82,16 @@ def access_policy_of(view: Callable[..., Any]) -> str | None:
     return policy if isinstance(policy, str) else None
 
 
+def _to_sign_in(request: HttpRequest) -> HttpResponse:
+    """An anonymous request: a page opened goes to the sign-in page; a page's own request
+    is answered 401 in words, since nobody would read the sign-in page it was sent to
+    (and rendering it would use up a message kept for the person, such as why they were
+    signed out)."""
+    if made_by_a_page(request):
+        return HttpResponse(SIGNED_OUT_WORDS, status=401, content_type="text/plain")
+    return redirect_to_login(request.get_full_path())
+
+
 def public(view: ViewFunc) -> ViewFunc:
     """Open to anyone, signed in or not (health check, the customer admin's pages)."""
     view.access_policy = "public"  # type: ignore[attr-defined]
@@ -90,7 +104,7 @@ def signed_in(view: ViewFunc) -> ViewFunc:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return _to_sign_in(request)
         return view(request, *args, **kwargs)
 
     wrapper.access_policy = "signed-in"  # type: ignore[attr-defined]
@@ -104,7 +118,7 @@ def require_roles(*roles: Role) -> Callable[[ViewFunc], ViewFunc]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return _to_sign_in(request)
             if not has_role(request.user, *roles):
                 raise PermissionDenied("This page needs the role: " + " or ".join(roles))
             return view(request, *args, **kwargs)

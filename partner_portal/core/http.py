@@ -1,4 +1,5 @@
-"""What the portal reads of an incoming request beyond its form: who sent it."""
+"""What the portal reads of an incoming request beyond its form: who sent it, and whether
+a person opened a page or a page's script asked."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def client_ip(request: HttpRequest) -> str | None:
         if forwarded:
             return _address(forwarded.split(",")[-1])
     return _address(request.META.get("REMOTE_ADDR") or "")
+
+
+def made_by_a_page(request: HttpRequest) -> bool:
+    """Whether a page's own script sent the request (a list's counts, its live updates)
+    rather than a person opening a page: the browser says so in Sec-Fetch-Mode (anything
+    but ``navigate``). Without the header (an older browser, a script, the test client)
+    it counts as a page opened."""
+    return request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate"

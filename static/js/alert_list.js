@@ -12,11 +12,22 @@
   const markParam = (table && table.dataset.markParam) || "since_id";
   const keyOf = (row) => row.dataset.alertId || row.dataset.incidentId;
 
+  // A request of this page answered 401: the session has ended (signed out elsewhere, or
+  // access taken away). Opening the page again shows the sign-in form and says why.
+  function signedIn(response) {
+    if (response.status === 401) {
+      window.location.reload();
+      return Promise.reject(response.status);
+    }
+    return response;
+  }
+
   // --- counts: a separate request, so a large filter never slows the list itself ---------
   function loadCounts() {
     const holder = document.querySelector("[data-counts-url]");
     if (!holder || !holder.dataset.countsUrl) return;
     fetch(holder.dataset.countsUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then(signedIn)
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
       .then((html) => {
         const template = document.createElement("template");
@@ -45,6 +56,7 @@
     polling = true;
     const askedSince = table.dataset.sinceId;
     fetch(liveUrl(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(signedIn)
       .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
       .then((data) => {
         // The analyst showed the new alerts while this answer was on its way: it counts
@@ -64,6 +76,7 @@
   function showNew() {
     const onFirstPage = table.dataset.firstPage === "true";
     fetch(liveUrl(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(signedIn)
       .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
       .then((data) => {
         if (!onFirstPage || data.count > data.shown) {

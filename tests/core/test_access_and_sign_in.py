@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from partner_portal.core.access import Role
+from partner_portal.core.access import SIGNED_OUT_WORDS, Role
 from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +44,21 @@ def test_anonymous_user_is_sent_to_sign_in_from_home(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("mode", ["cors", "same-origin", "no-cors"])
+def test_a_pages_own_request_without_a_session_is_answered_signed_out_in_words(
+    client: Client, mode: str
+) -> None:
+    """A list's live update after the session ended: 401 in words, not the sign-in page,
+    which nobody would read and whose rendering would use up the messages kept for the
+    page the person opens next."""
+    response = client.get("/alerts/live/", headers={"Sec-Fetch-Mode": mode})
+    assert response.status_code == 401
+    assert response.content.decode() == SIGNED_OUT_WORDS
+    opened = client.get("/alerts/live/", headers={"Sec-Fetch-Mode": "navigate"})
+    assert opened.status_code == 302
+    assert opened["Location"].startswith("/accounts/login/")
 
 
 def test_sign_in_with_right_password_reaches_home() -> None:

@@ -171,6 +171,35 @@ def test_removal_from_the_group_ends_access_at_the_next_request(sb: SandboxProce
     assert _sign_in(Client(), sb, lee).status_code == 302
 
 
+def test_a_background_request_that_ends_access_leaves_the_reason_for_the_next_page(
+    sb: SandboxProcess,
+) -> None:
+    """The alert list's live update is the first request after the removal: its answer is
+    read by no one, so the sign-in form the person lands on next says why, once; the
+    list's next request, answered signed out, does not use the reason up."""
+    partner = _partner(sb)
+    lee = _upn(partner, "lee")
+    members = f"/_sandbox/tenants/{partner['tenant_id']}/groups/SOC analysts/members/{lee}"
+    client = Client()
+    _sign_in(client, sb, lee)
+    assert client.get("/alerts/").status_code == 200
+    sb.control("DELETE", members).raise_for_status()
+    try:
+        answer = client.get("/alerts/live/", headers={"Sec-Fetch-Mode": "cors"})
+        assert answer.status_code == 403
+        assert answer.content.decode() == REMOVED_WORDS
+        assert _actions()[-1] == "staff.access_ended"
+        after = client.get("/alerts/live/", headers={"Sec-Fetch-Mode": "cors"})
+        assert after.status_code == 401
+        landed = client.get("/alerts/", follow=True)
+        assert landed.redirect_chain[-1][0].startswith("/accounts/login/")
+        assert html.escape(REMOVED_WORDS) in landed.content.decode()
+        again = client.get("/alerts/", follow=True).content.decode()
+        assert html.escape(REMOVED_WORDS) not in again  # said once
+    finally:
+        sb.control("PUT", members).raise_for_status()
+
+
 def test_a_new_admin_group_raises_the_roles_at_the_next_request(sb: SandboxProcess) -> None:
     partner = _partner(sb)
     lee = _upn(partner, "lee")

@@ -9,6 +9,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -149,15 +150,25 @@ def test_an_account_in_no_mapped_group_is_refused_in_words(sb: SandboxProcess) -
     assert _actions() == ["staff.sign_in_refused"]
 
 
-def test_removal_from_the_group_ends_access_at_the_next_request(sb: SandboxProcess) -> None:
+@contextmanager
+def _signed_in_then_out_of_the_group(sb: SandboxProcess, upn: str) -> Iterator[Client]:
+    """`upn` signed in and seeing the alert list, then taken out of the SOC group in the
+    sandbox for the block (put back after it); yields their browser's client."""
     partner = _partner(sb)
-    lee = _upn(partner, "lee")
-    members = f"/_sandbox/tenants/{partner['tenant_id']}/groups/SOC analysts/members/{lee}"
+    members = f"/_sandbox/tenants/{partner['tenant_id']}/groups/SOC analysts/members/{upn}"
     client = Client()
-    _sign_in(client, sb, lee)
+    _sign_in(client, sb, upn)
     assert client.get("/alerts/").status_code == 200
     sb.control("DELETE", members).raise_for_status()
     try:
+        yield client
+    finally:
+        sb.control("PUT", members).raise_for_status()
+
+
+def test_removal_from_the_group_ends_access_at_the_next_request(sb: SandboxProcess) -> None:
+    lee = _upn(_partner(sb), "lee")
+    with _signed_in_then_out_of_the_group(sb, lee) as client:
         answer = client.get("/alerts/")
         assert answer.status_code == 403
         assert html.escape(REMOVED_WORDS) in answer.content.decode()
@@ -166,8 +177,6 @@ def test_removal_from_the_group_ends_access_at_the_next_request(sb: SandboxProce
         assert user_roles(StaffIdentity.objects.get().user) == frozenset()
         # Signing in again is refused too, until the membership comes back.
         assert _sign_in(Client(), sb, lee).status_code == 403
-    finally:
-        sb.control("PUT", members).raise_for_status()
     assert _sign_in(Client(), sb, lee).status_code == 302
 
 
@@ -177,14 +186,7 @@ def test_a_background_request_that_ends_access_leaves_the_reason_for_the_next_pa
     """The alert list's live update is the first request after the removal: its answer is
     read by no one, so the sign-in form the person lands on next says why, once; the
     list's next request, answered signed out, does not use the reason up."""
-    partner = _partner(sb)
-    lee = _upn(partner, "lee")
-    members = f"/_sandbox/tenants/{partner['tenant_id']}/groups/SOC analysts/members/{lee}"
-    client = Client()
-    _sign_in(client, sb, lee)
-    assert client.get("/alerts/").status_code == 200
-    sb.control("DELETE", members).raise_for_status()
-    try:
+    with _signed_in_then_out_of_the_group(sb, _upn(_partner(sb), "lee")) as client:
         answer = client.get("/alerts/live/", headers={"Sec-Fetch-Mode": "cors"})
         assert answer.status_code == 403
         assert answer.content.decode() == REMOVED_WORDS
@@ -196,8 +198,6 @@ def test_a_background_request_that_ends_access_leaves_the_reason_for_the_next_pa
         assert html.escape(REMOVED_WORDS) in landed.content.decode()
         again = client.get("/alerts/", follow=True).content.decode()
         assert html.escape(REMOVED_WORDS) not in again  # said once
-    finally:
-        sb.control("PUT", members).raise_for_status()
 
 
 def test_a_new_admin_group_raises_the_roles_at_the_next_request(sb: SandboxProcess) -> None:
